@@ -1,0 +1,78 @@
+/**
+ * Deciding what the new container looks like (seed 002): it inherits every mount of the old
+ * one and its IP; Cmd and Entrypoint follow the upgrade precedence. Pure.
+ */
+import { LABEL, type AppManifest, type ContainerObservation, type ContainerSpec, type ImageObservation, type MountObservation } from './model.ts';
+
+/** What molt knows of the instance being replaced. */
+export interface OldInstance {
+  container: ContainerObservation;
+  /** The old container's image; undefined when it no longer exists. */
+  image: ImageObservation | undefined;
+  /** The manifest the old container was created from, when molt created it. */
+  manifest: AppManifest | undefined;
+}
+
+/**
+ * Chooses Cmd or Entrypoint for the new container, in seed 002's order:
+ * the manifest's (CMD3) > the old container's when customised (CMD1) > the new image's (CMD4).
+ * The old image's default (CMD2) is never chosen. Undefined means "the new image's default".
+ */
+export function chooseArgv(
+  fromManifest: string[] | undefined,
+  old: { container: string[] | undefined; image: string[] | undefined; manifest: string[] | undefined } | undefined,
+): string[] | undefined {
+  if (fromManifest !== undefined) return fromManifest;
+  if (old === undefined || old.container === undefined || old.container.length === 0) return undefined;
+  const customised = old.image !== undefined ? !sameArgv(old.container, old.image) : old.manifest !== undefined;
+  return customised ? old.container : undefined;
+}
+
+function sameArgv(a: string[] | undefined, b: string[] | undefined): boolean {
+  const x = a ?? [];
+  const y = b ?? [];
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/** The mounts of the new container: the old ones, plus the manifest's, the manifest winning per path. */
+export function chooseMounts(manifest: AppManifest, old: OldInstance | undefined): MountObservation[] {
+  const declared: MountObservation[] = manifest.spec.volumes.map((v) => ({ type: 'volume', source: v.name, destination: v.mountPath, readOnly: false }));
+  const claimed = new Set(declared.map((m) => m.destination));
+  const inherited = (old?.container.mounts ?? []).filter((m) => !claimed.has(m.destination));
+  return [...inherited, ...declared];
+}
+
+/** Old mounts that the manifest replaces with another source at the same path. */
+export function replacedMounts(manifest: AppManifest, old: OldInstance | undefined): MountObservation[] {
+  const byPath = new Map(manifest.spec.volumes.map((v) => [v.mountPath, v.name]));
+  return (old?.container.mounts ?? []).filter((m) => byPath.has(m.destination) && byPath.get(m.destination) !== m.source);
+}
+
+/** The full spec of the container that runs `manifest`. */
+export function newContainerSpec(manifest: AppManifest, old: OldInstance | undefined, ip: string, operationId: string): ContainerSpec {
+  const argv = (pick: (x: { cmd: string[] | undefined; entrypoint: string[] | undefined }) => string[] | undefined, fromOldManifest: string[] | undefined) =>
+    old && { container: pick(old.container), image: old.image && pick(old.image), manifest: fromOldManifest };
+  const { metadata, spec } = manifest;
+  return {
+    name: metadata.name,
+    image: spec.image,
+    cmd: chooseArgv(spec.command, argv((x) => x.cmd, old?.manifest?.spec.command)),
+    entrypoint: chooseArgv(spec.entrypoint, argv((x) => x.entrypoint, old?.manifest?.spec.entrypoint)),
+    env: { ...spec.env },
+    labels: {
+      ...metadata.labels,
+      [LABEL.managed]: 'true',
+      [LABEL.app]: metadata.name,
+      [LABEL.version]: spec.version,
+      [LABEL.upgrade]: operationId,
+    },
+    mounts: chooseMounts(manifest, old),
+    network: { name: spec.network.name, ipv4: ip },
+    stopTimeoutSeconds: spec.stopTimeoutSeconds,
+  };
+}
+
+/** The name the old container carries while the new one takes its name. */
+export function parkedName(app: string): string {
+  return `${app}.molt-old`;
+}

@@ -1,0 +1,124 @@
+/**
+ * Reading manifests: YAML text → validated, typed documents, or an InvalidInputError whose
+ * every problem names file:line:column and the field. Pure: the caller reads the file.
+ */
+import { isMap, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { InvalidInputError, type InputProblem } from './errors.ts';
+import type { AppManifest } from './model.ts';
+import { API_VERSION, appDocument } from './schema.ts';
+
+/** The largest manifest file molt reads. */
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
+
+/** One validated document and where it came from. */
+export type ManifestDocument = { kind: 'App'; file: string; line: number; manifest: AppManifest };
+
+type Schema = z.ZodType<unknown>;
+
+/** The document kinds molt knows, by kind name. More kinds register here. */
+const KINDS: Record<string, Schema> = { App: appDocument };
+
+/** Parses and validates every document in a manifest file's text. */
+export function parseManifests(text: string, file: string): ManifestDocument[] {
+  if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) {
+    throw new InvalidInputError([{ file, message: `the file is larger than ${MAX_MANIFEST_BYTES} bytes` }], 'Split it into smaller files.');
+  }
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  if (!Array.isArray(docs)) throw new InvalidInputError([{ file, message: 'not a YAML stream' }]);
+  const problems: InputProblem[] = [];
+  const result: ManifestDocument[] = [];
+  for (const doc of docs) {
+    const before = problems.length;
+    for (const e of [...doc.errors, ...doc.warnings.filter((w) => w.code === 'DUPLICATE_KEY')]) {
+      const pos = lines.linePos(e.pos[0]);
+      problems.push({ file, line: pos.line, column: pos.col, message: `YAML: ${firstLine(e.message)}` });
+    }
+    if (problems.length > before || doc.contents === null) continue;
+    const validated = validateDocument(doc, file, lines, problems);
+    if (validated) result.push(validated);
+  }
+  problems.push(...duplicateNames(result));
+  if (problems.length > 0) throw new InvalidInputError(problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
+  if (result.length === 0) throw new InvalidInputError([{ file, message: 'no documents found' }], 'Put at least one document (e.g. kind: App) in the file.');
+  return result;
+}
+
+function validateDocument(doc: Document, file: string, lines: LineCounter, problems: InputProblem[]): ManifestDocument | undefined {
+  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  const at = (path: (string | number)[], key?: string): InputProblem => ({ file, ...position(doc, lines, path, key), field: formatPath(key === undefined ? path : [...path, key]), message: '' });
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    problems.push({ ...at([]), message: 'a document must be a mapping with apiVersion, kind, metadata and spec' });
+    return undefined;
+  }
+  const record = value as Record<string, unknown>;
+  if (record.apiVersion !== API_VERSION) {
+    problems.push({ ...at(['apiVersion']), field: 'apiVersion', message: `must be ${API_VERSION} (got ${JSON.stringify(record.apiVersion ?? null)})` });
+    return undefined;
+  }
+  const kind = typeof record.kind === 'string' ? record.kind : '';
+  const schema = KINDS[kind];
+  if (!schema) {
+    problems.push({ ...at(['kind']), field: 'kind', message: `unknown kind ${JSON.stringify(record.kind ?? null)}; known kinds: ${Object.keys(KINDS).join(', ')}` });
+    return undefined;
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) problems.push({ ...at(path, key), message: `unknown field "${key}"` });
+      } else {
+        problems.push({ ...at(path), message: issue.message });
+      }
+    }
+    return undefined;
+  }
+  const line = lines.linePos(doc.contents?.range?.[0] ?? 0).line;
+  return { kind: 'App', file, line, manifest: parsed.data as AppManifest };
+}
+
+/** The line and column of the node at `path` (or of the key `key` inside it), as near as exists. */
+function position(doc: Document, lines: LineCounter, path: (string | number)[], key?: string): { line?: number; column?: number } {
+  let node: unknown = doc.contents;
+  let offset = doc.contents?.range?.[0];
+  for (const segment of key === undefined ? path : [...path, key]) {
+    const isLast = segment === key && key !== undefined;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === segment);
+      if (!pair) break;
+      const target = (isLast ? pair.key : pair.value ?? pair.key) as Node | null;
+      offset = target?.range?.[0] ?? offset;
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment] as Node | undefined;
+      if (!item) break;
+      offset = item.range?.[0] ?? offset;
+      node = item;
+    } else break;
+  }
+  if (offset === undefined) return {};
+  const pos = lines.linePos(offset);
+  return { line: pos.line, column: pos.col };
+}
+
+function formatPath(path: (string | number)[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+function duplicateNames(docs: ManifestDocument[]): InputProblem[] {
+  const seen = new Map<string, ManifestDocument>();
+  const problems: InputProblem[] = [];
+  for (const d of docs) {
+    const key = `${d.kind}/${d.manifest.metadata.name}`;
+    const first = seen.get(key);
+    if (first) problems.push({ file: d.file, line: d.line, field: 'metadata.name', message: `${key} is defined twice (first at line ${first.line})` });
+    else seen.set(key, d);
+  }
+  return problems;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}

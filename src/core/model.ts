@@ -1,0 +1,128 @@
+/**
+ * The engine-neutral data model of molt: what an app is (its spec), what the engine shows of
+ * it (observations) and what molt asks the engine to create (container specs).
+ * Pure types, no I/O. Manifest parsing and validation live in `manifest.ts`.
+ */
+
+/** A probe that decides whether a container is ready. Exactly one of exec/tcp/http is set. */
+export interface ProbeSpec {
+  exec?: string[];
+  tcp?: { port: number };
+  http?: { port: number; path: string };
+  /** Seconds between two attempts. @default 1 */
+  periodSeconds: number;
+  /** Failed attempts tolerated before the container counts as failed. @default 30 */
+  failureThreshold: number;
+  /** Seconds one attempt may take. @default 5 */
+  timeoutSeconds: number;
+}
+
+/** A named engine volume mounted into the app's container. */
+export interface VolumeSpec {
+  name: string;
+  mountPath: string;
+}
+
+/** The network the app joins; `ipv4`, once assigned, is kept across upgrades. */
+export interface NetworkSpec {
+  name: string;
+  ipv4?: string;
+  /** Subnet used when molt creates the network. @default 10.90.0.0/24 */
+  subnet?: string;
+}
+
+/** How upgrades of this app may proceed (seed 001). */
+export interface UpgradeConfig {
+  /** Allow a lower version (a downgrade). @default false */
+  forceUpgrade: boolean;
+  /** Allow the package namespace to change. @default false */
+  allowNamespaceSwitch: boolean;
+}
+
+/** The desired state of one single-container app, as validated from a manifest. */
+export interface AppSpec {
+  /** `namespace/name`: the package identity (seed 001). */
+  package: string;
+  version: string;
+  image: string;
+  command?: string[];
+  entrypoint?: string[];
+  env: Record<string, string>;
+  volumes: VolumeSpec[];
+  network: NetworkSpec;
+  probes: { startup?: ProbeSpec };
+  /** Seconds a new container must stay running when it has no startup probe. @default 2 */
+  minReadySeconds: number;
+  /** Seconds between SIGTERM and SIGKILL when stopping. @default 10 */
+  stopTimeoutSeconds: number;
+  upgradeConfig: UpgradeConfig;
+}
+
+/** An App document: metadata plus spec. */
+export interface AppManifest {
+  apiVersion: 'molt.dev/v1alpha1';
+  kind: 'App';
+  metadata: { name: string; labels: Record<string, string> };
+  spec: AppSpec;
+}
+
+/** A mount as the engine reports it on a container. */
+export interface MountObservation {
+  type: 'volume' | 'bind' | 'tmpfs';
+  /** Volume name for `volume`, host path for `bind`. */
+  source: string;
+  destination: string;
+  readOnly: boolean;
+}
+
+/** What the engine shows of one container. */
+export interface ContainerObservation {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  running: boolean;
+  status: string;
+  exitCode: number;
+  oomKilled: boolean;
+  cmd: string[] | undefined;
+  entrypoint: string[] | undefined;
+  env: string[];
+  labels: Record<string, string>;
+  mounts: MountObservation[];
+  /** Network name → IPv4 address (empty while stopped on some engines). */
+  networks: Record<string, string>;
+  /** Static IPv4 per network as requested at create time. */
+  requestedIps: Record<string, string>;
+}
+
+/** What the engine shows of one image. */
+export interface ImageObservation {
+  id: string;
+  cmd: string[] | undefined;
+  entrypoint: string[] | undefined;
+  labels: Record<string, string>;
+  volumes: string[];
+}
+
+/** Everything molt asks the engine for when it creates a container. */
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  /** Undefined: the image's default applies. */
+  cmd?: string[];
+  entrypoint?: string[];
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  mounts: MountObservation[];
+  network: { name: string; ipv4: string };
+  stopTimeoutSeconds: number;
+}
+
+/** Labels molt puts on every container it creates. */
+export const LABEL = {
+  app: 'dev.molt.app',
+  version: 'dev.molt.version',
+  upgrade: 'dev.molt.upgrade-id',
+  managed: 'dev.molt.managed',
+} as const;

@@ -1,0 +1,86 @@
+/**
+ * Deciding what `apply` must do for one App: nothing, record a spec change, install, or
+ * replace the running version — or refuse, before anything is touched (seed 001 rules).
+ * Pure: the caller passes what is installed.
+ */
+import { UpgradeRefusedError } from './errors.ts';
+import type { AppManifest, AppSpec } from './model.ts';
+import { FORWARD_STEPS, type ForwardStep, type OperationKind } from './upgrade-machine.ts';
+import { compareVersionStrings } from './version.ts';
+
+/** The outcome of planning one App. */
+export type Decision =
+  | { action: 'none'; reason: string }
+  | { action: 'record'; reason: string }
+  | { action: OperationKind; reason: string; from?: string; to: string; warnings: string[]; steps: readonly ForwardStep[] };
+
+/** Spec fields that shape the container: a change to any of them replaces it. */
+const CONTAINER_FIELDS = ['image', 'command', 'entrypoint', 'env', 'volumes', 'network'] as const satisfies readonly (keyof AppSpec)[];
+
+/** Decides what applying `desired` over `installed` (undefined: not installed) means. */
+export function decide(desired: AppManifest, installed: AppManifest | undefined): Decision {
+  if (!installed) {
+    return { action: 'install', reason: 'not installed', to: desired.spec.version, warnings: [], steps: FORWARD_STEPS.install };
+  }
+  const warnings = checkUpgradeRules(installed.spec, desired.spec);
+  const from = installed.spec.version;
+  const to = desired.spec.version;
+  const changed = CONTAINER_FIELDS.filter((f) => !sameValue(installed.spec[f], desired.spec[f]));
+  if (from === to && changed.length === 0) {
+    return sameValue(installed, desired) ? { action: 'none', reason: 'up to date' } : { action: 'record', reason: 'only settings that do not shape the container changed' };
+  }
+  const reason = from !== to ? `version ${from} → ${to}` : `${changed.join(', ')} changed`;
+  return { action: 'upgrade', reason, from, to, warnings, steps: FORWARD_STEPS.upgrade };
+}
+
+/** Throws when the change is not allowed; returns warnings for allowed-but-risky changes. */
+export function checkUpgradeRules(current: AppSpec, desired: AppSpec): string[] {
+  const [curNs, curName] = current.package.split('/');
+  const [newNs, newName] = desired.package.split('/');
+  if (curName !== newName) {
+    throw new UpgradeRefusedError('PackageChangeRefused', `spec.package changes the package name from "${curName}" to "${newName}"`, 'An app keeps its package name for life: create a new app (a new metadata.name) for another package.');
+  }
+  const warnings: string[] = [];
+  if (curNs !== newNs) {
+    if (!desired.upgradeConfig.allowNamespaceSwitch) {
+      throw new UpgradeRefusedError('NamespaceSwitchRefused', `spec.package switches namespace from "${curNs}" to "${newNs}"`, 'Set spec.upgradeConfig.allowNamespaceSwitch: true if the package really moved to the new namespace.');
+    }
+    warnings.push(`package namespace switches from ${curNs} to ${newNs} (allowNamespaceSwitch)`);
+  }
+  if (compareVersionStrings(desired.version, current.version) < 0) {
+    if (!desired.upgradeConfig.forceUpgrade) {
+      throw new UpgradeRefusedError('DowngradeRefused', `version ${desired.version} is lower than the installed ${current.version}: downgrades are refused`, 'A downgrade can leave data the old version cannot read. If you are sure, set spec.upgradeConfig.forceUpgrade: true (or use `molt rollback`).');
+    }
+    warnings.push(`DOWNGRADE ${current.version} → ${desired.version} forced with forceUpgrade: data written by ${current.version} may be unreadable by ${desired.version}`);
+  }
+  return warnings;
+}
+
+/** Structural equality of plain JSON values (key order ignored). */
+export function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([x], [y]) => x.localeCompare(y)).map(([k, x]) => [k, canonical(x)]));
+  }
+  return v;
+}
+
+/** A one-line description of what a step does, for `plan` and progress output. */
+export function describeStep(step: string, desired: AppManifest, installed: AppManifest | undefined): string {
+  const { spec, metadata } = desired;
+  const text: Record<string, string> = {
+    EnsureImage: `make image ${spec.image} present (pull when missing)`,
+    PrepareResources: `ensure network ${spec.network.name} and volumes ${spec.volumes.map((v) => v.name).join(', ') || '(none)'}; keep the IP`,
+    StopOld: `stop ${metadata.name} ${installed?.spec.version ?? ''} (SIGTERM, ${installed?.spec.stopTimeoutSeconds ?? spec.stopTimeoutSeconds}s grace)`,
+    RenameOld: `park the old container as ${metadata.name}.molt-old (kept until the new one is ready)`,
+    CreateNew: `create ${metadata.name} ${spec.version} with the same mounts and IP`,
+    StartNew: `start ${metadata.name} ${spec.version}`,
+    AwaitReady: spec.probes.startup ? `wait for the startup probe (${spec.probes.startup.failureThreshold} × ${spec.probes.startup.periodSeconds}s)` : `wait until it has run ${spec.minReadySeconds}s`,
+    RemoveOld: 'remove the old container (volumes stay)',
+  };
+  return text[step] ?? step;
+}

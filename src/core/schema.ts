@@ -1,0 +1,127 @@
+/**
+ * The schemas of molt's documents (zod 4): one definition gives the TypeScript shape,
+ * the validation at the edge and the defaults. Unknown fields are errors (strict objects),
+ * so a typo never silently does nothing.
+ */
+import { isIPv4 } from 'node:net';
+import { z } from 'zod';
+import { parseVersion, VERSION_RULE } from './version.ts';
+
+export const API_VERSION = 'molt.dev/v1alpha1';
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const PACKAGE_PART = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/;
+const IMAGE_REF = /^[a-zA-Z0-9][a-zA-Z0-9._\-/:@]{0,254}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const LABEL_KEY = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
+
+/** A DNS-1123 label: the app's name is also its container name and DNS name. */
+export const dnsName = z.string().regex(DNS_LABEL, 'must be a DNS label: lowercase letters, digits and "-", at most 63, starting and ending with a letter or digit');
+
+export const versionString = z.string().refine((v) => parseVersion(v) !== undefined, { message: VERSION_RULE });
+
+export const absolutePath = z
+  .string()
+  .refine((p) => p.startsWith('/'), { message: 'must be an absolute path (start with "/")' })
+  .refine((p) => !p.split('/').includes('..'), { message: 'must not contain ".." segments' })
+  .refine((p) => !/[\0\n]/.test(p), { message: 'must not contain NUL or newline characters' });
+
+const argv = z.array(z.string().refine((s) => !s.includes('\0'), 'must not contain NUL')).min(1, 'must have at least one element');
+
+const cidr = z.string().refine((s) => {
+  const [ip, bits, ...rest] = s.split('/');
+  return rest.length === 0 && ip !== undefined && isIPv4(ip) && bits !== undefined && /^\d+$/.test(bits) && Number(bits) >= 8 && Number(bits) <= 30;
+}, 'must be an IPv4 CIDR such as 10.90.0.0/24 (prefix 8 to 30)');
+
+const port = z.number().int().min(1).max(65535);
+
+const probe = z
+  .strictObject({
+    exec: argv.optional(),
+    tcp: z.strictObject({ port }).optional(),
+    http: z.strictObject({ port, path: z.string().startsWith('/').default('/') }).optional(),
+    periodSeconds: z.number().positive().max(3600).default(1),
+    failureThreshold: z.number().int().min(1).max(100000).default(30),
+    timeoutSeconds: z.number().positive().max(3600).default(5),
+  })
+  .refine((p) => [p.exec, p.tcp, p.http].filter((x) => x !== undefined).length === 1, {
+    message: 'set exactly one of exec, tcp or http',
+  });
+
+const volume = z.strictObject({
+  name: z.string().regex(VOLUME_NAME, 'must be a volume name: letters, digits, "_", "." and "-", starting with a letter or digit'),
+  mountPath: absolutePath,
+});
+
+const network = z
+  .strictObject({
+    name: z.string().regex(VOLUME_NAME, 'must be a network name: letters, digits, "_", "." and "-"').default('molt'),
+    ipv4: z.string().refine((s) => isIPv4(s), 'must be an IPv4 address such as 10.90.0.10').optional(),
+    subnet: cidr.optional(),
+  })
+  .refine((n) => n.ipv4 === undefined || n.subnet === undefined || ipInSubnet(n.ipv4, n.subnet), {
+    message: 'ipv4 must lie inside subnet',
+    path: ['ipv4'],
+  });
+
+const appSpec = z
+  .strictObject({
+    package: z.string().refine((p) => {
+      const parts = p.split('/');
+      return parts.length === 2 && parts.every((x) => PACKAGE_PART.test(x));
+    }, 'must be namespace/name, e.g. official/notes (lowercase letters, digits, ".", "_", "-")'),
+    version: versionString,
+    image: z.string().regex(IMAGE_REF, 'must be an image reference such as localhost/notes:1.2.3-4'),
+    command: argv.optional(),
+    entrypoint: argv.optional(),
+    env: z.record(z.string().regex(ENV_NAME, 'env names are letters, digits and "_", not starting with a digit'), z.string({ error: 'env values must be strings: quote numbers and booleans' })).default({}),
+    volumes: z.array(volume).default([]),
+    network: network.default({ name: 'molt' }),
+    probes: z.strictObject({ startup: probe.optional() }).default({}),
+    minReadySeconds: z.number().min(0).max(3600).default(2),
+    stopTimeoutSeconds: z.number().int().min(0).max(3600).default(10),
+    upgradeConfig: z
+      .strictObject({ forceUpgrade: z.boolean().default(false), allowNamespaceSwitch: z.boolean().default(false) })
+      .default({ forceUpgrade: false, allowNamespaceSwitch: false }),
+  })
+  .superRefine((spec, ctx) => {
+    const seen = new Map<string, number>();
+    spec.volumes.forEach((v, i) => {
+      for (const key of [`name:${v.name}`, `path:${v.mountPath}`]) {
+        if (seen.has(key)) {
+          ctx.addIssue({ code: 'custom', path: ['volumes', i, key.startsWith('name') ? 'name' : 'mountPath'], message: `duplicates volumes[${seen.get(key)}]` });
+        } else seen.set(key, i);
+      }
+    });
+  });
+
+export const metadata = z.strictObject({
+  name: dnsName,
+  labels: z.record(z.string().regex(LABEL_KEY, 'must be a label key such as tier or example.com/tier'), z.string().max(63)).default({}),
+});
+
+/** The App document. */
+export const appDocument = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('App'),
+  metadata,
+  spec: appSpec,
+});
+
+/** True when the IPv4 address lies inside the CIDR. */
+export function ipInSubnet(ip: string, subnet: string): boolean {
+  const [base, bits] = subnet.split('/');
+  const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
+  return ((ipToInt(ip) & mask) >>> 0) === ((ipToInt(base ?? '') & mask) >>> 0);
+}
+
+/** An IPv4 address as an unsigned 32-bit integer. */
+export function ipToInt(ip: string): number {
+  return ip.split('.').reduce((acc, octet) => ((acc << 8) + Number(octet)) >>> 0, 0);
+}
+
+/** An unsigned 32-bit integer as an IPv4 address. */
+export function intToIp(n: number): string {
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+}

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FORWARD_STEPS, ROLLBACK_STEPS, initialState, isFinal, transition, type OperationKind, type OperationState } from './upgrade-machine.ts';
+
+const boom = { code: 'Boom', message: 'boom' };
+const kinds: OperationKind[] = ['install', 'upgrade'];
+
+/** Drives a machine: fails once at `failAt` (forward step index), succeeds otherwise. */
+function run(kind: OperationKind, failAt: number | undefined): { final: OperationState; visited: string[] } {
+  let state = initialState(kind);
+  const visited: string[] = [];
+  let forwardIndex = 0;
+  for (let guard = 0; !isFinal(state); guard++) {
+    assert.ok(guard < 50, 'machine must terminate');
+    visited.push(`${state.phase}:${'step' in state ? state.step : ''}`);
+    const fail = state.phase === 'Progressing' && forwardIndex++ === failAt;
+    state = transition(kind, state, fail ? { type: 'StepFailed', error: boom } : { type: 'StepSucceeded' });
+  }
+  return { final: state, visited };
+}
+
+test('without failures every forward step runs once, in order, and ends Succeeded', () => {
+  for (const kind of kinds) {
+    const { final, visited } = run(kind, undefined);
+    assert.equal(final.phase, 'Succeeded');
+    assert.deepEqual(visited, FORWARD_STEPS[kind].map((s) => `Progressing:${s}`));
+  }
+});
+
+test('a failure at any step ends Aborted, RolledBack or Succeeded-with-warning — never half-way', () => {
+  for (const kind of kinds) {
+    FORWARD_STEPS[kind].forEach((step, i) => {
+      const { final, visited } = run(kind, i);
+      if (step === 'EnsureImage' || step === 'PrepareResources') {
+        assert.equal(final.phase, 'Aborted', `${kind}/${step}`);
+        assert.ok(!visited.some((v) => v.startsWith('RollingBack')), 'nothing to roll back');
+      } else if (step === 'RemoveOld') {
+        assert.ok(final.phase === 'Succeeded' && final.warnings.length === 1, `${kind}/${step}`);
+      } else {
+        assert.equal(final.phase, 'RolledBack', `${kind}/${step}`);
+        assert.deepEqual(visited.filter((v) => v.startsWith('RollingBack')), ROLLBACK_STEPS[kind].map((s) => `RollingBack:${s}`));
+      }
+    });
+  }
+});
+
+test('a failing rollback step keeps its state so the next run retries it', () => {
+  const state: OperationState = { phase: 'RollingBack', step: 'StartOld', cause: boom };
+  assert.deepEqual(transition('upgrade', state, { type: 'StepFailed', error: { code: 'X', message: 'engine down' } }), state);
+});
+
+test('the cause of the first failure is kept through the whole rollback', () => {
+  const { final } = run('upgrade', FORWARD_STEPS.upgrade.indexOf('AwaitReady'));
+  assert.ok(final.phase === 'RolledBack' && final.cause === boom);
+});
+
+test('final states accept no further events', () => {
+  assert.throws(() => transition('install', { phase: 'Succeeded', warnings: [] }, { type: 'StepSucceeded' }));
+});
