@@ -1,0 +1,63 @@
+/**
+ * The contract between molt's runner and a container engine driver. Drivers only act and
+ * observe; they never decide. Every method is safe to call again after a crash (idempotent
+ * where the name says "ensure", observation-only where it says "inspect" / "list").
+ */
+import type { ContainerObservation, ContainerSpec, ImageObservation } from '../core/model.ts';
+
+/** The result of running a command inside a container. */
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options for running a command inside a container. */
+export interface ExecOptions {
+  /** User to run as; undefined runs as the container's own user. */
+  user?: string;
+  /** Called with each chunk of output as it arrives. */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void;
+  /** Aborts waiting for the command (the command itself may keep running). */
+  signal?: AbortSignal;
+  /** Environment entries `KEY=value` added for this command. */
+  env?: string[];
+}
+
+/** A network as the engine reports it. */
+export interface NetworkObservation {
+  name: string;
+  subnets: string[];
+}
+
+/** One container engine (Podman or Docker through the Docker Engine API, …). */
+export interface ContainerEngine {
+  /** A short name for messages, e.g. "podman 4.3.1 at /run/podman/podman.sock". */
+  readonly description: string;
+  ping(): Promise<void>;
+
+  inspectImage(ref: string): Promise<ImageObservation | undefined>;
+  /** Pulls an image; throws ImageUnavailableError when it cannot be had. */
+  pullImage(ref: string, signal?: AbortSignal): Promise<void>;
+
+  inspectNetwork(name: string): Promise<NetworkObservation | undefined>;
+  createNetwork(name: string, subnet: string): Promise<void>;
+  /** IPv4 addresses held by containers (running or not) attached to the network. */
+  addressesInUse(network: string): Promise<Set<string>>;
+
+  volumeExists(name: string): Promise<boolean>;
+  createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  removeVolume(name: string): Promise<void>;
+
+  createContainer(spec: ContainerSpec): Promise<string>;
+  inspectContainer(idOrName: string): Promise<ContainerObservation | undefined>;
+  /** Containers carrying all the given labels (`key=value` or `key`). */
+  listContainers(labels: string[]): Promise<ContainerObservation[]>;
+  startContainer(id: string): Promise<void>;
+  stopContainer(id: string, timeoutSeconds: number): Promise<void>;
+  renameContainer(id: string, newName: string): Promise<void>;
+  removeContainer(id: string): Promise<void>;
+  exec(id: string, cmd: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** The last lines the container printed, stdout and stderr interleaved. */
+  logs(id: string, tailLines: number): Promise<string>;
+}
