@@ -1,0 +1,61 @@
+/** The records the store keeps. */
+import type { AppManifest, ContainerObservation, ImageObservation } from '../core/model.ts';
+import type { AppStatus } from '../core/status.ts';
+import type { OperationKind, OperationState } from '../core/upgrade-machine.ts';
+
+export type { AppStatus };
+
+/** One app: what is installed and what it shows. */
+export interface AppRecord {
+  name: string;
+  /** The manifest of the installed version; undefined while the first install has not succeeded. */
+  manifest: AppManifest | undefined;
+  status: AppStatus;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Everything decided before an operation starts; fixed for its whole life. */
+export interface OperationPlan {
+  /** The manifest being applied. */
+  manifest: AppManifest;
+  /** The manifest installed before (upgrades). */
+  previous?: AppManifest;
+  /** The old instance as observed when the operation was planned (upgrades). */
+  old?: { container: ContainerObservation; image: ImageObservation | undefined; wasRunning: boolean };
+  /** `apply`, or `rollback` when the user asked to go back. */
+  trigger: 'apply' | 'rollback';
+  warnings: string[];
+}
+
+/** What an operation learned while running, journaled with its state. */
+export interface OperationFacts {
+  ip?: string;
+  newContainerId?: string;
+}
+
+/** One install / upgrade / rollback attempt. */
+export interface OperationRecord {
+  id: number;
+  app: string;
+  kind: OperationKind;
+  fromVersion?: string;
+  toVersion: string;
+  plan: OperationPlan;
+  state: OperationState;
+  facts: OperationFacts;
+  startedAt: string;
+  finishedAt?: string;
+}
+
+/** One step of an operation, as journaled. */
+export interface StepRecord {
+  id: number;
+  name: string;
+  rollback: boolean;
+  phase: 'Started' | 'Completed' | 'Failed' | 'Interrupted';
+  startedAt: string;
+  finishedAt?: string;
+  message: string;
+  output: string;
+}
