@@ -1,0 +1,49 @@
+# Start daemons detached and stop exactly those, by the PIDs recorded at start.
+# shellcheck shell=bash
+
+proc_starttime() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
+
+# A recorded PID still names our process if its start time is unchanged and it is no zombie.
+pid_alive() {
+  local name="$1" pid start
+  [[ -f "$PIDS/$name.pid" ]] || return 1
+  read -r pid start <"$PIDS/$name.pid"
+  [[ -d "/proc/$pid" && "$(proc_starttime "$pid")" == "$start" ]] || return 1
+  [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]]
+}
+
+# start_daemon NAME CMD...: detached from this shell (own session, stdio to a log).
+start_daemon() {
+  local name="$1"; shift
+  mkdir -p "$PIDS" "$LOGS"
+  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+  local pid=$!
+  echo "$pid $(proc_starttime "$pid")" >"$PIDS/$name.pid"
+  echo "$name" >>"$PIDS/order"
+  log "started $name (pid $pid, log $LOGS/$name.log)"
+}
+
+stop_daemon() {
+  local name="$1" pid start i
+  pid_alive "$name" || { rm -f "$PIDS/$name.pid"; return 0; }
+  read -r pid start <"$PIDS/$name.pid"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 40; i++)); do pid_alive "$name" || break; sleep 0.25; done
+  if pid_alive "$name"; then
+    log "$name (pid $pid) ignored SIGTERM for 10s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 20; i++)); do pid_alive "$name" || break; sleep 0.25; done
+  fi
+  pid_alive "$name" && die "could not stop $name (pid $pid)"
+  rm -f "$PIDS/$name.pid"
+  log "stopped $name (pid $pid)"
+}
+
+# Daemons in reverse start order.
+started_daemons() { [[ -f "$PIDS/order" ]] && tac "$PIDS/order" | awk '!seen[$0]++'; }
+
+require_alive() {
+  pid_alive "$1" && return 0
+  tail -n 30 "$LOGS/$1.log" >&2 || true
+  die "$1 exited during start-up; log: $LOGS/$1.log"
+}
