@@ -3,6 +3,7 @@
  * observe; they never decide. Every method is safe to call again after a crash (idempotent
  * where the name says "ensure", observation-only where it says "inspect" / "list").
  */
+import type { Readable } from 'node:stream';
 import type { ContainerObservation, ContainerSpec, ImageObservation } from '../core/model.ts';
 
 /** The result of running a command inside a container. */
@@ -37,6 +38,8 @@ export interface ContainerEngine {
   ping(): Promise<void>;
 
   inspectImage(ref: string): Promise<ImageObservation | undefined>;
+  /** Builds an image from a build context (a tar with a Containerfile at its root). */
+  buildImage(tag: string, context: Readable): Promise<void>;
   /** Pulls an image; throws ImageUnavailableError when it cannot be had. */
   pullImage(ref: string, signal?: AbortSignal): Promise<void>;
 

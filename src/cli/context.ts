@@ -1,0 +1,84 @@
+/**
+ * What every command needs: the molt home, the store, the engine, progress output and the
+ * interrupt/deadline signal. Opened lazily so `--help` and bad input never touch the engine.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { InterruptedError, InvalidInputError } from '../core/errors.ts';
+import { parseManifests, type ManifestDocument } from '../core/manifest.ts';
+import { discoverEngine } from '../engines/docker/discover.ts';
+import type { ContainerEngine } from '../engines/types.ts';
+import { Store } from '../store/store.ts';
+import type { RunDeps } from '../runner/run-operation.ts';
+
+/** Global options every command accepts. */
+export interface GlobalOptions {
+  engine?: string;
+  home?: string;
+}
+
+/** The molt home: --home, else $MOLT_HOME, else ~/.local/share/molt. */
+export function moltHome(opts: GlobalOptions): string {
+  return resolve(opts.home ?? process.env.MOLT_HOME ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'molt'));
+}
+
+/** Prints a progress/message line on stderr. */
+export function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Reads and validates a manifest file; a missing file is an input error, not a crash. */
+export function readManifests(file: string): ManifestDocument[] {
+  let text: string;
+  try {
+    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InvalidInputError([{ file, message: code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot read: ${(e as Error).message}` }], 'Pass the path of a manifest file with -f.');
+  }
+  return parseManifests(text, file);
+}
+
+/** Opens the store only (commands that do not need the engine). */
+export function openStore(opts: GlobalOptions): Store {
+  return Store.open(moltHome(opts));
+}
+
+/** Connects to the engine (starting Podman's service when none answers). */
+export async function connectEngine(opts: GlobalOptions): Promise<ContainerEngine> {
+  const { engine } = await discoverEngine({ engine: opts.engine, moltHome: moltHome(opts), log: say });
+  return engine;
+}
+
+/**
+ * Run dependencies with a signal that aborts on the first Ctrl-C/SIGTERM (the operation rolls
+ * back) or at the deadline; a second Ctrl-C exits at once (the journal lets a re-run continue).
+ */
+export async function runDeps(opts: GlobalOptions, timeoutSeconds: number | undefined): Promise<RunDeps & { dispose: () => void }> {
+  const store = openStore(opts);
+  const engine = await connectEngine(opts);
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++interrupts > 1) {
+      say(`${signal} again: exiting now; run the same command again to finish or roll back`);
+      process.exit(130);
+    }
+    say(`${signal}: rolling back what is in flight (press Ctrl-C again to exit at once)`);
+    controller.abort(new InterruptedError('Interrupted', `interrupted by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const timer = timeoutSeconds === undefined ? undefined : setTimeout(() => controller.abort(new InterruptedError('Timeout', `not done within ${timeoutSeconds}s (--timeout)`)), timeoutSeconds * 1000);
+  timer?.unref();
+  return {
+    store, engine, log: say, signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      store.close();
+    },
+  };
+}

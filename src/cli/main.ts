@@ -1,0 +1,67 @@
+/**
+ * molt's command line. Data goes to stdout, messages and progress to stderr.
+ * Exit codes: 0 success, 1 error (nothing changed, or rolled back), 2 `plan` found changes,
+ * 130 interrupted twice.
+ */
+import { Command, CommanderError } from 'commander';
+import { applyCommand, deleteCommand, getCommand, historyCommand, planCommand, recoverCommand, reportError, rollbackCommand } from './commands.ts';
+import type { GlobalOptions } from './context.ts';
+
+type Action = (...args: never[]) => number | Promise<number>;
+
+function build(): Command {
+  const program = new Command('molt')
+    .description('Upgrade running stateful containerized apps without losing their data or their network identity.')
+    .version('0.1.0')
+    .option('--engine <url>', 'container engine socket (unix:///path); default: CONTAINER_HOST, DOCKER_HOST, Podman and Docker sockets')
+    .option('--home <dir>', 'molt state directory (default: $MOLT_HOME or ~/.local/share/molt)')
+    .showHelpAfterError()
+    .exitOverride();
+  const withGlobals = <T extends object>(cmd: Command, opts: T): T & GlobalOptions => ({ ...program.opts<GlobalOptions>(), ...opts });
+  const run = (fn: Action) => async (...args: unknown[]) => {
+    process.exitCode = await (fn as (...a: unknown[]) => number | Promise<number>)(...args);
+  };
+
+  program.command('apply').description('create the app, or upgrade it when its version, image or container settings changed')
+    .requiredOption('-f, --filename <file>', 'manifest file (YAML; - for stdin)')
+    .option('--timeout <duration>', 'roll back when not done within this time', '10m')
+    .action(run((o: { filename: string; timeout: string }) => applyCommand(withGlobals(program, o))));
+  program.command('plan').description('show the steps apply would take; exit 0 nothing to do, 2 changes pending, 1 error')
+    .requiredOption('-f, --filename <file>', 'manifest file')
+    .action(run((o: { filename: string }) => planCommand(withGlobals(program, o))));
+  program.command('get').description('list apps (`get apps`) or show one (`get app NAME`)')
+    .argument('<resource>', 'apps or app').argument('[name]')
+    .option('-o, --output <format>', 'table, wide, json or yaml', 'table')
+    .action(run((resource: string, name: string | undefined, o: { output: string }) => getCommand(resource, name, withGlobals(program, o))));
+  program.command('history').description('every install, upgrade and rollback of the app, with its steps')
+    .argument('<name>').option('-o, --output <format>', 'table, json or yaml', 'table')
+    .action(run((name: string, o: { output: string }) => historyCommand(name, withGlobals(program, o))));
+  program.command('rollback').description('go back to the previously installed version, keeping the data')
+    .argument('<name>').option('--timeout <duration>', 'give up (and restore) when not done within this time', '10m')
+    .action(run((name: string, o: { timeout: string }) => rollbackCommand(name, withGlobals(program, o))));
+  program.command('recover').description('finish or roll back an operation that was interrupted')
+    .argument('<name>')
+    .action(run((name: string) => recoverCommand(name, withGlobals(program, {}))));
+  program.command('delete').description('remove the app\'s containers; volumes are kept unless --volumes')
+    .argument('<name>').option('--volumes', 'also remove the app\'s volumes (its data!)')
+    .action(run((name: string, o: { volumes?: boolean }) => deleteCommand(name, withGlobals(program, o))));
+  program.command('demo').description('build two versions of an example app offline and show an upgrade and a rollback')
+    .action(run(async () => (await import('./demo.ts')).demo(withGlobals(program, {}))));
+  return program;
+}
+
+/** Runs the CLI with `argv` (without node and script). */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await build().parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 1;
+      return;
+    }
+    reportError(e);
+    process.exitCode = 1;
+  }
+}
+
+await main(process.argv.slice(2));

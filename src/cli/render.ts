@@ -1,0 +1,69 @@
+/** What `get` and `history` print. */
+import type { AppRecord, OperationRecord, StepRecord } from '../store/types.ts';
+import { age, structured, table, type OutputFormat } from './output.ts';
+
+/** The object `get app -o json|yaml` prints: kubectl-like metadata, spec and status. */
+export function appObject(app: AppRecord): Record<string, unknown> {
+  return {
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'App',
+    metadata: { name: app.name, labels: app.manifest?.metadata.labels ?? {}, creationTimestamp: app.createdAt },
+    spec: app.manifest?.spec ?? null,
+    status: app.status,
+  };
+}
+
+/** `molt get apps`. */
+export function renderApps(apps: AppRecord[], format: OutputFormat): string {
+  if (format === 'json' || format === 'yaml') {
+    return structured(apps.length === 1 && format === 'json' ? appObject(apps[0]!) : { apiVersion: 'molt.dev/v1alpha1', kind: 'List', items: apps.map(appObject) }, format);
+  }
+  const wide = format === 'wide';
+  const header = ['NAME', 'VERSION', 'PHASE', 'IP', 'AGE', ...(wide ? ['IMAGE', 'CONTAINER', 'LAST UPGRADE'] : [])];
+  const rows = apps.map((a) => [
+    a.name,
+    a.status.installedVersion ?? '<none>',
+    a.status.phase,
+    a.status.ip ?? '<none>',
+    age(a.createdAt),
+    ...(wide ? [a.status.image ?? '<none>', a.status.containerId?.slice(0, 12) ?? '<none>', lastUpgrade(a)] : []),
+  ]);
+  return table(header, rows);
+}
+
+function lastUpgrade(a: AppRecord): string {
+  const u = a.status.lastUpgrade;
+  return u ? `${u.from ?? '∅'}→${u.to} ${u.outcome}${u.error ? ` (${u.error.code})` : ''}` : '<none>';
+}
+
+/** One history entry: an operation with its steps. */
+export interface HistoryEntry {
+  operation: OperationRecord;
+  steps: StepRecord[];
+}
+
+/** `molt history NAME`. */
+export function renderHistory(entries: HistoryEntry[], format: OutputFormat): string {
+  if (format === 'json' || format === 'yaml') {
+    return structured(entries.map(({ operation: o, steps }) => ({
+      id: o.id, kind: o.plan.trigger === 'rollback' ? 'rollback' : o.kind, from: o.fromVersion ?? null, to: o.toVersion,
+      outcome: outcome(o), error: 'cause' in o.state ? o.state.cause : null, warnings: o.plan.warnings,
+      startedAt: o.startedAt, finishedAt: o.finishedAt ?? null,
+      steps: steps.map((s) => ({ name: s.name, rollback: s.rollback, phase: s.phase, startedAt: s.startedAt, finishedAt: s.finishedAt ?? null, message: s.message, output: s.output })),
+    })), format);
+  }
+  return entries.map(({ operation: o, steps }) => {
+    const head = `#${o.id} ${o.plan.trigger === 'rollback' ? 'rollback' : o.kind} ${o.fromVersion ?? '∅'} → ${o.toVersion}   ${outcome(o)}   ${o.startedAt}${'cause' in o.state ? `\n   cause: ${o.state.cause.code}: ${o.state.cause.message}` : ''}`;
+    const lines = steps.map((s) => `   ${s.rollback ? '↩' : ' '} ${s.name.padEnd(17)} ${s.phase.padEnd(11)} ${duration(s)}  ${s.message.split('\n')[0] ?? ''}`);
+    return [head, ...lines].join('\n');
+  }).join('\n\n') + '\n';
+}
+
+function outcome(o: OperationRecord): string {
+  return o.finishedAt ? o.state.phase : `InProgress (${o.state.phase})`;
+}
+
+function duration(s: StepRecord): string {
+  if (!s.finishedAt) return '    -';
+  return `${((Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000).toFixed(1).padStart(5)}s`;
+}

@@ -1,0 +1,99 @@
+/**
+ * Startup probes (exec, tcp, http) and the readiness wait built on them. Acts through the
+ * engine and the network; decides nothing beyond "did this attempt pass".
+ */
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InterruptedError, NotReadyError } from '../core/errors.ts';
+import type { ProbeSpec } from '../core/model.ts';
+import type { ContainerEngine } from '../engines/types.ts';
+
+/** The result of one probe attempt. */
+export interface ProbeAttempt {
+  ok: boolean;
+  detail: string;
+}
+
+/** Runs one probe attempt against a running container at `ip`. */
+export async function probeOnce(engine: ContainerEngine, containerId: string, ip: string, probe: ProbeSpec, signal: AbortSignal): Promise<ProbeAttempt> {
+  const timeout = AbortSignal.any([signal, AbortSignal.timeout(probe.timeoutSeconds * 1000)]);
+  try {
+    if (probe.exec) {
+      const r = await engine.exec(containerId, probe.exec, { signal: timeout });
+      return { ok: r.exitCode === 0, detail: `exec ${JSON.stringify(probe.exec)} exited ${r.exitCode}${r.stderr ? `: ${r.stderr.trim().slice(-200)}` : ''}` };
+    }
+    if (probe.tcp) return await tcpProbe(ip, probe.tcp.port, timeout);
+    if (probe.http) {
+      const res = await fetch(`http://${ip}:${probe.http.port}${probe.http.path}`, { signal: timeout });
+      await res.body?.cancel();
+      return { ok: res.status >= 200 && res.status < 400, detail: `GET ${probe.http.path} → HTTP ${res.status}` };
+    }
+    return { ok: false, detail: 'probe has no exec, tcp or http' };
+  } catch (e) {
+    if (signal.aborted) throw signal.reason;
+    return { ok: false, detail: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+function tcpProbe(host: string, port: number, signal: AbortSignal): Promise<ProbeAttempt> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, signal });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve({ ok: true, detail: `tcp ${host}:${port} accepted` });
+    });
+    socket.once('error', (e) => resolve({ ok: false, detail: `tcp ${host}:${port}: ${e.message}` }));
+  });
+}
+
+/** How long and how to wait for a container to become ready. */
+export interface ReadinessWait {
+  containerId: string;
+  ip: string;
+  probe: ProbeSpec | undefined;
+  /** Used instead of the probe's own threshold (e.g. raised during upgrades). */
+  failureThreshold?: number;
+  minReadySeconds: number;
+  signal: AbortSignal;
+  onAttempt?: (attempt: ProbeAttempt, n: number) => void;
+}
+
+/**
+ * Waits until the container passes its startup probe (or, without one, has kept running for
+ * minReadySeconds). Throws NotReadyError when it exits or the probe budget is spent.
+ */
+export async function awaitReady(engine: ContainerEngine, wait: ReadinessWait): Promise<string> {
+  const started = Date.now();
+  const threshold = wait.failureThreshold ?? wait.probe?.failureThreshold ?? 1;
+  let failures = 0;
+  let last: ProbeAttempt | undefined;
+  for (;;) {
+    if (wait.signal.aborted) throw wait.signal.reason instanceof Error ? wait.signal.reason : new InterruptedError('Interrupted', 'interrupted');
+    await assertStillRunning(engine, wait.containerId);
+    if (!wait.probe) {
+      if (Date.now() - started >= wait.minReadySeconds * 1000) return `kept running for ${wait.minReadySeconds}s`;
+      await sleep(Math.min(250, wait.minReadySeconds * 1000), undefined, { signal: wait.signal }).catch(() => undefined);
+      continue;
+    }
+    last = await probeOnce(engine, wait.containerId, wait.ip, wait.probe, wait.signal);
+    wait.onAttempt?.(last, failures + 1);
+    if (last.ok) {
+      await assertStillRunning(engine, wait.containerId);
+      return `startup probe passed after ${((Date.now() - started) / 1000).toFixed(1)}s (${last.detail})`;
+    }
+    if (++failures >= threshold) {
+      throw new NotReadyError('ProbeFailed', `startup probe failed ${failures} times; last: ${last.detail}`, 'Check the new version\'s logs (`molt history` shows them) and its startup probe in the manifest.');
+    }
+    await sleep(wait.probe.periodSeconds * 1000, undefined, { signal: wait.signal }).catch(() => undefined);
+  }
+}
+
+async function assertStillRunning(engine: ContainerEngine, id: string): Promise<void> {
+  const c = await engine.inspectContainer(id);
+  if (!c) throw new NotReadyError('ContainerExited', `container ${id.slice(0, 12)} disappeared while starting`, 'Something removed the container; check other tools acting on the engine.');
+  if (c.running) return;
+  const logs = await engine.logs(id, 20).catch(() => '');
+  const tail = logs.trim() ? `; last output:\n${logs.trim()}` : '';
+  if (c.oomKilled) throw new NotReadyError('ContainerOOMKilled', `the new container was killed for lack of memory (exit ${c.exitCode})${tail}`, 'Give the container more memory or fix its memory use.');
+  throw new NotReadyError('ContainerExited', `the new container exited with code ${c.exitCode} (${c.status})${tail}`, 'Check the command and image of the new version; its output is above.');
+}

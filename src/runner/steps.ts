@@ -1,0 +1,219 @@
+/**
+ * What each step of the upgrade state machine does to the engine. Every step observes first
+ * and is safe to run again after a crash (level-based): it converges on its goal instead of
+ * repeating an action.
+ */
+import { ImageUnavailableError, NoFreeAddressError, NotReadyError } from '../core/errors.ts';
+import { newContainerSpec, parkedName, type OldInstance } from '../core/container-spec.ts';
+import { LABEL, type AppManifest } from '../core/model.ts';
+import { intToIp, ipInSubnet, ipToInt } from '../core/schema.ts';
+import type { StepName } from '../core/upgrade-machine.ts';
+import type { ContainerEngine } from '../engines/types.ts';
+import type { OperationFacts, OperationRecord } from '../store/types.ts';
+import { awaitReady } from './probe.ts';
+
+/** The default subnet of a network molt creates. */
+export const DEFAULT_SUBNET = '10.90.0.0/24';
+
+/** What a step may use. `facts` is journaled with the state after the step. */
+export interface StepContext {
+  engine: ContainerEngine;
+  op: OperationRecord;
+  facts: OperationFacts;
+  signal: AbortSignal;
+  log: (line: string) => void;
+}
+
+type Step = (ctx: StepContext) => Promise<string>;
+
+const manifestOf = (ctx: StepContext): AppManifest => ctx.op.plan.manifest;
+const appName = (ctx: StepContext): string => manifestOf(ctx).metadata.name;
+
+async function ensureImage(ctx: StepContext): Promise<string> {
+  const image = manifestOf(ctx).spec.image;
+  if (await ctx.engine.inspectImage(image)) return `${image} is present`;
+  ctx.log(`pulling ${image}`);
+  await ctx.engine.pullImage(image, ctx.signal);
+  if (!(await ctx.engine.inspectImage(image))) throw new ImageUnavailableError(image, 'the pull reported success but the image is not there');
+  return `pulled ${image}`;
+}
+
+async function prepareResources(ctx: StepContext): Promise<string> {
+  const { spec, metadata } = manifestOf(ctx);
+  const net = spec.network;
+  const existing = await ctx.engine.inspectNetwork(net.name);
+  if (!existing) await ctx.engine.createNetwork(net.name, net.subnet ?? DEFAULT_SUBNET);
+  for (const v of spec.volumes) {
+    if (!(await ctx.engine.volumeExists(v.name))) await ctx.engine.createVolume(v.name, { [LABEL.app]: metadata.name, [LABEL.managed]: 'true' });
+  }
+  ctx.facts.ip ??= await chooseIp(ctx);
+  return `network ${net.name}${existing ? '' : ' (created)'}, ${spec.volumes.length} volume(s), IP ${ctx.facts.ip}`;
+}
+
+/** The manifest's IP, else the old container's on the same network, else the first free one. */
+async function chooseIp(ctx: StepContext): Promise<string> {
+  const net = manifestOf(ctx).spec.network;
+  if (net.ipv4) return net.ipv4;
+  const old = ctx.op.plan.old?.container;
+  const kept = old?.requestedIps[net.name] || old?.networks[net.name];
+  if (kept) return kept;
+  if (ctx.op.plan.ip) return ctx.op.plan.ip;
+  const subnets = (await ctx.engine.inspectNetwork(net.name))?.subnets ?? [net.subnet ?? DEFAULT_SUBNET];
+  const subnet = subnets.find((s) => s.includes('.')) ?? DEFAULT_SUBNET;
+  const used = await ctx.engine.addressesInUse(net.name);
+  const [base, bits] = subnet.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const first = ipToInt(base ?? '');
+  for (let i = 2; i < size - 1; i++) {
+    const ip = intToIp(first + i);
+    if (!used.has(ip) && ipInSubnet(ip, subnet)) return ip;
+  }
+  throw new NoFreeAddressError(net.name, subnet);
+}
+
+async function stopOld(ctx: StepContext): Promise<string> {
+  const old = requireOld(ctx);
+  const now = await ctx.engine.inspectContainer(old.container.id);
+  if (!now?.running) return 'already stopped';
+  const grace = ctx.op.plan.previous?.spec.stopTimeoutSeconds ?? manifestOf(ctx).spec.stopTimeoutSeconds;
+  await ctx.engine.stopContainer(old.container.id, grace);
+  return `stopped ${old.container.name} (${old.container.id.slice(0, 12)})`;
+}
+
+async function renameOld(ctx: StepContext): Promise<string> {
+  const old = requireOld(ctx);
+  const target = parkedName(appName(ctx));
+  const now = await ctx.engine.inspectContainer(old.container.id);
+  if (!now) throw new NotReadyError('ContainerExited', `the old container ${old.container.id.slice(0, 12)} disappeared`, 'Something removed it outside molt; the rollback will recreate it.');
+  if (now.name === target) return `already parked as ${target}`;
+  await ctx.engine.renameContainer(old.container.id, target);
+  return `parked as ${target}`;
+}
+
+async function createNew(ctx: StepContext): Promise<string> {
+  const existing = await findNew(ctx);
+  if (existing) {
+    ctx.facts.newContainerId = existing;
+    return `already created (${existing.slice(0, 12)})`;
+  }
+  const spec = newContainerSpec(manifestOf(ctx), oldInstance(ctx), requireIp(ctx), String(ctx.op.id));
+  ctx.facts.newContainerId = await ctx.engine.createContainer(spec);
+  return `created ${spec.name} (${ctx.facts.newContainerId.slice(0, 12)}) at ${spec.network.ipv4}${spec.cmd ? ` cmd ${JSON.stringify(spec.cmd)}` : ''}`;
+}
+
+async function startNew(ctx: StepContext): Promise<string> {
+  const id = ctx.facts.newContainerId ?? (await findNew(ctx));
+  if (!id) throw new NotReadyError('ContainerExited', 'the new container was not found', 'Re-run the command; the operation will recreate it.');
+  await ctx.engine.startContainer(id);
+  return `started ${id.slice(0, 12)}`;
+}
+
+async function awaitNewReady(ctx: StepContext): Promise<string> {
+  const { spec } = manifestOf(ctx);
+  const id = ctx.facts.newContainerId ?? (await findNew(ctx)) ?? '';
+  return awaitReady(ctx.engine, {
+    containerId: id,
+    ip: requireIp(ctx),
+    probe: spec.probes.startup,
+    minReadySeconds: spec.minReadySeconds,
+    signal: ctx.signal,
+    onAttempt: (a, n) => { if (!a.ok) ctx.log(`probe attempt ${n}: ${a.detail}`); },
+  });
+}
+
+async function removeOld(ctx: StepContext): Promise<string> {
+  const old = requireOld(ctx);
+  await ctx.engine.removeContainer(old.container.id);
+  return `removed ${old.container.id.slice(0, 12)}; volumes kept`;
+}
+
+async function removeNew(ctx: StepContext): Promise<string> {
+  const id = ctx.facts.newContainerId ?? (await findNew(ctx));
+  if (!id) return 'no new container to remove';
+  await ctx.engine.removeContainer(id);
+  return `removed the new container ${id.slice(0, 12)}`;
+}
+
+async function restoreOldName(ctx: StepContext): Promise<string> {
+  const old = requireOld(ctx);
+  const now = await ctx.engine.inspectContainer(old.container.id);
+  if (!now) {
+    const recreated = await recreateOld(ctx);
+    return `the old container had vanished; recreated it exactly as observed (${recreated.slice(0, 12)})`;
+  }
+  if (now.name === appName(ctx)) return 'old container has its name';
+  await ctx.engine.renameContainer(old.container.id, appName(ctx));
+  return `renamed back to ${appName(ctx)}`;
+}
+
+async function startOld(ctx: StepContext): Promise<string> {
+  const old = requireOld(ctx);
+  if (!old.wasRunning) return 'the old container was not running before; left stopped';
+  const id = await currentOldId(ctx);
+  await ctx.engine.startContainer(id);
+  return `started ${id.slice(0, 12)}`;
+}
+
+async function awaitOld(ctx: StepContext): Promise<string> {
+  const old = requireOld(ctx);
+  if (!old.wasRunning) return 'nothing to wait for';
+  const previous = ctx.op.plan.previous?.spec;
+  const ip = old.container.requestedIps[manifestOf(ctx).spec.network.name] ?? Object.values(old.container.networks)[0] ?? '';
+  return awaitReady(ctx.engine, { containerId: await currentOldId(ctx), ip, probe: previous?.probes.startup, minReadySeconds: Math.min(previous?.minReadySeconds ?? 1, 2), signal: new AbortController().signal });
+}
+
+/** Recreates the old container from its journaled observation (used only if it vanished). */
+async function recreateOld(ctx: StepContext): Promise<string> {
+  const { container } = requireOld(ctx);
+  const [network, ip] = Object.entries(container.requestedIps)[0] ?? Object.entries(container.networks)[0] ?? [];
+  const env = Object.fromEntries(container.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  const id = await ctx.engine.createContainer({
+    name: appName(ctx), image: container.imageId || container.image, cmd: container.cmd, entrypoint: container.entrypoint, env,
+    labels: container.labels, mounts: container.mounts, network: { name: network ?? 'molt', ipv4: ip ?? '' },
+    stopTimeoutSeconds: ctx.op.plan.previous?.spec.stopTimeoutSeconds ?? 10,
+  });
+  ctx.facts.recreatedOldId = id;
+  return id;
+}
+
+async function currentOldId(ctx: StepContext): Promise<string> {
+  return ctx.facts.recreatedOldId ?? requireOld(ctx).container.id;
+}
+
+/** The new container of this operation, found by its label (survives a crash right after create). */
+async function findNew(ctx: StepContext): Promise<string | undefined> {
+  const found = await ctx.engine.listContainers([`${LABEL.upgrade}=${ctx.op.id}`, `${LABEL.app}=${appName(ctx)}`]);
+  return found[0]?.id;
+}
+
+function requireOld(ctx: StepContext): NonNullable<OperationRecord['plan']['old']> {
+  const old = ctx.op.plan.old;
+  if (!old) throw new Error(`internal: step needs the old instance but operation ${ctx.op.id} is an install`);
+  return old;
+}
+
+function oldInstance(ctx: StepContext): OldInstance | undefined {
+  const old = ctx.op.plan.old;
+  return old && { container: old.container, image: old.image, manifest: ctx.op.plan.previous };
+}
+
+function requireIp(ctx: StepContext): string {
+  if (!ctx.facts.ip) throw new Error('internal: no IP chosen before CreateNew');
+  return ctx.facts.ip;
+}
+
+/** Every step by name. */
+export const STEPS: Record<StepName, Step> = {
+  EnsureImage: ensureImage,
+  PrepareResources: prepareResources,
+  StopOld: stopOld,
+  RenameOld: renameOld,
+  CreateNew: createNew,
+  StartNew: startNew,
+  AwaitReady: awaitNewReady,
+  RemoveOld: removeOld,
+  RemoveNew: removeNew,
+  RestoreOldName: restoreOldName,
+  StartOld: startOld,
+  AwaitOld: awaitOld,
+};
