@@ -1,0 +1,256 @@
+/**
+ * Finding a container engine: the first socket that answers `_ping`, in this order —
+ * `--engine` (exclusive: if given and silent, discovery fails rather than pick another
+ * engine), CONTAINER_HOST, DOCKER_HOST, /run/podman/podman.sock,
+ * $XDG_RUNTIME_DIR/podman/podman.sock, /var/run/docker.sock, then the Podman service molt
+ * started earlier under its home. When none answers and `podman` is on PATH, molt starts
+ * `podman system service` on `<moltHome>/podman.sock` (detached, logging to
+ * `<moltHome>/podman-service.log`, pid in `<moltHome>/podman-service.pid`) and reuses it
+ * next time. Only unix sockets are supported for now.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { EngineUnavailableError } from '../../core/errors.ts';
+import { DockerEngine } from './engine.ts';
+
+/**
+ * The containers.conf molt gives the Podman service it starts (unless CONTAINERS_CONF is
+ * set): what Podman needs on hosts without CAP_SYS_RESOURCE, crun or systemd.
+ */
+export const PODMAN_CONTAINERS_CONF = `# Written by molt for the podman service it starts; delete it to get a fresh copy.
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+log_driver = "k8s-file"
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+`;
+
+/** The sockets tried after the environment variables, in order (XDG's only when set). */
+export function wellKnownSockets(env: NodeJS.ProcessEnv): string[] {
+  const sockets = ['/run/podman/podman.sock'];
+  if (env.XDG_RUNTIME_DIR) sockets.push(join(env.XDG_RUNTIME_DIR, 'podman', 'podman.sock'));
+  sockets.push('/var/run/docker.sock');
+  return sockets;
+}
+
+/** Options of discoverEngine. */
+export interface DiscoverOptions {
+  /** The `--engine` value: `unix:///path` or a path. */
+  engine?: string | undefined;
+  /** molt's own directory (created 0700 when molt starts a service). */
+  moltHome: string;
+  /** Receives one line per notable step (for the user). */
+  log: (message: string) => void;
+  /** The environment to read. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Sockets tried after the environment variables. @default wellKnownSockets(env) */
+  sockets?: string[];
+  /** Global podman flags for a started service (e.g. `--root`), used by tests to isolate it. @default [] */
+  podmanArgs?: string[];
+  /** How long a started service may take to answer, in milliseconds. @default 10000 */
+  startTimeoutMs?: number;
+}
+
+/** A Podman service molt runs under its home. */
+export interface StartedService {
+  pid: number;
+  socket: string;
+  /** True when it was started by an earlier molt run and found running. */
+  reused: boolean;
+}
+
+/** The engine found, and the service molt started or reused to get it, if any. */
+export interface DiscoveredEngine {
+  engine: DockerEngine;
+  startedService?: StartedService;
+}
+
+type Address = { path: string } | { problem: string };
+
+/** Parses an engine address: `unix:///path`, `unix:path` or a plain path; other schemes are refused. */
+export function parseEngineAddress(value: string): Address {
+  if (value.startsWith('unix://')) return socketPath(value.slice('unix://'.length), value);
+  if (value.startsWith('unix:')) return socketPath(value.slice('unix:'.length), value);
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
+  if (scheme === 'tcp' || scheme === 'http' || scheme === 'https' || scheme === 'ssh') {
+    return { problem: `${scheme}:// engines are not supported yet; use a unix socket (unix:///path/to/socket)` };
+  }
+  if (scheme !== undefined) return { problem: `unknown address scheme ${scheme}://; use unix:///path/to/socket` };
+  return socketPath(value, value);
+}
+
+function socketPath(path: string, original: string): Address {
+  if (path === '') return { problem: `${original} names no socket path` };
+  return { path: isAbsolute(path) ? path : resolve(path) };
+}
+
+/** Finds an answering engine, starting a Podman service when none answers. */
+export async function discoverEngine(options: DiscoverOptions): Promise<DiscoveredEngine> {
+  const env = options.env ?? process.env;
+  if (options.engine !== undefined) return { engine: await explicitEngine(options.engine) };
+
+  const tried: string[] = [];
+  const candidates: Array<[string, string]> = [];
+  for (const name of ['CONTAINER_HOST', 'DOCKER_HOST']) {
+    const value = env[name];
+    if (value) candidates.push([`${name}=${value}`, value]);
+  }
+  for (const socket of options.sockets ?? wellKnownSockets(env)) candidates.push([socket, socket]);
+
+  for (const [label, value] of candidates) {
+    const address = parseEngineAddress(value);
+    if ('problem' in address) {
+      options.log(`skipping ${label}: ${address.problem}`);
+      tried.push(`${label} (${address.problem})`);
+      continue;
+    }
+    const found = await tryPing(address.path);
+    if (typeof found !== 'string') return { engine: found };
+    tried.push(`${label} (${found})`);
+  }
+  return startOrReuseService(options, env, tried);
+}
+
+async function explicitEngine(value: string): Promise<DockerEngine> {
+  const address = parseEngineAddress(value);
+  if ('problem' in address) throw new EngineUnavailableError(`--engine ${value}: ${address.problem}`);
+  const found = await tryPing(address.path);
+  if (typeof found === 'string') throw new EngineUnavailableError(`--engine ${value}: ${found}`);
+  return found;
+}
+
+/** The engine when the socket answers `_ping`, else why not. */
+async function tryPing(path: string, timeoutMs = 3_000): Promise<DockerEngine | string> {
+  const engine = new DockerEngine({ socketPath: path });
+  try {
+    await engine.ping(AbortSignal.timeout(timeoutMs));
+    return engine;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return message.replace(/^no container engine answers: /, '').replace(`${path}: `, '');
+  }
+}
+
+async function startOrReuseService(options: DiscoverOptions, env: NodeJS.ProcessEnv, tried: string[]): Promise<DiscoveredEngine> {
+  const home = resolve(options.moltHome);
+  const socket = join(home, 'podman.sock');
+  const pidFile = join(home, 'podman-service.pid');
+  const previous = await readPid(pidFile);
+  if (previous !== undefined && isOurService(previous, socket)) {
+    const found = await tryPing(socket);
+    if (typeof found !== 'string') {
+      options.log(`using the podman service molt started earlier (pid ${previous}, unix://${socket})`);
+      return { engine: found, startedService: { pid: previous, socket, reused: true } };
+    }
+    options.log(`the podman service molt started earlier (pid ${previous}) does not answer; restarting it`);
+    killGroup(previous);
+  }
+  tried.push(`unix://${socket} (no running service started by molt)`);
+
+  const podman = findOnPath('podman', env.PATH ?? '');
+  if (podman === undefined) {
+    throw new EngineUnavailableError(`tried ${tried.join('; ')}; podman is not on PATH, so molt could not start a service`);
+  }
+  const started = await startService(podman, home, socket, options, env);
+  return { engine: started.engine, startedService: { pid: started.pid, socket, reused: false } };
+}
+
+async function startService(podman: string, home: string, socket: string, options: DiscoverOptions, env: NodeJS.ProcessEnv): Promise<{ pid: number; engine: DockerEngine }> {
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  await chmod(home, 0o700);
+  const childEnv: NodeJS.ProcessEnv = { ...env };
+  delete childEnv.CONTAINER_HOST;
+  if (!env.CONTAINERS_CONF) {
+    const conf = join(home, 'containers.conf');
+    if (!existsSync(conf)) {
+      await writeFile(conf, PODMAN_CONTAINERS_CONF, { mode: 0o600 });
+      options.log(`wrote ${conf} (ulimits, runc, cgroupfs, file events) for the podman service`);
+    }
+    childEnv.CONTAINERS_CONF = conf;
+  }
+  await rm(socket, { force: true });
+  const logPath = join(home, 'podman-service.log');
+  const logFd = openSync(logPath, 'a', 0o600);
+  const args = [...(options.podmanArgs ?? []), 'system', 'service', '--time=0', `unix://${socket}`];
+  const child = spawn(podman, args, { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv });
+  closeSync(logFd);
+  const pid = child.pid;
+  if (pid === undefined) {
+    throw new EngineUnavailableError(`could not start ${podman} ${args.join(' ')}`);
+  }
+  let exited: string | undefined;
+  child.on('exit', (code, signal) => { exited = `exited with ${signal ?? `code ${code}`}`; });
+  child.on('error', (error) => { exited = error.message; });
+  child.unref();
+  await writeFile(join(home, 'podman-service.pid'), `${pid}\n`, { mode: 0o600 });
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
+  let engine: DockerEngine | string;
+  while (typeof (engine = await tryPing(socket, 1_000)) === 'string') {
+    if (exited !== undefined || Date.now() > deadline) {
+      if (exited === undefined) killGroup(pid);
+      const why = exited ?? `did not answer within ${(options.startTimeoutMs ?? 10_000) / 1000} s`;
+      throw new EngineUnavailableError(`started \`podman system service\` (pid ${pid}) but it ${why}; its log ${logPath} says: ${tail(logPath)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await chmod(socket, 0o600);
+  options.log(`started a podman service (pid ${pid}) at unix://${socket}; log: ${logPath}; stop it with \`kill -- -${pid}\``);
+  return { pid, engine };
+}
+
+async function readPid(file: string): Promise<number | undefined> {
+  try {
+    const pid = Number.parseInt((await readFile(file, 'utf8')).trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `pid` is alive and is a podman service on `socket` (not a recycled pid). */
+function isOurService(pid: number, socket: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.includes('service') && cmdline.includes(`unix://${socket}`);
+  } catch {
+    return false;
+  }
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+}
+
+/** The first executable `name` on PATH. */
+export function findOnPath(name: string, path: string): string | undefined {
+  for (const dir of path.split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function tail(file: string): string {
+  try {
+    const text = readFileSync(file, 'utf8').trim();
+    return text === '' ? '(empty)' : text.split('\n').slice(-5).join(' | ');
+  } catch {
+    return '(unreadable)';
+  }
+}

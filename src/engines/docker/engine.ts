@@ -1,0 +1,334 @@
+/**
+ * DockerEngine: the ContainerEngine driver for engines that serve the Docker Engine API
+ * v1.41 on a unix socket — Podman 4.3+ (its compat API) and Docker. It only acts and
+ * observes. Idempotence: starting a running container, stopping a stopped one, removing a
+ * missing container or volume, renaming to the current name and creating an existing
+ * network with the same subnet all succeed without change.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { EngineError, ImageUnavailableError } from '../../core/errors.ts';
+import type { ContainerObservation, ContainerSpec, ImageObservation } from '../../core/model.ts';
+import { LABEL } from '../../core/model.ts';
+import type { ContainerEngine, ExecOptions, ExecResult, NetworkObservation } from '../types.ts';
+import {
+  addressesOn, bridgeName, createBody, progressError, pullParams, REQUESTED_IPV4_LABEL, toContainerObservation,
+  toImageObservation, toNetworkObservation,
+} from './convert.ts';
+import type { ContainerJson, ContainerListJson, ImageJson, NetworkJson } from './convert.ts';
+import { connectionError, DockerHttpClient, filters } from './http.ts';
+import { demultiplex, TextCollector } from './stream.ts';
+
+/** How to reach the engine. */
+export interface DockerEngineOptions {
+  /** Path of the engine's unix socket. */
+  socketPath: string;
+  /** Idle timeout of ordinary calls in milliseconds. @default 30000 */
+  idleTimeoutMs?: number;
+}
+
+/** Options of removeContainer. */
+export interface RemoveOptions {
+  /** Kill a running container first. @default true */
+  force?: boolean;
+}
+
+const PULL_IDLE_MS = 10 * 60_000;
+const SLOW_CALL_MS = 10 * 60_000;
+
+/** A container engine reached through the Docker Engine API (Podman or Docker). */
+export class DockerEngine implements ContainerEngine {
+  readonly socketPath: string;
+  #description: string;
+  readonly #http: DockerHttpClient;
+
+  constructor(options: DockerEngineOptions) {
+    this.socketPath = options.socketPath;
+    this.#description = `engine at ${options.socketPath}`;
+    const httpOptions = { socketPath: options.socketPath, ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}) };
+    this.#http = new DockerHttpClient(httpOptions);
+  }
+
+  /** E.g. "podman 4.3.1 at /run/podman/podman.sock" once `ping` has run. */
+  get description(): string {
+    return this.#description;
+  }
+
+  /** Checks that the engine answers; also learns its name and version from the answer's headers. */
+  async ping(signal?: AbortSignal): Promise<void> {
+    const { headers } = await this.#http.request('GET', '/_ping', { signal, idleTimeoutMs: 5_000, operation: 'ping' });
+    const podman = headers['libpod-api-version'];
+    const server = /^Docker\/(\S+)/.exec(String(headers.server ?? ''))?.[1];
+    const name = typeof podman === 'string' ? `podman ${podman}` : server ? `docker ${server}` : 'engine';
+    this.#description = `${name} at ${this.socketPath}`;
+  }
+
+  async inspectImage(ref: string): Promise<ImageObservation | undefined> {
+    const { status, value } = await this.#http.json<ImageJson>('GET', `/images/${encodeURI(ref)}/json`, { accept: [404], operation: `inspect image ${ref}` });
+    return status === 404 || !value ? undefined : toImageObservation(value);
+  }
+
+  /**
+   * Builds `tag` from a build context (a tar with a Containerfile at its root). An error
+   * reported inside the build's output stream is an EngineError (not retryable).
+   */
+  async buildImage(tag: string, context: Readable, signal?: AbortSignal): Promise<void> {
+    const operation = `build image ${tag}`;
+    const res = await this.#http.stream('POST', '/build', {
+      query: { t: tag, dockerfile: 'Containerfile', rm: true, forcerm: true },
+      body: context,
+      contentType: 'application/x-tar',
+      signal,
+      idleTimeoutMs: SLOW_CALL_MS,
+      operation,
+    });
+    const failure = await this.#streamError(res, signal);
+    if (failure !== undefined) throw new EngineError(operation, res.statusCode ?? 200, failure);
+  }
+
+  /** Pulls `ref`; an error inside the progress stream, or no image afterwards, is ImageUnavailableError. */
+  async pullImage(ref: string, signal?: AbortSignal): Promise<void> {
+    let res;
+    try {
+      res = await this.#http.stream('POST', '/images/create', { query: pullParams(ref), signal, idleTimeoutMs: PULL_IDLE_MS, operation: `pull ${ref}` });
+    } catch (error) {
+      if (error instanceof EngineError) throw new ImageUnavailableError(ref, error.message);
+      throw error;
+    }
+    const failure = await this.#streamError(res, signal);
+    if (failure !== undefined) throw new ImageUnavailableError(ref, failure);
+    if (!(await this.inspectImage(ref))) throw new ImageUnavailableError(ref, 'the pull ended without error but the engine does not have the image');
+  }
+
+  async inspectNetwork(name: string): Promise<NetworkObservation | undefined> {
+    const { status, value } = await this.#http.json<NetworkJson>('GET', `/networks/${enc(name)}`, { accept: [404], operation: `inspect network ${name}` });
+    return status === 404 || !value ? undefined : toNetworkObservation(value);
+  }
+
+  /** Creates a bridge network with `subnet` and a bridge named by `bridgeName(name)`; fine if it already exists with that subnet. */
+  async createNetwork(name: string, subnet: string): Promise<void> {
+    const json = {
+      Name: name,
+      Driver: 'bridge',
+      CheckDuplicate: true,
+      IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] },
+      Options: { 'com.docker.network.bridge.name': bridgeName(name) },
+      Labels: { [LABEL.managed]: 'true' },
+    };
+    try {
+      await this.#http.request('POST', '/networks/create', { json, operation: `create network ${name}` });
+    } catch (error) {
+      if (!(error instanceof EngineError)) throw error;
+      const existing = await this.inspectNetwork(name);
+      if (!existing?.subnets.includes(subnet)) throw error;
+    }
+  }
+
+  /** IPv4 addresses held (running) or requested (any state) by the containers on `network`. */
+  async addressesInUse(network: string): Promise<Set<string>> {
+    const { value } = await this.#http.json<ContainerListJson[]>('GET', '/containers/json', {
+      query: { all: true, filters: filters({ network: [network] }) },
+      operation: `list containers on network ${network}`,
+    });
+    const onNetwork = addressesOn(network, value ?? []);
+    // Podman 4.3 shows no IP for stopped containers: add those requested at create time (recorded as a label).
+    const { value: labelled } = await this.#http.json<ContainerListJson[]>('GET', '/containers/json', {
+      query: { all: true, filters: filters({ label: [REQUESTED_IPV4_LABEL + network] }) },
+      operation: `list containers that requested an address on ${network}`,
+    });
+    for (const ip of addressesOn(network, labelled ?? [])) onNetwork.add(ip);
+    return onNetwork;
+  }
+
+  async volumeExists(name: string): Promise<boolean> {
+    const { status } = await this.#http.request('GET', `/volumes/${enc(name)}`, { accept: [404], operation: `inspect volume ${name}` });
+    return status !== 404;
+  }
+
+  /** Creates a local volume; an existing one is left as it is (labels included). */
+  async createVolume(name: string, labels: Record<string, string>): Promise<void> {
+    await this.#http.request('POST', '/volumes/create', { json: { Name: name, Driver: 'local', Labels: labels }, operation: `create volume ${name}` });
+  }
+
+  /** Removes a volume; a missing one is fine, one in use is an EngineError (409). */
+  async removeVolume(name: string): Promise<void> {
+    await this.#http.request('DELETE', `/volumes/${enc(name)}`, { accept: [404], operation: `remove volume ${name}` });
+  }
+
+  /** Creates (does not start) a container; a missing image is ImageUnavailableError. */
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    try {
+      const { value } = await this.#http.json<{ Id: string }>('POST', '/containers/create', {
+        query: { name: spec.name },
+        json: createBody(spec),
+        operation: `create container ${spec.name}`,
+      });
+      if (!value?.Id) throw new EngineError(`create container ${spec.name}`, 201, 'the engine returned no container ID');
+      return value.Id;
+    } catch (error) {
+      if (error instanceof EngineError && error.status === 404 && /image/i.test(error.message)) {
+        throw new ImageUnavailableError(spec.image, error.message);
+      }
+      throw error;
+    }
+  }
+
+  async inspectContainer(idOrName: string): Promise<ContainerObservation | undefined> {
+    const raw = await this.#inspectRaw(idOrName);
+    return raw ? toContainerObservation(raw) : undefined;
+  }
+
+  /** Containers carrying all the given labels (`key=value` or `key`), running or not. */
+  async listContainers(labels: string[]): Promise<ContainerObservation[]> {
+    const { value } = await this.#http.json<ContainerListJson[]>('GET', '/containers/json', {
+      query: { all: true, filters: filters({ label: labels }) },
+      operation: `list containers ${labels.join(',')}`,
+    });
+    const result: ContainerObservation[] = [];
+    for (const entry of value ?? []) {
+      const observed = await this.inspectContainer(entry.Id);
+      if (observed) result.push(observed);
+    }
+    return result;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await this.#http.request('POST', `/containers/${enc(id)}/start`, { accept: [304], idleTimeoutMs: SLOW_CALL_MS, operation: `start container ${id}` });
+  }
+
+  /** Stops with SIGTERM, then SIGKILL after `timeoutSeconds`; a stopped container is fine. */
+  async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
+    await this.#http.request('POST', `/containers/${enc(id)}/stop`, {
+      query: { t: timeoutSeconds },
+      accept: [304],
+      idleTimeoutMs: (timeoutSeconds + 60) * 1000,
+      operation: `stop container ${id}`,
+    });
+  }
+
+  /** Renames a container; renaming to the name it already has is fine. */
+  async renameContainer(id: string, newName: string): Promise<void> {
+    try {
+      await this.#http.request('POST', `/containers/${enc(id)}/rename`, { query: { name: newName }, operation: `rename container ${id} to ${newName}` });
+    } catch (error) {
+      if (error instanceof EngineError && (await this.inspectContainer(id))?.name === newName) return;
+      throw error;
+    }
+  }
+
+  /** Removes a container, keeping its volumes (named and anonymous); a missing container is fine. */
+  async removeContainer(id: string, options: RemoveOptions = {}): Promise<void> {
+    await this.#http.request('DELETE', `/containers/${enc(id)}`, {
+      query: { force: options.force ?? true, v: false },
+      accept: [404],
+      idleTimeoutMs: SLOW_CALL_MS,
+      operation: `remove container ${id}`,
+    });
+  }
+
+  /** Runs `cmd` in a running container without a TTY, streaming its output; waits for its exit code. */
+  async exec(id: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const { signal } = options;
+    const { value } = await this.#http.json<{ Id: string }>('POST', `/containers/${enc(id)}/exec`, {
+      json: { AttachStdin: false, AttachStdout: true, AttachStderr: true, Tty: false, Cmd: cmd, User: options.user, Env: options.env },
+      signal,
+      operation: `exec in container ${id}`,
+    });
+    if (!value?.Id) throw new EngineError(`exec in container ${id}`, 201, 'the engine returned no exec ID');
+    const execId = value.Id;
+    const output = new TextCollector(options.onOutput);
+    const res = await this.#http.stream('POST', `/exec/${enc(execId)}/start`, {
+      json: { Detach: false, Tty: false },
+      signal,
+      idleTimeoutMs: 0,
+      operation: `start exec in container ${id}`,
+    });
+    try {
+      await demultiplex(res, (stream, data) => output.add(stream, data));
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      throw connectionError(this.socketPath, error);
+    }
+    output.finish();
+    const exitCode = await this.#execExitCode(execId, signal);
+    return { exitCode, stdout: output.text('stdout'), stderr: output.text('stderr') };
+  }
+
+  /** The exit code of a finished exec; waits briefly while the engine still reports it running. */
+  async #execExitCode(execId: string, signal: AbortSignal | undefined): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const { value } = await this.#http.json<{ Running?: boolean; ExitCode?: number | null }>('GET', `/exec/${enc(execId)}/json`, { signal, operation: 'inspect exec' });
+      if (value && !value.Running && typeof value.ExitCode === 'number') return value.ExitCode;
+      if (attempt >= 100) throw new EngineError('inspect exec', 200, `exec ${execId} finished its output but reports no exit code`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** The last `tailLines` lines the container printed, stdout and stderr interleaved. */
+  async logs(id: string, tailLines: number): Promise<string> {
+    const res = await this.#http.stream('GET', `/containers/${enc(id)}/logs`, {
+      query: { stdout: true, stderr: true, tail: tailLines },
+      operation: `logs of container ${id}`,
+    });
+    const output = new TextCollector();
+    try {
+      await demultiplex(res, (stream, data) => output.add(stream, data));
+    } catch (error) {
+      throw connectionError(this.socketPath, error);
+    }
+    output.finish();
+    return output.interleaved();
+  }
+
+  /**
+   * Extracts a tar archive into the container at `path` (a directory). Works on stopped
+   * containers too. Podman creates a missing `path`; Docker answers 404.
+   */
+  async putArchive(id: string, path: string, tar: Readable | Buffer, signal?: AbortSignal): Promise<void> {
+    await this.#http.request('PUT', `/containers/${enc(id)}/archive`, {
+      query: { path },
+      body: tar,
+      contentType: 'application/x-tar',
+      signal,
+      idleTimeoutMs: SLOW_CALL_MS,
+      operation: `copy into container ${id}:${path}`,
+    });
+  }
+
+  /** A tar stream of `path` inside the container (the entry names start with its base name). */
+  async getArchive(id: string, path: string, signal?: AbortSignal): Promise<Readable> {
+    return this.#http.stream('GET', `/containers/${enc(id)}/archive`, {
+      query: { path },
+      signal,
+      idleTimeoutMs: SLOW_CALL_MS,
+      operation: `copy from container ${id}:${path}`,
+    });
+  }
+
+  /** Reads a JSON-lines progress stream (pull, build) to its end; the first error it reports, if any. */
+  async #streamError(res: IncomingMessage, signal: AbortSignal | undefined): Promise<string | undefined> {
+    let failure: string | undefined;
+    let partial = '';
+    try {
+      res.setEncoding('utf8');
+      for await (const chunk of res) {
+        const lines = (partial + (chunk as string)).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) failure ??= progressError(line);
+      }
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      throw connectionError(this.socketPath, error);
+    }
+    return failure ?? progressError(partial);
+  }
+
+  async #inspectRaw(idOrName: string): Promise<ContainerJson | undefined> {
+    const { status, value } = await this.#http.json<ContainerJson>('GET', `/containers/${enc(idOrName)}/json`, { accept: [404], operation: `inspect container ${idOrName}` });
+    return status === 404 ? undefined : value;
+  }
+}
+
+function enc(segment: string): string {
+  return encodeURIComponent(segment);
+}

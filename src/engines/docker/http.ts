@@ -1,0 +1,231 @@
+/**
+ * A thin client for the Docker Engine API (v1.41) over a unix socket, built on node:http.
+ *
+ * Every request opens its own connection (no keep-alive): exec and attach hijack the
+ * connection, and unix sockets are cheap. Failures are mapped once, here:
+ * - the socket cannot be reached, the engine hangs up or stays silent → EngineUnavailableError;
+ * - the engine answers outside 2xx (and outside the statuses a call accepts) → EngineError
+ *   carrying the engine's own `message`;
+ * - the caller's AbortSignal fires → the promise (or stream) fails with `signal.reason`.
+ */
+import http from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { EngineError, EngineUnavailableError } from '../../core/errors.ts';
+
+/** Query parameters; undefined values are left out. */
+export type Query = Record<string, string | number | boolean | undefined>;
+
+/** Options of one request. */
+export interface RequestOptions {
+  query?: Query;
+  /** A value sent as JSON. */
+  json?: unknown;
+  /** A raw body (e.g. a tar archive); sent with `contentType`. */
+  body?: Readable | Buffer;
+  /** @default "application/x-tar" when `body` is set */
+  contentType?: string;
+  signal?: AbortSignal | undefined;
+  /** Milliseconds without any traffic before the engine counts as gone; 0 = wait for ever. @default the client's */
+  idleTimeoutMs?: number;
+  /** Statuses outside 2xx that are answers, not errors (e.g. 404 for "inspect", 304 for "start"). */
+  accept?: number[];
+  /** What the call does, for error messages, e.g. "inspect container web". @default "METHOD path" */
+  operation?: string;
+}
+
+/** A buffered answer. */
+export interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** How to reach the engine. */
+export interface DockerHttpOptions {
+  socketPath: string;
+  /** @default "v1.41" */
+  apiVersion?: string;
+  /** Idle timeout of ordinary calls in milliseconds. @default 30000 */
+  idleTimeoutMs?: number;
+}
+
+const CONNECTION_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ENOTSOCK', 'ECONNRESET', 'EPIPE', 'ENOTDIR', 'EHOSTUNREACH']);
+
+/** A client for one engine socket. */
+export class DockerHttpClient {
+  readonly socketPath: string;
+  readonly apiVersion: string;
+  readonly idleTimeoutMs: number;
+
+  constructor(options: DockerHttpOptions) {
+    this.socketPath = options.socketPath;
+    this.apiVersion = options.apiVersion ?? 'v1.41';
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+  }
+
+  /** Sends a request and buffers the answer; non-accepted statuses throw EngineError. */
+  async request(method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
+    const res = await this.open(method, path, options);
+    const body = await readBody(res, this, options);
+    const status = res.statusCode ?? 0;
+    if (!isAccepted(status, options.accept)) throw engineError(method, path, options, status, body);
+    return { status, headers: res.headers, body };
+  }
+
+  /** Like `request`, parsing a JSON answer (undefined for an empty body). */
+  async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<{ status: number; value: T | undefined }> {
+    const { status, body } = await this.request(method, path, options);
+    if (body.length === 0) return { status, value: undefined };
+    try {
+      return { status, value: JSON.parse(body.toString('utf8')) as T };
+    } catch (error) {
+      throw new EngineError(operationOf(method, path, options), status, `answer is not JSON: ${body.toString('utf8', 0, 200)}`);
+    }
+  }
+
+  /**
+   * Sends a request and returns the answer's body as a stream once the headers are in.
+   * A non-accepted status throws EngineError (after reading the error body). A connection
+   * lost while the stream flows makes the stream fail with EngineUnavailableError.
+   */
+  async stream(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
+    const res = await this.open(method, path, options);
+    const status = res.statusCode ?? 0;
+    if (!isAccepted(status, options.accept)) {
+      const body = await readBody(res, this, options);
+      throw engineError(method, path, options, status, body);
+    }
+    return res;
+  }
+
+  /** Sends a request; resolves with the raw response when its headers arrive, whatever the status. */
+  open(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const idle = options.idleTimeoutMs ?? this.idleTimeoutMs;
+    const headers: Record<string, string> = { Host: 'docker' };
+    let payload: Buffer | Readable | undefined;
+    if (options.json !== undefined) {
+      payload = Buffer.from(JSON.stringify(options.json));
+      headers['Content-Type'] = 'application/json';
+    } else if (options.body !== undefined) {
+      payload = options.body;
+      headers['Content-Type'] = options.contentType ?? 'application/x-tar';
+    }
+    if (Buffer.isBuffer(payload)) headers['Content-Length'] = String(payload.length);
+    return new Promise((resolve, reject) => {
+      const req = http.request({
+        socketPath: this.socketPath,
+        method,
+        path: `/${this.apiVersion}${path}${queryString(options.query)}`,
+        headers,
+        agent: false,
+      });
+      let settled = false;
+      let response: IncomingMessage | undefined;
+      const fail = (error: unknown): void => {
+        if (!settled) {
+          settled = true;
+          reject(error);
+        } else {
+          response?.destroy(error as Error);
+        }
+        req.destroy();
+      };
+      const onAbort = (): void => fail(signal?.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('close', () => signal?.removeEventListener('abort', onAbort));
+      if (idle > 0) {
+        req.setTimeout(idle, () => {
+          fail(new EngineUnavailableError(`${this.socketPath} did not answer ${operationOf(method, path, options)} within ${idle / 1000} s`));
+        });
+      }
+      req.on('error', (error) => fail(connectionError(this.socketPath, error)));
+      req.on('response', (res) => {
+        settled = true;
+        response = res;
+        resolve(res);
+      });
+      if (payload === undefined) req.end();
+      else if (Buffer.isBuffer(payload)) req.end(payload);
+      else {
+        payload.on('error', (error) => fail(error));
+        payload.pipe(req);
+      }
+    });
+  }
+}
+
+/** Reads a response to the end, mapping a broken connection to EngineUnavailableError. */
+async function readBody(res: IncomingMessage, client: DockerHttpClient, options: RequestOptions): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+  } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    throw connectionError(client.socketPath, error);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Maps a socket-level failure to EngineUnavailableError; anything else is returned as is. */
+export function connectionError(socketPath: string, error: unknown): unknown {
+  if (error instanceof EngineUnavailableError || error instanceof EngineError) return error;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const message = (error as Error | undefined)?.message ?? String(error);
+  if ((code !== undefined && CONNECTION_CODES.has(code)) || /socket hang up|aborted/i.test(message)) {
+    return new EngineUnavailableError(`${socketPath}: ${describeCode(code, message)}`, { cause: error });
+  }
+  return error;
+}
+
+function describeCode(code: string | undefined, message: string): string {
+  switch (code) {
+    case 'ENOENT': return 'no such socket';
+    case 'ECONNREFUSED': return 'connection refused (nothing listens on the socket)';
+    case 'EACCES':
+    case 'EPERM': return 'permission denied';
+    case 'ENOTSOCK': return 'not a socket';
+    default: return code ? `${code}: ${message}` : message;
+  }
+}
+
+function isAccepted(status: number, accept: number[] | undefined): boolean {
+  return (status >= 200 && status < 300) || (accept?.includes(status) ?? false);
+}
+
+function operationOf(method: string, path: string, options: RequestOptions): string {
+  return options.operation ?? `${method} ${path}`;
+}
+
+function engineError(method: string, path: string, options: RequestOptions, status: number, body: Buffer): EngineError {
+  return new EngineError(operationOf(method, path, options), status, engineMessage(body));
+}
+
+/** The engine's own explanation from an error body (`{"message": …}`), else the text. */
+export function engineMessage(body: Buffer): string {
+  const text = body.toString('utf8').trim();
+  try {
+    const parsed = JSON.parse(text) as { message?: unknown };
+    if (typeof parsed.message === 'string' && parsed.message !== '') return parsed.message;
+  } catch {
+    // not JSON: use the text
+  }
+  return text === '' ? 'no details given' : text.slice(0, 2000);
+}
+
+function queryString(query: Query | undefined): string {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) params.set(key, String(value));
+  }
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+/** Encodes Docker's `filters` query parameter. */
+export function filters(map: Record<string, string[]>): string {
+  return JSON.stringify(map);
+}
