@@ -9,4 +9,9 @@ if [ -n "$NOTES_BROKEN" ]; then
   exit 3
 fi
 echo "notes $NOTES_VERSION starting on port 8080" >&2
-exec httpd -f -p 8080 -h /www
+# httpd as PID 1 would ignore SIGTERM; run it as a child and stop it on TERM so that
+# `stop` is immediate instead of waiting for the kill timeout.
+httpd -f -p 8080 -h /www &
+child=$!
+trap 'kill "$child"; wait "$child"; exit 0' TERM INT
+wait "$child"
