@@ -82,7 +82,7 @@ export function getCommand(resource: string, name: string | undefined, opts: Glo
       say('No apps found.');
       return 0;
     }
-    process.stdout.write(renderApps(apps.filter((a) => a !== undefined), format));
+    process.stdout.write(renderApps(apps.filter((a) => a !== undefined), format, name !== undefined));
     return 0;
   } finally {
     store.close();

@@ -13,10 +13,10 @@ export function appObject(app: AppRecord): Record<string, unknown> {
   };
 }
 
-/** `molt get apps`. */
-export function renderApps(apps: AppRecord[], format: OutputFormat): string {
+/** `molt get apps` (a List) or `molt get app NAME` (`single`: the object itself). */
+export function renderApps(apps: AppRecord[], format: OutputFormat, single: boolean): string {
   if (format === 'json' || format === 'yaml') {
-    return structured(apps.length === 1 && format === 'json' ? appObject(apps[0]!) : { apiVersion: 'molt.dev/v1alpha1', kind: 'List', items: apps.map(appObject) }, format);
+    return structured(single && apps[0] ? appObject(apps[0]) : { apiVersion: 'molt.dev/v1alpha1', kind: 'List', items: apps.map(appObject) }, format);
   }
   const wide = format === 'wide';
   const header = ['NAME', 'VERSION', 'PHASE', 'IP', 'AGE', ...(wide ? ['IMAGE', 'CONTAINER', 'LAST UPGRADE'] : [])];
