@@ -145,3 +145,11 @@ export function toErrorRecord(error: unknown): ErrorRecord {
   if (error instanceof Error) return { code: 'Internal', message: error.message };
   return { code: 'Internal', message: String(error) };
 }
+
+/** The app's network has no free address left. */
+export class NoFreeAddressError extends MoltError {
+  readonly code = 'NoFreeAddress';
+  constructor(network: string, subnet: string) {
+    super(`network ${network} (${subnet}) has no free address`, 'Remove unused containers from the network, or give the app another network or a larger subnet.');
+  }
+}

@@ -25,6 +25,8 @@ export interface OperationPlan {
   old?: { container: ContainerObservation; image: ImageObservation | undefined; wasRunning: boolean };
   /** `apply`, or `rollback` when the user asked to go back. */
   trigger: 'apply' | 'rollback';
+  /** The IP the app had, kept when its old container is gone. */
+  ip?: string;
   warnings: string[];
 }
 
@@ -32,6 +34,8 @@ export interface OperationPlan {
 export interface OperationFacts {
   ip?: string;
   newContainerId?: string;
+  /** Set only when the old container vanished and the rollback had to recreate it. */
+  recreatedOldId?: string;
 }
 
 /** One install / upgrade / rollback attempt. */
