@@ -432,7 +432,7 @@ describe('discoverEngine', () => {
     });
   });
 
-  it('starts its own podman service when none answers, and reuses it the next time', async () => {
+  it('starts its own podman service when none answers (once, also when two discover at the same time), and reuses it the next time', async () => {
     const home = join(h.dir, 'molt-home');
     const storage = join(h.dir, 'discovered');
     const podmanArgs = [
@@ -444,8 +444,19 @@ describe('discoverEngine', () => {
     const options = { moltHome: home, log: (l: string) => lines.push(l), env, podmanArgs, sockets: wellKnownSockets(env).filter((s) => !existsSync(s)) };
     let pid: number | undefined;
     try {
-      const first = await discoverEngine(options);
+      const [one, two] = await Promise.all([discoverEngine(options), discoverEngine(options)]);
+      const first = one.startedService?.reused === false ? one : two;
+      const racer = first === one ? two : one;
       pid = first.startedService?.pid;
+      assert.deepEqual(racer.startedService, { pid, socket: join(home, 'podman.sock'), reused: true }, 'a concurrent discovery waits for the same service');
+      const services = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(`unix://${join(home, 'podman.sock')}`);
+        } catch {
+          return false;
+        }
+      });
+      assert.deepEqual(services, [String(pid)], 'exactly one service runs');
       assert.ok(pid !== undefined);
       assert.equal(first.startedService?.reused, false);
       assert.equal(first.startedService?.socket, join(home, 'podman.sock'));

@@ -67,7 +67,15 @@ export interface PodmanHarness {
   stop(): Promise<void>;
 }
 
-const live = new Set<{ dir: string; pid: number }>();
+/** A started harness, as the cleanup needs it. */
+interface LiveEntry {
+  dir: string;
+  pid: number;
+  globalArgs: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+const live = new Set<LiveEntry>();
 let exitHookInstalled = false;
 
 /** Starts an isolated Podman service; resolves once it answers `_ping`. */
@@ -93,13 +101,13 @@ export async function startPodman(options: { startTimeoutMs?: number } = {}): Pr
   closeSync(logFd);
   if (child.pid === undefined) throw new Error('could not spawn podman');
   const pid = child.pid;
-  const entry = { dir, pid };
+  const entry: LiveEntry = { dir, pid, globalArgs, env: childEnv };
   live.add(entry);
   child.unref();
   try {
     await waitForPing(socket, child, options.startTimeoutMs ?? 15_000, dir);
   } catch (error) {
-    await teardown(entry, globalArgs, childEnv, []);
+    await teardown(entry, []);
     throw error;
   }
 
@@ -121,7 +129,7 @@ export async function startPodman(options: { startTimeoutMs?: number } = {}): Pr
     stop: async () => {
       if (stopped) return;
       stopped = true;
-      await teardown(entry, globalArgs, childEnv, subnets);
+      await teardown(entry, subnets);
     },
   };
 }
@@ -146,9 +154,9 @@ async function waitForPing(socket: string, child: ChildProcess, timeoutMs: numbe
 }
 
 /** Removes containers and networks, ends all processes of the harness, unmounts and deletes its dir. */
-async function teardown(entry: { dir: string; pid: number }, globalArgs: string[], env: NodeJS.ProcessEnv, subnets: string[]): Promise<void> {
+async function teardown(entry: LiveEntry, subnets: string[]): Promise<void> {
   const problems: string[] = [];
-  const cli = (args: string[]): Promise<RunResult> => run('podman', [...globalArgs, ...args], env, undefined, 60_000);
+  const cli = (args: string[]): Promise<RunResult> => run('podman', [...entry.globalArgs, ...args], entry.env, undefined, 60_000);
   const rmAll = await cli(['rm', '--all', '--force', '--time', '0']);
   if (rmAll.code !== 0) problems.push(`podman rm: ${rmAll.stderr.trim()}`);
   const nets = await cli(['network', 'ls', '--format', '{{.Name}}']);
@@ -207,7 +215,7 @@ function processesNaming(dir: string): number[] {
     try {
       const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
       const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))?.[1];
-      if (state !== 'Z' && cmdline.includes(dir)) found.push(Number(name));
+      if (state !== 'Z' && cmdline.split('\0').some((arg) => arg === dir || arg.includes(`${dir}/`))) found.push(Number(name));
     } catch {
       // exited meanwhile
     }
@@ -231,19 +239,39 @@ function unmountBelow(dir: string): void {
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const entry of live) {
-      signalGroup(entry.pid, 'SIGKILL');
-      for (const pid of processesNaming(entry.dir)) signalGroup(pid, 'SIGKILL', false);
-      unmountBelow(entry.dir);
-      try {
-        rmSync(entry.dir, { recursive: true, force: true });
-      } catch {
-        // best effort at exit
+  process.on('exit', emergencyCleanup);
+  // Killed by a signal (Ctrl-C, the test runner's timeout): clean up, then let the signal do what it would have done.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      emergencyCleanup();
+      if (process.listenerCount(signal) === 1) {
+        process.off(signal, onSignal);
+        process.kill(process.pid, signal);
       }
+    };
+    process.on(signal, onSignal);
+  }
+}
+
+/** Synchronous last-resort cleanup of harnesses nobody stopped. */
+function emergencyCleanup(): void {
+  for (const entry of live) {
+    const cli = (args: string[]) => spawnSync('podman', [...entry.globalArgs, ...args], { env: entry.env, encoding: 'utf8', timeout: 30_000 });
+    cli(['rm', '--all', '--force', '--time', '0']);
+    const nets = (cli(['network', 'ls', '--format', '{{.Name}}']).stdout ?? '').split('\n').filter((n) => n !== '' && n !== 'podman');
+    if (nets.length > 0) cli(['network', 'rm', '--force', ...nets]);
+    signalGroup(entry.pid, 'SIGKILL');
+    for (const pid of processesNaming(entry.dir)) signalGroup(pid, 'SIGKILL', false);
+    unmountBelow(entry.dir);
+    try {
+      rmSync(entry.dir, { recursive: true, force: true });
+    } catch {
+      // best effort
     }
-    for (const lock of heldSubnets.values()) rmLock(lock);
-  });
+  }
+  live.clear();
+  for (const lock of heldSubnets.values()) rmLock(lock);
+  heldSubnets.clear();
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals, group = true): void {

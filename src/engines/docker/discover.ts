@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { EngineUnavailableError } from '../../core/errors.ts';
 import { DockerEngine } from './engine.ts';
@@ -139,30 +139,74 @@ async function tryPing(path: string, timeoutMs = 3_000): Promise<DockerEngine | 
 async function startOrReuseService(options: DiscoverOptions, env: NodeJS.ProcessEnv, tried: string[]): Promise<DiscoveredEngine> {
   const home = resolve(options.moltHome);
   const socket = join(home, 'podman.sock');
-  const pidFile = join(home, 'podman-service.pid');
-  const previous = await readPid(pidFile);
-  if (previous !== undefined && isOurService(previous, socket)) {
-    const found = await tryPing(socket);
-    if (typeof found !== 'string') {
-      options.log(`using the podman service molt started earlier (pid ${previous}, unix://${socket})`);
-      return { engine: found, startedService: { pid: previous, socket, reused: true } };
-    }
-    options.log(`the podman service molt started earlier (pid ${previous}) does not answer; restarting it`);
-    killGroup(previous);
-  }
+  const reused = await reuseService(home, socket, options);
+  if (reused) return reused;
   tried.push(`unix://${socket} (no running service started by molt)`);
 
   const podman = findOnPath('podman', env.PATH ?? '');
   if (podman === undefined) {
     throw new EngineUnavailableError(`tried ${tried.join('; ')}; podman is not on PATH, so molt could not start a service`);
   }
-  const started = await startService(podman, home, socket, options, env);
-  return { engine: started.engine, startedService: { pid: started.pid, socket, reused: false } };
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  await chmod(home, 0o700);
+  const lock = join(home, 'podman-service.starting');
+  if (!(await takeLock(lock))) return waitForOtherStarter(home, socket, options);
+  try {
+    const late = await reuseService(home, socket, options);
+    if (late) return late;
+    const started = await startService(podman, home, socket, options, env);
+    return { engine: started.engine, startedService: { pid: started.pid, socket, reused: false } };
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
+}
+
+/** The service an earlier molt started, when it still answers; a silent one is stopped. */
+async function reuseService(home: string, socket: string, options: DiscoverOptions): Promise<DiscoveredEngine | undefined> {
+  const pid = await readPid(join(home, 'podman-service.pid'));
+  if (pid === undefined || !isOurService(pid, socket)) return undefined;
+  const found = await tryPing(socket);
+  if (typeof found !== 'string') {
+    options.log(`using the podman service molt started earlier (pid ${pid}, unix://${socket})`);
+    return { engine: found, startedService: { pid, socket, reused: true } };
+  }
+  options.log(`the podman service molt started earlier (pid ${pid}) does not answer; restarting it`);
+  killGroup(pid);
+  return undefined;
+}
+
+/** Takes a directory lock; a lock older than 30 s is left over by a crash and taken over. */
+async function takeLock(lock: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await mkdir(lock, { mode: 0o700 });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: 0 }))).mtimeMs;
+      if (age < 30_000) return false;
+      await rm(lock, { recursive: true, force: true });
+    }
+  }
+  return false;
+}
+
+/** Another molt is starting the service right now: wait for it to answer. */
+async function waitForOtherStarter(home: string, socket: string, options: DiscoverOptions): Promise<DiscoveredEngine> {
+  options.log('another molt is starting the podman service; waiting for it');
+  const deadline = Date.now() + (options.startTimeoutMs ?? 10_000) + 2_000;
+  for (;;) {
+    const found = await tryPing(socket, 1_000);
+    if (typeof found !== 'string') {
+      const pid = (await readPid(join(home, 'podman-service.pid'))) ?? 0;
+      return { engine: found, startedService: { pid, socket, reused: true } };
+    }
+    if (Date.now() > deadline) throw new EngineUnavailableError(`another molt was starting the podman service at unix://${socket}, but it did not answer in time (${found})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function startService(podman: string, home: string, socket: string, options: DiscoverOptions, env: NodeJS.ProcessEnv): Promise<{ pid: number; engine: DockerEngine }> {
-  await mkdir(home, { recursive: true, mode: 0o700 });
-  await chmod(home, 0o700);
   const childEnv: NodeJS.ProcessEnv = { ...env };
   delete childEnv.CONTAINER_HOST;
   if (!env.CONTAINERS_CONF) {
