@@ -161,13 +161,19 @@ async function startOrReuseService(options: DiscoverOptions, env: NodeJS.Process
   }
 }
 
+/**
+ * Seconds the Podman service molt starts keeps running without a request: long enough to
+ * serve a session of commands, short enough that nothing lingers for ever (containers keep
+ * running without it: Podman is daemonless).
+ */
+export const SERVICE_IDLE_SECONDS = 600;
+
 /** The service an earlier molt started, when it still answers; a silent one is stopped. */
 async function reuseService(home: string, socket: string, options: DiscoverOptions): Promise<DiscoveredEngine | undefined> {
   const pid = await readPid(join(home, 'podman-service.pid'));
   if (pid === undefined || !isOurService(pid, socket)) return undefined;
   const found = await tryPing(socket);
   if (typeof found !== 'string') {
-    options.log(`using the podman service molt started earlier (pid ${pid}, unix://${socket})`);
     return { engine: found, startedService: { pid, socket, reused: true } };
   }
   options.log(`the podman service molt started earlier (pid ${pid}) does not answer; restarting it`);
@@ -220,7 +226,7 @@ async function startService(podman: string, home: string, socket: string, option
   await rm(socket, { force: true });
   const logPath = join(home, 'podman-service.log');
   const logFd = openSync(logPath, 'a', 0o600);
-  const args = [...(options.podmanArgs ?? []), 'system', 'service', '--time=0', `unix://${socket}`];
+  const args = [...(options.podmanArgs ?? []), 'system', 'service', `--time=${SERVICE_IDLE_SECONDS}`, `unix://${socket}`];
   const child = spawn(podman, args, { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv });
   closeSync(logFd);
   const pid = child.pid;
@@ -244,7 +250,7 @@ async function startService(podman: string, home: string, socket: string, option
     await new Promise((r) => setTimeout(r, 100));
   }
   await chmod(socket, 0o600);
-  options.log(`started a podman service (pid ${pid}) at unix://${socket}; log: ${logPath}; stop it with \`kill -- -${pid}\``);
+  options.log(`started a podman service (pid ${pid}) at unix://${socket}; log: ${logPath}; it stops by itself after ${SERVICE_IDLE_SECONDS}s unused (or: \`kill -- -${pid}\`)`);
   return { pid, engine };
 }
 
