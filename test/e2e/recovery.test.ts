@@ -21,7 +21,7 @@ before(async () => {
   m = moltEnv(h);
   net = h.name('net');
   subnet = h.freeSubnet();
-  await Promise.all([buildApp(h, REPO, '1.0.0-1'), buildApp(h, REPO, '1.1.0-1'), buildApp(h, REPO, '1.2.0-1', { EXIT_AT_START: 'broken' })]);
+  await Promise.all([buildApp(h, REPO, '1.0.0-1'), buildApp(h, REPO, '1.1.0-1'), buildApp(h, REPO, '1.2.0-1', { EXIT_AT_START: 'broken' }), buildApp(h, REPO, '1.3.0-1', { NEVER_READY: '1' })]);
 });
 after(async () => h?.stop());
 
@@ -113,13 +113,16 @@ test('SIGKILL at an arbitrary moment (no hook) and a re-run leave one whole vers
 test('a second apply while one runs gets a clear busy error and changes nothing', async () => {
   const name = 'busy';
   await installWithData(name);
-  const first = spawnMolt(m, ['apply', '-f', manifest(name, '1.1.0-1')]);
+  const slow = writeManifest(m, 'busy-slow.yaml', appDoc({ name, version: '1.3.0-1', image: `${REPO}:1.3.0-1`, network: net, subnet, failureThreshold: 100000 }));
+  const first = spawnMolt(m, ['apply', '-f', slow]);
   let firstErr = '';
   first.stderr.on('data', (d: Buffer) => (firstErr += d.toString()));
-  while (!firstErr.includes('→ StopOld')) await new Promise((r) => setTimeout(r, 50));
+  while (!firstErr.includes('→ AwaitReady')) await new Promise((r) => setTimeout(r, 50));
   const second = await molt(m, ['apply', '-f', manifest(name, '1.1.0-1')]);
   assert.equal(second.code, 1);
   assert.match(second.stderr, /error\[AppBusy\]: app "busy" is busy: `molt apply busy` \(pid \d+/);
-  const code = await new Promise((r) => first.once('exit', r));
-  assert.equal(code, 0, firstErr);
+  assert.doesNotMatch(second.stderr, /→ /, 'the second apply did not act');
+  first.kill('SIGINT');
+  assert.equal(await new Promise((r) => first.once('exit', r)), 1, firstErr);
+  assert.equal((await h.engine.inspectContainer(name))?.labels['dev.molt.version'], '1.0.0-1');
 });
