@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InterruptedError, InvalidInputError } from '../core/errors.ts';
-import { parseManifests, type ManifestDocument } from '../core/manifest.ts';
+import { parseManifests, type DocumentOf } from '../core/manifest.ts';
 import { discoverEngine } from '../engines/docker/discover.ts';
 import type { ContainerEngine } from '../engines/types.ts';
 import { Store } from '../store/store.ts';
@@ -29,7 +29,7 @@ export function say(line: string): void {
 }
 
 /** Reads and validates a manifest file; a missing file is an input error, not a crash. */
-export function readManifests(file: string): ManifestDocument[] {
+export function readManifests(file: string): DocumentOf<'App'>[] {
   let text: string;
   try {
     text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
@@ -73,7 +73,7 @@ export async function runDeps(opts: GlobalOptions, timeoutSeconds: number | unde
   const timer = timeoutSeconds === undefined ? undefined : setTimeout(() => controller.abort(new InterruptedError('Timeout', `not done within ${timeoutSeconds}s (--timeout)`)), timeoutSeconds * 1000);
   timer?.unref();
   return {
-    store, engine, log: say, signal: controller.signal,
+    store, engine, log: say, signal: controller.signal, home: moltHome(opts),
     dispose: () => {
       clearTimeout(timer);
       process.off('SIGINT', onSignal);

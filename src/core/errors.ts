@@ -153,3 +153,23 @@ export class NoFreeAddressError extends MoltError {
     super(`network ${network} (${subnet}) has no free address`, 'Remove unused containers from the network, or give the app another network or a larger subnet.');
   }
 }
+
+/** An upgrade script failed, timed out, or cannot be used. */
+export class ScriptError extends MoltError {
+  readonly code: string;
+  /** What the script printed (stdout, stderr lines prefixed "! "), kept in the history. */
+  readonly output: string;
+  constructor(code: 'PreUpgradeFailed' | 'PostUpgradeFailed' | 'ScriptTimeout' | 'ScriptInvalid', message: string, hint: string, output = '') {
+    super(message, hint);
+    this.code = code;
+    this.output = output;
+  }
+}
+
+/** Saving or restoring a volume snapshot failed. */
+export class SnapshotError extends MoltError {
+  readonly code = 'SnapshotFailed';
+  constructor(message: string, hint = 'Check free disk space in the molt home and that molt runs on the engine\'s host; or set spec.upgrade.snapshotVolumes: false.') {
+    super(message, hint);
+  }
+}

@@ -7,20 +7,32 @@ import type { z } from 'zod';
 import { InvalidInputError, type InputProblem } from './errors.ts';
 import type { AppManifest } from './model.ts';
 import { API_VERSION, appDocument } from './schema.ts';
+import type { InventoryManifest, UpgradeTaskManifest } from './task.ts';
+import { inventoryDocument, upgradeTaskDocument } from './task-schema.ts';
 
 /** The largest manifest file molt reads. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
 
 /** One validated document and where it came from. */
-export type ManifestDocument = { kind: 'App'; file: string; line: number; manifest: AppManifest };
+export type ManifestDocument =
+  | { kind: 'App'; file: string; line: number; manifest: AppManifest }
+  | { kind: 'UpgradeTask'; file: string; line: number; manifest: UpgradeTaskManifest }
+  | { kind: 'Inventory'; file: string; line: number; manifest: InventoryManifest };
+
+/** A document kind molt knows. */
+export type ManifestKind = ManifestDocument['kind'];
+/** The validated document of one kind. */
+export type DocumentOf<K extends ManifestKind> = Extract<ManifestDocument, { kind: K }>;
 
 type Schema = z.ZodType<unknown>;
 
 /** The document kinds molt knows, by kind name. More kinds register here. */
-const KINDS: Record<string, Schema> = { App: appDocument };
+const KINDS: Record<string, Schema> = { App: appDocument, UpgradeTask: upgradeTaskDocument, Inventory: inventoryDocument };
+/** The command that takes each kind, for documents given to another command. */
+const APPLIED_WITH: Record<string, string> = { App: 'molt apply -f', UpgradeTask: 'molt task apply -f', Inventory: 'molt task apply -f' };
 
-/** Parses and validates every document in a manifest file's text. */
-export function parseManifests(text: string, file: string): ManifestDocument[] {
+/** Parses and validates every document in a manifest file's text; kinds other than `accept` are problems. */
+export function parseManifests<K extends ManifestKind = 'App'>(text: string, file: string, accept: readonly K[] = ['App' as K]): DocumentOf<K>[] {
   if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) {
     throw new InvalidInputError([{ file, message: `the file is larger than ${MAX_MANIFEST_BYTES} bytes` }], 'Split it into smaller files.');
   }
@@ -36,16 +48,16 @@ export function parseManifests(text: string, file: string): ManifestDocument[] {
       problems.push({ file, line: pos.line, column: pos.col, message: `YAML: ${firstLine(e.message)}` });
     }
     if (problems.length > before || doc.contents === null) continue;
-    const validated = validateDocument(doc, file, lines, problems);
+    const validated = validateDocument(doc, file, lines, problems, accept);
     if (validated) result.push(validated);
   }
   problems.push(...duplicateNames(result));
   if (problems.length > 0) throw new InvalidInputError(problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
   if (result.length === 0) throw new InvalidInputError([{ file, message: 'no documents found' }], 'Put at least one document (e.g. kind: App) in the file.');
-  return result;
+  return result as DocumentOf<K>[];
 }
 
-function validateDocument(doc: Document, file: string, lines: LineCounter, problems: InputProblem[]): ManifestDocument | undefined {
+function validateDocument(doc: Document, file: string, lines: LineCounter, problems: InputProblem[], accept: readonly string[]): ManifestDocument | undefined {
   const value: unknown = doc.toJS({ maxAliasCount: 100 });
   const at = (path: (string | number)[], key?: string): InputProblem => ({ file, ...position(doc, lines, path, key), field: formatPath(key === undefined ? path : [...path, key]), message: '' });
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -63,6 +75,10 @@ function validateDocument(doc: Document, file: string, lines: LineCounter, probl
     problems.push({ ...at(['kind']), field: 'kind', message: `unknown kind ${JSON.stringify(record.kind ?? null)}; known kinds: ${Object.keys(KINDS).join(', ')}` });
     return undefined;
   }
+  if (!accept.includes(kind)) {
+    problems.push({ ...at(['kind']), field: 'kind', message: `kind ${kind} is not taken by this command; apply it with \`${APPLIED_WITH[kind]}\`` });
+    return undefined;
+  }
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -76,7 +92,7 @@ function validateDocument(doc: Document, file: string, lines: LineCounter, probl
     return undefined;
   }
   const line = lines.linePos(doc.contents?.range?.[0] ?? 0).line;
-  return { kind: 'App', file, line, manifest: parsed.data as AppManifest };
+  return { kind, file, line, manifest: parsed.data } as ManifestDocument;
 }
 
 /** The line and column of the node at `path` (or of the key `key` inside it), as near as exists. */

@@ -39,6 +39,30 @@ export interface UpgradeConfig {
   allowNamespaceSwitch: boolean;
 }
 
+/** How upgrade scripts, the startup gate and volume snapshots behave (issue: upgrade scripts). */
+export interface UpgradeSettings {
+  /** Absolute path of the pre-upgrade script in the NEW image; overrides its `dev.molt.pre-upgrade` label. */
+  preUpgrade?: string;
+  /** Absolute path of the post-upgrade script in the NEW image; overrides `dev.molt.post-upgrade`. */
+  postUpgrade?: string;
+  /** Absolute path of a text file in the NEW image shown before upgrading; overrides `dev.molt.upgrade-notification`. */
+  notification?: string;
+  /** Seconds a script may run. @default 600 */
+  scriptTimeoutSeconds: number;
+  /** Largest pre-upgrade script copied into the old container. @default 10 MiB */
+  scriptMaxBytes: number;
+  /** Startup-probe failures tolerated while upgrading. @default 10 × the probe's failureThreshold */
+  startupFailureThreshold?: number;
+  /** What a failing post-upgrade script leads to. @default rollback */
+  onFailure: 'rollback' | 'retry';
+  /** Attempts of the post-upgrade script when onFailure is retry. @default 3 */
+  postUpgradeAttempts: number;
+  /** Snapshot every named volume before the pre-upgrade script; restore them on rollback. @default true */
+  snapshotVolumes: boolean;
+  /** Snapshot sets kept per app. @default 3 */
+  keepSnapshots: number;
+}
+
 /** The desired state of one single-container app, as validated from a manifest. */
 export interface AppSpec {
   /** `namespace/name`: the package identity (seed 001). */
@@ -56,6 +80,7 @@ export interface AppSpec {
   /** Seconds between SIGTERM and SIGKILL when stopping. @default 10 */
   stopTimeoutSeconds: number;
   upgradeConfig: UpgradeConfig;
+  upgrade: UpgradeSettings;
 }
 
 /** An App document: metadata plus spec. */
@@ -115,7 +140,10 @@ export interface ContainerSpec {
   env: Record<string, string>;
   labels: Record<string, string>;
   mounts: MountObservation[];
-  network: { name: string; ipv4: string };
+  /** Undefined: no network at all (helper containers). */
+  network?: { name: string; ipv4: string };
+  /** User to run as; undefined: the image's. */
+  user?: string;
   stopTimeoutSeconds: number;
 }
 
@@ -125,4 +153,13 @@ export const LABEL = {
   version: 'dev.molt.version',
   upgrade: 'dev.molt.upgrade-id',
   managed: 'dev.molt.managed',
+  /** On helper containers: what they are for. */
+  helper: 'dev.molt.helper',
+} as const;
+
+/** Image labels by which a version declares its upgrade scripts. */
+export const SCRIPT_LABEL = {
+  preUpgrade: 'dev.molt.pre-upgrade',
+  postUpgrade: 'dev.molt.post-upgrade',
+  notification: 'dev.molt.upgrade-notification',
 } as const;

@@ -65,6 +65,22 @@ const network = z
     path: ['ipv4'],
   });
 
+const upgradeSettings = z.strictObject({
+  preUpgrade: absolutePath.optional(),
+  postUpgrade: absolutePath.optional(),
+  notification: absolutePath.optional(),
+  scriptTimeoutSeconds: z.number().positive().max(86400).default(600),
+  scriptMaxBytes: z.number().int().min(1).max(1024 * 1024 * 1024).default(10 * 1024 * 1024),
+  startupFailureThreshold: z.number().int().min(1).max(1000000).optional(),
+  onFailure: z.enum(['rollback', 'retry']).default('rollback'),
+  postUpgradeAttempts: z.number().int().min(1).max(100).default(3),
+  snapshotVolumes: z.boolean().default(true),
+  keepSnapshots: z.number().int().min(1).max(100).default(3),
+});
+
+/** The defaults of `spec.upgrade`, as the schema fills them in. */
+export const UPGRADE_DEFAULTS = upgradeSettings.parse({});
+
 const appSpec = z
   .strictObject({
     package: z.string().refine((p) => {
@@ -84,6 +100,7 @@ const appSpec = z
     upgradeConfig: z
       .strictObject({ forceUpgrade: z.boolean().default(false), allowNamespaceSwitch: z.boolean().default(false) })
       .default({ forceUpgrade: false, allowNamespaceSwitch: false }),
+    upgrade: upgradeSettings.prefault({}),
   })
   .superRefine((spec, ctx) => {
     const seen = new Map<string, number>();

@@ -1,5 +1,6 @@
 /** Builders of valid model objects for unit tests of pure logic. */
 import type { AppManifest, ContainerObservation } from './model.ts';
+import { UPGRADE_DEFAULTS } from './schema.ts';
 
 /** A valid App manifest; `spec` fields override the defaults. */
 export function appManifest(spec: Partial<AppManifest['spec']> = {}, name = 'notes'): AppManifest {
@@ -18,6 +19,7 @@ export function appManifest(spec: Partial<AppManifest['spec']> = {}, name = 'not
       minReadySeconds: 2,
       stopTimeoutSeconds: 10,
       upgradeConfig: { forceUpgrade: false, allowNamespaceSwitch: false },
+      upgrade: UPGRADE_DEFAULTS,
       ...spec,
     },
   };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FORWARD_STEPS, ROLLBACK_STEPS, initialState, isFinal, transition, type OperationKind, type OperationState } from './upgrade-machine.ts';
+import { COMMITTED_STEPS, FORWARD_STEPS, ROLLBACK_STEPS, SAFE_STEPS, initialState, isFinal, transition, type OperationKind, type OperationState } from './upgrade-machine.ts';
 
 const boom = { code: 'Boom', message: 'boom' };
 const kinds: OperationKind[] = ['install', 'upgrade'];
@@ -31,10 +31,10 @@ test('a failure at any step ends Aborted, RolledBack or Succeeded-with-warning â
   for (const kind of kinds) {
     FORWARD_STEPS[kind].forEach((step, i) => {
       const { final, visited } = run(kind, i);
-      if (step === 'EnsureImage' || step === 'PrepareResources') {
+      if (SAFE_STEPS.has(step)) {
         assert.equal(final.phase, 'Aborted', `${kind}/${step}`);
         assert.ok(!visited.some((v) => v.startsWith('RollingBack')), 'nothing to roll back');
-      } else if (step === 'RemoveOld') {
+      } else if (COMMITTED_STEPS.has(step)) {
         assert.ok(final.phase === 'Succeeded' && final.warnings.length === 1, `${kind}/${step}`);
       } else {
         assert.equal(final.phase, 'RolledBack', `${kind}/${step}`);
@@ -42,6 +42,12 @@ test('a failure at any step ends Aborted, RolledBack or Succeeded-with-warning â
       }
     });
   }
+});
+
+test('the old instance is untouched exactly until StopOld, and live-new exactly from RemoveOld', () => {
+  const steps = FORWARD_STEPS.upgrade;
+  assert.deepEqual(steps.filter((s) => SAFE_STEPS.has(s)), steps.slice(0, steps.indexOf('StopOld')));
+  assert.deepEqual(steps.filter((s) => COMMITTED_STEPS.has(s)), steps.slice(steps.indexOf('RemoveOld')));
 });
 
 test('a failing rollback step keeps its state so the next run retries it', () => {

@@ -13,13 +13,17 @@ import type { ErrorRecord } from './errors.ts';
 /** Forward steps, in the order they run. */
 export const FORWARD_STEPS = {
   install: ['EnsureImage', 'PrepareResources', 'CreateNew', 'StartNew', 'AwaitReady'],
-  upgrade: ['EnsureImage', 'PrepareResources', 'StopOld', 'RenameOld', 'CreateNew', 'StartNew', 'AwaitReady', 'RemoveOld'],
+  upgrade: [
+    'EnsureImage', 'PrepareResources', 'FetchScripts', 'SnapshotVolumes', 'PreUpgrade',
+    'StopOld', 'RenameOld', 'CreateNew', 'StartNew', 'PostUpgrade', 'AwaitReady',
+    'RemoveOld', 'PruneSnapshots',
+  ],
 } as const;
 
 /** Rollback steps, in the order they run. */
 export const ROLLBACK_STEPS = {
   install: ['RemoveNew'],
-  upgrade: ['RemoveNew', 'RestoreOldName', 'StartOld', 'AwaitOld'],
+  upgrade: ['RemoveNew', 'RestoreVolumes', 'RestoreOldName', 'StartOld', 'AwaitOld'],
 } as const;
 
 /** The two kinds of operation: a first install, or the replacement of a running version. */
@@ -28,10 +32,14 @@ export type ForwardStep = (typeof FORWARD_STEPS)[OperationKind][number];
 export type RollbackStep = (typeof ROLLBACK_STEPS)[OperationKind][number];
 export type StepName = ForwardStep | RollbackStep;
 
-/** Forward steps that leave the old instance untouched: a failure there needs no rollback. */
-const SAFE_STEPS: ReadonlySet<StepName> = new Set(['EnsureImage', 'PrepareResources']);
+/**
+ * Forward steps after which the old instance still runs as it was: a failure there needs no
+ * rollback. The pre-upgrade script runs inside the old instance, which keeps running when it
+ * fails (seed 000), so it is one of them.
+ */
+export const SAFE_STEPS: ReadonlySet<StepName> = new Set(['EnsureImage', 'PrepareResources', 'FetchScripts', 'SnapshotVolumes', 'PreUpgrade']);
 /** Forward steps after which the new version is live: a failure there is cleanup, not a reason to go back. */
-const COMMITTED_STEPS: ReadonlySet<StepName> = new Set(['RemoveOld']);
+export const COMMITTED_STEPS: ReadonlySet<StepName> = new Set(['RemoveOld', 'PruneSnapshots']);
 
 /** Where an operation is. */
 export type OperationState =

@@ -50,6 +50,8 @@ export interface ContainerEngine {
 
   volumeExists(name: string): Promise<boolean>;
   createVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /** The volume's directory on the engine's host; undefined when the volume does not exist. */
+  volumeMountpoint(name: string): Promise<string | undefined>;
   removeVolume(name: string): Promise<void>;
 
   createContainer(spec: ContainerSpec): Promise<string>;
@@ -61,6 +63,10 @@ export interface ContainerEngine {
   renameContainer(id: string, newName: string): Promise<void>;
   removeContainer(id: string): Promise<void>;
   exec(id: string, cmd: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Extracts a tar archive into the container at `path` (a directory); works on stopped containers. */
+  putArchive(id: string, path: string, tar: Readable | Buffer, signal?: AbortSignal): Promise<void>;
+  /** A tar stream of `path` in the container (entries named from its base name); volumes included. */
+  getArchive(id: string, path: string, signal?: AbortSignal): Promise<Readable>;
   /** The last lines the container printed, stdout and stderr interleaved. */
   logs(id: string, tailLines: number): Promise<string>;
 }

@@ -4,7 +4,7 @@
  * where it stopped. Interrupts and deadlines turn into a rollback; the rollback itself is not
  * interruptible by them.
  */
-import { InterruptedError, MoltError, RollbackIncompleteError, toErrorRecord } from '../core/errors.ts';
+import { InterruptedError, MoltError, RollbackIncompleteError, ScriptError, toErrorRecord } from '../core/errors.ts';
 import { abort, isFinal, transition, type OperationState, type StepName } from '../core/upgrade-machine.ts';
 import type { ContainerEngine } from '../engines/types.ts';
 import type { Store } from '../store/store.ts';
@@ -21,6 +21,8 @@ export interface RunDeps {
   log: (line: string) => void;
   /** Aborted on Ctrl-C or when the deadline passes; triggers a rollback. */
   signal: AbortSignal;
+  /** molt's home directory (scripts and snapshots are kept below it). */
+  home: string;
 }
 
 const FORWARD_ATTEMPTS = 3;
@@ -41,15 +43,16 @@ export async function runOperation(deps: RunDeps, op: OperationRecord): Promise<
     deps.log(`${rollingBack ? '↩' : '→'} ${current.step}`);
     const signal = rollingBack ? new AbortController().signal : deps.signal;
     try {
-      const message = await withAttempts(rollingBack ? ROLLBACK_ATTEMPTS : FORWARD_ATTEMPTS, signal, () =>
-        STEPS[current.step]({ engine: deps.engine, op, facts, signal, log: (l) => deps.log(`    ${l}`) }),
+      const result = await withAttempts(rollingBack ? ROLLBACK_ATTEMPTS : FORWARD_ATTEMPTS, signal, () =>
+        STEPS[current.step]({ engine: deps.engine, op, facts, signal, home: deps.home, log: (l) => deps.log(`    ${l}`) }),
       );
-      deps.store.finishStep(stepId, 'Completed', message);
+      const message = typeof result === 'string' ? result : result.message;
+      deps.store.finishStep(stepId, 'Completed', message, typeof result === 'string' ? '' : result.output);
       deps.log(`  ✓ ${current.step} (${seconds(started)}): ${message}`);
       state = transition(op.kind, current, { type: 'StepSucceeded' });
     } catch (thrown) {
       const error = toErrorRecord(deps.signal.aborted && !rollingBack ? interruptionOf(deps.signal, thrown) : thrown);
-      deps.store.finishStep(stepId, 'Failed', `${error.code}: ${error.message}`);
+      deps.store.finishStep(stepId, 'Failed', `${error.code}: ${error.message}`, thrown instanceof ScriptError ? thrown.output : '');
       deps.log(`  ✗ ${current.step} (${seconds(started)}): ${error.code}: ${error.message}`);
       if (rollingBack) {
         deps.store.saveOperationState(op.id, current, facts, false);

@@ -4,30 +4,19 @@
  * repeating an action.
  */
 import { ImageUnavailableError, NoFreeAddressError, NotReadyError } from '../core/errors.ts';
-import { newContainerSpec, parkedName, type OldInstance } from '../core/container-spec.ts';
-import { LABEL, type AppManifest } from '../core/model.ts';
+import { newContainerSpec, parkedName } from '../core/container-spec.ts';
+import { LABEL } from '../core/model.ts';
 import { intToIp, ipInSubnet, ipToInt } from '../core/schema.ts';
+import { upgradeFailureThreshold } from '../core/scripts.ts';
 import type { StepName } from '../core/upgrade-machine.ts';
-import type { ContainerEngine } from '../engines/types.ts';
-import type { OperationFacts, OperationRecord } from '../store/types.ts';
 import { awaitReady } from './probe.ts';
+import { fetchScripts, openStartupGate, postUpgrade, preUpgrade } from './script-steps.ts';
+import { pruneSnapshots, restoreVolumes, snapshotVolumes } from './snapshot-steps.ts';
+import { removeHelpers } from './helpers.ts';
+import { appName, findNew, manifestOf, oldInstance, requireIp, requireOld, type Step, type StepContext } from './step-context.ts';
 
 /** The default subnet of a network molt creates. */
 export const DEFAULT_SUBNET = '10.90.0.0/24';
-
-/** What a step may use. `facts` is journaled with the state after the step. */
-export interface StepContext {
-  engine: ContainerEngine;
-  op: OperationRecord;
-  facts: OperationFacts;
-  signal: AbortSignal;
-  log: (line: string) => void;
-}
-
-type Step = (ctx: StepContext) => Promise<string>;
-
-const manifestOf = (ctx: StepContext): AppManifest => ctx.op.plan.manifest;
-const appName = (ctx: StepContext): string => manifestOf(ctx).metadata.name;
 
 async function ensureImage(ctx: StepContext): Promise<string> {
   const image = manifestOf(ctx).spec.image;
@@ -94,11 +83,13 @@ async function createNew(ctx: StepContext): Promise<string> {
   const existing = await findNew(ctx);
   if (existing) {
     ctx.facts.newContainerId = existing;
+    await openStartupGate(ctx, existing);
     return `already created (${existing.slice(0, 12)})`;
   }
   const spec = newContainerSpec(manifestOf(ctx), oldInstance(ctx), requireIp(ctx), String(ctx.op.id));
   ctx.facts.newContainerId = await ctx.engine.createContainer(spec);
-  return `created ${spec.name} (${ctx.facts.newContainerId.slice(0, 12)}) at ${spec.network.ipv4}${spec.cmd ? ` cmd ${JSON.stringify(spec.cmd)}` : ''}`;
+  await openStartupGate(ctx, ctx.facts.newContainerId);
+  return `created ${spec.name} (${ctx.facts.newContainerId.slice(0, 12)}) at ${spec.network?.ipv4}${spec.cmd ? ` cmd ${JSON.stringify(spec.cmd)}` : ''}`;
 }
 
 async function startNew(ctx: StepContext): Promise<string> {
@@ -115,6 +106,7 @@ async function awaitNewReady(ctx: StepContext): Promise<string> {
     containerId: id,
     ip: requireIp(ctx),
     probe: spec.probes.startup,
+    failureThreshold: ctx.op.kind === 'upgrade' ? upgradeFailureThreshold(manifestOf(ctx), spec.probes.startup) : undefined,
     minReadySeconds: spec.minReadySeconds,
     signal: ctx.signal,
     onAttempt: (a, n) => { if (!a.ok) ctx.log(`probe attempt ${n}: ${a.detail}`); },
@@ -122,12 +114,14 @@ async function awaitNewReady(ctx: StepContext): Promise<string> {
 }
 
 async function removeOld(ctx: StepContext): Promise<string> {
+  await removeHelpers(ctx);
   const old = requireOld(ctx);
   await ctx.engine.removeContainer(old.container.id);
   return `removed ${old.container.id.slice(0, 12)}; volumes kept`;
 }
 
 async function removeNew(ctx: StepContext): Promise<string> {
+  await removeHelpers(ctx);
   const id = ctx.facts.newContainerId ?? (await findNew(ctx));
   if (!id) return 'no new container to remove';
   await ctx.engine.removeContainer(id);
@@ -180,28 +174,6 @@ async function currentOldId(ctx: StepContext): Promise<string> {
   return ctx.facts.recreatedOldId ?? requireOld(ctx).container.id;
 }
 
-/** The new container of this operation, found by its label (survives a crash right after create). */
-async function findNew(ctx: StepContext): Promise<string | undefined> {
-  const found = await ctx.engine.listContainers([`${LABEL.upgrade}=${ctx.op.id}`, `${LABEL.app}=${appName(ctx)}`]);
-  return found[0]?.id;
-}
-
-function requireOld(ctx: StepContext): NonNullable<OperationRecord['plan']['old']> {
-  const old = ctx.op.plan.old;
-  if (!old) throw new Error(`internal: step needs the old instance but operation ${ctx.op.id} is an install`);
-  return old;
-}
-
-function oldInstance(ctx: StepContext): OldInstance | undefined {
-  const old = ctx.op.plan.old;
-  return old && { container: old.container, image: old.image, manifest: ctx.op.plan.previous };
-}
-
-function requireIp(ctx: StepContext): string {
-  if (!ctx.facts.ip) throw new Error('internal: no IP chosen before CreateNew');
-  return ctx.facts.ip;
-}
-
 /** Every step by name. */
 export const STEPS: Record<StepName, Step> = {
   EnsureImage: ensureImage,
@@ -211,8 +183,14 @@ export const STEPS: Record<StepName, Step> = {
   CreateNew: createNew,
   StartNew: startNew,
   AwaitReady: awaitNewReady,
+  FetchScripts: fetchScripts,
+  SnapshotVolumes: snapshotVolumes,
+  PreUpgrade: preUpgrade,
+  PostUpgrade: postUpgrade,
   RemoveOld: removeOld,
+  PruneSnapshots: pruneSnapshots,
   RemoveNew: removeNew,
+  RestoreVolumes: restoreVolumes,
   RestoreOldName: restoreOldName,
   StartOld: startOld,
   AwaitOld: awaitOld,

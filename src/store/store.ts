@@ -12,6 +12,7 @@ import { AppBusyError } from '../core/errors.ts';
 import type { AppManifest } from '../core/model.ts';
 import type { OperationKind, OperationState } from '../core/upgrade-machine.ts';
 import { SCHEMA } from './schema.ts';
+import { TASK_SCHEMA } from './task-schema.ts';
 import type { AppRecord, AppStatus, OperationFacts, OperationRecord, StepRecord } from './types.ts';
 
 /** The store of one molt home directory. */
@@ -31,6 +32,7 @@ export class Store {
     chmodSync(file, 0o600);
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
     db.exec(SCHEMA);
+    db.exec(TASK_SCHEMA);
     return new Store(db);
   }
 

@@ -1,5 +1,7 @@
 /** The records the store keeps. */
 import type { AppManifest, ContainerObservation, ImageObservation } from '../core/model.ts';
+import type { DeclaredScripts } from '../core/scripts.ts';
+import type { SnapshotEntry } from './snapshots.ts';
 import type { AppStatus } from '../core/status.ts';
 import type { OperationKind, OperationState } from '../core/upgrade-machine.ts';
 
@@ -36,6 +38,16 @@ export interface OperationFacts {
   newContainerId?: string;
   /** Set only when the old container vanished and the rollback had to recreate it. */
   recreatedOldId?: string;
+  /** The scripts the new version declares (FetchScripts). */
+  scripts?: DeclaredScripts;
+  /** The pre-upgrade script as fetched from the new image, kept under molt's home. */
+  preUpgradeFile?: { file: string; bytes: number; mode: number };
+  /** The new version's upgrade notification text. */
+  notification?: string;
+  /** Volume snapshots taken before the pre-upgrade script. */
+  snapshots?: SnapshotEntry[];
+  /** Where a rollback kept what the volumes held before it restored them. */
+  displaced?: string[];
 }
 
 /** One install / upgrade / rollback attempt. */

@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
+import { FORWARD_STEPS } from '../../src/core/upgrade-machine.ts';
 import { startPodman, volumeChecksum, type PodmanHarness } from './harness.ts';
 import { appDoc, buildApp, molt, moltEnv, spawnMolt, writeManifest, type MoltEnv } from './molt-cli.ts';
 
@@ -37,7 +38,7 @@ test('plan exits 2 with the steps when changes are pending and 0 when there are 
   assert.match(p2.stdout, /no changes/);
   const p3 = await molt(m, ['plan', '-f', file('planned', '1.1.0-1')]);
   assert.equal(p3.code, 2);
-  assert.deepEqual([...p3.stdout.matchAll(/^\s+\d+\. (\w+)/gm)].map((x) => x[1]), ['EnsureImage', 'PrepareResources', 'StopOld', 'RenameOld', 'CreateNew', 'StartNew', 'AwaitReady', 'RemoveOld']);
+  assert.deepEqual([...p3.stdout.matchAll(/^\s+\d+\. (\w+)/gm)].map((x) => x[1]), [...FORWARD_STEPS.upgrade]);
   const p4 = await molt(m, ['plan', '-f', file('planned', '0.9.0-1')]);
   assert.equal(p4.code, 1);
   assert.match(p4.stderr, /DowngradeRefused/);
@@ -74,7 +75,7 @@ test('history lists every attempt with its steps, as text and JSON', async () =>
   assert.match(text.stdout, /#\d+ upgrade 1\.0\.0-1 → 1\.1\.0-1\s+Succeeded/);
   const ops = JSON.parse((await molt(m, ['history', 'shown', '-o', 'json'])).stdout);
   assert.equal(ops.length, 2);
-  assert.deepEqual(ops[1].steps.map((s: { name: string }) => s.name), ['EnsureImage', 'PrepareResources', 'StopOld', 'RenameOld', 'CreateNew', 'StartNew', 'AwaitReady', 'RemoveOld']);
+  assert.deepEqual(ops[1].steps.map((s: { name: string }) => s.name), [...FORWARD_STEPS.upgrade]);
   for (const s of ops[1].steps) {
     assert.equal(s.phase, 'Completed');
     assert.ok(Date.parse(s.finishedAt) >= Date.parse(s.startedAt));

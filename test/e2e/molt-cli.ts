@@ -63,7 +63,7 @@ export async function buildApp(h: PodmanHarness, repo: string, version: string, 
 }
 
 /** A manifest object for the test app. */
-export function appDoc(o: { name: string; version: string; image: string; network: string; subnet: string; ipv4?: string; pkg?: string; command?: string[]; forceUpgrade?: boolean; allowNamespaceSwitch?: boolean; failureThreshold?: number }): unknown {
+export function appDoc(o: { name: string; version: string; image: string; network: string; subnet: string; ipv4?: string; pkg?: string; command?: string[]; forceUpgrade?: boolean; allowNamespaceSwitch?: boolean; failureThreshold?: number; upgrade?: Record<string, unknown> }): unknown {
   return {
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'App',
@@ -78,6 +78,7 @@ export function appDoc(o: { name: string; version: string; image: string; networ
       probes: { startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 0.2, failureThreshold: o.failureThreshold ?? 15 } },
       stopTimeoutSeconds: 2,
       upgradeConfig: { forceUpgrade: o.forceUpgrade ?? false, allowNamespaceSwitch: o.allowNamespaceSwitch ?? false },
+      ...(o.upgrade ? { upgrade: o.upgrade } : {}),
     },
   };
 }

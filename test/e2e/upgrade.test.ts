@@ -131,11 +131,11 @@ describe('failures leave v1 running with its IP and data', () => {
     await assertStillV1('exits', v1);
   });
 
-  test('startup probe never passes', async () => {
+  test('startup probe never passes (within the raised upgrade budget)', async () => {
     const v1 = await installWithData('probe');
-    const r = await apply('probe', doc('probe', '1.3.0-1', { failureThreshold: 5 }));
+    const r = await apply('probe', doc('probe', '1.3.0-1', { failureThreshold: 2, upgrade: { startupFailureThreshold: 6 } }));
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /error\[ProbeFailed\]: .*startup probe failed 5 times/);
+    assert.match(r.stderr, /error\[ProbeFailed\]: .*startup probe failed 6 times/);
     await assertStillV1('probe', v1);
   });
 

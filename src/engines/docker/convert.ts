@@ -168,10 +168,11 @@ export function addressesOn(network: string, containers: ContainerListJson[]): S
  */
 export function createBody(spec: ContainerSpec): Record<string, unknown> {
   const labels = { ...spec.labels };
+  const network = spec.network;
   const endpoint: Record<string, unknown> = {};
-  if (spec.network.ipv4) {
-    labels[REQUESTED_IPV4_LABEL + spec.network.name] = spec.network.ipv4;
-    endpoint.IPAMConfig = { IPv4Address: spec.network.ipv4 };
+  if (network?.ipv4) {
+    labels[REQUESTED_IPV4_LABEL + network.name] = network.ipv4;
+    endpoint.IPAMConfig = { IPv4Address: network.ipv4 };
   }
   const body: Record<string, unknown> = {
     Image: spec.image,
@@ -179,13 +180,14 @@ export function createBody(spec: ContainerSpec): Record<string, unknown> {
     Labels: labels,
     StopTimeout: spec.stopTimeoutSeconds,
     HostConfig: {
-      NetworkMode: spec.network.name,
+      NetworkMode: network?.name ?? 'none',
       Mounts: spec.mounts.map(mountBody),
     },
-    NetworkingConfig: { EndpointsConfig: { [spec.network.name]: endpoint } },
   };
+  if (network) body.NetworkingConfig = { EndpointsConfig: { [network.name]: endpoint } };
   if (spec.cmd !== undefined) body.Cmd = spec.cmd;
   if (spec.entrypoint !== undefined) body.Entrypoint = spec.entrypoint;
+  if (spec.user !== undefined) body.User = spec.user;
   return body;
 }
 

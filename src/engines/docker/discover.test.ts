@@ -13,8 +13,15 @@ describe('parseEngineAddress', () => {
     assert.deepEqual(parseEngineAddress('x.sock'), { path: resolve('x.sock') });
   });
 
-  it('says clearly that tcp, http and ssh engines are not supported yet', () => {
-    for (const value of ['tcp://127.0.0.1:2375', 'ssh://core@host/run/podman.sock', 'https://h:2376']) {
+  it('accepts tcp://host:port, IPv6 hosts in brackets, and refuses a tcp address without a port', () => {
+    assert.deepEqual(parseEngineAddress('tcp://127.0.0.1:2375'), { tcp: { host: '127.0.0.1', port: 2375 } });
+    assert.deepEqual(parseEngineAddress('tcp://[::1]:2376'), { tcp: { host: '::1', port: 2376 } });
+    const noPort = parseEngineAddress('tcp://engine.example');
+    assert.ok('problem' in noPort && /tcp:\/\/host:port/.test(noPort.problem));
+  });
+
+  it('says clearly that http, https and ssh engines are not supported yet', () => {
+    for (const value of ['ssh://core@host/run/podman.sock', 'https://h:2376', 'http://h:2375']) {
       const parsed = parseEngineAddress(value);
       assert.ok('problem' in parsed && /engines are not supported yet/.test(parsed.problem), value);
     }

@@ -6,7 +6,9 @@
  * started earlier under its home. When none answers and `podman` is on PATH, molt starts
  * `podman system service` on `<moltHome>/podman.sock` (detached, logging to
  * `<moltHome>/podman-service.log`, pid in `<moltHome>/podman-service.pid`) and reuses it
- * next time. Only unix sockets are supported for now.
+ * next time. Addresses are unix sockets or `tcp://host:port`; a tcp address from the
+ * environment or `--engine` uses TLS when DOCKER_TLS_VERIFY is set (Docker's convention,
+ * certificates from DOCKER_CERT_PATH).
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { EngineUnavailableError } from '../../core/errors.ts';
 import { DockerEngine } from './engine.ts';
+import { engineAt, parseTcpAddress, tlsFromEnv, type EngineAddress } from './endpoint.ts';
 
 /**
  * The containers.conf molt gives the Podman service it starts (unless CONTAINERS_CONF is
@@ -70,17 +73,18 @@ export interface DiscoveredEngine {
   startedService?: StartedService;
 }
 
-type Address = { path: string } | { problem: string };
+type Address = EngineAddress;
 
-/** Parses an engine address: `unix:///path`, `unix:path` or a plain path; other schemes are refused. */
+/** Parses an engine address: `unix:///path`, `unix:path`, a plain path or `tcp://host:port`; other schemes are refused. */
 export function parseEngineAddress(value: string): Address {
   if (value.startsWith('unix://')) return socketPath(value.slice('unix://'.length), value);
   if (value.startsWith('unix:')) return socketPath(value.slice('unix:'.length), value);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
-  if (scheme === 'tcp' || scheme === 'http' || scheme === 'https' || scheme === 'ssh') {
-    return { problem: `${scheme}:// engines are not supported yet; use a unix socket (unix:///path/to/socket)` };
+  if (scheme === 'tcp') return parseTcpAddress(value);
+  if (scheme === 'http' || scheme === 'https' || scheme === 'ssh') {
+    return { problem: `${scheme}:// engines are not supported yet; use unix:///path/to/socket or tcp://host:port (TLS: DOCKER_TLS_VERIFY=1)` };
   }
-  if (scheme !== undefined) return { problem: `unknown address scheme ${scheme}://; use unix:///path/to/socket` };
+  if (scheme !== undefined) return { problem: `unknown address scheme ${scheme}://; use unix:///path/to/socket or tcp://host:port` };
   return socketPath(value, value);
 }
 
@@ -92,7 +96,7 @@ function socketPath(path: string, original: string): Address {
 /** Finds an answering engine, starting a Podman service when none answers. */
 export async function discoverEngine(options: DiscoverOptions): Promise<DiscoveredEngine> {
   const env = options.env ?? process.env;
-  if (options.engine !== undefined) return { engine: await explicitEngine(options.engine) };
+  if (options.engine !== undefined) return { engine: await explicitEngine(options.engine, env) };
 
   const tried: string[] = [];
   const candidates: Array<[string, string]> = [];
@@ -109,24 +113,39 @@ export async function discoverEngine(options: DiscoverOptions): Promise<Discover
       tried.push(`${label} (${address.problem})`);
       continue;
     }
-    const found = await tryPing(address.path);
+    const found = await tryAddress(address, env);
     if (typeof found !== 'string') return { engine: found };
     tried.push(`${label} (${found})`);
   }
   return startOrReuseService(options, env, tried);
 }
 
-async function explicitEngine(value: string): Promise<DockerEngine> {
+async function explicitEngine(value: string, env: NodeJS.ProcessEnv): Promise<DockerEngine> {
   const address = parseEngineAddress(value);
   if ('problem' in address) throw new EngineUnavailableError(`--engine ${value}: ${address.problem}`);
-  const found = await tryPing(address.path);
+  const found = await tryAddress(address, env);
   if (typeof found === 'string') throw new EngineUnavailableError(`--engine ${value}: ${found}`);
   return found;
 }
 
+/** The engine at a socket or tcp address when it answers, else why not (tcp: TLS per DOCKER_TLS_VERIFY). */
+async function tryAddress(address: { path: string } | { tcp: { host: string; port: number } }, env: NodeJS.ProcessEnv): Promise<DockerEngine | string> {
+  if ('path' in address) return tryPing(address.path);
+  let engine: DockerEngine;
+  try {
+    engine = engineAt(address, tlsFromEnv(env));
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return pingEngine(engine, engine.socketPath);
+}
+
 /** The engine when the socket answers `_ping`, else why not. */
 async function tryPing(path: string, timeoutMs = 3_000): Promise<DockerEngine | string> {
-  const engine = new DockerEngine({ socketPath: path });
+  return pingEngine(new DockerEngine({ socketPath: path }), path, timeoutMs);
+}
+
+async function pingEngine(engine: DockerEngine, path: string, timeoutMs = 3_000): Promise<DockerEngine | string> {
   try {
     await engine.ping(AbortSignal.timeout(timeoutMs));
     return engine;

@@ -16,13 +16,15 @@ import {
   toImageObservation, toNetworkObservation,
 } from './convert.ts';
 import type { ContainerJson, ContainerListJson, ImageJson, NetworkJson } from './convert.ts';
-import { connectionError, DockerHttpClient, filters } from './http.ts';
+import { connectionError, DockerHttpClient, filters, type TcpEndpoint } from './http.ts';
 import { demultiplex, TextCollector } from './stream.ts';
 
 /** How to reach the engine. */
 export interface DockerEngineOptions {
-  /** Path of the engine's unix socket. */
-  socketPath: string;
+  /** Path of the engine's unix socket (with `tcp`: only the name shown in messages). */
+  socketPath?: string;
+  /** The engine's TCP endpoint instead of a socket; TLS when `tcp.tls` is set. */
+  tcp?: TcpEndpoint;
   /** Idle timeout of ordinary calls in milliseconds. @default 30000 */
   idleTimeoutMs?: number;
 }
@@ -43,10 +45,10 @@ export class DockerEngine implements ContainerEngine {
   readonly #http: DockerHttpClient;
 
   constructor(options: DockerEngineOptions) {
-    this.socketPath = options.socketPath;
-    this.#description = `engine at ${options.socketPath}`;
-    const httpOptions = { socketPath: options.socketPath, ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}) };
+    const httpOptions = { socketPath: options.socketPath, tcp: options.tcp, ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}) };
     this.#http = new DockerHttpClient(httpOptions);
+    this.socketPath = this.#http.socketPath;
+    this.#description = `engine at ${this.socketPath}`;
   }
 
   /** E.g. "podman 4.3.1 at /run/podman/podman.sock" once `ping` has run. */
@@ -143,6 +145,12 @@ export class DockerEngine implements ContainerEngine {
   async volumeExists(name: string): Promise<boolean> {
     const { status } = await this.#http.request('GET', `/volumes/${enc(name)}`, { accept: [404], operation: `inspect volume ${name}` });
     return status !== 404;
+  }
+
+  /** The volume's host directory (`Mountpoint`), or undefined when there is no such volume. */
+  async volumeMountpoint(name: string): Promise<string | undefined> {
+    const { status, value } = await this.#http.json<{ Mountpoint?: string }>('GET', `/volumes/${enc(name)}`, { accept: [404], operation: `inspect volume ${name}` });
+    return status === 404 ? undefined : (value?.Mountpoint ?? '');
   }
 
   /** Creates a local volume; an existing one is left as it is (labels included). */

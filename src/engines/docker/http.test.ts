@@ -110,6 +110,25 @@ describe('DockerHttpClient', () => {
     assert.equal(text, 'one,two');
   });
 
+  it('reaches an engine over plain TCP, and names the endpoint when nothing listens there', async () => {
+    const tcpServer = http.createServer((req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ url: req.url })));
+    await new Promise<void>((resolve) => tcpServer.listen(0, '127.0.0.1', resolve));
+    const { port } = tcpServer.address() as { port: number };
+    try {
+      const client = new DockerHttpClient({ tcp: { host: '127.0.0.1', port } });
+      assert.equal(client.socketPath, `tcp://127.0.0.1:${port}`);
+      assert.deepEqual((await client.json('GET', '/info')).value, { url: '/v1.41/info' });
+    } finally {
+      tcpServer.closeAllConnections();
+      await new Promise((resolve) => tcpServer.close(resolve));
+    }
+    await assert.rejects(new DockerHttpClient({ tcp: { host: '127.0.0.1', port } }).request('GET', '/_ping'), (e: unknown) => {
+      assert.ok(e instanceof EngineUnavailableError);
+      assert.match(e.message, new RegExp(`tcp://127\\.0\\.0\\.1:${port}: connection refused`));
+      return true;
+    });
+  });
+
   it('reads the error body of a stream request into EngineError', async () => {
     handler = (_req, res) => res.writeHead(404).end('{"message":"no such container"}');
     await assert.rejects(new DockerHttpClient({ socketPath }).stream('GET', '/containers/x/logs'), /no such container \(HTTP 404\)/);

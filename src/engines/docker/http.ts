@@ -1,5 +1,6 @@
 /**
- * A thin client for the Docker Engine API (v1.41) over a unix socket, built on node:http.
+ * A thin client for the Docker Engine API (v1.41) over a unix socket, or over TCP with or
+ * without TLS (mutual TLS as Docker's `--tlsverify` expects), built on node:http/https.
  *
  * Every request opens its own connection (no keep-alive): exec and attach hijack the
  * connection, and unix sockets are cheap. Failures are mapped once, here:
@@ -9,6 +10,7 @@
  * - the caller's AbortSignal fires → the promise (or stream) fails with `signal.reason`.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { EngineError, EngineUnavailableError } from '../../core/errors.ts';
@@ -41,25 +43,54 @@ export interface Answer {
   body: Buffer;
 }
 
-/** How to reach the engine. */
+/** TLS material of a TCP endpoint, as PEM text. */
+export interface TlsMaterial {
+  /** The CA that signed the server's certificate. @default the system's CAs */
+  ca?: string | Buffer;
+  /** A client certificate and its key, for engines that require one. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** The name the server's certificate must carry. @default the host */
+  servername?: string;
+}
+
+/** An engine listening on TCP; with `tls` the connection is TLS and the server is verified. */
+export interface TcpEndpoint {
+  host: string;
+  port: number;
+  tls?: TlsMaterial;
+}
+
+/** How to reach the engine: a unix socket, or a TCP endpoint. */
 export interface DockerHttpOptions {
-  socketPath: string;
+  /** The unix socket's path. With `tcp`, the name shown in messages. @default tcp://host:port */
+  socketPath?: string;
+  tcp?: TcpEndpoint;
   /** @default "v1.41" */
   apiVersion?: string;
   /** Idle timeout of ordinary calls in milliseconds. @default 30000 */
   idleTimeoutMs?: number;
 }
 
-const CONNECTION_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ENOTSOCK', 'ECONNRESET', 'EPIPE', 'ENOTDIR', 'EHOSTUNREACH']);
+const CONNECTION_CODES = new Set([
+  'ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ENOTSOCK', 'ECONNRESET', 'EPIPE', 'ENOTDIR', 'EHOSTUNREACH',
+  'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTDOWN',
+]);
+/** Error codes of failed TLS handshakes and certificate checks (OpenSSL's and Node's). */
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
 
-/** A client for one engine socket. */
+/** A client for one engine socket or TCP endpoint. */
 export class DockerHttpClient {
+  /** The unix socket's path, or the endpoint's name (tcp://host:port) for a TCP engine. */
   readonly socketPath: string;
+  readonly tcp: TcpEndpoint | undefined;
   readonly apiVersion: string;
   readonly idleTimeoutMs: number;
 
   constructor(options: DockerHttpOptions) {
-    this.socketPath = options.socketPath;
+    if (options.socketPath === undefined && options.tcp === undefined) throw new Error('internal: DockerHttpClient needs a socketPath or a tcp endpoint');
+    this.tcp = options.tcp;
+    this.socketPath = options.socketPath ?? `tcp://${options.tcp?.host}:${options.tcp?.port}`;
     this.apiVersion = options.apiVersion ?? 'v1.41';
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
   }
@@ -115,8 +146,9 @@ export class DockerHttpClient {
     }
     if (Buffer.isBuffer(payload)) headers['Content-Length'] = String(payload.length);
     return new Promise((resolve, reject) => {
-      const req = http.request({
-        socketPath: this.socketPath,
+      const where = this.tcp ? { host: this.tcp.host, port: this.tcp.port, ...this.tcp.tls } : { socketPath: this.socketPath };
+      const req = (this.tcp?.tls ? https : http).request({
+        ...where,
         method,
         path: `/${this.apiVersion}${path}${queryString(options.query)}`,
         headers,
@@ -169,11 +201,14 @@ async function readBody(res: IncomingMessage, client: DockerHttpClient, options:
   return Buffer.concat(chunks);
 }
 
-/** Maps a socket-level failure to EngineUnavailableError; anything else is returned as is. */
+/** Maps a socket-level (or TLS) failure to EngineUnavailableError; anything else is returned as is. */
 export function connectionError(socketPath: string, error: unknown): unknown {
   if (error instanceof EngineUnavailableError || error instanceof EngineError) return error;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const message = (error as Error | undefined)?.message ?? String(error);
+  if (code !== undefined && TLS_CODE.test(code)) {
+    return new EngineUnavailableError(`${socketPath}: TLS failed (${code}): ${message}; check the endpoint's tls ca, cert and key`, { cause: error });
+  }
   if ((code !== undefined && CONNECTION_CODES.has(code)) || /socket hang up|aborted/i.test(message)) {
     return new EngineUnavailableError(`${socketPath}: ${describeCode(code, message)}`, { cause: error });
   }
