@@ -1,7 +1,14 @@
 # A throwaway PKI made with openssl at every `up` (EC P-256 keys: instant).
 # shellcheck shell=bash
 
-pki_key() { openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/$1.key" 2>/dev/null; }
+# EC keys are instant to make; the two serving certificates use RSA, which every TLS client
+# speaks (small embedded ones such as busybox's included).
+pki_key() {
+  case "$1" in
+    apiserver | kubelet-serving) openssl genrsa -out "$PKI/$1.key" 2048 2>/dev/null ;;
+    *) openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/$1.key" 2>/dev/null ;;
+  esac
+}
 
 pki_ca() {
   pki_key ca

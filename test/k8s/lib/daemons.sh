@@ -13,8 +13,11 @@ start_etcd() {
 
 etcd_healthy() { curl -fsS "http://$ETCD_CLIENT/health" | grep -q '"health":"true"'; }
 
+# GODEBUG=tlssha1=1: busybox's built-in TLS client (wget in test pods) sends no
+# signature_algorithms extension, so per RFC 5246 it only accepts SHA-1 handshake signatures,
+# which Go refuses by default since 1.25. This test-only apiserver accepts them.
 start_apiserver() {
-  start_daemon kube-apiserver "$K8S_BIN/kube-apiserver" \
+  start_daemon kube-apiserver env GODEBUG=tlssha1=1 "$K8S_BIN/kube-apiserver" \
     --etcd-servers "http://$ETCD_CLIENT" \
     --bind-address "$NODE_IP" --advertise-address "$NODE_IP" --secure-port "$APISERVER_PORT" \
     --service-cluster-ip-range "$SERVICE_CIDR" \

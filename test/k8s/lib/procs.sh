@@ -16,7 +16,8 @@ pid_alive() {
 start_daemon() {
   local name="$1"; shift
   mkdir -p "$PIDS" "$LOGS"
-  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+  # fd 9 is the cluster lock held by `up`: the daemon must not inherit it.
+  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 9>&- &
   local pid=$!
   echo "$pid $(proc_starttime "$pid")" >"$PIDS/$name.pid"
   echo "$name" >>"$PIDS/order"

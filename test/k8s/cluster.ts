@@ -1,0 +1,199 @@
+// Shared access to the single-node Kubernetes cluster of test/k8s/cluster, for e2e tests.
+//
+// Contract (see test/k8s/README.md):
+//  - ensureCluster() starts the cluster unless it is already up, and remembers whether this
+//    process started it. It may do the cold build of the Kubernetes binaries (20-40 min), so
+//    call it from a `before` hook without a timeout.
+//  - stopClusterIfStarted() stops it again only if this process started it and
+//    MOLT_K8S_KEEP is not 1, so test files can share one cluster.
+//  - kubectl() runs the kubectl that matches the server version against the cluster.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const CLUSTER_SCRIPT = fileURLToPath(new URL('./cluster', import.meta.url));
+
+export interface ClusterHandle {
+  kubeconfig: string;
+  kubectlPath: string;
+  startedByUs: boolean;
+  /** Wall time of the `up` this process ran (0 when the cluster was already up). */
+  upSeconds: number;
+  /** Whether the Kubernetes binaries were already cached before that `up`. */
+  cacheWasWarm: boolean;
+}
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+let handle: ClusterHandle | undefined;
+
+/** Runs test/k8s/cluster synchronously and returns what it printed. */
+export function runCluster(args: string[], input?: string): RunResult {
+  const r = spawnSync(CLUSTER_SCRIPT, args, {
+    encoding: 'utf8',
+    input,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function mustRunCluster(args: string[]): string {
+  const r = runCluster(args);
+  if (r.status !== 0) {
+    throw new Error(`test/k8s/cluster ${args.join(' ')} failed (${r.status}):\n${r.stderr}${r.stdout}`);
+  }
+  return r.stdout;
+}
+
+/** Runs `cluster up`, streaming its progress to stderr (a cold build takes long). */
+function clusterUp(): Promise<{ stdout: string; seconds: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(CLUSTER_SCRIPT, ['up'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => (stdout += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = (performance.now() - t0) / 1000;
+      if (code === 0) resolve({ stdout, seconds });
+      else reject(new Error(`test/k8s/cluster up failed with exit code ${code}`));
+    });
+  });
+}
+
+function parseEnv(stdout: string): { kubeconfig: string; kubectlPath: string } {
+  const get = (name: string): string => {
+    const m = new RegExp(`^export ${name}=(.*)$`, 'm').exec(stdout);
+    if (!m?.[1]) throw new Error(`no ${name} in the output of test/k8s/cluster:\n${stdout}`);
+    return m[1];
+  };
+  return { kubeconfig: get('KUBECONFIG'), kubectlPath: get('MOLT_K8S_KUBECTL') };
+}
+
+export function isClusterUp(): boolean {
+  return runCluster(['status']).status === 0;
+}
+
+function cacheIsWarm(): boolean {
+  return /binaries: ready/.test(mustRunCluster(['cache-info']));
+}
+
+/** Starts the cluster unless it is up; safe to call from several test files. */
+export async function ensureCluster(): Promise<ClusterHandle> {
+  if (handle && isClusterUp()) return handle;
+  if (isClusterUp()) {
+    handle = { ...parseEnv(mustRunCluster(['env'])), startedByUs: false, upSeconds: 0, cacheWasWarm: true };
+    return handle;
+  }
+  const cacheWasWarm = cacheIsWarm();
+  const { stdout, seconds } = await clusterUp();
+  const startedByUs = /^# started: yes$/m.test(stdout);
+  handle = { ...parseEnv(stdout), startedByUs, upSeconds: seconds, cacheWasWarm };
+  return handle;
+}
+
+/** Re-runs `up` after a `down` by this process; returns the new handle (startedByUs: true). */
+export async function restartCluster(): Promise<ClusterHandle> {
+  handle = undefined;
+  return ensureCluster();
+}
+
+export function keepCluster(): boolean {
+  return process.env['MOLT_K8S_KEEP'] === '1';
+}
+
+/** `cluster down`, unconditionally. Prefer stopClusterIfStarted() in shared test files. */
+export function stopCluster(): string {
+  const r = runCluster(['down']);
+  if (r.status !== 0) throw new Error(`test/k8s/cluster down failed (${r.status}):\n${r.stderr}`);
+  if (handle) handle = { ...handle, startedByUs: false };
+  return r.stderr;
+}
+
+/** Stops the cluster if this process started it and MOLT_K8S_KEEP is not 1. */
+export function stopClusterIfStarted(): boolean {
+  if (!handle?.startedByUs || keepCluster()) return false;
+  stopCluster();
+  handle = undefined;
+  return true;
+}
+
+function currentHandle(): ClusterHandle {
+  if (handle) return handle;
+  if (!isClusterUp()) throw new Error('the cluster is not up: call ensureCluster() first');
+  handle = { ...parseEnv(mustRunCluster(['env'])), startedByUs: false, upSeconds: 0, cacheWasWarm: true };
+  return handle;
+}
+
+export interface KubectlOptions {
+  input?: string;
+  timeoutMs?: number;
+}
+
+/** Runs kubectl against the cluster and returns the result without throwing. */
+export function kubectlResult(args: string[], opts: KubectlOptions = {}): RunResult {
+  const h = currentHandle();
+  const r = spawnSync(h.kubectlPath, args, {
+    encoding: 'utf8',
+    input: opts.input,
+    timeout: opts.timeoutMs ?? 120_000,
+    env: { ...process.env, KUBECONFIG: h.kubeconfig },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs kubectl against the cluster; throws with its stderr when it fails. */
+export function kubectl(args: string[], opts: KubectlOptions = {}): string {
+  const r = kubectlResult(args, opts);
+  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** kubectl apply -f - with the given manifest(s). */
+export function apply(manifest: string, namespace?: string): string {
+  const ns = namespace ? ['-n', namespace] : [];
+  return kubectl([...ns, 'apply', '-f', '-'], { input: manifest });
+}
+
+/** Loads image archives (docker-archive or OCI tar) or podman image names into the node. */
+export function loadImage(...imagesOrTars: string[]): void {
+  mustRunCluster(['load-image', ...imagesOrTars]);
+}
+
+/** Builds a one-layer busybox image (Debian's busybox-static) as REF and loads it. */
+export function buildAndLoadBusybox(ref: string): void {
+  const dir = mkdtempSync(join(tmpdir(), 'molt-k8s-img-'));
+  try {
+    const tar = join(dir, 'busybox.tar');
+    mustRunCluster(['busybox-image', ref, tar]);
+    loadImage(tar);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls fn until it returns a value other than undefined, or throws after timeoutMs. */
+export async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
