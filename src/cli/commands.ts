@@ -4,7 +4,9 @@ import { describeStep } from '../core/plan.ts';
 import { applyApp, deleteApp, planApp, recoverApp, rollbackApp, type ApplyResult } from '../runner/app-service.ts';
 import { openStore, readManifests, runDeps, say, type GlobalOptions } from './context.ts';
 import { outputFormat, parseDuration, UsageError } from './output.ts';
-import { renderApps, renderHistory } from './render.ts';
+import { renderApps, renderHistory, renderSnapshots } from './render.ts';
+import { SnapshotFiles } from '../store/snapshots.ts';
+import { moltHome } from './context.ts';
 
 /** `molt apply -f FILE`. */
 export async function applyCommand(opts: GlobalOptions & { filename: string; timeout: string }): Promise<number> {
@@ -39,7 +41,7 @@ function reportApply(name: string, r: ApplyResult): number {
   }
   const cause = 'cause' in s ? s.cause : undefined;
   say(`error[${cause?.code ?? 'Failed'}]: ${name}: ${cause?.message ?? s.phase}`);
-  say(s.phase === 'RolledBack' ? `${name} was rolled back${r.operation.fromVersion ? ` to ${r.operation.fromVersion}` : ' (nothing is installed)'}; its data is untouched.` : `nothing was changed.`);
+  say(s.phase === 'RolledBack' ? `${name} was rolled back${r.operation.fromVersion ? ` to ${r.operation.fromVersion}` : ' (nothing is installed)'}; its data is as it was before.` : r.operation.fromVersion ? `${r.operation.fromVersion} kept running; molt changed nothing.` : 'nothing was changed.');
   if (cause?.hint) say(`hint: ${cause.hint}`);
   return 1;
 }
@@ -97,6 +99,21 @@ export function historyCommand(name: string, opts: GlobalOptions & { output: str
     const ops = store.listOperations(name);
     if (ops.length === 0 && !store.getApp(name)) throw new AppNotFoundError(name);
     process.stdout.write(renderHistory(ops.map((operation) => ({ operation, steps: store.listSteps(operation.id) })), format));
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+/** `molt snapshots NAME`: the volume snapshots kept for the app. */
+export function snapshotsCommand(name: string, opts: GlobalOptions & { output: string }): number {
+  const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
+  const store = openStore(opts);
+  try {
+    if (!store.getApp(name)) throw new AppNotFoundError(name);
+    const ops = new Map(store.listOperations(name).map((o) => [o.id, o]));
+    const sets = new SnapshotFiles(moltHome(opts)).list(name);
+    process.stdout.write(renderSnapshots(sets.map((s) => ({ ...s, from: ops.get(s.operation)?.fromVersion, to: ops.get(s.operation)?.toVersion })), format));
     return 0;
   } finally {
     store.close();

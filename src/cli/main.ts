@@ -4,8 +4,9 @@
  * 130 interrupted twice.
  */
 import { Command, CommanderError } from 'commander';
-import { applyCommand, deleteCommand, getCommand, historyCommand, planCommand, recoverCommand, reportError, rollbackCommand } from './commands.ts';
+import { applyCommand, deleteCommand, getCommand, historyCommand, planCommand, recoverCommand, reportError, rollbackCommand, snapshotsCommand } from './commands.ts';
 import type { GlobalOptions } from './context.ts';
+import { registerTaskCommands } from './task-commands.ts';
 
 type Action = (...args: never[]) => number | Promise<number>;
 
@@ -36,6 +37,9 @@ function build(): Command {
   program.command('history').description('every install, upgrade and rollback of the app, with its steps')
     .argument('<name>').option('-o, --output <format>', 'table, json or yaml', 'table')
     .action(run((name: string, o: { output: string }) => historyCommand(name, withGlobals(program, o))));
+  program.command('snapshots').description('the volume snapshots kept for the app (taken before each upgrade\'s scripts)')
+    .argument('<name>').option('-o, --output <format>', 'table, json or yaml', 'table')
+    .action(run((name: string, o: { output: string }) => snapshotsCommand(name, withGlobals(program, o))));
   program.command('rollback').description('go back to the previously installed version, keeping the data')
     .argument('<name>').option('--timeout <duration>', 'give up (and restore) when not done within this time', '10m')
     .action(run((name: string, o: { timeout: string }) => rollbackCommand(name, withGlobals(program, o))));
@@ -45,6 +49,7 @@ function build(): Command {
   program.command('delete').description('remove the app\'s containers; volumes are kept unless --volumes')
     .argument('<name>').option('--volumes', 'also remove the app\'s volumes (its data!)')
     .action(run((name: string, o: { volumes?: boolean }) => deleteCommand(name, withGlobals(program, o))));
+  registerTaskCommands(program);
   program.command('demo').description('build two versions of an example app offline and show an upgrade and a rollback')
     .action(run(async () => (await import('./demo.ts')).demo(withGlobals(program, {}))));
   return program;

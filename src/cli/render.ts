@@ -1,4 +1,5 @@
 /** What `get` and `history` print. */
+import type { SnapshotSet } from '../store/snapshots.ts';
 import type { AppRecord, OperationRecord, StepRecord } from '../store/types.ts';
 import { age, structured, table, type OutputFormat } from './output.ts';
 
@@ -66,4 +67,11 @@ function outcome(o: OperationRecord): string {
 function duration(s: StepRecord): string {
   if (!s.finishedAt) return '    -';
   return `${((Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000).toFixed(1).padStart(5)}s`;
+}
+
+/** `molt snapshots NAME`: one row per saved volume. */
+export function renderSnapshots(sets: (SnapshotSet & { from?: string; to?: string })[], format: OutputFormat): string {
+  if (format === 'json' || format === 'yaml') return structured(sets, format);
+  const rows = sets.flatMap((s) => s.entries.map((e) => [String(s.operation), s.from ?? '<none>', s.to ?? '<none>', e.volume, `${(e.bytes / 1024 / 1024).toFixed(1)} MiB`, age(s.createdAt), e.file]));
+  return table(['OPERATION', 'FROM', 'TO', 'VOLUME', 'SIZE', 'AGE', 'FILE'], rows);
 }

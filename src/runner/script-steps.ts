@@ -78,7 +78,7 @@ export async function preUpgrade(ctx: StepContext): Promise<StepResult> {
   const rel = dir.slice('/tmp/'.length);
   const tar = await tarOf([{ name: `${rel}/`, mode: 0o755 }, { name: `${rel}/${baseName(path)}`, content: readFileSync(script.file), mode: (script.mode & 0o777) | 0o500 }]);
   await ctx.engine.putArchive(old.container.id, '/tmp', tar, ctx.signal);
-  return runScript(ctx, 'pre-upgrade', old.container.id, `${dir}/${baseName(path)}`, 'PreUpgradeFailed');
+  return runScript(ctx, 'pre-upgrade', old.container.id, { declared: path, run: `${dir}/${baseName(path)}` }, 'PreUpgradeFailed');
 }
 
 /** Runs the post-upgrade script in the new container (retrying when so configured), then opens the gate. */
@@ -90,7 +90,7 @@ export async function postUpgrade(ctx: StepContext): Promise<StepResult> {
   const attempts = onFailure === 'retry' ? postUpgradeAttempts : 1;
   for (let attempt = 1; ; attempt++) {
     try {
-      const result = await runScript(ctx, 'post-upgrade', id, path, 'PostUpgradeFailed');
+      const result = await runScript(ctx, 'post-upgrade', id, { declared: path, run: path }, 'PostUpgradeFailed');
       await ctx.engine.putArchive(id, '/', await tarOf([{ name: `${GATE_DIR.slice(1)}/`, mode: 0o755 }, { name: `${GATE_DIR.slice(1)}/${GATE_DONE}`, content: `${ctx.op.fromVersion} ${ctx.op.toVersion}\n`, mode: 0o644 }]), ctx.signal);
       return typeof result === 'string' ? result : { ...result, message: `${result.message}; startup gate opened` };
     } catch (e) {
@@ -109,7 +109,9 @@ export async function openStartupGate(ctx: StepContext, containerId: string): Pr
 }
 
 /** Runs a script with exactly (old, new) as arguments, streaming its output; throws on failure. */
-async function runScript(ctx: StepContext, what: string, containerId: string, path: string, failure: 'PreUpgradeFailed' | 'PostUpgradeFailed'): Promise<StepResult> {
+async function runScript(ctx: StepContext, what: string, containerId: string, paths: { declared: string; run: string }, failure: 'PreUpgradeFailed' | 'PostUpgradeFailed'): Promise<StepResult> {
+  const path = paths.run;
+  const where = paths.declared === paths.run ? paths.declared : `${paths.declared} (run as ${paths.run} in the old container)`;
   const from = ctx.op.fromVersion ?? '';
   const to = ctx.op.toVersion;
   const timeoutSeconds = manifestOf(ctx).spec.upgrade.scriptTimeoutSeconds;
@@ -127,13 +129,13 @@ async function runScript(ctx: StepContext, what: string, containerId: string, pa
     });
   } catch (e) {
     if (timeout.aborted && !ctx.signal.aborted) {
-      throw new ScriptError('ScriptTimeout', `the ${what} script ${path} did not finish within ${timeoutSeconds}s`, 'Make the script faster, or raise spec.upgrade.scriptTimeoutSeconds.', transcript);
+      throw new ScriptError('ScriptTimeout', `the ${what} script ${where} did not finish within ${timeoutSeconds}s`, 'Make the script faster, or raise spec.upgrade.scriptTimeoutSeconds.', transcript);
     }
     throw e;
   }
   if (result.exitCode !== 0) {
     const tail = lastLines(result.stderr || result.stdout);
-    throw new ScriptError(failure, `the ${what} script ${path} exited with code ${result.exitCode}${tail ? `:\n${tail}` : ''}`, `Fix the ${what} script of ${to}; it ran as \`${path} ${from} ${to}\`.`, transcript);
+    throw new ScriptError(failure, `the ${what} script ${where} exited with code ${result.exitCode}${tail ? `:\n${tail}` : ''}`, `Fix the ${what} script of ${to}; it ran as \`${path} ${from} ${to}\`.`, transcript);
   }
   return { message: `${what} ${path} ${from} ${to} exited 0`, output: transcript };
 }
