@@ -2,7 +2,9 @@
 import { AppNotFoundError, MoltError } from '../core/errors.ts';
 import { describeStep } from '../core/plan.ts';
 import { applyApp, deleteApp, planApp, recoverApp, rollbackApp, type ApplyResult } from '../runner/app-service.ts';
-import { openStore, readManifests, runDeps, say, type GlobalOptions } from './context.ts';
+import { connectEngine, openStore, readManifests, runDeps, say, type GlobalOptions } from './context.ts';
+import { readUpgradeNotification } from '../runner/notification.ts';
+import type { AppManifest } from '../core/model.ts';
 import { outputFormat, parseDuration, UsageError } from './output.ts';
 import { renderApps, renderHistory, renderSnapshots } from './render.ts';
 import { SnapshotFiles } from '../store/snapshots.ts';
@@ -65,11 +67,22 @@ export async function planCommand(opts: GlobalOptions & { filename: string }): P
       process.stdout.write(`app/${name}: ${d.action} ${d.from ? `${d.from} → ` : ''}${d.to} (${d.reason})\n`);
       d.warnings.forEach((w) => process.stdout.write(`  WARNING: ${w}\n`));
       d.steps.forEach((step, i) => process.stdout.write(`  ${i + 1}. ${step.padEnd(17)} ${describeStep(step, manifest, installed)}\n`));
+      const notice = d.action === 'upgrade' ? await noticeFor(opts, manifest) : undefined;
+      if (notice) process.stdout.write(`  NOTICE from ${manifest.spec.version}:\n${notice.trimEnd().replace(/^/gm, '    ')}\n`);
     }
   } finally {
     store.close();
   }
   return pending ? 2 : 0;
+}
+
+/** The new version's upgrade notification, when an engine answers and has the image. */
+async function noticeFor(opts: GlobalOptions, manifest: AppManifest): Promise<string | undefined> {
+  try {
+    return await readUpgradeNotification(await connectEngine(opts), manifest);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `molt get apps` / `molt get app NAME`. */

@@ -81,6 +81,11 @@ export function describeStep(step: string, desired: AppManifest, installed: AppM
     StartNew: `start ${metadata.name} ${spec.version}`,
     AwaitReady: spec.probes.startup ? `wait for the startup probe (${spec.probes.startup.failureThreshold} × ${spec.probes.startup.periodSeconds}s)` : `wait until it has run ${spec.minReadySeconds}s`,
     RemoveOld: 'remove the old container (volumes stay)',
+    FetchScripts: `read the upgrade scripts ${spec.version} declares (image labels dev.molt.pre-upgrade/post-upgrade, or spec.upgrade) from its image`,
+    SnapshotVolumes: spec.upgrade.snapshotVolumes ? 'snapshot every volume (restored if the upgrade is rolled back)' : 'skipped (spec.upgrade.snapshotVolumes: false)',
+    PreUpgrade: `run the pre-upgrade script, if any, in the running ${installed?.spec.version ?? 'old'} container with (${installed?.spec.version ?? 'old'}, ${spec.version})`,
+    PostUpgrade: `run the post-upgrade script, if any, in the new container; its start waits for it (onFailure: ${spec.upgrade.onFailure})`,
+    PruneSnapshots: `keep the newest ${spec.upgrade.keepSnapshots} snapshot sets`,
   };
   return text[step] ?? step;
 }

@@ -103,6 +103,15 @@ describe('a format change migrated by the new version\'s scripts', () => {
   });
 });
 
+test('plan shows the script steps and the new version\'s upgrade notification, touching nothing', async () => {
+  const v1 = await installV1('planned');
+  const r = await molt(m, ['plan', '-f', manifest('planned', '2.0.0-1')]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stdout, /\d+\. PreUpgrade\s+run the pre-upgrade script, if any, in the running 1\.0\.0-1 container with \(1\.0\.0-1, 2\.0\.0-1\)/);
+  assert.match(r.stdout, /NOTICE from 2\.0\.0-1:\n\s+ledger 2 stores entries in format B/);
+  await assertV1Intact('planned', v1);
+});
+
 describe('script failures', () => {
   test('pre-upgrade exits 1: old container untouched and running, exit 1, its stderr shown', async () => {
     const v1 = await installV1('badpre');
