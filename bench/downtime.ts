@@ -4,17 +4,16 @@
  * hand-run replacement (`podman rm -f` + `podman run` with the same volume and IP) in the same
  * run, alternating, and reported as a ratio of medians; molt's CPU time and peak RSS too.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildNotesImage, notesManifest } from '../src/examples/notes.ts';
 import type { PodmanHarness } from '../test/e2e/harness.ts';
+import { median, runMolt, type MoltUsage } from './lib.ts';
+import { macForIPv4 } from '../src/core/container-spec.ts';
 
-const NODE = process.execPath;
-const RUSAGE = new URL('./molt-rusage.ts', import.meta.url).pathname;
 
 /** One measured upgrade. */
-interface Sample { downtimeMs: number; userMs?: number; systemMs?: number; maxRssKiB?: number }
+interface Sample extends Partial<MoltUsage> { downtimeMs: number }
 
 /**
  * Sends a request every 5 ms (not waiting for the previous one: a request to a stopped
@@ -42,20 +41,6 @@ function pollGaps(ip: string): { stop: () => Promise<number> } {
   };
 }
 
-function runMolt(h: PodmanHarness, home: string, args: string[]): Promise<Omit<Sample, 'downtimeMs'>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, ['--disable-warning=ExperimentalWarning', RUSAGE, ...args], {
-      env: { ...process.env, ...h.env, CONTAINER_HOST: `unix://${h.socket}`, MOLT_HOME: home },
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    let usage = '';
-    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    (child.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => (usage += d.toString()));
-    child.once('close', (code) => (code === 0 ? resolve(JSON.parse(usage)) : reject(new Error(`molt ${args.join(' ')} failed:\n${err}`))));
-  });
-}
-
 /** Measures `rounds` upgrades each way; returns the report lines and the figures. */
 export async function benchDowntime(h: PodmanHarness, rounds: number): Promise<Record<string, number>> {
   const repo = 'localhost/bench-notes';
@@ -70,12 +55,19 @@ export async function benchDowntime(h: PodmanHarness, rounds: number): Promise<R
   };
   await runMolt(h, home, ['apply', '-f', manifest(versions[0]!)]);
   const moltIp = (await h.engine.inspectContainer('bench-molt'))!.requestedIps[network.name]!;
-  const rawIp = moltIp.replace(/\.\d+$/, '.200');
-  const raw = (v: string) => ['run', '-d', '--name', 'bench-raw', '--network', network.name, '--ip', rawIp, '-v', 'bench-raw-data:/var/lib/notes', `${repo}:${v}`];
-  await h.podman(raw(versions[0]!));
-  await waitUp(rawIp);
+  const raws = [
+    { name: 'bench-raw', ip: moltIp.replace(/\.\d+$/, '.200'), mac: false, samples: [] as Sample[] },
+    { name: 'bench-rawmac', ip: moltIp.replace(/\.\d+$/, '.201'), mac: true, samples: [] as Sample[] },
+  ];
+  const rawArgs = (r: (typeof raws)[number], v: string) => [
+    'run', '-d', '--name', r.name, '--network', network.name, '--ip', r.ip, ...(r.mac ? ['--mac-address', macForIPv4(r.ip)] : []),
+    '-v', `${r.name}-data:/var/lib/notes`, `${repo}:${v}`,
+  ];
+  for (const r of raws) {
+    await h.podman(rawArgs(r, versions[0]!));
+    await waitUp(r.ip);
+  }
   const molt: Sample[] = [];
-  const rawSamples: Sample[] = [];
   for (const v of versions.slice(1)) {
     const p1 = pollGaps(moltIp);
     await new Promise((r) => setTimeout(r, 200));
@@ -83,21 +75,27 @@ export async function benchDowntime(h: PodmanHarness, rounds: number): Promise<R
     await waitUp(moltIp);
     await new Promise((r) => setTimeout(r, 100));
     molt.push({ downtimeMs: await p1.stop(), ...usage });
-    const p2 = pollGaps(rawIp);
-    await new Promise((r) => setTimeout(r, 200));
-    await h.podman(['rm', '-f', 'bench-raw']);
-    await h.podman(raw(v));
-    await waitUp(rawIp);
-    await new Promise((r) => setTimeout(r, 100));
-    rawSamples.push({ downtimeMs: await p2.stop() });
+    for (const r of raws) {
+      const p2 = pollGaps(r.ip);
+      await new Promise((res) => setTimeout(res, 200));
+      await h.podman(['rm', '-f', r.name]);
+      await h.podman(rawArgs(r, v));
+      await waitUp(r.ip);
+      await new Promise((res) => setTimeout(res, 100));
+      r.samples.push({ downtimeMs: await p2.stop() });
+    }
   }
   await runMolt(h, home, ['delete', 'bench-molt', '--volumes']);
-  await h.podman(['rm', '-f', 'bench-raw']);
-  const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  for (const r of raws) await h.podman(['rm', '-f', r.name]);
+  const med = median;
+  const moltMs = med(molt.map((s) => s.downtimeMs));
+  const [rawIp, rawMac] = raws.map((r) => med(r.samples.map((s) => s.downtimeMs)));
   return {
-    'molt downtime ms (median)': med(molt.map((s) => s.downtimeMs)),
-    'raw podman rm -f + run downtime ms (median)': med(rawSamples.map((s) => s.downtimeMs)),
-    'downtime ratio molt/raw (target ≤ 1.15)': med(molt.map((s) => s.downtimeMs)) / med(rawSamples.map((s) => s.downtimeMs)),
+    'molt downtime ms (median)': moltMs,
+    'raw podman rm -f + run, same IP: downtime ms (median)': rawIp ?? NaN,
+    'raw podman rm -f + run, same IP and MAC: downtime ms (median)': rawMac ?? NaN,
+    'downtime ratio molt / raw same IP (target ≤ 1.15)': moltMs / (rawIp ?? NaN),
+    'downtime ratio molt / raw same IP and MAC': moltMs / (rawMac ?? NaN),
     'molt CPU ms per upgrade (user+sys, median)': med(molt.map((s) => (s.userMs ?? 0) + (s.systemMs ?? 0))),
     'molt peak RSS MiB per upgrade (max)': Math.max(...molt.map((s) => (s.maxRssKiB ?? 0) / 1024)),
   };

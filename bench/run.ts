@@ -1,19 +1,33 @@
 /**
- * `npm run bench`: molt's speed and memory figures, each against a baseline measured in the
- * same run on the same machine, printed as a table. Uses a private Podman like the tests.
- * BENCH_ROUNDS sets how many upgrades each side makes (default 7).
+ * `npm run bench [-- SUITE…]`: molt's speed and memory figures, each against a baseline
+ * measured in the same run on the same machine, printed as tables. Uses a private Podman like
+ * the tests. BENCH_ROUNDS sets how many upgrades each side makes (default 5).
  */
-import { startPodman } from '../test/e2e/harness.ts';
+import { startPodman, type PodmanHarness } from '../test/e2e/harness.ts';
 import { benchDowntime } from './downtime.ts';
+import { benchScripts } from './scripts.ts';
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
-const h = await startPodman();
-try {
-  process.stderr.write(`bench: downtime of ${rounds} upgrades, molt vs raw podman (alternating)…\n`);
-  const figures = await benchDowntime(h, rounds);
-  const width = Math.max(...Object.keys(figures).map((k) => k.length));
-  process.stdout.write('\nmolt benchmarks\n');
-  for (const [k, v] of Object.entries(figures)) process.stdout.write(`  ${k.padEnd(width)}  ${Number.isInteger(v) ? v : v.toFixed(2)}\n`);
-} finally {
-  await h.stop();
+type Suite = (h: PodmanHarness, rounds: number) => Promise<Record<string, number>>;
+
+/** Every benchmark suite, by name, in the order they run. */
+const SUITES: Record<string, { title: string; run: Suite }> = {
+  downtime: { title: 'downtime of one upgrade: molt vs raw podman rm -f + run (alternating)', run: benchDowntime },
+  scripts: { title: 'upgrade with scripts and a volume snapshot', run: benchScripts },
+};
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(SUITES);
+for (const name of chosen) {
+  const suite = SUITES[name];
+  if (!suite) throw new Error(`unknown benchmark suite "${name}"; known: ${Object.keys(SUITES).join(', ')}`);
+  const h = await startPodman();
+  try {
+    process.stderr.write(`bench ${name}: ${suite.title}, ${rounds} rounds…\n`);
+    const figures = await suite.run(h, rounds);
+    const width = Math.max(...Object.keys(figures).map((k) => k.length));
+    process.stdout.write(`\n${name}: ${suite.title}\n`);
+    for (const [k, v] of Object.entries(figures)) process.stdout.write(`  ${k.padEnd(width)}  ${Number.isInteger(v) ? v : v.toFixed(2)}\n`);
+  } finally {
+    await h.stop();
+  }
 }

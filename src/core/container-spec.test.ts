@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseArgv, chooseMounts, newContainerSpec, replacedMounts } from './container-spec.ts';
+import { chooseArgv, chooseMounts, macForIPv4, newContainerSpec, replacedMounts } from './container-spec.ts';
 import { appManifest, containerObservation } from './testing.ts';
 
 // Seed 002: CMD1 old container, CMD2 old image, CMD3 upgrade request (manifest), CMD4 new image.
@@ -58,8 +58,13 @@ test('a manifest volume at the same path as a different old volume replaces it a
 test('the new container spec keeps the IP given and labels the operation', () => {
   const spec = newContainerSpec(appManifest({ version: '1.2.3-5', image: 'localhost/notes:1.2.3-5' }), undefined, '10.90.0.10', '42');
   assert.equal(spec.name, 'notes');
-  assert.deepEqual(spec.network, { name: 'molt', ipv4: '10.90.0.10' });
+  assert.deepEqual(spec.network, { name: 'molt', ipv4: '10.90.0.10', mac: '02:42:0a:5a:00:0a' });
   assert.equal(spec.labels['dev.molt.version'], '1.2.3-5');
   assert.equal(spec.labels['dev.molt.upgrade-id'], '42');
   assert.equal(spec.cmd, undefined);
+});
+
+test('the MAC address follows the IP, so it is kept when the IP is', () => {
+  assert.equal(macForIPv4('10.90.0.10'), '02:42:0a:5a:00:0a');
+  assert.equal(macForIPv4('192.168.255.1'), '02:42:c0:a8:ff:01');
 });

@@ -67,7 +67,7 @@ export function newContainerSpec(manifest: AppManifest, old: OldInstance | undef
       [LABEL.upgrade]: operationId,
     },
     mounts: chooseMounts(manifest, old),
-    network: { name: spec.network.name, ipv4: ip },
+    network: { name: spec.network.name, ipv4: ip, mac: macForIPv4(ip) },
     stopTimeoutSeconds: spec.stopTimeoutSeconds,
   };
 }
@@ -75,4 +75,13 @@ export function newContainerSpec(manifest: AppManifest, old: OldInstance | undef
 /** The name the old container carries while the new one takes its name. */
 export function parkedName(app: string): string {
   return `${app}.molt-old`;
+}
+
+/**
+ * The MAC address molt gives a container: 02:42 followed by its IPv4 bytes (Docker's own
+ * scheme). Deriving it from the kept IP keeps it across upgrades too, so neighbours' ARP
+ * caches stay valid and clients see no extra downtime after the new container takes the IP.
+ */
+export function macForIPv4(ip: string): string {
+  return ['02', '42', ...ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
 }

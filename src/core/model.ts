@@ -140,8 +140,8 @@ export interface ContainerSpec {
   env: Record<string, string>;
   labels: Record<string, string>;
   mounts: MountObservation[];
-  /** Undefined: no network at all (helper containers). */
-  network?: { name: string; ipv4: string };
+  /** Undefined: no network at all (helper containers). `mac` undefined: the engine picks one. */
+  network?: { name: string; ipv4: string; mac?: string };
   /** User to run as; undefined: the image's. */
   user?: string;
   stopTimeoutSeconds: number;

@@ -4,7 +4,7 @@
  * repeating an action.
  */
 import { ImageUnavailableError, NoFreeAddressError, NotReadyError } from '../core/errors.ts';
-import { newContainerSpec, parkedName } from '../core/container-spec.ts';
+import { macForIPv4, newContainerSpec, parkedName } from '../core/container-spec.ts';
 import { LABEL } from '../core/model.ts';
 import { intToIp, ipInSubnet, ipToInt } from '../core/schema.ts';
 import { upgradeFailureThreshold } from '../core/scripts.ts';
@@ -163,7 +163,7 @@ async function recreateOld(ctx: StepContext): Promise<string> {
   const env = Object.fromEntries(container.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
   const id = await ctx.engine.createContainer({
     name: appName(ctx), image: container.imageId || container.image, cmd: container.cmd, entrypoint: container.entrypoint, env,
-    labels: container.labels, mounts: container.mounts, network: { name: network ?? 'molt', ipv4: ip ?? '' },
+    labels: container.labels, mounts: container.mounts, network: { name: network ?? 'molt', ipv4: ip ?? '', ...(ip ? { mac: macForIPv4(ip) } : {}) },
     stopTimeoutSeconds: ctx.op.plan.previous?.spec.stopTimeoutSeconds ?? 10,
   });
   ctx.facts.recreatedOldId = id;

@@ -71,6 +71,8 @@ describe('upgrade v1 → v2', () => {
     assert.notEqual(c.id, v1.id);
     assert.equal(c.image, `${REPO}:1.1.0-1`);
     assert.equal(c.networks[net], v1.ip, 'same IP');
+    const mac = (await h.podman(['inspect', c.id, '--format', '{{range .NetworkSettings.Networks}}{{.MacAddress}}{{end}}'])).stdout.trim();
+    assert.equal(mac, `02:42:${v1.ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join(':')}`, 'the MAC follows the kept IP');
     assert.equal(await h.engine.inspectContainer(v1.id), undefined, 'old container removed');
     assert.equal(await volumeChecksum(h, 'keep-data'), v1.sum, 'volume bytes identical');
     assert.equal((await h.engine.exec(c.id, ['cat', '/data/note'])).stdout, 'precious\n');

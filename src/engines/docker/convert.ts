@@ -174,6 +174,7 @@ export function createBody(spec: ContainerSpec): Record<string, unknown> {
     labels[REQUESTED_IPV4_LABEL + network.name] = network.ipv4;
     endpoint.IPAMConfig = { IPv4Address: network.ipv4 };
   }
+  if (network?.mac) endpoint.MacAddress = network.mac;
   const body: Record<string, unknown> = {
     Image: spec.image,
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
