@@ -5,29 +5,45 @@ import { applyApp, deleteApp, planApp, recoverApp, rollbackApp, type ApplyResult
 import { connectEngine, openStore, readManifests, runDeps, say, type GlobalOptions } from './context.ts';
 import { readUpgradeNotification } from '../runner/notification.ts';
 import type { AppManifest } from '../core/model.ts';
-import { outputFormat, parseDuration, UsageError } from './output.ts';
-import { renderApps, renderHistory, renderSnapshots } from './render.ts';
+import { outputFormat, parseDuration, structured, table, UsageError } from './output.ts';
+import { appHeader, appObject, appRow, renderApps, renderHistory, renderSnapshots } from './render.ts';
 import { SnapshotFiles } from '../store/snapshots.ts';
 import { moltHome } from './context.ts';
+import type { DocumentOf } from '../core/manifest.ts';
+import { applyReleaseAppDocument, applyReleaseDocument, deleteReleaseAppCommand, getReleasesCommand, pauseCommand, planReleaseDocument, releaseAppObject, releaseAppRows, releaseHistory, rollbackReleaseAppCommand } from './release-commands.ts';
+import { ReleaseStore } from '../store/release-store.ts';
+import { MEMBER_LABEL } from '../core/release.ts';
 
 /** `molt apply -f FILE`. */
 export async function applyCommand(opts: GlobalOptions & { filename: string; timeout: string }): Promise<number> {
-  const docs = readManifests(opts.filename);
+  const docs = readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
   const deps = await runDeps(opts, parseDuration(opts.timeout));
   let failed = 0;
   try {
-    for (const doc of docs) {
-      const result = await applyApp(deps, doc.manifest).catch((e: unknown) => {
-        failed++;
+    // Releases first: an app in the same file may run one of them.
+    const ordered = [...docs.filter((d) => d.kind === 'Release'), ...docs.filter((d) => d.kind !== 'Release')];
+    for (const doc of ordered) {
+      const code = await applyDocument(deps, doc).catch((e: unknown) => {
         reportError(e);
-        return undefined;
+        return 1;
       });
-      if (result) failed += reportApply(doc.manifest.metadata.name, result);
+      failed += code === 0 ? 0 : 1;
     }
   } finally {
     deps.dispose();
   }
   return failed > 0 ? 1 : 0;
+}
+
+async function applyDocument(deps: Awaited<ReturnType<typeof runDeps>>, doc: DocumentOf<'App' | 'Release' | 'ReleaseApp'>): Promise<number> {
+  switch (doc.kind) {
+    case 'Release':
+      return applyReleaseDocument(deps.store, doc.manifest);
+    case 'ReleaseApp':
+      return applyReleaseAppDocument(deps, doc.manifest);
+    case 'App':
+      return reportApply(doc.manifest.metadata.name, await applyApp(deps, doc.manifest));
+  }
 }
 
 function reportApply(name: string, r: ApplyResult): number {
@@ -50,11 +66,16 @@ function reportApply(name: string, r: ApplyResult): number {
 
 /** `molt plan -f FILE`: exit 0 nothing to do, 2 changes pending, 1 error. */
 export async function planCommand(opts: GlobalOptions & { filename: string }): Promise<number> {
-  const docs = readManifests(opts.filename);
+  const docs = readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
   const store = openStore(opts);
   let pending = false;
   try {
-    for (const { manifest } of docs) {
+    for (const doc of docs) {
+      if (doc.kind !== 'App') {
+        pending = planReleaseDocument(store, doc) || pending;
+        continue;
+      }
+      const manifest = doc.manifest;
       const name = manifest.metadata.name;
       const d = planApp({ store }, manifest);
       if (d.action === 'none' || d.action === 'record') {
@@ -87,17 +108,34 @@ async function noticeFor(opts: GlobalOptions, manifest: AppManifest): Promise<st
 
 /** `molt get apps` / `molt get app NAME`. */
 export function getCommand(resource: string, name: string | undefined, opts: GlobalOptions & { output: string }): number {
+  if (['release', 'releases'].includes(resource)) return getReleasesCommand(opts);
   const format = outputFormat(opts.output);
-  if (!['app', 'apps'].includes(resource)) throw new UsageError(`unknown resource type "${resource}"`, 'Use `molt get apps` or `molt get app NAME`.');
+  if (!['app', 'apps'].includes(resource)) throw new UsageError(`unknown resource type "${resource}"`, 'Use `molt get apps`, `molt get app NAME` or `molt get releases`.');
   const store = openStore(opts);
   try {
-    const apps = name ? [store.getApp(name)] : store.listApps();
-    if (name && !apps[0]) throw new AppNotFoundError(name);
-    if (!name && apps.length === 0 && (format === 'table' || format === 'wide')) {
+    const rs = new ReleaseStore(store);
+    const releaseApp = name ? rs.getApp(name) : undefined;
+    if (releaseApp) {
+      process.stdout.write(format === 'json' || format === 'yaml' ? structured(releaseAppObject(releaseApp), format) : table(['NAME', 'VERSION', 'PHASE', 'IP', 'AGE'], releaseAppRows([releaseApp], rs)));
+      return 0;
+    }
+    // Members of release apps are shown through their app, not as apps of their own.
+    const apps = (name ? [store.getApp(name)] : store.listApps().filter((a) => !a.manifest?.metadata.labels[MEMBER_LABEL.owner])).filter((a) => a !== undefined);
+    const releaseApps = name ? [] : rs.listApps();
+    if (name && apps.length === 0) throw new AppNotFoundError(name);
+    if (!name && apps.length + releaseApps.length === 0 && (format === 'table' || format === 'wide')) {
       say('No apps found.');
       return 0;
     }
-    process.stdout.write(renderApps(apps.filter((a) => a !== undefined), format, name !== undefined));
+    if (releaseApps.length > 0 && (format === 'json' || format === 'yaml')) {
+      process.stdout.write(structured({ apiVersion: 'molt.dev/v1alpha1', kind: 'List', items: [...apps.map(appObject), ...releaseApps.map(releaseAppObject)] }, format));
+    } else if (releaseApps.length > 0) {
+      const wide = format === 'wide';
+      const pad = (row: string[]) => (wide ? [...row, '', '', ''] : row);
+      process.stdout.write(table(appHeader(wide), [...apps.map((a) => appRow(a, wide)), ...releaseAppRows(releaseApps, rs).map(pad)]));
+    } else {
+      process.stdout.write(renderApps(apps, format, name !== undefined));
+    }
     return 0;
   } finally {
     store.close();
@@ -109,6 +147,11 @@ export function historyCommand(name: string, opts: GlobalOptions & { output: str
   const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
   const store = openStore(opts);
   try {
+    const rs = new ReleaseStore(store);
+    if (rs.getApp(name)) {
+      process.stdout.write(releaseHistory(rs, name, format));
+      return 0;
+    }
     const ops = store.listOperations(name);
     if (ops.length === 0 && !store.getApp(name)) throw new AppNotFoundError(name);
     process.stdout.write(renderHistory(ops.map((operation) => ({ operation, steps: store.listSteps(operation.id) })), format));
@@ -137,6 +180,7 @@ export function snapshotsCommand(name: string, opts: GlobalOptions & { output: s
 export async function rollbackCommand(name: string, opts: GlobalOptions & { timeout: string }): Promise<number> {
   const deps = await runDeps(opts, parseDuration(opts.timeout));
   try {
+    if (new ReleaseStore(deps.store).getApp(name)) return await rollbackReleaseAppCommand(deps, name);
     return reportApply(name, await rollbackApp(deps, name));
   } finally {
     deps.dispose();
@@ -159,6 +203,7 @@ export async function recoverCommand(name: string, opts: GlobalOptions): Promise
 export async function deleteCommand(name: string, opts: GlobalOptions & { volumes?: boolean }): Promise<number> {
   const deps = await runDeps(opts, undefined);
   try {
+    if (new ReleaseStore(deps.store).getApp(name)) return await deleteReleaseAppCommand(deps, name, opts.volumes === true);
     const removed = await deleteApp(deps, name, opts.volumes === true);
     process.stdout.write(`app/${name} deleted${removed.length ? ` (${removed.join(', ')})` : ''}${opts.volumes ? '' : '; volumes kept (use --volumes to remove them)'}\n`);
     return 0;
@@ -175,5 +220,16 @@ export function reportError(e: unknown): void {
   } else {
     say(`error[Internal]: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     say('hint: this is a bug in molt; please report it with the command you ran.');
+  }
+}
+
+/** `molt pause NAME` / `molt resume NAME` for a release app. */
+export async function pauseResumeCommand(name: string, paused: boolean, opts: GlobalOptions & { timeout?: string }): Promise<number> {
+  if (paused) return pauseCommand(name, true, opts);
+  const deps = await runDeps(opts, parseDuration(opts.timeout ?? '30m'));
+  try {
+    return await pauseCommand(name, false, opts, deps);
+  } finally {
+    deps.dispose();
   }
 }

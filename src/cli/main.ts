@@ -4,7 +4,7 @@
  * 130 interrupted twice.
  */
 import { Command, CommanderError } from 'commander';
-import { applyCommand, deleteCommand, getCommand, historyCommand, planCommand, recoverCommand, reportError, rollbackCommand, snapshotsCommand } from './commands.ts';
+import { applyCommand, deleteCommand, getCommand, historyCommand, pauseResumeCommand, planCommand, recoverCommand, reportError, rollbackCommand, snapshotsCommand } from './commands.ts';
 import type { GlobalOptions } from './context.ts';
 import { registerTaskCommands } from './task-commands.ts';
 
@@ -30,8 +30,8 @@ function build(): Command {
   program.command('plan').description('show the steps apply would take; exit 0 nothing to do, 2 changes pending, 1 error')
     .requiredOption('-f, --filename <file>', 'manifest file')
     .action(run((o: { filename: string }) => planCommand(withGlobals(program, o))));
-  program.command('get').description('list apps (`get apps`) or show one (`get app NAME`)')
-    .argument('<resource>', 'apps or app').argument('[name]')
+  program.command('get').description('list apps (`get apps`), show one (`get app NAME`), or the release catalog (`get releases`)')
+    .argument('<resource>', 'apps, app or releases').argument('[name]')
     .option('-o, --output <format>', 'table, wide, json or yaml', 'table')
     .action(run((resource: string, name: string | undefined, o: { output: string }) => getCommand(resource, name, withGlobals(program, o))));
   program.command('history').description('every install, upgrade and rollback of the app, with its steps')
@@ -43,6 +43,12 @@ function build(): Command {
   program.command('rollback').description('go back to the previously installed version, keeping the data')
     .argument('<name>').option('--timeout <duration>', 'give up (and restore) when not done within this time', '10m')
     .action(run((name: string, o: { timeout: string }) => rollbackCommand(name, withGlobals(program, o))));
+  program.command('pause').description('stop a release app\'s rollout before its next member')
+    .argument('<name>')
+    .action(run((name: string) => pauseResumeCommand(name, true, withGlobals(program, {}))));
+  program.command('resume').description('continue a paused or partitioned rollout of a release app')
+    .argument('<name>').option('--timeout <duration>', 'give up (and roll back) when not done within this time', '30m')
+    .action(run((name: string, o: { timeout: string }) => pauseResumeCommand(name, false, withGlobals(program, o))));
   program.command('recover').description('finish or roll back an operation that was interrupted')
     .argument('<name>')
     .action(run((name: string) => recoverCommand(name, withGlobals(program, {}))));

@@ -20,16 +20,24 @@ export function renderApps(apps: AppRecord[], format: OutputFormat, single: bool
     return structured(single && apps[0] ? appObject(apps[0]) : { apiVersion: 'molt.dev/v1alpha1', kind: 'List', items: apps.map(appObject) }, format);
   }
   const wide = format === 'wide';
-  const header = ['NAME', 'VERSION', 'PHASE', 'IP', 'AGE', ...(wide ? ['IMAGE', 'CONTAINER', 'LAST UPGRADE'] : [])];
-  const rows = apps.map((a) => [
+  return table(appHeader(wide), apps.map((a) => appRow(a, wide)));
+}
+
+/** The columns of `get apps`. */
+export function appHeader(wide: boolean): string[] {
+  return ['NAME', 'VERSION', 'PHASE', 'IP', 'AGE', ...(wide ? ['IMAGE', 'CONTAINER', 'LAST UPGRADE'] : [])];
+}
+
+/** One inline app's row of `get apps`. */
+export function appRow(a: AppRecord, wide: boolean): string[] {
+  return [
     a.name,
     a.status.installedVersion ?? '<none>',
     a.status.phase,
     a.status.ip ?? '<none>',
     age(a.createdAt),
     ...(wide ? [a.status.image ?? '<none>', a.status.containerId?.slice(0, 12) ?? '<none>', lastUpgrade(a)] : []),
-  ]);
-  return table(header, rows);
+  ];
 }
 
 function lastUpgrade(a: AppRecord): string {
@@ -47,14 +55,14 @@ export interface HistoryEntry {
 export function renderHistory(entries: HistoryEntry[], format: OutputFormat): string {
   if (format === 'json' || format === 'yaml') {
     return structured(entries.map(({ operation: o, steps }) => ({
-      id: o.id, kind: o.plan.trigger === 'rollback' ? 'rollback' : o.kind, from: o.fromVersion ?? null, to: o.toVersion,
+      id: o.id, kind: o.plan.trigger === 'apply' ? o.kind : 'rollback', from: o.fromVersion ?? null, to: o.toVersion,
       outcome: outcome(o), error: 'cause' in o.state ? o.state.cause : null, warnings: o.plan.warnings,
       startedAt: o.startedAt, finishedAt: o.finishedAt ?? null,
       steps: steps.map((s) => ({ name: s.name, rollback: s.rollback, phase: s.phase, startedAt: s.startedAt, finishedAt: s.finishedAt ?? null, message: s.message, output: s.output })),
     })), format);
   }
   return entries.map(({ operation: o, steps }) => {
-    const head = `#${o.id} ${o.plan.trigger === 'rollback' ? 'rollback' : o.kind} ${o.fromVersion ?? '∅'} → ${o.toVersion}   ${outcome(o)}   ${o.startedAt}${'cause' in o.state ? `\n   cause: ${o.state.cause.code}: ${o.state.cause.message}` : ''}`;
+    const head = `#${o.id} ${o.plan.trigger === 'apply' ? o.kind : 'rollback'} ${o.fromVersion ?? '∅'} → ${o.toVersion}   ${outcome(o)}   ${o.startedAt}${'cause' in o.state ? `\n   cause: ${o.state.cause.code}: ${o.state.cause.message}` : ''}`;
     const lines = steps.map((s) => `   ${s.rollback ? '↩' : ' '} ${s.name.padEnd(17)} ${s.phase.padEnd(11)} ${duration(s)}  ${s.message.split('\n')[0] ?? ''}`);
     return [head, ...lines].join('\n');
   }).join('\n\n') + '\n';

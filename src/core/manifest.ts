@@ -9,6 +9,7 @@ import type { AppManifest } from './model.ts';
 import { API_VERSION, appDocument } from './schema.ts';
 import type { InventoryManifest, UpgradeTaskManifest } from './task.ts';
 import { inventoryDocument, upgradeTaskDocument } from './task-schema.ts';
+import { releaseAppDocument, releaseDocument, type ReleaseAppManifest, type ReleaseManifest } from './release-schema.ts';
 
 /** The largest manifest file molt reads. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
@@ -16,6 +17,8 @@ export const MAX_MANIFEST_BYTES = 1024 * 1024;
 /** One validated document and where it came from. */
 export type ManifestDocument =
   | { kind: 'App'; file: string; line: number; manifest: AppManifest }
+  | { kind: 'ReleaseApp'; file: string; line: number; manifest: ReleaseAppManifest }
+  | { kind: 'Release'; file: string; line: number; manifest: ReleaseManifest }
   | { kind: 'UpgradeTask'; file: string; line: number; manifest: UpgradeTaskManifest }
   | { kind: 'Inventory'; file: string; line: number; manifest: InventoryManifest };
 
@@ -27,9 +30,9 @@ export type DocumentOf<K extends ManifestKind> = Extract<ManifestDocument, { kin
 type Schema = z.ZodType<unknown>;
 
 /** The document kinds molt knows, by kind name. More kinds register here. */
-const KINDS: Record<string, Schema> = { App: appDocument, UpgradeTask: upgradeTaskDocument, Inventory: inventoryDocument };
+const KINDS: Record<string, Schema> = { App: appDocument, Release: releaseDocument, UpgradeTask: upgradeTaskDocument, Inventory: inventoryDocument };
 /** The command that takes each kind, for documents given to another command. */
-const APPLIED_WITH: Record<string, string> = { App: 'molt apply -f', UpgradeTask: 'molt task apply -f', Inventory: 'molt task apply -f' };
+const APPLIED_WITH: Record<string, string> = { App: 'molt apply -f', Release: 'molt apply -f', UpgradeTask: 'molt task apply -f', Inventory: 'molt task apply -f' };
 
 /** Parses and validates every document in a manifest file's text; kinds other than `accept` are problems. */
 export function parseManifests<K extends ManifestKind = 'App'>(text: string, file: string, accept: readonly K[] = ['App' as K]): DocumentOf<K>[] {
@@ -79,7 +82,9 @@ function validateDocument(doc: Document, file: string, lines: LineCounter, probl
     problems.push({ ...at(['kind']), field: 'kind', message: `kind ${kind} is not taken by this command; apply it with \`${APPLIED_WITH[kind]}\`` });
     return undefined;
   }
-  const parsed = schema.safeParse(value);
+  // An App either runs an inline container (spec.image…) or a Release (spec.release + roles).
+  const runsRelease = kind === 'App' && typeof record.spec === 'object' && record.spec !== null && 'release' in record.spec;
+  const parsed = (runsRelease ? releaseAppDocument : schema).safeParse(value);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
@@ -92,7 +97,7 @@ function validateDocument(doc: Document, file: string, lines: LineCounter, probl
     return undefined;
   }
   const line = lines.linePos(doc.contents?.range?.[0] ?? 0).line;
-  return { kind, file, line, manifest: parsed.data } as ManifestDocument;
+  return { kind: runsRelease ? 'ReleaseApp' : kind, file, line, manifest: parsed.data } as ManifestDocument;
 }
 
 /** The line and column of the node at `path` (or of the key `key` inside it), as near as exists. */

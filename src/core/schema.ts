@@ -81,37 +81,61 @@ const upgradeSettings = z.strictObject({
 /** The defaults of `spec.upgrade`, as the schema fills them in. */
 export const UPGRADE_DEFAULTS = upgradeSettings.parse({});
 
+/** The fields that shape one container, shared by inline Apps and the roles of a Release. */
+const containerShape = {
+  image: z.string().regex(IMAGE_REF, 'must be an image reference such as localhost/notes:1.2.3-4'),
+  command: argv.optional(),
+  entrypoint: argv.optional(),
+  env: z.record(z.string().regex(ENV_NAME, 'env names are letters, digits and "_", not starting with a digit'), z.string({ error: 'env values must be strings: quote numbers and booleans' })).default({}),
+  volumes: z.array(volume).default([]),
+  probes: z.strictObject({ startup: probe.optional() }).default({}),
+  minReadySeconds: z.number().min(0).max(3600).default(2),
+  stopTimeoutSeconds: z.number().int().min(0).max(3600).default(10),
+  upgrade: upgradeSettings.prefault({}),
+};
+
+/** Flags duplicate volume names and mount paths. */
+function uniqueVolumes(spec: { volumes: { name: string; mountPath: string }[] }, ctx: z.RefinementCtx): void {
+  const seen = new Map<string, number>();
+  spec.volumes.forEach((v, i) => {
+    for (const key of [`name:${v.name}`, `path:${v.mountPath}`]) {
+      if (seen.has(key)) {
+        ctx.addIssue({ code: 'custom', path: ['volumes', i, key.startsWith('name') ? 'name' : 'mountPath'], message: `duplicates volumes[${seen.get(key)}]` });
+      } else seen.set(key, i);
+    }
+  });
+}
+
+/** A package identity: namespace/name. */
+export const packageName = z.string().refine((p) => {
+  const parts = p.split('/');
+  return parts.length === 2 && parts.every((x) => PACKAGE_PART.test(x));
+}, 'must be namespace/name, e.g. official/notes (lowercase letters, digits, ".", "_", "-")');
+
+/** The network an app joins. */
+export const networkSchema = network.default({ name: 'molt' });
+
 const appSpec = z
   .strictObject({
-    package: z.string().refine((p) => {
-      const parts = p.split('/');
-      return parts.length === 2 && parts.every((x) => PACKAGE_PART.test(x));
-    }, 'must be namespace/name, e.g. official/notes (lowercase letters, digits, ".", "_", "-")'),
+    package: packageName,
     version: versionString,
-    image: z.string().regex(IMAGE_REF, 'must be an image reference such as localhost/notes:1.2.3-4'),
-    command: argv.optional(),
-    entrypoint: argv.optional(),
-    env: z.record(z.string().regex(ENV_NAME, 'env names are letters, digits and "_", not starting with a digit'), z.string({ error: 'env values must be strings: quote numbers and booleans' })).default({}),
-    volumes: z.array(volume).default([]),
-    network: network.default({ name: 'molt' }),
-    probes: z.strictObject({ startup: probe.optional() }).default({}),
-    minReadySeconds: z.number().min(0).max(3600).default(2),
-    stopTimeoutSeconds: z.number().int().min(0).max(3600).default(10),
+    ...containerShape,
+    network: networkSchema,
     upgradeConfig: z
       .strictObject({ forceUpgrade: z.boolean().default(false), allowNamespaceSwitch: z.boolean().default(false) })
       .default({ forceUpgrade: false, allowNamespaceSwitch: false }),
-    upgrade: upgradeSettings.prefault({}),
   })
-  .superRefine((spec, ctx) => {
-    const seen = new Map<string, number>();
-    spec.volumes.forEach((v, i) => {
-      for (const key of [`name:${v.name}`, `path:${v.mountPath}`]) {
-        if (seen.has(key)) {
-          ctx.addIssue({ code: 'custom', path: ['volumes', i, key.startsWith('name') ? 'name' : 'mountPath'], message: `duplicates volumes[${seen.get(key)}]` });
-        } else seen.set(key, i);
-      }
-    });
-  });
+  .superRefine(uniqueVolumes);
+
+/** One role of a Release: a container template plus its lifecycle script (seed 003). */
+export const roleSchema = z
+  .strictObject({
+    name: dnsName,
+    ...containerShape,
+    /** Absolute path in the image of the script called with --pod_upgraded, --role_upgraded, … */
+    lifecycle: absolutePath.optional(),
+  })
+  .superRefine(uniqueVolumes);
 
 export const metadata = z.strictObject({
   name: dnsName,

@@ -17,7 +17,7 @@ export function publishStatus(store: Store, op: OperationRecord, state: Operatio
   const old = op.plan.old;
   const lastUpgrade: LastUpgrade = {
     operation: op.id,
-    kind: op.plan.trigger === 'rollback' ? 'rollback' : op.kind,
+    kind: op.plan.trigger === 'apply' ? op.kind : 'rollback',
     ...(op.fromVersion !== undefined ? { from: op.fromVersion } : {}),
     to: op.toVersion,
     outcome: outcomeOf(state),

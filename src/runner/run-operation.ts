@@ -44,7 +44,7 @@ export async function runOperation(deps: RunDeps, op: OperationRecord): Promise<
     const signal = rollingBack ? new AbortController().signal : deps.signal;
     try {
       const result = await withAttempts(rollingBack ? ROLLBACK_ATTEMPTS : FORWARD_ATTEMPTS, signal, () =>
-        STEPS[current.step]({ engine: deps.engine, op, facts, signal, home: deps.home, log: (l) => deps.log(`    ${l}`) }),
+        STEPS[current.step]({ engine: deps.engine, op, facts, signal, home: deps.home, store: deps.store, log: (l) => deps.log(`    ${l}`) }),
       );
       const message = typeof result === 'string' ? result : result.message;
       deps.store.finishStep(stepId, 'Completed', message, typeof result === 'string' ? '' : result.output);

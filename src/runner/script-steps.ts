@@ -18,6 +18,10 @@ const NOTIFICATION_MAX_BYTES = 64 * 1024;
 /** Reads the new version's scripts (and checks them) from a helper container of its image. */
 export async function fetchScripts(ctx: StepContext): Promise<StepResult> {
   const manifest = manifestOf(ctx);
+  if (ctx.op.plan.trigger !== 'apply') {
+    // The older version's scripts were written for upgrading TO it, not for going back.
+    return `upgrade scripts are not run when going back (${ctx.op.plan.trigger})`;
+  }
   const image = await ctx.engine.inspectImage(manifest.spec.image);
   const scripts = declaredScripts(manifest, image?.labels ?? {});
   ctx.facts.scripts = scripts;

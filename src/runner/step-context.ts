@@ -5,6 +5,7 @@
 import { LABEL, type AppManifest } from '../core/model.ts';
 import type { OldInstance } from '../core/container-spec.ts';
 import type { ContainerEngine } from '../engines/types.ts';
+import type { Store } from '../store/store.ts';
 import type { OperationFacts, OperationRecord } from '../store/types.ts';
 
 /** What a step may use. `facts` is journaled with the state after the step. */
@@ -16,6 +17,8 @@ export interface StepContext {
   log: (line: string) => void;
   /** molt's home (scripts and snapshots are kept below it). */
   home: string;
+  /** The store, for reservations shared between concurrent operations (IPs). */
+  store: Store;
 }
 
 /** What a step reports: a one-line message, and any output worth keeping in the history. */

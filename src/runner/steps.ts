@@ -39,25 +39,37 @@ async function prepareResources(ctx: StepContext): Promise<string> {
   return `network ${net.name}${existing ? '' : ' (created)'}, ${spec.volumes.length} volume(s), IP ${ctx.facts.ip}`;
 }
 
-/** The manifest's IP, else the old container's on the same network, else the first free one. */
+/**
+ * The manifest's IP, else the old container's on the same network, else the first free one;
+ * reserved in the store so concurrent installs (members of one release app) never pick the
+ * same address.
+ */
 async function chooseIp(ctx: StepContext): Promise<string> {
   const net = manifestOf(ctx).spec.network;
-  if (net.ipv4) return net.ipv4;
+  const app = appName(ctx);
   const old = ctx.op.plan.old?.container;
-  const kept = old?.requestedIps[net.name] || old?.networks[net.name];
-  if (kept) return kept;
-  if (ctx.op.plan.ip) return ctx.op.plan.ip;
+  const wanted = net.ipv4 || old?.requestedIps[net.name] || old?.networks[net.name] || ctx.op.plan.ip;
+  if (wanted) {
+    if (!ctx.store.reserveIp(net.name, app, [wanted])) throw new NoFreeAddressError(net.name, `${wanted} is reserved by another app`);
+    return wanted;
+  }
   const subnets = (await ctx.engine.inspectNetwork(net.name))?.subnets ?? [net.subnet ?? DEFAULT_SUBNET];
   const subnet = subnets.find((s) => s.includes('.')) ?? DEFAULT_SUBNET;
   const used = await ctx.engine.addressesInUse(net.name);
+  const ip = ctx.store.reserveIp(net.name, app, freeAddresses(subnet, used));
+  if (!ip) throw new NoFreeAddressError(net.name, subnet);
+  return ip;
+}
+
+/** Host addresses of the subnet (skipping the gateway .1) not in `used`, in order. */
+function* freeAddresses(subnet: string, used: Set<string>): Generator<string> {
   const [base, bits] = subnet.split('/');
   const size = 2 ** (32 - Number(bits));
   const first = ipToInt(base ?? '');
   for (let i = 2; i < size - 1; i++) {
     const ip = intToIp(first + i);
-    if (!used.has(ip) && ipInSubnet(ip, subnet)) return ip;
+    if (!used.has(ip) && ipInSubnet(ip, subnet)) yield ip;
   }
-  throw new NoFreeAddressError(net.name, subnet);
 }
 
 async function stopOld(ctx: StepContext): Promise<string> {

@@ -32,6 +32,12 @@ CREATE TABLE IF NOT EXISTS steps (
   output TEXT
 );
 CREATE INDEX IF NOT EXISTS steps_by_operation ON steps (operation_id, id);
+CREATE TABLE IF NOT EXISTS ip_reservations (
+  network TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  app TEXT NOT NULL,
+  PRIMARY KEY (network, ip)
+);
 CREATE TABLE IF NOT EXISTS locks (
   app TEXT PRIMARY KEY,
   pid INTEGER NOT NULL,

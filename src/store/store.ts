@@ -13,6 +13,7 @@ import type { AppManifest } from '../core/model.ts';
 import type { OperationKind, OperationState } from '../core/upgrade-machine.ts';
 import { SCHEMA } from './schema.ts';
 import { TASK_SCHEMA } from './task-schema.ts';
+import { RELEASE_SCHEMA } from './release-store.ts';
 import type { AppRecord, AppStatus, OperationFacts, OperationRecord, StepRecord } from './types.ts';
 
 /** The store of one molt home directory. */
@@ -33,6 +34,7 @@ export class Store {
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;');
     db.exec(SCHEMA);
     db.exec(TASK_SCHEMA);
+    db.exec(RELEASE_SCHEMA);
     return new Store(db);
   }
 
@@ -78,6 +80,7 @@ export class Store {
       this.db.prepare('DELETE FROM steps WHERE operation_id IN (SELECT id FROM operations WHERE app = ?)').run(name);
       this.db.prepare('DELETE FROM operations WHERE app = ?').run(name);
       this.db.prepare('DELETE FROM apps WHERE name = ?').run(name);
+      this.db.prepare('DELETE FROM ip_reservations WHERE app = ?').run(name);
     });
   }
 
@@ -132,6 +135,30 @@ export class Store {
 
   listSteps(operationId: number): StepRecord[] {
     return (this.db.prepare('SELECT * FROM steps WHERE operation_id = ? ORDER BY id').all(operationId) as unknown as RawStep[]).map(toStep);
+  }
+
+  // ---- IP reservations ----
+
+  /**
+   * Reserves for `app` the first candidate IP on `network` that no other app holds (its own
+   * reservation counts as free), atomically across processes. Undefined when none is left.
+   */
+  reserveIp(network: string, app: string, candidates: Iterable<string>): string | undefined {
+    return this.transaction(() => {
+      const held = new Map((this.db.prepare('SELECT ip, app FROM ip_reservations WHERE network = ?').all(network) as { ip: string; app: string }[]).map((r) => [r.ip, r.app]));
+      for (const ip of candidates) {
+        const holder = held.get(ip);
+        if (holder !== undefined && holder !== app) continue;
+        this.db.prepare('INSERT OR REPLACE INTO ip_reservations (network, ip, app) VALUES (?, ?, ?)').run(network, ip, app);
+        return ip;
+      }
+      return undefined;
+    });
+  }
+
+  /** Forgets every IP reservation of the app. */
+  releaseIps(app: string): void {
+    this.db.prepare('DELETE FROM ip_reservations WHERE app = ?').run(app);
   }
 
   // ---- locks ----

@@ -25,8 +25,8 @@ export interface OperationPlan {
   previous?: AppManifest;
   /** The old instance as observed when the operation was planned (upgrades). */
   old?: { container: ContainerObservation; image: ImageObservation | undefined; wasRunning: boolean };
-  /** `apply`, or `rollback` when the user asked to go back. */
-  trigger: 'apply' | 'rollback';
+  /** `apply`; `rollback` when the user asked to go back; `revert` when a release rollout undoes a member. */
+  trigger: 'apply' | 'rollback' | 'revert';
   /** The IP the app had, kept when its old container is gone. */
   ip?: string;
   warnings: string[];

@@ -1,0 +1,169 @@
+/**
+ * Executing release-app changes (seed 003): install members, roll a new release out — roles in
+ * parallel, members one at a time (or maxUnavailable at a time) from the highest ordinal down,
+ * each with the full single-member procedure — call the lifecycle hooks, and revert exactly
+ * the members already touched. Every member change is recorded in the app's status before it
+ * starts, and every step in the rollout's event log.
+ */
+import { MoltError, toErrorRecord, type ErrorRecord } from '../core/errors.ts';
+import type { AppManifest } from '../core/model.ts';
+import { MEMBER_LABEL, memberManifest, roleOf, rolloutOrder } from '../core/release.ts';
+import type { ReleaseAppManifest, ReleaseManifest } from '../core/release-schema.ts';
+import { withMember, type ReleaseAppStatus, type UpgradeStatus } from '../core/release-status.ts';
+import { compareVersionStrings } from '../core/version.ts';
+import { ReleaseStore } from '../store/release-store.ts';
+import { applyApp } from './app-service.ts';
+import type { RunDeps } from './run-operation.ts';
+
+/** One rollout in progress: its deps, ids and the first failure seen. */
+interface Rollout {
+  deps: RunDeps;
+  rs: ReleaseStore;
+  app: ReleaseAppManifest;
+  id: number;
+  failure?: ErrorRecord;
+}
+
+/** Starts a rollout record and returns its context. */
+export function beginRollout(deps: RunDeps, app: ReleaseAppManifest, kind: string, from: string | undefined, to: string): Rollout {
+  const rs = new ReleaseStore(deps.store);
+  return { deps, rs, app, id: rs.startRollout(app.metadata.name, kind, from, to) };
+}
+
+/** Installs or converges every member onto `release`, roles in parallel, ordinals ascending. */
+export async function installMembers(r: Rollout, release: ReleaseManifest): Promise<void> {
+  await Promise.all(r.app.spec.roles.map(async (role) => {
+    for (let ordinal = 0; ordinal < role.members; ordinal++) {
+      if (r.failure) return;
+      await changeMember(r, release, role.name, ordinal, { before: '', after: '', event: 'member-installed' });
+    }
+  }));
+}
+
+/**
+ * Replaces members onto `to`: per role from the highest ordinal down to the partition; stops
+ * starting members after the first failure or a pause request. Returns true when every role
+ * finished all its members (hooks role_upgraded were called).
+ */
+export async function upgradeMembers(r: Rollout, to: ReleaseManifest): Promise<boolean> {
+  const { partition, maxUnavailable } = r.app.spec.upgradeStrategy;
+  const finished = await Promise.all(r.app.spec.roles.map(async (role) => {
+    const order = rolloutOrder(role.members, partition);
+    for (let i = 0; i < order.length; i += maxUnavailable) {
+      if (r.failure || pauseRequested(r)) return false;
+      await Promise.all(order.slice(i, i + maxUnavailable).map((ordinal) => changeMember(r, to, role.name, ordinal, { before: 'upgrading', after: 'upgraded', event: 'member-upgraded', hook: '--pod_upgraded' })));
+    }
+    if (r.failure || partition > 0) return false;
+    await roleHook(r, to, role.name, '--role_upgraded');
+    return true;
+  }));
+  return finished.every(Boolean);
+}
+
+/** Reverts every member that is on `to` back to `prev` (data kept, no scripts), roles in parallel. */
+export async function revertMembers(r: Rollout, to: ReleaseManifest, prev: ReleaseManifest): Promise<void> {
+  await Promise.all(r.app.spec.roles.map(async (role) => {
+    const touched = membersOn(r, role.name, role.members, to);
+    for (const ordinal of touched.sort((a, b) => a - b)) {
+      await changeMember(r, prev, role.name, ordinal, { before: 'rollingBack', after: 'rolledBack', event: 'member-reverted', hook: '--pod_reverted', revert: true });
+    }
+    if (touched.length > 0) await roleHook(r, prev, role.name, '--role_reverted');
+  }));
+}
+
+/** Calls the lifecycle script of every member with `flag` (cluster_upgraded / cluster_reverted). */
+export async function clusterHook(r: Rollout, release: ReleaseManifest, flag: string): Promise<void> {
+  for (const role of r.app.spec.roles) await roleHook(r, release, role.name, flag);
+}
+
+interface MemberChange {
+  before: UpgradeStatus;
+  after: UpgradeStatus;
+  event: string;
+  hook?: string;
+  revert?: boolean;
+}
+
+/** Moves one member onto `release` through the single-member procedure, then calls its hook. */
+async function changeMember(r: Rollout, release: ReleaseManifest, role: string, ordinal: number, c: MemberChange): Promise<void> {
+  const base = memberManifest(r.app, release, roleOf(release, role), ordinal);
+  const manifest: AppManifest = c.revert ? { ...base, spec: { ...base.spec, upgradeConfig: { ...base.spec.upgradeConfig, forceUpgrade: true } } } : base;
+  const name = manifest.metadata.name;
+  if (memberVersion(r, name) === release.spec.version && memberRelease(r, name) === release.metadata.name) {
+    setMember(r, role, ordinal, { upgradeStatus: c.after || memberStatus(r, role, ordinal), ...memberFacts(r, name) });
+    return;
+  }
+  setMember(r, role, ordinal, { upgradeStatus: c.before });
+  r.rs.event(r.id, `${c.event.replace(/-\w+$/, '')}-started`, `${name} → ${release.spec.version}`, role, name);
+  r.deps.log(`[${role} ${ordinal}] ${name} → ${release.metadata.name}`);
+  try {
+    const result = await applyApp(r.deps, manifest, c.revert ? 'revert' : 'apply');
+    const state = result.operation?.state;
+    if (state && state.phase !== 'Succeeded') {
+      const cause = 'cause' in state ? state.cause : { code: 'Failed', message: `ended ${state.phase}` };
+      throw Object.assign(new Error(cause.message), { record: cause });
+    }
+    if (c.hook) await memberHook(r, release, role, name, c.hook);
+    setMember(r, role, ordinal, { upgradeStatus: c.after, ...memberFacts(r, name) });
+    r.rs.event(r.id, c.event, `${name} now runs ${release.spec.version}`, role, name);
+  } catch (e) {
+    const cause = (e as { record?: ErrorRecord }).record ?? toErrorRecord(e);
+    r.failure ??= { ...cause, message: `${name}: ${cause.message}` };
+    setMember(r, role, ordinal, { upgradeStatus: 'failed', ...memberFacts(r, name) });
+    r.rs.event(r.id, 'member-failed', `${name}: ${cause.code}: ${cause.message}`, role, name);
+    if (!(e instanceof MoltError) && !(e as { record?: unknown }).record) throw e;
+  }
+}
+
+/** Calls one member's lifecycle script with `flag`; a failure fails the member. */
+async function memberHook(r: Rollout, release: ReleaseManifest, role: string, member: string, flag: string): Promise<void> {
+  const script = roleOf(release, role).lifecycle;
+  if (!script) return;
+  const id = r.deps.store.getApp(member)?.status.containerId ?? member;
+  const res = await r.deps.engine.exec(id, [script, flag]);
+  r.rs.event(r.id, `hook${flag.replace('--', ' ')}`, `${member}: ${script} ${flag} exited ${res.exitCode}`, role, member);
+  if (res.exitCode !== 0) throw Object.assign(new Error(`lifecycle ${script} ${flag} exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}`), { record: { code: 'HookFailed', message: `${member}: lifecycle ${flag} exited ${res.exitCode}` } });
+}
+
+/** Calls the lifecycle script with `flag` on every member of a role (failures are recorded, not fatal). */
+async function roleHook(r: Rollout, release: ReleaseManifest, role: string, flag: string): Promise<void> {
+  const spec = r.app.spec.roles.find((x) => x.name === role);
+  for (let ordinal = 0; ordinal < (spec?.members ?? 0); ordinal++) {
+    const name = `${r.app.metadata.name}-${role}-${ordinal}`;
+    await memberHook(r, release, role, name, flag).catch((e: unknown) => r.rs.event(r.id, 'hook-failed', `${name}: ${(e as Error).message}`, role, name));
+  }
+}
+
+function membersOn(r: Rollout, role: string, members: number, release: ReleaseManifest): number[] {
+  return Array.from({ length: members }, (_, i) => i).filter((i) => memberRelease(r, `${r.app.metadata.name}-${role}-${i}`) === release.metadata.name);
+}
+
+function memberVersion(r: Rollout, name: string): string | undefined {
+  return r.deps.store.getApp(name)?.manifest?.spec.version;
+}
+
+function memberRelease(r: Rollout, name: string): string | undefined {
+  return r.deps.store.getApp(name)?.manifest?.metadata.labels[MEMBER_LABEL.release];
+}
+
+function memberFacts(r: Rollout, name: string): { version?: string; ip?: string; container?: string; release?: string } {
+  const rec = r.deps.store.getApp(name);
+  return { version: rec?.manifest?.spec.version, ip: rec?.status.ip, container: rec?.status.containerId, release: rec?.manifest?.metadata.labels[MEMBER_LABEL.release] };
+}
+
+function memberStatus(r: Rollout, role: string, ordinal: number): UpgradeStatus {
+  return r.rs.getApp(r.app.metadata.name)?.status.roles.find((x) => x.name === role)?.members.find((m) => m.ordinal === ordinal)?.upgradeStatus ?? '';
+}
+
+function setMember(r: Rollout, role: string, ordinal: number, change: Parameters<typeof withMember>[3]): void {
+  r.rs.updateStatus(r.app.metadata.name, (s: ReleaseAppStatus) => withMember(s, role, ordinal, change));
+}
+
+function pauseRequested(r: Rollout): boolean {
+  return r.rs.getApp(r.app.metadata.name)?.status.pauseRequested === true;
+}
+
+/** True when `a` is a newer release version than `b`. */
+export function isNewer(a: ReleaseManifest, b: ReleaseManifest): boolean {
+  return compareVersionStrings(a.spec.version, b.spec.version) > 0;
+}
