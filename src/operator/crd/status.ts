@@ -1,0 +1,113 @@
+/**
+ * The status shapes the operator writes on molt's custom resources, as zod schemas: the CRDs'
+ * `status` schemas are generated from them (crds.ts), and the TypeScript types below are what
+ * the reconcilers build. Conditions follow the Kubernetes convention (type, status, reason,
+ * message, lastTransitionTime, observedGeneration).
+ */
+import { z } from 'zod';
+import type { DetailedStatus, TargetCounts } from '../../core/task-progress.ts';
+
+/** One condition, as Kubernetes API conventions define it. */
+export const conditionSchema = z.object({
+  type: z.string().describe('Ready, Progressing, …'),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().describe('CamelCase: why the condition has this status'),
+  message: z.string(),
+  lastTransitionTime: z.iso.datetime(),
+  observedGeneration: z.number().int().optional(),
+});
+
+const upgradeStatus = z.enum(['', 'upgrading', 'upgraded', 'rollingBack', 'rolledBack']);
+
+/** One member (a pod) of an app. */
+const memberStatus = z.object({
+  name: z.string(),
+  role: z.string().optional(),
+  ordinal: z.number().int(),
+  version: z.string().optional(),
+  ready: z.boolean(),
+  podUpgradeStatus: upgradeStatus.optional(),
+});
+
+/** The status of an App on Kubernetes. */
+export const appStatusSchema = z.object({
+  observedGeneration: z.number().int().optional(),
+  phase: z.enum(['Installing', 'Running', 'Upgrading', 'RollingBack', 'Failed']).optional(),
+  installedVersion: z.string().optional(),
+  image: z.string().optional(),
+  message: z.string().optional().describe('one line: what the app is doing or why it is not'),
+  conditions: z.array(conditionSchema).optional(),
+  upgrade: z
+    .object({
+      from: z.string().optional(),
+      to: z.string(),
+      state: z.enum(['Upgrading', 'RollingBack']),
+      startedAt: z.iso.datetime(),
+      cause: z.string().optional(),
+    })
+    .optional()
+    .describe('the upgrade in flight'),
+  lastUpgrade: z
+    .object({
+      from: z.string().optional(),
+      to: z.string(),
+      outcome: z.enum(['Succeeded', 'RolledBack', 'Aborted']),
+      reason: z.string(),
+      message: z.string(),
+      startedAt: z.iso.datetime().optional(),
+      finishedAt: z.iso.datetime().optional(),
+    })
+    .optional(),
+  members: z.array(memberStatus).optional(),
+  roles: z.array(z.object({ name: z.string(), roleUpgradeStatus: upgradeStatus.optional() })).optional(),
+});
+
+/** The status of a Release. */
+export const releaseStatusSchema = z.object({
+  observedGeneration: z.number().int().optional(),
+  conditions: z.array(conditionSchema).optional(),
+});
+
+const detailedStatus = z.object({
+  target: z.string(),
+  step: z.string(),
+  startTime: z.iso.datetime(),
+  lastUpdatedAt: z.iso.datetime(),
+  phase: z.enum(['Waiting', 'Errored', 'Completed']),
+  message: z.string(),
+  reason: z.string(),
+});
+
+const counts = z.object({
+  total: z.number().int(),
+  done: z.number().int(),
+  failed: z.number().int(),
+  running: z.number().int(),
+  pending: z.number().int(),
+  notStarted: z.number().int(),
+});
+
+/** The status of an UpgradeTask (seed 004). */
+export const upgradeTaskStatusSchema = z.object({
+  observedGeneration: z.number().int().optional(),
+  phase: z.enum(['Pending', 'Started', 'Success', 'Error']).optional(),
+  startTime: z.iso.datetime().optional(),
+  completedTime: z.iso.datetime().optional(),
+  retries: z.number().int().optional(),
+  job: z.string().optional().describe('the Job that runs the task'),
+  counts: counts.optional(),
+  targets: z.array(z.object({ name: z.string(), phase: z.string(), reason: z.string(), message: z.string() })).optional(),
+  upgradeDetailedStatuses: z.array(detailedStatus).optional(),
+  conditions: z.array(conditionSchema).optional(),
+});
+
+/** A condition as written on molt's resources. */
+export type KubeCondition = z.infer<typeof conditionSchema>;
+/** The status of an App. */
+export type AppStatus = z.infer<typeof appStatusSchema>;
+/** The status of one member. */
+export type MemberStatus = z.infer<typeof memberStatus>;
+
+// Compile-time check that the task status matches the core's shapes.
+const _shapeCheck: [(x: DetailedStatus) => z.infer<typeof detailedStatus>, (x: TargetCounts) => z.infer<typeof counts>] = [(x) => x, (x) => x];
+void _shapeCheck;
