@@ -6,6 +6,7 @@
 import { startPodman, type PodmanHarness } from '../test/e2e/harness.ts';
 import { benchDowntime } from './downtime.ts';
 import { benchScripts } from './scripts.ts';
+import { benchRelease } from './release.ts';
 
 type Suite = (h: PodmanHarness, rounds: number) => Promise<Record<string, number>>;
 
@@ -13,6 +14,7 @@ type Suite = (h: PodmanHarness, rounds: number) => Promise<Record<string, number
 const SUITES: Record<string, { title: string; run: Suite }> = {
   downtime: { title: 'downtime of one upgrade: molt vs raw podman rm -f + run (alternating)', run: benchDowntime },
   scripts: { title: 'upgrade with scripts and a volume snapshot', run: benchScripts },
+  release: { title: 'a 2-role release app upgraded role-parallel', run: benchRelease },
 };
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);

@@ -73,7 +73,7 @@ export async function revertMembers(r: Rollout, to: ReleaseManifest, prev: Relea
 
 /** Calls the lifecycle script of every member with `flag` (cluster_upgraded / cluster_reverted). */
 export async function clusterHook(r: Rollout, release: ReleaseManifest, flag: string): Promise<void> {
-  for (const role of r.app.spec.roles) await roleHook(r, release, role.name, flag);
+  await Promise.all(r.app.spec.roles.map((role) => roleHook(r, release, role.name, flag)));
 }
 
 interface MemberChange {
@@ -125,13 +125,16 @@ async function memberHook(r: Rollout, release: ReleaseManifest, role: string, me
   if (res.exitCode !== 0) throw Object.assign(new Error(`lifecycle ${script} ${flag} exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}`), { record: { code: 'HookFailed', message: `${member}: lifecycle ${flag} exited ${res.exitCode}` } });
 }
 
-/** Calls the lifecycle script with `flag` on every member of a role (failures are recorded, not fatal). */
+/**
+ * Calls the lifecycle script with `flag` on every member of a role, all at once (the role or
+ * cluster is already changed when these run, so a failure is recorded, not fatal).
+ */
 async function roleHook(r: Rollout, release: ReleaseManifest, role: string, flag: string): Promise<void> {
   const spec = r.app.spec.roles.find((x) => x.name === role);
-  for (let ordinal = 0; ordinal < (spec?.members ?? 0); ordinal++) {
+  await Promise.all(Array.from({ length: spec?.members ?? 0 }, (_, ordinal) => {
     const name = `${r.app.metadata.name}-${role}-${ordinal}`;
-    await memberHook(r, release, role, name, flag).catch((e: unknown) => r.rs.event(r.id, 'hook-failed', `${name}: ${(e as Error).message}`, role, name));
-  }
+    return memberHook(r, release, role, name, flag).catch((e: unknown) => r.rs.event(r.id, 'hook-failed', `${name}: ${(e as Error).message}`, role, name));
+  }));
 }
 
 function membersOn(r: Rollout, role: string, members: number, release: ReleaseManifest): number[] {

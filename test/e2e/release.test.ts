@@ -6,33 +6,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
-import { buildTestImage, startPodman, volumeChecksum, type PodmanHarness } from './harness.ts';
+import { startPodman, volumeChecksum, type PodmanHarness } from './harness.ts';
+import { kvImage, kvRelease } from './kv-app.ts';
 import { molt, moltEnv, spawnMolt, writeManifest, type MoltEnv } from './molt-cli.ts';
 
 let h: PodmanHarness;
 let m: MoltEnv;
 let network: { name: string; subnet: string };
-const REPO = 'localhost/e2e-kv';
-
-const START = `#!/bin/sh
-trap 'exit 0' TERM
-mkdir -p /meta
-echo "start $APP_VERSION" >> /meta/log
-if [ "$FAIL_ROLE" = "$MOLT_ROLE" ] && [ "$FAIL_ORDINAL" = "$MOLT_ORDINAL" ]; then echo "member $MOLT_MEMBER never gets ready" >&2; else touch /tmp/ready; fi
-while true; do sleep 1 & wait $!; done
-`;
-const LIFECYCLE = '#!/bin/sh\necho "$1 $APP_VERSION $MOLT_MEMBER" >> /meta/hooks\n';
-
-async function image(version: string, env: Record<string, string> = {}): Promise<string> {
-  const tag = `${REPO}:${version}`;
-  await buildTestImage(h, { tag, cmd: ['/opt/kv/start'], env: { APP_VERSION: version, ...env }, files: { '/opt/kv/start': { content: START, mode: 0o755 }, '/opt/kv/lifecycle': { content: LIFECYCLE, mode: 0o755 } } });
-  return tag;
-}
-
-function release(name: string, version: string, tag: string, upgradable?: boolean) {
-  const role = (r: string) => ({ name: r, image: tag, volumes: [{ name: 'data', mountPath: '/data' }, { name: 'meta', mountPath: '/meta' }], lifecycle: '/opt/kv/lifecycle', probes: { startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 0.2, failureThreshold: 10 } }, upgrade: { startupFailureThreshold: 8 }, stopTimeoutSeconds: 2 });
-  return { apiVersion: 'molt.dev/v1alpha1', kind: 'Release', metadata: { name }, spec: { package: 'test/kv', version, ...(upgradable === undefined ? {} : { upgradable }), roles: [role('a'), role('b')] } };
-}
 
 function app(name: string, rel: string, members: { a: number; b: number }, strategy: Record<string, unknown> = {}) {
   return { apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name }, spec: { release: rel, roles: [{ name: 'a', members: members.a }, { name: 'b', members: members.b }], network, upgradeStrategy: strategy } };
@@ -60,8 +40,8 @@ before(async () => {
   h = await startPodman();
   m = moltEnv(h);
   network = { name: h.name('net'), subnet: h.freeSubnet() };
-  const [v1, v2, v3bad] = await Promise.all([image('1.0.0-1'), image('2.0.0-1'), image('3.0.0-1', { FAIL_ROLE: 'a', FAIL_ORDINAL: '1' })]);
-  const r = await applyAll('releases.yaml', [release('kv-1', '1.0.0-1', v1, true), release('kv-2', '2.0.0-1', v2, true), release('kv-3bad', '3.0.0-1', v3bad, true), release('kv-sealed', '1.0.0-1', v1, false), release('kv-old', '0.9.0-1', v1, true)]);
+  const [v1, v2, v3bad] = await Promise.all([kvImage(h, '1.0.0-1'), kvImage(h, '2.0.0-1'), kvImage(h, '3.0.0-1', { FAIL_ROLE: 'a', FAIL_ORDINAL: '1' })]);
+  const r = await applyAll('releases.yaml', [kvRelease('kv-1', '1.0.0-1', v1, true), kvRelease('kv-2', '2.0.0-1', v2, true), kvRelease('kv-3bad', '3.0.0-1', v3bad, true), kvRelease('kv-sealed', '1.0.0-1', v1, false), kvRelease('kv-old', '0.9.0-1', v1, true)]);
   assert.equal(r.code, 0, r.stderr);
 });
 after(async () => h?.stop());
