@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { InvalidInputError } from '../core/errors.ts';
 import { parseManifests } from '../core/manifest.ts';
 import { sameValue } from '../core/plan.ts';
@@ -39,7 +39,7 @@ export function registerTaskCommands(program: Command): void {
     .option('--detach', 'run the worker in the background; it outlives the terminal (log under MOLT_HOME/tasks/)')
     .option('-o, --output <format>', 'final report: table, json or yaml', 'table')
     .option('-v, --verbose', 'print every step of every target')
-    .option('--log-file <file>', 'internal: the log file of a detached worker')
+    .addOption(new Option('--log-file <file>', 'the log file of a detached worker (set by --detach)').hideHelp())
     .action(run((name: string, o: RunOptions) => runCommand(globals(), name, o)));
   task.command('get').description('show one task, or all').argument('[name]')
     .option('-o, --output <format>', 'table, wide, json or yaml', 'table')

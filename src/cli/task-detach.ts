@@ -72,7 +72,10 @@ export async function cancelWorker(opts: GlobalOptions, name: string, timeoutSec
   const deadline = Date.now() + timeoutSeconds * 1000;
   while (Date.now() < deadline) {
     const task = readTask(opts, name);
-    if (task?.state.phase === 'Success' || task?.state.phase === 'Error') return true;
+    if (task?.state.phase === 'Success' || task?.state.phase === 'Error') {
+      while (workerAlive(worker, name) && Date.now() < deadline) await sleep(100);
+      return true;
+    }
     if (!task?.worker || !workerAlive(task.worker, name)) return false;
     await sleep(250);
   }

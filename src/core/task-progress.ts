@@ -138,7 +138,14 @@ export function entryOfStep(target: string, step: JournaledStep): DetailedStatus
   }
 }
 
-/** A Waiting entry for a step the task itself runs (e.g. PreUpgrade). */
+/**
+ * The step the task itself runs before acting on a target: the version guard, the image
+ * rule and the app's upgrade rules (OpenEBS's PRE_UPGRADE checks; named apart from the app's
+ * own PreUpgrade script step).
+ */
+export const TASK_PRECHECK_STEP = 'Precheck';
+
+/** A Waiting entry for a step the task itself runs (its Precheck). */
 export function waitingEntry(target: string, step: string, now: string, message = ''): DetailedStatus {
   return { target, step, startTime: now, lastUpdatedAt: now, phase: 'Waiting', message, reason: '' };
 }

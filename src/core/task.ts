@@ -159,22 +159,44 @@ export function durationSeconds(value: string | number): number | undefined {
   return seconds > 0 ? seconds : undefined;
 }
 
-/** What selection needs to know of an app: its name and, once installed, its labels. */
+/**
+ * What selection needs to know of an app: its name, its labels once installed, and what it is
+ * — an inline app, a member of a release app (its own app record, owned by the release app),
+ * or a release app (multi-member, seed 003).
+ */
 export interface SelectableApp {
   name: string;
   /** Undefined while the app has no installed manifest. */
   labels: Record<string, string> | undefined;
+  kind: 'app' | 'member' | 'release';
 }
 
 /**
  * The names of the apps `target` selects, in name order. An app named by `target.app` is
- * selected even when it never installed (the task then refuses it, visibly); a selector only
- * matches apps whose labels are known.
+ * selected even when it never installed, or is a member (the task then refuses it, visibly);
+ * a selector only matches apps whose labels are known, and never members one by one: they
+ * carry their app's labels but change only through their app's rollout.
  */
 export function selectApps(target: TaskTargetSpec, apps: readonly SelectableApp[]): string[] {
   const chosen = apps.filter((a) => {
     if (target.app !== undefined) return a.name === target.app;
-    return a.labels !== undefined && target.selector !== undefined && matchesSelector(a.labels, target.selector);
+    return a.kind !== 'member' && a.labels !== undefined && target.selector !== undefined && matchesSelector(a.labels, target.selector);
   });
-  return chosen.map((a) => a.name).sort();
+  return [...new Set(chosen.map((a) => a.name))].sort();
+}
+
+/**
+ * The decision for a target that is not an inline app: a member is refused (its app's
+ * rollout owns it), and so is a release app — with toVersion because it runs releases, with
+ * toRelease because UpgradeTask does not roll out releases yet.
+ */
+export function decideNonInlineTarget(spec: UpgradeTaskSpec, name: string, what: { kind: 'member'; owner: string } | { kind: 'release'; release: string }): TargetDecision {
+  if (what.kind === 'member') {
+    return { action: 'refuse', reason: 'MemberOfReleaseApp', message: `"${name}" is a member of the release app "${what.owner}": members change only through their app's rollout; target "${what.owner}" instead` };
+  }
+  if (spec.toRelease === undefined) {
+    return { action: 'refuse', reason: 'ToReleaseRequired', message: `"${name}" runs release ${what.release} (a multi-member app): it moves to another release (spec.toRelease), not to a version` };
+  }
+  if (spec.toRelease === what.release) return { action: 'skip', reason: 'AlreadyAtTarget', message: `already runs release ${what.release}; nothing to do` };
+  return { action: 'refuse', reason: 'ReleaseRolloutNotSupported', message: `UpgradeTask does not roll out releases yet: apply "${name}" with spec.release: ${spec.toRelease} (\`molt apply -f\`)` };
 }

@@ -6,13 +6,14 @@
  * operation end or a later worker finds it ended, in flight, or never started.
  */
 import { InterruptedError, MoltError, toErrorRecord } from '../core/errors.ts';
-import { decideTarget, type UpgradeTaskSpec } from '../core/task.ts';
-import { entryOfStep, outcomeOfOperation, settleEntry, shouldRetry, waitingEntry, type TargetOutcome } from '../core/task-progress.ts';
+import { decideNonInlineTarget, decideTarget, type UpgradeTaskSpec } from '../core/task.ts';
+import { entryOfStep, outcomeOfOperation, settleEntry, shouldRetry, TASK_PRECHECK_STEP, waitingEntry, type TargetOutcome } from '../core/task-progress.ts';
 import type { Store } from '../store/store.ts';
 import type { TargetRecord, TaskStore } from '../store/task-store.ts';
 import type { OperationRecord } from '../store/types.ts';
 import { applyApp, recoverApp } from './app-service.ts';
 import type { RunDeps } from './run-operation.ts';
+import { nonInlineKind } from './task-apps.ts';
 import type { Endpoint } from './task-endpoints.ts';
 
 /** What running one target needs. */
@@ -27,6 +28,8 @@ export interface TargetContext {
   timeoutSeconds: number;
   /** Step-level lines (verbose). */
   log: (line: string) => void;
+  /** Target-level notices (always shown). */
+  progress: (line: string) => void;
   /** Called when a failed attempt is tried again. */
   onRetry: (t: TargetRecord, outcome: TargetOutcome) => void;
 }
@@ -71,10 +74,11 @@ async function attempt(ctx: TargetContext, from: TargetRecord): Promise<TargetRe
   let t: TargetRecord = { ...from, phase: 'Running', attempts, baselineOperation: latestOperationId(store, from.app), startTime: from.startTime ?? now, completedTime: undefined, reason: '', message: 'deciding' };
   ctx.tasks.saveTarget(ctx.task, t);
   const preKey = `pre:${attempts}`;
-  const pre = waitingEntry(t.target, 'PreUpgrade', now, 'checking the version guard and upgrade rules');
+  const pre = waitingEntry(t.target, TASK_PRECHECK_STEP, now, 'checking the version guard and upgrade rules');
   ctx.tasks.upsertStatus(ctx.task, preKey, pre);
   const installed = store.getApp(t.app)?.manifest;
-  const decision = decideTarget(ctx.spec, t.app, installed);
+  const special = nonInlineKind(store, t.app);
+  const decision = special ? decideNonInlineTarget(ctx.spec, t.app, special) : decideTarget(ctx.spec, t.app, installed);
   const at = new Date().toISOString();
   t = { ...t, fromVersion: installed?.spec.version, toVersion: ctx.spec.toVersion };
   if (decision.action !== 'upgrade') {
@@ -92,7 +96,9 @@ async function attempt(ctx: TargetContext, from: TargetRecord): Promise<TargetRe
 async function resumeTarget(ctx: TargetContext, t: TargetRecord): Promise<TargetRecord> {
   const ours = operationsAfter(ctx.endpoint.store, t);
   if (ours.length === 0) return t;
-  ctx.log(`[${t.target}] resuming: operation ${ours.at(-1)?.id} of the previous run`);
+  const last = ours.at(-1);
+  const where = last && 'step' in last.state ? `was in flight at ${last.state.step}` : `had ended ${last?.state.phase}`;
+  ctx.progress(`${t.target}: resuming: operation ${last?.id} of the previous run ${where}`);
   const outcome = await act(ctx, t, async (deps) => {
     if (ours.some((o) => o.finishedAt === undefined)) await recoverApp(deps, t.app);
   });

@@ -15,6 +15,7 @@ import { durationSeconds, selectApps } from '../core/task.ts';
 import { countTargets, failureRatioExceeded, finalPhase, type StopCause, type TargetCounts, type TargetOutcome } from '../core/task-progress.ts';
 import { TaskNotFoundError } from '../core/task-errors.ts';
 import type { TargetRecord, TaskRecord, TaskRunState, TaskStore } from '../store/task-store.ts';
+import { selectableApps } from './task-apps.ts';
 import type { EndpointSet } from './task-endpoints.ts';
 import { runTarget, type TargetContext } from './task-target.ts';
 
@@ -106,9 +107,8 @@ function ensureTargets(deps: WorkerDeps, task: TaskRecord): TargetRecord[] {
   const spec = task.manifest.spec;
   const records: TargetRecord[] = [];
   for (const ep of deps.endpoints.endpoints) {
-    const apps = ep.store.listApps();
-    for (const app of selectApps(spec.target, apps.map((a) => ({ name: a.name, labels: a.manifest?.metadata.labels })))) {
-      const installed = apps.find((a) => a.name === app)?.manifest?.spec.version;
+    for (const app of selectApps(spec.target, selectableApps(ep.store))) {
+      const installed = ep.store.getApp(app)?.manifest?.spec.version;
       records.push({
         target: deps.endpoints.inventory ? `${ep.name}/${app}` : app, ord: records.length, endpoint: ep.name, app, phase: 'Pending',
         fromVersion: installed, toVersion: spec.toVersion, reason: '', message: '', attempts: 0,
@@ -156,7 +156,7 @@ function targetContext(run: Run, t: TargetRecord): TargetContext {
   const spec = run.task.manifest.spec;
   return {
     task: run.task.name, spec, tasks: run.deps.tasks, endpoint: run.deps.endpoints.get(t.endpoint), signal: run.abort.signal,
-    timeoutSeconds: durationSeconds(spec.options.timeout) ?? 600, log: run.deps.log,
+    timeoutSeconds: durationSeconds(spec.options.timeout) ?? 600, log: run.deps.log, progress: run.deps.progress,
     onRetry: (r: TargetRecord, o: TargetOutcome) => {
       run.state = { ...run.state, retries: run.state.retries + 1 };
       run.deps.tasks.saveState(run.task.name, run.state);
@@ -171,7 +171,8 @@ function settled(run: Run, t: TargetRecord): void {
   const c = counts(run);
   const versions = t.fromVersion && t.toVersion && t.phase !== 'Skipped' ? ` ${t.fromVersion} → ${t.toVersion}` : '';
   const took = t.startTime && t.completedTime ? ` in ${((Date.parse(t.completedTime) - Date.parse(t.startTime)) / 1000).toFixed(1)}s` : '';
-  const detail = t.phase === 'Upgraded' ? '' : `: ${t.reason}${t.message ? ` — ${t.message}` : ''}`;
+  const message = t.message.split('\n')[0] ?? '';
+  const detail = t.phase === 'Upgraded' ? '' : `: ${t.reason}${message ? ` — ${message}` : ''}`;
   run.deps.progress(`[${c.done + c.failed}/${c.total}] ${t.target} ${t.phase}${versions}${took}${detail} · ${countsLine(c)}`);
 }
 

@@ -135,7 +135,8 @@ export class DockerHttpClient {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const idle = options.idleTimeoutMs ?? this.idleTimeoutMs;
-    const headers: Record<string, string> = { Host: 'docker' };
+    // Over TCP the Host header is the endpoint: node verifies the server certificate against it.
+    const headers: Record<string, string> = { Host: this.tcp ? hostHeader(this.tcp) : 'docker' };
     let payload: Buffer | Readable | undefined;
     if (options.json !== undefined) {
       payload = Buffer.from(JSON.stringify(options.json));
@@ -224,6 +225,10 @@ function describeCode(code: string | undefined, message: string): string {
     case 'ENOTSOCK': return 'not a socket';
     default: return code ? `${code}: ${message}` : message;
   }
+}
+
+function hostHeader(tcp: TcpEndpoint): string {
+  return `${tcp.host.includes(':') ? `[${tcp.host}]` : tcp.host}:${tcp.port}`;
 }
 
 function isAccepted(status: number, accept: number[] | undefined): boolean {
