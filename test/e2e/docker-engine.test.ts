@@ -401,12 +401,19 @@ describe('discoverEngine', () => {
     assert.equal(found.socketPath, h.socket);
   });
 
-  it('skips a tcp:// DOCKER_HOST with a clear message and goes on', async () => {
+  it('skips a DOCKER_HOST of an unsupported scheme with a clear message and goes on', async () => {
     const lines: string[] = [];
-    const env = { PATH: process.env.PATH, DOCKER_HOST: 'tcp://127.0.0.1:2375' };
+    const env = { PATH: process.env.PATH, DOCKER_HOST: 'ssh://user@localhost' };
     const { engine: found } = await discoverEngine({ moltHome: join(h.dir, 'unused-home'), log: (l) => lines.push(l), env, sockets: [h.socket] });
     assert.equal(found.socketPath, h.socket);
-    assert.match(lines.join('\n'), /DOCKER_HOST=tcp:\/\/127\.0\.0\.1:2375: tcp:\/\/ engines are not supported yet/);
+    assert.match(lines.join('\n'), /DOCKER_HOST=ssh:\/\/user@localhost: ssh:\/\/ engines are not supported yet/);
+  });
+
+  it('passes over a tcp:// DOCKER_HOST that does not answer and goes on', async () => {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    const env = { PATH: process.env.PATH, DOCKER_HOST: 'tcp://127.0.0.1:1' };
+    const { engine: found } = await discoverEngine({ moltHome: join(h.dir, 'unused-home'), log: quiet, env, sockets: [h.socket] });
+    assert.equal(found.socketPath, h.socket);
   });
 
   it('fails on an explicit --engine that does not answer instead of picking another engine', async () => {
@@ -416,7 +423,11 @@ describe('discoverEngine', () => {
       assert.match(e.message, /--engine unix:\/\/\/nonexistent\/molt\.sock: no such socket/);
       return true;
     });
-    await assert.rejects(discoverEngine({ engine: 'tcp://10.0.0.1:2375', moltHome: join(h.dir, 'unused-home'), log: quiet, env }), /tcp:\/\/ engines are not supported yet/);
+    await assert.rejects(discoverEngine({ engine: 'tcp://127.0.0.1:1', moltHome: join(h.dir, 'unused-home'), log: quiet, env }), (e: unknown) => {
+      assert.ok(e instanceof EngineUnavailableError, String(e));
+      assert.match(e.message, /--engine tcp:\/\/127\.0\.0\.1:1/);
+      return true;
+    });
   });
 
   it('lists every place it tried when nothing answers and podman is not on PATH', async () => {
