@@ -1,0 +1,250 @@
+/**
+ * What each step of decide.ts does to the cluster — side effects only, each safe to repeat:
+ * the template is written with server-side apply (the same object twice is no change), the
+ * records are JSON merge patches of the StatefulSet's annotations, a member is restarted by
+ * deleting its pod with a UID precondition (a pod that was already replaced is never deleted),
+ * ExecPods are created by name (AlreadyExists is fine). Every step records an Event.
+ */
+import { MoltError, ScriptError, toErrorRecord, type ErrorRecord } from '../../core/errors.ts';
+import type { AppSpec } from '../../core/model.ts';
+import { upgradeFailureThreshold } from '../../core/scripts.ts';
+import type { EventRecorder, KubeClient, KubeObject, Pod, ResourceApi } from '../../engines/kubernetes/index.ts';
+import { isStatus, RESOURCES } from '../../engines/kubernetes/index.ts';
+import type { Step } from './decide.ts';
+import { ANNOTATIONS, FINALIZER, statefulSetName } from './names.ts';
+import { fetchScript, runPostUpgrade, runPreUpgrade } from './scripts.ts';
+import { execPodFor, serviceFor, specHash, statefulSetFor, type AppRef } from './template.ts';
+import type { AppWorld, InstalledRecord, LastUpgradeRecord, UpgradeJournal } from './world.ts';
+
+/** What the actions need. */
+export interface ActionContext {
+  api: ResourceApi;
+  client: KubeClient;
+  events: EventRecorder;
+  /** The App object (with apiVersion and kind, for Events). */
+  app: KubeObject;
+  ref: AppRef;
+  world: AppWorld;
+  signal: AbortSignal;
+  log: (line: string) => void;
+}
+
+/** Runs one non-terminal step; may answer with a terminal step (e.g. wait for the ExecPod). */
+export async function act(ctx: ActionContext, step: Step): Promise<Step | undefined> {
+  switch (step.kind) {
+    case 'Install': return install(ctx);
+    case 'Converge': return applyTemplate(ctx, desiredSpec(ctx), undefined, 'Converging', step.message);
+    case 'MarkInstalled': return markInstalled(ctx);
+    case 'Record': return record(ctx);
+    case 'BeginUpgrade': return beginUpgrade(ctx, step.warnings);
+    case 'PreUpgrade': return preUpgrade(ctx, step.member);
+    case 'SwitchTemplate': return switchTemplate(ctx, step.to);
+    case 'RestartMember': return restartMember(ctx, step.member, step.uid);
+    case 'PostUpgrade': return postUpgrade(ctx, step.member);
+    case 'StartRollback': return startRollback(ctx, step.cause);
+    case 'Abort': return finish(ctx, { outcome: 'Aborted', cause: step.cause });
+    case 'FinishUpgrade': return finish(ctx, { outcome: 'Succeeded' });
+    case 'FinishRollback': return finish(ctx, { outcome: 'RolledBack', cause: journalOf(ctx).cause ?? { code: 'RolledBack', message: 'rolled back' } });
+    case 'Cleanup': return cleanup(ctx, step.pods, 'ExecPodRemoved');
+    case 'Delete': return remove(ctx);
+    default: return undefined;
+  }
+}
+
+function event(ctx: ActionContext, type: 'Normal' | 'Warning', reason: string, action: string, note: string): Promise<void> {
+  ctx.log(`${type === 'Warning' ? 'warning' : 'event'} ${reason}: ${note}`);
+  return ctx.events.record({ regarding: ctx.app, type, reason, action, note }).then((e) => {
+    if (e) ctx.log(`could not record event ${reason}: ${e.message}`);
+  });
+}
+
+function desiredSpec(ctx: ActionContext): AppSpec {
+  if (!ctx.world.desired.ok) throw new Error('internal: no valid desired spec');
+  return ctx.world.desired.manifest.spec;
+}
+
+function installedOf(ctx: ActionContext): InstalledRecord {
+  const i = ctx.world.sts?.installed;
+  if (!i) throw new Error('internal: no installed record');
+  return i;
+}
+
+function journalOf(ctx: ActionContext): UpgradeJournal {
+  const j = ctx.world.sts?.journal;
+  if (!j) throw new Error('internal: no upgrade in flight');
+  return j;
+}
+
+/** Writes the records (null removes one) as one merge patch of the StatefulSet's annotations. */
+async function writeRecords(ctx: ActionContext, records: { installed?: InstalledRecord | null; upgrade?: UpgradeJournal | null; last?: LastUpgradeRecord | null }): Promise<void> {
+  const annotations: Record<string, string | null> = {};
+  for (const [key, value] of Object.entries(records)) {
+    if (value !== undefined) annotations[ANNOTATIONS[key as keyof typeof records]] = value === null ? null : JSON.stringify(value);
+  }
+  await ctx.api.mergePatch(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetName(ctx.ref.name), { metadata: { annotations } });
+}
+
+async function applyTemplate(ctx: ActionContext, spec: AppSpec, journal: UpgradeJournal | undefined, reason: string, note: string): Promise<undefined> {
+  const mode = journal && {
+    from: journal.from, to: journal.to, gate: Boolean(journal.target.upgrade.postUpgrade),
+    failureThreshold: upgradeFailureThreshold({ apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name: ctx.ref.name, labels: {} }, spec }, spec.probes.startup),
+  };
+  await ctx.api.apply(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetFor(ctx.ref, spec, mode));
+  await event(ctx, 'Normal', reason, 'UpdateTemplate', note);
+  return undefined;
+}
+
+async function install(ctx: ActionContext): Promise<undefined> {
+  const spec = desiredSpec(ctx);
+  await ctx.api.apply(RESOURCES.services, ctx.ref.namespace, serviceFor(ctx.ref));
+  await ctx.api.apply(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetFor(ctx.ref, spec));
+  await event(ctx, 'Normal', 'Installing', 'Install', `created StatefulSet ${statefulSetName(ctx.ref.name)} for ${spec.version} (${spec.image}); ${spec.volumes.length} volume claim(s)`);
+  return undefined;
+}
+
+async function markInstalled(ctx: ActionContext): Promise<undefined> {
+  const spec = desiredSpec(ctx);
+  await writeRecords(ctx, { installed: { version: spec.version, hash: specHash(spec), spec } });
+  await event(ctx, 'Normal', 'Installed', 'Install', `${spec.version} is running and ready`);
+  return undefined;
+}
+
+async function record(ctx: ActionContext): Promise<undefined> {
+  const spec = desiredSpec(ctx);
+  await writeRecords(ctx, { installed: { version: spec.version, hash: specHash(spec), spec } });
+  await event(ctx, 'Normal', 'SettingsRecorded', 'Record', 'settings changed; members pick up pod-level changes at their next restart');
+  return undefined;
+}
+
+async function beginUpgrade(ctx: ActionContext, warnings: string[]): Promise<undefined> {
+  const installed = installedOf(ctx);
+  const target = desiredSpec(ctx);
+  const journal: UpgradeJournal = {
+    state: 'Upgrading', from: installed.version, to: target.version, fromHash: installed.hash, toHash: specHash(target), target,
+    generation: ctx.world.app.generation, startedAt: new Date().toISOString(), preUpgraded: [], postUpgraded: [], postAttempts: {},
+  };
+  await writeRecords(ctx, { upgrade: journal });
+  for (const w of warnings) await event(ctx, 'Warning', 'UpgradeWarning', 'BeginUpgrade', w);
+  await event(ctx, 'Normal', 'UpgradeStarted', 'BeginUpgrade', `upgrading ${installed.version} → ${target.version} (${target.image}), members from the highest ordinal down`);
+  return undefined;
+}
+
+async function preUpgrade(ctx: ActionContext, member: string): Promise<Step | undefined> {
+  const j = journalOf(ctx);
+  const podSpec = execPodFor(ctx.ref, j.target);
+  const execName = podSpec.metadata.name ?? '';
+  const exec = ctx.world.execPods.find((p) => p.name === execName);
+  if (!exec) {
+    try {
+      await ctx.api.create<Pod>(RESOURCES.pods, ctx.ref.namespace, podSpec);
+      await event(ctx, 'Normal', 'ExecPodCreated', 'PreUpgrade', `ExecPod ${execName} of ${j.to} provides its pre-upgrade script`);
+    } catch (e) {
+      if (!isStatus(e, 409)) throw e;
+    }
+    return { kind: 'Wait', reason: 'Upgrading', message: `waiting for ExecPod ${execName}`, afterMs: 1000 };
+  }
+  if (!exec.running) return { kind: 'Wait', reason: 'Upgrading', message: `waiting for ExecPod ${execName} to run`, afterMs: 1000 };
+  const sctx = { client: ctx.client, namespace: ctx.ref.namespace, signal: ctx.signal, log: ctx.log };
+  const path = j.target.upgrade.preUpgrade ?? '';
+  try {
+    const script = await fetchScript(sctx, execName, path, j.target.upgrade.scriptMaxBytes, j.target.image);
+    const transcript = await runPreUpgrade(sctx, { pod: member, from: j.from, to: j.to, timeoutSeconds: j.target.upgrade.scriptTimeoutSeconds }, script, j.generation);
+    await writeRecords(ctx, { upgrade: { ...j, preUpgraded: [...j.preUpgraded, member] } });
+    await event(ctx, 'Normal', 'PreUpgradeSucceeded', 'PreUpgrade', `${path} ${j.from} ${j.to} exited 0 in pod ${member}${transcript ? `:\n${transcript.slice(-600)}` : ''}`);
+    return undefined;
+  } catch (e) {
+    if (!scriptFailure(e)) throw e;
+    const cause = toErrorRecord(e);
+    await event(ctx, 'Warning', 'PreUpgradeFailed', 'PreUpgrade', `${cause.code}: ${cause.message}`);
+    const touched = ctx.world.members.some((m) => m.pod?.hash === j.toHash);
+    return touched ? startRollback(ctx, cause) : finish(ctx, { outcome: 'Aborted', cause });
+  }
+}
+
+/** A failure of the script itself (or of running it), not of the API: it does not go away by retrying. */
+function scriptFailure(e: unknown): e is MoltError {
+  return e instanceof ScriptError || (e instanceof MoltError && !e.retryable);
+}
+
+async function switchTemplate(ctx: ActionContext, to: 'target' | 'installed' | 'normal'): Promise<undefined> {
+  if (to === 'target') {
+    const j = journalOf(ctx);
+    return applyTemplate(ctx, j.target, j, 'TemplateSwitched', `pod template now runs ${j.to} (${j.target.image}) with the raised startup budget${j.target.upgrade.postUpgrade ? ' and the startup gate' : ''}`);
+  }
+  const installed = installedOf(ctx);
+  const note = to === 'installed' ? `pod template back to ${installed.version} (${installed.spec.image})` : `pod template restored to ${installed.version}'s normal startup budget`;
+  return applyTemplate(ctx, installed.spec, undefined, to === 'installed' ? 'TemplateReverted' : 'TemplateRestored', note);
+}
+
+async function restartMember(ctx: ActionContext, member: string, uid: string): Promise<undefined> {
+  const j = ctx.world.sts?.journal;
+  const deleted = await ctx.api.delete(RESOURCES.pods, ctx.ref.namespace, member, { uid });
+  const to = j ? (j.state === 'Upgrading' ? j.to : j.from) : ctx.world.desired.ok ? ctx.world.desired.manifest.spec.version : '';
+  if (deleted) await event(ctx, 'Normal', 'MemberRestarted', j?.state === 'RollingBack' ? 'RollBackMember' : 'UpgradeMember', `deleted pod ${member} so the StatefulSet recreates it as ${to} (same name, same volume claims)`);
+  return undefined;
+}
+
+async function postUpgrade(ctx: ActionContext, member: string): Promise<Step | undefined> {
+  const j = journalOf(ctx);
+  const path = j.target.upgrade.postUpgrade ?? '';
+  const sctx = { client: ctx.client, namespace: ctx.ref.namespace, signal: ctx.signal, log: ctx.log };
+  try {
+    const transcript = await runPostUpgrade(sctx, { pod: member, from: j.from, to: j.to, timeoutSeconds: j.target.upgrade.scriptTimeoutSeconds }, path, true);
+    await writeRecords(ctx, { upgrade: { ...j, postUpgraded: [...j.postUpgraded, member] } });
+    await event(ctx, 'Normal', 'PostUpgradeSucceeded', 'PostUpgrade', `${path} ${j.from} ${j.to} exited 0 in pod ${member}; startup gate opened${transcript ? `:\n${transcript.slice(-600)}` : ''}`);
+    return undefined;
+  } catch (e) {
+    if (!scriptFailure(e)) throw e;
+    const cause = toErrorRecord(e);
+    const attempts = (j.postAttempts[member] ?? 0) + 1;
+    const { onFailure, postUpgradeAttempts } = j.target.upgrade;
+    await event(ctx, 'Warning', 'PostUpgradeFailed', 'PostUpgrade', `attempt ${attempts}: ${cause.code}: ${cause.message}`);
+    if (onFailure === 'retry' && attempts < postUpgradeAttempts) {
+      await writeRecords(ctx, { upgrade: { ...j, postAttempts: { ...j.postAttempts, [member]: attempts } } });
+      return { kind: 'Wait', reason: 'Upgrading', message: `post-upgrade attempt ${attempts}/${postUpgradeAttempts} failed; retrying (onFailure: retry)`, afterMs: 1000 * attempts };
+    }
+    return startRollback(ctx, cause);
+  }
+}
+
+async function startRollback(ctx: ActionContext, cause: ErrorRecord): Promise<undefined> {
+  const j = journalOf(ctx);
+  await writeRecords(ctx, { upgrade: { ...j, state: 'RollingBack', cause } });
+  await event(ctx, 'Warning', 'RollingBack', 'Rollback', `rolling back ${j.to} → ${j.from}: ${cause.code}: ${cause.message}`);
+  return undefined;
+}
+
+async function finish(ctx: ActionContext, end: { outcome: LastUpgradeRecord['outcome']; cause?: ErrorRecord }): Promise<undefined> {
+  const j = journalOf(ctx);
+  const last: LastUpgradeRecord = {
+    from: j.from, to: j.to, toHash: j.toHash, outcome: end.outcome, startedAt: j.startedAt, finishedAt: new Date().toISOString(),
+    reason: end.cause?.code ?? 'UpgradeSucceeded', message: end.cause?.message ?? `${j.from} → ${j.to}`,
+  };
+  const records = end.outcome === 'Succeeded' ? { installed: { version: j.to, hash: j.toHash, spec: j.target }, upgrade: null, last } : { upgrade: null, last };
+  await writeRecords(ctx, records);
+  await cleanup(ctx, ctx.world.execPods.map((p) => p.name), 'ExecPodRemoved');
+  if (end.outcome === 'Succeeded') await event(ctx, 'Normal', 'Upgraded', 'FinishUpgrade', `upgraded ${j.from} → ${j.to}`);
+  else if (end.outcome === 'RolledBack') await event(ctx, 'Warning', 'RolledBack', 'FinishRollback', `rolled back to ${j.from} after ${last.reason}: ${last.message}`);
+  else await event(ctx, 'Warning', 'UpgradeAborted', 'Abort', `upgrade to ${j.to} aborted before any member was touched: ${last.reason}: ${last.message}`);
+  return undefined;
+}
+
+async function cleanup(ctx: ActionContext, pods: string[], reason: string): Promise<undefined> {
+  for (const name of pods) {
+    if (await ctx.api.delete(RESOURCES.pods, ctx.ref.namespace, name, { gracePeriodSeconds: 0 })) {
+      await event(ctx, 'Normal', reason, 'Cleanup', `deleted ExecPod ${name}`);
+    }
+  }
+  return undefined;
+}
+
+/** The App is being deleted: remove ExecPods, then release the finalizer (owned objects go by garbage collection). */
+async function remove(ctx: ActionContext): Promise<Step> {
+  await cleanup(ctx, ctx.world.execPods.map((p) => p.name), 'ExecPodRemoved');
+  const finalizers = ctx.app.metadata.finalizers ?? [];
+  const i = finalizers.indexOf(FINALIZER);
+  if (i >= 0) {
+    await ctx.api.jsonPatch(RESOURCES.apps, ctx.ref.namespace, ctx.ref.name, [{ op: 'test', path: `/metadata/finalizers/${i}`, value: FINALIZER }, { op: 'remove', path: `/metadata/finalizers/${i}` }]);
+  }
+  return { kind: 'Steady' };
+}

@@ -1,0 +1,202 @@
+/**
+ * The App reconciler's decision, pure: given the world, the one next step. Level-based — the
+ * same world always gives the same step, and every step's effect is visible in the next world
+ * (a pod label, an annotation), so repeating a pass never repeats an action.
+ *
+ * Upgrade (the dogu flow on pods, KubeDirector's order): members from the highest ordinal
+ * down; per member: the new version's pre-upgrade script in the old pod → the template
+ * switched to the new spec in upgrade mode → the old pod deleted (OnDelete: it comes back from
+ * the new template, same name, same claims) → the post-upgrade script in the new pod → Ready
+ * within the raised budget. Then the normal template and the installed record. A pull error,
+ * a crash loop, a restart, a failed post-upgrade script or a passed budget rolls back:
+ * template back to the installed spec, touched members deleted again, Ready within the normal
+ * budget. A failure before any member was touched aborts instead (nothing to undo).
+ */
+import { UpgradeRefusedError, type ErrorRecord } from '../../core/errors.ts';
+import { decide as decideChange } from '../../core/plan.ts';
+import type { AppManifest, AppSpec } from '../../core/model.ts';
+import { upgradeFailureThreshold } from '../../core/scripts.ts';
+import type { AppWorld, MemberView, PodView, UpgradeJournal } from './world.ts';
+
+/** The next step of a pass. Terminal steps (wait, steady, refuse, …) end the pass. */
+export type Step =
+  | { kind: 'Invalid'; reason: string; message: string }
+  | { kind: 'Delete' }
+  | { kind: 'Install' }
+  | { kind: 'Converge'; message: string }
+  | { kind: 'MarkInstalled' }
+  | { kind: 'Record' }
+  | { kind: 'Refuse'; reason: string; message: string }
+  | { kind: 'Blocked'; message: string }
+  | { kind: 'BeginUpgrade'; warnings: string[] }
+  | { kind: 'PreUpgrade'; member: string }
+  | { kind: 'SwitchTemplate'; to: 'target' | 'installed' | 'normal' }
+  | { kind: 'RestartMember'; member: string; uid: string }
+  | { kind: 'PostUpgrade'; member: string }
+  | { kind: 'StartRollback'; cause: ErrorRecord }
+  | { kind: 'Abort'; cause: ErrorRecord }
+  | { kind: 'FinishUpgrade' }
+  | { kind: 'FinishRollback' }
+  | { kind: 'Cleanup'; pods: string[] }
+  | { kind: 'Wait'; reason: string; message: string; afterMs: number; failure?: ErrorRecord }
+  | { kind: 'Steady' };
+
+/** Steps after which the pass stops and the status is written. */
+export const TERMINAL: ReadonlySet<Step['kind']> = new Set(['Invalid', 'Refuse', 'Blocked', 'Wait', 'Steady']);
+
+/** Waiting reasons of a container that mean it will not start by waiting longer. */
+const FATAL_WAITING: Record<string, string> = {
+  ErrImagePull: 'ImagePullFailed', ImagePullBackOff: 'ImagePullFailed', ErrImageNeverPull: 'ImagePullFailed', InvalidImageName: 'ImagePullFailed',
+  CrashLoopBackOff: 'ContainerCrashLooping', CreateContainerConfigError: 'ContainerConfigInvalid', CreateContainerError: 'ContainerConfigInvalid', RunContainerError: 'ContainerConfigInvalid',
+};
+
+/** Slack for scheduling and image pulls on top of the probe budget. */
+export const START_SLACK_MS = 120_000;
+
+/** Milliseconds a member may take to become Ready: the probe budget (raised while upgrading) plus slack. */
+export function readyBudgetMs(spec: AppSpec, upgrading: boolean, manifest?: AppManifest): number {
+  const p = spec.probes.startup;
+  if (!p) return spec.minReadySeconds * 1000 + START_SLACK_MS;
+  const threshold = upgrading && manifest ? upgradeFailureThreshold(manifest, p) ?? p.failureThreshold : p.failureThreshold;
+  return threshold * Math.max(1, Math.ceil(p.periodSeconds)) * 1000 + START_SLACK_MS;
+}
+
+/** Why a member's pod has failed, or undefined while it may still become ready. */
+export function podFailure(pod: PodView, budgetMs: number, now: number): ErrorRecord | undefined {
+  const code = pod.waitingReason ? FATAL_WAITING[pod.waitingReason] : undefined;
+  if (code) return { code, message: `pod ${pod.name}: ${pod.waitingReason}${pod.waitingMessage ? `: ${pod.waitingMessage}` : ''}` };
+  if (pod.phase === 'Failed') return { code: 'PodFailed', message: `pod ${pod.name} failed${pod.lastTerminated ? `: ${pod.lastTerminated}` : ''}` };
+  if (pod.restarts > 0) return { code: 'ContainerRestarted', message: `pod ${pod.name}'s container restarted ${pod.restarts}×${pod.lastTerminated ? `; last: ${pod.lastTerminated}` : ''}` };
+  if (!pod.ready && now - pod.createdAt > budgetMs) return { code: 'ReadyTimeout', message: `pod ${pod.name} was not ready within ${Math.round(budgetMs / 1000)}s` };
+  return undefined;
+}
+
+/** True when the pod is ready, and has been for minReadySeconds when there is no startup probe. */
+export function podReady(pod: PodView, spec: AppSpec, now: number): boolean {
+  if (!pod.ready) return false;
+  if (spec.probes.startup) return true;
+  return now - (pod.readySince ?? now) >= spec.minReadySeconds * 1000;
+}
+
+/** The next step for the world as it is. */
+export function decide(w: AppWorld): Step {
+  if (w.app.deleting) return { kind: 'Delete' };
+  const journal = w.sts?.journal;
+  if (journal) return journal.state === 'Upgrading' ? upgrading(w, journal) : rollingBack(w, journal);
+  if (!w.desired.ok) return { kind: 'Invalid', reason: w.desired.reason, message: w.desired.message };
+  if (!w.sts) return { kind: 'Install' };
+  if (!w.sts.installed) return installing(w);
+  return steady(w);
+}
+
+function installing(w: AppWorld): Step {
+  if (!w.desired.ok || !w.sts) return { kind: 'Steady' };
+  const { manifest, hash } = w.desired;
+  if (w.sts.templateHash !== hash || w.sts.upgradeMode) return { kind: 'Converge', message: 'the spec changed while installing' };
+  const stale = w.members.find((m) => m.pod && m.pod.hash !== hash && !m.pod.terminating);
+  if (stale?.pod) return { kind: 'RestartMember', member: stale.name, uid: stale.pod.uid };
+  for (const m of w.members) {
+    if (!m.pod || m.pod.terminating) return wait('Installing', `waiting for pod ${m.name}`, 1000);
+    const failure = podFailure(m.pod, readyBudgetMs(manifest.spec, false), w.now);
+    if (failure) return { ...wait('InstallFailed', failure.message, 15_000), failure };
+    if (!podReady(m.pod, manifest.spec, w.now)) return wait('Installing', `waiting for pod ${m.name} to be ready`, 1000);
+  }
+  return { kind: 'MarkInstalled' };
+}
+
+function steady(w: AppWorld): Step {
+  const sts = w.sts;
+  if (!w.desired.ok || !sts?.installed) return { kind: 'Steady' };
+  const installed = sts.installed;
+  const stray = w.execPods.map((p) => p.name);
+  if (stray.length) return { kind: 'Cleanup', pods: stray };
+  if (sts.upgradeMode || sts.templateHash !== installed.hash) return { kind: 'SwitchTemplate', to: 'normal' };
+  const desired = w.desired.manifest;
+  const current: AppManifest = { ...desired, spec: installed.spec };
+  let change;
+  try {
+    change = decideChange(desired, current);
+  } catch (e) {
+    if (e instanceof UpgradeRefusedError) return { kind: 'Refuse', reason: e.code, message: e.message };
+    throw e;
+  }
+  // A change that leaves the pod as it is (settings, or spec.network, which Kubernetes ignores) is only recorded.
+  if (change.action === 'record' || (change.action === 'upgrade' && w.desired.hash === installed.hash)) return { kind: 'Record' };
+  if (change.action === 'upgrade') {
+    const volumes = (s: AppSpec) => JSON.stringify(s.volumes.map((v) => v.name).sort());
+    if (volumes(desired.spec) !== volumes(installed.spec)) {
+      return { kind: 'Refuse', reason: 'VolumeChangeRefused', message: `spec.volumes changes the set of volumes (${volumes(installed.spec)} → ${volumes(desired.spec)}); a StatefulSet's volume claims cannot change in place` };
+    }
+    const last = sts.last;
+    if (last && last.toHash === w.desired.hash && last.outcome !== 'Succeeded') {
+      return { kind: 'Blocked', message: `the upgrade to ${desired.spec.version} ${last.outcome === 'RolledBack' ? 'was rolled back' : 'was aborted'} (${last.reason}: ${last.message}); change the spec to try again` };
+    }
+    return { kind: 'BeginUpgrade', warnings: change.warnings };
+  }
+  const notReady = w.members.find((m) => !m.pod || !podReady(m.pod, installed.spec, w.now));
+  if (notReady) return wait('MembersNotReady', `pod ${notReady.name} is not ready`, 5000);
+  return { kind: 'Steady' };
+}
+
+function upgrading(w: AppWorld, j: UpgradeJournal): Step {
+  const installed = w.sts?.installed;
+  if (w.desired.ok && installed && w.desired.hash === installed.hash && j.toHash !== installed.hash) {
+    return { kind: 'StartRollback', cause: { code: 'RollbackRequested', message: `spec set back to ${installed.version} during the upgrade` } };
+  }
+  const manifest = manifestOf(w, j.target);
+  const budget = readyBudgetMs(j.target, true, manifest);
+  const touched = w.members.some((m) => m.pod?.hash === j.toHash);
+  for (const m of w.members) {
+    const pod = m.pod;
+    if (!pod || pod.terminating) return wait('Upgrading', `waiting for pod ${m.name} to come back`, 1000);
+    if (pod.hash === j.toHash) {
+      const failure = podFailure(pod, budget, w.now);
+      if (failure) return { kind: 'StartRollback', cause: failure };
+      if (j.target.upgrade.postUpgrade && !j.postUpgraded.includes(m.name)) {
+        return pod.running ? { kind: 'PostUpgrade', member: m.name } : wait('Upgrading', `waiting for ${m.name}'s container to start`, 1000);
+      }
+      if (!podReady(pod, j.target, w.now)) return wait('Upgrading', `waiting for ${m.name} ${j.to} to be ready`, 1000);
+      continue;
+    }
+    return oldMember(w, j, m, pod, touched);
+  }
+  return { kind: 'FinishUpgrade' };
+}
+
+function oldMember(w: AppWorld, j: UpgradeJournal, m: MemberView, pod: PodView, touched: boolean): Step {
+  if (j.target.upgrade.preUpgrade && !j.preUpgraded.includes(m.name)) {
+    const exec = w.execPods.find((p) => p.hash === j.toHash && !p.terminating);
+    const pull = exec?.waitingReason ? FATAL_WAITING[exec.waitingReason] : undefined;
+    if (exec && pull) {
+      const cause = { code: pull, message: `ExecPod ${exec.name} of ${j.to}: ${exec.waitingReason}${exec.waitingMessage ? `: ${exec.waitingMessage}` : ''}` };
+      return touched ? { kind: 'StartRollback', cause } : { kind: 'Abort', cause };
+    }
+    return { kind: 'PreUpgrade', member: m.name };
+  }
+  if (w.sts?.templateHash !== j.toHash || !w.sts.upgradeMode) return { kind: 'SwitchTemplate', to: 'target' };
+  return { kind: 'RestartMember', member: m.name, uid: pod.uid };
+}
+
+function rollingBack(w: AppWorld, j: UpgradeJournal): Step {
+  const installed = w.sts?.installed;
+  if (!installed) return { kind: 'FinishRollback' };
+  if (w.sts?.templateHash !== installed.hash || w.sts.upgradeMode) return { kind: 'SwitchTemplate', to: 'installed' };
+  for (const m of w.members) {
+    const pod = m.pod;
+    if (!pod || pod.terminating) return wait('RollingBack', `waiting for pod ${m.name} to come back`, 1000);
+    if (pod.hash !== installed.hash) return { kind: 'RestartMember', member: m.name, uid: pod.uid };
+    const failure = podFailure(pod, readyBudgetMs(installed.spec, false), w.now);
+    if (failure) return { ...wait('RollbackStuck', `the rollback to ${installed.version} waits: ${failure.message}`, 10_000), failure };
+    if (!podReady(pod, installed.spec, w.now)) return wait('RollingBack', `waiting for ${m.name} ${installed.version} to be ready`, 1000);
+  }
+  void j;
+  return { kind: 'FinishRollback' };
+}
+
+function manifestOf(w: AppWorld, spec: AppSpec): AppManifest {
+  return { apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name: w.app.name, labels: {} }, spec };
+}
+
+function wait(reason: string, message: string, afterMs: number): Extract<Step, { kind: 'Wait' }> {
+  return { kind: 'Wait', reason, message, afterMs };
+}

@@ -1,0 +1,147 @@
+/**
+ * What the App reconciler sees of the cluster, as plain data: the App's desired spec
+ * (validated), the StatefulSet's records (installed spec, upgrade in flight, last outcome) and
+ * each member pod's state. `observe.ts` fills it from the API; `decide.ts` reads it. The pure
+ * helpers here turn API objects into that view.
+ */
+import type { AppManifest, AppSpec } from '../../core/model.ts';
+import type { ErrorRecord } from '../../core/errors.ts';
+import type { Pod, StatefulSet } from '../../engines/kubernetes/index.ts';
+import { ANNOTATIONS, LABELS, MAIN_CONTAINER } from './names.ts';
+
+/** The installed spec, kept on the StatefulSet once an install or upgrade finished. */
+export interface InstalledRecord {
+  version: string;
+  hash: string;
+  spec: AppSpec;
+}
+
+/** The upgrade in flight, kept on the StatefulSet (the journal the next pass reads). */
+export interface UpgradeJournal {
+  state: 'Upgrading' | 'RollingBack';
+  from: string;
+  to: string;
+  fromHash: string;
+  toHash: string;
+  /** The spec being rolled out. */
+  target: AppSpec;
+  generation: number;
+  startedAt: string;
+  /** Members whose pre-upgrade script succeeded. */
+  preUpgraded: string[];
+  /** Members whose post-upgrade script succeeded. */
+  postUpgraded: string[];
+  /** Failed post-upgrade attempts per member (onFailure: retry). */
+  postAttempts: Record<string, number>;
+  /** Why it is rolling back. */
+  cause?: ErrorRecord;
+}
+
+/** The outcome of the last upgrade; a failed one is not retried for the same spec. */
+export interface LastUpgradeRecord {
+  from?: string;
+  to: string;
+  toHash: string;
+  outcome: 'Succeeded' | 'RolledBack' | 'Aborted';
+  reason: string;
+  message: string;
+  startedAt?: string;
+  finishedAt: string;
+}
+
+/** One member pod as the reconciler needs it. */
+export interface PodView {
+  name: string;
+  uid: string;
+  hash: string;
+  version: string;
+  terminating: boolean;
+  phase: string;
+  ready: boolean;
+  /** When Ready last became True (ms since epoch). */
+  readySince?: number;
+  /** The main container is running (started, maybe not ready). */
+  running: boolean;
+  restarts: number;
+  waitingReason?: string;
+  waitingMessage?: string;
+  lastTerminated?: string;
+  createdAt: number;
+}
+
+/** A member slot: its pod, if one exists now. */
+export interface MemberView {
+  name: string;
+  ordinal: number;
+  pod?: PodView;
+}
+
+/** The desired spec: valid, or why not. */
+export type Desired =
+  | { ok: true; manifest: AppManifest; hash: string }
+  | { ok: false; reason: string; message: string };
+
+/** What one reconcile pass sees. */
+export interface AppWorld {
+  now: number;
+  app: { name: string; namespace: string; generation: number; deleting: boolean };
+  desired: Desired;
+  /** Undefined when the StatefulSet does not exist. */
+  sts?: {
+    templateHash: string;
+    upgradeMode: boolean;
+    installed?: InstalledRecord;
+    journal?: UpgradeJournal;
+    last?: LastUpgradeRecord;
+  };
+  /** Members from the highest ordinal down. */
+  members: MemberView[];
+  execPods: { name: string; hash: string; running: boolean; waitingReason?: string; waitingMessage?: string; terminating: boolean }[];
+}
+
+/** Reads a JSON annotation; undefined when absent or unreadable. */
+export function annotationJson<T>(obj: { metadata: { annotations?: Record<string, string> } } | undefined, key: string): T | undefined {
+  const raw = obj?.metadata.annotations?.[key];
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The StatefulSet's part of the world. */
+export function stsView(sts: StatefulSet): NonNullable<AppWorld['sts']> {
+  const template = sts.spec?.template.metadata;
+  return {
+    templateHash: template?.labels?.[LABELS.specHash] ?? '',
+    upgradeMode: template?.annotations?.[ANNOTATIONS.upgradeMode] === 'true',
+    installed: annotationJson<InstalledRecord>(sts, ANNOTATIONS.installed),
+    journal: annotationJson<UpgradeJournal>(sts, ANNOTATIONS.upgrade),
+    last: annotationJson<LastUpgradeRecord>(sts, ANNOTATIONS.last),
+  };
+}
+
+/** A pod as the reconciler sees it (the main container's state decides). */
+export function podView(pod: Pod, container = MAIN_CONTAINER): PodView {
+  const cs = pod.status?.containerStatuses?.find((c) => c.name === container) ?? pod.status?.containerStatuses?.[0];
+  const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
+  const view: PodView = {
+    name: pod.metadata.name ?? '',
+    uid: pod.metadata.uid ?? '',
+    hash: pod.metadata.labels?.[LABELS.specHash] ?? '',
+    version: pod.metadata.labels?.[LABELS.version] ?? '',
+    terminating: pod.metadata.deletionTimestamp !== undefined,
+    phase: pod.status?.phase ?? 'Pending',
+    ready: ready?.status === 'True',
+    running: cs?.state?.running !== undefined,
+    restarts: cs?.restartCount ?? 0,
+    createdAt: Date.parse(pod.metadata.creationTimestamp ?? '') || 0,
+  };
+  if (view.ready && ready?.lastTransitionTime) view.readySince = Date.parse(ready.lastTransitionTime);
+  if (cs?.state?.waiting?.reason) view.waitingReason = cs.state.waiting.reason;
+  if (cs?.state?.waiting?.message) view.waitingMessage = cs.state.waiting.message;
+  const last = cs?.lastState?.terminated ?? cs?.state?.terminated;
+  if (last) view.lastTerminated = `${last.reason ?? 'exited'} (exit code ${last.exitCode})${last.message ? `: ${last.message}` : ''}`;
+  return view;
+}

@@ -1,0 +1,256 @@
+// End to end: the molt operator on the real single-node cluster of test/k8s. The operator is
+// installed from deploy/ (kustomize) with its image built offline by deploy/image/build; an
+// inline App with a volume claim installs; an upgrade runs the new version's pre-upgrade
+// script in the OLD pod and its post-upgrade script in the NEW pod, each with exactly
+// <old> <new>, and keeps the claim's bytes; a missing image is rolled back automatically; a
+// downgrade is refused with a status reason and nothing touched; ExecPods never stay behind.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import tar from 'tar-stream';
+import { rootfsTar } from '../images/build.ts';
+import { apply, ensureCluster, kubectl, kubectlResult, loadImage, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const NS = `molt-op-${randomBytes(3).toString('hex')}`;
+const IMAGE = 'localhost/molt-e2e-app';
+const OPERATOR_NS = 'molt-system';
+let work: string;
+let operatorInstalledByUs = false;
+
+// ---- images: busybox + an entrypoint with the startup gate + scripts that log their argv ----
+
+const START = `#!/bin/sh
+if [ -e /.molt/upgrade ]; then
+  while [ ! -e /.molt/upgrade-done ]; do sleep 0.2; done
+fi
+echo "start $(cat /app/VERSION)" >> /data/events
+touch /tmp/ready
+trap 'exit 0' TERM
+while true; do sleep 1; done
+`;
+const PRE = '#!/bin/sh\necho "pre argc=$# $1 $2 in=$(cat /app/VERSION) dir=$(dirname "$0")" >> /data/events\n';
+const POST = '#!/bin/sh\necho "post argc=$# $1 $2 in=$(cat /app/VERSION) gate=$(cat /.molt/upgrade)" >> /data/events\n';
+
+/** A one-layer docker-archive of a busybox image holding the app files. */
+async function appImageTar(version: string, file: string): Promise<void> {
+  const layer = await rootfsTar({
+    '/app/VERSION': version,
+    '/app/start.sh': { content: START, mode: 0o755 },
+    '/app/pre-upgrade.sh': { content: PRE, mode: 0o755 },
+    '/app/post-upgrade.sh': { content: POST, mode: 0o755 },
+    '/data/.keep': '',
+  });
+  const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+  const diff = sha(layer);
+  const config = JSON.stringify({
+    architecture: 'amd64', os: 'linux', created: '1970-01-01T00:00:00Z',
+    config: { Env: ['PATH=/bin:/usr/bin'], Entrypoint: ['/bin/sh', '/app/start.sh'] },
+    rootfs: { type: 'layers', diff_ids: [`sha256:${diff}`] },
+  });
+  const cfg = sha(config);
+  const pack = tar.pack();
+  pack.entry({ name: `${diff}/layer.tar` }, layer);
+  pack.entry({ name: `${cfg}.json` }, config);
+  pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: `${cfg}.json`, RepoTags: [`${IMAGE}:${version}`], Layers: [`${diff}/layer.tar`] }]));
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  writeFileSync(file, Buffer.concat(chunks));
+}
+
+// ---- helpers ----
+
+function app(version: string, image: string, extra = ''): string {
+  return `apiVersion: molt.dev/v1alpha1
+kind: App
+metadata: {name: notes, namespace: ${NS}, labels: {tier: db}}
+spec:
+  package: official/notes
+  version: ${version}
+  image: ${image}
+  volumes: [{name: data, mountPath: /data}]
+  probes:
+    startup: {exec: [cat, /tmp/ready], periodSeconds: 1, failureThreshold: 20}
+  stopTimeoutSeconds: 2
+${extra}`;
+}
+
+const SCRIPTS = '  upgrade: {preUpgrade: /app/pre-upgrade.sh, postUpgrade: /app/post-upgrade.sh}\n';
+
+function json<T = any>(args: string[]): T {
+  return JSON.parse(kubectl([...args, '-o', 'json'])) as T;
+}
+
+function appStatus(): any {
+  return json(['-n', NS, 'get', 'apps.molt.dev', 'notes']).status ?? {};
+}
+
+function condition(type: string): any {
+  return (appStatus().conditions ?? []).find((c: any) => c.type === type);
+}
+
+function exec(cmd: string): string {
+  return kubectl(['-n', NS, 'exec', 'notes-0', '-c', 'main', '--', 'sh', '-c', cmd]);
+}
+
+function execPods(): string[] {
+  return json<{ items: any[] }>(['-n', NS, 'get', 'pods', '-l', 'molt.dev/component=exec-pod']).items.map((p) => p.metadata.name);
+}
+
+function events(): { reason: string; note: string; type: string }[] {
+  return json<{ items: any[] }>(['-n', NS, 'get', 'events.events.k8s.io', '--field-selector', 'regarding.name=notes']).items.map((e) => ({ reason: e.reason, note: e.note ?? '', type: e.type }));
+}
+
+function podUid(): string {
+  return kubectl(['-n', NS, 'get', 'pod', 'notes-0', '-o', 'jsonpath={.metadata.uid}']);
+}
+
+async function waitApp(what: string, pred: (s: any) => boolean, timeoutMs = 120_000): Promise<any> {
+  return waitFor(what, () => {
+    const s = appStatus();
+    return pred(s) ? s : undefined;
+  }, timeoutMs).catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}\nstatus: ${JSON.stringify(appStatus(), null, 1)}\nevents: ${JSON.stringify(events().slice(-10))}\n${operatorLogs()}`);
+  });
+}
+
+function operatorLogs(): string {
+  const r = kubectlResult(['-n', OPERATOR_NS, 'logs', 'deploy/molt-operator', '--tail=40']);
+  return `operator log:\n${r.stdout}${r.stderr}`;
+}
+
+// ---- set-up: cluster, images, operator ----
+
+before(async () => {
+  await ensureCluster();
+  work = mkdtempSync(join(tmpdir(), 'molt-k8s-op-'));
+  const t0 = Date.now();
+  const operatorTar = execFileSync(join(ROOT, 'deploy/image/build'), [join(work, 'operator.tar')], { encoding: 'utf8' }).trim();
+  for (const v of ['1.0.0', '2.0.0']) await appImageTar(v, join(work, `app-${v}.tar`));
+  loadImage(operatorTar, join(work, 'app-1.0.0.tar'), join(work, 'app-2.0.0.tar'));
+  const existed = kubectlResult(['-n', OPERATOR_NS, 'get', 'deploy', 'molt-operator']).status === 0;
+  kubectl(['apply', '-k', join(ROOT, 'deploy')]);
+  operatorInstalledByUs = !existed;
+  if (existed) kubectl(['-n', OPERATOR_NS, 'rollout', 'restart', 'deploy/molt-operator']);
+  kubectl(['wait', '--for=condition=Established', 'crd/apps.molt.dev', 'crd/releases.molt.dev', 'crd/upgradetasks.molt.dev', '--timeout=60s']);
+  kubectl(['-n', OPERATOR_NS, 'rollout', 'status', 'deploy/molt-operator', '--timeout=180s'], { timeoutMs: 190_000 });
+  kubectl(['create', 'namespace', NS]);
+  process.stderr.write(`# operator image built, loaded and running in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+});
+
+after(() => {
+  kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', '--all', '--timeout=60s']);
+  kubectlResult(['delete', 'namespace', NS, '--wait=false']);
+  if (operatorInstalledByUs) kubectlResult(['delete', '-k', join(ROOT, 'deploy'), '--wait=false', '--ignore-not-found']);
+  if (work) rmSync(work, { recursive: true, force: true });
+  stopClusterIfStarted();
+});
+
+// ---- the tests (in order: each builds on the App the previous one left) ----
+
+test('the operator serves /healthz, /readyz and controller-runtime metrics, and holds the Lease', () => {
+  const pod = json<{ items: any[] }>(['-n', OPERATOR_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=molt-operator']).items.find((p) => !p.metadata.deletionTimestamp);
+  const lease = json(['-n', OPERATOR_NS, 'get', 'lease', 'molt-operator']);
+  assert.equal(lease.spec.holderIdentity, pod.metadata.name);
+  assert.equal(lease.spec.leaseDurationSeconds, 15);
+  const get = (path: string) => kubectl(['get', '--raw', `/api/v1/namespaces/${OPERATOR_NS}/pods/${pod.metadata.name}:8081/proxy${path}`]);
+  assert.equal(get('/healthz'), 'ok');
+  assert.match(get('/readyz'), /readyz check passed/);
+  const metrics = get('/metrics');
+  for (const m of ['controller_runtime_reconcile_total', 'controller_runtime_reconcile_time_seconds', 'workqueue_depth', 'leader_election_master_status{name="molt-operator"} 1']) {
+    assert.ok(metrics.includes(m), `${m} missing from /metrics`);
+  }
+});
+
+let blobSum = '';
+
+test('an inline App with a volume claim installs as a one-member StatefulSet (OnDelete)', async () => {
+  apply(app('1.0.0', `${IMAGE}:1.0.0`, SCRIPTS));
+  const s = await waitApp('notes 1.0.0 Running', (x) => x.phase === 'Running' && x.installedVersion === '1.0.0' && condition('Ready')?.status === 'True');
+  assert.equal(s.observedGeneration, 1);
+  assert.deepEqual(s.members.map((m: any) => [m.name, m.version, m.ready]), [['notes-0', '1.0.0', true]]);
+  const sts = json(['-n', NS, 'get', 'statefulset', 'notes']);
+  assert.equal(sts.spec.updateStrategy.type, 'OnDelete');
+  assert.equal(sts.metadata.ownerReferences[0].kind, 'App');
+  assert.equal(json(['-n', NS, 'get', 'pvc', 'data-notes-0']).status.phase, 'Bound');
+  assert.ok(json(['-n', NS, 'get', 'apps.molt.dev', 'notes']).metadata.finalizers.includes('molt.dev/cleanup'));
+  assert.match(kubectl(['-n', NS, 'get', 'apps.molt.dev']), /notes\s+1\.0\.0\s+Running/);
+  blobSum = exec('dd if=/dev/urandom of=/data/blob bs=1024 count=256 2>/dev/null; sync; md5sum /data/blob').split(' ')[0] ?? '';
+  assert.match(blobSum, /^[0-9a-f]{32}$/);
+});
+
+test('an upgrade runs pre-upgrade in the old pod and post-upgrade in the new one with exactly <old> <new>; bytes intact', async () => {
+  const oldUid = podUid();
+  apply(app('2.0.0', `${IMAGE}:2.0.0`, SCRIPTS));
+  const s = await waitApp('notes 2.0.0 Running', (x) => x.installedVersion === '2.0.0' && x.phase === 'Running' && !x.upgrade);
+  assert.equal(s.lastUpgrade.outcome, 'Succeeded');
+  assert.notEqual(podUid(), oldUid, 'the member was replaced');
+  const lines = exec('cat /data/events').trim().split('\n');
+  const pre = lines.find((l) => l.startsWith('pre '));
+  const post = lines.find((l) => l.startsWith('post '));
+  assert.match(pre ?? '', /^pre argc=2 1\.0\.0 2\.0\.0 in=1\.0\.0 dir=\/tmp\/molt-pre-upgrade-\d+-\d+$/, lines.join('\n'));
+  assert.equal(post, 'post argc=2 1.0.0 2.0.0 in=2.0.0 gate=1.0.0 2.0.0');
+  assert.deepEqual(lines.filter((l) => l.startsWith('start')), ['start 1.0.0', 'start 2.0.0']);
+  assert.ok(lines.indexOf(post ?? '') < lines.indexOf('start 2.0.0'), 'the new version started only after its post-upgrade script (startup gate)');
+  assert.equal(exec('md5sum /data/blob').split(' ')[0], blobSum, 'the claim keeps its bytes');
+  const tpl = json(['-n', NS, 'get', 'statefulset', 'notes']).spec.template;
+  assert.equal(tpl.spec.containers[0].startupProbe.failureThreshold, 20, 'the raised startup budget is restored after the upgrade');
+  assert.equal(tpl.metadata.annotations?.['molt.dev/upgrade-mode'], undefined);
+  assert.deepEqual(execPods(), [], 'the ExecPod is gone after success');
+  const reasons = events().map((e) => e.reason);
+  for (const r of ['UpgradeStarted', 'ExecPodCreated', 'PreUpgradeSucceeded', 'TemplateSwitched', 'MemberRestarted', 'PostUpgradeSucceeded', 'Upgraded']) assert.ok(reasons.includes(r), `no ${r} event in ${reasons}`);
+});
+
+test('a release whose image is missing is rolled back automatically, with an Event and a condition saying why', async () => {
+  const uid = podUid();
+  apply(app('3.0.0', `${IMAGE}:3.0.0-missing`));
+  const s = await waitApp('the rollback to 2.0.0', (x) => x.lastUpgrade?.to === '3.0.0' && !x.upgrade && x.phase === 'Running' && condition('Ready')?.status === 'True', 180_000);
+  assert.equal(s.lastUpgrade.outcome, 'RolledBack');
+  assert.equal(s.lastUpgrade.reason, 'ImagePullFailed');
+  assert.equal(s.installedVersion, '2.0.0');
+  assert.equal(condition('Progressing').reason, 'RolledBack');
+  assert.match(condition('Progressing').message, /ImagePullFailed/);
+  assert.notEqual(podUid(), uid);
+  assert.equal(json(['-n', NS, 'get', 'pod', 'notes-0']).spec.containers[0].image, `${IMAGE}:2.0.0`);
+  assert.equal(exec('cat /app/VERSION').trim(), '2.0.0');
+  assert.equal(exec('md5sum /data/blob').split(' ')[0], blobSum);
+  const warnings = events().filter((e) => e.type === 'Warning').map((e) => e.reason);
+  assert.ok(warnings.includes('RollingBack') && warnings.includes('RolledBack'), `warnings: ${warnings}`);
+  assert.deepEqual(execPods(), []);
+});
+
+test('a missing image with a pre-upgrade script is caught by the ExecPod: aborted, the member never touched', async () => {
+  const uid = podUid();
+  apply(app('3.0.1', `${IMAGE}:3.0.1-missing`, SCRIPTS));
+  const s = await waitApp('the abort', (x) => x.lastUpgrade?.to === '3.0.1' && !x.upgrade, 120_000);
+  assert.equal(s.lastUpgrade.outcome, 'Aborted');
+  assert.equal(s.lastUpgrade.reason, 'ImagePullFailed');
+  assert.equal(podUid(), uid, 'the member was not restarted');
+  await waitFor('the ExecPod to go', () => (execPods().length === 0 ? true : undefined), 30_000);
+});
+
+test('a downgrade without forceUpgrade is refused with a status reason; nothing is touched', async () => {
+  const uid = podUid();
+  const stsBefore = json(['-n', NS, 'get', 'statefulset', 'notes']);
+  apply(app('1.0.0', `${IMAGE}:1.0.0`, SCRIPTS));
+  await waitApp('the refusal', (x) => x.observedGeneration === json(['-n', NS, 'get', 'apps.molt.dev', 'notes']).metadata.generation && condition('Progressing')?.reason === 'DowngradeRefused');
+  assert.match(condition('Progressing').message, /1\.0\.0 is lower than the installed 2\.0\.0/);
+  assert.equal(appStatus().installedVersion, '2.0.0');
+  assert.equal(podUid(), uid);
+  const stsAfter = json(['-n', NS, 'get', 'statefulset', 'notes']);
+  assert.equal(stsAfter.metadata.generation, stsBefore.metadata.generation, 'the StatefulSet was not changed');
+  assert.ok(events().some((e) => e.type === 'Warning' && e.reason === 'DowngradeRefused'));
+});
+
+test('deleting the App removes its ExecPods and StatefulSet; the claim (the data) stays', async () => {
+  kubectl(['-n', NS, 'delete', 'apps.molt.dev', 'notes', '--timeout=60s']);
+  await waitFor('the StatefulSet to go', () => (kubectlResult(['-n', NS, 'get', 'statefulset', 'notes']).status !== 0 ? true : undefined), 60_000);
+  assert.deepEqual(execPods(), []);
+  assert.equal(json(['-n', NS, 'get', 'pvc', 'data-notes-0']).status.phase, 'Bound');
+});
