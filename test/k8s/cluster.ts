@@ -1,14 +1,16 @@
 // Shared access to the single-node Kubernetes cluster of test/k8s/cluster, for e2e tests.
 //
 // Contract (see test/k8s/README.md):
-//  - ensureCluster() starts the cluster unless it is already up, and remembers whether this
-//    process started it. It may do the cold build of the Kubernetes binaries (20-40 min), so
-//    call it from a `before` hook without a timeout.
-//  - stopClusterIfStarted() stops it again only if this process started it and
-//    MOLT_K8S_KEEP is not 1, so test files can share one cluster.
+//  - ensureCluster() starts the cluster unless it is already up (`cluster acquire PID`) and
+//    registers this process as one of its users. It may do the cold build of the Kubernetes
+//    binaries, so call it from a `before` hook without a timeout.
+//  - stopClusterIfStarted() unregisters this process (`cluster release PID`); the last user
+//    out stops a cluster that a test started, unless MOLT_K8S_KEEP=1. A cluster started by
+//    hand (`cluster up`) is never stopped by tests. So test files, one after another or at
+//    the same time, share one cluster safely.
 //  - kubectl() runs the kubectl that matches the server version against the cluster.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +35,32 @@ export interface RunResult {
 
 let handle: ClusterHandle | undefined;
 
+const RUN = process.env['MOLT_K8S_RUN'] ?? '/var/lib/molt-k8s';
+/** One empty file per process using the cluster (named by PID); gone with the cluster at `down`. */
+const USERS = join(RUN, 'test-users');
+/** Left by a starter that finished while others still used the cluster: the last one out stops it. */
+const HANDOVER = join(RUN, 'test-users.stop-when-done');
+
+function register(): void {
+  mkdirSync(USERS, { recursive: true });
+  writeFileSync(join(USERS, String(process.pid)), '');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** PIDs of other live processes that use the cluster now. */
+export function otherUsers(): number[] {
+  if (!existsSync(USERS)) return [];
+  return readdirSync(USERS).filter((f) => /^\d+$/.test(f)).map(Number).filter((pid) => pid !== process.pid && alive(pid));
+}
+
 /** Runs test/k8s/cluster synchronously and returns what it printed. */
 export function runCluster(args: string[], input?: string): RunResult {
   const r = spawnSync(CLUSTER_SCRIPT, args, {
@@ -52,11 +80,11 @@ function mustRunCluster(args: string[]): string {
   return r.stdout;
 }
 
-/** Runs `cluster up`, streaming its progress to stderr (a cold build takes long). */
-function clusterUp(): Promise<{ stdout: string; seconds: number }> {
+/** Runs `cluster acquire PID`, streaming its progress to stderr (a cold build takes long). */
+function clusterAcquire(): Promise<{ stdout: string; seconds: number }> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(CLUSTER_SCRIPT, ['up'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(CLUSTER_SCRIPT, ['acquire', String(process.pid)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let stdout = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => (stdout += d));
@@ -64,7 +92,7 @@ function clusterUp(): Promise<{ stdout: string; seconds: number }> {
     child.on('close', (code) => {
       const seconds = (performance.now() - t0) / 1000;
       if (code === 0) resolve({ stdout, seconds });
-      else reject(new Error(`test/k8s/cluster up failed with exit code ${code}`));
+      else reject(new Error(`test/k8s/cluster acquire failed with exit code ${code}`));
     });
   });
 }
@@ -86,21 +114,22 @@ function cacheIsWarm(): boolean {
   return /binaries: ready/.test(mustRunCluster(['cache-info']));
 }
 
-/** Starts the cluster unless it is up; safe to call from several test files. */
+/** Starts the cluster unless it is up, and registers this process as a user of it. */
 export async function ensureCluster(): Promise<ClusterHandle> {
-  if (handle && isClusterUp()) return handle;
-  if (isClusterUp()) {
-    handle = { ...parseEnv(mustRunCluster(['env'])), startedByUs: false, upSeconds: 0, cacheWasWarm: true };
-    return handle;
-  }
+  if (handle && clusterUsers().includes(process.pid) && isClusterUp()) return handle;
   const cacheWasWarm = cacheIsWarm();
-  const { stdout, seconds } = await clusterUp();
+  const { stdout, seconds } = await clusterAcquire();
   const startedByUs = /^# started: yes$/m.test(stdout);
-  handle = { ...parseEnv(stdout), startedByUs, upSeconds: seconds, cacheWasWarm };
+  handle = { ...parseEnv(stdout), startedByUs, upSeconds: startedByUs ? seconds : 0, cacheWasWarm };
   return handle;
 }
 
-/** Re-runs `up` after a `down` by this process; returns the new handle (startedByUs: true). */
+/** PIDs of the live processes registered as users of the cluster. */
+export function clusterUsers(): number[] {
+  return mustRunCluster(['users']).split('\n').filter(Boolean).map(Number);
+}
+
+/** Re-runs ensureCluster() after a `down` by this process. */
 export async function restartCluster(): Promise<ClusterHandle> {
   handle = undefined;
   return ensureCluster();
@@ -110,27 +139,32 @@ export function keepCluster(): boolean {
   return process.env['MOLT_K8S_KEEP'] === '1';
 }
 
-/** `cluster down`, unconditionally. Prefer stopClusterIfStarted() in shared test files. */
+/**
+ * `cluster down --force`: stops the cluster even if other test processes use it. Only for
+ * tests of the cluster itself; shared test files use stopClusterIfStarted().
+ */
 export function stopCluster(): string {
-  const r = runCluster(['down']);
+  const r = runCluster(['down', '--force']);
   if (r.status !== 0) throw new Error(`test/k8s/cluster down failed (${r.status}):\n${r.stderr}`);
-  if (handle) handle = { ...handle, startedByUs: false };
+  handle = undefined;
   return r.stderr;
 }
 
-/** Stops the cluster if this process started it and MOLT_K8S_KEEP is not 1. */
+/**
+ * Unregisters this process; stops the cluster if it was the last user, a test started the
+ * cluster and MOLT_K8S_KEEP is not 1. Returns whether it stopped the cluster.
+ */
 export function stopClusterIfStarted(): boolean {
-  if (!handle?.startedByUs || keepCluster()) return false;
-  stopCluster();
+  if (!handle) return false;
   handle = undefined;
-  return true;
+  const out = mustRunCluster(['release', String(process.pid)]);
+  return /^# stopped: yes$/m.test(out);
 }
 
 function currentHandle(): ClusterHandle {
   if (handle) return handle;
   if (!isClusterUp()) throw new Error('the cluster is not up: call ensureCluster() first');
-  handle = { ...parseEnv(mustRunCluster(['env'])), startedByUs: false, upSeconds: 0, cacheWasWarm: true };
-  return handle;
+  return { ...parseEnv(mustRunCluster(['env'])), startedByUs: false, upSeconds: 0, cacheWasWarm: true };
 }
 
 export interface KubectlOptions {
