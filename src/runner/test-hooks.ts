@@ -10,7 +10,7 @@
  *   event loop does not run, so nothing it does can race with the test.
  * `before` is the default; `after` is after the step ran, before its outcome is journaled.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 
 let paused = false;
 
@@ -32,7 +32,8 @@ function pauseHere(step: string, when: 'before' | 'after'): void {
   const resume = process.env.MOLT_TEST_RESUME_FILE;
   if (!resume) throw new Error('MOLT_TEST_PAUSE_AT needs MOLT_TEST_RESUME_FILE');
   paused = true;
-  writeFileSync(`${resume}.paused`, `${step}:${when} ${process.pid}\n`);
+  writeFileSync(`${resume}.paused.tmp`, `${step}:${when} ${process.pid}\n`);
+  renameSync(`${resume}.paused.tmp`, `${resume}.paused`);
   process.stderr.write(`test hook: paused ${when} ${step}; waiting for ${resume}\n`);
   const cell = new Int32Array(new SharedArrayBuffer(4));
   while (!existsSync(resume)) Atomics.wait(cell, 0, 0, 20);
