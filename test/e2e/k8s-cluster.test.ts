@@ -10,6 +10,7 @@ import {
   type ClusterHandle,
   apply,
   buildAndLoadBusybox,
+  clusterUsers,
   ensureCluster,
   keepCluster,
   kubectl,
@@ -33,10 +34,8 @@ before(async () => {
 });
 
 after(() => {
-  if (existsSync(`${RUN}/pids/order`)) {
-    kubectlResult(['delete', 'namespace', NS, '--wait=false']);
-    stopClusterIfStarted();
-  }
+  if (existsSync(`${RUN}/pids/order`)) kubectlResult(['delete', 'namespace', NS, '--wait=false']);
+  stopClusterIfStarted();
 });
 
 function json<T = any>(args: string[]): T {
@@ -157,11 +156,18 @@ spec:
           status: {type: object, properties: {phase: {type: string}}}
 `;
 
-test('a CustomResourceDefinition with a status subresource accepts status updates', () => {
+test('a CustomResourceDefinition with a status subresource accepts status updates', async () => {
   apply(crd);
   kubectl(['wait', '--for=condition=Established', 'crd/widgets.e2e.molt.test', '--timeout=60s']);
+  // Established can come a moment before the new endpoints (status included) serve.
+  await waitFor('the widgets endpoint', () =>
+    kubectlResult(['-n', NS, 'get', 'widgets']).status === 0 ? true : undefined,
+  );
   apply('apiVersion: e2e.molt.test/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 3}\n', NS);
-  kubectl(['-n', NS, 'patch', 'widget', 'w1', '--subresource=status', '--type=merge', '-p', '{"status":{"phase":"Ready"}}']);
+  const setStatus = ['-n', NS, 'patch', 'widget', 'w1', '--subresource=status', '--type=merge'];
+  await waitFor('the status subresource', () =>
+    kubectlResult([...setStatus, '-p', '{"status":{"phase":"Ready"}}']).status === 0 ? true : undefined,
+  );
   const w = json(['-n', NS, 'get', 'widget', 'w1']);
   assert.equal(w.status.phase, 'Ready');
   // Through the main resource, status is ignored: that is what the subresource means.
@@ -241,8 +247,10 @@ function assertNothingLeft(before: Footprint): void {
   assert.equal(existsSync(RUN), false, `${RUN} left behind`);
 }
 
-const ownsCluster = (): boolean => cluster.startedByUs && !keepCluster();
-const skipReason = 'the cluster was already up or MOLT_K8S_KEEP=1: not ours to stop';
+// Only a cluster this file started, that no other test process uses, is ours to stop.
+const ownsCluster = (): boolean =>
+  cluster.startedByUs && !keepCluster() && clusterUsers().every((pid) => pid === process.pid);
+const skipReason = 'the cluster was already up, is used by other test processes, or MOLT_K8S_KEEP=1';
 
 test('down stops every process and removes mounts, network namespaces, the bridge and iptables rules', (t) => {
   if (!ownsCluster()) return t.skip(skipReason);

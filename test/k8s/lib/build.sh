@@ -38,9 +38,17 @@ k8s_ldflags() {
   echo "$f"
 }
 
+# The build needs about 5 GB at its peak (module and build caches), 1.2 GB after.
+check_disk() {
+  mkdir -p "$K8S_CACHE"
+  local free_kb; free_kb=$(df -Pk "$K8S_CACHE" | awk 'NR == 2 {print $4}')
+  ((free_kb > 6 * 1024 * 1024)) || die "cold build needs ~6 GB free under $K8S_CACHE, only $((free_kb / 1024)) MB free"
+}
+
 build_binaries() {
   binaries_ready && { log "binaries for $K8S_VERSION already cached in $K8S_BIN"; return 0; }
-  [[ -x "$GO" ]] || die "Go not found at $GO (set MOLT_GO)"
+  command -v "$GO" >/dev/null || die "Go not found at $GO (set MOLT_GO)"
+  check_disk
   local mod="$K8S_CACHE/buildmod" t0; t0=$(now_s)
   mkdir -p "$mod" "$K8S_BIN"
   export GOMODCACHE="$K8S_CACHE_ROOT/gomod" GOCACHE="$K8S_CACHE/gobuild"

@@ -6,7 +6,7 @@ K8S_CACHE_ROOT="${MOLT_K8S_CACHE:-${HOME:-/root}/.cache/molt-k8s}"
 K8S_CACHE="$K8S_CACHE_ROOT/$K8S_VERSION"
 K8S_BIN="$K8S_CACHE/bin"
 K8S_IMAGES="$K8S_CACHE_ROOT/images"
-GO="${MOLT_GO:-/usr/local/go/bin/go}"
+GO="${MOLT_GO:-$( [[ -x /usr/local/go/bin/go ]] && echo /usr/local/go/bin/go || command -v go || echo go)}"
 
 # Everything a running cluster owns lives under RUN; `down` removes it.
 RUN="${MOLT_K8S_RUN:-/var/lib/molt-k8s}"

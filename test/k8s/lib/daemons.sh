@@ -8,7 +8,7 @@ start_etcd() {
     --listen-peer-urls "http://$ETCD_PEER" --initial-advertise-peer-urls "http://$ETCD_PEER" \
     --initial-cluster "molt-k8s=http://$ETCD_PEER" --listen-metrics-urls "" \
     --quota-backend-bytes 2147483648 --snapshot-count 10000
-  wait_for 60 "etcd is healthy" etcd_healthy || { require_alive etcd; die "etcd did not become healthy"; }
+  wait_up etcd 60 etcd_healthy
 }
 
 etcd_healthy() { curl -fsS "http://$ETCD_CLIENT/health" | grep -q '"health":"true"'; }
@@ -29,8 +29,7 @@ start_apiserver() {
     --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
     --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
     --allow-privileged=true --profiling=false --event-ttl 30m
-  wait_for 120 "kube-apiserver is ready" api_ready ||
-    { require_alive kube-apiserver; die "kube-apiserver did not become ready"; }
+  wait_up kube-apiserver 120 api_ready
 }
 
 api_ready() {
@@ -55,8 +54,7 @@ start_scheduler() {
 
 start_containerd() {
   start_daemon containerd containerd --config "$CONF/containerd.toml"
-  wait_for 60 "containerd is serving" ctr --address "$CTRD_SOCK" version ||
-    { require_alive containerd; die "containerd did not start"; }
+  wait_up containerd 60 ctr --address "$CTRD_SOCK" version
   load_image "$(pause_image_tar)"
 }
 

@@ -17,8 +17,10 @@ install_deps() {
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   log "installing from Debian: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2 || die "apt-get update failed"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || die "apt-get install ${missing[*]} failed"
+  local lock=(-o DPkg::Lock::Timeout=600)
+  apt-get "${lock[@]}" update -qq >&2 || die "apt-get update failed"
+  apt-get "${lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+    die "apt-get install ${missing[*]} failed"
 }
 
 preflight() {
@@ -59,8 +61,9 @@ node_ready() {
 default_sa_exists() { kctl -n default get serviceaccount default; }
 
 wait_until_usable() {
-  wait_for 180 "node $NODE_NAME is Ready" node_ready || { require_alive kubelet; die "node did not become Ready; see $LOGS/kubelet.log"; }
-  wait_for 120 "default ServiceAccount exists" default_sa_exists || die "no default ServiceAccount; see $LOGS/kube-controller-manager.log"
+  wait_up kubelet 180 node_ready
+  wait_for 120 "default ServiceAccount exists" default_sa_exists ||
+    { show_log kube-controller-manager; die "no default ServiceAccount; see $LOGS/kube-controller-manager.log"; }
 }
 
 # Kill every pod container through containerd, so shims and network namespaces go away.

@@ -2,7 +2,10 @@
 # shellcheck shell=bash
 
 STATE="$RUN/state"
-FORWARD_RULES=("-i $BRIDGE ! -o $BRIDGE" "-o $BRIDGE ! -i $BRIDGE")
+# Nothing is forwarded between the bridge and any other interface, and nothing from another
+# machine reaches the cluster's addresses: pod and API traffic stays on this machine.
+FILTER_RULES=("FORWARD -i $BRIDGE ! -o $BRIDGE" "FORWARD -o $BRIDGE ! -i $BRIDGE"
+  "INPUT -d $POD_CIDR ! -i $BRIDGE -m addrtype ! --src-type LOCAL")
 
 save_host_state() {
   mkdir -p "$STATE"
@@ -28,20 +31,19 @@ bridge_up() {
   ip link set "$BRIDGE" up
   touch "$STATE/bridge"
   local r
-  # Nothing is forwarded between the bridge and any other interface: pod traffic stays here.
-  for r in "${FORWARD_RULES[@]}"; do
+  for r in "${FILTER_RULES[@]}"; do
     # shellcheck disable=SC2086
-    iptables -I FORWARD 1 $r -m comment --comment molt-k8s -j DROP
+    iptables -I ${r%% *} 1 ${r#* } -m comment --comment molt-k8s -j DROP
   done
   sysctl -qw net.ipv4.ip_forward=1
-  log "bridge $BRIDGE is $NODE_IP/24; forwarding to and from other interfaces is dropped"
+  log "bridge $BRIDGE is $NODE_IP/24; traffic between it and other interfaces is dropped"
 }
 
 bridge_down() {
   local r dev
-  for r in "${FORWARD_RULES[@]}"; do
+  for r in "${FILTER_RULES[@]}"; do
     # shellcheck disable=SC2086
-    while iptables -D FORWARD $r -m comment --comment molt-k8s -j DROP 2>/dev/null; do :; done
+    while iptables -D $r -m comment --comment molt-k8s -j DROP 2>/dev/null; do :; done
   done
   for dev in $(ip -o link show master "$BRIDGE" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
     ip link delete "$dev" 2>/dev/null || true

@@ -43,8 +43,25 @@ stop_daemon() {
 # Daemons in reverse start order.
 started_daemons() { [[ -f "$PIDS/order" ]] && tac "$PIDS/order" | awk '!seen[$0]++'; }
 
+show_log() {
+  printf -- '----- last lines of %s -----\n' "$LOGS/$1.log" >&2
+  tail -n "${2:-30}" "$LOGS/$1.log" >&2 || true
+}
+
 require_alive() {
   pid_alive "$1" && return 0
-  tail -n 30 "$LOGS/$1.log" >&2 || true
+  show_log "$1"
   die "$1 exited during start-up; log: $LOGS/$1.log"
+}
+
+# wait_up NAME SECONDS CHECK...: wait until CHECK passes; fail at once if daemon NAME exits.
+wait_up() {
+  local name="$1" secs="$2"; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    require_alive "$name"
+    ((SECONDS < deadline)) || { show_log "$name" 60; die "$name was not ready within ${secs}s"; }
+    sleep 0.3
+  done
+  log "$name is ready"
 }
