@@ -10,7 +10,8 @@ import {
   type ClusterHandle,
   apply,
   buildAndLoadBusybox,
-  clusterUsers,
+  releaseClusterLock,
+  takeClusterExclusively,
   ensureCluster,
   keepCluster,
   kubectl,
@@ -36,6 +37,7 @@ before(async () => {
 after(() => {
   if (existsSync(`${RUN}/pids/order`)) kubectlResult(['delete', 'namespace', NS, '--wait=false']);
   stopClusterIfStarted();
+  releaseClusterLock();
 });
 
 function json<T = any>(args: string[]): T {
@@ -247,13 +249,15 @@ function assertNothingLeft(before: Footprint): void {
   assert.equal(existsSync(RUN), false, `${RUN} left behind`);
 }
 
-// Only a cluster this file started, that no other test process uses, is ours to stop.
-const ownsCluster = (): boolean =>
-  cluster.startedByUs && !keepCluster() && clusterUsers().every((pid) => pid === process.pid);
-const skipReason = 'the cluster was already up, is used by other test processes, or MOLT_K8S_KEEP=1';
+// The lifecycle checks stop and restart the cluster: only when a test started it (not by
+// hand), MOLT_K8S_KEEP is not 1, and no other test process uses it. They hold the cluster
+// lock from the first down to the last, so other test files wait meanwhile.
+let exclusive = false;
+const skipReason = 'the cluster was started by hand, MOLT_K8S_KEEP=1, or other test processes kept using it';
 
-test('down stops every process and removes mounts, network namespaces, the bridge and iptables rules', (t) => {
-  if (!ownsCluster()) return t.skip(skipReason);
+test('down stops every process and removes mounts, network namespaces, the bridge and iptables rules', async (t) => {
+  exclusive = !keepCluster() && (await takeClusterExclusively());
+  if (!exclusive) return t.skip(skipReason);
   const fp = footprint();
   assert.ok(fp.netns.length >= 3, `expected pod network namespaces, got ${fp.netns}`);
   stopCluster();
@@ -261,14 +265,15 @@ test('down stops every process and removes mounts, network namespaces, the bridg
 });
 
 test('up after down starts from the warm cache in under 90 s, and down cleans up again', async (t) => {
-  if (!ownsCluster()) return t.skip(skipReason);
+  if (!exclusive) return t.skip(skipReason);
   const again = await restartCluster();
   assert.ok(again.startedByUs && again.cacheWasWarm);
-  t.diagnostic(`warm up took ${again.upSeconds.toFixed(1)} s (first up: ${cluster.upSeconds.toFixed(1)} s)`);
+  t.diagnostic(`warm up took ${again.upSeconds.toFixed(1)} s (first up here: ${cluster.upSeconds.toFixed(1)} s)`);
   assert.ok(again.upSeconds < 90, `warm up took ${again.upSeconds} s`);
   const node = json(['get', 'node', 'molt-k8s-node']);
   assert.equal(node.status.conditions.find((c: any) => c.type === 'Ready')?.status, 'True');
   const fp = footprint();
   stopCluster();
   assertNothingLeft(fp);
+  releaseClusterLock();
 });

@@ -10,8 +10,8 @@
 //    the same time, share one cluster safely.
 //  - kubectl() runs the kubectl that matches the server version against the cluster.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,31 +34,10 @@ export interface RunResult {
 }
 
 let handle: ClusterHandle | undefined;
+let lockHolder: ReturnType<typeof spawn> | undefined;
 
-const RUN = process.env['MOLT_K8S_RUN'] ?? '/var/lib/molt-k8s';
-/** One empty file per process using the cluster (named by PID); gone with the cluster at `down`. */
-const USERS = join(RUN, 'test-users');
-/** Left by a starter that finished while others still used the cluster: the last one out stops it. */
-const HANDOVER = join(RUN, 'test-users.stop-when-done');
-
-function register(): void {
-  mkdirSync(USERS, { recursive: true });
-  writeFileSync(join(USERS, String(process.pid)), '');
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** PIDs of other live processes that use the cluster now. */
-export function otherUsers(): number[] {
-  if (!existsSync(USERS)) return [];
-  return readdirSync(USERS).filter((f) => /^\d+$/.test(f)).map(Number).filter((pid) => pid !== process.pid && alive(pid));
+function scriptEnv(): NodeJS.ProcessEnv {
+  return lockHolder ? { ...process.env, MOLT_K8S_LOCK_HELD: '1' } : process.env;
 }
 
 /** Runs test/k8s/cluster synchronously and returns what it printed. */
@@ -66,6 +45,7 @@ export function runCluster(args: string[], input?: string): RunResult {
   const r = spawnSync(CLUSTER_SCRIPT, args, {
     encoding: 'utf8',
     input,
+    env: scriptEnv(),
     maxBuffer: 64 * 1024 * 1024,
   });
   if (r.error) throw r.error;
@@ -84,7 +64,10 @@ function mustRunCluster(args: string[]): string {
 function clusterAcquire(): Promise<{ stdout: string; seconds: number }> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(CLUSTER_SCRIPT, ['acquire', String(process.pid)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(CLUSTER_SCRIPT, ['acquire', String(process.pid)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: scriptEnv(),
+    });
     let stdout = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => (stdout += d));
@@ -127,6 +110,66 @@ export async function ensureCluster(): Promise<ClusterHandle> {
 /** PIDs of the live processes registered as users of the cluster. */
 export function clusterUsers(): number[] {
   return mustRunCluster(['users']).split('\n').filter(Boolean).map(Number);
+}
+
+/** PIDs of other live processes registered as users of the cluster. */
+export function otherUsers(): number[] {
+  return clusterUsers().filter((pid) => pid !== process.pid);
+}
+
+/** How the running cluster was started: by a test (`acquire`), by hand (`up`), or not at all. */
+export function clusterStartedThrough(): 'acquire' | 'up' | 'down' {
+  const r = runCluster(['status']);
+  if (r.status !== 0) return 'down';
+  return /started through: acquire/.test(r.stdout) ? 'acquire' : 'up';
+}
+
+function lockPath(): string {
+  return join(process.env['MOLT_K8S_CACHE'] ?? join(homedir(), '.cache', 'molt-k8s'), 'cluster.lock');
+}
+
+/** Holds the cluster lock (other processes' up/acquire/down wait) until releaseClusterLock(). */
+function holdClusterLock(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('flock', [lockPath(), '-c', 'echo locked; exec cat >/dev/null'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    child.stdout.setEncoding('utf8');
+    child.stdout.once('data', () => {
+      lockHolder = child;
+      resolve();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (lockHolder !== child) reject(new Error(`flock exited with ${code}`));
+    });
+  });
+}
+
+/** Lets other processes change the cluster again. */
+export function releaseClusterLock(): void {
+  lockHolder?.stdin?.end();
+  lockHolder = undefined;
+}
+
+/**
+ * Waits until no other test process uses the cluster, then holds the cluster lock so that
+ * none starts using it, for tests of the cluster's own lifecycle (down, restart). Resolves
+ * false if the cluster was started by hand, or others still use it after timeoutMs.
+ */
+export async function takeClusterExclusively(timeoutMs = 20 * 60_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (otherUsers().length > 0) {
+      await new Promise((r) => setTimeout(r, 1000));
+      continue;
+    }
+    await holdClusterLock();
+    if (otherUsers().length === 0 && clusterStartedThrough() === 'acquire') return true;
+    releaseClusterLock();
+    if (clusterStartedThrough() === 'up') return false;
+  }
+  return false;
 }
 
 /** Re-runs ensureCluster() after a `down` by this process. */
