@@ -264,8 +264,13 @@ test('down stops every process and removes mounts, network namespaces, the bridg
   assertNothingLeft(fp);
 });
 
-test('up after down starts from the warm cache in under 90 s, and down cleans up again', async (t) => {
+// The kubelet sets these at start; `down` puts back what the machine had.
+const KERNEL_SETTINGS = ['kernel/panic', 'kernel/panic_on_oops', 'vm/overcommit_memory', 'vm/panic_on_oom'];
+const kernelSettings = (): string[] => KERNEL_SETTINGS.map((k) => `${k}=${readFileSync(`/proc/sys/${k}`, 'utf8').trim()}`);
+
+test('up after down starts from the warm cache in under 90 s, and down cleans up again, kernel settings included', async (t) => {
   if (!exclusive) return t.skip(skipReason);
+  const hostSettings = kernelSettings();
   const again = await restartCluster();
   assert.ok(again.startedByUs && again.cacheWasWarm);
   t.diagnostic(`warm up took ${again.upSeconds.toFixed(1)} s (first up here: ${cluster.upSeconds.toFixed(1)} s)`);
@@ -275,5 +280,6 @@ test('up after down starts from the warm cache in under 90 s, and down cleans up
   const fp = footprint();
   stopCluster();
   assertNothingLeft(fp);
+  assert.deepEqual(kernelSettings(), hostSettings, 'kernel settings restored');
   releaseClusterLock();
 });

@@ -36,9 +36,10 @@ PROVISIONER_NAME="molt.local/hostpath"
 K8S_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 
 # Kernel settings the kubelet and kube-proxy change; saved at `up`, restored by `down`.
-SYSCTLS=(net.ipv4.ip_forward net.ipv4.conf.all.route_localnet vm.overcommit_memory
-  vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys
-  kernel.keys.root_maxbytes net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables)
+# (net.ipv4.ip_forward is turned on and left on: Podman's networks on this machine need it too,
+# and turning it off under them would cut their containers off.)
+SYSCTLS=(net.ipv4.conf.all.route_localnet vm.overcommit_memory vm.panic_on_oom kernel.panic
+  kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 
 log() { printf '[k8s %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[k8s] ERROR: %s\n' "$*" >&2; exit 1; }
