@@ -2,7 +2,8 @@
  * Reading manifests: YAML text → validated, typed documents, or an InvalidInputError whose
  * every problem names file:line:column and the field. Pure: the caller reads the file.
  */
-import { isMap, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { isMap, isSeq, LineCounter, parseAllDocuments, visit, type Document, type Node } from 'yaml';
+import { problemOffset } from './yaml-errors.ts';
 import type { z } from 'zod';
 import { InvalidInputError, type InputProblem } from './errors.ts';
 import type { AppManifest } from './model.ts';
@@ -16,11 +17,11 @@ export const MAX_MANIFEST_BYTES = 1024 * 1024;
 
 /** One validated document and where it came from. */
 export type ManifestDocument =
-  | { kind: 'App'; file: string; line: number; manifest: AppManifest }
-  | { kind: 'ReleaseApp'; file: string; line: number; manifest: ReleaseAppManifest }
-  | { kind: 'Release'; file: string; line: number; manifest: ReleaseManifest }
-  | { kind: 'UpgradeTask'; file: string; line: number; manifest: UpgradeTaskManifest }
-  | { kind: 'Inventory'; file: string; line: number; manifest: InventoryManifest };
+  | { kind: 'App'; file: string; line: number; column?: number; manifest: AppManifest }
+  | { kind: 'ReleaseApp'; file: string; line: number; column?: number; manifest: ReleaseAppManifest }
+  | { kind: 'Release'; file: string; line: number; column?: number; manifest: ReleaseManifest }
+  | { kind: 'UpgradeTask'; file: string; line: number; column?: number; manifest: UpgradeTaskManifest }
+  | { kind: 'Inventory'; file: string; line: number; column?: number; manifest: InventoryManifest };
 
 /** A document kind molt knows. */
 export type ManifestKind = ManifestDocument['kind'];
@@ -47,7 +48,7 @@ export function parseManifests<K extends ManifestKind = 'App'>(text: string, fil
   for (const doc of docs) {
     const before = problems.length;
     for (const e of [...doc.errors, ...doc.warnings.filter((w) => w.code === 'DUPLICATE_KEY')]) {
-      const pos = lines.linePos(e.pos[0]);
+      const pos = lines.linePos(problemOffset(text, e));
       problems.push({ file, line: pos.line, column: pos.col, message: `YAML: ${firstLine(e.message)}` });
     }
     if (problems.length > before || doc.contents === null) continue;
@@ -61,8 +62,14 @@ export function parseManifests<K extends ManifestKind = 'App'>(text: string, fil
 }
 
 function validateDocument(doc: Document, file: string, lines: LineCounter, problems: InputProblem[], accept: readonly string[]): ManifestDocument | undefined {
-  const value: unknown = doc.toJS({ maxAliasCount: 100 });
   const at = (path: (string | number)[], key?: string): InputProblem => ({ file, ...position(doc, lines, path, key), field: formatPath(key === undefined ? path : [...path, key]), message: '' });
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    problems.push(aliasProblem(doc, lines, file, e));
+    return undefined;
+  }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     problems.push({ ...at([]), message: 'a document must be a mapping with apiVersion, kind, metadata and spec' });
     return undefined;
@@ -90,6 +97,10 @@ function validateDocument(doc: Document, file: string, lines: LineCounter, probl
       const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) problems.push({ ...at(path, key), message: `unknown field "${key}"` });
+      } else if (issue.code === 'invalid_key') {
+        // A bad map key (e.g. an env name): point at the key, with the key schema's own words.
+        const key = String(path.at(-1));
+        problems.push({ ...at(path.slice(0, -1), key), message: `"${key}": ${issue.issues[0]?.message ?? issue.message}` });
       } else {
         problems.push({ ...at(path), message: issue.message });
       }
@@ -97,7 +108,8 @@ function validateDocument(doc: Document, file: string, lines: LineCounter, probl
     return undefined;
   }
   const line = lines.linePos(doc.contents?.range?.[0] ?? 0).line;
-  return { kind: runsRelease ? 'ReleaseApp' : kind, file, line, manifest: parsed.data } as ManifestDocument;
+  const nameAt = position(doc, lines, ['metadata'], 'name');
+  return { kind: runsRelease ? 'ReleaseApp' : kind, file, line: nameAt.line ?? line, column: nameAt.column, manifest: parsed.data } as ManifestDocument;
 }
 
 /** The line and column of the node at `path` (or of the key `key` inside it), as near as exists. */
@@ -134,10 +146,26 @@ function duplicateNames(docs: ManifestDocument[]): InputProblem[] {
   for (const d of docs) {
     const key = `${d.kind}/${d.manifest.metadata.name}`;
     const first = seen.get(key);
-    if (first) problems.push({ file: d.file, line: d.line, field: 'metadata.name', message: `${key} is defined twice (first at line ${first.line})` });
+    if (first) problems.push({ file: d.file, line: d.line, column: d.column, field: 'metadata.name', message: `${key} is defined twice (first at line ${first.line})` });
     else seen.set(key, d);
   }
   return problems;
+}
+
+/** An alias that cannot be expanded (undefined anchor, or an alias bomb) as a problem with its place. */
+function aliasProblem(doc: Document, lines: LineCounter, file: string, error: unknown): InputProblem {
+  let offset: number | undefined;
+  let first: number | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      first ??= node.range?.[0];
+      if (offset === undefined && node.resolve(doc) === undefined) offset = node.range?.[0];
+    },
+  });
+  offset ??= first;
+  const pos = offset === undefined ? undefined : lines.linePos(offset);
+  const reason = /excessive alias count/i.test(String(error)) ? 'too many alias expansions (an alias bomb?); at most 100 are allowed' : `an alias refers to an anchor that is not defined before it (${firstLine(String((error as Error).message ?? error))})`;
+  return { file, ...(pos ? { line: pos.line, column: pos.col } : {}), message: `YAML: ${reason}` };
 }
 
 function firstLine(s: string): string {

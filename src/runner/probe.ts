@@ -95,5 +95,6 @@ async function assertStillRunning(engine: ContainerEngine, id: string): Promise<
   const logs = await engine.logs(id, 20).catch(() => '');
   const tail = logs.trim() ? `; last output:\n${logs.trim()}` : '';
   if (c.oomKilled) throw new NotReadyError('ContainerOOMKilled', `the new container was killed for lack of memory (exit ${c.exitCode})${tail}`, 'Give the container more memory or fix its memory use.');
-  throw new NotReadyError('ContainerExited', `the new container exited with code ${c.exitCode} (${c.status})${tail}`, 'Check the command and image of the new version; its output is above.');
+  const killed = c.exitCode === 137 ? ' — killed by SIGKILL: from outside, or by the kernel\'s out-of-memory killer (the engine does not always report OOM)' : '';
+  throw new NotReadyError('ContainerExited', `the new container exited with code ${c.exitCode} (${c.status})${killed}${tail}`, killed ? 'Check the host\'s kernel log (dmesg) for an out-of-memory kill, and the container\'s memory limit.' : 'Check the command and image of the new version; its output is above.');
 }

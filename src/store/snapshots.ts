@@ -5,7 +5,7 @@
  * file ownership). Needs molt on the engine's host with access to its volume directories.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SnapshotError } from '../core/errors.ts';
 
@@ -41,8 +41,10 @@ export class SnapshotFiles {
     assertDirectory(mountpoint, volume);
     const dir = this.dir(app, operation);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
     const file = join(dir, `${volume}.tar`);
     await tar(['--create', '--file', `${file}.partial`, '--directory', mountpoint, '--numeric-owner', '--sparse', '.'], signal);
+    chmodSync(`${file}.partial`, 0o600);
     renameSync(`${file}.partial`, file);
     return { volume, file, bytes: statSync(file).size };
   }
@@ -57,6 +59,7 @@ export class SnapshotFiles {
     const displaced = entry.file.replace(/\.tar$/, '.displaced.tar');
     if (!existsSync(displaced)) {
       await tar(['--create', '--file', `${displaced}.partial`, '--directory', mountpoint, '--numeric-owner', '--sparse', '.']);
+      chmodSync(`${displaced}.partial`, 0o600);
       renameSync(`${displaced}.partial`, displaced);
     }
     for (const name of readdirSync(mountpoint)) rmSync(join(mountpoint, name), { recursive: true, force: true });

@@ -138,6 +138,7 @@ describe('the new container dies during AwaitReady', () => {
     });
     await assertRolledBack(r, 'oom', ['ContainerExited', 'ContainerOOMKilled'], /\b137\b|lack of memory/);
     assert.match(r.stderr, /allocating memory/, 'the new container\'s last output is shown');
+    assert.match(r.stderr, /error\[\w+\]: oom: .*(SIGKILL|killed|out of memory)/i, 'the cause says the container was killed, not that it merely exited');
     await assertBackAsBefore(h, m, net, v1);
   });
 

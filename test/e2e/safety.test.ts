@@ -69,6 +69,12 @@ describe('molt\'s files are owner-only', () => {
     }
   });
 
+  test('volume snapshots and everything else under the home are owner-only, even under umask 000', async () => {
+    const home = await upgradedUnderOpenUmask('snap');
+    assert.ok(existsSync(join(home, 'snapshots')), 'the upgrade took volume snapshots');
+    assert.deepEqual(openToOthers(home), [], 'nothing under the home is open to group or others');
+  });
+
   test('a home that exists open to others is closed to 0700', async () => {
     const home = join(m.dir, 'open-home');
     mkdirSync(home, { mode: 0o755 });
