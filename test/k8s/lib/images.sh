@@ -55,10 +55,16 @@ pause_image_tar() {
   echo "$out"
 }
 
+# Debian's busybox-static, not the dynamically linked `busybox` package (no loader in the image).
+static_busybox() {
+  [[ -x /bin/busybox ]] && /bin/busybox --list >/dev/null 2>&1 &&
+    [[ "$(readelf -l /bin/busybox 2>/dev/null)" != *INTERP* ]]
+}
+
 # busybox_image_tar NAME:TAG OUT.tar: busybox-static from Debian as a one-layer image.
 busybox_image_tar() {
   local ref="$1" out="$2" bb=/bin/busybox work
-  [[ -x "$bb" ]] && "$bb" --list >/dev/null 2>&1 || die "busybox-static is not installed"
+  static_busybox || die "/bin/busybox is not the static one: apt-get install busybox-static"
   work=$(mktemp -d)
   mkdir -p "$work/rootfs/bin" "$work/rootfs/tmp" "$work/rootfs/data" "$work/rootfs/etc"
   cp "$bb" "$work/rootfs/bin/busybox"

@@ -5,10 +5,14 @@
 DEB_DEPS=(etcd:etcd-server containerd:containerd ctr:containerd runc:runc
   /usr/lib/cni/bridge:containernetworking-plugins /usr/lib/cni/host-local:containernetworking-plugins
   conntrack:conntrack iptables:iptables nft:nftables jq:jq curl:curl openssl:openssl gcc:gcc
-  /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev /bin/busybox:busybox-static ip:iproute2
+  /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev static_busybox:busybox-static ip:iproute2
   mount:mount setsid:util-linux)
 
-have() { if [[ "$1" == /* ]]; then [[ -e "$1" ]]; else command -v "$1" >/dev/null; fi; }
+have() {
+  if [[ "$1" == /* ]]; then [[ -e "$1" ]]
+  elif [[ "$(type -t "$1")" == function ]]; then "$1"
+  else command -v "$1" >/dev/null; fi
+}
 
 install_deps() {
   local pair missing=()
