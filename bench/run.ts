@@ -5,6 +5,7 @@
  */
 import { startPodman, type PodmanHarness } from '../test/e2e/harness.ts';
 import { benchDowntime } from './downtime.ts';
+import { benchFleet } from './fleet.ts';
 import { benchScripts } from './scripts.ts';
 import { benchRelease } from './release.ts';
 
@@ -13,6 +14,7 @@ type Suite = (h: PodmanHarness, rounds: number) => Promise<Record<string, number
 /** Every benchmark suite, by name, in the order they run. */
 const SUITES: Record<string, { title: string; run: Suite }> = {
   downtime: { title: 'downtime of one upgrade: molt vs raw podman rm -f + run (alternating)', run: benchDowntime },
+  fleet: { title: 'fleet throughput: FLEET_APPS apps by one UpgradeTask at concurrency 1, 8, 16 vs a serial raw podman loop', run: benchFleet },
   scripts: { title: 'upgrade with scripts and a volume snapshot', run: benchScripts },
   release: { title: 'a 2-role release app upgraded role-parallel', run: benchRelease },
 };

@@ -12,7 +12,7 @@ import { InvalidInputError } from '../core/errors.ts';
 import { parseManifests } from '../core/manifest.ts';
 import { sameValue } from '../core/plan.ts';
 import type { EndpointSpec, InventoryManifest } from '../core/task.ts';
-import { InventoryNotFoundError, TaskImmutableError, TaskNotFoundError } from '../core/task-errors.ts';
+import { InventoryInUseError, InventoryNotFoundError, TaskBusyError, TaskImmutableError, TaskNotFoundError } from '../core/task-errors.ts';
 import { openEndpoints } from '../runner/task-endpoints.ts';
 import { runTask, type WorkerResult } from '../runner/task-worker.ts';
 import { Store } from '../store/store.ts';
@@ -84,6 +84,7 @@ export function applyTasks(opts: GlobalOptions, file: string): number {
       if (d.kind !== 'Inventory') continue;
       const manifest = resolvePaths(d.manifest, base);
       const before = tasks.getInventory(manifest.metadata.name);
+      if (before) checkInventoryChange(tasks, before.manifest, manifest);
       tasks.saveInventory(manifest, source);
       process.stdout.write(`inventory/${manifest.metadata.name} ${!before ? 'created' : sameValue(before.manifest, manifest) ? 'unchanged' : 'configured'}\n`);
     }
@@ -103,6 +104,14 @@ export function applyTasks(opts: GlobalOptions, file: string): number {
     }
     return 0;
   });
+}
+
+/** Refuses to move endpoints (names, homes) under a started task: its targets are journaled in those homes. */
+function checkInventoryChange(tasks: TaskStore, before: InventoryManifest, after: InventoryManifest): void {
+  const places = (inv: InventoryManifest) => inv.spec.endpoints.map((e) => [e.name, e.home ?? '']);
+  if (sameValue(places(before), places(after))) return;
+  const users = tasks.listTasks().filter((t) => t.manifest.spec.inventory === after.metadata.name && t.state.phase === 'Started').map((t) => t.name);
+  if (users.length > 0) throw new InventoryInUseError(after.metadata.name, users);
 }
 
 /** Inventory paths (socket, TLS files, home) made absolute against the file's directory. */
@@ -126,7 +135,10 @@ async function runCommand(opts: GlobalOptions, name: string, o: RunOptions): Pro
   if (!before) throw new TaskNotFoundError(name);
   const finished = before.state.phase === 'Success' || before.state.phase === 'Error';
   if (finished) say(`task/${name} already finished: ${before.state.phase}${before.state.reason ? ` (${before.state.reason})` : ''}; apply a new task to upgrade again`);
-  else if (o.detach) return spawnDetached(opts, name, moltHome(opts));
+  else if (o.detach) {
+    if (before.worker && workerAlive(before.worker, name)) throw new TaskBusyError(name, `pid ${before.worker.pid} on ${before.worker.host}`);
+    return spawnDetached(opts, name, moltHome(opts));
+  }
   const result: WorkerResult = finished ? { task: before, stopped: false } : await runWorker(opts, name, { verbose: o.verbose === true, logFile: o.logFile });
   withTasks(opts, (tasks) => {
     const fresh = tasks.getTask(name) ?? result.task;

@@ -47,7 +47,7 @@ export function renderTasks(tasks: TaskStore, records: TaskRecord[], format: Out
   const rows = records.map((r) => {
     const c = countTargets(tasks.listTargets(r.name).map((t) => t.phase));
     return [r.name, r.state.phase, String(c.total), String(c.done), String(c.failed), String(c.running), String(c.pending + c.notStarted), age(r.createdAt),
-      ...(wide ? [r.manifest.spec.toVersion ?? `release ${r.manifest.spec.toRelease}`, r.state.reason ?? '']: [])];
+      ...(wide ? [r.manifest.spec.toVersion ?? `release ${r.manifest.spec.toRelease}`, r.state.reason ?? ''] : [])];
   });
   return table(header, rows);
 }

@@ -38,6 +38,14 @@ export class InventoryNotFoundError extends MoltError {
   }
 }
 
+/** An inventory change would move the targets of a task that is running. */
+export class InventoryInUseError extends MoltError {
+  readonly code = 'InventoryInUse';
+  constructor(name: string, tasks: string[]) {
+    super(`inventory "${name}" is used by the started task(s) ${tasks.join(', ')}: its endpoints' names and homes cannot change now (their targets are journaled there)`, 'Change only engine addresses or TLS files now, or wait until those tasks finish (or cancel them).');
+  }
+}
+
 /** An inventory endpoint cannot be used as written (unreadable TLS files, bad address). */
 export class EndpointUnusableError extends MoltError {
   readonly code = 'EndpointUnusable';

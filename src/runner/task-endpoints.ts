@@ -58,8 +58,15 @@ export function openEndpoints(o: EndpointOptions): EndpointSet {
   const inventory = o.tasks.getInventory(inventoryName);
   if (!inventory) throw new InventoryNotFoundError(inventoryName);
   const opened: Store[] = [];
+  const homes = new Map<string, string>();
   const endpoints = inventory.manifest.spec.endpoints.map((spec): Endpoint => {
     const home = resolve(spec.home ?? join(o.mainHome, 'endpoints', spec.name));
+    const other = homes.get(home);
+    if (other !== undefined) {
+      opened.forEach((s) => s.close());
+      throw new EndpointUnusableError(spec.name, `shares its home ${home} with endpoint "${other}": each host's apps need their own molt home, or they would be targeted twice`);
+    }
+    homes.set(home, spec.name);
     let store = o.mainStore;
     if (home !== resolve(o.mainHome)) {
       store = Store.open(home);

@@ -151,6 +151,9 @@ describe('cancel and stop', () => {
     assert.ok(pid > 0, r.stdout);
     const mid = await awaiting('bg');
     assert.equal(mid.status.phase, 'Started');
+    const second = await molt(m, ['task', 'run', 'bg']);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, new RegExp(`error\\[TaskBusy\\]: task "bg" is already being run by pid ${pid} on .*log .*bg\\.log`));
     const cancel = await molt(m, ['task', 'cancel', 'bg']);
     assert.equal(cancel.code, 0, cancel.stderr);
     assert.match(cancel.stderr, new RegExp(`worker pid ${pid} on .* rolls back what is in flight`));

@@ -152,6 +152,9 @@ describe('guards and clear refusals', () => {
     const rt = JSON.parse(roles.stdout) as Awaited<ReturnType<typeof getTask>>;
     assert.ok(rt.status.targets.every((x) => x.phase === 'Refused' && x.reason === 'RolesNotSupported'));
     assert.equal((await h.engine.inspectContainer('two-00'))?.id, id);
+    const deleted = await molt(m, ['task', 'delete', 'guarded']);
+    assert.match(deleted.stdout, /upgradetask\/guarded deleted/);
+    assert.match((await molt(m, ['task', 'get', 'guarded'])).stderr, /error\[TaskNotFound\]: task "guarded" not found/);
   });
 
   test('a release app is refused as a whole (toVersion does not apply to it) and its members are never selected one by one', async () => {
