@@ -131,8 +131,11 @@ function lockPath(): string {
 /** Holds the cluster lock (other processes' up/acquire/down wait) until releaseClusterLock(). */
 function holdClusterLock(): Promise<void> {
   return new Promise((resolve, reject) => {
+    // Its own process group, so releaseClusterLock() can end it synchronously; if this process
+    // dies, cat sees end of input and the lock goes too.
     const child = spawn('flock', [lockPath(), '-c', 'echo locked; exec cat >/dev/null'], {
       stdio: ['pipe', 'pipe', 'inherit'],
+      detached: true,
     });
     child.stdout.setEncoding('utf8');
     child.stdout.once('data', () => {
@@ -146,10 +149,21 @@ function holdClusterLock(): Promise<void> {
   });
 }
 
-/** Lets other processes change the cluster again. */
+/**
+ * Lets other processes change the cluster again. Synchronous on purpose: closing the pipe
+ * would only take effect on a later event-loop turn, and a spawnSync before that turn (a
+ * `cluster release`, say) would wait for the lock forever.
+ */
 export function releaseClusterLock(): void {
-  lockHolder?.stdin?.end();
+  const holder = lockHolder;
   lockHolder = undefined;
+  if (!holder?.pid) return;
+  try {
+    process.kill(-holder.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  holder.stdin?.destroy();
 }
 
 /**
