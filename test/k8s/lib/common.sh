@@ -47,7 +47,7 @@ die() { printf '[k8s] ERROR: %s\n' "$*" >&2; exit 1; }
 now_s() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }'; }
 
-kctl() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+kctl() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" --request-timeout=60s "$@"; }
 
 # wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND every half second.
 wait_for() {

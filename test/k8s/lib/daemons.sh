@@ -11,7 +11,7 @@ start_etcd() {
   wait_up etcd 60 etcd_healthy
 }
 
-etcd_healthy() { curl -fsS "http://$ETCD_CLIENT/health" | grep -q '"health":"true"'; }
+etcd_healthy() { curl -fsS --max-time 5 "http://$ETCD_CLIENT/health" | grep -q '"health":"true"'; }
 
 # GODEBUG=tlssha1=1: busybox's built-in TLS client (wget in test pods) sends no
 # signature_algorithms extension, so per RFC 5246 it only accepts SHA-1 handshake signatures,
@@ -33,7 +33,7 @@ start_apiserver() {
 }
 
 api_ready() {
-  curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+  curl -fsS --max-time 10 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
     "https://$NODE_IP:$APISERVER_PORT/readyz" | grep -q ok
 }
 

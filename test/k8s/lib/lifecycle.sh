@@ -33,12 +33,13 @@ preflight() {
   install_deps
 }
 
-cluster_running() {
+daemons_alive() {
   [[ -f "$PIDS/order" ]] || return 1
   local name
   for name in $(started_daemons); do pid_alive "$name" || return 1; done
-  api_ready
 }
+
+cluster_running() { daemons_alive && api_ready; }
 
 bootstrap_objects() {
   kctl apply -f - >/dev/null <<YAML
