@@ -90,6 +90,8 @@ async function rawLoop(h: PodmanHarness, apps: number, say: (line: string) => vo
   const seconds = (performance.now() - started) / 1000;
   say(`  ${seconds.toFixed(1)} s`);
   await podman(h, ['rm', '-f', '--time', '0', ...Array.from({ length: apps }, (_, i) => `raw-${i}`)]);
+  // Volumes hold host-wide podman locks (2048 in all): give them back before molt's fleet needs its own.
+  await podman(h, ['volume', 'rm', '--force', ...Array.from({ length: apps }, (_, i) => `raw-${i}-data`)]);
   return seconds;
 }
 

@@ -153,12 +153,15 @@ async function waitForPing(socket: string, child: ChildProcess, timeoutMs: numbe
   }
 }
 
-/** Removes containers and networks, ends all processes of the harness, unmounts and deletes its dir. */
+/** Removes containers, volumes and networks, ends all processes of the harness, unmounts and deletes its dir. */
 async function teardown(entry: LiveEntry, subnets: string[]): Promise<void> {
   const problems: string[] = [];
   const cli = (args: string[]): Promise<RunResult> => run('podman', [...entry.globalArgs, ...args], entry.env, undefined, 60_000);
   const rmAll = await cli(['rm', '--all', '--force', '--time', '0']);
   if (rmAll.code !== 0) problems.push(`podman rm: ${rmAll.stderr.trim()}`);
+  // Every volume holds one of the host-wide SHM locks (2048 by default): deleting the dir alone leaks it until reboot.
+  const rmVolumes = await cli(['volume', 'rm', '--all', '--force']);
+  if (rmVolumes.code !== 0) problems.push(`podman volume rm: ${rmVolumes.stderr.trim()}`);
   const nets = await cli(['network', 'ls', '--format', '{{.Name}}']);
   const names = nets.stdout.split('\n').map((n) => n.trim()).filter((n) => n !== '' && n !== 'podman');
   if (names.length > 0) {
@@ -258,6 +261,7 @@ function emergencyCleanup(): void {
   for (const entry of live) {
     const cli = (args: string[]) => spawnSync('podman', [...entry.globalArgs, ...args], { env: entry.env, encoding: 'utf8', timeout: 30_000 });
     cli(['rm', '--all', '--force', '--time', '0']);
+    cli(['volume', 'rm', '--all', '--force']);
     const nets = (cli(['network', 'ls', '--format', '{{.Name}}']).stdout ?? '').split('\n').filter((n) => n !== '' && n !== 'podman');
     if (nets.length > 0) cli(['network', 'rm', '--force', ...nets]);
     signalGroup(entry.pid, 'SIGKILL');
