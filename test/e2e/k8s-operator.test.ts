@@ -2,8 +2,10 @@
 // installed from deploy/ (kustomize) with its image built offline by deploy/image/build; an
 // inline App with a volume claim installs; an upgrade runs the new version's pre-upgrade
 // script in the OLD pod and its post-upgrade script in the NEW pod, each with exactly
-// <old> <new>, and keeps the claim's bytes; a missing image is rolled back automatically; a
-// downgrade is refused with a status reason and nothing touched; ExecPods never stay behind.
+// <old> <new>, and keeps the claim's bytes; an operator killed mid-upgrade is replaced by a new
+// leader that finishes the upgrade without running anything twice; a missing image is rolled
+// back automatically; a downgrade is refused with a status reason and nothing touched;
+// ExecPods never stay behind.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -14,12 +16,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import tar from 'tar-stream';
 import { rootfsTar } from '../images/build.ts';
-import { apply, ensureCluster, kubectl, kubectlResult, loadImage, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
+import { apply, ensureCluster, kubectl, kubectlResult, loadImage, otherUsers, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NS = `molt-op-${randomBytes(3).toString('hex')}`;
 const IMAGE = 'localhost/molt-e2e-app';
 const OPERATOR_NS = 'molt-system';
+/** A tag of this run's own: a concurrent run (or a stale :dev) never swaps the operator's code under us. */
+const OPERATOR_IMAGE = `localhost/molt-operator:e2e-${randomBytes(4).toString('hex')}`;
 let work: string;
 let operatorInstalledByUs = false;
 
@@ -30,11 +34,16 @@ if [ -e /.molt/upgrade ]; then
   while [ ! -e /.molt/upgrade-done ]; do sleep 0.2; done
 fi
 echo "start $(cat /app/VERSION)" >> /data/events
+sleep "$(cat /data/start-delay 2>/dev/null || echo 0)"
 touch /tmp/ready
 trap 'exit 0' TERM
 while true; do sleep 1; done
 `;
-const PRE = '#!/bin/sh\necho "pre argc=$# $1 $2 in=$(cat /app/VERSION) dir=$(dirname "$0")" >> /data/events\n';
+const PRE = `#!/bin/sh
+echo "pre-start $1 $2" >> /data/events
+sleep "$(cat /data/pre-sleep 2>/dev/null || echo 0)"
+echo "pre argc=$# $1 $2 in=$(cat /app/VERSION) dir=$(dirname "$0")" >> /data/events
+`;
 const POST = '#!/bin/sh\necho "post argc=$# $1 $2 in=$(cat /app/VERSION) gate=$(cat /.molt/upgrade)" >> /data/events\n';
 
 /** A one-layer docker-archive of a busybox image holding the app files. */
@@ -107,6 +116,11 @@ function events(): { reason: string; note: string; type: string }[] {
   return json<{ items: any[] }>(['-n', NS, 'get', 'events.events.k8s.io', '--field-selector', 'regarding.name=notes']).items.map((e) => ({ reason: e.reason, note: e.note ?? '', type: e.type }));
 }
 
+function operatorPod(): string {
+  const pods = json<{ items: any[] }>(['-n', OPERATOR_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=molt-operator']).items;
+  return pods.find((p) => !p.metadata.deletionTimestamp)?.metadata.name ?? '';
+}
+
 function podUid(): string {
   return kubectl(['-n', NS, 'get', 'pod', 'notes-0', '-o', 'jsonpath={.metadata.uid}']);
 }
@@ -131,13 +145,18 @@ before(async () => {
   await ensureCluster();
   work = mkdtempSync(join(tmpdir(), 'molt-k8s-op-'));
   const t0 = Date.now();
-  const operatorTar = execFileSync(join(ROOT, 'deploy/image/build'), [join(work, 'operator.tar')], { encoding: 'utf8' }).trim();
-  for (const v of ['1.0.0', '2.0.0']) await appImageTar(v, join(work, `app-${v}.tar`));
-  loadImage(operatorTar, join(work, 'app-1.0.0.tar'), join(work, 'app-2.0.0.tar'));
+  const operatorTar = execFileSync(join(ROOT, 'deploy/image/build'), [join(work, 'operator.tar')], { encoding: 'utf8', env: { ...process.env, MOLT_OPERATOR_IMAGE: OPERATOR_IMAGE } }).trim();
+  for (const v of ['1.0.0', '2.0.0', '2.1.0']) await appImageTar(v, join(work, `app-${v}.tar`));
+  loadImage(operatorTar, ...['1.0.0', '2.0.0', '2.1.0'].map((v) => join(work, `app-${v}.tar`)));
+  await waitFor(`namespace ${OPERATOR_NS} of an earlier run to finish terminating`, () => {
+    const r = kubectlResult(['get', 'namespace', OPERATOR_NS, '-o', 'jsonpath={.status.phase}']);
+    return r.status !== 0 || r.stdout !== 'Terminating' ? true : undefined;
+  }, 180_000);
   const existed = kubectlResult(['-n', OPERATOR_NS, 'get', 'deploy', 'molt-operator']).status === 0;
-  kubectl(['apply', '-k', join(ROOT, 'deploy')]);
+  const manifests = kubectl(['kustomize', join(ROOT, 'deploy')]);
+  assert.ok(manifests.includes('image: localhost/molt-operator:dev'));
+  apply(manifests.replaceAll('image: localhost/molt-operator:dev', `image: ${OPERATOR_IMAGE}`));
   operatorInstalledByUs = !existed;
-  if (existed) kubectl(['-n', OPERATOR_NS, 'rollout', 'restart', 'deploy/molt-operator']);
   kubectl(['wait', '--for=condition=Established', 'crd/apps.molt.dev', 'crd/releases.molt.dev', 'crd/upgradetasks.molt.dev', '--timeout=60s']);
   kubectl(['-n', OPERATOR_NS, 'rollout', 'status', 'deploy/molt-operator', '--timeout=180s'], { timeoutMs: 190_000 });
   kubectl(['create', 'namespace', NS]);
@@ -145,21 +164,26 @@ before(async () => {
 });
 
 after(() => {
+  const keepLog = process.env['MOLT_E2E_OPERATOR_LOG'];
+  if (keepLog) writeFileSync(keepLog, kubectlResult(['-n', OPERATOR_NS, 'logs', '-l', 'app.kubernetes.io/name=molt-operator', '--tail=-1', '--prefix']).stdout);
   kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', '--all', '--timeout=60s']);
   kubectlResult(['delete', 'namespace', NS, '--wait=false']);
-  if (operatorInstalledByUs) kubectlResult(['delete', '-k', join(ROOT, 'deploy'), '--wait=false', '--ignore-not-found']);
+  // Another test process (another run of this file) may be using the operator: leave it then.
+  if (operatorInstalledByUs && otherUsers().length === 0) kubectlResult(['delete', '-k', join(ROOT, 'deploy'), '--wait=false', '--ignore-not-found']);
   if (work) rmSync(work, { recursive: true, force: true });
   stopClusterIfStarted();
 });
 
 // ---- the tests (in order: each builds on the App the previous one left) ----
 
-test('the operator serves /healthz, /readyz and controller-runtime metrics, and holds the Lease', () => {
-  const pod = json<{ items: any[] }>(['-n', OPERATOR_NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=molt-operator']).items.find((p) => !p.metadata.deletionTimestamp);
-  const lease = json(['-n', OPERATOR_NS, 'get', 'lease', 'molt-operator']);
-  assert.equal(lease.spec.holderIdentity, pod.metadata.name);
+test('the operator serves /healthz, /readyz and controller-runtime metrics, and holds the Lease', async () => {
+  const pod = operatorPod();
+  const lease = await waitFor('the operator to hold the Lease', () => {
+    const l = json(['-n', OPERATOR_NS, 'get', 'lease', 'molt-operator']);
+    return l.spec.holderIdentity === pod ? l : undefined;
+  }, 60_000);
   assert.equal(lease.spec.leaseDurationSeconds, 15);
-  const get = (path: string) => kubectl(['get', '--raw', `/api/v1/namespaces/${OPERATOR_NS}/pods/${pod.metadata.name}:8081/proxy${path}`]);
+  const get = (path: string) => kubectl(['get', '--raw', `/api/v1/namespaces/${OPERATOR_NS}/pods/${pod}:8081/proxy${path}`]);
   assert.equal(get('/healthz'), 'ok');
   assert.match(get('/readyz'), /readyz check passed/);
   const metrics = get('/metrics');
@@ -207,18 +231,44 @@ test('an upgrade runs pre-upgrade in the old pod and post-upgrade in the new one
   for (const r of ['UpgradeStarted', 'ExecPodCreated', 'PreUpgradeSucceeded', 'TemplateSwitched', 'MemberRestarted', 'PostUpgradeSucceeded', 'Upgraded']) assert.ok(reasons.includes(r), `no ${r} event in ${reasons}`);
 });
 
+test('the operator killed mid-upgrade (during the pre-upgrade script): the new leader finishes it, nothing runs twice', async () => {
+  exec('echo 10 > /data/pre-sleep; echo 3 > /data/start-delay');
+  const before = operatorPod();
+  const uid = podUid();
+  apply(app('2.1.0', `${IMAGE}:2.1.0`, SCRIPTS));
+  await waitFor('the pre-upgrade script to start', () => (exec('cat /data/events').includes('pre-start 2.0.0 2.1.0') ? true : undefined), 60_000);
+  kubectl(['-n', OPERATOR_NS, 'delete', 'pod', before, '--grace-period=0', '--force', '--wait=false']);
+  const s = await waitApp('notes 2.1.0 Running under the new leader', (x) => x.installedVersion === '2.1.0' && x.phase === 'Running' && !x.upgrade, 180_000);
+  assert.equal(s.lastUpgrade.outcome, 'Succeeded');
+  const lease = json(['-n', OPERATOR_NS, 'get', 'lease', 'molt-operator']);
+  assert.notEqual(lease.spec.holderIdentity, before, 'another operator pod leads now');
+  assert.ok(lease.spec.leaseTransitions >= 1);
+  const lines = exec('cat /data/events').trim().split('\n');
+  const count = (prefix: string) => lines.filter((l) => l.startsWith(prefix)).length;
+  assert.equal(count('pre-start 2.0.0 2.1.0'), 1, `the pre-upgrade script ran once:\n${lines.join('\n')}`);
+  assert.equal(count('pre argc=2 2.0.0 2.1.0 in=2.0.0'), 1);
+  assert.equal(count('post argc=2 2.0.0 2.1.0 in=2.1.0'), 1);
+  assert.equal(count('start 2.1.0'), 1);
+  assert.notEqual(podUid(), uid);
+  const restarts = events().filter((e) => e.reason === 'MemberRestarted' && e.note.includes('2.1.0'));
+  assert.equal(restarts.length, 1, 'the member was restarted once');
+  assert.equal(exec('md5sum /data/blob').split(' ')[0], blobSum);
+  exec('rm -f /data/pre-sleep /data/start-delay');
+  assert.deepEqual(execPods(), []);
+});
+
 test('a release whose image is missing is rolled back automatically, with an Event and a condition saying why', async () => {
   const uid = podUid();
   apply(app('3.0.0', `${IMAGE}:3.0.0-missing`));
-  const s = await waitApp('the rollback to 2.0.0', (x) => x.lastUpgrade?.to === '3.0.0' && !x.upgrade && x.phase === 'Running' && condition('Ready')?.status === 'True', 180_000);
+  const s = await waitApp('the rollback to 2.1.0', (x) => x.lastUpgrade?.to === '3.0.0' && !x.upgrade && x.phase === 'Running' && condition('Ready')?.status === 'True', 180_000);
   assert.equal(s.lastUpgrade.outcome, 'RolledBack');
   assert.equal(s.lastUpgrade.reason, 'ImagePullFailed');
-  assert.equal(s.installedVersion, '2.0.0');
+  assert.equal(s.installedVersion, '2.1.0');
   assert.equal(condition('Progressing').reason, 'RolledBack');
   assert.match(condition('Progressing').message, /ImagePullFailed/);
   assert.notEqual(podUid(), uid);
-  assert.equal(json(['-n', NS, 'get', 'pod', 'notes-0']).spec.containers[0].image, `${IMAGE}:2.0.0`);
-  assert.equal(exec('cat /app/VERSION').trim(), '2.0.0');
+  assert.equal(json(['-n', NS, 'get', 'pod', 'notes-0']).spec.containers[0].image, `${IMAGE}:2.1.0`);
+  assert.equal(exec('cat /app/VERSION').trim(), '2.1.0');
   assert.equal(exec('md5sum /data/blob').split(' ')[0], blobSum);
   const warnings = events().filter((e) => e.type === 'Warning').map((e) => e.reason);
   assert.ok(warnings.includes('RollingBack') && warnings.includes('RolledBack'), `warnings: ${warnings}`);
@@ -240,8 +290,8 @@ test('a downgrade without forceUpgrade is refused with a status reason; nothing 
   const stsBefore = json(['-n', NS, 'get', 'statefulset', 'notes']);
   apply(app('1.0.0', `${IMAGE}:1.0.0`, SCRIPTS));
   await waitApp('the refusal', (x) => x.observedGeneration === json(['-n', NS, 'get', 'apps.molt.dev', 'notes']).metadata.generation && condition('Progressing')?.reason === 'DowngradeRefused');
-  assert.match(condition('Progressing').message, /1\.0\.0 is lower than the installed 2\.0\.0/);
-  assert.equal(appStatus().installedVersion, '2.0.0');
+  assert.match(condition('Progressing').message, /1\.0\.0 is lower than the installed 2\.1\.0/);
+  assert.equal(appStatus().installedVersion, '2.1.0');
   assert.equal(podUid(), uid);
   const stsAfter = json(['-n', NS, 'get', 'statefulset', 'notes']);
   assert.equal(stsAfter.metadata.generation, stsBefore.metadata.generation, 'the StatefulSet was not changed');

@@ -7,12 +7,12 @@
  */
 import { MoltError, ScriptError, toErrorRecord, type ErrorRecord } from '../../core/errors.ts';
 import type { AppSpec } from '../../core/model.ts';
-import { upgradeFailureThreshold } from '../../core/scripts.ts';
+import { baseName, preUpgradeDir, upgradeFailureThreshold } from '../../core/scripts.ts';
 import type { EventRecorder, KubeClient, KubeObject, Pod, ResourceApi } from '../../engines/kubernetes/index.ts';
 import { isStatus, RESOURCES } from '../../engines/kubernetes/index.ts';
 import type { Step } from './decide.ts';
 import { ANNOTATIONS, FINALIZER, statefulSetName } from './names.ts';
-import { fetchScript, runPostUpgrade, runPreUpgrade } from './scripts.ts';
+import { checkRun, fetchScript, openGate, prepareRun, runScript, type FetchedScript, type ScriptContext, type ScriptRunRecord } from './scripts.ts';
 import { execPodFor, serviceFor, specHash, statefulSetFor, type AppRef } from './template.ts';
 import type { AppWorld, InstalledRecord, LastUpgradeRecord, UpgradeJournal } from './world.ts';
 
@@ -144,21 +144,72 @@ async function preUpgrade(ctx: ActionContext, member: string): Promise<Step | un
     return { kind: 'Wait', reason: 'Upgrading', message: `waiting for ExecPod ${execName}`, afterMs: 1000 };
   }
   if (!exec.running) return { kind: 'Wait', reason: 'Upgrading', message: `waiting for ExecPod ${execName} to run`, afterMs: 1000 };
-  const sctx = { client: ctx.client, namespace: ctx.ref.namespace, signal: ctx.signal, log: ctx.log };
   const path = j.target.upgrade.preUpgrade ?? '';
-  try {
+  const run = await scriptStep(ctx, j, member, 'pre-upgrade', async (sctx) => {
     const script = await fetchScript(sctx, execName, path, j.target.upgrade.scriptMaxBytes, j.target.image);
-    const transcript = await runPreUpgrade(sctx, { pod: member, from: j.from, to: j.to, timeoutSeconds: j.target.upgrade.scriptTimeoutSeconds }, script, j.generation);
-    await writeRecords(ctx, { upgrade: { ...j, preUpgraded: [...j.preUpgraded, member] } });
-    await event(ctx, 'Normal', 'PreUpgradeSucceeded', 'PreUpgrade', `${path} ${j.from} ${j.to} exited 0 in pod ${member}${transcript ? `:\n${transcript.slice(-600)}` : ''}`);
-    return undefined;
+    const dir = preUpgradeDir(j.generation, Date.now());
+    return { record: newRun(ctx, j, 'pre-upgrade', member, dir, [`${dir}/${baseName(path)}`, j.from, j.to]), script };
+  });
+  if (run.kind !== 'done') return run.step;
+  await writeRecords(ctx, { upgrade: { ...j, running: undefined, preUpgraded: [...j.preUpgraded, member] } });
+  await event(ctx, 'Normal', 'PreUpgradeSucceeded', 'PreUpgrade', `${path} ${j.from} ${j.to} exited 0 in pod ${member}${run.transcript ? `:\n${run.transcript.slice(-600)}` : ''}`);
+  return undefined;
+}
+
+/** The journaled run of this script for this member, if it can still be resumed (same pod). */
+function resumableRun(ctx: ActionContext, j: UpgradeJournal, script: ScriptRunRecord['script'], member: string): ScriptRunRecord | undefined {
+  const r = j.running;
+  const pod = ctx.world.members.find((m) => m.name === member)?.pod;
+  return r && r.script === script && r.member === member && r.podUid === pod?.uid ? r : undefined;
+}
+
+function newRun(ctx: ActionContext, j: UpgradeJournal, script: ScriptRunRecord['script'], member: string, dir: string, argv: string[]): ScriptRunRecord {
+  const podUid = ctx.world.members.find((m) => m.name === member)?.pod?.uid ?? '';
+  return { script, member, podUid, dir, argv, startedAt: new Date().toISOString(), timeoutSeconds: j.target.upgrade.scriptTimeoutSeconds };
+}
+
+type ScriptOutcome = { kind: 'done'; transcript: string } | { kind: 'stop'; step: Step | undefined };
+
+/**
+ * Runs a script exactly once: resumes a journaled run (reads its result from the pod, or waits
+ * for it), else journals a new run, prepares and runs it. A script failure ends the upgrade:
+ * abort when no member was touched yet, else roll back (post-upgrade: retry first if so set).
+ */
+async function scriptStep(ctx: ActionContext, j: UpgradeJournal, member: string, script: ScriptRunRecord['script'], start: (sctx: ScriptContext) => Promise<{ record: ScriptRunRecord; script?: FetchedScript }>): Promise<ScriptOutcome> {
+  const sctx: ScriptContext = { client: ctx.client, namespace: ctx.ref.namespace, signal: ctx.signal, log: ctx.log };
+  try {
+    const resumed = resumableRun(ctx, j, script, member);
+    if (resumed) {
+      const state = await checkRun(sctx, resumed);
+      if (state === 'running') return { kind: 'stop', step: { kind: 'Wait', reason: 'Upgrading', message: `the ${script} script started by a previous leader still runs in ${member}`, afterMs: 2000 } };
+      if (state === 'lost') await event(ctx, 'Warning', 'ScriptInterrupted', 'RunScript', `the ${script} script run in ${member} (${resumed.dir}) was killed before it finished; running it again`);
+      else if (state !== 'none') return { kind: 'done', transcript: state.transcript };
+    }
+    const { record: run, script: fetched } = await start(sctx);
+    await writeRecords(ctx, { upgrade: { ...j, running: run } });
+    await prepareRun(sctx, run, fetched);
+    return { kind: 'done', transcript: await runScript(sctx, run) };
   } catch (e) {
     if (!scriptFailure(e)) throw e;
-    const cause = toErrorRecord(e);
+    return { kind: 'stop', step: await scriptFailed(ctx, j, member, script, toErrorRecord(e)) };
+  }
+}
+
+async function scriptFailed(ctx: ActionContext, j: UpgradeJournal, member: string, script: ScriptRunRecord['script'], cause: ErrorRecord): Promise<Step | undefined> {
+  const journal = { ...j, running: undefined };
+  if (script === 'pre-upgrade') {
     await event(ctx, 'Warning', 'PreUpgradeFailed', 'PreUpgrade', `${cause.code}: ${cause.message}`);
     const touched = ctx.world.members.some((m) => m.pod?.hash === j.toHash);
-    return touched ? startRollback(ctx, cause) : finish(ctx, { outcome: 'Aborted', cause });
+    return touched ? startRollback(ctx, cause, journal) : finish(ctx, { outcome: 'Aborted', cause }, journal);
   }
+  const attempts = (j.postAttempts[member] ?? 0) + 1;
+  const { onFailure, postUpgradeAttempts } = j.target.upgrade;
+  await event(ctx, 'Warning', 'PostUpgradeFailed', 'PostUpgrade', `attempt ${attempts}: ${cause.code}: ${cause.message}`);
+  if (onFailure === 'retry' && attempts < postUpgradeAttempts) {
+    await writeRecords(ctx, { upgrade: { ...journal, postAttempts: { ...j.postAttempts, [member]: attempts } } });
+    return { kind: 'Wait', reason: 'Upgrading', message: `post-upgrade attempt ${attempts}/${postUpgradeAttempts} failed; retrying (onFailure: retry)`, afterMs: 1000 * attempts };
+  }
+  return startRollback(ctx, cause, journal);
 }
 
 /** A failure of the script itself (or of running it), not of the API: it does not go away by retrying. */
@@ -187,35 +238,25 @@ async function restartMember(ctx: ActionContext, member: string, uid: string): P
 async function postUpgrade(ctx: ActionContext, member: string): Promise<Step | undefined> {
   const j = journalOf(ctx);
   const path = j.target.upgrade.postUpgrade ?? '';
-  const sctx = { client: ctx.client, namespace: ctx.ref.namespace, signal: ctx.signal, log: ctx.log };
-  try {
-    const transcript = await runPostUpgrade(sctx, { pod: member, from: j.from, to: j.to, timeoutSeconds: j.target.upgrade.scriptTimeoutSeconds }, path, true);
-    await writeRecords(ctx, { upgrade: { ...j, postUpgraded: [...j.postUpgraded, member] } });
-    await event(ctx, 'Normal', 'PostUpgradeSucceeded', 'PostUpgrade', `${path} ${j.from} ${j.to} exited 0 in pod ${member}; startup gate opened${transcript ? `:\n${transcript.slice(-600)}` : ''}`);
-    return undefined;
-  } catch (e) {
-    if (!scriptFailure(e)) throw e;
-    const cause = toErrorRecord(e);
-    const attempts = (j.postAttempts[member] ?? 0) + 1;
-    const { onFailure, postUpgradeAttempts } = j.target.upgrade;
-    await event(ctx, 'Warning', 'PostUpgradeFailed', 'PostUpgrade', `attempt ${attempts}: ${cause.code}: ${cause.message}`);
-    if (onFailure === 'retry' && attempts < postUpgradeAttempts) {
-      await writeRecords(ctx, { upgrade: { ...j, postAttempts: { ...j.postAttempts, [member]: attempts } } });
-      return { kind: 'Wait', reason: 'Upgrading', message: `post-upgrade attempt ${attempts}/${postUpgradeAttempts} failed; retrying (onFailure: retry)`, afterMs: 1000 * attempts };
-    }
-    return startRollback(ctx, cause);
-  }
+  const run = await scriptStep(ctx, j, member, 'post-upgrade', async () => ({
+    record: newRun(ctx, j, 'post-upgrade', member, `/tmp/molt-post-upgrade-${j.generation}-${Date.now()}`, [path, j.from, j.to]),
+  }));
+  if (run.kind !== 'done') return run.step;
+  await openGate({ client: ctx.client, namespace: ctx.ref.namespace, signal: ctx.signal, log: ctx.log }, member, j.from, j.to);
+  await writeRecords(ctx, { upgrade: { ...j, running: undefined, postUpgraded: [...j.postUpgraded, member] } });
+  await event(ctx, 'Normal', 'PostUpgradeSucceeded', 'PostUpgrade', `${path} ${j.from} ${j.to} exited 0 in pod ${member}; startup gate opened${run.transcript ? `:\n${run.transcript.slice(-600)}` : ''}`);
+  return undefined;
 }
 
-async function startRollback(ctx: ActionContext, cause: ErrorRecord): Promise<undefined> {
-  const j = journalOf(ctx);
+async function startRollback(ctx: ActionContext, cause: ErrorRecord, journal?: UpgradeJournal): Promise<undefined> {
+  const j = journal ?? journalOf(ctx);
   await writeRecords(ctx, { upgrade: { ...j, state: 'RollingBack', cause } });
   await event(ctx, 'Warning', 'RollingBack', 'Rollback', `rolling back ${j.to} → ${j.from}: ${cause.code}: ${cause.message}`);
   return undefined;
 }
 
-async function finish(ctx: ActionContext, end: { outcome: LastUpgradeRecord['outcome']; cause?: ErrorRecord }): Promise<undefined> {
-  const j = journalOf(ctx);
+async function finish(ctx: ActionContext, end: { outcome: LastUpgradeRecord['outcome']; cause?: ErrorRecord }, journal?: UpgradeJournal): Promise<undefined> {
+  const j = journal ?? journalOf(ctx);
   const last: LastUpgradeRecord = {
     from: j.from, to: j.to, toHash: j.toHash, outcome: end.outcome, startedAt: j.startedAt, finishedAt: new Date().toISOString(),
     reason: end.cause?.code ?? 'UpgradeSucceeded', message: end.cause?.message ?? `${j.from} → ${j.to}`,

@@ -58,6 +58,7 @@ export async function reconcileApp(deps: AppReconcilerDeps, key: string, signal:
     }
     outcome ??= { step: { kind: 'Wait', reason: 'Progressing', message: 'more steps to take', afterMs: 0 } };
   } catch (e) {
+    if (signal.aborted) throw e; // shutting down: the next leader writes the status
     const error = toErrorRecord(e);
     if (world) await writeStatus(deps, app, world, { error }).catch((se: unknown) => log(`could not write status: ${String(se)}`));
     throw e;

@@ -8,6 +8,7 @@ import type { AppManifest, AppSpec } from '../../core/model.ts';
 import type { ErrorRecord } from '../../core/errors.ts';
 import type { Pod, StatefulSet } from '../../engines/kubernetes/index.ts';
 import { ANNOTATIONS, LABELS, MAIN_CONTAINER } from './names.ts';
+import type { ScriptRunRecord } from './scripts.ts';
 
 /** The installed spec, kept on the StatefulSet once an install or upgrade finished. */
 export interface InstalledRecord {
@@ -33,6 +34,8 @@ export interface UpgradeJournal {
   postUpgraded: string[];
   /** Failed post-upgrade attempts per member (onFailure: retry). */
   postAttempts: Record<string, number>;
+  /** The script run in flight (journaled before it starts, so it is never started twice). */
+  running?: ScriptRunRecord;
   /** Why it is rolling back. */
   cause?: ErrorRecord;
 }
