@@ -40,8 +40,17 @@ export function logLine(fields: Record<string, unknown>): void {
   process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level: 'info', ...fields })}\n`);
 }
 
-/** Runs the operator until SIGTERM/SIGINT; resolves with the exit code. */
-export async function runOperator(opts: OperatorOptions = {}): Promise<number> {
+/** The parts of a running operator. */
+interface Parts {
+  client: KubeClient;
+  controller: Controller;
+  informers: Informer<KubeObject>[];
+  elector: LeaderElector;
+  metrics: OperatorMetrics;
+}
+
+/** Builds the client, controller, informers and elector (nothing runs yet). */
+function assemble(opts: OperatorOptions): Parts {
   const client = KubeClient.load({ ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
   const api = new ResourceApi(client, FIELD_MANAGER);
   const identity = opts.identity ?? process.env['POD_NAME'] ?? hostname();
@@ -55,14 +64,20 @@ export async function runOperator(opts: OperatorOptions = {}): Promise<number> {
   const resyncMs = opts.resyncMs ?? 30_000;
   const onError = (e: unknown) => logLine({ level: 'error', msg: 'watch failed; retrying', error: e instanceof Error ? e.message : String(e) });
   const informers = [
-    new Informer(api, RESOURCES.apps, (_, obj) => controller.queue.add(keyOf(obj)), { resyncMs, onError }),
-    new Informer(api, RESOURCES.statefulsets, enqueueOwner, { labelSelector: LABELS.app, resyncMs, onError }),
-    new Informer(api, RESOURCES.pods, enqueueOwner, { labelSelector: LABELS.app, resyncMs, onError }),
+    new Informer<KubeObject>(api, RESOURCES.apps, (_, obj) => controller.queue.add(keyOf(obj)), { resyncMs, onError }),
+    new Informer<KubeObject>(api, RESOURCES.statefulsets, enqueueOwner, { labelSelector: LABELS.app, resyncMs, onError }),
+    new Informer<KubeObject>(api, RESOURCES.pods, enqueueOwner, { labelSelector: LABELS.app, resyncMs, onError }),
   ];
   const elector = new LeaderElector(api, {
     namespace: opts.leaseNamespace ?? process.env['POD_NAMESPACE'] ?? 'molt-system', name: opts.leaseName ?? 'molt-operator', identity,
     ...(opts.timing ? { timing: opts.timing } : {}), log: (msg) => logLine({ msg, identity }),
   });
+  return { client, controller, informers, elector, metrics };
+}
+
+/** Runs the operator until SIGTERM/SIGINT; resolves with the exit code. */
+export async function runOperator(opts: OperatorOptions = {}): Promise<number> {
+  const { client, controller, informers, elector, metrics } = assemble(opts);
   let apiOk = false;
   const probeApi = () => client.request({ method: 'GET', path: '/version', timeoutMs: 5000 }).then(() => (apiOk = true), () => (apiOk = false));
   await probeApi();
@@ -74,7 +89,7 @@ export async function runOperator(opts: OperatorOptions = {}): Promise<number> {
       informers: () => (elector.isLeader && !informers.every((i) => i.hasSynced) ? 'caches not synced yet' : undefined),
     },
   });
-  logLine({ msg: 'molt operator started', identity, health: `:${port}`, server: client.server });
+  logLine({ msg: 'molt operator started', health: `:${port}`, server: client.server });
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = async (code: number, why: string) => {
@@ -91,15 +106,14 @@ export async function runOperator(opts: OperatorOptions = {}): Promise<number> {
     };
     process.once('SIGTERM', () => void stop(0, 'SIGTERM'));
     process.once('SIGINT', () => void stop(0, 'SIGINT'));
-    void elector.run(
-      () => {
-        metrics.leading('molt-operator', true);
-        void Promise.all(informers.map((i) => i.start())).then(() => {
-          logLine({ msg: 'caches synced; reconciling', apps: informers[0]?.list().length });
-          controller.start();
-        });
-      },
-      () => void stop(1, 'lost leadership'),
-    );
+    const lead = () => {
+      metrics.leading('molt-operator', true);
+      void Promise.all(informers.map((i) => i.start())).then(() => {
+        logLine({ msg: 'caches synced; reconciling', apps: informers[0]?.list().length });
+        controller.start();
+      });
+    };
+    metrics.leading('molt-operator', false);
+    void elector.run(lead, () => void stop(1, 'lost leadership'));
   });
 }
