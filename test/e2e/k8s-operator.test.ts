@@ -145,9 +145,12 @@ before(async () => {
   await ensureCluster();
   work = mkdtempSync(join(tmpdir(), 'molt-k8s-op-'));
   const t0 = Date.now();
+  const log = (what: string) => process.stderr.write(`# ${what} after ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   const operatorTar = execFileSync(join(ROOT, 'deploy/image/build'), [join(work, 'operator.tar')], { encoding: 'utf8', env: { ...process.env, MOLT_OPERATOR_IMAGE: OPERATOR_IMAGE } }).trim();
   for (const v of ['1.0.0', '2.0.0', '2.1.0']) await appImageTar(v, join(work, `app-${v}.tar`));
+  log('operator and app images built');
   loadImage(operatorTar, ...['1.0.0', '2.0.0', '2.1.0'].map((v) => join(work, `app-${v}.tar`)));
+  log('images loaded');
   await waitFor(`namespace ${OPERATOR_NS} of an earlier run to finish terminating`, () => {
     const r = kubectlResult(['get', 'namespace', OPERATOR_NS, '-o', 'jsonpath={.status.phase}']);
     return r.status !== 0 || r.stdout !== 'Terminating' ? true : undefined;
@@ -176,7 +179,7 @@ after(() => {
 
 // ---- the tests (in order: each builds on the App the previous one left) ----
 
-test('the operator serves /healthz, /readyz and controller-runtime metrics, and holds the Lease', async () => {
+test('the operator serves /healthz, /readyz and controller-runtime metrics, and holds the Lease', async (t) => {
   const pod = operatorPod();
   const lease = await waitFor('the operator to hold the Lease', () => {
     const l = json(['-n', OPERATOR_NS, 'get', 'lease', 'molt-operator']);
@@ -187,6 +190,8 @@ test('the operator serves /healthz, /readyz and controller-runtime metrics, and 
   assert.equal(get('/healthz'), 'ok');
   assert.match(get('/readyz'), /readyz check passed/);
   const metrics = get('/metrics');
+  const rss = /^process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1];
+  t.diagnostic(`operator RSS ${Math.round(Number(rss) / 2 ** 20)} MiB`);
   for (const m of ['controller_runtime_reconcile_total', 'controller_runtime_reconcile_time_seconds', 'workqueue_depth', 'leader_election_master_status{name="molt-operator"} 1']) {
     assert.ok(metrics.includes(m), `${m} missing from /metrics`);
   }
