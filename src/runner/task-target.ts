@@ -34,7 +34,29 @@ export interface TargetContext {
   onRetry: (t: TargetRecord, outcome: TargetOutcome) => void;
 }
 
-const SYNC_MS = 300;
+/** Store methods that write the step journal: the task mirrors each write at once. */
+const STEP_WRITES = new Set<PropertyKey>(['startStep', 'finishStep', 'markInterruptedSteps']);
+
+/**
+ * The store as the app runner sees it, calling `onStepWrite` right after every step-journal
+ * write: so a Waiting entry exists as soon as a step starts and is replaced the moment it
+ * ends, without the app runner knowing about tasks. Methods run bound to the real store.
+ */
+function observeSteps(store: Store, onStepWrite: () => void): Store {
+  return new Proxy(store, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const bound = (value as (...a: unknown[]) => unknown).bind(target);
+      if (!STEP_WRITES.has(prop)) return bound;
+      return (...args: unknown[]) => {
+        const result = bound(...args);
+        onStepWrite();
+        return result;
+      };
+    },
+  });
+}
 
 /**
  * Runs the target to a settled phase. A target a previous worker left Running is resumed
@@ -107,7 +129,7 @@ async function resumeTarget(ctx: TargetContext, t: TargetRecord): Promise<Target
 
 /**
  * Runs `work` against the endpoint with the worker's signal plus the per-attempt deadline,
- * mirroring the journal's steps into the task's detailed statuses while it runs, then reads
+ * mirroring each step-journal write into the task's detailed statuses as it happens, then reads
  * the outcome from the journal. Errors thrown by `work` (busy app, engine down, a rollback
  * that could not finish) become outcomes too.
  */
@@ -118,16 +140,15 @@ async function act(ctx: TargetContext, t: TargetRecord, work: (deps: RunDeps) =>
   else ctx.signal.addEventListener('abort', onAbort, { once: true });
   const deadline = setTimeout(() => controller.abort(new InterruptedError('Timeout', `not done within ${ctx.timeoutSeconds}s (spec.options.timeout)`)), ctx.timeoutSeconds * 1000);
   const seen = new Map<string, string>();
-  const ticker = setInterval(() => syncSteps(ctx, t, seen), SYNC_MS);
+  const store = observeSteps(ctx.endpoint.store, () => syncSteps(ctx, t, seen));
   let thrown: unknown;
   try {
     const engine = await ctx.endpoint.engine();
-    await work({ engine, store: ctx.endpoint.store, home: ctx.endpoint.home, signal: controller.signal, log: (line) => ctx.log(`[${t.target}] ${line}`) });
+    await work({ engine, store, home: ctx.endpoint.home, signal: controller.signal, log: (line) => ctx.log(`[${t.target}] ${line}`) });
   } catch (e) {
     thrown = e;
   } finally {
     clearTimeout(deadline);
-    clearInterval(ticker);
     ctx.signal.removeEventListener('abort', onAbort);
     syncSteps(ctx, t, seen);
   }
