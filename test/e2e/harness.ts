@@ -83,7 +83,10 @@ export async function startPodman(options: { startTimeoutMs?: number } = {}): Pr
   installExitHook();
   const dir = await mkdtemp(join(tmpdir(), 'molt-e2e-'));
   const conf = join(dir, 'containers.conf');
-  await writeFile(conf, PODMAN_CONTAINERS_CONF, { mode: 0o600 });
+  // File locks under the harness's own --tmpdir instead of the host-wide shared-memory pool
+  // (2048 locks for every Podman on the host): a harness can then never leak locks that
+  // outlive it, nor run the host out of them.
+  await writeFile(conf, PODMAN_CONTAINERS_CONF.replace('[engine]\n', '[engine]\nlock_type = "file"\n'), { mode: 0o600 });
   const socket = join(dir, 'podman.sock');
   const globalArgs = [
     '--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'),
