@@ -11,6 +11,7 @@ import type { EventRecorder, KubeClient, ResourceApi } from '../../engines/kuber
 import { RESOURCES } from '../../engines/kubernetes/index.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
 import type { AppStatus } from '../crd/status.ts';
+import { reconcileReleaseApp } from '../release/reconciler.ts';
 import { act } from './actions.ts';
 import { decide, TERMINAL, type Step } from './decide.ts';
 import { FINALIZER } from './names.ts';
@@ -36,6 +37,11 @@ export async function reconcileApp(deps: AppReconcilerDeps, key: string, signal:
   if (!app) return {};
   app = { ...app, apiVersion: 'molt.dev/v1alpha1', kind: 'App' };
   if (!app.metadata.deletionTimestamp && !(app.metadata.finalizers ?? []).includes(FINALIZER)) app = await addFinalizer(deps, app);
+  if (app.spec && 'release' in app.spec) {
+    if (!app.metadata.deletionTimestamp) return reconcileReleaseApp(deps, app, signal);
+    await removeFinalizer(deps, app); // its StatefulSets and Services go with it (owner references); no ExecPods
+    return {};
+  }
   const log = (line: string) => deps.log({ level: 'info', app: key, msg: line });
   let world: AppWorld | undefined;
   let outcome: PassOutcome | undefined;
@@ -77,6 +83,12 @@ async function addFinalizer(deps: AppReconcilerDeps, app: AppObject): Promise<Ap
   const ops = app.metadata.finalizers ? [{ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER }] : [{ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] }];
   const updated = await deps.api.jsonPatch<AppObject>(RESOURCES.apps, app.metadata.namespace, app.metadata.name ?? '', ops);
   return { ...updated, apiVersion: 'molt.dev/v1alpha1', kind: 'App' };
+}
+
+async function removeFinalizer(deps: AppReconcilerDeps, app: AppObject): Promise<void> {
+  const i = (app.metadata.finalizers ?? []).indexOf(FINALIZER);
+  if (i < 0) return;
+  await deps.api.jsonPatch(RESOURCES.apps, app.metadata.namespace, app.metadata.name ?? '', [{ op: 'test', path: `/metadata/finalizers/${i}`, value: FINALIZER }, { op: 'remove', path: `/metadata/finalizers/${i}` }]);
 }
 
 /** Writes the status when it changed; records a Warning Event when a refusal is new. */

@@ -17,7 +17,19 @@ export const conditionSchema = z.object({
   observedGeneration: z.number().int().optional(),
 });
 
-const upgradeStatus = z.enum(['', 'upgrading', 'upgraded', 'rollingBack', 'rolledBack']);
+const upgradeStatus = z.enum(['', 'upgrading', 'upgraded', 'rollingBack', 'rolledBack', 'failed']);
+
+/** One member of a role of a release app (seed 003 shapes, with when molt restarted and upgraded it). */
+const roleMemberStatus = z.object({
+  name: z.string(),
+  ordinal: z.number().int(),
+  upgradeStatus: upgradeStatus,
+  release: z.string().optional(),
+  ready: z.boolean(),
+  restartedAt: z.iso.datetime().optional(),
+  upgradedAt: z.iso.datetime().optional(),
+  revertedAt: z.iso.datetime().optional(),
+});
 
 /** One member (a pod) of an app. */
 const memberStatus = z.object({
@@ -59,7 +71,12 @@ export const appStatusSchema = z.object({
     })
     .optional(),
   members: z.array(memberStatus).optional(),
-  roles: z.array(z.object({ name: z.string(), roleUpgradeStatus: upgradeStatus.optional() })).optional(),
+  roles: z
+    .array(z.object({ name: z.string(), roleUpgradeStatus: upgradeStatus.optional(), upgradeStatus: upgradeStatus.optional(), members: z.array(roleMemberStatus).optional() }))
+    .optional(),
+  state: z.enum(['creating', 'configured', 'updating']).optional().describe('release apps: seed 003 cluster state'),
+  release: z.string().optional().describe('release apps: the release every member ran when the current rollout began'),
+  upgradeInfo: z.object({ isRollingBack: z.boolean(), prevRelease: z.string() }).optional(),
 });
 
 /** The status of a Release. */

@@ -1,0 +1,205 @@
+/**
+ * One reconcile pass of an App that runs a Release: observe → take one step per role (roles
+ * in parallel) → observe again, until every role waits; then the status is written once.
+ * Decisions about a change of the App reuse the core (decideReleaseApp, checkReleaseChange):
+ * a refusal touches nothing and is reported as the Progressing condition's reason and a
+ * Warning Event. All progress lives on the role StatefulSets (journal annotations, the
+ * template's and pods' release label), so a restarted operator continues where it was.
+ */
+import { toErrorRecord, UpgradeRefusedError } from '../../core/errors.ts';
+import { checkReleaseChange, decideReleaseApp } from '../../core/release.ts';
+import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-schema.ts';
+import { RESOURCES, isStatus, type KubeObject } from '../../engines/kubernetes/index.ts';
+import type { AppReconcilerDeps } from '../app/reconciler.ts';
+import type { AppObject } from '../app/observe.ts';
+import type { ReconcileResult } from '../runtime/controller.ts';
+import { actOnRole, annotate, event, roleHook, setTemplate, writeJournal, type ReleaseCtx } from './actions.ts';
+import { observeRelease, releaseOf, type ReleaseWorld, type RoleSet } from './observe.ts';
+import { writeReleaseStatus, type ReleaseOutcome } from './status.ts';
+import { nextRoleAction, type RoleAction } from './steps.ts';
+import { RELEASE_ANNOTATIONS, readyBudgetMs, roleServiceFor, roleSetFor, type InstalledRelease, type LastRollout, type RoleJournal } from './template.ts';
+
+const MAX_STEPS = 40;
+const PROGRESS: ReleaseOutcome = { kind: 'Progress', reason: 'Progressing', message: '' };
+
+/** Reconciles an App whose spec names a Release. */
+export async function reconcileReleaseApp(deps: AppReconcilerDeps, app: AppObject, signal: AbortSignal): Promise<ReconcileResult> {
+  let world: ReleaseWorld | undefined;
+  let outcome: ReleaseOutcome = PROGRESS;
+  try {
+    for (let i = 0; i < MAX_STEPS && outcome.kind === 'Progress'; i++) {
+      world = await observeRelease(deps.api, app, signal);
+      outcome = await pass(deps, app, world, signal);
+    }
+  } catch (e) {
+    if (signal.aborted) throw e;
+    const err = toErrorRecord(e);
+    if (world) await writeReleaseStatus(deps, app, world, { kind: 'Error', reason: err.code, message: err.message }).catch(() => undefined);
+    throw e;
+  }
+  if (world) await writeReleaseStatus(deps, app, world, outcome);
+  return outcome.kind === 'Wait' || outcome.kind === 'Progress' || outcome.kind === 'Blocked' ? { requeueAfterMs: outcome.kind === 'Blocked' ? 10_000 : 1000 } : {};
+}
+
+function installedOf(w: ReleaseWorld): InstalledRelease | undefined {
+  for (const s of w.sets.values()) if (s.installed) return s.installed;
+  return undefined;
+}
+
+function journalOf(w: ReleaseWorld): RoleJournal | undefined {
+  for (const s of w.sets.values()) if (s.journal) return s.journal;
+  return undefined;
+}
+
+function ctxOf(deps: AppReconcilerDeps, app: AppObject, manifest: ReleaseAppManifest, releases: ReleaseManifest[], signal: AbortSignal): ReleaseCtx {
+  const ref = { name: app.metadata.name ?? '', namespace: app.metadata.namespace ?? 'default', uid: app.metadata.uid ?? '' };
+  return { api: deps.api, client: deps.client, events: deps.events, app, ref, manifest, releases: new Map(releases.map((r) => [r.metadata.name, r])), signal };
+}
+
+async function pass(deps: AppReconcilerDeps, app: AppObject, w: ReleaseWorld, signal: AbortSignal): Promise<ReleaseOutcome> {
+  if (!w.desired.ok) return { kind: 'Invalid', reason: w.desired.reason, message: w.desired.message };
+  const installed = installedOf(w);
+  const journal = journalOf(w);
+  const releases = [installed?.release, w.target].filter((r): r is ReleaseManifest => r !== undefined);
+  const c = ctxOf(deps, app, w.desired.manifest, releases, signal);
+  if (journal && installed) return drive(c, w, journal, installed);
+  if (!w.target) return { kind: 'Blocked', reason: w.targetProblem?.reason ?? 'ReleaseNotFound', message: w.targetProblem?.message ?? '' };
+  if (!installed) return install(c, w, w.target);
+  return decideChange(c, w, installed, w.target);
+}
+
+/** Creates each role's Service and StatefulSet (the installed record goes on with it). */
+async function install(c: ReleaseCtx, w: ReleaseWorld, target: ReleaseManifest): Promise<ReleaseOutcome> {
+  const record: InstalledRelease = { app: c.manifest.spec, release: target };
+  for (const role of c.manifest.spec.roles) {
+    if (w.sets.has(role.name)) continue;
+    const sts = roleSetFor(c.ref, c.manifest, target, role.name, role.members, false);
+    sts.metadata.annotations = { [RELEASE_ANNOTATIONS.installed]: JSON.stringify(record) };
+    await createOrKeep(c, RESOURCES.services, roleServiceFor(c.ref, role.name));
+    await createOrKeep(c, RESOURCES.statefulsets, sts);
+  }
+  await event(c, 'Normal', 'Installing', `installing release ${target.metadata.name} (${c.manifest.spec.roles.map((r) => `${r.name}×${r.members}`).join(', ')})`);
+  return PROGRESS;
+}
+
+async function createOrKeep(c: ReleaseCtx, t: (typeof RESOURCES)[keyof typeof RESOURCES], body: KubeObject): Promise<void> {
+  try {
+    await c.api.create(t, c.ref.namespace, body);
+  } catch (e) {
+    if (!isStatus(e, 409)) throw e;
+  }
+}
+
+/** The installed Release as it is now: the live object when only `upgradable` changed. */
+function currentRelease(w: ReleaseWorld, installed: InstalledRelease, live: ReleaseManifest | undefined, app: string): ReleaseManifest {
+  if (!live) return installed.release;
+  checkReleaseChange(installed.release, live, [app]);
+  return live;
+}
+
+async function decideChange(c: ReleaseCtx, w: ReleaseWorld, installed: InstalledRelease, target: ReleaseManifest): Promise<ReleaseOutcome> {
+  const desired = c.manifest;
+  const last = [...w.sets.values()].find((s) => s.last)?.last;
+  if (last?.outcome === 'RolledBack' && last.to === desired.spec.release && installed.app.release !== desired.spec.release && sameRoles(installed, desired)) {
+    return { kind: 'Steady', reason: 'RolledBack', message: `the rollout to ${last.to} was rolled back (${last.reason}: ${last.message}); change spec.release to try again` };
+  }
+  try {
+    const liveObj = installed.release.metadata.name === target.metadata.name ? target : await c.api.get<KubeObject & { spec?: unknown }>(RESOURCES.releases, undefined, installed.release.metadata.name, c.signal);
+    const live = liveObj ? releaseOf(liveObj) : undefined;
+    const from = currentRelease(w, installed, typeof live === 'string' ? undefined : live, desired.metadata.name);
+    const manifest = { ...desired, spec: { ...installed.app } } as ReleaseAppManifest;
+    const d = decideReleaseApp(desired, { manifest, release: from, updating: false, isRollingBack: false, membersBehind: 0 }, target);
+    if (d.action === 'rollout') return startRollout(c, w, d.from, d.to);
+    if (d.action === 'scale') return scale(c, w, installed);
+    return { kind: 'Steady', reason: 'UpToDate', message: `runs ${installed.release.metadata.name}` };
+  } catch (e) {
+    if (e instanceof UpgradeRefusedError) return { kind: 'Refuse', reason: e.code, message: e.message };
+    throw e;
+  }
+}
+
+function sameRoles(installed: InstalledRelease, desired: ReleaseAppManifest): boolean {
+  return JSON.stringify(installed.app.roles) === JSON.stringify(desired.spec.roles);
+}
+
+/** A change of the member counts alone: the StatefulSets' replicas. */
+async function scale(c: ReleaseCtx, w: ReleaseWorld, installed: InstalledRelease): Promise<ReleaseOutcome> {
+  const roles = c.manifest.spec.roles;
+  if (roles.length !== installed.app.roles.length || roles.some((r) => !w.sets.has(r.name))) {
+    return { kind: 'Refuse', reason: 'ChangeRefused', message: 'the set of roles of an installed app cannot change' };
+  }
+  const record: InstalledRelease = { ...installed, app: c.manifest.spec };
+  for (const r of roles) {
+    const set = w.sets.get(r.name) as RoleSet;
+    await c.api.mergePatch(RESOURCES.statefulsets, c.ref.namespace, set.name, { spec: { replicas: r.members }, metadata: { annotations: { [RELEASE_ANNOTATIONS.installed]: JSON.stringify(record) } } });
+  }
+  await event(c, 'Normal', 'Scaled', roles.map((r) => `${r.name}×${r.members}`).join(', '));
+  return PROGRESS;
+}
+
+async function startRollout(c: ReleaseCtx, w: ReleaseWorld, from: ReleaseManifest, to: ReleaseManifest): Promise<ReleaseOutcome> {
+  const j: RoleJournal = { state: 'Upgrading', from: from.metadata.name, to: to.metadata.name, startedAt: new Date().toISOString(), touched: [], hooked: [], reverted: [], roleHooked: false, times: {} };
+  for (const set of w.sets.values()) await writeJournal(c, set, j);
+  await event(c, 'Normal', 'UpgradeStarted', `${from.metadata.name} (${from.spec.version}) → ${to.metadata.name} (${to.spec.version}), roles in parallel, members from the highest ordinal down`);
+  return PROGRESS;
+}
+
+/** One step per role of the rollout in flight, or its end. */
+async function drive(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, installed: InstalledRelease): Promise<ReleaseOutcome> {
+  if (journal.state === 'Upgrading' && c.manifest.spec.release === journal.from) {
+    await rollbackAll(c, w, 'RollbackRequested: spec.release set back to ' + journal.from);
+    return PROGRESS;
+  }
+  let refusal: ReleaseOutcome | undefined;
+  if (c.manifest.spec.release !== journal.to && c.manifest.spec.release !== journal.from) {
+    refusal = { kind: 'Refuse', reason: 'ChangeRefused', message: `being updated to ${journal.to}: only a rollback to ${journal.from} or finishing that rollout is allowed now` };
+  }
+  const sets = [...w.sets.values()].filter((s) => s.journal);
+  const releases = { from: c.releases.get(journal.from) ?? installed.release, to: c.releases.get(journal.to) };
+  if (!releases.to) {
+    const obj = await c.api.get<KubeObject & { spec?: unknown }>(RESOURCES.releases, undefined, journal.to, c.signal);
+    const r = obj ? releaseOf(obj) : undefined;
+    if (!r || typeof r === 'string') return { kind: 'Blocked', reason: 'ReleaseNotFound', message: `release ${journal.to} of the rollout in flight cannot be read` };
+    c.releases.set(journal.to, r);
+  }
+  const actions = sets.map((s) => {
+    const rel = (journal.state === 'Upgrading' ? c.releases.get(journal.to) : releases.from) as ReleaseManifest;
+    const members = c.manifest.spec.roles.find((r) => r.name === s.role)?.members ?? s.replicas;
+    return nextRoleAction({ name: s.role, members, templateRelease: s.templateRelease, journal: s.journal as RoleJournal, pods: s.pods, budgetMs: readyBudgetMs(rel, s.role, journal.state === 'Upgrading'), now: w.now, partition: c.manifest.spec.upgradeStrategy.partition });
+  });
+  const results = await Promise.all(sets.map((s, i) => actOnRole(c, s, actions[i] as RoleAction)));
+  const failed = results.map((r, i) => ({ r, set: sets[i] as RoleSet })).find((x) => x.r.kind === 'Fail');
+  if (failed && failed.r.kind === 'Fail') {
+    await writeJournal(c, failed.set, { ...(failed.set.journal as RoleJournal), failed: failed.r.ordinal });
+    await rollbackAll(c, w, `${failed.r.reason}: ${failed.r.message}`);
+    return PROGRESS;
+  }
+  if (results.every((r) => r.kind === 'Done')) return finish(c, w, journal);
+  if (results.some((r) => r.kind !== 'Wait' && r.kind !== 'Done')) return PROGRESS;
+  return refusal ?? { kind: 'Wait', reason: journal.state, message: results.map((r) => (r.kind === 'Wait' ? r.message : '')).filter(Boolean).join('; ') };
+}
+
+async function rollbackAll(c: ReleaseCtx, w: ReleaseWorld, cause: string): Promise<void> {
+  for (const set of w.sets.values()) {
+    if (set.journal) await writeJournal(c, set, { ...set.journal, state: 'RollingBack', roleHooked: false, cause });
+  }
+  await event(c, 'Warning', 'RollingBack', `rolling back the touched members to ${journalOf(w)?.from}: ${cause}`);
+}
+
+/** The end of a rollout: the cluster hook, the normal template, the records. */
+async function finish(c: ReleaseCtx, w: ReleaseWorld, j: RoleJournal): Promise<ReleaseOutcome> {
+  const up = j.state === 'Upgrading';
+  const touched = [...w.sets.values()].some((s) => (s.journal?.touched.length ?? 0) > 0);
+  if (up || touched) await Promise.all([...w.sets.values()].map((s) => roleHook(c, s, up ? j.to : j.from, up ? '--cluster_upgraded' : '--cluster_reverted')));
+  const now = new Date().toISOString();
+  const cause = j.cause ?? '';
+  const last: Omit<LastRollout, 'journal'> = { from: j.from, to: j.to, outcome: up ? 'Succeeded' : 'RolledBack', reason: up ? 'Upgraded' : cause.split(':')[0] ?? 'Failed', message: up ? `every member runs ${j.to}` : cause, startedAt: j.startedAt, finishedAt: now };
+  for (const set of w.sets.values()) {
+    await setTemplate(c, set, up ? j.to : j.from, false);
+    const values: Record<string, unknown> = { [RELEASE_ANNOTATIONS.rollout]: null, [RELEASE_ANNOTATIONS.last]: { ...last, journal: set.journal } };
+    if (up) values[RELEASE_ANNOTATIONS.installed] = { app: c.manifest.spec, release: c.releases.get(j.to) };
+    await annotate(c, set.name, values);
+  }
+  await event(c, up ? 'Normal' : 'Warning', up ? 'Upgraded' : 'RolledBack', up ? `every member runs ${j.to}` : `back on ${j.from}: ${cause}`);
+  return PROGRESS;
+}

@@ -1,0 +1,94 @@
+/**
+ * The next step of one role of a release app's rollout, pure: from the role's journal, its
+ * StatefulSet's template release and its pods (read back from the cluster), decide one action.
+ * Upgrading: members from the highest ordinal down (core rolloutOrder) — template to the new
+ * release, delete pod N, wait Ready within the raised budget, `--pod_upgraded`, next; then
+ * `--role_upgraded`. Rolling back: exactly the touched members — template back, delete those
+ * pods, wait Ready, `--pod_reverted`; then `--role_reverted`.
+ */
+import { rolloutOrder } from '../../core/release.ts';
+import type { PodView } from '../app/world.ts';
+import type { RoleJournal } from './template.ts';
+
+/** A pod of a role, with the release its labels say it runs. */
+export interface RolePod extends PodView {
+  ordinal: number;
+  release: string;
+}
+
+/** What a role's pass sees. */
+export interface RoleView {
+  name: string;
+  members: number;
+  templateRelease: string;
+  journal: RoleJournal;
+  pods: Map<number, RolePod>;
+  /** Milliseconds a restarted member may take to become Ready. */
+  budgetMs: number;
+  now: number;
+  partition: number;
+}
+
+/** One action on a role. */
+export type RoleAction =
+  | { kind: 'SetTemplate'; release: string }
+  | { kind: 'DeletePod'; ordinal: number; pod: string; uid: string; revert: boolean }
+  | { kind: 'PodHook'; ordinal: number; pod: string; flag: '--pod_upgraded' | '--pod_reverted' }
+  | { kind: 'RoleHook'; flag: '--role_upgraded' | '--role_reverted' }
+  | { kind: 'Wait'; message: string }
+  | { kind: 'Fail'; ordinal: number; reason: string; message: string }
+  | { kind: 'Done' };
+
+const PULL_ERRORS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
+const CRASH_ERRORS = new Set(['CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+
+/** Why a restarted member failed, if it did: a pull error, a crash, or a passed budget. */
+export function memberFailure(pod: RolePod, restartedAt: number | undefined, budgetMs: number, now: number): { reason: string; message: string } | undefined {
+  const why = pod.waitingMessage ? `: ${pod.waitingMessage}` : '';
+  if (pod.waitingReason && PULL_ERRORS.has(pod.waitingReason)) return { reason: 'ImagePullFailed', message: `${pod.name}: ${pod.waitingReason}${why}` };
+  if (pod.waitingReason && CRASH_ERRORS.has(pod.waitingReason)) return { reason: 'CrashLoop', message: `${pod.name}: ${pod.waitingReason}${why}` };
+  if (pod.restarts > 0 && !pod.ready) return { reason: 'CrashLoop', message: `${pod.name}: the new container restarted (${pod.lastTerminated ?? 'exited'})` };
+  if (!pod.ready && restartedAt !== undefined && now - restartedAt > budgetMs) return { reason: 'ReadyTimeout', message: `${pod.name}: not Ready within ${Math.round(budgetMs / 1000)} s` };
+  return undefined;
+}
+
+/** The next action of a role. */
+export function nextRoleAction(v: RoleView): RoleAction {
+  return v.journal.state === 'Upgrading' ? upgradeStep(v) : rollbackStep(v);
+}
+
+function upgradeStep(v: RoleView): RoleAction {
+  const j = v.journal;
+  for (const ordinal of rolloutOrder(v.members, v.partition)) {
+    const pod = v.pods.get(ordinal);
+    if (!pod) return { kind: 'Wait', message: `${v.name} member ${ordinal}: waiting for its pod` };
+    if (pod.release !== j.to) {
+      if (pod.terminating) return { kind: 'Wait', message: `${pod.name}: terminating` };
+      if (v.templateRelease !== j.to) return { kind: 'SetTemplate', release: j.to };
+      return { kind: 'DeletePod', ordinal, pod: pod.name, uid: pod.uid, revert: false };
+    }
+    const restartedAt = Date.parse(j.times[ordinal]?.restartedAt ?? '') || undefined;
+    const failed = j.touched.includes(ordinal) ? memberFailure(pod, restartedAt, v.budgetMs, v.now) : undefined;
+    if (failed) return { kind: 'Fail', ordinal, ...failed };
+    if (!pod.ready || pod.terminating) return { kind: 'Wait', message: `${pod.name}: waiting for Ready` };
+    if (j.touched.includes(ordinal) && !j.hooked.includes(ordinal)) return { kind: 'PodHook', ordinal, pod: pod.name, flag: '--pod_upgraded' };
+  }
+  if (v.templateRelease !== j.to) return { kind: 'SetTemplate', release: j.to };
+  return j.roleHooked ? { kind: 'Done' } : { kind: 'RoleHook', flag: '--role_upgraded' };
+}
+
+function rollbackStep(v: RoleView): RoleAction {
+  const j = v.journal;
+  if (v.templateRelease !== j.from) return { kind: 'SetTemplate', release: j.from };
+  for (const ordinal of [...j.touched].sort((a, b) => b - a)) {
+    const pod = v.pods.get(ordinal);
+    if (!pod) return { kind: 'Wait', message: `${v.name} member ${ordinal}: waiting for its pod` };
+    if (pod.release !== j.from) {
+      if (pod.terminating) return { kind: 'Wait', message: `${pod.name}: terminating` };
+      return { kind: 'DeletePod', ordinal, pod: pod.name, uid: pod.uid, revert: true };
+    }
+    if (!pod.ready || pod.terminating) return { kind: 'Wait', message: `${pod.name}: waiting for Ready on ${j.from}` };
+    if (!j.reverted.includes(ordinal)) return { kind: 'PodHook', ordinal, pod: pod.name, flag: '--pod_reverted' };
+  }
+  return j.roleHooked || j.touched.length === 0 ? { kind: 'Done' } : { kind: 'RoleHook', flag: '--role_reverted' };
+}
