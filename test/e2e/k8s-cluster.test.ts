@@ -180,7 +180,7 @@ test('a CustomResourceDefinition with a status subresource accepts status update
   kubectl(['delete', 'crd', 'widgets.e2e.molt.test', '--wait=false']);
 });
 
-// ---- down / warm restart (only when this file started the cluster) ----
+// ---- down / warm restart (only with the cluster to ourselves) ----
 
 interface Footprint {
   pids: number[];
@@ -209,19 +209,22 @@ function footprint(): Footprint {
   return { pids: [...pids, ...shimPids()], netns, veths };
 }
 
-function shimPids(): number[] {
+/** Live processes whose command line names the cluster's run directory (daemons, shims, watches). */
+function processesNamingRun(onlyShims = false): number[] {
   const out: number[] = [];
   for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
     try {
-      if (!readlinkSync(`/proc/${d}/exe`).includes('containerd-shim')) continue;
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`${RUN}/`)) out.push(Number(d));
+      if (onlyShims && !readlinkSync(`/proc/${d}/exe`).includes('containerd-shim')) continue;
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`${RUN}/`) && liveNonZombie(Number(d))) out.push(Number(d));
     } catch {
       // gone already
     }
   }
   return out;
 }
+
+const shimPids = (): number[] => processesNamingRun(true);
 
 function sh(cmd: string): string {
   const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8' });
@@ -231,7 +234,7 @@ function sh(cmd: string): string {
 function assertNothingLeft(before: Footprint): void {
   assert.ok(before.pids.length >= 8, `expected the daemons' PIDs, got ${before.pids}`);
   assert.deepEqual(before.pids.filter(liveNonZombie), [], 'processes left running');
-  assert.deepEqual(shimPids().filter(liveNonZombie), [], 'containerd shims left running');
+  assert.deepEqual(processesNamingRun(), [], `processes naming ${RUN}/ left running`);
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter((l) => l.includes(`${RUN}`) || before.netns.some((n) => l.includes(`/netns/${n}`)));

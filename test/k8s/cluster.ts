@@ -10,7 +10,8 @@
 //    the same time, share one cluster safely.
 //  - kubectl() runs the kubectl that matches the server version against the cluster.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,8 @@ export interface ClusterHandle {
   upSeconds: number;
   /** Whether the Kubernetes binaries were already cached before that `up`. */
   cacheWasWarm: boolean;
+  /** Identifies this incarnation of the cluster (its CA changes at every `up`). */
+  id: string;
 }
 
 export interface RunResult {
@@ -103,13 +106,25 @@ export async function ensureCluster(): Promise<ClusterHandle> {
   const cacheWasWarm = cacheIsWarm();
   const { stdout, seconds } = await clusterAcquire();
   const startedByUs = /^# started: yes$/m.test(stdout);
-  handle = { ...parseEnv(stdout), startedByUs, upSeconds: startedByUs ? seconds : 0, cacheWasWarm };
+  const env = parseEnv(stdout);
+  handle = { ...env, startedByUs, upSeconds: startedByUs ? seconds : 0, cacheWasWarm, id: clusterId(env.kubeconfig) };
   return handle;
+}
+
+function clusterId(kubeconfig: string): string {
+  return existsSync(kubeconfig) ? createHash('sha256').update(readFileSync(kubeconfig)).digest('hex') : '';
+}
+
+function userLines(): { pid: number; waiting: boolean }[] {
+  return mustRunCluster(['users'])
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => ({ pid: Number(l.split(' ')[0]), waiting: l.endsWith(' waiting') }));
 }
 
 /** PIDs of the live processes registered as users of the cluster. */
 export function clusterUsers(): number[] {
-  return mustRunCluster(['users']).split('\n').filter(Boolean).map(Number);
+  return userLines().map((u) => u.pid);
 }
 
 /** PIDs of other live processes registered as users of the cluster. */
@@ -168,18 +183,24 @@ export function releaseClusterLock(): void {
 
 /**
  * Waits until no other test process uses the cluster, then holds the cluster lock so that
- * none starts using it, for tests of the cluster's own lifecycle (down, restart). Resolves
- * false if the cluster was started by hand, or others still use it after timeoutMs.
+ * none starts using it, for tests of the cluster's own lifecycle (down, restart). Others
+ * waiting for the same do not count; the first to get the lock goes, and the rest find the
+ * cluster they used gone. Resolves false if the cluster was started by hand, was replaced
+ * meanwhile, or others still use it after timeoutMs.
  */
 export async function takeClusterExclusively(timeoutMs = 20 * 60_000): Promise<boolean> {
+  const h = handle;
+  if (!h || runCluster(['mark-waiting', String(process.pid)]).status !== 0) return false;
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (otherUsers().length > 0) {
+  const busy = (): boolean => userLines().some((u) => u.pid !== process.pid && !u.waiting);
+  const same = (): boolean => clusterId(h.kubeconfig) === h.id;
+  while (Date.now() < deadline && same()) {
+    if (busy()) {
       await new Promise((r) => setTimeout(r, 1000));
       continue;
     }
     await holdClusterLock();
-    if (otherUsers().length === 0 && clusterStartedThrough() === 'acquire') return true;
+    if (!busy() && same() && clusterStartedThrough() === 'acquire') return true;
     releaseClusterLock();
     if (clusterStartedThrough() === 'up') return false;
   }
@@ -221,7 +242,8 @@ export function stopClusterIfStarted(): boolean {
 function currentHandle(): ClusterHandle {
   if (handle) return handle;
   if (!isClusterUp()) throw new Error('the cluster is not up: call ensureCluster() first');
-  return { ...parseEnv(mustRunCluster(['env'])), startedByUs: false, upSeconds: 0, cacheWasWarm: true };
+  const env = parseEnv(mustRunCluster(['env']));
+  return { ...env, startedByUs: false, upSeconds: 0, cacheWasWarm: true, id: clusterId(env.kubeconfig) };
 }
 
 export interface KubectlOptions {

@@ -4,15 +4,28 @@
 
 USERS="$RUN/users"
 
-# Live registered PIDs, one a line; entries of dead processes are dropped.
+# Live registered PIDs, one a line, "PID waiting" for those waiting to have the cluster to
+# themselves (see mark_waiting); entries of dead processes are dropped.
 live_users() {
   [[ -d "$USERS" ]] || return 0
   local f pid
   for f in "$USERS"/*; do
-    [[ -e "$f" ]] || continue
+    [[ -e "$f" && "$f" != *.waiting ]] || continue
     pid="${f##*/}"
-    if [[ -d "/proc/$pid" && "$(proc_starttime "$pid")" == "$(cat "$f")" ]]; then echo "$pid"; else rm -f "$f"; fi
+    if [[ -d "/proc/$pid" && "$(proc_starttime "$pid")" == "$(cat "$f")" ]]; then
+      if [[ -e "$f.waiting" ]]; then echo "$pid waiting"; else echo "$pid"; fi
+    else
+      rm -f "$f" "$f.waiting"
+    fi
   done
+}
+
+# A user that waits for all others to leave (to stop and restart the cluster) must not count
+# for other such users, or two of them would wait for each other forever.
+mark_waiting() {
+  local pid="${1:?usage: mark-waiting PID}"
+  [[ -f "$USERS/$pid" ]] || die "process $pid is not a registered user"
+  touch "$USERS/$pid.waiting"
 }
 
 register_user() {
