@@ -68,10 +68,13 @@ function assemble(opts: OperatorOptions): Parts {
     new Informer<KubeObject>(api, RESOURCES.statefulsets, enqueueOwner, { labelSelector: LABELS.app, resyncMs, onError }),
     new Informer<KubeObject>(api, RESOURCES.pods, enqueueOwner, { labelSelector: LABELS.app, resyncMs, onError }),
   ];
-  // A Release changed (e.g. upgradable set, or published after the App named it): its Apps.
+  // A Release changed (e.g. upgradable set on the installed one, or the target published
+  // after the App named it): the Apps that name it or run it.
   const apps = informers[0] as Informer<KubeObject>;
   const enqueueUsers = (_: string, rel: KubeObject) => {
-    for (const a of apps.list() as (KubeObject & { spec?: { release?: unknown } })[]) if (a.spec?.release === rel.metadata.name) controller.queue.add(keyOf(a));
+    for (const a of apps.list() as (KubeObject & { spec?: { release?: unknown }; status?: { release?: unknown } })[]) {
+      if (a.spec?.release === rel.metadata.name || a.status?.release === rel.metadata.name) controller.queue.add(keyOf(a));
+    }
   };
   informers.push(new Informer<KubeObject>(api, RESOURCES.releases, enqueueUsers, { resyncMs, onError }));
   const elector = new LeaderElector(api, {
