@@ -256,7 +256,8 @@ function assertNothingLeft(before: Footprint): void {
 // hand), MOLT_K8S_KEEP is not 1, and no other test process uses it. They hold the cluster
 // lock from the first down to the last, so other test files wait meanwhile.
 let exclusive = false;
-const skipReason = 'the cluster was started by hand, MOLT_K8S_KEEP=1, or other test processes kept using it';
+const skipReason =
+  'the cluster was started by hand, MOLT_K8S_KEEP=1, another test process cycled it first, or others kept using it';
 
 test('down stops every process and removes mounts, network namespaces, the bridge and iptables rules', async (t) => {
   exclusive = !keepCluster() && (await takeClusterExclusively());

@@ -11,7 +11,7 @@ start_etcd() {
   wait_up etcd 60 etcd_healthy
 }
 
-etcd_healthy() { curl -fsS --max-time 5 "http://$ETCD_CLIENT/health" | grep -q '"health":"true"'; }
+etcd_healthy() { curl -fsS --max-time 5 "http://$ETCD_CLIENT/health" 2>/dev/null | grep -q '"health":"true"'; }
 
 # GODEBUG=tlssha1=1: busybox's built-in TLS client (wget in test pods) sends no
 # signature_algorithms extension, so per RFC 5246 it only accepts SHA-1 handshake signatures,
@@ -34,7 +34,7 @@ start_apiserver() {
 
 api_ready() {
   curl -fsS --max-time 10 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
-    "https://$NODE_IP:$APISERVER_PORT/readyz" | grep -q ok
+    "https://$NODE_IP:$APISERVER_PORT/readyz" 2>/dev/null | grep -q ok
 }
 
 start_controller_manager() {
