@@ -125,6 +125,12 @@ test('data written to a PVC survives deleting the pod', async () => {
   assert.equal(read.trim(), token);
 });
 
+test('pods have no default route: only the pod subnet and the service range are routed', () => {
+  const routes = kubectl(['-n', NS, 'exec', 'web-0', '--', 'ip', 'route']).trim().split('\n');
+  assert.equal(routes.some((r) => r.startsWith('default')), false, routes.join('\n'));
+  assert.deepEqual(routes.map((r) => r.split(' ')[0]).sort(), ['10.244.0.0/24', '10.96.0.0/12']);
+});
+
 test('a pod reaches the API server through the kubernetes Service with its service account token', () => {
   const script = [
     'T=$(cat /var/run/secrets/kubernetes.io/serviceaccount/token)',
