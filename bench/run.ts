@@ -17,10 +17,11 @@ const SUITES: Record<string, { title: string; run: Suite }> = {
   fleet: { title: 'fleet throughput: FLEET_APPS apps by one UpgradeTask at concurrency 1, 8, 16 vs a serial raw podman loop', run: benchFleet },
   scripts: { title: 'upgrade with scripts and a volume snapshot', run: benchScripts },
   release: { title: 'a 2-role release app upgraded role-parallel', run: benchRelease },
+  k8s: { title: 'on the test/k8s cluster: a 3-member app upgraded by the molt operator vs a native StatefulSet RollingUpdate', run: (h, rounds) => import('./k8s.ts').then((m) => m.benchK8s(h, rounds)) },
 };
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
-const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(SUITES);
+const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(SUITES).filter((s) => s !== 'k8s'); // k8s: only when named (needs root and the test/k8s cluster)
 for (const name of chosen) {
   const suite = SUITES[name];
   if (!suite) throw new Error(`unknown benchmark suite "${name}"; known: ${Object.keys(SUITES).join(', ')}`);
