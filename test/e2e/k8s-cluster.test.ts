@@ -232,6 +232,16 @@ function processesNamingRun(onlyShims = false): number[] {
 
 const shimPids = (): number[] => processesNamingRun(true);
 
+/** State and command line of a process, for failure messages. */
+function describePid(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return `${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 120)}`;
+  } catch {
+    return 'gone';
+  }
+}
+
 function sh(cmd: string): string {
   const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8' });
   return r.stdout + r.stderr;
@@ -239,7 +249,10 @@ function sh(cmd: string): string {
 
 function assertNothingLeft(before: Footprint): void {
   assert.ok(before.pids.length >= 8, `expected the daemons' PIDs, got ${before.pids}`);
-  assert.deepEqual(before.pids.filter(liveNonZombie), [], 'processes left running');
+  // A daemon killed by `down` can take a moment to be reaped once it is gone from its session;
+  // give the kernel up to 15 s before calling it left behind.
+  for (let i = 0; i < 60 && (before.pids.some(liveNonZombie) || processesNamingRun().length > 0); i++) spawnSync('sleep', ['0.25']);
+  assert.deepEqual(before.pids.filter(liveNonZombie).map((p) => `${p}: ${describePid(p)}`), [], 'processes left running');
   assert.deepEqual(processesNamingRun(), [], `processes naming ${RUN}/ left running`);
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
