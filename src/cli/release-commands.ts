@@ -4,7 +4,7 @@ import type { DocumentOf } from '../core/manifest.ts';
 import { checkReleaseChange, decideReleaseApp, memberName, rolloutOrder } from '../core/release.ts';
 import { ReleaseStore, type ReleaseAppRecord } from '../store/release-store.ts';
 import type { Store } from '../store/store.ts';
-import { applyRelease, applyReleaseApp, deleteReleaseApp, pauseReleaseApp, rollbackReleaseApp, type ReleaseAppResult } from '../runner/release-service.ts';
+import { applyRelease, applyReleaseApp, deleteReleaseApp, installedOf, pauseReleaseApp, requireRelease, rollbackReleaseApp, type ReleaseAppResult } from '../runner/release-service.ts';
 import type { RunDeps } from '../runner/run-operation.ts';
 import { openStore, say, type GlobalOptions } from './context.ts';
 import { age, outputFormat, structured, table, type OutputFormat } from './output.ts';
@@ -32,11 +32,9 @@ export function planReleaseDocument(store: Store, doc: DocumentOf<'Release' | 'R
     return !same;
   }
   const app = doc.manifest;
-  const target = rs.getRelease(app.spec.release);
-  if (!target) throw new Error(`release "${app.spec.release}" is not in the catalog`);
+  const target = requireRelease(rs, app.spec.release);
   const record = rs.getApp(app.metadata.name);
-  const installed = record && { manifest: record.manifest, release: rs.getRelease(record.status.release ?? record.manifest.spec.release) ?? target, updating: record.status.state === 'updating', isRollingBack: record.status.upgradeInfo?.isRollingBack === true, prevRelease: record.status.upgradeInfo?.prevRelease, membersBehind: 0 };
-  const d = decideReleaseApp(app, installed, target);
+  const d = decideReleaseApp(app, record && installedOf(store, rs, record), target);
   process.stdout.write(`app/${app.metadata.name}: ${d.action === 'none' ? 'no changes' : d.action} ${d.action === 'rollout' ? `${d.from.metadata.name} → ${d.to.metadata.name}` : app.spec.release}\n`);
   if (d.action === 'rollout' || d.action === 'resume') {
     for (const r of app.spec.roles) {

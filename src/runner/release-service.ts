@@ -4,13 +4,14 @@
  * back, pause, delete. Each takes the app's lock; members take their own.
  */
 import { AppBusyError, AppNotFoundError, UpgradeRefusedError, type ErrorRecord } from '../core/errors.ts';
-import { checkMemberNames, checkReleaseChange, decideReleaseApp, memberName, roleOf, type InstalledReleaseApp, type ReleaseAppDecision } from '../core/release.ts';
+import { checkMemberNames, checkReleaseChange, decideReleaseApp, MEMBER_LABEL, memberName, roleOf, type InstalledReleaseApp, type ReleaseAppDecision } from '../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../core/release-schema.ts';
 import { initialStatus, type ReleaseAppStatus } from '../core/release-status.ts';
 import { setCondition } from '../core/status.ts';
 import { ReleaseStore, type ReleaseAppRecord } from '../store/release-store.ts';
 import { deleteApp } from './app-service.ts';
 import type { RunDeps } from './run-operation.ts';
+import type { Store } from '../store/store.ts';
 import { beginRollout, clusterHook, installMembers, revertMembers, upgradeMembers } from './rollout.ts';
 
 /** How applying a release app ended. */
@@ -39,7 +40,7 @@ export async function applyReleaseApp(deps: RunDeps, manifest: ReleaseAppManifes
   manifest.spec.roles.forEach((r) => roleOf(target, r.name));
   return withAppLock(deps, rs, name, async () => {
     const record = rs.getApp(name);
-    const decision = decideReleaseApp(manifest, record && installedOf(deps, rs, record), target);
+    const decision = decideReleaseApp(manifest, record && installedOf(deps.store, rs, record), target);
     switch (decision.action) {
       case 'none':
         rs.saveApp(manifest, record!.status);
@@ -96,7 +97,7 @@ export async function deleteReleaseApp(deps: RunDeps, name: string, withVolumes:
 async function install(deps: RunDeps, manifest: ReleaseAppManifest, release: ReleaseManifest): Promise<ReleaseAppResult> {
   const rs = new ReleaseStore(deps.store);
   const name = manifest.metadata.name;
-  const existing = manifest.spec.roles.flatMap((r) => Array.from({ length: r.members }, (_, i) => memberName(name, r.name, i))).filter((m) => deps.store.getApp(m) && !deps.store.getApp(m)?.manifest?.metadata.labels['dev.molt.owner']);
+  const existing = manifest.spec.roles.flatMap((r) => Array.from({ length: r.members }, (_, i) => memberName(name, r.name, i))).filter((m) => deps.store.getApp(m) && !deps.store.getApp(m)?.manifest?.metadata.labels[MEMBER_LABEL.owner]);
   if (existing.length > 0) throw new UpgradeRefusedError('ChangeRefused', `app names ${existing.join(', ')} are taken by other apps`, 'Choose another app name.');
   rs.saveApp(manifest, rs.getApp(name)?.status ?? initialStatus(manifest.spec.roles, name, memberName));
   const r = beginRollout(deps, manifest, 'install', undefined, release.metadata.name);
@@ -187,14 +188,16 @@ function finish(rs: ReleaseStore, rollout: number, manifest: ReleaseAppManifest,
   rs.saveApp(manifest, status);
 }
 
-function installedOf(deps: RunDeps, rs: ReleaseStore, record: ReleaseAppRecord): InstalledReleaseApp {
+/** The installed side of a release app as the core's decision needs it, read from the store. */
+export function installedOf(store: Store, rs: ReleaseStore, record: ReleaseAppRecord): InstalledReleaseApp {
   const release = requireRelease(rs, record.status.release ?? record.manifest.spec.release);
   const target = record.manifest.spec.release;
-  const behind = record.manifest.spec.roles.reduce((n, r) => n + Array.from({ length: r.members }, (_, i) => memberName(record.name, r.name, i)).filter((m) => deps.store.getApp(m)?.manifest?.metadata.labels['dev.molt.release'] !== target).length, 0);
+  const behind = record.manifest.spec.roles.reduce((n, r) => n + Array.from({ length: r.members }, (_, i) => memberName(record.name, r.name, i)).filter((m) => store.getApp(m)?.manifest?.metadata.labels[MEMBER_LABEL.release] !== target).length, 0);
   return { manifest: record.manifest, release, updating: record.status.state === 'updating', isRollingBack: record.status.upgradeInfo?.isRollingBack === true, prevRelease: record.status.upgradeInfo?.prevRelease, membersBehind: behind };
 }
 
-function requireRelease(rs: ReleaseStore, name: string): ReleaseManifest {
+/** The release from the catalog, or a refusal that says how to add it. */
+export function requireRelease(rs: ReleaseStore, name: string): ReleaseManifest {
   const release = rs.getRelease(name);
   if (!release) throw new UpgradeRefusedError('ChangeRefused', `release "${name}" is not in the catalog`, `Add it with \`molt apply -f RELEASE.yaml\`; \`molt get releases\` lists the catalog.`);
   return release;

@@ -7,9 +7,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPodman, volumeChecksum, type PodmanHarness } from './harness.ts';
-import { appDoc, buildApp, molt, moltEnv, writeManifest, type MoltEnv } from './molt-cli.ts';
-import { lastOperation, observe, pausePoint, startMolt, type RunningMolt, type Survivor } from './faults.ts';
+import { volumeChecksum, type PodmanHarness } from './harness.ts';
+import { appDoc, buildApp, molt, writeManifest, type MoltEnv, startTestbed } from './molt-cli.ts';
+import { lastOperation, pausePoint, startMolt, type RunningMolt, type Survivor, installWithData as installV1WithData } from './faults.ts';
 
 let h: PodmanHarness;
 let m: MoltEnv;
@@ -19,10 +19,7 @@ const REPO = 'localhost/e2e-concurrency';
 const N = 6;
 
 before(async () => {
-  h = await startPodman();
-  m = moltEnv(h);
-  net = h.name('net');
-  subnet = h.freeSubnet();
+  ({ h, m, net, subnet } = await startTestbed());
   await Promise.all([buildApp(h, REPO, '1.0.0-1'), buildApp(h, REPO, '1.1.0-1')]);
 });
 after(async () => h?.stop());
@@ -30,14 +27,8 @@ after(async () => h?.stop());
 const manifest = (name: string, version: string, ipv4?: string) =>
   writeManifest(m, `${name}-${version}.yaml`, appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet, ...(ipv4 ? { ipv4 } : {}) }));
 
-async function installWithData(name: string): Promise<Survivor> {
-  const r = await molt(m, ['apply', '-f', manifest(name, '1.0.0-1')]);
-  assert.equal(r.code, 0, r.stderr);
-  const c = await h.engine.inspectContainer(name);
-  const w = await h.engine.exec(c!.id, ['sh', '-c', 'dd if=/dev/urandom of=/data/blob bs=1k count=128 2>/dev/null && echo precious > /data/note']);
-  assert.equal(w.exitCode, 0, w.stderr);
-  return observe(h, name, net);
-}
+/** Installs v1 with data written to its volume; what must survive. */
+const installWithData = (name: string): Promise<Survivor> => installV1WithData(m, manifest(name, '1.0.0-1'), name, net);
 
 /** Asserts the app runs `version` at `ip` with the bytes `sum`, and molt agrees. */
 async function assertRunning(name: string, version: string, ip: string | undefined, sum?: string): Promise<void> {

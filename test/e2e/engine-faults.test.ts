@@ -8,10 +8,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildTestImage, startPodman, volumeChecksum, type PodmanHarness } from './harness.ts';
-import { appDoc, buildApp, molt, moltEnv, writeManifest, type MoltEnv } from './molt-cli.ts';
+import { buildTestImage, volumeChecksum, type PodmanHarness } from './harness.ts';
+import { appDoc, buildApp, writeManifest, type MoltEnv, startTestbed } from './molt-cli.ts';
 import {
-  assertBackAsBefore, crashService, lastOperation, observe, pausePoint, startMolt, startService, stopService, waitFor, type Survivor,
+  assertBackAsBefore, crashService, lastOperation, pausePoint, startMolt, startService, stopService, waitFor, type Survivor,
+  installWithData as installV1WithData
 } from './faults.ts';
 
 let h: PodmanHarness;
@@ -29,10 +30,7 @@ exec tail /dev/zero
 `;
 
 before(async () => {
-  h = await startPodman();
-  m = moltEnv(h);
-  net = h.name('net');
-  subnet = h.freeSubnet();
+  ({ h, m, net, subnet } = await startTestbed());
   await Promise.all([
     buildApp(h, REPO, '1.0.0-1'),
     buildApp(h, REPO, '1.1.0-1'),
@@ -49,14 +47,7 @@ const manifest = (name: string, version: string) =>
   writeManifest(m, `${name}-${version}.yaml`, appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet, failureThreshold: 1000 }));
 
 /** Installs v1 with data written to its volume; what must survive. */
-async function installWithData(name: string): Promise<Survivor> {
-  const r = await molt(m, ['apply', '-f', manifest(name, '1.0.0-1')]);
-  assert.equal(r.code, 0, r.stderr);
-  const c = await h.engine.inspectContainer(name);
-  const w = await h.engine.exec(c!.id, ['sh', '-c', 'dd if=/dev/urandom of=/data/blob bs=1k count=128 2>/dev/null && echo precious > /data/note']);
-  assert.equal(w.exitCode, 0, w.stderr);
-  return observe(h, name, net);
-}
+const installWithData = (name: string): Promise<Survivor> => installV1WithData(m, manifest(name, '1.0.0-1'), name, net);
 
 /** Runs an upgrade to `version`, holds it at `point`, runs `fault`, lets it go on; its exit code and output. */
 async function upgradeWithFault(name: string, version: string, point: string, fault: (newId: string) => Promise<void>) {

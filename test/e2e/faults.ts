@@ -140,6 +140,16 @@ export interface Survivor {
 }
 
 /** Observes the running app: the Survivor to compare with after the fault. */
+/** Installs v1 from `file`, writes 128 KiB and a note into its volume, and returns what must survive. */
+export async function installWithData(m: MoltEnv, file: string, name: string, network: string): Promise<Survivor> {
+  const r = await molt(m, ['apply', '-f', file]);
+  assert.equal(r.code, 0, r.stderr);
+  const c = await m.h.engine.inspectContainer(name);
+  const w = await m.h.engine.exec(c!.id, ['sh', '-c', 'dd if=/dev/urandom of=/data/blob bs=1k count=128 2>/dev/null && echo precious > /data/note']);
+  assert.equal(w.exitCode, 0, w.stderr);
+  return observe(m.h, name, network);
+}
+
 export async function observe(h: PodmanHarness, name: string, network: string): Promise<Survivor> {
   const c = await h.engine.inspectContainer(name);
   assert.ok(c?.running, `${name} runs`);

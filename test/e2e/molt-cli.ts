@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { buildTestImage, run, type PodmanHarness, type RunResult } from './harness.ts';
+import { buildTestImage, run, startPodman, type PodmanHarness, type RunResult } from './harness.ts';
 
 const MOLT = new URL('../../bin/molt', import.meta.url).pathname;
 
@@ -15,6 +15,20 @@ export interface MoltEnv {
   h: PodmanHarness;
   home: string;
   dir: string;
+}
+
+/** What most end-to-end files share: a private Podman, a molt home, a network and its subnet. */
+export interface Testbed {
+  h: PodmanHarness;
+  m: MoltEnv;
+  net: string;
+  subnet: string;
+}
+
+/** Starts a private Podman with a molt home and picks a network name and subnet for this file. */
+export async function startTestbed(): Promise<Testbed> {
+  const h = await startPodman();
+  return { h, m: moltEnv(h), net: h.name('net'), subnet: h.freeSubnet() };
 }
 
 /** A fresh molt home beside the harness. */

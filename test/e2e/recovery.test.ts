@@ -6,8 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FORWARD_STEPS, ROLLBACK_STEPS } from '../../src/core/upgrade-machine.ts';
-import { startPodman, volumeChecksum, type PodmanHarness } from './harness.ts';
-import { appDoc, buildApp, molt, moltEnv, spawnMolt, writeManifest, type MoltEnv } from './molt-cli.ts';
+import { volumeChecksum, type PodmanHarness } from './harness.ts';
+import { appDoc, buildApp, molt, spawnMolt, writeManifest, type MoltEnv, startTestbed } from './molt-cli.ts';
 
 let h: PodmanHarness;
 let m: MoltEnv;
@@ -17,10 +17,7 @@ const REPO = 'localhost/e2e-recovery';
 let counter = 0;
 
 before(async () => {
-  h = await startPodman();
-  m = moltEnv(h);
-  net = h.name('net');
-  subnet = h.freeSubnet();
+  ({ h, m, net, subnet } = await startTestbed());
   await Promise.all([buildApp(h, REPO, '1.0.0-1'), buildApp(h, REPO, '1.1.0-1'), buildApp(h, REPO, '1.2.0-1', { EXIT_AT_START: 'broken' }), buildApp(h, REPO, '1.3.0-1', { NEVER_READY: '1' })]);
 });
 after(async () => h?.stop());

@@ -4,8 +4,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPodman, volumeChecksum, type PodmanHarness } from './harness.ts';
-import { appDoc, buildApp, molt, moltEnv, writeManifest, type MoltEnv } from './molt-cli.ts';
+import { volumeChecksum, type PodmanHarness } from './harness.ts';
+import { appDoc, buildApp, molt, writeManifest, type MoltEnv, startTestbed } from './molt-cli.ts';
 
 let h: PodmanHarness;
 let m: MoltEnv;
@@ -14,10 +14,7 @@ let subnet: string;
 const REPO = 'localhost/e2e-app';
 
 before(async () => {
-  h = await startPodman();
-  m = moltEnv(h);
-  net = h.name('net');
-  subnet = h.freeSubnet();
+  ({ h, m, net, subnet } = await startTestbed());
   await Promise.all([
     buildApp(h, REPO, '1.0.0-1'),
     buildApp(h, REPO, '1.1.0-1'),
