@@ -272,10 +272,14 @@ export function kubectl(args: string[], opts: KubectlOptions = {}): string {
   return r.stdout;
 }
 
-/** kubectl apply -f - with the given manifest(s). */
+/**
+ * Server-side apply of the given manifest(s): one create-or-update request per object, so two
+ * test files applying the same objects at once (the operator's CRDs) never race into
+ * "AlreadyExists" as client-side apply's get-then-create does.
+ */
 export function apply(manifest: string, namespace?: string): string {
   const ns = namespace ? ['-n', namespace] : [];
-  return kubectl([...ns, 'apply', '-f', '-'], { input: manifest });
+  return kubectl([...ns, 'apply', '--server-side', '--force-conflicts', '--field-manager=molt-e2e', '-f', '-'], { input: manifest });
 }
 
 /** Loads image archives (docker-archive or OCI tar) or podman image names into the node. */
