@@ -16,6 +16,14 @@ import type { RunDeps } from '../runner/run-operation.ts';
 export interface GlobalOptions {
   engine?: string;
   home?: string;
+  /** A kubeconfig file: act on that cluster through molt's custom resources (see kube-target.ts). */
+  kubeconfig?: string;
+  /** A context of the kubeconfig (implies cluster mode). */
+  context?: string;
+  /** The namespace on the cluster. @default the context's namespace */
+  namespace?: string;
+  /** Use the pod's service account (the UpgradeTask Job runs molt so). */
+  inCluster?: boolean;
 }
 
 /** The molt home: --home, else $MOLT_HOME, else ~/.local/share/molt. */

@@ -16,6 +16,10 @@ function build(): Command {
     .version('0.1.0')
     .option('--engine <url>', 'container engine socket (unix:///path); default: CONTAINER_HOST, DOCKER_HOST, Podman and Docker sockets')
     .option('--home <dir>', 'molt state directory (default: $MOLT_HOME or ~/.local/share/molt)')
+    .option('--kubeconfig <file>', 'act on this Kubernetes cluster through molt\'s custom resources instead of the local engine')
+    .option('--context <name>', 'the kubeconfig context to use (implies the cluster)')
+    .option('-n, --namespace <ns>', 'namespace on the cluster (default: the context\'s)')
+    .option('--in-cluster', 'act on the cluster of this pod\'s service account')
     .showHelpAfterError()
     .exitOverride();
   const withGlobals = <T extends object>(cmd: Command, opts: T): T & GlobalOptions => ({ ...program.opts<GlobalOptions>(), ...opts });

@@ -1,0 +1,32 @@
+/**
+ * Which engine a command talks to. Without cluster flags molt works on the local engine
+ * (Podman/Docker) and its SQLite home; with `--kubeconfig`, `--context` or `--in-cluster` the
+ * same commands work through molt's custom resources on a Kubernetes cluster, as kubectl would
+ * (`-n/--namespace`, else the context's namespace; in a pod, the pod's).
+ */
+import { KubeClient, ResourceApi } from '../engines/kubernetes/index.ts';
+import type { GlobalOptions } from './context.ts';
+
+/** The field manager of every write the CLI makes (server-side apply, patches). */
+export const CLI_FIELD_MANAGER = 'molt-cli';
+
+/** A cluster and the namespace commands act in. */
+export interface KubeTarget {
+  client: KubeClient;
+  api: ResourceApi;
+  namespace: string;
+}
+
+/** True when the command must act on a cluster rather than the local engine. */
+export function isKubeMode(opts: GlobalOptions): boolean {
+  return opts.kubeconfig !== undefined || opts.context !== undefined || opts.inCluster === true;
+}
+
+/** The cluster of `--kubeconfig`/`--context` (or the pod's service account with `--in-cluster`). */
+export function kubeTarget(opts: GlobalOptions): KubeTarget {
+  const client = KubeClient.load({
+    ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
+    ...(opts.context !== undefined ? { context: opts.context } : {}),
+  });
+  return { client, api: new ResourceApi(client, CLI_FIELD_MANAGER), namespace: opts.namespace ?? client.namespace };
+}
