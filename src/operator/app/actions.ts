@@ -36,7 +36,8 @@ export async function act(ctx: ActionContext, step: Step): Promise<Step | undefi
     case 'Converge': return applyTemplate(ctx, desiredSpec(ctx), undefined, 'Converging', step.message);
     case 'MarkInstalled': return markInstalled(ctx);
     case 'Record': return record(ctx);
-    case 'BeginUpgrade': return beginUpgrade(ctx, step.warnings);
+    case 'BeginUpgrade': return beginUpgrade(ctx, step.warnings, step.rollback === true);
+    case 'ClearRollbackTo': return clearRollbackTo(ctx);
     case 'PreUpgrade': return preUpgrade(ctx, step.member);
     case 'SwitchTemplate': return switchTemplate(ctx, step.to);
     case 'RestartMember': return restartMember(ctx, step.member, step.uid);
@@ -116,16 +117,25 @@ async function record(ctx: ActionContext): Promise<undefined> {
   return undefined;
 }
 
-async function beginUpgrade(ctx: ActionContext, warnings: string[]): Promise<undefined> {
+async function beginUpgrade(ctx: ActionContext, warnings: string[], rollback: boolean): Promise<undefined> {
   const installed = installedOf(ctx);
   const target = desiredSpec(ctx);
   const journal: UpgradeJournal = {
     state: 'Upgrading', from: installed.version, to: target.version, fromHash: installed.hash, toHash: specHash(target), target,
     generation: ctx.world.app.generation, startedAt: new Date().toISOString(), preUpgraded: [], postUpgraded: [], postAttempts: {},
+    ...(rollback ? { rollback: true } : {}),
   };
   await writeRecords(ctx, { upgrade: journal });
   for (const w of warnings) await event(ctx, 'Warning', 'UpgradeWarning', 'BeginUpgrade', w);
-  await event(ctx, 'Normal', 'UpgradeStarted', 'BeginUpgrade', `upgrading ${installed.version} → ${target.version} (${target.image}), members from the highest ordinal down`);
+  await event(ctx, 'Normal', rollback ? 'RollbackStarted' : 'UpgradeStarted', 'BeginUpgrade', `${rollback ? 'rolling back (molt rollback)' : 'upgrading'} ${installed.version} → ${target.version} (${target.image}), members from the highest ordinal down`);
+  return undefined;
+}
+
+/** Removes `molt rollback`'s permission once it is used up or moot (the App is at that version). */
+async function clearRollbackTo(ctx: ActionContext): Promise<undefined> {
+  if (!ctx.app.metadata.annotations?.[ANNOTATIONS.rollbackTo]) return undefined;
+  await ctx.api.mergePatch(RESOURCES.apps, ctx.ref.namespace, ctx.ref.name, { metadata: { annotations: { [ANNOTATIONS.rollbackTo]: null } } });
+  ctx.app.metadata.annotations = Object.fromEntries(Object.entries(ctx.app.metadata.annotations).filter(([k]) => k !== ANNOTATIONS.rollbackTo));
   return undefined;
 }
 
@@ -260,10 +270,12 @@ async function finish(ctx: ActionContext, end: { outcome: LastUpgradeRecord['out
   const last: LastUpgradeRecord = {
     from: j.from, to: j.to, toHash: j.toHash, outcome: end.outcome, startedAt: j.startedAt, finishedAt: new Date().toISOString(),
     reason: end.cause?.code ?? 'UpgradeSucceeded', message: end.cause?.message ?? `${j.from} → ${j.to}`,
+    fromImage: installedOf(ctx).spec.image, toImage: j.target.image, ...(j.rollback ? { rollback: true } : {}),
   };
   const records = end.outcome === 'Succeeded' ? { installed: { version: j.to, hash: j.toHash, spec: j.target }, upgrade: null, last } : { upgrade: null, last };
   await writeRecords(ctx, records);
   await cleanup(ctx, ctx.world.execPods.map((p) => p.name), 'ExecPodRemoved');
+  await clearRollbackTo(ctx);
   if (end.outcome === 'Succeeded') await event(ctx, 'Normal', 'Upgraded', 'FinishUpgrade', `upgraded ${j.from} → ${j.to}`);
   else if (end.outcome === 'RolledBack') await event(ctx, 'Warning', 'RolledBack', 'FinishRollback', `rolled back to ${j.from} after ${last.reason}: ${last.message}`);
   else await event(ctx, 'Warning', 'UpgradeAborted', 'Abort', `upgrade to ${j.to} aborted before any member was touched: ${last.reason}: ${last.message}`);

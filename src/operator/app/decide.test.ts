@@ -123,3 +123,27 @@ test('the ready budget is the raised probe budget while upgrading; a pod past it
   assert.equal(readyBudgetMs(spec, true, { ...v2, spec }), 100_000 + 120_000);
   assert.equal(podFailure(pod('p', h2, { ready: false, createdAt: NOW - 200_000 }), 130_000, NOW)?.code, 'ReadyTimeout');
 });
+
+test('molt rollback: the named older version is permitted (no forceUpgrade, no DOWNGRADE warning); another is still refused', () => {
+  const installed2 = { installed: { version: '2.0.0', hash: h2, spec: v2.spec }, templateHash: h2 };
+  const back = world(v1.spec, installed2, [pod('app-0', h2)]);
+  assert.equal(decide(back).kind, 'Refuse', 'without the annotation a downgrade stays refused');
+  back.app.rollbackTo = '1.0.0';
+  assert.deepEqual(decide(back), { kind: 'BeginUpgrade', warnings: [], rollback: true });
+  const other = world(appManifest({ ...v1.spec, version: '0.9.0' }).spec, installed2, [pod('app-0', h2)]);
+  other.app.rollbackTo = '1.0.0';
+  assert.equal((decide(other) as { reason?: string }).reason, 'DowngradeRefused');
+});
+
+test('molt rollback during an upgrade rolls it back now; a used-up permission is cleared when steady', () => {
+  const w = world(v1.spec, { journal: journal({ preUpgraded: ['app-0'] }), templateHash: h2, upgradeMode: true }, [pod('app-0', h2)]);
+  w.app.rollbackTo = '1.0.0';
+  assert.equal(decide(w).kind, 'StartRollback');
+  const back = journal({ from: '2.0.0', to: '1.0.0', fromHash: h2, toHash: h1, target: v1.spec, rollback: true });
+  const rolling = world(v1.spec, { installed: { version: '2.0.0', hash: h2, spec: v2.spec }, journal: back }, [pod('app-0', h2)]);
+  rolling.app.rollbackTo = '2.0.0';
+  assert.notEqual(decide(rolling).kind, 'StartRollback', 'a rollback operation is not rolled back by its own permission');
+  const steady = world(v1.spec, {});
+  steady.app.rollbackTo = '1.0.0';
+  assert.equal(decide(steady).kind, 'ClearRollbackTo');
+});

@@ -28,7 +28,8 @@ export type Step =
   | { kind: 'Record' }
   | { kind: 'Refuse'; reason: string; message: string }
   | { kind: 'Blocked'; message: string }
-  | { kind: 'BeginUpgrade'; warnings: string[] }
+  | { kind: 'BeginUpgrade'; warnings: string[]; rollback?: boolean }
+  | { kind: 'ClearRollbackTo' }
   | { kind: 'PreUpgrade'; member: string }
   | { kind: 'SwitchTemplate'; to: 'target' | 'installed' | 'normal' }
   | { kind: 'RestartMember'; member: string; uid: string }
@@ -113,9 +114,11 @@ function steady(w: AppWorld): Step {
   if (sts.upgradeMode || sts.templateHash !== installed.hash) return { kind: 'SwitchTemplate', to: 'normal' };
   const desired = w.desired.manifest;
   const current: AppManifest = { ...desired, spec: installed.spec };
+  // `molt rollback` set the spec back to an older version and names it: that downgrade is permitted.
+  const rollback = w.app.rollbackTo !== undefined && w.app.rollbackTo === desired.spec.version && desired.spec.version !== installed.version;
   let change;
   try {
-    change = decideChange(desired, current);
+    change = rollback ? permitDowngrade(desired, current) : decideChange(desired, current);
   } catch (e) {
     if (e instanceof UpgradeRefusedError) return { kind: 'Refuse', reason: e.code, message: e.message };
     throw e;
@@ -131,8 +134,9 @@ function steady(w: AppWorld): Step {
     if (last && last.toHash === w.desired.hash && last.outcome !== 'Succeeded') {
       return { kind: 'Blocked', message: `the upgrade to ${desired.spec.version} ${last.outcome === 'RolledBack' ? 'was rolled back' : 'was aborted'} (${last.reason}: ${last.message}); change the spec to try again` };
     }
-    return { kind: 'BeginUpgrade', warnings: change.warnings };
+    return { kind: 'BeginUpgrade', warnings: change.warnings, ...(rollback ? { rollback: true } : {}) };
   }
+  if (w.app.rollbackTo !== undefined) return { kind: 'ClearRollbackTo' };
   const notReady = w.members.find((m) => !m.pod || !podReady(m.pod, installed.spec, w.now));
   if (notReady) return wait('MembersNotReady', `pod ${notReady.name} is not ready`, 5000);
   return { kind: 'Steady' };
@@ -140,6 +144,9 @@ function steady(w: AppWorld): Step {
 
 function upgrading(w: AppWorld, j: UpgradeJournal): Step {
   const installed = w.sts?.installed;
+  if (w.app.rollbackTo !== undefined && w.app.rollbackTo === j.from && !j.rollback) {
+    return { kind: 'StartRollback', cause: { code: 'RollbackRequested', message: `molt rollback to ${j.from} during the upgrade` } };
+  }
   if (w.desired.ok && installed && w.desired.hash === installed.hash && j.toHash !== installed.hash) {
     return { kind: 'StartRollback', cause: { code: 'RollbackRequested', message: `spec set back to ${installed.version} during the upgrade` } };
   }
@@ -191,6 +198,13 @@ function rollingBack(w: AppWorld, j: UpgradeJournal): Step {
   }
   void j;
   return { kind: 'FinishRollback' };
+}
+
+/** The change to an older version `molt rollback` asked for: the downgrade rule does not apply, the others do. */
+function permitDowngrade(desired: AppManifest, current: AppManifest): ReturnType<typeof decideChange> {
+  const forced = { ...desired, spec: { ...desired.spec, upgradeConfig: { ...desired.spec.upgradeConfig, forceUpgrade: true } } };
+  const d = decideChange(forced, current);
+  return d.action === 'upgrade' ? { ...d, warnings: d.warnings.filter((x) => !x.startsWith('DOWNGRADE')) } : d;
 }
 
 function manifestOf(w: AppWorld, spec: AppSpec): AppManifest {

@@ -37,6 +37,12 @@ export const ANNOTATIONS = {
   gate: 'molt.dev/upgrade-gate',
   /** On the pod template: "true" while it carries the raised startup budget of an upgrade. */
   upgradeMode: 'molt.dev/upgrade-mode',
+  /**
+   * On the App: set by `molt rollback` — the version the spec was set back to. It permits exactly
+   * that downgrade (no forceUpgrade), or rolls back the upgrade in flight from it; the operator
+   * removes it when the operation ends.
+   */
+  rollbackTo: 'molt.dev/rollback-to',
 } as const;
 
 /** Values of the component label. */

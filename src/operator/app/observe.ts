@@ -7,7 +7,7 @@ import { appDocument } from '../../core/schema.ts';
 import type { AppManifest } from '../../core/model.ts';
 import type { KubeObject, Pod, ResourceApi, StatefulSet } from '../../engines/kubernetes/index.ts';
 import { RESOURCES } from '../../engines/kubernetes/index.ts';
-import { COMPONENT, LABELS, memberName, statefulSetName } from './names.ts';
+import { ANNOTATIONS, COMPONENT, LABELS, memberName, statefulSetName } from './names.ts';
 import { specHash } from './template.ts';
 import { podView, stsView, type AppWorld, type Desired } from './world.ts';
 
@@ -67,6 +67,8 @@ export async function observe(api: ResourceApi, app: AppObject, signal?: AbortSi
     members,
     execPods,
   };
+  const rollbackTo = app.metadata.annotations?.[ANNOTATIONS.rollbackTo];
+  if (rollbackTo) world.app.rollbackTo = rollbackTo;
   if (sts) world.sts = stsView(sts);
   return world;
 }

@@ -4,7 +4,8 @@
  * setCondition keeps lastTransitionTime while a status holds) carry the App's generation.
  */
 import { setCondition, type Condition } from '../../core/status.ts';
-import type { AppStatus, KubeCondition, MemberStatus } from '../crd/status.ts';
+import { recordFinished, recordInstall, recordRefusal } from '../crd/history.ts';
+import type { AppStatus, HistoryEntry, KubeCondition, MemberStatus } from '../crd/status.ts';
 import type { Step } from './decide.ts';
 import type { AppWorld } from './world.ts';
 
@@ -37,7 +38,30 @@ export function statusOf(w: AppWorld, outcome: PassOutcome, previous: AppStatus 
   if (last) {
     status.lastUpgrade = { to: last.to, outcome: last.outcome, reason: last.reason, message: last.message, finishedAt: last.finishedAt, ...(last.from ? { from: last.from } : {}), ...(last.startedAt ? { startedAt: last.startedAt } : {}) };
   }
+  const history = historyOf(w, step, previous?.history, now);
+  if (history.length) status.history = history;
   return status;
+}
+
+/** The previous history plus what ended since: the install, the last upgrade or rollback, a refusal. */
+function historyOf(w: AppWorld, step: Step | undefined, previous: HistoryEntry[] | undefined, now: string): HistoryEntry[] {
+  const installed = w.sts?.installed;
+  const last = w.sts?.last;
+  let h = previous ?? [];
+  if (installed && !last) h = recordInstall(h, installed.version, now, installed.spec.image);
+  if (last) {
+    const result = last.outcome === 'Aborted' ? 'Failed' : last.outcome;
+    h = recordFinished(h, {
+      kind: last.rollback ? 'rollback' : 'upgrade', to: last.to, result, finishedAt: last.finishedAt,
+      ...(last.from ? { from: last.from } : {}), ...(last.startedAt ? { startedAt: last.startedAt } : {}),
+      ...(last.fromImage ? { fromImage: last.fromImage } : {}), ...(last.toImage ? { toImage: last.toImage } : {}),
+      ...(result === 'Succeeded' ? {} : { cause: `${last.reason}: ${last.message}` }),
+    });
+  }
+  if (step?.kind === 'Refuse' && w.desired.ok) {
+    h = recordRefusal(h, { to: w.desired.manifest.spec.version, cause: `${step.reason}: ${step.message}`, generation: w.app.generation, now, ...(installed ? { from: installed.version } : {}) });
+  }
+  return h;
 }
 
 type NewCondition = Omit<KubeCondition, 'lastTransitionTime' | 'observedGeneration'>;

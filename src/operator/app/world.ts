@@ -38,6 +38,8 @@ export interface UpgradeJournal {
   running?: ScriptRunRecord;
   /** Why it is rolling back. */
   cause?: ErrorRecord;
+  /** Started by `molt rollback` (history kind "rollback"). */
+  rollback?: boolean;
 }
 
 /** The outcome of the last upgrade; a failed one is not retried for the same spec. */
@@ -50,6 +52,10 @@ export interface LastUpgradeRecord {
   message: string;
   startedAt?: string;
   finishedAt: string;
+  /** The operation was a `molt rollback`. */
+  rollback?: boolean;
+  fromImage?: string;
+  toImage?: string;
 }
 
 /** One member pod as the reconciler needs it. */
@@ -87,7 +93,7 @@ export type Desired =
 /** What one reconcile pass sees. */
 export interface AppWorld {
   now: number;
-  app: { name: string; namespace: string; generation: number; deleting: boolean };
+  app: { name: string; namespace: string; generation: number; deleting: boolean; rollbackTo?: string };
   desired: Desired;
   /** Undefined when the StatefulSet does not exist. */
   sts?: {

@@ -41,6 +41,23 @@ const memberStatus = z.object({
   podUpgradeStatus: upgradeStatus.optional(),
 });
 
+/** How many finished operations `status.history` keeps (the oldest go first). */
+export const HISTORY_LIMIT = 20;
+
+/** One finished operation of an App, as `molt history` shows it. */
+const historyEntry = z.object({
+  kind: z.enum(['install', 'upgrade', 'rollback']),
+  from: z.string().optional().describe('version (inline apps) or release (release apps) before'),
+  to: z.string().describe('version or release the operation went to'),
+  fromImage: z.string().optional(),
+  toImage: z.string().optional(),
+  result: z.enum(['Succeeded', 'RolledBack', 'Failed', 'Refused']),
+  startedAt: z.iso.datetime().optional(),
+  finishedAt: z.iso.datetime(),
+  cause: z.string().optional().describe('"Code: message" when it did not succeed'),
+  generation: z.number().int().optional().describe('the App generation a refusal answered'),
+});
+
 /** The status of an App on Kubernetes. */
 export const appStatusSchema = z.object({
   observedGeneration: z.number().int().optional(),
@@ -77,6 +94,7 @@ export const appStatusSchema = z.object({
   state: z.enum(['creating', 'configured', 'updating']).optional().describe('release apps: seed 003 cluster state'),
   release: z.string().optional().describe('release apps: the release every member ran when the current rollout began'),
   upgradeInfo: z.object({ isRollingBack: z.boolean(), prevRelease: z.string() }).optional(),
+  history: z.array(historyEntry).optional().describe(`the last ${HISTORY_LIMIT} finished installs, upgrades and rollbacks, oldest first`),
 });
 
 /** The status of a Release. */
@@ -122,6 +140,8 @@ export const upgradeTaskStatusSchema = z.object({
 export type KubeCondition = z.infer<typeof conditionSchema>;
 /** The status of an App. */
 export type AppStatus = z.infer<typeof appStatusSchema>;
+/** One entry of an App's `status.history`. */
+export type HistoryEntry = z.infer<typeof historyEntry>;
 /** The status of one member. */
 export type MemberStatus = z.infer<typeof memberStatus>;
 
