@@ -3,7 +3,8 @@
  * foreground, or detached so it outlives the terminal), follow it with get/list/describe,
  * cancel it, delete it. Data goes to stdout, progress to stderr. Exit codes: 0 the task
  * succeeded (or the command did its job), 1 error or the task ended in Error, 130 the worker
- * was stopped (the task stays Started; running it again continues).
+ * was stopped (the task stays Started; running it again continues). With --kubeconfig,
+ * --context or --in-cluster the same verbs act on UpgradeTask resources (kube-task-commands.ts).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -18,6 +19,8 @@ import { runTask, type WorkerResult } from '../runner/task-worker.ts';
 import { Store } from '../store/store.ts';
 import { TaskStore, workerAlive } from '../store/task-store.ts';
 import { connectEngine, moltHome, say, type GlobalOptions } from './context.ts';
+import { kubeApplyTasks, kubeCancelTask, kubeDeleteTask, kubeDescribeTask, kubeGetTasks, kubeRunTask } from './kube-task-commands.ts';
+import { isKubeMode } from './kube-target.ts';
 import { outputFormat, parseDuration, UsageError } from './output.ts';
 import { cancelWorker, spawnDetached } from './task-detach.ts';
 import { renderDescribe, renderTargets, renderTasks } from './task-render.ts';
@@ -33,30 +36,31 @@ export function registerTaskCommands(program: Command): void {
   const task = program.command('task').description('UpgradeTasks: upgrades as auditable objects, run by a worker across many apps and hosts');
   task.command('apply').description('create or update UpgradeTasks and Inventories from a file')
     .requiredOption('-f, --filename <file>', 'YAML file (- for stdin)')
-    .action(run((o: { filename: string }) => applyTasks(globals(), o.filename)));
+    .action(run((o: { filename: string }) => (isKubeMode(globals()) ? kubeApplyTasks(globals(), o.filename) : applyTasks(globals(), o.filename))));
   task.command('run').description('run the task as a worker until it succeeds or fails (resumes a task a stopped worker left)')
     .argument('<name>')
     .option('--detach', 'run the worker in the background; it outlives the terminal (log under MOLT_HOME/tasks/)')
     .option('-o, --output <format>', 'final report: table, json or yaml', 'table')
     .option('-v, --verbose', 'print every step of every target')
     .addOption(new Option('--log-file <file>', 'the log file of a detached worker (set by --detach)').hideHelp())
-    .action(run((name: string, o: RunOptions) => runCommand(globals(), name, o)));
+    .addOption(new Option('--in-job', 'run as the operator\'s Job: exit 0 once the task has ended, even in Error').hideHelp())
+    .action(run((name: string, o: RunOptions) => (isKubeMode(globals()) ? kubeRunTask(globals(), name, o) : runCommand(globals(), name, o))));
   task.command('get').description('show one task, or all').argument('[name]')
     .option('-o, --output <format>', 'table, wide, json or yaml', 'table')
-    .action(run((name: string | undefined, o: { output: string }) => getTasks(globals(), name, o.output)));
+    .action(run((name: string | undefined, o: { output: string }) => (isKubeMode(globals()) ? kubeGetTasks(globals(), name, o.output) : getTasks(globals(), name, o.output))));
   task.command('list').description('list tasks')
     .option('-o, --output <format>', 'table, wide, json or yaml', 'table')
-    .action(run((o: { output: string }) => getTasks(globals(), undefined, o.output)));
+    .action(run((o: { output: string }) => (isKubeMode(globals()) ? kubeGetTasks(globals(), undefined, o.output) : getTasks(globals(), undefined, o.output))));
   task.command('describe').description('the task in detail: spec, phase, counts, targets and every step').argument('<name>')
-    .action(run((name: string) => describeTask(globals(), name)));
+    .action(run((name: string) => (isKubeMode(globals()) ? kubeDescribeTask(globals(), name) : describeTask(globals(), name))));
   task.command('cancel').description('stop the task safely: what is in flight rolls back, nothing new starts')
     .argument('<name>').option('--timeout <duration>', 'how long to wait for the worker', '10m')
-    .action(run((name: string, o: { timeout: string }) => cancelTask(globals(), name, parseDuration(o.timeout))));
+    .action(run((name: string, o: { timeout: string }) => (isKubeMode(globals()) ? kubeCancelTask(globals(), name, parseDuration(o.timeout)) : cancelTask(globals(), name, parseDuration(o.timeout)))));
   task.command('delete').description('forget a finished (or never started) task; apps are not touched').argument('<name>')
-    .action(run((name: string) => deleteTask(globals(), name)));
+    .action(run((name: string) => (isKubeMode(globals()) ? kubeDeleteTask(globals(), name) : deleteTask(globals(), name))));
 }
 
-interface RunOptions { detach?: boolean; output: string; verbose?: boolean; logFile?: string }
+interface RunOptions { detach?: boolean; output: string; verbose?: boolean; logFile?: string; inJob?: boolean }
 
 /** Runs `fn` with the task store of the molt home, closing it after. */
 function withTasks<T>(opts: GlobalOptions, fn: (tasks: TaskStore, store: Store) => T): T {

@@ -80,3 +80,15 @@ test('the Helm chart renders the same objects as the kustomize base (CRDs in crd
   const crds = readdirSync(`${root}deploy/helm/molt/crds`).sort();
   assert.deepEqual(crds, readdirSync(`${root}deploy/crds`).sort());
 });
+
+test('UpgradeTask workers get only what `molt task run` uses; the operator may bind exactly that role', () => {
+  const objs = kustomize();
+  const worker = objs.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'molt-task-worker');
+  assert.ok(worker, 'ClusterRole/molt-task-worker missing');
+  const grants = new Set(worker.rules.flatMap((r: any) => r.resources.flatMap((res: string) => r.verbs.map((v: string) => `${res}:${v}`))));
+  for (const g of ['apps:get', 'apps:list', 'apps:patch', 'upgradetasks:get', 'upgradetasks/status:patch', 'releases:get']) assert.ok(grants.has(g), `worker lacks ${g}`);
+  for (const g of [...grants] as string[]) assert.ok(!/^(pods|secrets|statefulsets|jobs)/.test(g) && !g.endsWith(':delete') && !g.endsWith(':create'), `worker may ${g}`);
+  const operator = objs.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'molt-operator')!;
+  const bind = operator.rules.filter((r: any) => r.verbs.includes('bind'));
+  assert.deepEqual(bind.map((r: any) => [r.resources, r.resourceNames]), [[['clusterroles'], ['molt-task-worker']]]);
+});

@@ -11,9 +11,11 @@ import { EventRecorder, KubeClient, ResourceApi, RESOURCES } from '../engines/ku
 import { reconcileApp } from './app/reconciler.ts';
 import { CONTROLLER, FIELD_MANAGER, LABELS } from './app/names.ts';
 import { Controller } from './runtime/controller.ts';
+import { taskController } from './task/index.ts';
 import { startHealthServer } from './runtime/health.ts';
 import { Informer, keyOf } from './runtime/informer.ts';
 import { LeaderElector, type LeaderTiming } from './runtime/leader.ts';
+import { instanceSelector, leaseFor } from './runtime/instance.ts';
 import { OperatorMetrics } from './runtime/metrics.ts';
 
 /** How the operator runs. */
@@ -33,6 +35,8 @@ export interface OperatorOptions {
   /** Milliseconds between full re-lists of every watched resource. @default 30000 */
   resyncMs?: number;
   timing?: LeaderTiming;
+  /** Reconcile only objects labelled for this instance, with its own Lease (runtime/instance.ts). @default none: only unlabelled objects */
+  instance?: string;
 }
 
 /** Writes one JSON log line to stderr with fixed keys (ts, level, msg, app, step, …). */
@@ -44,6 +48,8 @@ export function logLine(fields: Record<string, unknown>): void {
 interface Parts {
   client: KubeClient;
   controller: Controller;
+  /** The UpgradeTask controller (runs tasks as Jobs). */
+  tasks: Controller;
   informers: Informer<KubeObject>[];
   elector: LeaderElector;
   metrics: OperatorMetrics;
@@ -56,15 +62,16 @@ function assemble(opts: OperatorOptions): Parts {
   const identity = opts.identity ?? process.env['POD_NAME'] ?? hostname();
   const metrics = new OperatorMetrics();
   const events = new EventRecorder(api, CONTROLLER, identity);
-  const controller = new Controller({ name: 'app', workers: opts.workers ?? 4, metrics, log: logLine, reconcile: (key, signal) => reconcileApp({ api, client, events, log: logLine }, key, signal) });
+  const controller = new Controller({ name: 'app', workers: opts.workers ?? 4, metrics, log: logLine, reconcile: (key, signal) => reconcileApp({ api, client, events, log: logLine, ...(opts.instance ? { instance: opts.instance } : {}) }, key, signal) });
   const enqueueOwner = (_: string, obj: KubeObject) => {
     const app = obj.metadata.labels?.[LABELS.app];
-    if (app && obj.metadata.namespace) controller.queue.add(`${obj.metadata.namespace}/${app}`);
+    // Only Apps this instance watches: pods and StatefulSets of every instance's Apps come through here.
+    if (app && obj.metadata.namespace && informers[0]?.get(`${obj.metadata.namespace}/${app}`)) controller.queue.add(`${obj.metadata.namespace}/${app}`);
   };
   const resyncMs = opts.resyncMs ?? 30_000;
   const onError = (e: unknown) => logLine({ level: 'error', msg: 'watch failed; retrying', error: e instanceof Error ? e.message : String(e) });
   const informers = [
-    new Informer<KubeObject>(api, RESOURCES.apps, (_, obj) => controller.queue.add(keyOf(obj)), { resyncMs, onError }),
+    new Informer<KubeObject>(api, RESOURCES.apps, (_, obj) => controller.queue.add(keyOf(obj)), { labelSelector: instanceSelector(opts.instance), resyncMs, onError }),
     new Informer<KubeObject>(api, RESOURCES.statefulsets, enqueueOwner, { labelSelector: LABELS.app, resyncMs, onError }),
     new Informer<KubeObject>(api, RESOURCES.pods, enqueueOwner, { labelSelector: LABELS.app, resyncMs, onError }),
   ];
@@ -77,16 +84,18 @@ function assemble(opts: OperatorOptions): Parts {
     }
   };
   informers.push(new Informer<KubeObject>(api, RESOURCES.releases, enqueueUsers, { resyncMs, onError }));
+  const tasks = taskController({ api, metrics, identity, log: logLine, resyncMs, onError, labelSelector: instanceSelector(opts.instance) });
+  informers.push(...tasks.informers);
   const elector = new LeaderElector(api, {
-    namespace: opts.leaseNamespace ?? process.env['POD_NAMESPACE'] ?? 'molt-system', name: opts.leaseName ?? 'molt-operator', identity,
+    namespace: opts.leaseNamespace ?? process.env['POD_NAMESPACE'] ?? 'molt-system', name: opts.leaseName ?? leaseFor(opts.instance), identity,
     ...(opts.timing ? { timing: opts.timing } : {}), log: (msg) => logLine({ msg, identity }),
   });
-  return { client, controller, informers, elector, metrics };
+  return { client, controller, tasks: tasks.controller, informers, elector, metrics };
 }
 
 /** Runs the operator until SIGTERM/SIGINT; resolves with the exit code. */
 export async function runOperator(opts: OperatorOptions = {}): Promise<number> {
-  const { client, controller, informers, elector, metrics } = assemble(opts);
+  const { client, controller, tasks, informers, elector, metrics } = assemble(opts);
   let apiOk = false;
   const probeApi = () => client.request({ method: 'GET', path: '/version', timeoutMs: 5000 }).then(() => (apiOk = true), () => (apiOk = false));
   await probeApi();
@@ -108,6 +117,7 @@ export async function runOperator(opts: OperatorOptions = {}): Promise<number> {
       clearInterval(apiTimer);
       for (const i of informers) i.stop();
       await controller.stop();
+      await tasks.stop();
       await elector.release();
       metrics.leading('molt-operator', false);
       server.close();
@@ -120,6 +130,7 @@ export async function runOperator(opts: OperatorOptions = {}): Promise<number> {
       void Promise.all(informers.map((i) => i.start())).then(() => {
         logLine({ msg: 'caches synced; reconciling', apps: informers[0]?.list().length });
         controller.start();
+        tasks.start();
       });
     };
     metrics.leading('molt-operator', false);

@@ -61,7 +61,7 @@ const historyEntry = z.object({
 /** The status of an App on Kubernetes. */
 export const appStatusSchema = z.object({
   observedGeneration: z.number().int().optional(),
-  phase: z.enum(['Installing', 'Running', 'Upgrading', 'RollingBack', 'Failed']).optional(),
+  phase: z.enum(['Installing', 'Running', 'Upgrading', 'RollingBack', 'Paused', 'Failed']).optional(),
   installedVersion: z.string().optional(),
   image: z.string().optional(),
   message: z.string().optional().describe('one line: what the app is doing or why it is not'),
@@ -122,20 +122,43 @@ const counts = z.object({
   notStarted: z.number().int(),
 });
 
+/** One target of an UpgradeTask on Kubernetes: an App of the task's namespace. */
+const taskTarget = z.object({
+  name: z.string(),
+  phase: z.string().describe('Pending, Running, Upgraded, Skipped, RolledBack, Aborted, Refused, Incomplete, NotStarted'),
+  reason: z.string(),
+  message: z.string(),
+  attempts: z.number().int().optional(),
+  fromVersion: z.string().optional(),
+  fromImage: z.string().optional(),
+  toVersion: z.string().optional(),
+  toImage: z.string().optional(),
+  startTime: z.iso.datetime().optional(),
+  completedTime: z.iso.datetime().optional(),
+});
+
+/** One target in an UpgradeTask's status. */
+export type TaskTargetStatus = z.infer<typeof taskTarget>;
+
 /** The status of an UpgradeTask (seed 004). */
 export const upgradeTaskStatusSchema = z.object({
   observedGeneration: z.number().int().optional(),
   phase: z.enum(['Pending', 'Started', 'Success', 'Error']).optional(),
   startTime: z.iso.datetime().optional(),
   completedTime: z.iso.datetime().optional(),
-  retries: z.number().int().optional(),
+  retries: z.number().int().optional().describe('failed attempts of targets that were tried again'),
+  runs: z.number().int().optional().describe('worker runs: more than 1 when a worker pod was replaced and continued'),
+  reason: z.string().optional().describe('CamelCase: why the task ended so'),
+  message: z.string().optional(),
   job: z.string().optional().describe('the Job that runs the task'),
   counts: counts.optional(),
-  targets: z.array(z.object({ name: z.string(), phase: z.string(), reason: z.string(), message: z.string() })).optional(),
+  targets: z.array(taskTarget).optional().describe('fixed at the first run: a replaced worker continues them'),
   upgradeDetailedStatuses: z.array(detailedStatus).optional(),
   conditions: z.array(conditionSchema).optional(),
 });
 
+/** The status of an UpgradeTask. */
+export type UpgradeTaskStatus = z.infer<typeof upgradeTaskStatusSchema>;
 /** A condition as written on molt's resources. */
 export type KubeCondition = z.infer<typeof conditionSchema>;
 /** The status of an App. */
