@@ -13,9 +13,13 @@ import type { DocumentOf } from '../core/manifest.ts';
 import { applyReleaseAppDocument, applyReleaseDocument, deleteReleaseAppCommand, getReleasesCommand, pauseCommand, planReleaseDocument, releaseAppObject, releaseAppRows, releaseHistory, rollbackReleaseAppCommand } from './release-commands.ts';
 import { ReleaseStore } from '../store/release-store.ts';
 import { MEMBER_LABEL } from '../core/release.ts';
+import { isKubeMode } from './kube-target.ts';
+import { kubeApplyCommand } from './kube-apply.ts';
+import { kubeDeleteCommand, kubeGetCommand, kubeHistoryCommand, kubeRollbackCommand } from './kube-commands.ts';
 
 /** `molt apply -f FILE`. */
-export async function applyCommand(opts: GlobalOptions & { filename: string; timeout: string }): Promise<number> {
+export async function applyCommand(opts: GlobalOptions & { filename: string; timeout: string; wait?: boolean }): Promise<number> {
+  if (isKubeMode(opts)) return kubeApplyCommand(opts);
   const docs = readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
   const deps = await runDeps(opts, parseDuration(opts.timeout));
   let failed = 0;
@@ -107,7 +111,8 @@ async function noticeFor(opts: GlobalOptions, manifest: AppManifest): Promise<st
 }
 
 /** `molt get apps` / `molt get app NAME`. */
-export function getCommand(resource: string, name: string | undefined, opts: GlobalOptions & { output: string }): number {
+export function getCommand(resource: string, name: string | undefined, opts: GlobalOptions & { output: string }): number | Promise<number> {
+  if (isKubeMode(opts)) return kubeGetCommand(resource, name, opts);
   if (['release', 'releases'].includes(resource)) return getReleasesCommand(opts);
   const format = outputFormat(opts.output);
   if (!['app', 'apps'].includes(resource)) throw new UsageError(`unknown resource type "${resource}"`, 'Use `molt get apps`, `molt get app NAME` or `molt get releases`.');
@@ -143,7 +148,8 @@ export function getCommand(resource: string, name: string | undefined, opts: Glo
 }
 
 /** `molt history NAME`. */
-export function historyCommand(name: string, opts: GlobalOptions & { output: string }): number {
+export function historyCommand(name: string, opts: GlobalOptions & { output: string }): number | Promise<number> {
+  if (isKubeMode(opts)) return kubeHistoryCommand(name, opts);
   const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
   const store = openStore(opts);
   try {
@@ -177,7 +183,8 @@ export function snapshotsCommand(name: string, opts: GlobalOptions & { output: s
 }
 
 /** `molt rollback NAME`. */
-export async function rollbackCommand(name: string, opts: GlobalOptions & { timeout: string }): Promise<number> {
+export async function rollbackCommand(name: string, opts: GlobalOptions & { timeout: string; wait?: boolean }): Promise<number> {
+  if (isKubeMode(opts)) return kubeRollbackCommand(name, opts);
   const deps = await runDeps(opts, parseDuration(opts.timeout));
   try {
     if (new ReleaseStore(deps.store).getApp(name)) return await rollbackReleaseAppCommand(deps, name);
@@ -201,6 +208,7 @@ export async function recoverCommand(name: string, opts: GlobalOptions): Promise
 
 /** `molt delete NAME [--volumes]`. */
 export async function deleteCommand(name: string, opts: GlobalOptions & { volumes?: boolean }): Promise<number> {
+  if (isKubeMode(opts)) return kubeDeleteCommand(name, opts);
   const deps = await runDeps(opts, undefined);
   try {
     if (new ReleaseStore(deps.store).getApp(name)) return await deleteReleaseAppCommand(deps, name, opts.volumes === true);

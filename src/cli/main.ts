@@ -29,8 +29,9 @@ function build(): Command {
 
   program.command('apply').description('create the app, or upgrade it when its version, image or container settings changed')
     .requiredOption('-f, --filename <file>', 'manifest file (YAML; - for stdin)')
-    .option('--timeout <duration>', 'roll back when not done within this time', '10m')
-    .action(run((o: { filename: string; timeout: string }) => applyCommand(withGlobals(program, o))));
+    .option('--timeout <duration>', 'roll back when not done within this time (on a cluster: stop waiting; the operator goes on)', '10m')
+    .option('--no-wait', 'on a cluster: return right after the apply, without waiting for the operator')
+    .action(run((o: { filename: string; timeout: string; wait: boolean }) => applyCommand(withGlobals(program, o))));
   program.command('plan').description('show the steps apply would take; exit 0 nothing to do, 2 changes pending, 1 error')
     .requiredOption('-f, --filename <file>', 'manifest file')
     .action(run((o: { filename: string }) => planCommand(withGlobals(program, o))));
@@ -46,7 +47,8 @@ function build(): Command {
     .action(run((name: string, o: { output: string }) => snapshotsCommand(name, withGlobals(program, o))));
   program.command('rollback').description('go back to the previously installed version, keeping the data')
     .argument('<name>').option('--timeout <duration>', 'give up (and restore) when not done within this time', '10m')
-    .action(run((name: string, o: { timeout: string }) => rollbackCommand(name, withGlobals(program, o))));
+    .option('--no-wait', 'on a cluster: return right after asking the operator')
+    .action(run((name: string, o: { timeout: string; wait: boolean }) => rollbackCommand(name, withGlobals(program, o))));
   program.command('pause').description('stop a release app\'s rollout before its next member')
     .argument('<name>')
     .action(run((name: string) => pauseResumeCommand(name, true, withGlobals(program, {}))));
