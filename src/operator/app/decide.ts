@@ -45,6 +45,9 @@ export type Step =
 /** Steps after which the pass stops and the status is written. */
 export const TERMINAL: ReadonlySet<Step['kind']> = new Set(['Invalid', 'Refuse', 'Blocked', 'Wait', 'Steady']);
 
+/** The steps that change the cluster (every kind not TERMINAL); each has a kill point before and after it (reconciler.ts). */
+export const ACTING_STEPS = ['Delete', 'Install', 'Converge', 'MarkInstalled', 'Record', 'BeginUpgrade', 'PreUpgrade', 'SwitchTemplate', 'RestartMember', 'PostUpgrade', 'StartRollback', 'Abort', 'FinishUpgrade', 'FinishRollback', 'Cleanup', 'ClearRollbackTo'] as const satisfies readonly Step['kind'][];
+
 /** Waiting reasons of a container that mean it will not start by waiting longer. */
 const FATAL_WAITING: Record<string, string> = {
   ErrImagePull: 'ImagePullFailed', ImagePullBackOff: 'ImagePullFailed', ErrImageNeverPull: 'ImagePullFailed', InvalidImageName: 'ImagePullFailed',

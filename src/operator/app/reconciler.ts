@@ -13,6 +13,8 @@ import type { ReconcileResult } from '../runtime/controller.ts';
 import type { AppStatus } from '../crd/status.ts';
 import { reconcileReleaseApp } from '../release/reconciler.ts';
 import { act } from './actions.ts';
+import { killPoint } from '../../runner/test-hooks.ts';
+import { ownedBy } from '../runtime/instance.ts';
 import { decide, TERMINAL, type Step } from './decide.ts';
 import { FINALIZER } from './names.ts';
 import { observe, type AppObject } from './observe.ts';
@@ -25,6 +27,8 @@ export interface AppReconcilerDeps {
   client: KubeClient;
   events: EventRecorder;
   log: (fields: Record<string, unknown>) => void;
+  /** The operator instance (runtime/instance.ts): only Apps labelled for it are reconciled. */
+  instance?: string;
 }
 
 /** Steps one pass may take before it writes the status and lets other keys run. */
@@ -34,7 +38,7 @@ const MAX_STEPS = 25;
 export async function reconcileApp(deps: AppReconcilerDeps, key: string, signal: AbortSignal): Promise<ReconcileResult> {
   const [namespace = '', name = ''] = key.split('/');
   let app = await deps.api.get<AppObject>(RESOURCES.apps, namespace, name, signal);
-  if (!app) return {};
+  if (!app || !ownedBy(app, deps.instance)) return {};
   app = { ...app, apiVersion: 'molt.dev/v1alpha1', kind: 'App' };
   if (!app.metadata.deletionTimestamp && !(app.metadata.finalizers ?? []).includes(FINALIZER)) app = await addFinalizer(deps, app);
   if (app.spec && 'release' in app.spec) {
@@ -55,7 +59,9 @@ export async function reconcileApp(deps: AppReconcilerDeps, key: string, signal:
       }
       deps.log({ level: 'info', app: key, step: step.kind, ...stepFields(step), msg: 'step' });
       const ref = { name, namespace, uid: app.metadata.uid ?? '' };
+      killPoint(appKillPoint(step.kind), 'before');
       const follow = await act({ api: deps.api, client: deps.client, events: deps.events, app, ref, world, signal, log }, step);
+      killPoint(appKillPoint(step.kind), 'after');
       if (step.kind === 'Delete') return {};
       if (follow && TERMINAL.has(follow.kind)) {
         world = await observe(deps.api, app, signal);
@@ -72,6 +78,11 @@ export async function reconcileApp(deps: AppReconcilerDeps, key: string, signal:
   if (world) await writeStatus(deps, app, world, outcome);
   const step = 'step' in outcome ? outcome.step : undefined;
   return step?.kind === 'Wait' ? { requeueAfterMs: step.afterMs } : {};
+}
+
+/** A kill-point name of the App reconciler (`MOLT_TEST_KILL_AT=<name>:before|after`). */
+export function appKillPoint(kind: Step['kind']): string {
+  return `op.app.${kind}`;
 }
 
 function stepFields(step: Step): Record<string, unknown> {

@@ -6,12 +6,13 @@
 import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-schema.ts';
 import { roleOf } from '../../core/release.ts';
 import type { EventRecorder, KubeClient, ResourceApi } from '../../engines/kubernetes/index.ts';
-import { execInPod, RESOURCES } from '../../engines/kubernetes/index.ts';
-import { MAIN_CONTAINER } from '../app/names.ts';
+import { RESOURCES } from '../../engines/kubernetes/index.ts';
+import { killPoint } from '../../runner/test-hooks.ts';
 import type { AppObject } from '../app/observe.ts';
 import type { AppRef } from '../app/template.ts';
 import type { RoleSet } from './observe.ts';
-import type { RoleAction } from './steps.ts';
+import { hookDir, runHookOnce } from './hooks.ts';
+import { ACTING_ROLE_ACTIONS, releaseKillPoint, type RoleAction } from './steps.ts';
 import { RELEASE_ANNOTATIONS, roleSetFor, type RoleJournal } from './template.ts';
 
 /** What an action needs. */
@@ -57,23 +58,40 @@ export async function setTemplate(c: ReleaseCtx, set: RoleSet, releaseName: stri
   await c.api.jsonPatch(RESOURCES.statefulsets, c.ref.namespace, set.name, [{ op: 'replace', path: '/spec/template', value: sts.spec?.template }]);
 }
 
-/** Runs a role's lifecycle script with `flag` in one pod; exit code and output tail. */
-export async function hook(c: ReleaseCtx, releaseName: string, role: string, pod: string, flag: string): Promise<{ ok: boolean; note: string }> {
+/** Runs a role's lifecycle script with `flag` in one pod, exactly once per rollout (hooks.ts); exit code and output tail. */
+export async function hook(c: ReleaseCtx, j: RoleJournal, releaseName: string, role: string, pod: string, flag: string): Promise<{ ok: boolean; note: string }> {
   const script = roleOf(release(c, releaseName), role).lifecycle;
   if (!script) return { ok: true, note: `${pod}: no lifecycle script` };
-  const res = await execInPod(c.client, c.ref.namespace, pod, MAIN_CONTAINER, [script, flag], { signal: c.signal });
-  const note = `${pod}: ${script} ${flag} exited ${res.exitCode}${res.exitCode ? `: ${res.stderr.trim().slice(-300)}` : ''}`;
-  await event(c, res.exitCode === 0 ? 'Normal' : 'Warning', res.exitCode === 0 ? 'HookSucceeded' : 'HookFailed', note);
-  return { ok: res.exitCode === 0, note };
+  const res = await runHookOnce(c.client, c.ref.namespace, pod, hookDir(j.startedAt, flag), [script, flag], c.signal);
+  const ok = res.exitCode === 0;
+  const note = `${pod}: ${script} ${flag} ${res.exitCode === undefined ? 'did not finish' : `exited ${res.exitCode}`}${ok ? '' : `: ${res.stderr.trim().slice(-300)}`}`;
+  await event(c, ok ? 'Normal' : 'Warning', ok ? 'HookSucceeded' : 'HookFailed', note);
+  return { ok, note };
 }
 
 /** The hook on every pod of a role, all at once; failures are recorded, not fatal. */
-export async function roleHook(c: ReleaseCtx, set: RoleSet, releaseName: string, flag: string): Promise<void> {
-  await Promise.all([...set.pods.values()].map((p) => hook(c, releaseName, set.role, p.name, flag).catch((e: unknown) => event(c, 'Warning', 'HookFailed', `${p.name}: ${flag}: ${String(e)}`))));
+export async function roleHook(c: ReleaseCtx, set: RoleSet, j: RoleJournal, releaseName: string, flag: string): Promise<void> {
+  await Promise.all([...set.pods.values()].map((p) => hook(c, j, releaseName, set.role, p.name, flag).catch((e: unknown) => {
+    if (c.signal.aborted) throw e;
+    return event(c, 'Warning', 'HookFailed', `${p.name}: ${flag}: ${String(e)}`);
+  })));
 }
 
 /** Takes one action on a role; a Fail is returned to the caller (it decides the rollback). */
 export async function actOnRole(c: ReleaseCtx, set: RoleSet, a: RoleAction): Promise<RoleAction> {
+  const acting = isActing(a);
+  if (acting) killPoint(releaseKillPoint(a.kind), 'before');
+  const done = await act(c, set, a);
+  // A hook's `after` lies between its run and the journal entry that records it (in act).
+  if (a.kind === 'SetTemplate' || a.kind === 'DeletePod') killPoint(releaseKillPoint(a.kind), 'after');
+  return done;
+}
+
+function isActing(a: RoleAction): a is Extract<RoleAction, { kind: (typeof ACTING_ROLE_ACTIONS)[number] }> {
+  return (ACTING_ROLE_ACTIONS as readonly string[]).includes(a.kind);
+}
+
+async function act(c: ReleaseCtx, set: RoleSet, a: RoleAction): Promise<RoleAction> {
   const j = set.journal;
   if (!j) return { kind: 'Done' };
   const now = new Date().toISOString();
@@ -88,7 +106,8 @@ export async function actOnRole(c: ReleaseCtx, set: RoleSet, a: RoleAction): Pro
       await event(c, 'Normal', a.revert ? 'MemberReverting' : 'MemberRestarted', `${a.pod} (role ${set.role}, ordinal ${a.ordinal}) restarted onto ${a.revert ? j.from : j.to} at ${now}`);
       return a;
     case 'PodHook': {
-      const res = await hook(c, a.flag === '--pod_upgraded' ? j.to : j.from, set.role, a.pod, a.flag);
+      const res = await hook(c, j, a.flag === '--pod_upgraded' ? j.to : j.from, set.role, a.pod, a.flag);
+      killPoint(releaseKillPoint(a.kind), 'after');
       if (!res.ok && a.flag === '--pod_upgraded') return { kind: 'Fail', ordinal: a.ordinal, reason: 'HookFailed', message: res.note };
       const up = a.flag === '--pod_upgraded';
       await writeJournal(c, set, up ? { ...j, hooked: [...j.hooked, a.ordinal], times: time(a.ordinal, 'upgradedAt') } : { ...j, reverted: [...j.reverted, a.ordinal], times: time(a.ordinal, 'revertedAt') });
@@ -96,7 +115,8 @@ export async function actOnRole(c: ReleaseCtx, set: RoleSet, a: RoleAction): Pro
       return a;
     }
     case 'RoleHook':
-      await roleHook(c, set, a.flag === '--role_upgraded' ? j.to : j.from, a.flag);
+      await roleHook(c, set, j, a.flag === '--role_upgraded' ? j.to : j.from, a.flag);
+      killPoint(releaseKillPoint(a.kind), 'after');
       await writeJournal(c, set, { ...j, roleHooked: true });
       await event(c, 'Normal', a.flag === '--role_upgraded' ? 'RoleUpgraded' : 'RoleReverted', `role ${set.role} ${a.flag === '--role_upgraded' ? `runs ${j.to}` : `back on ${j.from}`} at ${now}`);
       return a;

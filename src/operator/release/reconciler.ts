@@ -16,8 +16,10 @@ import type { ReconcileResult } from '../runtime/controller.ts';
 import { actOnRole, annotate, event, roleHook, setTemplate, writeJournal, type ReleaseCtx } from './actions.ts';
 import { observeRelease, releaseOf, type ReleaseWorld, type RoleSet } from './observe.ts';
 import { writeReleaseStatus, type ReleaseOutcome } from './status.ts';
-import { nextRoleAction, type RoleAction } from './steps.ts';
-import { RELEASE_ANNOTATIONS, readyBudgetMs, roleServiceFor, roleSetFor, type InstalledRelease, type LastRollout, type RoleJournal } from './template.ts';
+import { killPoint } from '../../runner/test-hooks.ts';
+import { pauseOnFailure, pausedOutcome, pauseRequested, resumeRollout } from './pause.ts';
+import { nextRoleAction, releaseKillPoint, type RoleAction } from './steps.ts';
+import { PAUSED_ANNOTATION, RELEASE_ANNOTATIONS, readyBudgetMs, roleServiceFor, roleSetFor, type InstalledRelease, type LastRollout, type RoleJournal } from './template.ts';
 
 const MAX_STEPS = 40;
 const PROGRESS: ReleaseOutcome = { kind: 'Progress', reason: 'Progressing', message: '' };
@@ -71,6 +73,7 @@ async function pass(deps: AppReconcilerDeps, app: AppObject, w: ReleaseWorld, si
 /** Creates each role's Service and StatefulSet (the installed record goes on with it). */
 async function install(c: ReleaseCtx, w: ReleaseWorld, target: ReleaseManifest): Promise<ReleaseOutcome> {
   const record: InstalledRelease = { app: c.manifest.spec, release: target };
+  killPoint(releaseKillPoint('Install'), 'before');
   for (const role of c.manifest.spec.roles) {
     if (w.sets.has(role.name)) continue;
     const sts = roleSetFor(c.ref, c.manifest, target, role.name, role.members, false);
@@ -78,6 +81,7 @@ async function install(c: ReleaseCtx, w: ReleaseWorld, target: ReleaseManifest):
     await createOrKeep(c, RESOURCES.services, roleServiceFor(c.ref, role.name));
     await createOrKeep(c, RESOURCES.statefulsets, sts);
   }
+  killPoint(releaseKillPoint('Install'), 'after');
   await event(c, 'Normal', 'Installing', `installing release ${target.metadata.name} (${c.manifest.spec.roles.map((r) => `${r.name}×${r.members}`).join(', ')})`);
   return PROGRESS;
 }
@@ -139,7 +143,9 @@ async function scale(c: ReleaseCtx, w: ReleaseWorld, installed: InstalledRelease
 
 async function startRollout(c: ReleaseCtx, w: ReleaseWorld, from: ReleaseManifest, to: ReleaseManifest): Promise<ReleaseOutcome> {
   const j: RoleJournal = { state: 'Upgrading', from: from.metadata.name, to: to.metadata.name, startedAt: new Date().toISOString(), touched: [], hooked: [], reverted: [], roleHooked: false, times: {} };
+  killPoint(releaseKillPoint('StartRollout'), 'before');
   for (const set of w.sets.values()) await writeJournal(c, set, j);
+  killPoint(releaseKillPoint('StartRollout'), 'after');
   await event(c, 'Normal', 'UpgradeStarted', `${from.metadata.name} (${from.spec.version}) → ${to.metadata.name} (${to.spec.version}), roles in parallel, members from the highest ordinal down`);
   return PROGRESS;
 }
@@ -154,6 +160,11 @@ async function drive(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, insta
   if (c.manifest.spec.release !== journal.to && c.manifest.spec.release !== journal.from) {
     refusal = { kind: 'Refuse', reason: 'ChangeRefused', message: `being updated to ${journal.to}: only a rollback to ${journal.from} or finishing that rollout is allowed now` };
   }
+  const paused = pauseRequested(c.app);
+  if (journal.state === 'Upgrading' && journal.paused && !paused) {
+    await resumeRollout(c, w, journal);
+    return PROGRESS;
+  }
   const sets = [...w.sets.values()].filter((s) => s.journal);
   const releases = { from: c.releases.get(journal.from) ?? installed.release, to: c.releases.get(journal.to) };
   if (!releases.to) {
@@ -165,24 +176,31 @@ async function drive(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, insta
   const actions = sets.map((s) => {
     const rel = (journal.state === 'Upgrading' ? c.releases.get(journal.to) : releases.from) as ReleaseManifest;
     const members = c.manifest.spec.roles.find((r) => r.name === s.role)?.members ?? s.replicas;
-    return nextRoleAction({ name: s.role, members, templateRelease: s.templateRelease, journal: s.journal as RoleJournal, pods: s.pods, budgetMs: readyBudgetMs(rel, s.role, journal.state === 'Upgrading'), now: w.now, partition: c.manifest.spec.upgradeStrategy.partition });
+    return nextRoleAction({ name: s.role, members, templateRelease: s.templateRelease, journal: s.journal as RoleJournal, pods: s.pods, budgetMs: readyBudgetMs(rel, s.role, journal.state === 'Upgrading'), now: w.now, partition: c.manifest.spec.upgradeStrategy.partition, maxUnavailable: c.manifest.spec.upgradeStrategy.maxUnavailable, pauseRequested: paused });
   });
   const results = await Promise.all(sets.map((s, i) => actOnRole(c, s, actions[i] as RoleAction)));
   const failed = results.map((r, i) => ({ r, set: sets[i] as RoleSet })).find((x) => x.r.kind === 'Fail');
   if (failed && failed.r.kind === 'Fail') {
+    if (c.manifest.spec.upgradeStrategy.onFailure === 'pause') {
+      await pauseOnFailure(c, w, failed.set.role, failed.r);
+      return PROGRESS;
+    }
     await writeJournal(c, failed.set, { ...(failed.set.journal as RoleJournal), failed: failed.r.ordinal });
     await rollbackAll(c, w, `${failed.r.reason}: ${failed.r.message}`);
     return PROGRESS;
   }
   if (results.every((r) => r.kind === 'Done')) return finish(c, w, journal);
   if (results.some((r) => r.kind !== 'Wait' && r.kind !== 'Done')) return PROGRESS;
+  if (results.some((r) => r.kind === 'Wait' && r.paused)) return refusal ?? pausedOutcome(journal, results);
   return refusal ?? { kind: 'Wait', reason: journal.state, message: results.map((r) => (r.kind === 'Wait' ? r.message : '')).filter(Boolean).join('; ') };
 }
 
 async function rollbackAll(c: ReleaseCtx, w: ReleaseWorld, cause: string): Promise<void> {
+  killPoint(releaseKillPoint('StartRollback'), 'before');
   for (const set of w.sets.values()) {
-    if (set.journal) await writeJournal(c, set, { ...set.journal, state: 'RollingBack', roleHooked: false, cause });
+    if (set.journal) await writeJournal(c, set, { ...set.journal, state: 'RollingBack', roleHooked: false, cause, paused: undefined });
   }
+  killPoint(releaseKillPoint('StartRollback'), 'after');
   await event(c, 'Warning', 'RollingBack', `rolling back the touched members to ${journalOf(w)?.from}: ${cause}`);
 }
 
@@ -190,16 +208,23 @@ async function rollbackAll(c: ReleaseCtx, w: ReleaseWorld, cause: string): Promi
 async function finish(c: ReleaseCtx, w: ReleaseWorld, j: RoleJournal): Promise<ReleaseOutcome> {
   const up = j.state === 'Upgrading';
   const touched = [...w.sets.values()].some((s) => (s.journal?.touched.length ?? 0) > 0);
-  if (up || touched) await Promise.all([...w.sets.values()].map((s) => roleHook(c, s, up ? j.to : j.from, up ? '--cluster_upgraded' : '--cluster_reverted')));
+  if (up || touched) {
+    killPoint(releaseKillPoint('ClusterHook'), 'before');
+    await Promise.all([...w.sets.values()].map((s) => roleHook(c, s, j, up ? j.to : j.from, up ? '--cluster_upgraded' : '--cluster_reverted')));
+    killPoint(releaseKillPoint('ClusterHook'), 'after');
+  }
   const now = new Date().toISOString();
   const cause = j.cause ?? '';
   const last: Omit<LastRollout, 'journal'> = { from: j.from, to: j.to, outcome: up ? 'Succeeded' : 'RolledBack', reason: up ? 'Upgraded' : cause.split(':')[0] ?? 'Failed', message: up ? `every member runs ${j.to}` : cause, startedAt: j.startedAt, finishedAt: now };
+  killPoint(releaseKillPoint('FinishRollout'), 'before');
   for (const set of w.sets.values()) {
     await setTemplate(c, set, up ? j.to : j.from, false);
     const values: Record<string, unknown> = { [RELEASE_ANNOTATIONS.rollout]: null, [RELEASE_ANNOTATIONS.last]: { ...last, journal: set.journal } };
     if (up) values[RELEASE_ANNOTATIONS.installed] = { app: c.manifest.spec, release: c.releases.get(j.to) };
     await annotate(c, set.name, values);
   }
+  if (pauseRequested(c.app)) await c.api.mergePatch(RESOURCES.apps, c.ref.namespace, c.ref.name, { metadata: { annotations: { [PAUSED_ANNOTATION]: null } } });
+  killPoint(releaseKillPoint('FinishRollout'), 'after');
   await event(c, up ? 'Normal' : 'Warning', up ? 'Upgraded' : 'RolledBack', up ? `every member runs ${j.to}` : `back on ${j.from}: ${cause}`);
   return PROGRESS;
 }

@@ -17,7 +17,7 @@ import type { RoleJournal } from './template.ts';
 
 /** How a pass ended. */
 export interface ReleaseOutcome {
-  kind: 'Progress' | 'Wait' | 'Steady' | 'Refuse' | 'Invalid' | 'Blocked' | 'Error';
+  kind: 'Progress' | 'Wait' | 'Steady' | 'Refuse' | 'Invalid' | 'Blocked' | 'Error' | 'Paused';
   reason: string;
   message: string;
 }
@@ -45,6 +45,7 @@ function roleStatus(set: RoleSet, members: number): NonNullable<AppStatus['roles
 type NewCondition = Omit<Condition, 'lastTransitionTime'>;
 
 function progressing(w: ReleaseWorld, o: ReleaseOutcome, j: RoleJournal | undefined): NewCondition {
+  if (o.kind === 'Paused') return { type: 'Progressing', status: 'False', reason: 'Paused', message: `${o.reason}: ${o.message}` };
   if (o.kind === 'Refuse' || o.kind === 'Invalid' || o.kind === 'Blocked' || o.kind === 'Error') return { type: 'Progressing', status: 'False', reason: o.reason, message: o.message };
   if (j) return { type: 'Progressing', status: 'True', reason: j.state, message: j.state === 'RollingBack' ? `rolling back to ${j.from}: ${j.cause ?? ''}` : `upgrading ${j.from} → ${j.to}` };
   if (o.kind === 'Steady') return { type: 'Progressing', status: 'False', reason: o.reason, message: o.message };
@@ -66,7 +67,7 @@ export function releaseStatusOf(w: ReleaseWorld, o: ReleaseOutcome, previous: Ap
   conditions = setCondition(setCondition(conditions, ready, now), prog, now);
   const status: AppStatus = {
     observedGeneration: generation,
-    phase: j ? j.state : installed ? 'Running' : o.kind === 'Invalid' ? 'Failed' : 'Installing',
+    phase: j?.paused || o.kind === 'Paused' ? 'Paused' : j ? j.state : installed ? 'Running' : o.kind === 'Invalid' ? 'Failed' : 'Installing',
     state: j ? 'updating' : installed && allReady ? 'configured' : 'creating',
     conditions: (conditions as KubeCondition[]).map((c) => ({ ...c, observedGeneration: generation })),
     roles,
@@ -75,7 +76,8 @@ export function releaseStatusOf(w: ReleaseWorld, o: ReleaseOutcome, previous: Ap
   if (installed) Object.assign(status, { release: installed.release.metadata.name, installedVersion: installed.release.spec.version });
   if (j) {
     status.upgradeInfo = { isRollingBack: j.state === 'RollingBack', prevRelease: j.from };
-    status.upgrade = { from: j.from, to: j.to, state: j.state, startedAt: j.startedAt, ...(j.cause ? { cause: j.cause } : {}) };
+    const cause = j.cause ?? (j.paused ? `${j.paused.reason}: ${j.paused.message}` : undefined);
+    status.upgrade = { from: j.from, to: j.to, state: j.state, startedAt: j.startedAt, ...(cause ? { cause } : {}) };
   }
   if (last) status.lastUpgrade = { from: last.from, to: last.to, outcome: last.outcome, reason: last.reason, message: last.message, startedAt: last.startedAt, finishedAt: last.finishedAt };
   return status;

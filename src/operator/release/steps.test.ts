@@ -45,3 +45,28 @@ test('rollback: template back, exactly the touched members from the highest down
   assert.deepEqual(nextRoleAction(view({ ...j, reverted: [1] }, [pod(0, 'r1'), pod(1, 'r1')])), { kind: 'RoleHook', flag: '--role_reverted' });
   assert.deepEqual(nextRoleAction(view(journal({ state: 'RollingBack' }), [pod(0, 'r1'), pod(1, 'r1')])), { kind: 'Done' });
 });
+
+test('maxUnavailable 2: the two highest members restart at once, the next only when one of them is done', () => {
+  const four = (j: RoleJournal, pods: RolePod[]) => ({ ...view(j, pods, 'r2'), members: 4, maxUnavailable: 2 });
+  const old = [0, 1, 2, 3].map((o) => pod(o, 'r1'));
+  assert.deepEqual(nextRoleAction(four(journal(), old)), { kind: 'DeletePod', ordinal: 3, pod: 'db-primary-3', uid: 'u3-r1', revert: false });
+  const oneGone = [pod(0, 'r1'), pod(1, 'r1'), pod(2, 'r1'), pod(3, 'r1', { terminating: true })];
+  assert.deepEqual(nextRoleAction(four(journal({ touched: [3] }), oneGone)), { kind: 'DeletePod', ordinal: 2, pod: 'db-primary-2', uid: 'u2-r1', revert: false });
+  const twoBusy = [pod(0, 'r1'), pod(1, 'r1'), pod(2, 'r1', { terminating: true }), pod(3, 'r2', { ready: false })];
+  assert.equal(nextRoleAction(four(journal({ touched: [3, 2] }), twoBusy)).kind, 'Wait', 'ordinal 1 waits while 2 are in flight');
+  const threeReady = [pod(0, 'r1'), pod(1, 'r1'), pod(2, 'r2', { ready: false }), pod(3, 'r2')];
+  assert.deepEqual(nextRoleAction(four(journal({ touched: [3, 2] }), threeReady)), { kind: 'PodHook', ordinal: 3, pod: 'db-primary-3', flag: '--pod_upgraded' }, 'the hook of a ready member comes first');
+  assert.deepEqual(nextRoleAction(four(journal({ touched: [3, 2], hooked: [3] }), threeReady)), { kind: 'DeletePod', ordinal: 1, pod: 'db-primary-1', uid: 'u1-r1', revert: false });
+});
+
+test('a pause request starts no further member but lets the one in flight finish its hook', () => {
+  const paused = (j: RoleJournal, pods: RolePod[]) => ({ ...view(j, pods, 'r2'), pauseRequested: true });
+  assert.deepEqual(nextRoleAction(paused(journal(), [pod(0, 'r1'), pod(1, 'r1')])), { kind: 'Wait', message: 'paused before db-primary-1', paused: true });
+  assert.equal(nextRoleAction(paused(journal({ touched: [1] }), [pod(0, 'r1'), pod(1, 'r2')])).kind, 'PodHook');
+  assert.deepEqual(nextRoleAction(paused(journal({ touched: [1], hooked: [1] }), [pod(0, 'r1'), pod(1, 'r2')])), { kind: 'Wait', message: 'paused before db-primary-0', paused: true });
+});
+
+test('a rollout paused by a failure takes no action at all, not even the hook of a ready member', () => {
+  const j = journal({ touched: [1], paused: { role: 'primary', ordinal: 1, reason: 'CrashLoop', message: 'x', at: '' } });
+  assert.deepEqual(nextRoleAction(view(j, [pod(0, 'r1'), pod(1, 'r2')], 'r2')), { kind: 'Wait', message: 'paused at primary member 1: CrashLoop', paused: true });
+});

@@ -3,7 +3,9 @@
  * StatefulSet's template release and its pods (read back from the cluster), decide one action.
  * Upgrading: members from the highest ordinal down (core rolloutOrder) — template to the new
  * release, delete pod N, wait Ready within the raised budget, `--pod_upgraded`, next; then
- * `--role_upgraded`. Rolling back: exactly the touched members — template back, delete those
+ * `--role_upgraded`. Up to maxUnavailable members of a role are in flight at once (a lower
+ * ordinal starts only while fewer are); a pause request starts no further member, and a
+ * rollout paused by a failure (onFailure: pause) takes no action at all until resumed. Rolling back: exactly the touched members — template back, delete those
  * pods, wait Ready, `--pod_reverted`; then `--role_reverted`.
  */
 import { rolloutOrder } from '../../core/release.ts';
@@ -27,6 +29,10 @@ export interface RoleView {
   budgetMs: number;
   now: number;
   partition: number;
+  /** Members of this role replaced at the same time (upgradeStrategy.maxUnavailable). @default 1 */
+  maxUnavailable?: number;
+  /** `molt pause` (the App's paused annotation): start no further member. */
+  pauseRequested?: boolean;
 }
 
 /** One action on a role. */
@@ -35,9 +41,23 @@ export type RoleAction =
   | { kind: 'DeletePod'; ordinal: number; pod: string; uid: string; revert: boolean }
   | { kind: 'PodHook'; ordinal: number; pod: string; flag: '--pod_upgraded' | '--pod_reverted' }
   | { kind: 'RoleHook'; flag: '--role_upgraded' | '--role_reverted' }
-  | { kind: 'Wait'; message: string }
+  | { kind: 'Wait'; message: string; paused?: boolean }
   | { kind: 'Fail'; ordinal: number; reason: string; message: string }
   | { kind: 'Done' };
+
+/** The kinds of RoleAction that change the cluster; each has a kill point before and after it. */
+export const ACTING_ROLE_ACTIONS = ['SetTemplate', 'DeletePod', 'PodHook', 'RoleHook'] as const satisfies readonly RoleAction['kind'][];
+
+/**
+ * The steps of a rollout taken once for the whole app (in reconciler.ts), not per role; each
+ * has a kill point before and after it, like the role actions.
+ */
+export const ACTING_PASS_STEPS = ['Install', 'StartRollout', 'PauseRollout', 'ResumeRollout', 'StartRollback', 'ClusterHook', 'FinishRollout'] as const;
+
+/** A kill-point name of the release reconciler (`MOLT_TEST_KILL_AT=<name>:before|after`). */
+export function releaseKillPoint(kind: (typeof ACTING_ROLE_ACTIONS)[number] | (typeof ACTING_PASS_STEPS)[number]): string {
+  return `op.release.${kind}`;
+}
 
 const PULL_ERRORS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
 const CRASH_ERRORS = new Set(['CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
@@ -59,20 +79,33 @@ export function nextRoleAction(v: RoleView): RoleAction {
 
 function upgradeStep(v: RoleView): RoleAction {
   const j = v.journal;
+  if (j.paused) return { kind: 'Wait', message: `paused at ${v.name} member ${j.paused.ordinal}: ${j.paused.reason}`, paused: true };
+  const max = Math.max(1, v.maxUnavailable ?? 1);
+  let busy = 0;
+  let waiting: string | undefined;
+  const inFlight = (message: string) => {
+    busy++;
+    waiting ??= message;
+  };
   for (const ordinal of rolloutOrder(v.members, v.partition)) {
     const pod = v.pods.get(ordinal);
-    if (!pod) return { kind: 'Wait', message: `${v.name} member ${ordinal}: waiting for its pod` };
-    if (pod.release !== j.to) {
-      if (pod.terminating) return { kind: 'Wait', message: `${pod.name}: terminating` };
-      if (v.templateRelease !== j.to) return { kind: 'SetTemplate', release: j.to };
-      return { kind: 'DeletePod', ordinal, pod: pod.name, uid: pod.uid, revert: false };
+    if (!pod) inFlight(`${v.name} member ${ordinal}: waiting for its pod`);
+    else if (pod.release !== j.to) {
+      if (pod.terminating) inFlight(`${pod.name}: terminating`);
+      // Highest ordinal first: a lower member starts only while fewer than maxUnavailable are in flight.
+      else if (busy >= max) return { kind: 'Wait', message: waiting ?? `${pod.name}: waiting for its turn` };
+      else if (v.pauseRequested) return { kind: 'Wait', message: `paused before ${pod.name}`, paused: true };
+      else if (v.templateRelease !== j.to) return { kind: 'SetTemplate', release: j.to };
+      else return { kind: 'DeletePod', ordinal, pod: pod.name, uid: pod.uid, revert: false };
+    } else {
+      const restartedAt = Date.parse(j.times[ordinal]?.restartedAt ?? '') || undefined;
+      const failed = j.touched.includes(ordinal) ? memberFailure(pod, restartedAt, v.budgetMs, v.now) : undefined;
+      if (failed) return { kind: 'Fail', ordinal, ...failed };
+      if (!pod.ready || pod.terminating) inFlight(`${pod.name}: waiting for Ready`);
+      else if (j.touched.includes(ordinal) && !j.hooked.includes(ordinal)) return { kind: 'PodHook', ordinal, pod: pod.name, flag: '--pod_upgraded' };
     }
-    const restartedAt = Date.parse(j.times[ordinal]?.restartedAt ?? '') || undefined;
-    const failed = j.touched.includes(ordinal) ? memberFailure(pod, restartedAt, v.budgetMs, v.now) : undefined;
-    if (failed) return { kind: 'Fail', ordinal, ...failed };
-    if (!pod.ready || pod.terminating) return { kind: 'Wait', message: `${pod.name}: waiting for Ready` };
-    if (j.touched.includes(ordinal) && !j.hooked.includes(ordinal)) return { kind: 'PodHook', ordinal, pod: pod.name, flag: '--pod_upgraded' };
   }
+  if (waiting) return { kind: 'Wait', message: waiting };
   if (v.templateRelease !== j.to) return { kind: 'SetTemplate', release: j.to };
   return j.roleHooked ? { kind: 'Done' } : { kind: 'RoleHook', flag: '--role_upgraded' };
 }

@@ -27,6 +27,9 @@ export const RELEASE_ANNOTATIONS = {
   last: 'molt.dev/last-rollout',
 } as const;
 
+/** Annotation on the App: "true" while its rollout is paused (`molt pause`, or a failure with onFailure: pause). */
+export const PAUSED_ANNOTATION = 'molt.dev/paused';
+
 /** What is installed: the app's spec as last applied with success and its Release. */
 export interface InstalledRelease {
   app: ReleaseAppManifest['spec'];
@@ -53,6 +56,8 @@ export interface RoleJournal {
   cause?: string;
   /** The ordinal that failed. */
   failed?: number;
+  /** Set when a failed member paused the rollout (upgradeStrategy.onFailure: pause) until `molt resume`. */
+  paused?: { role: string; ordinal: number; reason: string; message: string; at: string };
 }
 
 /** The outcome of the last rollout of the app. */
