@@ -15,6 +15,7 @@ import { ReleaseStore } from '../store/release-store.ts';
 import { MEMBER_LABEL } from '../core/release.ts';
 import { isKubeMode } from './kube-target.ts';
 import { kubeApplyCommand } from './kube-apply.ts';
+import { kubePauseCommand } from './kube-pause.ts';
 import { kubeDeleteCommand, kubeGetCommand, kubeHistoryCommand, kubeRollbackCommand } from './kube-commands.ts';
 
 /** `molt apply -f FILE`. */
@@ -233,6 +234,7 @@ export function reportError(e: unknown): void {
 
 /** `molt pause NAME` / `molt resume NAME` for a release app. */
 export async function pauseResumeCommand(name: string, paused: boolean, opts: GlobalOptions & { timeout?: string }): Promise<number> {
+  if (isKubeMode(opts)) return kubePauseCommand(name, paused, opts);
   if (paused) return pauseCommand(name, true, opts);
   const deps = await runDeps(opts, parseDuration(opts.timeout ?? '30m'));
   try {
