@@ -1,0 +1,211 @@
+// End to end: the molt CLI against the real cluster of test/k8s (`molt --kubeconfig K -n NS …`),
+// through the App resources the operator reconciles. The operator is installed from deploy/
+// (kustomize) with its own image tag built by deploy/image/build. A bad manifest is refused
+// with file:line and nothing reaches the cluster; apply creates and upgrades an inline App and
+// waits like local apply; get and history read the resources; rollback goes back to the
+// previous version with the claim's bytes intact; a downgrade fails with the operator's reason;
+// an unknown context fails clearly.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import tar from 'tar-stream';
+import { rootfsTar } from '../images/build.ts';
+import { apply, ensureCluster, kubectl, kubectlResult, loadImage, otherUsers, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MOLT = join(ROOT, 'bin/molt');
+const NS = `molt-cli-${randomBytes(3).toString('hex')}`;
+const IMAGE = 'localhost/molt-e2e-cli-app';
+const OPERATOR_NS = 'molt-system';
+const OPERATOR_IMAGE = `localhost/molt-operator:e2e-${randomBytes(4).toString('hex')}`;
+let work: string;
+let kubeconfig: string;
+let operatorInstalledByUs = false;
+
+const START = `#!/bin/sh
+echo "start $(cat /app/VERSION)" >> /data/events
+touch /tmp/ready
+trap 'exit 0' TERM
+while true; do sleep 1; done
+`;
+
+/** A one-layer docker-archive of a busybox image with /app/VERSION and the start script. */
+async function appImageTar(version: string, file: string): Promise<void> {
+  const layer = await rootfsTar({ '/app/VERSION': version, '/app/start.sh': { content: START, mode: 0o755 }, '/data/.keep': '' });
+  const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+  const diff = sha(layer);
+  const config = JSON.stringify({
+    architecture: 'amd64', os: 'linux', created: '1970-01-01T00:00:00Z',
+    config: { Env: ['PATH=/bin:/usr/bin'], Entrypoint: ['/bin/sh', '/app/start.sh'] },
+    rootfs: { type: 'layers', diff_ids: [`sha256:${diff}`] },
+  });
+  const cfg = sha(config);
+  const pack = tar.pack();
+  pack.entry({ name: `${diff}/layer.tar` }, layer);
+  pack.entry({ name: `${cfg}.json` }, config);
+  pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: `${cfg}.json`, RepoTags: [`${IMAGE}:${version}`], Layers: [`${diff}/layer.tar`] }]));
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  writeFileSync(file, Buffer.concat(chunks));
+}
+
+function manifest(version: string, image = `${IMAGE}:${version}`): string {
+  return `apiVersion: molt.dev/v1alpha1
+kind: App
+metadata: {name: notes, labels: {tier: db}}
+spec:
+  package: official/notes
+  version: ${version}
+  image: ${image}
+  volumes: [{name: data, mountPath: /data}]
+  probes:
+    startup: {exec: [cat, /tmp/ready], periodSeconds: 1, failureThreshold: 30}
+  stopTimeoutSeconds: 2
+`;
+}
+
+function file(name: string, text: string): string {
+  const path = join(work, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+interface Run { status: number; stdout: string; stderr: string }
+
+/** Runs `molt --kubeconfig K -n NS ARGS` as a user would. */
+function molt(args: string[], cluster = ['--kubeconfig', kubeconfig, '-n', NS]): Run {
+  const r = spawnSync(MOLT, [...cluster, ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '' } });
+  if (r.error) throw r.error;
+  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function ok(args: string[]): Run {
+  const r = molt(args);
+  assert.equal(r.status, 0, `molt ${args.join(' ')} failed:\n${r.stdout}${r.stderr}\n${operatorLogs()}`);
+  return r;
+}
+
+function operatorLogs(): string {
+  const r = kubectlResult(['-n', OPERATOR_NS, 'logs', 'deploy/molt-operator', '--tail=30']);
+  return `operator log:\n${r.stdout}${r.stderr}`;
+}
+
+function exec(cmd: string): string {
+  return kubectl(['-n', NS, 'exec', 'notes-0', '-c', 'main', '--', 'sh', '-c', cmd]);
+}
+
+function appCr(): any {
+  return JSON.parse(kubectl(['-n', NS, 'get', 'apps.molt.dev', 'notes', '-o', 'json']));
+}
+
+before(async () => {
+  const h = await ensureCluster();
+  kubeconfig = h.kubeconfig;
+  work = mkdtempSync(join(tmpdir(), 'molt-k8s-cli-'));
+  const operatorTar = execFileSync(join(ROOT, 'deploy/image/build'), [join(work, 'operator.tar')], { encoding: 'utf8', env: { ...process.env, MOLT_OPERATOR_IMAGE: OPERATOR_IMAGE } }).trim();
+  for (const v of ['1.0.0', '2.0.0']) await appImageTar(v, join(work, `app-${v}.tar`));
+  loadImage(operatorTar, join(work, 'app-1.0.0.tar'), join(work, 'app-2.0.0.tar'));
+  await waitFor(`namespace ${OPERATOR_NS} of an earlier run to finish terminating`, () => {
+    const r = kubectlResult(['get', 'namespace', OPERATOR_NS, '-o', 'jsonpath={.status.phase}']);
+    return r.status !== 0 || r.stdout !== 'Terminating' ? true : undefined;
+  }, 180_000);
+  const existed = kubectlResult(['-n', OPERATOR_NS, 'get', 'deploy', 'molt-operator']).status === 0;
+  apply(kubectl(['kustomize', join(ROOT, 'deploy')]).replaceAll('image: localhost/molt-operator:dev', `image: ${OPERATOR_IMAGE}`));
+  operatorInstalledByUs = !existed;
+  kubectl(['wait', '--for=condition=Established', 'crd/apps.molt.dev', 'crd/releases.molt.dev', '--timeout=60s']);
+  kubectl(['-n', OPERATOR_NS, 'rollout', 'status', 'deploy/molt-operator', '--timeout=180s'], { timeoutMs: 190_000 });
+  kubectl(['create', 'namespace', NS]);
+});
+
+after(() => {
+  kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', '--all', '--timeout=60s']);
+  kubectlResult(['delete', 'namespace', NS, '--wait=false']);
+  if (operatorInstalledByUs && otherUsers().length === 0) kubectlResult(['delete', '-k', join(ROOT, 'deploy'), '--wait=false', '--ignore-not-found']);
+  if (work) rmSync(work, { recursive: true, force: true });
+  stopClusterIfStarted();
+});
+
+test('an unknown --context fails clearly, before anything is sent', () => {
+  const r = molt(['get', 'apps'], ['--kubeconfig', kubeconfig, '--context', 'no-such-context']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^error\[KubeConfigInvalid\]: .*context "no-such-context" is not in the kubeconfig/m);
+  assert.match(r.stderr, /^hint: /m);
+});
+
+test('a file with one invalid document: file:line:col error, exit 1, nothing reaches the cluster', () => {
+  const bad = file('bad.yaml', `${manifest('1.0.0')}---\n${manifest('1.0.0').replace('metadata: {name: notes', 'metadata: {name: other').replace('  version: 1.0.0', '  versoin: 1.0.0')}`);
+  const r = molt(['apply', '-f', bad]);
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /bad\.yaml:1[67]:\d+: /);
+  assert.match(r.stderr, /versoin/);
+  assert.equal(JSON.parse(kubectl(['-n', NS, 'get', 'apps.molt.dev', '-o', 'json'])).items.length, 0, 'no App was created');
+});
+
+let blobSum = '';
+
+test('apply creates the App and waits until it runs; get shows it; rollback has nothing to go back to', () => {
+  const r = ok(['apply', '-f', file('v1.yaml', manifest('1.0.0'))]);
+  assert.equal(r.stdout, 'app/notes created: 1.0.0\n');
+  const cr = JSON.parse(kubectl(['-n', NS, 'get', 'apps.molt.dev', 'notes', '-o', 'json', '--show-managed-fields']));
+  assert.equal(cr.status.phase, 'Running');
+  assert.equal(cr.metadata.managedFields.find((f: any) => f.operation === 'Apply')?.manager, 'molt-cli');
+  assert.match(ok(['get', 'apps']).stdout, /^NAME\s+VERSION\s+PHASE\s+READY\s+AGE\nnotes\s+1\.0\.0\s+Running\s+1\/1\s+\d+s\n$/);
+  const json = JSON.parse(ok(['get', 'app', 'notes', '-o', 'json']).stdout);
+  assert.equal(json.kind, 'App');
+  assert.equal(json.status.installedVersion, '1.0.0');
+  assert.equal(json.metadata.managedFields, undefined, 'printed like kubectl, without managedFields');
+  assert.match(ok(['history', 'notes']).stdout, /^#1 install ∅ → 1\.0\.0   Succeeded/m);
+  const none = molt(['rollback', 'notes']);
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /^error\[NothingToRollBack\]: app "notes" has no previous version/m);
+  blobSum = exec('dd if=/dev/urandom of=/data/blob bs=1024 count=256 2>/dev/null; sync; md5sum /data/blob').split(' ')[0] ?? '';
+  assert.match(blobSum, /^[0-9a-f]{32}$/);
+  assert.equal(ok(['apply', '-f', file('v1.yaml', manifest('1.0.0'))]).stdout, 'app/notes unchanged\n');
+});
+
+test('apply of a new version waits for the upgrade and reports it; history lists install and upgrade', () => {
+  const r = ok(['apply', '-f', file('v2.yaml', manifest('2.0.0'))]);
+  assert.equal(r.stdout, 'app/notes upgraded: 1.0.0 → 2.0.0\n');
+  assert.equal(exec('cat /app/VERSION').trim(), '2.0.0');
+  assert.equal(exec('md5sum /data/blob').split(' ')[0], blobSum);
+  const history = ok(['history', 'notes']).stdout;
+  assert.match(history, /^#1 install ∅ → 1\.0\.0   Succeeded/m);
+  assert.match(history, /^#2 upgrade 1\.0\.0 → 2\.0\.0   Succeeded/m);
+  const entries = JSON.parse(ok(['history', 'notes', '-o', 'json']).stdout);
+  assert.deepEqual(entries.map((e: any) => [e.kind, e.from ?? null, e.to, e.result]), [['install', null, '1.0.0', 'Succeeded'], ['upgrade', '1.0.0', '2.0.0', 'Succeeded']]);
+});
+
+test('rollback goes back to the previous version, keeps the bytes and shows in history', () => {
+  const r = ok(['rollback', 'notes']);
+  assert.equal(r.stdout, 'app/notes rolled back: 2.0.0 → 1.0.0\n');
+  assert.equal(exec('cat /app/VERSION').trim(), '1.0.0');
+  assert.equal(exec('md5sum /data/blob').split(' ')[0], blobSum, 'the claim keeps its bytes');
+  const cr = appCr();
+  assert.equal(cr.spec.version, '1.0.0');
+  assert.equal(cr.spec.image, `${IMAGE}:1.0.0`);
+  assert.equal(cr.metadata.annotations?.['molt.dev/rollback-to'], undefined, 'the permission is removed once used');
+  assert.match(ok(['history', 'notes']).stdout, /^#3 rollback 2\.0\.0 → 1\.0\.0   Succeeded/m);
+  assert.match(ok(['get', 'apps']).stdout, /^notes\s+1\.0\.0\s+Running\s+1\/1/m);
+});
+
+test('a downgrade apply fails with the operator\'s refusal; nothing changes', () => {
+  const uid = kubectl(['-n', NS, 'get', 'pod', 'notes-0', '-o', 'jsonpath={.metadata.uid}']);
+  const r = molt(['apply', '-f', file('old.yaml', manifest('0.5.0', `${IMAGE}:1.0.0`))]);
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /^error\[DowngradeRefused\]: notes: version 0\.5\.0 is lower than the installed 1\.0\.0/m);
+  assert.match(r.stderr, /^1\.0\.0 kept running\.$/m);
+  assert.match(r.stderr, /^hint: .*molt rollback notes/m);
+  assert.equal(kubectl(['-n', NS, 'get', 'pod', 'notes-0', '-o', 'jsonpath={.metadata.uid}']), uid, 'the member was not touched');
+  assert.match(ok(['history', 'notes']).stdout, /^#4 upgrade 1\.0\.0 → 0\.5\.0   Refused .*\n   cause: DowngradeRefused: /m);
+});
+
+test('delete removes the App; --volumes also its claims', () => {
+  assert.equal(ok(['delete', 'notes', '--volumes']).stdout, 'app/notes deleted (pvc/data-notes-0 removed)\n');
+  assert.equal(kubectlResult(['-n', NS, 'get', 'apps.molt.dev', 'notes']).status, 1);
+});
