@@ -11,6 +11,7 @@ import { checkReleaseChange, decideReleaseApp } from '../../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-schema.ts';
 import { RESOURCES, isStatus, type KubeObject } from '../../engines/kubernetes/index.ts';
 import type { AppReconcilerDeps } from '../app/reconciler.ts';
+import { ANNOTATIONS } from '../app/names.ts';
 import type { AppObject } from '../app/observe.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
 import { actOnRole, annotate, event, roleHook, setTemplate, writeJournal, type ReleaseCtx } from './actions.ts';
@@ -107,6 +108,10 @@ async function decideChange(c: ReleaseCtx, w: ReleaseWorld, installed: Installed
   if (last?.outcome === 'RolledBack' && last.to === desired.spec.release && installed.app.release !== desired.spec.release && sameRoles(installed, desired)) {
     return { kind: 'Steady', reason: 'RolledBack', message: `the rollout to ${last.to} was rolled back (${last.reason}: ${last.message}); change spec.release to try again` };
   }
+  // `molt rollback` set spec.release back to the previous release and named it: that older release is permitted.
+  const rollbackTo = c.app.metadata.annotations?.[ANNOTATIONS.rollbackTo];
+  if (rollbackTo !== undefined && rollbackTo === desired.spec.release && rollbackTo !== installed.release.metadata.name && sameRoles(installed, desired)) return startRollout(c, w, installed.release, target, true);
+  if (rollbackTo !== undefined) await clearRollbackTo(c);
   try {
     const liveObj = installed.release.metadata.name === target.metadata.name ? target : await c.api.get<KubeObject & { spec?: unknown }>(RESOURCES.releases, undefined, installed.release.metadata.name, c.signal);
     const live = liveObj ? releaseOf(liveObj) : undefined;
@@ -120,6 +125,13 @@ async function decideChange(c: ReleaseCtx, w: ReleaseWorld, installed: Installed
     if (e instanceof UpgradeRefusedError) return { kind: 'Refuse', reason: e.code, message: e.message };
     throw e;
   }
+}
+
+/** Removes `molt rollback`'s permission once it is used up or moot. */
+async function clearRollbackTo(c: ReleaseCtx): Promise<void> {
+  if (c.app.metadata.annotations?.[ANNOTATIONS.rollbackTo] === undefined) return;
+  await c.api.mergePatch(RESOURCES.apps, c.ref.namespace, c.ref.name, { metadata: { annotations: { [ANNOTATIONS.rollbackTo]: null } } });
+  c.app.metadata.annotations = Object.fromEntries(Object.entries(c.app.metadata.annotations).filter(([k]) => k !== ANNOTATIONS.rollbackTo));
 }
 
 function sameRoles(installed: InstalledRelease, desired: ReleaseAppManifest): boolean {
@@ -141,12 +153,12 @@ async function scale(c: ReleaseCtx, w: ReleaseWorld, installed: InstalledRelease
   return PROGRESS;
 }
 
-async function startRollout(c: ReleaseCtx, w: ReleaseWorld, from: ReleaseManifest, to: ReleaseManifest): Promise<ReleaseOutcome> {
-  const j: RoleJournal = { state: 'Upgrading', from: from.metadata.name, to: to.metadata.name, startedAt: new Date().toISOString(), touched: [], hooked: [], reverted: [], roleHooked: false, times: {} };
+async function startRollout(c: ReleaseCtx, w: ReleaseWorld, from: ReleaseManifest, to: ReleaseManifest, rollback = false): Promise<ReleaseOutcome> {
+  const j: RoleJournal = { state: 'Upgrading', from: from.metadata.name, to: to.metadata.name, startedAt: new Date().toISOString(), touched: [], hooked: [], reverted: [], roleHooked: false, times: {}, ...(rollback ? { rollback: true } : {}) };
   killPoint(releaseKillPoint('StartRollout'), 'before');
   for (const set of w.sets.values()) await writeJournal(c, set, j);
   killPoint(releaseKillPoint('StartRollout'), 'after');
-  await event(c, 'Normal', 'UpgradeStarted', `${from.metadata.name} (${from.spec.version}) → ${to.metadata.name} (${to.spec.version}), roles in parallel, members from the highest ordinal down`);
+  await event(c, 'Normal', rollback ? 'RollbackStarted' : 'UpgradeStarted', `${rollback ? 'molt rollback: ' : ''}${from.metadata.name} (${from.spec.version}) → ${to.metadata.name} (${to.spec.version}), roles in parallel, members from the highest ordinal down`);
   return PROGRESS;
 }
 
@@ -225,6 +237,7 @@ async function finish(c: ReleaseCtx, w: ReleaseWorld, j: RoleJournal): Promise<R
   }
   if (pauseRequested(c.app)) await c.api.mergePatch(RESOURCES.apps, c.ref.namespace, c.ref.name, { metadata: { annotations: { [PAUSED_ANNOTATION]: null } } });
   killPoint(releaseKillPoint('FinishRollout'), 'after');
+  await clearRollbackTo(c);
   await event(c, up ? 'Normal' : 'Warning', up ? 'Upgraded' : 'RolledBack', up ? `every member runs ${j.to}` : `back on ${j.from}: ${cause}`);
   return PROGRESS;
 }

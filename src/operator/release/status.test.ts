@@ -51,3 +51,14 @@ test('rolling back, then rolled back: the touched member shows rollingBack, then
   const refused = releaseStatusOf(world(), { kind: 'Refuse', reason: 'DowngradeRefused', message: 'no' }, undefined, 4, NOW);
   assert.deepEqual(refused.conditions?.find((c) => c.type === 'Progressing'), { type: 'Progressing', status: 'False', reason: 'DowngradeRefused', message: 'no', lastTransitionTime: NOW, observedGeneration: 4 });
 });
+
+test('status.history of a release app: the install, each finished rollout (a molt rollback as kind rollback), kept across passes', () => {
+  const installedOnly = releaseStatusOf(world(), { kind: 'Steady', reason: 'UpToDate', message: '' }, undefined, 1, NOW);
+  assert.deepEqual(installedOnly.history?.map((e) => [e.kind, e.to, e.result]), [['install', 'r1', 'Succeeded']]);
+  const up = { from: 'r1', to: 'r2', outcome: 'Succeeded' as const, reason: 'Upgraded', message: '', startedAt: NOW, finishedAt: '2026-01-01T00:01:00.000Z', journal };
+  const s1 = releaseStatusOf(world(undefined, up), { kind: 'Steady', reason: 'UpToDate', message: '' }, installedOnly, 2, NOW);
+  const back = { ...up, from: 'r2', to: 'r1', finishedAt: '2026-01-01T00:02:00.000Z', journal: { ...journal, from: 'r2', to: 'r1', rollback: true } };
+  const s2 = releaseStatusOf(world(undefined, back), { kind: 'Steady', reason: 'UpToDate', message: '' }, s1, 3, NOW);
+  const again = releaseStatusOf(world(undefined, back), { kind: 'Steady', reason: 'UpToDate', message: '' }, s2, 3, NOW);
+  assert.deepEqual(again.history?.map((e) => [e.kind, e.from ?? null, e.to, e.result]), [['install', null, 'r1', 'Succeeded'], ['upgrade', 'r1', 'r2', 'Succeeded'], ['rollback', 'r2', 'r1', 'Succeeded']]);
+});

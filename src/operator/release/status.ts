@@ -11,7 +11,8 @@ import { setCondition, type Condition } from '../../core/status.ts';
 import { RESOURCES } from '../../engines/kubernetes/index.ts';
 import type { AppReconcilerDeps } from '../app/reconciler.ts';
 import type { AppObject } from '../app/observe.ts';
-import type { AppStatus, KubeCondition } from '../crd/status.ts';
+import { recordFinished, recordInstall, recordRefusal } from '../crd/history.ts';
+import type { AppStatus, HistoryEntry, KubeCondition } from '../crd/status.ts';
 import type { ReleaseWorld, RoleSet } from './observe.ts';
 import type { RoleJournal } from './template.ts';
 
@@ -80,7 +81,26 @@ export function releaseStatusOf(w: ReleaseWorld, o: ReleaseOutcome, previous: Ap
     status.upgrade = { from: j.from, to: j.to, state: j.state, startedAt: j.startedAt, ...(cause ? { cause } : {}) };
   }
   if (last) status.lastUpgrade = { from: last.from, to: last.to, outcome: last.outcome, reason: last.reason, message: last.message, startedAt: last.startedAt, finishedAt: last.finishedAt };
+  const history = releaseHistoryOf(w, o, previous?.history, generation, now);
+  if (history.length) status.history = history;
   return status;
+}
+
+/** The previous history plus what ended since: the install, the last rollout, a refusal (releases by name). */
+function releaseHistoryOf(w: ReleaseWorld, o: ReleaseOutcome, previous: HistoryEntry[] | undefined, generation: number, now: string): HistoryEntry[] {
+  const sets = [...w.sets.values()];
+  const installed = sets.find((s) => s.installed)?.installed;
+  const last = sets.find((s) => s.last)?.last;
+  let h = previous ?? [];
+  if (installed && !last) h = recordInstall(h, installed.release.metadata.name, now);
+  if (last) {
+    const ok = last.outcome === 'Succeeded';
+    h = recordFinished(h, { kind: last.journal?.rollback ? 'rollback' : 'upgrade', from: last.from, to: last.to, result: last.outcome, startedAt: last.startedAt, finishedAt: last.finishedAt, ...(ok ? {} : { cause: `${last.reason}: ${last.message}` }) });
+  }
+  if (o.kind === 'Refuse' && w.desired.ok) {
+    h = recordRefusal(h, { to: w.desired.manifest.spec.release, cause: `${o.reason}: ${o.message}`, generation, now, ...(installed ? { from: installed.release.metadata.name } : {}) });
+  }
+  return h;
 }
 
 /** Writes the status when it changed; a new refusal gets a Warning Event. */

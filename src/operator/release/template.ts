@@ -54,6 +54,8 @@ export interface RoleJournal {
   times: Record<string, { restartedAt?: string; upgradedAt?: string; revertedAt?: string }>;
   /** Why it rolls back ("Code: message"). */
   cause?: string;
+  /** Started by `molt rollback` (history kind "rollback"). */
+  rollback?: boolean;
   /** The ordinal that failed. */
   failed?: number;
   /** Set when a failed member paused the rollout (upgradeStrategy.onFailure: pause) until `molt resume`. */
