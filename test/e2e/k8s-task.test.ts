@@ -119,7 +119,7 @@ before(async () => {
   const t0 = Date.now();
   const operatorTar = execFileSync(join(ROOT, 'deploy/image/build'), [join(work, 'operator.tar')], { encoding: 'utf8', env: { ...process.env, MOLT_OPERATOR_IMAGE: OPERATOR_IMAGE } }).trim();
   loadImage(operatorTar);
-  for (const v of ['1.0.0', '2.0.0']) buildAndLoadBusybox(`${REPO}:${v}`);
+  for (const v of ['1.0.0', '2.0.0', '2.1.0']) buildAndLoadBusybox(`${REPO}:${v}`);
   await waitFor(`namespace ${OPERATOR_NS} of an earlier run to finish terminating`, () => {
     const r = kubectlResult(['get', 'namespace', OPERATOR_NS, '-o', 'jsonpath={.status.phase}']);
     return r.status !== 0 || r.stdout !== 'Terminating' ? true : undefined;
@@ -245,4 +245,28 @@ test('the worker pod killed mid-task: the replacement continues without redoing 
   assert.ok(d.includes('AwaitRollout:Errored:Interrupted') && d.includes('AwaitRollout:Completed'), `web-d's rollout was awaited again: ${d}`);
   assert.equal(appObj('web-d').status.lastUpgrade.outcome, 'Succeeded');
   await waitGone('kill');
+});
+
+test('`molt task cancel` mid-rollout: the worker sets the App back, the operator rolls it back, untouched targets never start; Error (Cancelled); Job gone', async () => {
+  exec('web-b-0', 'echo 15 > /data/start-delay');
+  const file = join(work, 'cancel.yaml');
+  writeFileSync(file, task('cancel', '{selector: {matchExpressions: [{key: tier, operator: In, values: [web]}]}}', '2.1.0').replace('concurrency: 3', 'concurrency: 1'));
+  assert.equal(molt(['task', 'apply', '-f', file]).status, 0);
+  // web-a goes first (fast), then web-b starts slowly: cancel while its rollout is awaited.
+  await waitTask('cancel', (x) => (x.upgradeDetailedStatuses ?? []).some((e: any) => e.target === 'web-b' && e.step === 'AwaitRollout' && e.phase === 'Waiting'), 180_000);
+  const r = molt(['task', 'cancel', 'cancel', '--timeout', '3m']);
+  assert.equal(r.status, 0, r.stderr);
+  const s = taskObj('cancel').status;
+  assert.deepEqual([s.phase, s.reason], ['Error', 'Cancelled'], diagnostics('cancel'));
+  const phases = Object.fromEntries(s.targets.map((t: any) => [t.name, `${t.phase}/${t.reason}`]));
+  assert.equal(phases['web-a'], 'Upgraded/Upgraded');
+  assert.equal(phases['web-b'], 'RolledBack/Cancelled');
+  for (const n of ['web-c', 'web-d', 'web-e']) assert.equal(phases[n], 'NotStarted/Cancelled', n);
+  await waitFor('web-b back on 2.0.0', () => {
+    const a = appObj('web-b');
+    return a.spec.version === '2.0.0' && a.status.installedVersion === '2.0.0' && !a.status.upgrade && a.status.phase === 'Running' ? true : undefined;
+  }, 120_000);
+  for (const n of ['web-c', 'web-d', 'web-e']) assert.equal(appObj(n).spec.version, '2.0.0', `${n} untouched`);
+  assert.equal(exec('web-b-0', 'md5sum /data/blob').split(' ')[0], sums.get('web-b'));
+  await waitGone('cancel');
 });
