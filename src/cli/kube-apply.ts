@@ -100,6 +100,7 @@ export function reportOutcome(name: string, before: MoltObject | undefined, app:
   if (outcome.kind === 'done') {
     if (!before || !from) process.stdout.write(`app/${name} created: ${to}\n`);
     else if (from !== to) process.stdout.write(`app/${name} ${verb ?? 'upgraded'}: ${from} → ${to}\n`);
+    else if (verb) process.stdout.write(`app/${name} ${verb} to ${to}\n`);
     else process.stdout.write(`app/${name} ${before.metadata.generation === app.metadata.generation ? 'unchanged' : 'configured'}\n`);
     return 0;
   }

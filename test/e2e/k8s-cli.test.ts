@@ -29,6 +29,7 @@ let operatorInstalledByUs = false;
 
 const START = `#!/bin/sh
 echo "start $(cat /app/VERSION)" >> /data/events
+sleep "$(cat /data/start-delay-$(cat /app/VERSION) 2>/dev/null || echo 0)"
 touch /tmp/ready
 trap 'exit 0' TERM
 while true; do sleep 1; done
@@ -67,6 +68,34 @@ spec:
   probes:
     startup: {exec: [cat, /tmp/ready], periodSeconds: 1, failureThreshold: 30}
   stopTimeoutSeconds: 2
+`;
+}
+
+const releases: string[] = [];
+
+function releaseDoc(name: string, version: string, upgradable?: boolean): string {
+  return `apiVersion: molt.dev/v1alpha1
+kind: Release
+metadata: {name: ${name}}
+spec:
+  package: official/shop
+  version: ${version}
+${upgradable === undefined ? '' : `  upgradable: ${upgradable}\n`}  roles:
+    - name: main
+      image: ${IMAGE}:${version}
+      volumes: [{name: data, mountPath: /data}]
+      probes: {startup: {exec: [cat, /tmp/ready], periodSeconds: 1, failureThreshold: 30}}
+      stopTimeoutSeconds: 2
+`;
+}
+
+function releaseApp(release: string): string {
+  return `apiVersion: molt.dev/v1alpha1
+kind: App
+metadata: {name: shop}
+spec:
+  release: ${release}
+  roles: [{name: main, members: 1}]
 `;
 }
 
@@ -126,6 +155,7 @@ before(async () => {
 after(() => {
   kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', '--all', '--timeout=60s']);
   kubectlResult(['delete', 'namespace', NS, '--wait=false']);
+  for (const r of releases) kubectlResult(['delete', 'releases.molt.dev', r, '--wait=false']);
   if (operatorInstalledByUs && otherUsers().length === 0) kubectlResult(['delete', '-k', join(ROOT, 'deploy'), '--wait=false', '--ignore-not-found']);
   if (work) rmSync(work, { recursive: true, force: true });
   stopClusterIfStarted();
@@ -203,6 +233,34 @@ test('a downgrade apply fails with the operator\'s refusal; nothing changes', ()
   assert.match(r.stderr, /^hint: .*molt rollback notes/m);
   assert.equal(kubectl(['-n', NS, 'get', 'pod', 'notes-0', '-o', 'jsonpath={.metadata.uid}']), uid, 'the member was not touched');
   assert.match(ok(['history', 'notes']).stdout, /^#4 upgrade 1\.0\.0 → 0\.5\.0   Refused .*\n   cause: DowngradeRefused: /m);
+});
+
+test('rollback during an upgrade: the operator rolls it back at once; history shows the upgrade RolledBack', async () => {
+  exec('echo 120 > /data/start-delay-2.0.0');
+  const r = ok(['apply', '-f', file('v2.yaml', manifest('2.0.0')), '--no-wait']);
+  assert.equal(r.stdout, 'app/notes configured (not waiting: --no-wait)\n');
+  await waitFor('the upgrade to reach the member', () => (appCr().status?.members?.[0]?.podUpgradeStatus === 'upgrading' ? true : undefined), 90_000);
+  const back = ok(['rollback', 'notes']);
+  assert.equal(back.stdout, 'app/notes rolled back to 1.0.0\n');
+  assert.match(back.stderr, /rolling back to 1\.0\.0 \(the upgrade to 2\.0\.0 in flight is rolled back\)/);
+  assert.equal(exec('cat /app/VERSION').trim(), '1.0.0');
+  assert.equal(exec('md5sum /data/blob').split(' ')[0], blobSum);
+  assert.match(ok(['history', 'notes']).stdout, /^#5 upgrade 1\.0\.0 → 2\.0\.0   RolledBack .*(\n   image: .*)?\n   cause: RollbackRequested: /m);
+});
+
+test('a Release app: apply brings the Release and the App, get releases shows who uses it, an upgrade and a rollback by release', () => {
+  const r1 = `cli-${NS.slice(-6)}-1`;
+  const r2 = `cli-${NS.slice(-6)}-2`;
+  releases.push(r1, r2);
+  const first = ok(['apply', '-f', file('rel1.yaml', `${releaseDoc(r1, '1.0.0', true)}---\n${releaseApp(r1)}`)]);
+  assert.equal(first.stdout, `release/${r1} created\napp/shop created: ${r1}\n`);
+  assert.match(ok(['get', 'releases']).stdout, new RegExp(`^${r1}\\s+official/shop\\s+1\\.0\\.0\\s+true\\s+main\\s+${NS}/shop$`, 'm'));
+  const second = ok(['apply', '-f', file('rel2.yaml', `${releaseDoc(r2, '2.0.0', true)}---\n${releaseApp(r2)}`)]);
+  assert.equal(second.stdout, `release/${r2} created\napp/shop upgraded: ${r1} → ${r2}\n`);
+  assert.equal(ok(['rollback', 'shop']).stdout, `app/shop rolled back: ${r2} → ${r1}\n`);
+  const kinds = JSON.parse(ok(['history', 'shop', '-o', 'json']).stdout).map((e: any) => `${e.kind} ${e.to} ${e.result}`);
+  assert.deepEqual(kinds, [`install ${r1} Succeeded`, `upgrade ${r2} Succeeded`, `rollback ${r1} Succeeded`]);
+  assert.match(ok(['get', 'apps']).stdout, new RegExp(`^shop\\s+1\\.0\\.0\\s+Running\\s+1/1`, 'm'));
 });
 
 test('delete removes the App; --volumes also its claims', () => {
