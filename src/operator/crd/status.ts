@@ -133,6 +133,8 @@ const taskTarget = z.object({
   fromImage: z.string().optional(),
   toVersion: z.string().optional(),
   toImage: z.string().optional(),
+  fromRelease: z.string().optional().describe('release apps: the release the app ran'),
+  toRelease: z.string().optional(),
   startTime: z.iso.datetime().optional(),
   completedTime: z.iso.datetime().optional(),
 });

@@ -82,7 +82,7 @@ test('only a settled App is a target; verification names every member not on the
   assert.equal(unsettledReason(app({}))?.reason, 'NotInstalled');
   assert.equal(unsettledReason(app({ installedVersion: '1.0.0', upgrade: { to: '1.5.0', state: 'Upgrading', startedAt: expect.since } }, '1.5.0'))?.reason, 'AppBusy');
   const ok = app({ installedVersion: '2.0.0', image: 'r/web:2.0.0', conditions: [ready], members: [{ name: 'web-1-0', ordinal: 0, version: '2.0.0', ready: true }] });
-  assert.deepEqual(verifyProblems(ok, '2.0.0', 'r/web:2.0.0'), []);
+  assert.deepEqual(verifyProblems(ok, expect), []);
   const stale = app({ ...ok.status, members: [{ name: 'web-1-0', ordinal: 0, version: '1.0.0', ready: true }] });
-  assert.match(verifyProblems(stale, '2.0.0', 'r/web:2.0.0').join(), /web-1-0 \(1\.0\.0\)/);
+  assert.match(verifyProblems(stale, expect).join(), /web-1-0 \(1\.0\.0\)/);
 });

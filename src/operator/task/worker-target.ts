@@ -11,12 +11,12 @@
  * at the new version: only awaited; still at the old one: tried again.
  */
 import { InterruptedError } from '../../core/errors.ts';
-import { decideNonInlineTarget, decideTarget, type TargetDecision, type UpgradeTaskSpec } from '../../core/task.ts';
+import type { UpgradeTaskSpec } from '../../core/task.ts';
 import { shouldRetry, TASK_PRECHECK_STEP, type TargetOutcome, type TargetPhase } from '../../core/task-progress.ts';
 import { RESOURCES, type ResourceApi } from '../../engines/kubernetes/index.ts';
-import { desiredOf } from '../app/observe.ts';
 import type { TaskTargetStatus } from '../crd/status.ts';
-import { rolloutVerdict, unsettledReason, verifyProblems, type AppLike, type RolloutExpectation } from './rollout.ts';
+import { describeFields, expectationOf, fieldsOf, planTarget, specHas, targetFields, type SpecFields } from './plan.ts';
+import { rolloutVerdict, verifyProblems, type AppLike, type RolloutExpectation } from './rollout.ts';
 import type { TaskStatusWriter } from './status-writer.ts';
 
 /** What a target run needs. */
@@ -43,11 +43,11 @@ export async function runTarget(ctx: TargetRunContext, start: TaskTargetStatus):
   let t = start;
   if (t.phase === 'Running') {
     const app = await getApp(ctx, t.name);
-    const spec = app?.spec ?? {};
-    if (app && spec['version'] === t.toVersion && spec['image'] === t.toImage) {
-      ctx.progress(`${t.name}: resuming: its spec is already at ${t.toVersion}; awaiting the rollout`);
+    const to = fieldsOf(t, 'to');
+    if (app && specHas(app, to)) {
+      ctx.progress(`${t.name}: resuming: its spec already asks for ${describeFields(to)}; awaiting the rollout`);
       const since = ctx.status.lastEntry(t.name, 'Apply')?.startTime ?? t.startTime ?? new Date(0).toISOString();
-      t = await finish(ctx, t, await awaitAndVerify(ctx, t, { toVersion: t.toVersion ?? '', toImage: t.toImage ?? '', generation: app.metadata.generation ?? 0, since }));
+      t = await finish(ctx, t, await awaitAndVerify(ctx, t, expectationOf(to, app.metadata.generation ?? 0, since)));
       if (!retryable(ctx, t)) return t;
     } else {
       t = { ...t, attempts: Math.max(0, (t.attempts ?? 1) - 1) };
@@ -74,22 +74,20 @@ async function attempt(ctx: TargetRunContext, from: TaskTargetStatus): Promise<T
   delete t.completedTime;
   ctx.status.setTarget(t);
   const pre = await ctx.status.begin(t.name, TASK_PRECHECK_STEP, 'checking the version guard and the upgrade rules');
-  const app = await getApp(ctx, t.name);
-  const decision = decide(ctx.spec, t.name, app);
-  if (decision.action !== 'upgrade') {
-    if (decision.action === 'skip') await pre.done(decision.message);
-    else await pre.failed(decision.reason, decision.message);
-    return finish(ctx, t, { phase: decision.action === 'skip' ? 'Skipped' : 'Refused', reason: decision.reason, message: decision.message });
+  const plan = planTarget(ctx.spec, t.name, await getApp(ctx, t.name));
+  if (plan.action !== 'upgrade') {
+    if (plan.action === 'skip') await pre.done(plan.message);
+    else await pre.failed(plan.reason, plan.message);
+    return finish(ctx, t, { phase: plan.action === 'skip' ? 'Skipped' : 'Refused', reason: plan.reason, message: plan.message });
   }
-  await pre.done([decision.message, ...decision.warnings.map((w) => `WARNING: ${w}`)].join('; '));
-  const installed = app?.status;
-  t = { ...t, fromVersion: installed?.installedVersion, fromImage: installed?.image, toVersion: decision.manifest.spec.version, toImage: decision.manifest.spec.image, message: `upgrading ${decision.message}` };
+  await pre.done([plan.message, ...plan.warnings.map((w) => `WARNING: ${w}`)].join('; '));
+  t = { ...t, ...targetFields(plan.from, plan.to), message: `upgrading ${plan.message}` };
   ctx.status.setTarget(t);
-  const apply = await ctx.status.begin(t.name, 'Apply', `setting spec.version ${t.toVersion}, spec.image ${t.toImage}`);
+  const apply = await ctx.status.begin(t.name, 'Apply', `setting ${fieldList(plan.to)}`);
   const since = new Date().toISOString();
   let generation: number;
   try {
-    const patched = await ctx.api.mergePatch<AppLike & { metadata: { generation?: number } }>(RESOURCES.apps, ctx.namespace, t.name, { spec: { version: t.toVersion, image: t.toImage } });
+    const patched = await ctx.api.mergePatch<AppLike & { metadata: { generation?: number } }>(RESOURCES.apps, ctx.namespace, t.name, { spec: plan.to });
     generation = patched.metadata.generation ?? 0;
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
@@ -97,29 +95,16 @@ async function attempt(ctx: TargetRunContext, from: TaskTargetStatus): Promise<T
     return finish(ctx, t, { phase: 'Aborted', reason: 'ApplyFailed', message: `${message}; nothing was changed` });
   }
   await apply.done(`App ${t.name} generation ${generation}: the operator upgrades it`);
-  return finish(ctx, t, await awaitAndVerify(ctx, t, { toVersion: t.toVersion ?? '', toImage: t.toImage ?? '', generation, since }));
+  return finish(ctx, t, await awaitAndVerify(ctx, t, expectationOf(plan.to, generation, since)));
 }
 
-/** The core's decision for the App as it is now. */
-function decide(spec: UpgradeTaskSpec, name: string, app: AppLike | undefined): TargetDecision {
-  if (!app) return { action: 'refuse', reason: 'AppNotFound', message: `app "${name}" no longer exists in the namespace` };
-  if (app.spec && 'release' in app.spec) {
-    const release = String(app.status?.release ?? app.spec['release']);
-    return decideNonInlineTarget(spec, name, { kind: 'release', release });
-  }
-  if (spec.toVersion !== undefined && app.spec?.['version'] === spec.toVersion && app.status?.installedVersion === spec.toVersion && !app.status.upgrade) {
-    return { action: 'skip', reason: 'AlreadyAtTarget', message: `already at ${spec.toVersion}; nothing to do` };
-  }
-  const unsettled = unsettledReason(app);
-  if (unsettled) return { action: 'refuse', ...unsettled };
-  const desired = desiredOf({ ...app, metadata: { ...app.metadata } });
-  if (!desired.ok) return { action: 'refuse', reason: desired.reason, message: desired.message };
-  return decideTarget(spec, name, desired.manifest);
+function fieldList(f: SpecFields): string {
+  return Object.entries(f).map(([k, v]) => `spec.${k} ${v}`).join(', ');
 }
 
 /** AwaitRollout, then Verify; a failed or stopped rollout is set back. */
 async function awaitAndVerify(ctx: TargetRunContext, t: TaskTargetStatus, expect: RolloutExpectation): Promise<Outcome> {
-  const step = await ctx.status.begin(t.name, 'AwaitRollout', `waiting for ${expect.toVersion} to run ready`);
+  const step = await ctx.status.begin(t.name, 'AwaitRollout', `waiting for ${expect.toRelease ?? expect.toVersion} to run ready`);
   const deadline = Date.parse(expect.since) + ctx.timeoutSeconds * 1000;
   for (;;) {
     if (ctx.stop.aborted) throw ctx.stop.reason ?? new InterruptedError('Interrupted', 'the worker was stopped');
@@ -153,42 +138,44 @@ async function awaitAndVerify(ctx: TargetRunContext, t: TaskTargetStatus, expect
 }
 
 async function verify(ctx: TargetRunContext, t: TaskTargetStatus, expect: RolloutExpectation): Promise<Outcome> {
-  const step = await ctx.status.begin(t.name, 'Verify', `checking version, image, readiness and every member`);
+  const step = await ctx.status.begin(t.name, 'Verify', `checking ${expect.toRelease ? 'release' : 'version, image'}, readiness and every member`);
   const app = await getApp(ctx, t.name);
-  const problems = app ? verifyProblems(app, expect.toVersion, expect.toImage) : ['the App is gone'];
+  const problems = app ? verifyProblems(app, expect) : ['the App is gone'];
   if (problems.length > 0) {
     await step.failed('VerifyFailed', problems.join('; '));
     return { phase: 'Incomplete', reason: 'VerifyFailed', message: problems.join('; ') };
   }
-  await step.done(`${expect.toVersion} (${expect.toImage}) on every member, ready`);
-  return { phase: 'Upgraded', reason: 'Upgraded', message: `now at ${expect.toVersion}` };
+  const what = expect.toRelease ? `release ${expect.toRelease}` : `${expect.toVersion} (${expect.toImage})`;
+  await step.done(`${what} on every member, ready`);
+  return { phase: 'Upgraded', reason: 'Upgraded', message: `now at ${expect.toRelease ?? expect.toVersion}` };
 }
 
-/** Sets the App's spec back to the version it ran (only while it still asks for ours). */
+/** Sets the App's spec back to what it ran (only while it still asks for this task's change). */
 async function setBack(ctx: TargetRunContext, t: TaskTargetStatus): Promise<void> {
-  if (!t.fromVersion || !t.fromImage) return;
-  const step = await ctx.status.begin(t.name, 'SetBack', `setting spec.version back to ${t.fromVersion}`);
-  const app = await getApp(ctx, t.name);
-  if (app?.spec?.['version'] !== t.toVersion || app?.spec?.['image'] !== t.toImage) {
-    await step.done('the spec no longer asks for this task\'s version; left as it is');
+  const from = fieldsOf(t, 'from');
+  const to = fieldsOf(t, 'to');
+  if (Object.keys(from).length === 0) return;
+  const step = await ctx.status.begin(t.name, 'SetBack', `setting the spec back to ${describeFields(from)}`);
+  if (!specHas(await getApp(ctx, t.name), to)) {
+    await step.done('the spec no longer asks for this task\'s change; left as it is');
     return;
   }
-  await ctx.api.jsonPatch(RESOURCES.apps, ctx.namespace, t.name, [
-    { op: 'test', path: '/spec/version', value: t.toVersion }, { op: 'replace', path: '/spec/version', value: t.fromVersion },
-    { op: 'replace', path: '/spec/image', value: t.fromImage },
-  ]);
-  await step.done(`spec back at ${t.fromVersion} (${t.fromImage}), as before the task`);
+  const ops = Object.entries(to).flatMap(([k, v]) => [{ op: 'test', path: `/spec/${k}`, value: v }, { op: 'replace', path: `/spec/${k}`, value: from[k as keyof SpecFields] }]);
+  await ctx.api.jsonPatch(RESOURCES.apps, ctx.namespace, t.name, ops);
+  await step.done(`spec back at ${describeFields(from)}, as before the task`);
 }
 
 /** Waits (up to 5 minutes) for the operator to end the upgrade it was running, after the spec was set back. */
 async function awaitSetBack(ctx: TargetRunContext, t: TaskTargetStatus): Promise<string> {
   const until = Date.now() + 300_000;
+  const from = fieldsOf(t, 'from');
   while (Date.now() < until && !ctx.stop.aborted) {
     const s = (await getApp(ctx, t.name))?.status;
-    if (s && !s.upgrade && s.installedVersion === t.fromVersion) return `the app runs ${t.fromVersion} again`;
+    const back = from.release ? s?.release === from.release : s?.installedVersion === from.version;
+    if (s && !s.upgrade && back) return `the app runs ${describeFields(from)} again`;
     await sleep(ctx.pollMs ?? 1000, ctx.stop);
   }
-  return `the operator is still rolling back to ${t.fromVersion}; see the App's status`;
+  return `the operator is still rolling back to ${describeFields(from)}; see the App's status`;
 }
 
 async function finish(ctx: TargetRunContext, t: TaskTargetStatus, o: Outcome): Promise<TaskTargetStatus> {
