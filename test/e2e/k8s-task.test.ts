@@ -270,3 +270,48 @@ test('`molt task cancel` mid-rollout: the worker sets the App back, the operator
   assert.equal(exec('web-b-0', 'md5sum /data/blob').split(' ')[0], sums.get('web-b'));
   await waitGone('cancel');
 });
+
+test('a release app selected by label moves to spec.toRelease through the Job; per-step status; Success; bytes intact', async () => {
+  const rel = (n: number, version: string, upgradable: boolean) => `apiVersion: molt.dev/v1alpha1
+kind: Release
+metadata: {name: ${NS}-r${n}}
+spec:
+  package: official/store
+  version: ${version}
+  upgradable: ${upgradable}
+  roles:
+    - name: main
+      image: ${REPO}:${version}
+      command: [sh, -c, "trap 'exit 0' TERM; touch /tmp/ready; while true; do sleep 1; done"]
+      volumes: [{name: data, mountPath: /data}]
+      probes: {startup: {exec: [cat, /tmp/ready], periodSeconds: 1, failureThreshold: 20}}
+      stopTimeoutSeconds: 2
+`;
+  apply([rel(1, '1.0.0', true), rel(2, '2.0.0', false)].join('---\n'));
+  apply(`apiVersion: molt.dev/v1alpha1
+kind: App
+metadata: {name: store, namespace: ${NS}, labels: {tier: store}}
+spec:
+  release: ${NS}-r1
+  roles: [{name: main, members: 1}]
+`);
+  try {
+    await waitFor('store on r1', () => (appObj('store').status?.release === `${NS}-r1` && appObj('store').status?.state === 'configured' ? true : undefined), 120_000);
+    const sum = exec('store-main-0', 'dd if=/dev/urandom of=/data/blob bs=1024 count=64 2>/dev/null; sync; md5sum /data/blob').split(' ')[0];
+    const file = join(work, 'store.yaml');
+    writeFileSync(file, task('store', '{selector: {matchLabels: {tier: store}}}', '').replace('  toVersion: \n', `  toRelease: ${NS}-r2\n`));
+    const r = molt(['task', 'apply', '-f', file]);
+    assert.equal(r.status, 0, r.stderr);
+    const s = await waitTask('store', (x) => x.phase === 'Success' || x.phase === 'Error');
+    assert.equal(s.phase, 'Success', diagnostics('store'));
+    assert.deepEqual(s.targets.map((t: any) => [t.name, t.phase, t.fromRelease, t.toRelease]), [['store', 'Upgraded', `${NS}-r1`, `${NS}-r2`]]);
+    assert.deepEqual(s.upgradeDetailedStatuses.map((e: any) => `${e.step}:${e.phase}`), ['Precheck:Completed', 'Apply:Completed', 'AwaitRollout:Completed', 'Verify:Completed']);
+    const st = appObj('store').status;
+    assert.deepEqual([st.release, st.lastUpgrade.outcome, st.roles[0].members[0].release], [`${NS}-r2`, 'Succeeded', `${NS}-r2`]);
+    assert.equal(exec('store-main-0', 'cat /data/blob | md5sum').split(' ')[0], sum);
+    await waitGone('store');
+  } finally {
+    kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', 'store', '--timeout=60s']);
+    kubectlResult(['delete', 'releases.molt.dev', `${NS}-r1`, `${NS}-r2`]);
+  }
+});
