@@ -10,9 +10,9 @@ import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../core/errors.ts';
 import { parseManifests } from '../core/manifest.ts';
 import { sameValue } from '../core/plan.ts';
-import { TaskImmutableError, TaskNotFoundError } from '../core/task-errors.ts';
-import { RESOURCES } from '../engines/kubernetes/index.ts';
-import { CANCEL_ANNOTATION, runKubeTask, type TaskObject } from '../operator/task/index.ts';
+import { TaskBusyError, TaskImmutableError, TaskNotFoundError } from '../core/task-errors.ts';
+import { RESOURCES, type KubeObject } from '../engines/kubernetes/index.ts';
+import { CANCEL_ANNOTATION, jobName, runKubeTask, type TaskObject } from '../operator/task/index.ts';
 import { say, type GlobalOptions } from './context.ts';
 import { renderKubeDescribe, renderKubeTargets, renderKubeTasks } from './kube-task-render.ts';
 import { kubeTarget } from './kube-target.ts';
@@ -52,6 +52,11 @@ export async function kubeApplyTasks(opts: GlobalOptions, file: string): Promise
 export async function kubeRunTask(opts: GlobalOptions, name: string, o: { output: string; inJob?: boolean }): Promise<number> {
   const format = outputFormat(o.output, ['table', 'json', 'yaml']);
   const k = kubeTarget(opts);
+  if (!o.inJob) {
+    // The operator runs every unfinished task in its Job: a second worker beside it would race it.
+    const job = await k.api.get<KubeObject & { status?: { active?: number } }>(RESOURCES.jobs, k.namespace, jobName(name));
+    if (job && !job.metadata.deletionTimestamp && job.status?.active) throw new TaskBusyError(name, `Job ${k.namespace}/${jobName(name)}`);
+  }
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.once('SIGINT', onSignal);

@@ -84,16 +84,32 @@ export class TaskStatusWriter {
     return (this.status.upgradeDetailedStatuses ?? []).filter((e) => e.target === target && e.step === step).at(-1);
   }
 
-  /** Writes the worker's fields (after any write in flight; a burst of changes is one write). */
+  /**
+   * Writes the worker's fields (after any write in flight; a burst of changes is one write).
+   * A failed write is tried 5 times over ~15 s, then rejects this call only: the next save
+   * writes everything again, so nothing recorded is lost while the API server blips.
+   */
   save(): Promise<void> {
     this.dirty = true;
-    this.writing = this.writing.then(async () => {
+    const write = this.writing.catch(() => undefined).then(async () => {
       if (!this.dirty) return;
       this.dirty = false;
       const patch: Record<string, unknown> = {};
       for (const k of WORKER_FIELDS) patch[k] = this.status[k] ?? null;
-      await this.api.mergePatch(RESOURCES.upgradeTasks, this.namespace, this.name, { status: patch }, 'status');
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.api.mergePatch(RESOURCES.upgradeTasks, this.namespace, this.name, { status: patch }, 'status');
+          return;
+        } catch (e) {
+          if (attempt >= 5) {
+            this.dirty = true;
+            throw e;
+          }
+          await new Promise((r) => setTimeout(r, 1000 * attempt));
+        }
+      }
     });
-    return this.writing;
+    this.writing = write;
+    return write;
   }
 }

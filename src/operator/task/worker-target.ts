@@ -108,7 +108,15 @@ async function awaitAndVerify(ctx: TargetRunContext, t: TaskTargetStatus, expect
   const deadline = Date.parse(expect.since) + ctx.timeoutSeconds * 1000;
   for (;;) {
     if (ctx.stop.aborted) throw ctx.stop.reason ?? new InterruptedError('Interrupted', 'the worker was stopped');
-    const app = await getApp(ctx, t.name);
+    let app: AppLike | undefined;
+    try {
+      app = await getApp(ctx, t.name);
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      step.note(`cannot read the App (${e instanceof Error ? e.message : String(e)}); trying again`);
+      await sleep(ctx.pollMs ?? 1000, ctx.stop);
+      continue;
+    }
     if (!app) {
       await step.failed('AppNotFound', 'the App was deleted during its upgrade');
       return { phase: 'Aborted', reason: 'AppNotFound', message: 'the App was deleted during its upgrade' };
