@@ -13,7 +13,7 @@ import type { ReconcileResult } from '../runtime/controller.ts';
 import type { AppStatus } from '../crd/status.ts';
 import { reconcileReleaseApp } from '../release/reconciler.ts';
 import { act } from './actions.ts';
-import { killPoint } from '../../runner/test-hooks.ts';
+import { boundary } from '../runtime/kill-points.ts';
 import { ownedBy } from '../runtime/instance.ts';
 import { decide, TERMINAL, type Step } from './decide.ts';
 import { FINALIZER } from './names.ts';
@@ -59,9 +59,9 @@ export async function reconcileApp(deps: AppReconcilerDeps, key: string, signal:
       }
       deps.log({ level: 'info', app: key, step: step.kind, ...stepFields(step), msg: 'step' });
       const ref = { name, namespace, uid: app.metadata.uid ?? '' };
-      killPoint(appKillPoint(step.kind), 'before');
+      boundary(appKillPoint(step.kind), 'before');
       const follow = await act({ api: deps.api, client: deps.client, events: deps.events, app, ref, world, signal, log }, step);
-      killPoint(appKillPoint(step.kind), 'after');
+      boundary(appKillPoint(step.kind), 'after');
       if (step.kind === 'Delete') return {};
       if (follow && TERMINAL.has(follow.kind)) {
         world = await observe(deps.api, app, signal);

@@ -7,7 +7,7 @@ import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-sch
 import { roleOf } from '../../core/release.ts';
 import type { EventRecorder, KubeClient, ResourceApi } from '../../engines/kubernetes/index.ts';
 import { RESOURCES } from '../../engines/kubernetes/index.ts';
-import { killPoint } from '../../runner/test-hooks.ts';
+import { boundary } from '../runtime/kill-points.ts';
 import type { AppObject } from '../app/observe.ts';
 import type { AppRef } from '../app/template.ts';
 import type { RoleSet } from './observe.ts';
@@ -80,10 +80,10 @@ export async function roleHook(c: ReleaseCtx, set: RoleSet, j: RoleJournal, rele
 /** Takes one action on a role; a Fail is returned to the caller (it decides the rollback). */
 export async function actOnRole(c: ReleaseCtx, set: RoleSet, a: RoleAction): Promise<RoleAction> {
   const acting = isActing(a);
-  if (acting) killPoint(releaseKillPoint(a.kind), 'before');
+  if (acting) boundary(releaseKillPoint(a.kind), 'before');
   const done = await act(c, set, a);
   // A hook's `after` lies between its run and the journal entry that records it (in act).
-  if (a.kind === 'SetTemplate' || a.kind === 'DeletePod') killPoint(releaseKillPoint(a.kind), 'after');
+  if (a.kind === 'SetTemplate' || a.kind === 'DeletePod') boundary(releaseKillPoint(a.kind), 'after');
   return done;
 }
 
@@ -107,7 +107,7 @@ async function act(c: ReleaseCtx, set: RoleSet, a: RoleAction): Promise<RoleActi
       return a;
     case 'PodHook': {
       const res = await hook(c, j, a.flag === '--pod_upgraded' ? j.to : j.from, set.role, a.pod, a.flag);
-      killPoint(releaseKillPoint(a.kind), 'after');
+      boundary(releaseKillPoint(a.kind), 'after');
       if (!res.ok && a.flag === '--pod_upgraded') return { kind: 'Fail', ordinal: a.ordinal, reason: 'HookFailed', message: res.note };
       const up = a.flag === '--pod_upgraded';
       await writeJournal(c, set, up ? { ...j, hooked: [...j.hooked, a.ordinal], times: time(a.ordinal, 'upgradedAt') } : { ...j, reverted: [...j.reverted, a.ordinal], times: time(a.ordinal, 'revertedAt') });
@@ -116,7 +116,7 @@ async function act(c: ReleaseCtx, set: RoleSet, a: RoleAction): Promise<RoleActi
     }
     case 'RoleHook':
       await roleHook(c, set, j, a.flag === '--role_upgraded' ? j.to : j.from, a.flag);
-      killPoint(releaseKillPoint(a.kind), 'after');
+      boundary(releaseKillPoint(a.kind), 'after');
       await writeJournal(c, set, { ...j, roleHooked: true });
       await event(c, 'Normal', a.flag === '--role_upgraded' ? 'RoleUpgraded' : 'RoleReverted', `role ${set.role} ${a.flag === '--role_upgraded' ? `runs ${j.to}` : `back on ${j.from}`} at ${now}`);
       return a;

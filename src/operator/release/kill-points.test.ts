@@ -24,22 +24,22 @@ test('every App step kind is either terminal or in ACTING_STEPS, and the reconci
     assert.equal(TERMINAL.has(kind as Step['kind']), what === 'terminal', `${kind} terminal`);
   }
   const reconciler = src('../app/reconciler.ts');
-  assert.match(reconciler, /killPoint\(appKillPoint\(step\.kind\), 'before'\);\s*const follow = await act\(/);
-  assert.match(reconciler, /await act\([^;]*;\s*killPoint\(appKillPoint\(step\.kind\), 'after'\)/);
+  assert.match(reconciler, /boundary\(appKillPoint\(step\.kind\), 'before'\);\s*const follow = await act\(/);
+  assert.match(reconciler, /await act\([^;]*;\s*boundary\(appKillPoint\(step\.kind\), 'after'\)/);
 });
 
 test('every RoleAction kind that acts is in ACTING_ROLE_ACTIONS and passes its kill points', () => {
   assert.deepEqual([...ACTING_ROLE_ACTIONS].sort(), Object.entries(ROLE_KINDS).filter(([, w]) => w === 'acts').map(([k]) => k).sort());
   const actions = src('./actions.ts');
-  assert.match(actions, /if \(acting\) killPoint\(releaseKillPoint\(a\.kind\), 'before'\)/);
+  assert.match(actions, /if \(acting\) boundary\(releaseKillPoint\(a\.kind\), 'before'\)/);
   // SetTemplate and DeletePod: after the act; the hooks: between the run and its journal entry.
-  assert.match(actions, /if \(a\.kind === 'SetTemplate' \|\| a\.kind === 'DeletePod'\) killPoint\(releaseKillPoint\(a\.kind\), 'after'\)/);
-  assert.equal(actions.match(/killPoint\(releaseKillPoint\(a\.kind\), 'after'\);\s*(if \(!res\.ok|await writeJournal)/g)?.length, 2, 'PodHook and RoleHook');
+  assert.match(actions, /if \(a\.kind === 'SetTemplate' \|\| a\.kind === 'DeletePod'\) boundary\(releaseKillPoint\(a\.kind\), 'after'\)/);
+  assert.equal(actions.match(/boundary\(releaseKillPoint\(a\.kind\), 'after'\);\s*(if \(!res\.ok|await writeJournal)/g)?.length, 2, 'PodHook and RoleHook');
 });
 
 test('every rollout step taken once per app passes a kill point before and after it', () => {
   const code = src('./reconciler.ts') + src('./pause.ts');
   for (const kind of ACTING_PASS_STEPS) {
-    for (const when of ['before', 'after']) assert.ok(code.includes(`killPoint(releaseKillPoint('${kind}'), '${when}')`), `${kind}:${when}`);
+    for (const when of ['before', 'after']) assert.ok(code.includes(`boundary(releaseKillPoint('${kind}'), '${when}')`), `${kind}:${when}`);
   }
 });

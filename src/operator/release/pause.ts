@@ -8,7 +8,7 @@
  * spec.release back to the old release rolls the touched members back instead.
  */
 import { RESOURCES } from '../../engines/kubernetes/index.ts';
-import { killPoint } from '../../runner/test-hooks.ts';
+import { boundary } from '../runtime/kill-points.ts';
 import type { AppObject } from '../app/observe.ts';
 import { event, writeJournal, type ReleaseCtx } from './actions.ts';
 import type { ReleaseWorld } from './observe.ts';
@@ -30,11 +30,11 @@ export function pausedOutcome(j: RoleJournal, results: RoleAction[]): ReleaseOut
 
 /** A member failed and onFailure is pause: the annotation first (so a kill never reads as a resume), then the journals. */
 export async function pauseOnFailure(c: ReleaseCtx, w: ReleaseWorld, role: string, fail: Extract<RoleAction, { kind: 'Fail' }>): Promise<void> {
-  killPoint(releaseKillPoint('PauseRollout'), 'before');
+  boundary(releaseKillPoint('PauseRollout'), 'before');
   await c.api.mergePatch(RESOURCES.apps, c.ref.namespace, c.ref.name, { metadata: { annotations: { [PAUSED_ANNOTATION]: 'true' } } });
   const paused = { role, ordinal: fail.ordinal, reason: fail.reason, message: fail.message, at: new Date().toISOString() };
   for (const set of w.sets.values()) if (set.journal) await writeJournal(c, set, { ...set.journal, paused, ...(set.role === role ? { failed: fail.ordinal } : {}) });
-  killPoint(releaseKillPoint('PauseRollout'), 'after');
+  boundary(releaseKillPoint('PauseRollout'), 'after');
   await event(c, 'Warning', 'Paused', `the rollout paused at ${role} member ${fail.ordinal}: ${fail.reason}: ${fail.message}`);
 }
 
@@ -42,7 +42,7 @@ export async function pauseOnFailure(c: ReleaseCtx, w: ReleaseWorld, role: strin
 export async function resumeRollout(c: ReleaseCtx, w: ReleaseWorld, j: RoleJournal): Promise<void> {
   const failedOrdinal = j.paused?.ordinal ?? -1;
   const failedRole = j.paused?.role;
-  killPoint(releaseKillPoint('ResumeRollout'), 'before');
+  boundary(releaseKillPoint('ResumeRollout'), 'before');
   const now = new Date().toISOString();
   for (const set of w.sets.values()) {
     if (!set.journal) continue;
@@ -53,6 +53,6 @@ export async function resumeRollout(c: ReleaseCtx, w: ReleaseWorld, j: RoleJourn
     const times = retry ? { ...set.journal.times, [failedOrdinal]: { ...set.journal.times[failedOrdinal], restartedAt: now } } : set.journal.times;
     await writeJournal(c, set, { ...set.journal, paused: undefined, failed: undefined, times });
   }
-  killPoint(releaseKillPoint('ResumeRollout'), 'after');
+  boundary(releaseKillPoint('ResumeRollout'), 'after');
   await event(c, 'Normal', 'Resumed', `the rollout goes on${failedOrdinal >= 0 ? ` (${failedRole} member ${failedOrdinal} restarted once more)` : ''}`);
 }

@@ -17,7 +17,7 @@ import type { ReconcileResult } from '../runtime/controller.ts';
 import { actOnRole, annotate, event, roleHook, setTemplate, writeJournal, type ReleaseCtx } from './actions.ts';
 import { observeRelease, releaseOf, type ReleaseWorld, type RoleSet } from './observe.ts';
 import { writeReleaseStatus, type ReleaseOutcome } from './status.ts';
-import { killPoint } from '../../runner/test-hooks.ts';
+import { boundary } from '../runtime/kill-points.ts';
 import { pauseOnFailure, pausedOutcome, pauseRequested, resumeRollout } from './pause.ts';
 import { nextRoleAction, releaseKillPoint, type RoleAction } from './steps.ts';
 import { PAUSED_ANNOTATION, RELEASE_ANNOTATIONS, readyBudgetMs, roleServiceFor, roleSetFor, type InstalledRelease, type LastRollout, type RoleJournal } from './template.ts';
@@ -74,7 +74,7 @@ async function pass(deps: AppReconcilerDeps, app: AppObject, w: ReleaseWorld, si
 /** Creates each role's Service and StatefulSet (the installed record goes on with it). */
 async function install(c: ReleaseCtx, w: ReleaseWorld, target: ReleaseManifest): Promise<ReleaseOutcome> {
   const record: InstalledRelease = { app: c.manifest.spec, release: target };
-  killPoint(releaseKillPoint('Install'), 'before');
+  boundary(releaseKillPoint('Install'), 'before');
   for (const role of c.manifest.spec.roles) {
     if (w.sets.has(role.name)) continue;
     const sts = roleSetFor(c.ref, c.manifest, target, role.name, role.members, false);
@@ -82,7 +82,7 @@ async function install(c: ReleaseCtx, w: ReleaseWorld, target: ReleaseManifest):
     await createOrKeep(c, RESOURCES.services, roleServiceFor(c.ref, role.name));
     await createOrKeep(c, RESOURCES.statefulsets, sts);
   }
-  killPoint(releaseKillPoint('Install'), 'after');
+  boundary(releaseKillPoint('Install'), 'after');
   await event(c, 'Normal', 'Installing', `installing release ${target.metadata.name} (${c.manifest.spec.roles.map((r) => `${r.name}×${r.members}`).join(', ')})`);
   return PROGRESS;
 }
@@ -155,9 +155,9 @@ async function scale(c: ReleaseCtx, w: ReleaseWorld, installed: InstalledRelease
 
 async function startRollout(c: ReleaseCtx, w: ReleaseWorld, from: ReleaseManifest, to: ReleaseManifest, rollback = false): Promise<ReleaseOutcome> {
   const j: RoleJournal = { state: 'Upgrading', from: from.metadata.name, to: to.metadata.name, startedAt: new Date().toISOString(), touched: [], hooked: [], reverted: [], roleHooked: false, times: {}, ...(rollback ? { rollback: true } : {}) };
-  killPoint(releaseKillPoint('StartRollout'), 'before');
+  boundary(releaseKillPoint('StartRollout'), 'before');
   for (const set of w.sets.values()) await writeJournal(c, set, j);
-  killPoint(releaseKillPoint('StartRollout'), 'after');
+  boundary(releaseKillPoint('StartRollout'), 'after');
   await event(c, 'Normal', rollback ? 'RollbackStarted' : 'UpgradeStarted', `${rollback ? 'molt rollback: ' : ''}${from.metadata.name} (${from.spec.version}) → ${to.metadata.name} (${to.spec.version}), roles in parallel, members from the highest ordinal down`);
   return PROGRESS;
 }
@@ -208,11 +208,11 @@ async function drive(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, insta
 }
 
 async function rollbackAll(c: ReleaseCtx, w: ReleaseWorld, cause: string): Promise<void> {
-  killPoint(releaseKillPoint('StartRollback'), 'before');
+  boundary(releaseKillPoint('StartRollback'), 'before');
   for (const set of w.sets.values()) {
     if (set.journal) await writeJournal(c, set, { ...set.journal, state: 'RollingBack', roleHooked: false, cause, paused: undefined });
   }
-  killPoint(releaseKillPoint('StartRollback'), 'after');
+  boundary(releaseKillPoint('StartRollback'), 'after');
   await event(c, 'Warning', 'RollingBack', `rolling back the touched members to ${journalOf(w)?.from}: ${cause}`);
 }
 
@@ -221,14 +221,14 @@ async function finish(c: ReleaseCtx, w: ReleaseWorld, j: RoleJournal): Promise<R
   const up = j.state === 'Upgrading';
   const touched = [...w.sets.values()].some((s) => (s.journal?.touched.length ?? 0) > 0);
   if (up || touched) {
-    killPoint(releaseKillPoint('ClusterHook'), 'before');
+    boundary(releaseKillPoint('ClusterHook'), 'before');
     await Promise.all([...w.sets.values()].map((s) => roleHook(c, s, j, up ? j.to : j.from, up ? '--cluster_upgraded' : '--cluster_reverted')));
-    killPoint(releaseKillPoint('ClusterHook'), 'after');
+    boundary(releaseKillPoint('ClusterHook'), 'after');
   }
   const now = new Date().toISOString();
   const cause = j.cause ?? '';
   const last: Omit<LastRollout, 'journal'> = { from: j.from, to: j.to, outcome: up ? 'Succeeded' : 'RolledBack', reason: up ? 'Upgraded' : cause.split(':')[0] ?? 'Failed', message: up ? `every member runs ${j.to}` : cause, startedAt: j.startedAt, finishedAt: now };
-  killPoint(releaseKillPoint('FinishRollout'), 'before');
+  boundary(releaseKillPoint('FinishRollout'), 'before');
   for (const set of w.sets.values()) {
     await setTemplate(c, set, up ? j.to : j.from, false);
     const values: Record<string, unknown> = { [RELEASE_ANNOTATIONS.rollout]: null, [RELEASE_ANNOTATIONS.last]: { ...last, journal: set.journal } };
@@ -236,7 +236,7 @@ async function finish(c: ReleaseCtx, w: ReleaseWorld, j: RoleJournal): Promise<R
     await annotate(c, set.name, values);
   }
   if (pauseRequested(c.app)) await c.api.mergePatch(RESOURCES.apps, c.ref.namespace, c.ref.name, { metadata: { annotations: { [PAUSED_ANNOTATION]: null } } });
-  killPoint(releaseKillPoint('FinishRollout'), 'after');
+  boundary(releaseKillPoint('FinishRollout'), 'after');
   await clearRollbackTo(c);
   await event(c, up ? 'Normal' : 'Warning', up ? 'Upgraded' : 'RolledBack', up ? `every member runs ${j.to}` : `back on ${j.from}: ${cause}`);
   return PROGRESS;
