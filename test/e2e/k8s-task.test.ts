@@ -109,8 +109,10 @@ async function waitTask(name: string, pred: (s: any) => boolean, timeoutMs = 240
   });
 }
 
+/** The task's Job and its pods are gone, and no ExecPod of any App stayed behind. */
 async function waitGone(name: string): Promise<void> {
-  await waitFor(`the Job and pods of ${name} to go`, () => (jobs(name).length === 0 && taskPods(name).length === 0 ? true : undefined), 90_000);
+  const execPods = () => json<{ items: unknown[] }>(['-n', NS, 'get', 'pods', '-l', 'molt.dev/component=exec-pod']).items.length;
+  await waitFor(`the Job and pods of ${name} (and every ExecPod) to go`, () => (jobs(name).length === 0 && taskPods(name).length === 0 && execPods() === 0 ? true : undefined), 90_000);
 }
 
 before(async () => {
