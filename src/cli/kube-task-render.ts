@@ -16,7 +16,10 @@ function counts(t: TaskObject) {
 /** `molt task get [NAME]` / `list`. */
 export function renderKubeTasks(items: TaskObject[], format: OutputFormat, single: boolean): string {
   if (format === 'json' || format === 'yaml') {
-    const objects = items.map((t) => ({ ...t, apiVersion: 'molt.dev/v1alpha1', kind: 'UpgradeTask' }));
+    const objects = items.map((t) => {
+      const { managedFields: _managed, ...metadata } = t.metadata as typeof t.metadata & { managedFields?: unknown };
+      return { apiVersion: 'molt.dev/v1alpha1', kind: 'UpgradeTask', metadata, spec: t.spec, status: t.status ?? {} };
+    });
     return structured(single && objects[0] ? objects[0] : { apiVersion: 'molt.dev/v1alpha1', kind: 'List', items: objects }, format);
   }
   const wide = format === 'wide';

@@ -190,6 +190,8 @@ test('an UpgradeTask over 3 Apps selected by label runs as a Job; per-target per
   for (const r of ['JobCreated', 'JobSucceeded']) assert.ok(reasons.includes(r), `no ${r} in ${reasons}`);
   const got = molt(['task', 'get']);
   assert.match(got.stdout, /web-2\s+Success\s+3\s+3\s+0/);
+  const obj = JSON.parse(molt(['task', 'get', 'web-2', '-o', 'json']).stdout);
+  assert.deepEqual([obj.kind, obj.status.phase, obj.status.counts.done, obj.metadata.managedFields], ['UpgradeTask', 'Success', 3, undefined]);
   const described = molt(['task', 'describe', 'web-2']);
   assert.match(described.stdout, /web-a\s+AwaitRollout\s+Completed/);
 });
