@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,12 +93,9 @@ const uids = (): Record<string, string> => Object.fromEntries(json<{ items: any[
 const stsGenerations = (): number[] => ['db-primary', 'db-replica'].map((s) => json(['-n', NS, 'get', 'statefulset', s]).metadata.generation);
 const images = (): string[] => PODS.map((p) => json(['-n', NS, 'get', 'pod', p]).spec.containers[0].image);
 
-/**
- * The distinct hook calls a member saw, in order. Hooks are journaled after they ran, so an
- * operator replaced mid-rollout (another test file redeploying it) may repeat one: at least once.
- */
+/** The hook calls a member saw, in order: each exactly once, also across an operator replaced mid-rollout (release/hooks.ts). */
 function hookLines(pod: string): string[] {
-  return [...new Set(exec(pod, 'cat /data/hooks').trim().split('\n'))];
+  return exec(pod, 'cat /data/hooks').trim().split('\n');
 }
 
 function events(app = 'db'): { reason: string; note: string; type: string }[] {
@@ -132,8 +129,10 @@ async function assertRefused(doc: string, reason: string, message: RegExp): Prom
   assert.ok(events().some((e) => e.type === 'Warning' && e.reason === reason && message.test(e.note)), `a Warning Event ${reason}`);
 }
 
+let kubeconfig = '';
+
 before(async () => {
-  await ensureCluster();
+  kubeconfig = (await ensureCluster()).kubeconfig;
   work = mkdtempSync(join(tmpdir(), 'molt-k8s-rel-'));
   const t0 = Date.now();
   const operatorTar = execFileSync(join(ROOT, 'deploy/image/build'), [join(work, 'operator.tar')], { encoding: 'utf8', env: { ...process.env, MOLT_OPERATOR_IMAGE: OPERATOR_IMAGE } }).trim();
@@ -155,7 +154,7 @@ before(async () => {
 after(() => {
   kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', '--all', '--timeout=60s']);
   kubectlResult(['delete', 'namespace', NS, '--wait=false']);
-  kubectlResult(['delete', 'releases.molt.dev', ...['1', '2', '3', 'tiny-1', 'tiny-2'].map(rel), '--ignore-not-found', '--wait=false']);
+  kubectlResult(['delete', 'releases.molt.dev', ...['1', '2', '3', 'tiny-1', 'tiny-2', 'wide-1', 'wide-2', 'wide-3'].map(rel), '--ignore-not-found', '--wait=false']);
   if (operatorInstalledByUs && otherUsers().length === 0) kubectlResult(['delete', '-k', join(ROOT, 'deploy'), '--wait=false', '--ignore-not-found']);
   if (work) rmSync(work, { recursive: true, force: true });
   stopClusterIfStarted();
@@ -253,4 +252,58 @@ test('a downgrade and an upgrade from a sealed release (upgradable: false) are r
   assert.match(condition(s, 'Progressing').message, /sealed \(upgradable: false\)/);
   assert.equal(json(['-n', NS, 'get', 'pod', 'tiny-primary-0']).metadata.uid, uid);
   assert.ok(events('tiny').some((e) => e.type === 'Warning' && /sealed/.test(e.note)));
+});
+
+/** A one-role release (primary only) for the wide app. */
+const oneRole = (n: string, version: string) => release(n, version, `${IMAGE}:${version}`, true).replace(/    - name: replica[\s\S]*$/, '');
+function wideDoc(releaseName: string): string {
+  return `apiVersion: molt.dev/v1alpha1
+kind: App
+metadata: {name: wide, namespace: ${NS}}
+spec:
+  release: ${releaseName}
+  roles: [{name: primary, members: 3}]
+  upgradeStrategy: {maxUnavailable: 2}
+`;
+}
+
+function molt(...args: string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(join(ROOT, 'bin/molt'), ['--kubeconfig', kubeconfig, '-n', NS, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('maxUnavailable 2: two members restart at once (highest first), the third when one of them is done', async () => {
+  apply(oneRole('wide-1', '1.0.0'));
+  apply(wideDoc(rel('wide-1')));
+  await waitApp('wide Running', (x) => x.phase === 'Running' && condition(x, 'Ready')?.status === 'True', 120_000, 'wide');
+  apply(oneRole('wide-2', '2.0.0'));
+  apply(wideDoc(rel('wide-2')));
+  const s = await waitApp('the rollout of wide', (x) => x.lastUpgrade?.to === rel('wide-2') && !x.upgrade, 180_000, 'wide');
+  assert.equal(s.lastUpgrade.outcome, 'Succeeded');
+  const t = (o: number, key: string) => Date.parse(s.roles[0].members[o][key]);
+  assert.ok(t(1, 'restartedAt') < t(2, 'upgradedAt'), 'member 1 restarted while member 2 was still in flight');
+  assert.ok(t(0, 'restartedAt') >= Math.min(t(2, 'upgradedAt'), t(1, 'upgradedAt')), 'member 0 waited until one of them was done');
+  assert.ok(t(2, 'restartedAt') <= t(1, 'restartedAt') && t(1, 'restartedAt') <= t(0, 'restartedAt'), 'highest ordinal first');
+  for (let o = 0; o < 3; o++) assert.deepEqual(hookLines(`wide-primary-${o}`), ['--pod_upgraded', '--role_upgraded', '--cluster_upgraded'].map((f) => `${f} 2.0.0 wide-primary-${o}`));
+});
+
+test('molt pause (cluster) holds the next rollout before its first member; molt resume lets it run', async () => {
+  const paused = molt('pause', 'wide');
+  assert.equal(paused.status, 0, paused.stderr);
+  assert.match(paused.stdout, /app\/wide pause requested/);
+  const before = uids();
+  const wideUids = Object.fromEntries(json<{ items: any[] }>(['-n', NS, 'get', 'pods', '-l', 'molt.dev/app=wide']).items.map((p) => [p.metadata.name, p.metadata.uid]));
+  apply(oneRole('wide-3', '3.0.0').replace(`${IMAGE}:3.0.0`, `${IMAGE}:2.0.0`));
+  apply(wideDoc(rel('wide-3')));
+  const s = await waitApp('wide Paused', (x) => x.phase === 'Paused', 60_000, 'wide');
+  assert.equal(condition(s, 'Progressing').reason, 'Paused');
+  assert.match(condition(s, 'Progressing').message, /PauseRequested/);
+  const now = Object.fromEntries(json<{ items: any[] }>(['-n', NS, 'get', 'pods', '-l', 'molt.dev/app=wide']).items.map((p) => [p.metadata.name, p.metadata.uid]));
+  assert.deepEqual(now, wideUids, 'no member was touched while paused');
+  const resumed = molt('resume', 'wide');
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const done = await waitApp('the rollout of wide after resume', (x) => x.lastUpgrade?.to === rel('wide-3') && !x.upgrade && x.phase === 'Running', 180_000, 'wide');
+  assert.equal(done.lastUpgrade.outcome, 'Succeeded');
+  assert.equal(json(['-n', NS, 'get', 'apps.molt.dev', 'wide']).metadata.annotations?.['molt.dev/paused'], undefined);
+  assert.deepEqual(uids(), before, 'db was not touched');
 });

@@ -32,6 +32,8 @@ export function pausedOutcome(j: RoleJournal, results: RoleAction[]): ReleaseOut
 export async function pauseOnFailure(c: ReleaseCtx, w: ReleaseWorld, role: string, fail: Extract<RoleAction, { kind: 'Fail' }>): Promise<void> {
   boundary(releaseKillPoint('PauseRollout'), 'before');
   await c.api.mergePatch(RESOURCES.apps, c.ref.namespace, c.ref.name, { metadata: { annotations: { [PAUSED_ANNOTATION]: 'true' } } });
+  // The rest of this reconcile reads the App it started with: it must see the pause too (or it would resume at once).
+  c.app.metadata.annotations = { ...c.app.metadata.annotations, [PAUSED_ANNOTATION]: 'true' };
   const paused = { role, ordinal: fail.ordinal, reason: fail.reason, message: fail.message, at: new Date().toISOString() };
   for (const set of w.sets.values()) if (set.journal) await writeJournal(c, set, { ...set.journal, paused, ...(set.role === role ? { failed: fail.ordinal } : {}) });
   boundary(releaseKillPoint('PauseRollout'), 'after');

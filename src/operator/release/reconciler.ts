@@ -235,7 +235,10 @@ async function finish(c: ReleaseCtx, w: ReleaseWorld, j: RoleJournal): Promise<R
     if (up) values[RELEASE_ANNOTATIONS.installed] = { app: c.manifest.spec, release: c.releases.get(j.to) };
     await annotate(c, set.name, values);
   }
-  if (pauseRequested(c.app)) await c.api.mergePatch(RESOURCES.apps, c.ref.namespace, c.ref.name, { metadata: { annotations: { [PAUSED_ANNOTATION]: null } } });
+  if (pauseRequested(c.app)) {
+    await c.api.mergePatch(RESOURCES.apps, c.ref.namespace, c.ref.name, { metadata: { annotations: { [PAUSED_ANNOTATION]: null } } });
+    delete c.app.metadata.annotations?.[PAUSED_ANNOTATION];
+  }
   boundary(releaseKillPoint('FinishRollout'), 'after');
   await clearRollbackTo(c);
   await event(c, up ? 'Normal' : 'Warning', up ? 'Upgraded' : 'RolledBack', up ? `every member runs ${j.to}` : `back on ${j.from}: ${cause}`);
