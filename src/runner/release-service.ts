@@ -13,6 +13,7 @@ import { deleteApp } from './app-service.ts';
 import type { RunDeps } from './run-operation.ts';
 import type { Store } from '../store/store.ts';
 import { beginRollout, clusterHook, installMembers, revertMembers, upgradeMembers } from './rollout.ts';
+import { killPoint } from './test-hooks.ts';
 
 /** How applying a release app ended. */
 export interface ReleaseAppResult {
@@ -110,9 +111,11 @@ async function install(deps: RunDeps, manifest: ReleaseAppManifest, release: Rel
 async function rollout(deps: RunDeps, manifest: ReleaseAppManifest, from: ReleaseManifest, to: ReleaseManifest, kind: 'upgrade' | 'resume'): Promise<ReleaseAppResult> {
   const rs = new ReleaseStore(deps.store);
   const name = manifest.metadata.name;
+  killPoint('BeginRollout', 'before');
   rs.saveApp(manifest, rs.updateStatus(name, (s) => ({ ...s, phase: 'Upgrading', state: 'updating', release: from.metadata.name, upgradeInfo: { isRollingBack: false, prevRelease: from.metadata.name }, pauseRequested: false })));
   deps.log(`${kind === 'resume' ? 'continuing the rollout of' : 'rolling out'} ${to.metadata.name} to ${name} (from ${from.metadata.name})`);
   const r = beginRollout(deps, manifest, kind, from.metadata.name, to.metadata.name);
+  killPoint('BeginRollout', 'after');
   const complete = await upgradeMembers(r, to);
   if (r.failure) {
     if (manifest.spec.upgradeStrategy.onFailure === 'pause') {
@@ -148,7 +151,9 @@ async function revert(deps: RunDeps, record: ReleaseAppRecord, prev: ReleaseMani
 
 async function revertWith(deps: RunDeps, r: ReturnType<typeof beginRollout>, manifest: ReleaseAppManifest, to: ReleaseManifest, prev: ReleaseManifest): Promise<void> {
   const rs = new ReleaseStore(deps.store);
+  killPoint('BeginRevert', 'before');
   rs.updateStatus(manifest.metadata.name, (s) => ({ ...s, phase: 'RollingBack', state: 'updating', upgradeInfo: { isRollingBack: true, prevRelease: prev.metadata.name } }));
+  killPoint('BeginRevert', 'after');
   // From here on `failure` means a member that could not be reverted.
   r.failure = undefined;
   await revertMembers(r, to, prev);
@@ -177,6 +182,8 @@ function steady(s: ReleaseAppStatus, release: ReleaseManifest): ReleaseAppStatus
 }
 
 function finish(rs: ReleaseStore, rollout: number, manifest: ReleaseAppManifest, outcome: string, change: (s: ReleaseAppStatus) => ReleaseAppStatus, error: ErrorRecord | undefined, from: string | undefined, to: string): void {
+  const step = outcome === 'RolledBack' ? 'FinishRevert' : 'FinishRollout';
+  killPoint(step, 'before');
   rs.finishRollout(rollout, outcome);
   const now = new Date().toISOString();
   const status = rs.updateStatus(manifest.metadata.name, (s) => {
@@ -186,6 +193,7 @@ function finish(rs: ReleaseStore, rollout: number, manifest: ReleaseAppManifest,
     return { ...next, conditions: ready, lastUpgrade: { rollout, ...(from ? { from } : {}), to, outcome: outcome as NonNullable<ReleaseAppStatus['lastUpgrade']>['outcome'], ...(error ? { error } : {}), startedAt: next.lastUpgrade?.rollout === rollout ? next.lastUpgrade.startedAt : now, finishedAt: now } };
   });
   rs.saveApp(manifest, status);
+  killPoint(step, 'after');
 }
 
 /** The installed side of a release app as the core's decision needs it, read from the store. */

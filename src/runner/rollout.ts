@@ -7,13 +7,15 @@
  */
 import { MoltError, toErrorRecord, type ErrorRecord } from '../core/errors.ts';
 import type { AppManifest } from '../core/model.ts';
-import { MEMBER_LABEL, memberManifest, roleOf, rolloutOrder } from '../core/release.ts';
+import { MEMBER_LABEL, memberManifest, memberName, roleOf, rolloutOrder } from '../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../core/release-schema.ts';
 import { withMember, type ReleaseAppStatus, type UpgradeStatus } from '../core/release-status.ts';
+import type { RolloutStep } from '../core/step-boundaries.ts';
 import { compareVersionStrings } from '../core/version.ts';
-import { ReleaseStore } from '../store/release-store.ts';
-import { applyApp } from './app-service.ts';
+import { ReleaseStore, type RolloutRecord } from '../store/release-store.ts';
+import { applyApp, recoverApp } from './app-service.ts';
 import type { RunDeps } from './run-operation.ts';
+import { killPoint } from './test-hooks.ts';
 
 /** One rollout in progress: its deps, ids and the first failure seen. */
 interface Rollout {
@@ -22,12 +24,20 @@ interface Rollout {
   app: ReleaseAppManifest;
   id: number;
   failure?: ErrorRecord;
+  /** Events of the rollouts a dead molt left open, just before this one: hooks they already called. */
+  prior: RolloutRecord['events'];
 }
 
 /** Starts a rollout record and returns its context. */
 export function beginRollout(deps: RunDeps, app: ReleaseAppManifest, kind: string, from: string | undefined, to: string): Rollout {
   const rs = new ReleaseStore(deps.store);
-  return { deps, rs, app, id: rs.startRollout(app.metadata.name, kind, from, to) };
+  // We hold the app's lock: a rollout still open was cut short by a molt that died.
+  for (const open of rs.listRollouts(app.metadata.name).filter((x) => x.outcome === undefined)) rs.finishRollout(open.id, 'Interrupted');
+  const all = rs.listRollouts(app.metadata.name);
+  let first = all.length;
+  while (first > 0 && all[first - 1]?.outcome === 'Interrupted') first--;
+  const prior = all.slice(first).flatMap((x) => x.events);
+  return { deps, rs, app, id: rs.startRollout(app.metadata.name, kind, from, to), prior };
 }
 
 /** Installs or converges every member onto `release`, roles in parallel, ordinals ascending. */
@@ -60,20 +70,50 @@ export async function upgradeMembers(r: Rollout, to: ReleaseManifest): Promise<b
   return finished.every(Boolean);
 }
 
-/** Reverts every member that is on `to` back to `prev` (data kept, no scripts), roles in parallel. */
+/**
+ * Reverts every member that is on `to` back to `prev` (data kept, no scripts), roles in
+ * parallel. A member whose own operation a dead molt left in flight is first finished or
+ * rolled back from its journal, so `touched` is read from whole members only.
+ */
 export async function revertMembers(r: Rollout, to: ReleaseManifest, prev: ReleaseManifest): Promise<void> {
   await Promise.all(r.app.spec.roles.map(async (role) => {
-    const touched = membersOn(r, role.name, role.members, to);
+    await recoverMembers(r, role.name, role.members);
+    // Touched: members still on `to`, and those a dead molt was reverting (their hook may be owed).
+    const reverting = Array.from({ length: role.members }, (_, i) => i).filter((i) => memberStatus(r, role.name, i) === 'rollingBack');
+    const touched = [...new Set([...membersOn(r, role.name, role.members, to), ...reverting])];
     for (const ordinal of touched.sort((a, b) => a - b)) {
       await changeMember(r, prev, role.name, ordinal, { before: 'rollingBack', after: 'rolledBack', event: 'member-reverted', hook: '--pod_reverted', revert: true });
     }
-    if (touched.length > 0) await roleHook(r, prev, role.name, '--role_reverted');
+    const revertedBefore = r.prior.some((e) => e.event === 'member-reverted' && e.role === role.name);
+    if (touched.length > 0 || revertedBefore) await roleHook(r, prev, role.name, '--role_reverted');
   }));
 }
 
 /** Calls the lifecycle script of every member with `flag` (cluster_upgraded / cluster_reverted). */
 export async function clusterHook(r: Rollout, release: ReleaseManifest, flag: string): Promise<void> {
-  await Promise.all(r.app.spec.roles.map((role) => roleHook(r, release, role.name, flag)));
+  killPoint(HOOK_STEPS[flag] ?? flag, 'before');
+  await Promise.all(r.app.spec.roles.map((role) => callHooks(r, release, role.name, flag)));
+  killPoint(HOOK_STEPS[flag] ?? flag, 'after');
+}
+
+/** The rollout step (core/step-boundaries.ts) of each lifecycle flag. */
+const HOOK_STEPS: Record<string, RolloutStep> = {
+  '--pod_upgraded': 'PodUpgradedHook', '--role_upgraded': 'RoleUpgradedHook', '--cluster_upgraded': 'ClusterUpgradedHook',
+  '--pod_reverted': 'PodRevertedHook', '--role_reverted': 'RoleRevertedHook', '--cluster_reverted': 'ClusterRevertedHook',
+};
+
+/** Finishes or rolls back the in-flight operation of any member of the role (a molt died mid-member). */
+async function recoverMembers(r: Rollout, role: string, members: number): Promise<void> {
+  for (let ordinal = 0; ordinal < members; ordinal++) {
+    const name = memberName(r.app.metadata.name, role, ordinal);
+    if (!r.deps.store.inFlightOperation(name)) continue;
+    try {
+      await recoverApp(r.deps, name);
+    } catch (e) {
+      const cause = toErrorRecord(e);
+      r.failure ??= { ...cause, message: `${name}: ${cause.message}` };
+    }
+  }
 }
 
 interface MemberChange {
@@ -84,26 +124,41 @@ interface MemberChange {
   revert?: boolean;
 }
 
-/** Moves one member onto `release` through the single-member procedure, then calls its hook. */
+/**
+ * Moves one member onto `release` through the single-member procedure, then calls its hook.
+ * A member already on `release` is left alone — unless its status still says `c.before`: then
+ * a molt died after moving it but before its hook was confirmed, and the hook is called now.
+ * Hooks are called at least once: twice only when molt dies while that hook runs (its `call`
+ * event journaled, its `hook` event not).
+ */
 async function changeMember(r: Rollout, release: ReleaseManifest, role: string, ordinal: number, c: MemberChange): Promise<void> {
   const base = memberManifest(r.app, release, roleOf(release, role), ordinal);
   const manifest: AppManifest = c.revert ? { ...base, spec: { ...base.spec, upgradeConfig: { ...base.spec.upgradeConfig, forceUpgrade: true } } } : base;
   const name = manifest.metadata.name;
-  if (memberVersion(r, name) === release.spec.version && memberRelease(r, name) === release.metadata.name) {
+  const moved = memberVersion(r, name) === release.spec.version && memberRelease(r, name) === release.metadata.name;
+  const hookOwed = moved && c.hook !== undefined && c.before !== '' && memberStatus(r, role, ordinal) === c.before;
+  if (moved && !hookOwed) {
     setMember(r, role, ordinal, { upgradeStatus: c.after || memberStatus(r, role, ordinal), ...memberFacts(r, name) });
     return;
   }
-  setMember(r, role, ordinal, { upgradeStatus: c.before });
-  r.rs.event(r.id, `${c.event.replace(/-\w+$/, '')}-started`, `${name} → ${release.spec.version}`, role, name);
-  r.deps.log(`[${role} ${ordinal}] ${name} → ${release.metadata.name}`);
+  const step: RolloutStep = c.revert ? 'RevertMember' : 'UpgradeMember';
+  if (!moved) {
+    setMember(r, role, ordinal, { upgradeStatus: c.before });
+    r.rs.event(r.id, `${c.event.replace(/-\w+$/, '')}-started`, `${name} → ${release.spec.version}`, role, name);
+    r.deps.log(`[${role} ${ordinal}] ${name} → ${release.metadata.name}`);
+  }
   try {
-    const result = await applyApp(r.deps, manifest, c.revert ? 'revert' : 'apply');
-    const state = result.operation?.state;
-    if (state && state.phase !== 'Succeeded') {
-      const cause = 'cause' in state ? state.cause : { code: 'Failed', message: `ended ${state.phase}` };
-      throw Object.assign(new Error(cause.message), { record: cause });
+    if (!moved) {
+      killPoint(step, 'before');
+      const result = await applyApp(r.deps, manifest, c.revert ? 'revert' : 'apply');
+      const state = result.operation?.state;
+      if (state && state.phase !== 'Succeeded') {
+        const cause = 'cause' in state ? state.cause : { code: 'Failed', message: `ended ${state.phase}` };
+        throw Object.assign(new Error(cause.message), { record: cause });
+      }
+      killPoint(step, 'after');
     }
-    if (c.hook) await memberHook(r, release, role, name, c.hook);
+    if (c.hook) await podHook(r, release, role, name, c.hook);
     setMember(r, role, ordinal, { upgradeStatus: c.after, ...memberFacts(r, name) });
     r.rs.event(r.id, c.event, `${name} now runs ${release.spec.version}`, role, name);
   } catch (e) {
@@ -115,26 +170,58 @@ async function changeMember(r: Rollout, release: ReleaseManifest, role: string, 
   }
 }
 
+/** One member's pod hook, between its two kill points. */
+async function podHook(r: Rollout, release: ReleaseManifest, role: string, member: string, flag: string): Promise<void> {
+  killPoint(HOOK_STEPS[flag] ?? flag, 'before');
+  await memberHook(r, release, role, member, flag);
+  killPoint(HOOK_STEPS[flag] ?? flag, 'after');
+}
+
 /** Calls one member's lifecycle script with `flag`; a failure fails the member. */
 async function memberHook(r: Rollout, release: ReleaseManifest, role: string, member: string, flag: string): Promise<void> {
   const script = roleOf(release, role).lifecycle;
   if (!script) return;
+  if (calledBefore(r, role, member, flag)) {
+    r.rs.event(r.id, `hook${flag.replace('--', ' ')} skipped`, `${member}: ${script} ${flag} was already called by the interrupted rollout`, role, member);
+    return;
+  }
   const id = r.deps.store.getApp(member)?.status.containerId ?? member;
+  // Journaled first: a hook started but never recorded is one a dead molt may have run (re-run calls it again).
+  r.rs.event(r.id, `call${flag.replace('--', ' ')}`, `${member}: ${script} ${flag}`, role, member);
   const res = await r.deps.engine.exec(id, [script, flag]);
   r.rs.event(r.id, `hook${flag.replace('--', ' ')}`, `${member}: ${script} ${flag} exited ${res.exitCode}`, role, member);
   if (res.exitCode !== 0) throw Object.assign(new Error(`lifecycle ${script} ${flag} exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}`), { record: { code: 'HookFailed', message: `${member}: lifecycle ${flag} exited ${res.exitCode}` } });
+}
+
+/** The role hook of `role`, between its two kill points. */
+async function roleHook(r: Rollout, release: ReleaseManifest, role: string, flag: string): Promise<void> {
+  killPoint(HOOK_STEPS[flag] ?? flag, 'before');
+  await callHooks(r, release, role, flag);
+  killPoint(HOOK_STEPS[flag] ?? flag, 'after');
 }
 
 /**
  * Calls the lifecycle script with `flag` on every member of a role, all at once (the role or
  * cluster is already changed when these run, so a failure is recorded, not fatal).
  */
-async function roleHook(r: Rollout, release: ReleaseManifest, role: string, flag: string): Promise<void> {
+async function callHooks(r: Rollout, release: ReleaseManifest, role: string, flag: string): Promise<void> {
   const spec = r.app.spec.roles.find((x) => x.name === role);
   await Promise.all(Array.from({ length: spec?.members ?? 0 }, (_, ordinal) => {
     const name = `${r.app.metadata.name}-${role}-${ordinal}`;
     return memberHook(r, release, role, name, flag).catch((e: unknown) => r.rs.event(r.id, 'hook-failed', `${name}: ${(e as Error).message}`, role, name));
   }));
+}
+
+/**
+ * True when an interrupted rollout just before this one already called `flag` on `member`
+ * successfully and nothing in the hook's scope (the member, its role, or the whole app) started
+ * changing after that: so a re-run calls every hook once.
+ */
+function calledBefore(r: Rollout, role: string, member: string, flag: string): boolean {
+  const at = r.prior.findLastIndex((e) => e.event === `hook${flag.replace('--', ' ')}` && e.member === member && / exited 0$/.test(e.message));
+  if (at < 0) return false;
+  const inScope = (e: RolloutRecord['events'][number]): boolean => (flag.startsWith('--pod_') ? e.member === member : flag.startsWith('--role_') ? e.role === role : true);
+  return !r.prior.slice(at + 1).some((e) => e.event.endsWith('-started') && inScope(e));
 }
 
 function membersOn(r: Rollout, role: string, members: number, release: ReleaseManifest): number[] {

@@ -14,6 +14,7 @@ import type { OperationRecord } from '../store/types.ts';
 import { applyApp, recoverApp } from './app-service.ts';
 import type { RunDeps } from './run-operation.ts';
 import { nonInlineKind } from './task-apps.ts';
+import { killPoint } from './test-hooks.ts';
 import type { Endpoint } from './task-endpoints.ts';
 
 /** What running one target needs. */
@@ -94,7 +95,9 @@ async function attempt(ctx: TargetContext, from: TargetRecord): Promise<TargetRe
   const now = new Date().toISOString();
   const attempts = from.attempts + 1;
   let t: TargetRecord = { ...from, phase: 'Running', attempts, baselineOperation: latestOperationId(store, from.app), startTime: from.startTime ?? now, completedTime: undefined, reason: '', message: 'deciding' };
+  killPoint('StartTarget', 'before');
   ctx.tasks.saveTarget(ctx.task, t);
+  killPoint('StartTarget', 'after');
   const preKey = `pre:${attempts}`;
   const pre = waitingEntry(t.target, TASK_PRECHECK_STEP, now, 'checking the version guard and upgrade rules');
   ctx.tasks.upsertStatus(ctx.task, preKey, pre);
@@ -171,7 +174,9 @@ function outcomeFromJournal(store: Store, t: TargetRecord, thrown: unknown): Tar
 /** Records a settled outcome. */
 function settle(ctx: TargetContext, t: TargetRecord, outcome: TargetOutcome & { operation?: number }): TargetRecord {
   const done: TargetRecord = { ...t, phase: outcome.phase, reason: outcome.reason, message: outcome.message, completedTime: new Date().toISOString(), ...(outcome.operation !== undefined ? { operation: outcome.operation } : {}) };
+  killPoint('SettleTarget', 'before');
   ctx.tasks.saveTarget(ctx.task, done);
+  killPoint('SettleTarget', 'after');
   return done;
 }
 

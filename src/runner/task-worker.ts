@@ -18,6 +18,7 @@ import type { TargetRecord, TaskRecord, TaskRunState, TaskStore } from '../store
 import { selectableApps } from './task-apps.ts';
 import type { EndpointSet } from './task-endpoints.ts';
 import { runTarget, type TargetContext } from './task-target.ts';
+import { killPoint } from './test-hooks.ts';
 
 /** What the worker needs. */
 export interface WorkerDeps {
@@ -95,7 +96,9 @@ async function work(deps: WorkerDeps, task: TaskRecord): Promise<WorkerResult> {
 function begin(deps: WorkerDeps, task: TaskRecord): TaskRunState {
   const resumed = task.state.phase === 'Started';
   const state: TaskRunState = resumed ? { ...task.state, runs: task.state.runs + 1 } : { ...task.state, phase: 'Started', startTime: new Date().toISOString(), runs: 1 };
+  killPoint('StartTask', 'before');
   deps.tasks.saveState(task.name, state);
+  killPoint('StartTask', 'after');
   deps.progress(resumed ? `task/${task.name}: resuming (run ${state.runs}); a previous worker stopped before finishing` : `task/${task.name}: started`);
   return state;
 }
@@ -115,7 +118,9 @@ function ensureTargets(deps: WorkerDeps, task: TaskRecord): TargetRecord[] {
       });
     }
   }
+  killPoint('JournalTargets', 'before');
   deps.tasks.insertTargets(task.name, records);
+  killPoint('JournalTargets', 'after');
   deps.progress(`task/${task.name}: ${records.length} target(s) on ${deps.endpoints.endpoints.map((e) => e.name).join(', ')}`);
   return deps.tasks.listTargets(task.name);
 }
@@ -201,7 +206,9 @@ function finish(run: Run, stop: StopCause): WorkerResult {
   }
   const final = finalPhase(counts(run), task.manifest.spec.options.maxFailureRatio, cancelled ? 'Cancelled' : stop);
   run.state = { ...run.state, phase: final.phase, completedTime: now, reason: final.reason, message: final.message };
+  killPoint('FinishTask', 'before');
   deps.tasks.saveState(task.name, run.state);
+  killPoint('FinishTask', 'after');
   deps.progress(`task/${task.name}: ${final.phase} (${final.reason}): ${final.message}`);
   return { task: deps.tasks.getTask(task.name) ?? task, stopped: false };
 }

@@ -6,10 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DockerHttpClient } from '../../src/engines/docker/http.ts';
+import { Store } from '../../src/store/store.ts';
 import { volumeChecksum, type PodmanHarness } from './harness.ts';
 import { molt, spawnMolt, type MoltEnv } from './molt-cli.ts';
 
@@ -184,4 +186,34 @@ export async function lastOperation(m: MoltEnv, name: string): Promise<{ outcome
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ---- cheap observation for kill-point matrices ------------------------------------------
+
+/**
+ * Reads molt's journal (its store under the test's home) directly: a kill-point matrix checks
+ * hundreds of apps, and a `molt history` process per app would cost more than the points.
+ */
+export function readJournal<T>(m: MoltEnv, fn: (store: Store) => T): T {
+  const store = Store.open(m.home);
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * SHA-256 over a volume's files (paths, modes, sizes, bytes), read on the host from the
+ * harness's own storage: the same evidence as harness `volumeChecksum` without a podman process.
+ */
+export async function volumeSum(h: PodmanHarness, volume: string): Promise<string> {
+  const root = join(h.dir, 'root', 'volumes', volume, '_data');
+  const hash = createHash('sha256');
+  for (const rel of (await readdir(root, { recursive: true })).sort()) {
+    const st = await lstat(join(root, rel));
+    hash.update(`${rel} ${st.mode} ${st.uid}:${st.gid} ${st.size}\n`);
+    if (st.isFile()) hash.update(await readFile(join(root, rel)));
+  }
+  return hash.digest('hex');
 }
