@@ -5,10 +5,12 @@
  * memory or being killed. Each failure ends with the old version back, whole — the same
  * container at the same IP with the same bytes — and a clear cause in stderr and in `molt
  * history`; a service that is back before molt needs it costs nothing (the upgrade finishes).
+ * And a data volume filling up while the post-upgrade script writes to it: rolled back, the
+ * snapshot restored onto the full volume, the script's "no space" in the cause.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildTestImage, volumeChecksum, type PodmanHarness } from './harness.ts';
+import { buildTestImage, run, volumeChecksum, type PodmanHarness } from './harness.ts';
 import { appDoc, buildApp, writeManifest, type MoltEnv, startTestbed } from './molt-cli.ts';
 import {
   assertBackAsBefore, crashService, lastOperation, pausePoint, startMolt, startService, stopService, waitFor, type Survivor,
@@ -20,6 +22,19 @@ let m: MoltEnv;
 let net: string;
 let subnet: string;
 const REPO = 'localhost/e2e-faults';
+
+/** Ready at once; runs until SIGTERM. */
+const IDLE_SCRIPT = `#!/bin/sh
+trap 'exit 0' TERM
+touch /tmp/ready
+while true; do sleep 1 & wait $!; done
+`;
+
+/** A post-upgrade "migration" that writes into the data volume until it is full. */
+const FILL_SCRIPT = `#!/bin/sh
+echo "migrating $1 -> $2: rewriting /data" >&2
+exec dd if=/dev/zero of=/data/migrated bs=64k
+`;
 
 /** Waits for /tmp/allocate, then eats memory without end (`tail` keeps a line that never ends). */
 const GREEDY_SCRIPT = `#!/bin/sh
@@ -36,6 +51,10 @@ before(async () => {
     buildApp(h, REPO, '1.1.0-1'),
     buildApp(h, REPO, '1.1.0-2'),
     buildTestImage(h, { tag: `${REPO}:1.4.0-1`, cmd: ['/app/run'], files: { '/app/run': { content: GREEDY_SCRIPT, mode: 0o755 } } }),
+    buildTestImage(h, {
+      tag: `${REPO}:1.1.0-3`, cmd: ['/app/run'], labels: { 'dev.molt.post-upgrade': '/app/post.sh' },
+      files: { '/app/run': { content: IDLE_SCRIPT, mode: 0o755 }, '/app/post.sh': { content: FILL_SCRIPT, mode: 0o755 } },
+    }),
   ]);
 });
 after(async () => {
@@ -152,5 +171,32 @@ describe('the new container dies during AwaitReady', () => {
     });
     await assertRolledBack(r, 'hostkill', ['ContainerExited'], /\b137\b/);
     await assertBackAsBefore(h, m, net, v1);
+  });
+});
+
+describe('the data volume fills up during the post-upgrade script', () => {
+  test('the script fails with no space left: rolled back to v1, the snapshot restored onto the full volume, the cause in history', async () => {
+    // A 2 MiB filesystem of its own under the volume's directory (mounted on the host, so it
+    // outlives the containers, as a small disk would).
+    const created = await h.podman(['volume', 'create', 'fullvol-data']);
+    assert.equal(created.code, 0, created.stderr);
+    const mountpoint = (await h.podman(['volume', 'inspect', '--format', '{{.Mountpoint}}', 'fullvol-data'])).stdout.trim();
+    const mounted = await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountpoint], process.env);
+    assert.equal(mounted.code, 0, mounted.stderr);
+    try {
+      const v1 = await installWithData('fullvol');
+      const r = await upgradeWithFault('fullvol', '1.1.0-3', 'PostUpgrade:before', async () => {
+        const df = await run('df', ['-k', '--output=size', mountpoint], process.env);
+        assert.match(df.stdout, /\b2048\b/, `the volume is the 2 MiB filesystem: ${df.stdout}`);
+      });
+      await assertRolledBack(r, 'fullvol', ['PostUpgradeFailed'], /No space left on device/);
+      const op = await lastOperation(m, 'fullvol');
+      assert.match(op.error?.message ?? '', /post-upgrade script/, 'the cause names the script');
+      const restore = op.steps.find((s) => s.name === 'RestoreVolumes');
+      assert.match(restore?.message ?? '', /restored fullvol-data/, 'the snapshot was restored');
+      await assertBackAsBefore(h, m, net, v1);
+    } finally {
+      await run('umount', [mountpoint], process.env);
+    }
   });
 });
