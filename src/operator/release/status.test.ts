@@ -62,3 +62,17 @@ test('status.history of a release app: the install, each finished rollout (a mol
   const again = releaseStatusOf(world(undefined, back), { kind: 'Steady', reason: 'UpToDate', message: '' }, s2, 3, NOW);
   assert.deepEqual(again.history?.map((e) => [e.kind, e.from ?? null, e.to, e.result]), [['install', null, 'r1', 'Succeeded'], ['upgrade', 'r1', 'r2', 'Succeeded'], ['rollback', 'r2', 'r1', 'Succeeded']]);
 });
+
+test('paused: by a failure (the cause in upgrade and the condition) or by request; phase Paused, Progressing False reason Paused', () => {
+  const failed = { ...journal, failed: 1, paused: { role: 'primary', ordinal: 1, reason: 'CrashLoop', message: 'db-primary-1: CrashLoopBackOff', at: NOW } };
+  const s = releaseStatusOf(world(failed), { kind: 'Paused', reason: 'CrashLoop', message: 'paused at primary member 1' }, undefined, 3, NOW);
+  assert.equal(s.phase, 'Paused');
+  assert.equal(s.upgrade?.cause, 'CrashLoop: db-primary-1: CrashLoopBackOff');
+  const cond = s.conditions?.find((c) => c.type === 'Progressing');
+  assert.equal(cond?.status, 'False');
+  assert.equal(cond?.reason, 'Paused');
+  assert.match(cond?.message ?? '', /^CrashLoop: paused at primary member 1/);
+  const requested = releaseStatusOf(world(journal), { kind: 'Paused', reason: 'PauseRequested', message: 'paused before db-primary-0' }, undefined, 3, NOW);
+  assert.equal(requested.phase, 'Paused');
+  assert.equal(requested.upgrade?.cause, undefined);
+});
