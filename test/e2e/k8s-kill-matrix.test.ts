@@ -106,7 +106,7 @@ class LocalOperator {
 
   start(killAt: string | undefined): void {
     const args = ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/operator/main.ts'), '--kubeconfig', kubeconfig, '--instance', this.run.instance, '--identity', this.run.instance, '--lease-namespace', this.run.ns, '--health-address', '127.0.0.1:0', '--workers', '2'];
-    const env: NodeJS.ProcessEnv = { ...process.env, MOLT_TEST_HOOKS: '1', ...(killAt ? { MOLT_TEST_KILL_AT: killAt } : {}) };
+    const env: NodeJS.ProcessEnv = { ...process.env, MOLT_TEST_HOOKS: '1', NODE_COMPILE_CACHE: join(tmpdir(), 'molt-km-compile-cache'), ...(killAt ? { MOLT_TEST_KILL_AT: killAt } : {}) };
     delete env['NODE_TEST_CONTEXT'];
     const proc = spawn(NODE, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc = proc;
@@ -135,10 +135,8 @@ class LocalOperator {
     const p = this.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+    p.kill('SIGKILL'); // nothing to hand over: the run's namespace, lease included, goes next
     await exited;
-    clearTimeout(t);
   }
 }
 
@@ -296,8 +294,15 @@ const releasePause: Path = {
     const first = await paused();
     assert.match(first.upgrade.cause, /ImagePullFailed/, `${r.id}: the cause`);
     const failedUid = (await pods(r)).find((p) => p.metadata.name === 'a-db-1')?.metadata.uid;
+    const resumedAt = new Date().toISOString();
     await api.mergePatch(RESOURCES.apps, r.ns, 'a', { metadata: { annotations: { 'molt.dev/paused': null } } });
     await until(r, 'the retry', async () => ((await pods(r)).find((p) => p.metadata.name === 'a-db-1')?.metadata.uid !== failedUid ? true : undefined));
+    // The retried member fails again: paused anew (the journal's pause is newer than the resume).
+    await until(r, 'paused again', async () => {
+      const sts = await api.get<KubeObject>(RESOURCES.statefulsets, r.ns, 'a-db');
+      const j = JSON.parse(sts?.metadata.annotations?.['molt.dev/rollout'] ?? '{}') as { paused?: { at: string } };
+      return j.paused && j.paused.at > resumedAt ? true : undefined;
+    });
     await paused();
     await applyApp(r, { release: releaseName(r, '1'), roles: [{ name: 'db', members: 2 }], ...pause });
     const s = await until(r, 'the rollback', async () => {
@@ -467,32 +472,49 @@ function collapsed(seq: string[]): string[] {
   return out;
 }
 
+/** Steps that change the phase of a rollout: a step passed again after one of them is in another state. */
+const PHASES = new Set([...(['BeginUpgrade', 'StartRollback', 'FinishUpgrade', 'FinishRollback', 'Abort'] as const).map((k) => appKillPoint(k)), ...ACTING_PASS_STEPS.map((k) => releaseKillPoint(k))]);
+
 /** The paths that are tried at every point they reach (issue #8: the upgrade and the rollback path of each engine). */
 const PRIMARY = new Set(['release-upgrade', 'release-rollback', 'app-upgrade', 'app-rollback']);
 
 /**
- * The kill runs. A primary path is killed at every point it reaches, where it first passes it
- * — except when an earlier path passes exactly the same steps up to it (the install, the start
- * of an upgrade): the operator would die in the same state, so that run would repeat one already
- * scheduled. The other paths add the points no earlier path was killed at (pause, resume,
- * abort). Returns the jobs and, per path, how many points were left to an earlier path.
+ * The kill runs. A primary path is killed at every boundary it passes — again at a later pass of
+ * a step when the rollout changed phase in between (`<point>@<n>`: the template switched back
+ * by a rollback, not the next member's restart) — except when an
+ * earlier path passes exactly the same steps up to there (the install, the start of an
+ * upgrade): the operator would die in the same state, so that run would repeat one already
+ * scheduled. A step that repeats while it waits (an ExecPod starting) is killed at its first
+ * pass only. The other paths add the passes no earlier path was killed at (pause, resume,
+ * abort). Returns the jobs and, per path, how many passes were left to an earlier path.
  */
 function schedule(points: string[], sequences: Map<string, string[]>): { jobs: { path: Path; point: string }[]; shared: Map<string, number> } {
+  const known = new Set(points);
   const states = new Set<string>();
   const tried = new Set<string>();
   const jobs: { path: Path; point: string }[] = [];
   const shared = new Map<string, number>();
   for (const path of PATHS) {
-    const seq = collapsed(sequences.get(path.name) ?? []);
-    for (const point of points) {
-      const at = seq.indexOf(point);
-      if (at < 0 || (ONLY_POINTS && !ONLY_POINTS.test(point))) continue;
-      const state = seq.slice(0, at + 1).join(' ');
-      if (states.has(state) || (!PRIMARY.has(path.name) && tried.has(point))) shared.set(path.name, (shared.get(path.name) ?? 0) + 1);
-      else jobs.push({ path, point });
+    const raw = sequences.get(path.name) ?? [];
+    const seq = collapsed(raw);
+    const seen = new Map<string, number>();
+    const last = new Map<string, number>();
+    seq.forEach((point, i) => {
+      const n = (seen.get(point) ?? 0) + 1;
+      seen.set(point, n);
+      const previous = last.get(point);
+      last.set(point, i);
+      const waits = raw.filter((p) => p === point).length !== seq.filter((p) => p === point).length;
+      // A later pass counts when the rollout changed phase since the last one (the template switched back by a rollback), not for the next member.
+      const newPhase = previous !== undefined && seq.slice(previous + 1, i).some((p) => PHASES.has(p.split(':')[0] as string));
+      if (!known.has(point) || (n > 1 && (waits || !newPhase)) || (ONLY_POINTS && !ONLY_POINTS.test(point))) return;
+      const killAt = n === 1 ? point : `${point}@${n}`;
+      const state = seq.slice(0, i + 1).join(' ');
+      if (states.has(state) || (!PRIMARY.has(path.name) && tried.has(killAt))) shared.set(path.name, (shared.get(path.name) ?? 0) + 1);
+      else jobs.push({ path, point: killAt });
       states.add(state);
-      tried.add(point);
-    }
+      tried.add(killAt);
+    });
   }
   return { jobs, shared };
 }
@@ -560,7 +582,8 @@ test('the operator killed at every step boundary of every path, then restarted, 
   const lines = [`operator kill points: tried ${tried}, passed ${passed} (${((Date.now() - t0) / 1000).toFixed(0)} s)`];
   for (const p of PATHS) {
     const res = results.get(p.name) as { tried: number; passed: number };
-    const notReached = points.filter((pt) => !reached.get(p.name)?.has(pt)).length;
+    const family = p.name.startsWith('release') ? 'op.release.' : 'op.app.';
+    const notReached = points.filter((pt) => pt.startsWith(family) && !reached.get(p.name)?.has(pt)).length;
     lines.push(`  ${p.name}: tried ${res.tried}, passed ${res.passed}, left to an earlier path ${shared.get(p.name) ?? 0}, not reached ${notReached}`);
   }
   lines.push(`  not driven by any path: ${[...NOT_DRIVEN].join(', ')}`);
