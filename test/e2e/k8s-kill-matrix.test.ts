@@ -472,6 +472,20 @@ function collapsed(seq: string[]): string[] {
   return out;
 }
 
+/** `after` boundaries with a write after them (a hook's journal entry): the next `before` is another state. */
+const WRITES_AFTER = new Set([`${releaseKillPoint('PodHook')}:after`, `${releaseKillPoint('RoleHook')}:after`]);
+
+/**
+ * What the cluster holds when the operator dies at boundary i of a path: the steps done so far.
+ * Dying before a step is dying after the one before it (nothing is written between them but
+ * the status, which every pass derives afresh), unless that one writes after its boundary.
+ */
+function crashState(seq: string[], i: number): string {
+  const point = seq[i] as string;
+  if (point.endsWith(':after')) return seq.slice(0, i + 1).join(' ');
+  return seq.slice(0, i).join(' ') + (i > 0 && WRITES_AFTER.has(seq[i - 1] as string) ? ' +journaled' : '');
+}
+
 /** Steps that change the phase of a rollout: a step passed again after one of them is in another state. */
 const PHASES = new Set([...(['BeginUpgrade', 'StartRollback', 'FinishUpgrade', 'FinishRollback', 'Abort'] as const).map((k) => appKillPoint(k)), ...ACTING_PASS_STEPS.map((k) => releaseKillPoint(k))]);
 
@@ -483,8 +497,8 @@ const PRIMARY = new Set(['release-upgrade', 'release-rollback', 'app-upgrade', '
  * a step when the rollout changed phase in between (`<point>@<n>`: the template switched back
  * by a rollback, not the next member's restart) — except when an
  * earlier path passes exactly the same steps up to there (the install, the start of an
- * upgrade): the operator would die in the same state, so that run would repeat one already
- * scheduled. A step that repeats while it waits (an ExecPod starting) is killed at its first
+ * upgrade), or when the point is the `before` right after a scheduled `after` (crashState):
+ * the operator would die in the same state, so that run would repeat one already scheduled. A step that repeats while it waits (an ExecPod starting) is killed at its first
  * pass only. The other paths add the passes no earlier path was killed at (pause, resume,
  * abort). Returns the jobs and, per path, how many passes were left to an earlier path.
  */
@@ -509,7 +523,7 @@ function schedule(points: string[], sequences: Map<string, string[]>): { jobs: {
       const newPhase = previous !== undefined && seq.slice(previous + 1, i).some((p) => PHASES.has(p.split(':')[0] as string));
       if (!known.has(point) || (n > 1 && (waits || !newPhase)) || (ONLY_POINTS && !ONLY_POINTS.test(point))) return;
       const killAt = n === 1 ? point : `${point}@${n}`;
-      const state = seq.slice(0, i + 1).join(' ');
+      const state = crashState(seq, i);
       if (states.has(state) || (!PRIMARY.has(path.name) && tried.has(killAt))) shared.set(path.name, (shared.get(path.name) ?? 0) + 1);
       else jobs.push({ path, point: killAt });
       states.add(state);
@@ -584,7 +598,7 @@ test('the operator killed at every step boundary of every path, then restarted, 
     const res = results.get(p.name) as { tried: number; passed: number };
     const family = p.name.startsWith('release') ? 'op.release.' : 'op.app.';
     const notReached = points.filter((pt) => pt.startsWith(family) && !reached.get(p.name)?.has(pt)).length;
-    lines.push(`  ${p.name}: tried ${res.tried}, passed ${res.passed}, left to an earlier path ${shared.get(p.name) ?? 0}, not reached ${notReached}`);
+    lines.push(`  ${p.name}: tried ${res.tried}, passed ${res.passed}, same state as a run already made ${shared.get(p.name) ?? 0}, not reached ${notReached}`);
   }
   lines.push(`  not driven by any path: ${[...NOT_DRIVEN].join(', ')}`);
   process.stderr.write(`${lines.join('\n')}\n`);
