@@ -41,7 +41,10 @@ export async function applyReleaseApp(deps: RunDeps, manifest: ReleaseAppManifes
   manifest.spec.roles.forEach((r) => roleOf(target, r.name));
   return withAppLock(deps, rs, name, async () => {
     const record = rs.getApp(name);
-    const decision = decideReleaseApp(manifest, record && installedOf(deps.store, rs, record), target);
+    // We hold the app's lock, so a rollback the record says is running was left by a molt
+    // that died: applying the previous release continues it instead of waiting for it.
+    const installed = record && { ...installedOf(deps.store, rs, record), isRollingBack: false };
+    const decision = decideReleaseApp(manifest, installed, target);
     switch (decision.action) {
       case 'none':
         rs.saveApp(manifest, record!.status);

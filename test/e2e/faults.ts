@@ -217,3 +217,52 @@ export async function volumeSum(h: PodmanHarness, volume: string): Promise<strin
   }
   return hash.digest('hex');
 }
+
+/**
+ * The count of a file's kill-point matrix, per path: each path's points are generated from
+ * step lists, so its expected size is known before any test runs. `report()` gives one line
+ * per path — `kill points (<path>): tried N, passed N of N` — and one for the file.
+ */
+export class KillTally {
+  readonly file: string;
+  readonly #prefix: string;
+  readonly #counts = new Map<string, { tried: number; passed: number; size: number }>();
+
+  /** `prefix` names the upgrade path the file's paths belong to in the report (`multi-member: revert`). */
+  constructor(file: string, paths: Record<string, readonly string[]>, prefix = '') {
+    this.file = file;
+    this.#prefix = prefix;
+    for (const [path, points] of Object.entries(paths)) this.#counts.set(path, { tried: 0, passed: 0, size: points.length });
+  }
+
+  /** Counts a point of `path` as tried; call first thing in its test. */
+  tried(path: string): void {
+    this.#get(path).tried++;
+  }
+
+  /** Counts a point of `path` as passed; call last thing in its test. */
+  passed(path: string): void {
+    this.#get(path).passed++;
+  }
+
+  /** One line per path, then the file's total. */
+  report(): string {
+    const all = [...this.#counts.values()].reduce((t, c) => ({ tried: t.tried + c.tried, passed: t.passed + c.passed, size: t.size + c.size }), { tried: 0, passed: 0, size: 0 });
+    const line = (name: string, c: { tried: number; passed: number; size: number }) => `kill points (${name}): tried ${c.tried}, passed ${c.passed} of ${c.size}`;
+    return [...[...this.#counts].map(([path, c]) => line(this.#prefix ? `${this.#prefix}: ${path}` : path, c)), line(`${this.file}, all paths`, all)].join('\n');
+  }
+
+  /** Every path tried its whole generated size, and every point passed. */
+  assertComplete(): void {
+    for (const [path, c] of this.#counts) {
+      assert.equal(c.tried, c.size, `${path}: tried ${c.tried} of the ${c.size} generated points`);
+      assert.equal(c.passed, c.tried, `${path}: ${c.tried - c.passed} point(s) failed`);
+    }
+  }
+
+  #get(path: string) {
+    const c = this.#counts.get(path);
+    if (!c) throw new Error(`no kill-point path "${path}" in ${this.file}`);
+    return c;
+  }
+}

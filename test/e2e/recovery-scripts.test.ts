@@ -1,16 +1,16 @@
 /**
- * The kill-point matrix for the other upgrade paths: an upgrade with scripts and snapshots
- * (the ledger's format migration) killed at every step boundary and re-run; its rollback killed
- * at every rollback step and recovered; and a multi-member rollout killed mid-way and re-run.
- * After each: one whole version, data as expected on that side, no helper container left.
+ * The kill-point matrix of the path with scripts and snapshots: an upgrade (the ledger's
+ * format migration) killed at every step boundary and re-run; its rollback killed at every
+ * rollback step and recovered. After each: one whole version, data as expected on that side,
+ * no helper container left. (The multi-member path is recovery-release.test.ts.)
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stringify } from 'yaml';
 import { buildLedgerImage, ledgerManifest } from '../../src/examples/ledger.ts';
+import { boundaries } from '../../src/core/step-boundaries.ts';
 import { FORWARD_STEPS, ROLLBACK_STEPS } from '../../src/core/upgrade-machine.ts';
+import { KillTally } from './faults.ts';
 import { buildTestImage, startPodman, volumeChecksum, type PodmanHarness } from './harness.ts';
-import { kvImage, kvRelease } from './kv-app.ts';
 import { molt, moltEnv, writeManifest, type MoltEnv } from './molt-cli.ts';
 
 let h: PodmanHarness;
@@ -19,7 +19,10 @@ let network: { name: string; subnet: string };
 const REPO = 'localhost/e2e-kill-ledger';
 const HOOKS = { MOLT_TEST_HOOKS: '1' };
 let n = 0;
-const tally = { tried: 0, passed: 0 };
+const PATHS = { 'scripts and snapshots, upgrade': boundaries(FORWARD_STEPS.upgrade), 'scripts and snapshots, rollback': boundaries(ROLLBACK_STEPS.upgrade) };
+const tally = new KillTally('recovery-scripts', PATHS);
+/** Points run side by side: each has its own app, volume and address. */
+const CONCURRENCY = 4;
 
 before(async () => {
   h = await startPodman();
@@ -36,7 +39,7 @@ before(async () => {
   });
 });
 after(async () => {
-  console.log(`kill points tried (scripts and multi-member paths): ${tally.tried}, passed: ${tally.passed}`);
+  console.log(tally.report());
   await h?.stop();
 });
 
@@ -56,69 +59,45 @@ async function onlyContainer(name: string) {
   return all[0]!;
 }
 
-describe('an upgrade with scripts and snapshots, killed at every step boundary, then re-run', () => {
-  for (const step of FORWARD_STEPS.upgrade) {
-    for (const when of ['before', 'after']) {
-      test(`killed ${when} ${step}: ends on 2.0.0-1 with the ledger migrated exactly once`, async () => {
-        tally.tried++;
-        const name = `ks${++n}`;
-        const v1 = await installV1(name);
-        const killed = await molt(m, ['apply', '-f', manifest(name, '2.0.0-1')], { ...HOOKS, MOLT_TEST_KILL_AT: `${step}:${when}` });
-        assert.ok(killed.code >= 128, killed.stderr);
-        const rerun = await molt(m, ['apply', '-f', manifest(name, '2.0.0-1')]);
-        assert.equal(rerun.code, 0, rerun.stderr);
-        const c = await onlyContainer(name);
-        assert.equal(c.labels['dev.molt.version'], '2.0.0-1');
-        assert.equal(c.networks[network.name], v1.ip);
-        const ledger = (await h.engine.exec(c.id, ['cat', '/var/lib/ledger/ledger.b'])).stdout;
-        assert.equal(ledger, '# ledger format B\n1;7\n2;8\n3;9\n');
-        tally.passed++;
-      });
-    }
+describe('an upgrade with scripts and snapshots, killed at every step boundary, then re-run', { concurrency: CONCURRENCY }, () => {
+  for (const point of PATHS['scripts and snapshots, upgrade']) {
+    const [step, when] = point.split(':');
+    test(`killed ${when} ${step}: ends on 2.0.0-1 with the ledger migrated exactly once`, async () => {
+      tally.tried('scripts and snapshots, upgrade');
+      const name = `ks${++n}`;
+      const v1 = await installV1(name);
+      const killed = await molt(m, ['apply', '-f', manifest(name, '2.0.0-1')], { ...HOOKS, MOLT_TEST_KILL_AT: point });
+      assert.ok(killed.code >= 128, killed.stderr);
+      const rerun = await molt(m, ['apply', '-f', manifest(name, '2.0.0-1')]);
+      assert.equal(rerun.code, 0, rerun.stderr);
+      const c = await onlyContainer(name);
+      assert.equal(c.labels['dev.molt.version'], '2.0.0-1');
+      assert.equal(c.networks[network.name], v1.ip);
+      const ledger = (await h.engine.exec(c.id, ['cat', '/var/lib/ledger/ledger.b'])).stdout;
+      assert.equal(ledger, '# ledger format B\n1;7\n2;8\n3;9\n');
+      tally.passed('scripts and snapshots, upgrade');
+    });
   }
 });
 
-describe('a rollback after a post-upgrade script rewrote data, killed at every rollback step, then recovered', () => {
-  for (const step of ROLLBACK_STEPS.upgrade) {
-    for (const when of ['before', 'after']) {
-      test(`killed ${when} rollback ${step}: ends on 1.0.0-1 with the pre-upgrade bytes`, async () => {
-        tally.tried++;
-        const name = `kr${++n}`;
-        const v1 = await installV1(name);
-        const killed = await molt(m, ['apply', '-f', manifest(name, '2.0.0-9')], { ...HOOKS, MOLT_TEST_KILL_AT: `${step}:${when}` });
-        assert.ok(killed.code >= 128, killed.stderr);
-        const recover = await molt(m, ['recover', name]);
-        assert.match(recover.stdout, /ended RolledBack/, recover.stderr);
-        const c = await onlyContainer(name);
-        assert.equal(c.labels['dev.molt.version'], '1.0.0-1');
-        assert.equal(c.networks[network.name], v1.ip);
-        assert.equal(await volumeChecksum(h, `${name}-data`), v1.sum, 'volume restored to the pre-upgrade bytes');
-        tally.passed++;
-      });
-    }
+describe('a rollback after a post-upgrade script rewrote data, killed at every rollback step, then recovered', { concurrency: CONCURRENCY }, () => {
+  for (const point of PATHS['scripts and snapshots, rollback']) {
+    const [step, when] = point.split(':');
+    test(`killed ${when} rollback ${step}: ends on 1.0.0-1 with the pre-upgrade bytes`, async () => {
+      tally.tried('scripts and snapshots, rollback');
+      const name = `kr${++n}`;
+      const v1 = await installV1(name);
+      const killed = await molt(m, ['apply', '-f', manifest(name, '2.0.0-9')], { ...HOOKS, MOLT_TEST_KILL_AT: point });
+      assert.ok(killed.code >= 128, killed.stderr);
+      const recover = await molt(m, ['recover', name]);
+      assert.match(recover.stdout, /ended RolledBack/, recover.stderr);
+      const c = await onlyContainer(name);
+      assert.equal(c.labels['dev.molt.version'], '1.0.0-1');
+      assert.equal(c.networks[network.name], v1.ip);
+      assert.equal(await volumeChecksum(h, `${name}-data`), v1.sum, 'volume restored to the pre-upgrade bytes');
+      tally.passed('scripts and snapshots, rollback');
+    });
   }
 });
 
-test('a multi-member rollout killed mid-way and re-run finishes with every member upgraded once', async () => {
-  tally.tried++;
-  const [v1, v2] = await Promise.all([kvImage(h, '1.0.0-1'), kvImage(h, '2.0.0-1')]);
-  const rel = writeManifest(m, 'kv-releases.yaml', [kvRelease('kvk-1', '1.0.0-1', v1, true), kvRelease('kvk-2', '2.0.0-1', v2, true)].map((d) => stringify(d)).join('---\n'));
-  assert.equal((await molt(m, ['apply', '-f', rel])).code, 0);
-  const app = (r: string) => writeManifest(m, `kvk-${r}.yaml`, { apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name: 'kvk' }, spec: { release: r, roles: [{ name: 'a', members: 2 }, { name: 'b', members: 2 }], network } });
-  assert.equal((await molt(m, ['apply', '-f', app('kvk-1')])).code, 0);
-  const killed = await molt(m, ['apply', '-f', app('kvk-2')], { ...HOOKS, MOLT_TEST_KILL_AT: 'AwaitReady:after' });
-  assert.ok(killed.code >= 128, killed.stderr);
-  const rerun = await molt(m, ['apply', '-f', app('kvk-2')]);
-  assert.equal(rerun.code, 0, rerun.stderr);
-  const status = JSON.parse((await molt(m, ['get', 'app', 'kvk', '-o', 'json'])).stdout).status;
-  assert.equal(status.state, 'configured');
-  for (const role of status.roles) for (const mem of role.members) assert.equal(mem.version, '2.0.0-1', mem.name);
-  const history = JSON.parse((await molt(m, ['history', 'kvk', '-o', 'json'])).stdout);
-  const upgradedEvents = history.flatMap((r: { events: { event: string; member: string }[] }) => r.events).filter((e: { event: string }) => e.event === 'member-upgraded').map((e: { member: string }) => e.member);
-  assert.equal(new Set(upgradedEvents).size, upgradedEvents.length, `no member upgraded twice: ${upgradedEvents}`);
-  for (const name of ['kvk-a-0', 'kvk-a-1', 'kvk-b-0', 'kvk-b-1']) {
-    const ops = JSON.parse((await molt(m, ['history', name, '-o', 'json'])).stdout) as { to: string; outcome: string }[];
-    assert.equal(ops.filter((o) => o.to === '2.0.0-1').length, 1, `${name} has exactly one operation to 2.0.0-1`);
-  }
-  tally.passed++;
-});
+test('the matrix covered every generated kill point, and all passed', () => tally.assertComplete());

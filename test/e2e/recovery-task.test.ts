@@ -14,7 +14,7 @@ import { boundaries, TASK_STEPS } from '../../src/core/step-boundaries.ts';
 import { FORWARD_STEPS, ROLLBACK_STEPS } from '../../src/core/upgrade-machine.ts';
 import type { Store } from '../../src/store/store.ts';
 import { TaskStore } from '../../src/store/task-store.ts';
-import { readJournal, volumeSum } from './faults.ts';
+import { KillTally, readJournal, volumeSum } from './faults.ts';
 import { startPodman, type PodmanHarness } from './harness.ts';
 import { appDoc, buildApp, molt, moltEnv, writeManifest, type MoltEnv } from './molt-cli.ts';
 import { getTask, taskDoc, type TaskJson } from './fleet-kit.ts';
@@ -33,8 +33,7 @@ const PATHS = {
   targetUpgrade: boundaries(FORWARD_STEPS.upgrade),
   targetRollback: boundaries(ROLLBACK_STEPS.upgrade),
 };
-const tally = { tried: 0, passed: 0 };
-const expected = PATHS.worker.length + PATHS.targetUpgrade.length + PATHS.targetRollback.length;
+const tally = new KillTally('recovery-task', PATHS, 'UpgradeTask worker');
 
 before(async () => {
   h = await startPodman();
@@ -44,7 +43,7 @@ before(async () => {
   await Promise.all([buildApp(h, REPO, '1.0.0-1'), buildApp(h, REPO, '1.1.0-1'), buildApp(h, REPO, '1.2.0-1', { EXIT_AT_START: 'broken' })]);
 });
 after(async () => {
-  console.log(`kill points (UpgradeTask worker): tried ${tally.tried}, passed ${tally.passed} of ${expected}`);
+  console.log(tally.report());
   await h?.stop();
 });
 
@@ -77,8 +76,8 @@ const operations = (app: string) => journal((s) => s.listOperations(app).map((o)
  * again. Returns the task, the survivors, and the operations of the targets settled before the
  * re-run (which it must not touch).
  */
-async function killAndRerun(task: string, toVersion: string, point: string) {
-  tally.tried++;
+async function killAndRerun(path: keyof typeof PATHS, task: string, toVersion: string, point: string) {
+  tally.tried(path);
   const apps = await installApps(task);
   const spec = { target: { selector: { matchLabels: { kp: task } } }, toVersion, options: { concurrency: 1 } };
   assert.equal((await molt(m, ['task', 'apply', '-f', writeManifest(m, `${task}.yaml`, taskDoc(task, spec))])).code, 0);
@@ -123,10 +122,10 @@ async function cleanup(apps: Survivor[]) {
 }
 
 describe('the worker killed at every boundary of an upgrade task, then `molt task run` again', { concurrency: CONCURRENCY }, () => {
-  for (const point of [...PATHS.worker, ...PATHS.targetUpgrade]) {
+  for (const [path, point] of [...PATHS.worker.map((p) => ['worker', p] as const), ...PATHS.targetUpgrade.map((p) => ['targetUpgrade', p] as const)]) {
     test(`killed at ${point}: the task ends Success, each app upgraded exactly once`, async () => {
       const task = `kt${++n}`;
-      const { t, apps } = await killAndRerun(task, '1.1.0-1', point);
+      const { t, apps } = await killAndRerun(path, task, '1.1.0-1', point);
       assertTaskConsistent(t, 'Success');
       assert.deepEqual(t.status.targets.map((x) => x.phase), apps.map(() => 'Upgraded'));
       for (const a of apps) {
@@ -135,7 +134,7 @@ describe('the worker killed at every boundary of an upgrade task, then `molt tas
         assert.deepEqual(upgrades, [`${target?.operation} upgrade 1.1.0-1 Succeeded`], `${a.name} upgraded exactly once, by the operation its target names`);
       }
       await assertWhole(apps, () => '1.1.0-1');
-      tally.passed++;
+      tally.passed(path);
       await cleanup(apps);
     });
   }
@@ -145,7 +144,7 @@ describe('the worker killed at every rollback step of a target whose new version
   for (const point of PATHS.targetRollback) {
     test(`killed at rollback ${point}: the target ends RolledBack, the rest untouched, the task Error`, async () => {
       const task = `kr${++n}`;
-      const { t, apps } = await killAndRerun(task, '1.2.0-1', point);
+      const { t, apps } = await killAndRerun('targetRollback', task, '1.2.0-1', point);
       assertTaskConsistent(t, 'Error');
       assert.deepEqual(t.status.targets.map((x) => x.phase).sort(), ['NotStarted', 'RolledBack'], 'the first target rolled back, the next never started (maxFailureRatio 0)');
       for (const a of apps) {
@@ -154,13 +153,10 @@ describe('the worker killed at every rollback step of a target whose new version
         assert.deepEqual(upgrades, target?.phase === 'RolledBack' ? [`${target.operation} upgrade 1.2.0-1 RolledBack`] : [], `${a.name}: one rolled-back attempt, or none`);
       }
       await assertWhole(apps, () => '1.0.0-1');
-      tally.passed++;
+      tally.passed('targetRollback');
       await cleanup(apps);
     });
   }
 });
 
-test('the matrix covered every generated kill point', () => {
-  assert.equal(tally.tried, expected, 'tried every point');
-  assert.equal(tally.passed, tally.tried, 'every point passed');
-});
+test('the matrix covered every generated kill point, and all passed', () => tally.assertComplete());

@@ -6,6 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FORWARD_STEPS, ROLLBACK_STEPS } from '../../src/core/upgrade-machine.ts';
+import { boundaries } from '../../src/core/step-boundaries.ts';
+import { KillTally } from './faults.ts';
 import { volumeChecksum, type PodmanHarness } from './harness.ts';
 import { appDoc, buildApp, molt, spawnMolt, writeManifest, type MoltEnv, startTestbed } from './molt-cli.ts';
 
@@ -50,14 +52,16 @@ async function assertWholeVersion(name: string, v1: { ip?: string; sum: string }
   return version;
 }
 
-const killPoints = (steps: readonly string[]) => steps.flatMap((s) => [`${s}:before`, `${s}:after`]);
-const results = { tried: 0, passed: 0 };
-after(() => console.log(`kill points tried: ${results.tried}, passed: ${results.passed}`));
+const PATHS = { 'single member, upgrade': boundaries(FORWARD_STEPS.upgrade), 'single member, rollback': boundaries(ROLLBACK_STEPS.upgrade) };
+const tally = new KillTally('recovery', PATHS);
+/** Points run side by side: each has its own app, volume and address. */
+const CONCURRENCY = 4;
+after(() => console.log(tally.report()));
 
-describe('SIGKILL during an upgrade, then molt run again', () => {
-  for (const point of killPoints(FORWARD_STEPS.upgrade)) {
+describe('SIGKILL during an upgrade, then molt run again', { concurrency: CONCURRENCY }, () => {
+  for (const point of PATHS['single member, upgrade']) {
     test(`killed at ${point}: the re-run ends fully on v2`, async () => {
-      results.tried++;
+      tally.tried('single member, upgrade');
       const name = `k${++counter}`;
       const v1 = await installWithData(name);
       const killed = await molt(m, ['apply', '-f', manifest(name, '1.1.0-1')], { MOLT_TEST_HOOKS: '1', MOLT_TEST_KILL_AT: point });
@@ -65,15 +69,15 @@ describe('SIGKILL during an upgrade, then molt run again', () => {
       const rerun = await molt(m, ['apply', '-f', manifest(name, '1.1.0-1')]);
       assert.equal(rerun.code, 0, rerun.stderr);
       assert.equal(await assertWholeVersion(name, v1, ['1.0.0-1', '1.1.0-1']), '1.1.0-1');
-      results.passed++;
+      tally.passed('single member, upgrade');
     });
   }
 });
 
-describe('SIGKILL during a rollback, then molt run again', () => {
-  for (const point of killPoints(ROLLBACK_STEPS.upgrade)) {
+describe('SIGKILL during a rollback, then molt run again', { concurrency: CONCURRENCY }, () => {
+  for (const point of PATHS['single member, rollback']) {
     test(`killed at rollback ${point}: the re-run finishes the rollback to v1`, async () => {
-      results.tried++;
+      tally.tried('single member, rollback');
       const name = `r${++counter}`;
       const v1 = await installWithData(name);
       const killed = await molt(m, ['apply', '-f', manifest(name, '1.2.0-1')], { MOLT_TEST_HOOKS: '1', MOLT_TEST_KILL_AT: point });
@@ -81,10 +85,12 @@ describe('SIGKILL during a rollback, then molt run again', () => {
       const recover = await molt(m, ['recover', name]);
       assert.match(recover.stdout, /ended RolledBack/, recover.stderr);
       assert.equal(await assertWholeVersion(name, v1, ['1.0.0-1']), '1.0.0-1');
-      results.passed++;
+      tally.passed('single member, rollback');
     });
   }
 });
+
+test('the matrix covered every generated kill point, and all passed', () => tally.assertComplete());
 
 test('SIGKILL at an arbitrary moment (no hook) and a re-run leave one whole version', async () => {
   const name = 'wild';
