@@ -11,7 +11,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildTestImage, run, volumeChecksum, type PodmanHarness } from './harness.ts';
-import { appDoc, buildApp, writeManifest, type MoltEnv, startTestbed } from './molt-cli.ts';
+import { appDoc, buildApp, molt, writeManifest, type MoltEnv, startTestbed } from './molt-cli.ts';
 import {
   assertBackAsBefore, crashService, lastOperation, pausePoint, startMolt, startService, stopService, waitFor, type Survivor,
   installWithData as installV1WithData
@@ -51,6 +51,10 @@ before(async () => {
     buildApp(h, REPO, '1.1.0-1'),
     buildApp(h, REPO, '1.1.0-2'),
     buildTestImage(h, { tag: `${REPO}:1.4.0-1`, cmd: ['/app/run'], files: { '/app/run': { content: GREEDY_SCRIPT, mode: 0o755 } } }),
+    buildTestImage(h, {
+      tag: `${REPO}:1.1.0-4`, cmd: ['/app/run'], labels: { 'dev.molt.pre-upgrade': '/app/fill.sh' },
+      files: { '/app/run': { content: IDLE_SCRIPT, mode: 0o755 }, '/app/fill.sh': { content: FILL_SCRIPT, mode: 0o755 } },
+    }),
     buildTestImage(h, {
       tag: `${REPO}:1.1.0-3`, cmd: ['/app/run'], labels: { 'dev.molt.post-upgrade': '/app/post.sh' },
       files: { '/app/run': { content: IDLE_SCRIPT, mode: 0o755 }, '/app/post.sh': { content: FILL_SCRIPT, mode: 0o755 } },
@@ -174,15 +178,19 @@ describe('the new container dies during AwaitReady', () => {
   });
 });
 
-describe('the data volume fills up during the post-upgrade script', () => {
+/** Creates the app's data volume as a 2 MiB filesystem of its own (mounted on the host, so it outlives containers, as a small disk would); returns its mountpoint. */
+async function smallVolume(volume: string): Promise<string> {
+  const created = await h.podman(['volume', 'create', volume]);
+  assert.equal(created.code, 0, created.stderr);
+  const mountpoint = (await h.podman(['volume', 'inspect', '--format', '{{.Mountpoint}}', volume])).stdout.trim();
+  const mounted = await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountpoint], process.env);
+  assert.equal(mounted.code, 0, mounted.stderr);
+  return mountpoint;
+}
+
+describe('the data volume fills up during a script', () => {
   test('the script fails with no space left: rolled back to v1, the snapshot restored onto the full volume, the cause in history', async () => {
-    // A 2 MiB filesystem of its own under the volume's directory (mounted on the host, so it
-    // outlives the containers, as a small disk would).
-    const created = await h.podman(['volume', 'create', 'fullvol-data']);
-    assert.equal(created.code, 0, created.stderr);
-    const mountpoint = (await h.podman(['volume', 'inspect', '--format', '{{.Mountpoint}}', 'fullvol-data'])).stdout.trim();
-    const mounted = await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountpoint], process.env);
-    assert.equal(mounted.code, 0, mounted.stderr);
+    const mountpoint = await smallVolume('fullvol-data');
     try {
       const v1 = await installWithData('fullvol');
       const r = await upgradeWithFault('fullvol', '1.1.0-3', 'PostUpgrade:before', async () => {
@@ -195,6 +203,28 @@ describe('the data volume fills up during the post-upgrade script', () => {
       const restore = op.steps.find((s) => s.name === 'RestoreVolumes');
       assert.match(restore?.message ?? '', /restored fullvol-data/, 'the snapshot was restored');
       await assertBackAsBefore(h, m, net, v1);
+    } finally {
+      await run('umount', [mountpoint], process.env);
+    }
+  });
+
+  test('pre-upgrade: the old version keeps running, untouched, and the cause says the script found no space', async () => {
+    const mountpoint = await smallVolume('prefull-data');
+    try {
+      const v1 = await installWithData('prefull');
+      const before = (await h.engine.exec(v1.id, ['sh', '-c', 'md5sum /data/blob /data/note'])).stdout;
+      const r = await upgradeWithFault('prefull', '1.1.0-4', 'PreUpgrade:before', async () => undefined);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /error\[PreUpgradeFailed\]: prefull: .*pre-upgrade script/, r.stderr);
+      assert.match(r.stderr, /No space left on device/, r.stderr);
+      const op = await lastOperation(m, 'prefull');
+      assert.equal(op.outcome, 'Aborted', 'nothing of the old instance was touched, so nothing to roll back');
+      assert.match(op.error?.message ?? '', /No space left on device/);
+      const c = await h.engine.inspectContainer('prefull');
+      assert.deepEqual([c?.id, c?.running, c?.labels['dev.molt.version'], c?.networks[net]], [v1.id, true, '1.0.0-1', v1.ip], 'the very same old container runs at its IP');
+      assert.equal((await h.engine.exec(v1.id, ['sh', '-c', 'md5sum /data/blob /data/note'])).stdout, before, 'the app\'s own files are intact');
+      const status = JSON.parse((await molt(m, ['get', 'app', 'prefull', '-o', 'json'])).stdout).status;
+      assert.deepEqual([status.phase, status.installedVersion, status.lastUpgrade.outcome], ['Running', '1.0.0-1', 'Aborted'], 'molt says the old version runs');
     } finally {
       await run('umount', [mountpoint], process.env);
     }
