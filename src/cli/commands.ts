@@ -2,6 +2,7 @@
 import { AppNotFoundError, MoltError } from '../core/errors.ts';
 import { describeStep } from '../core/plan.ts';
 import { applyApp, deleteApp, planApp, recoverApp, rollbackApp, type ApplyResult } from '../runner/app-service.ts';
+import { recoverReleaseApp } from '../runner/release-service.ts';
 import { connectEngine, openStore, readManifests, runDeps, say, type GlobalOptions } from './context.ts';
 import { readUpgradeNotification } from '../runner/notification.ts';
 import type { AppManifest } from '../core/model.ts';
@@ -199,12 +200,24 @@ export async function rollbackCommand(name: string, opts: GlobalOptions & { time
 export async function recoverCommand(name: string, opts: GlobalOptions): Promise<number> {
   const deps = await runDeps(opts, undefined);
   try {
+    if (new ReleaseStore(deps.store).getApp(name)) return await recoverReleaseAppCommand(deps, name);
     const op = await recoverApp(deps, name);
     process.stdout.write(op ? `app/${name}: operation ${op.id} ended ${op.state.phase}\n` : `app/${name}: nothing was in flight\n`);
     return op && op.state.phase !== 'Succeeded' ? 1 : 0;
   } finally {
     deps.dispose();
   }
+}
+
+async function recoverReleaseAppCommand(deps: Awaited<ReturnType<typeof runDeps>>, name: string): Promise<number> {
+  const r = await recoverReleaseApp(deps, name);
+  if (!r) {
+    process.stdout.write(`app/${name}: nothing was in flight\n`);
+    return 0;
+  }
+  process.stdout.write(`app/${name}: the interrupted ${r.continued} ended ${r.outcome}${r.error ? ` (${r.error.code}: ${r.error.message})` : ''}\n`);
+  const done = r.continued === 'rollback' ? 'RolledBack' : 'Succeeded';
+  return r.outcome === done ? 0 : 1;
 }
 
 /** `molt delete NAME [--volumes]`. */

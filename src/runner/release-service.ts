@@ -76,6 +76,24 @@ export async function rollbackReleaseApp(deps: RunDeps, name: string): Promise<R
   });
 }
 
+/**
+ * `molt recover` of a release app: continues what a molt that died left in flight — its
+ * rollback (back to prevRelease), else its rollout — under the app's lock. Undefined when
+ * nothing was in flight (a paused or partitioned rollout is not in flight: `molt resume`).
+ */
+export async function recoverReleaseApp(deps: RunDeps, name: string): Promise<(ReleaseAppResult & { continued: 'rollout' | 'rollback' }) | undefined> {
+  const rs = new ReleaseStore(deps.store);
+  const record = rs.getApp(name);
+  if (!record) throw new AppNotFoundError(name);
+  const { phase, upgradeInfo } = record.status;
+  if (phase === 'RollingBack' && upgradeInfo) {
+    const result = await withAppLock(deps, rs, name, () => revert(deps, rs.getApp(name)!, requireRelease(rs, upgradeInfo.prevRelease)));
+    return { ...result, continued: 'rollback' };
+  }
+  if (phase === 'Upgrading') return { ...(await applyReleaseApp(deps, record.manifest)), continued: 'rollout' };
+  return undefined;
+}
+
 /** Asks a running rollout to stop before its next member. */
 export function pauseReleaseApp(deps: Pick<RunDeps, 'store'>, name: string, paused: boolean): void {
   const rs = new ReleaseStore(deps.store);

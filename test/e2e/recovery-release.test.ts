@@ -202,4 +202,32 @@ describe('the revert of touched members killed at every boundary, then the previ
   }
 });
 
+describe('`molt recover` continues what a dead molt left, as README says', () => {
+  test('a rollout killed mid-member: recover finishes it onto kvr-2; a second recover finds nothing in flight', async () => {
+    const app = `rc${++n}`;
+    const before = await installWithData(app);
+    const k = await molt(m, ['apply', '-f', appFile(app, 'kvr-2')], { ...HOOKS, MOLT_TEST_KILL_AT: 'PodUpgradedHook:before' });
+    assert.ok(k.code >= 128, `killed (exit ${k.code}): ${k.stderr}`);
+    const r = await molt(m, ['recover', app]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /the interrupted rollout ended Succeeded/);
+    await assertWhole(app, 'kvr-2', '2.0.0-1', before);
+    const again = await molt(m, ['recover', app]);
+    assert.deepEqual([again.code, again.stdout.trim()], [0, `app/${app}: nothing was in flight`]);
+    await cleanup(app);
+  });
+
+  test('a revert killed mid-member: recover finishes going back to kvr-1', async () => {
+    const app = `rc${++n}`;
+    const before = await installWithData(app);
+    const k = await molt(m, ['apply', '-f', appFile(app, 'kvr-3bad')], { ...HOOKS, MOLT_TEST_KILL_AT: 'RevertMember:after' });
+    assert.ok(k.code >= 128, `killed (exit ${k.code}): ${k.stderr}`);
+    const r = await molt(m, ['recover', app]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /the interrupted rollback ended RolledBack/);
+    await assertWhole(app, 'kvr-1', '1.0.0-1', before);
+    await cleanup(app);
+  });
+});
+
 test('the matrix covered every generated kill point, and all passed', () => tally.assertComplete());
