@@ -43,10 +43,12 @@ test('a lock held by a live process makes others busy; a dead holder is taken ov
   try {
     store.db.prepare("INSERT INTO locks (app, pid, host, command, acquired_at) VALUES ('notes', ?, ?, 'molt apply', 'now')").run(child.pid ?? 0, (await import('node:os')).hostname());
     assert.throws(() => store.lock('notes', 'molt apply'), (e) => e instanceof AppBusyError && /molt apply/.test(e.message));
+    assert.match(store.lockHolder('notes') ?? '', new RegExp(`molt apply.*pid ${child.pid}`));
   } finally {
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
   }
+  assert.equal(store.lockHolder('notes'), undefined, 'a dead holder holds nothing');
   store.lock('notes', 'molt apply');
   store.unlock('notes');
   store.close();

@@ -176,6 +176,12 @@ export class Store {
     });
   }
 
+  /** Who holds the app's lock now (a live process), or undefined when nobody does. */
+  lockHolder(app: string): string | undefined {
+    const held = this.db.prepare('SELECT pid, host, command, acquired_at FROM locks WHERE app = ?').get(app) as RawLock | undefined;
+    return held && isAlive(held) ? `\`${held.command}\` (pid ${held.pid} on ${held.host}, since ${held.acquired_at})` : undefined;
+  }
+
   unlock(app: string): void {
     this.db.prepare('DELETE FROM locks WHERE app = ? AND pid = ?').run(app, process.pid);
   }

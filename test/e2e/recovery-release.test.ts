@@ -222,6 +222,8 @@ describe('`molt recover` continues what a dead molt left, as README says', () =>
     const before = await installWithData(app);
     const k = await molt(m, ['apply', '-f', appFile(app, 'kvr-3bad')], { ...HOOKS, MOLT_TEST_KILL_AT: 'RevertMember:after' });
     assert.ok(k.code >= 128, `killed (exit ${k.code}): ${k.stderr}`);
+    const plan = await molt(m, ['plan', '-f', appFile(app, 'kvr-1')]);
+    assert.deepEqual([plan.code, plan.stdout.trim()], [2, `app/${app}: rollback kvr-1`], `plan shows the rollback a re-run would continue, not "already running": ${plan.stderr}`);
     const r = await molt(m, ['recover', app]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /the interrupted rollback ended RolledBack/);
