@@ -24,8 +24,6 @@ interface BadInputCase {
   message: string;
   /** The problem has no place: the error names the file alone. */
   placeless?: boolean;
-  /** It must be rejected within FAST_MS. */
-  fast?: boolean;
   /** Also run `molt plan -f` on it (a sample: every command reads files the same way). */
   plan?: boolean;
 }
@@ -34,7 +32,6 @@ const CORPUS = new URL('../bad-input/', import.meta.url).pathname;
 const CASES = JSON.parse(readFileSync(join(CORPUS, 'cases.json'), 'utf8')) as BadInputCase[];
 const REPO = 'localhost/bad-input-app';
 const APP = 'victim';
-const FAST_MS = 5_000;
 
 let h: PodmanHarness;
 let m: MoltEnv;
@@ -130,12 +127,9 @@ function escape(s: string): string {
 
 /** Runs apply (and plan, for the sample) on the file: refused, nothing changed, nothing injected ran. */
 async function assertRejectedWithoutChange(path: string, c: BadInputCase): Promise<void> {
-  const started = Date.now();
   const [apply, plan] = await Promise.all([molt(m, ['apply', '-f', path]), c.plan ? molt(m, ['plan', '-f', path]) : undefined]);
-  const elapsed = Date.now() - started;
   assertRefused(apply, path, c, 'apply');
   if (plan) assertRefused(plan, path, c, 'plan');
-  if (c.fast) assert.ok(elapsed < FAST_MS, `rejected in ${elapsed} ms, within ${FAST_MS} ms`);
   await assertUnchanged();
   assert.equal(existsSync(mark), false, 'no injected command ran');
 }
@@ -160,7 +154,7 @@ describe('files made at test time are refused and change nothing', () => {
     const path = join(workDir, 'huge.yaml');
     const padding = `# ${'x'.repeat(78)}\n`.repeat(Math.ceil((1024 * 1024) / 80) + 100);
     writeFileSync(path, `${materialize('valid.yaml').toString()}${padding}`);
-    await assertRejectedWithoutChange(path, { file: 'huge.yaml', what: '', message: 'larger than 1048576 bytes', placeless: true, fast: true, plan: true });
+    await assertRejectedWithoutChange(path, { file: 'huge.yaml', what: '', message: 'larger than 1048576 bytes', placeless: true, plan: true });
   });
 
   test('a directory instead of a file', async () => {
