@@ -5,6 +5,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startPodman, volumeChecksum, type PodmanHarness } from './harness.ts';
 import { kvImage, kvRelease } from './kv-app.ts';
@@ -138,14 +140,21 @@ describe('failure and rollback', () => {
 
   test('a rollback while a rollback runs is refused', async () => {
     assert.equal((await apply('rr-1.yaml', app('rr', 'kv-1', { a: 2, b: 1 }))).code, 0);
-    const first = spawnMolt(m, ['apply', '-f', writeManifest(m, 'rr-2.yaml', app('rr', 'kv-3bad', { a: 2, b: 1 }))]);
-    let err = '';
-    first.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    while (!err.includes('rolling rr back')) await new Promise((r) => setTimeout(r, 50));
+    // The first molt is held inside its rollback (a test hook), so the second always meets it there.
+    const resume = join(m.dir, 'rr-resume');
+    const first = spawnMolt(m, ['apply', '-f', writeManifest(m, 'rr-2.yaml', app('rr', 'kv-3bad', { a: 2, b: 1 }))], { MOLT_TEST_HOOKS: '1', MOLT_TEST_PAUSE_AT: 'RevertMember:before', MOLT_TEST_RESUME_FILE: resume });
+    let code: number | null | undefined;
+    const exited = new Promise<number | null>((r) => first.once('exit', (c) => r((code = c))));
+    while (!existsSync(`${resume}.paused`)) {
+      assert.equal(code, undefined, 'the first apply reached the revert of its touched member');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const second = await molt(m, ['rollback', 'rr']);
+    writeFileSync(resume, '');
     assert.equal(second.code, 1);
     assert.match(second.stderr, /a rollback of rr is already running/);
-    await new Promise((r) => first.once('exit', r));
+    assert.equal(await exited, 1, 'the first apply ends rolled back');
+    assert.equal((await status('rr')).release, 'kv-1');
   });
 });
 
