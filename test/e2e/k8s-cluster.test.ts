@@ -189,9 +189,24 @@ test('a CustomResourceDefinition with a status subresource accepts status update
 // ---- down / warm restart (only with the cluster to ourselves) ----
 
 interface Footprint {
-  pids: number[];
+  pids: { pid: number; start: string }[];
   netns: string[];
   veths: string[];
+}
+
+/** The start time (clock ticks since boot) of a process: with the PID, its identity — PIDs are reused. */
+function startTime(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** The process recorded before `down` still runs (same PID and start time, not a zombie). */
+function stillRunning(p: { pid: number; start: string }): boolean {
+  return liveNonZombie(p.pid) && startTime(p.pid) === p.start;
 }
 
 function liveNonZombie(pid: number): boolean {
@@ -206,13 +221,16 @@ function liveNonZombie(pid: number): boolean {
 function footprint(): Footprint {
   const pids = readdirSync(`${RUN}/pids`)
     .filter((f) => f.endsWith('.pid'))
-    .map((f) => Number(readFileSync(`${RUN}/pids/${f}`, 'utf8').split(' ')[0]));
+    .map((f) => {
+      const [pid, start] = readFileSync(`${RUN}/pids/${f}`, 'utf8').trim().split(' ');
+      return { pid: Number(pid), start: start ?? '' };
+    });
   const netns = existsSync('/var/run/netns') ? readdirSync('/var/run/netns').filter((n) => n.startsWith('cni-')) : [];
   const veths = execFileSync('ip', ['-o', 'link', 'show', 'master', BRIDGE], { encoding: 'utf8' })
     .split('\n')
     .filter(Boolean)
     .map((l) => l.split(': ')[1]!.split('@')[0]!);
-  return { pids: [...pids, ...shimPids()], netns, veths };
+  return { pids: [...pids, ...shimPids().map((pid) => ({ pid, start: startTime(pid) }))], netns, veths };
 }
 
 /** Live processes whose command line names the cluster's run directory (daemons, shims, watches). */
@@ -248,11 +266,11 @@ function sh(cmd: string): string {
 }
 
 function assertNothingLeft(before: Footprint): void {
-  assert.ok(before.pids.length >= 8, `expected the daemons' PIDs, got ${before.pids}`);
+  assert.ok(before.pids.length >= 8, `expected the daemons' PIDs, got ${before.pids.map((p) => p.pid)}`);
   // A daemon killed by `down` can take a moment to be reaped once it is gone from its session;
   // give the kernel up to 15 s before calling it left behind.
-  for (let i = 0; i < 60 && (before.pids.some(liveNonZombie) || processesNamingRun().length > 0); i++) spawnSync('sleep', ['0.25']);
-  assert.deepEqual(before.pids.filter(liveNonZombie).map((p) => `${p}: ${describePid(p)}`), [], 'processes left running');
+  for (let i = 0; i < 60 && (before.pids.some(stillRunning) || processesNamingRun().length > 0); i++) spawnSync('sleep', ['0.25']);
+  assert.deepEqual(before.pids.filter(stillRunning).map((p) => `${p.pid}: ${describePid(p.pid)}`), [], 'processes left running');
   assert.deepEqual(processesNamingRun(), [], `processes naming ${RUN}/ left running`);
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
