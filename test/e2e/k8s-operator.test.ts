@@ -303,6 +303,18 @@ test('a downgrade without forceUpgrade is refused with a status reason; nothing 
   assert.ok(events().some((e) => e.type === 'Warning' && e.reason === 'DowngradeRefused'));
 });
 
+test('a namespace switch (official/notes → premium/notes) without allowNamespaceSwitch is refused with a status reason; nothing is touched', async () => {
+  const uid = podUid();
+  const stsBefore = json(['-n', NS, 'get', 'statefulset', 'notes']);
+  apply(app('2.2.0', `${IMAGE}:2.1.0`, SCRIPTS).replace('package: official/notes', 'package: premium/notes'));
+  await waitApp('the refusal', (x) => x.observedGeneration === json(['-n', NS, 'get', 'apps.molt.dev', 'notes']).metadata.generation && condition('Progressing')?.reason === 'NamespaceSwitchRefused');
+  assert.match(condition('Progressing').message, /official.*premium|premium.*official/);
+  assert.equal(appStatus().installedVersion, '2.1.0');
+  assert.equal(podUid(), uid);
+  assert.equal(json(['-n', NS, 'get', 'statefulset', 'notes']).metadata.generation, stsBefore.metadata.generation, 'the StatefulSet was not changed');
+  assert.ok(events().some((e) => e.type === 'Warning' && e.reason === 'NamespaceSwitchRefused'));
+});
+
 test('deleting the App removes its ExecPods and StatefulSet; the claim (the data) stays', async () => {
   kubectl(['-n', NS, 'delete', 'apps.molt.dev', 'notes', '--timeout=60s']);
   await waitFor('the StatefulSet to go', () => (kubectlResult(['-n', NS, 'get', 'statefulset', 'notes']).status !== 0 ? true : undefined), 60_000);
