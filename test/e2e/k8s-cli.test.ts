@@ -8,20 +8,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import tar from 'tar-stream';
 import { rootfsTar } from '../images/build.ts';
-import { apply, ensureCluster, kubectl, kubectlResult, loadImage, otherUsers, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
+import { apply, ensureCluster, kubectl, kubectlResult, loadImage, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
+import { buildOperatorImage, installOperator, OPERATOR_NS, removeOperatorIfLast } from '../k8s/operator.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MOLT = join(ROOT, 'bin/molt');
 const NS = `molt-cli-${randomBytes(3).toString('hex')}`;
 const IMAGE = 'localhost/molt-e2e-cli-app';
-const OPERATOR_NS = 'molt-system';
 const OPERATOR_IMAGE = `localhost/molt-operator:e2e-${randomBytes(4).toString('hex')}`;
 let work: string;
 let kubeconfig: string;
@@ -137,18 +137,10 @@ before(async () => {
   const h = await ensureCluster();
   kubeconfig = h.kubeconfig;
   work = mkdtempSync(join(tmpdir(), 'molt-k8s-cli-'));
-  const operatorTar = execFileSync(join(ROOT, 'deploy/image/build'), [join(work, 'operator.tar')], { encoding: 'utf8', env: { ...process.env, MOLT_OPERATOR_IMAGE: OPERATOR_IMAGE } }).trim();
+  const operatorTar = buildOperatorImage(work, OPERATOR_IMAGE);
   for (const v of ['1.0.0', '2.0.0']) await appImageTar(v, join(work, `app-${v}.tar`));
   loadImage(operatorTar, join(work, 'app-1.0.0.tar'), join(work, 'app-2.0.0.tar'));
-  await waitFor(`namespace ${OPERATOR_NS} of an earlier run to finish terminating`, () => {
-    const r = kubectlResult(['get', 'namespace', OPERATOR_NS, '-o', 'jsonpath={.status.phase}']);
-    return r.status !== 0 || r.stdout !== 'Terminating' ? true : undefined;
-  }, 180_000);
-  const existed = kubectlResult(['-n', OPERATOR_NS, 'get', 'deploy', 'molt-operator']).status === 0;
-  apply(kubectl(['kustomize', join(ROOT, 'deploy')]).replaceAll('image: localhost/molt-operator:dev', `image: ${OPERATOR_IMAGE}`));
-  operatorInstalledByUs = !existed;
-  kubectl(['wait', '--for=condition=Established', 'crd/apps.molt.dev', 'crd/releases.molt.dev', '--timeout=60s']);
-  kubectl(['-n', OPERATOR_NS, 'rollout', 'status', 'deploy/molt-operator', '--timeout=180s'], { timeoutMs: 190_000 });
+  operatorInstalledByUs = await installOperator(OPERATOR_IMAGE, ['apps.molt.dev', 'releases.molt.dev']);
   kubectl(['create', 'namespace', NS]);
 });
 
@@ -156,7 +148,7 @@ after(() => {
   kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', '--all', '--timeout=60s']);
   kubectlResult(['delete', 'namespace', NS, '--wait=false']);
   for (const r of releases) kubectlResult(['delete', 'releases.molt.dev', r, '--wait=false']);
-  if (operatorInstalledByUs && otherUsers().length === 0) kubectlResult(['delete', '-k', join(ROOT, 'deploy'), '--wait=false', '--ignore-not-found']);
+  removeOperatorIfLast(operatorInstalledByUs);
   if (work) rmSync(work, { recursive: true, force: true });
   stopClusterIfStarted();
 });

@@ -8,20 +8,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import tar from 'tar-stream';
 import { rootfsTar } from '../images/build.ts';
-import { apply, ensureCluster, kubectl, kubectlResult, loadImage, otherUsers, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
+import { apply, ensureCluster, kubectl, kubectlResult, loadImage, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
+import { buildOperatorImage, installOperator, OPERATOR_NS, removeOperatorIfLast } from '../k8s/operator.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RUN = randomBytes(3).toString('hex');
 const NS = `molt-rel-${RUN}`;
 const IMAGE = 'localhost/molt-e2e-rel';
-const OPERATOR_NS = 'molt-system';
 const OPERATOR_IMAGE = `localhost/molt-operator:e2e-rel-${randomBytes(4).toString('hex')}`;
 /** Release names are cluster-wide: this run's own. */
 const rel = (n: number | string) => `db-${RUN}-${n}`;
@@ -135,18 +135,10 @@ before(async () => {
   kubeconfig = (await ensureCluster()).kubeconfig;
   work = mkdtempSync(join(tmpdir(), 'molt-k8s-rel-'));
   const t0 = Date.now();
-  const operatorTar = execFileSync(join(ROOT, 'deploy/image/build'), [join(work, 'operator.tar')], { encoding: 'utf8', env: { ...process.env, MOLT_OPERATOR_IMAGE: OPERATOR_IMAGE } }).trim();
+  const operatorTar = buildOperatorImage(work, OPERATOR_IMAGE);
   for (const v of ['1.0.0', '2.0.0']) await imageTar(v, join(work, `app-${v}.tar`));
   loadImage(operatorTar, join(work, 'app-1.0.0.tar'), join(work, 'app-2.0.0.tar'));
-  await waitFor(`namespace ${OPERATOR_NS} of an earlier run to finish terminating`, () => {
-    const r = kubectlResult(['get', 'namespace', OPERATOR_NS, '-o', 'jsonpath={.status.phase}']);
-    return r.status !== 0 || r.stdout !== 'Terminating' ? true : undefined;
-  }, 180_000);
-  const existed = kubectlResult(['-n', OPERATOR_NS, 'get', 'deploy', 'molt-operator']).status === 0;
-  apply(kubectl(['kustomize', join(ROOT, 'deploy')]).replaceAll('image: localhost/molt-operator:dev', `image: ${OPERATOR_IMAGE}`));
-  operatorInstalledByUs = !existed;
-  kubectl(['wait', '--for=condition=Established', 'crd/apps.molt.dev', 'crd/releases.molt.dev', '--timeout=60s']);
-  kubectl(['-n', OPERATOR_NS, 'rollout', 'status', 'deploy/molt-operator', '--timeout=180s'], { timeoutMs: 190_000 });
+  operatorInstalledByUs = await installOperator(OPERATOR_IMAGE, ['apps.molt.dev', 'releases.molt.dev']);
   kubectl(['create', 'namespace', NS]);
   process.stderr.write(`# operator built, loaded and running in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 });
@@ -155,7 +147,7 @@ after(() => {
   kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', '--all', '--timeout=60s']);
   kubectlResult(['delete', 'namespace', NS, '--wait=false']);
   kubectlResult(['delete', 'releases.molt.dev', ...['1', '2', '3', 'tiny-1', 'tiny-2', 'wide-1', 'wide-2', 'wide-3'].map(rel), '--ignore-not-found', '--wait=false']);
-  if (operatorInstalledByUs && otherUsers().length === 0) kubectlResult(['delete', '-k', join(ROOT, 'deploy'), '--wait=false', '--ignore-not-found']);
+  removeOperatorIfLast(operatorInstalledByUs);
   if (work) rmSync(work, { recursive: true, force: true });
   stopClusterIfStarted();
 });

@@ -12,17 +12,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { apply, buildAndLoadBusybox, ensureCluster, kubectl, kubectlResult, loadImage, otherUsers, stopClusterIfStarted, waitFor, type ClusterHandle } from '../k8s/cluster.ts';
+import { apply, buildAndLoadBusybox, ensureCluster, kubectl, kubectlResult, loadImage, stopClusterIfStarted, waitFor, type ClusterHandle } from '../k8s/cluster.ts';
+import { buildOperatorImage, installOperator, OPERATOR_NS, removeOperatorIfLast } from '../k8s/operator.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE = join(ROOT, 'node_modules/node/bin/node');
 const NS = `molt-task-${randomBytes(3).toString('hex')}`;
-const OPERATOR_NS = 'molt-system';
 const OPERATOR_IMAGE = `localhost/molt-operator:e2e-task-${randomBytes(4).toString('hex')}`;
 const REPO = 'localhost/molt-task-web';
 const WEB = ['web-a', 'web-b', 'web-c'];
@@ -119,18 +119,10 @@ before(async () => {
   cluster = await ensureCluster();
   work = mkdtempSync(join(tmpdir(), 'molt-k8s-task-'));
   const t0 = Date.now();
-  const operatorTar = execFileSync(join(ROOT, 'deploy/image/build'), [join(work, 'operator.tar')], { encoding: 'utf8', env: { ...process.env, MOLT_OPERATOR_IMAGE: OPERATOR_IMAGE } }).trim();
+  const operatorTar = buildOperatorImage(work, OPERATOR_IMAGE);
   loadImage(operatorTar);
   for (const v of ['1.0.0', '2.0.0', '2.1.0']) buildAndLoadBusybox(`${REPO}:${v}`);
-  await waitFor(`namespace ${OPERATOR_NS} of an earlier run to finish terminating`, () => {
-    const r = kubectlResult(['get', 'namespace', OPERATOR_NS, '-o', 'jsonpath={.status.phase}']);
-    return r.status !== 0 || r.stdout !== 'Terminating' ? true : undefined;
-  }, 180_000);
-  const existed = kubectlResult(['-n', OPERATOR_NS, 'get', 'deploy', 'molt-operator']).status === 0;
-  apply(kubectl(['kustomize', join(ROOT, 'deploy')]).replaceAll('image: localhost/molt-operator:dev', `image: ${OPERATOR_IMAGE}`));
-  operatorInstalledByUs = !existed;
-  kubectl(['wait', '--for=condition=Established', 'crd/apps.molt.dev', 'crd/upgradetasks.molt.dev', '--timeout=60s']);
-  kubectl(['-n', OPERATOR_NS, 'rollout', 'status', 'deploy/molt-operator', '--timeout=180s'], { timeoutMs: 190_000 });
+  operatorInstalledByUs = await installOperator(OPERATOR_IMAGE, ['apps.molt.dev', 'upgradetasks.molt.dev']);
   kubectl(['create', 'namespace', NS]);
   process.stderr.write(`# operator built, loaded and running in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 });
@@ -139,7 +131,7 @@ after(() => {
   kubectlResult(['-n', NS, 'delete', 'upgradetasks.molt.dev', '--all', '--timeout=60s']);
   kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', '--all', '--timeout=60s']);
   kubectlResult(['delete', 'namespace', NS, '--wait=false']);
-  if (operatorInstalledByUs && otherUsers().length === 0) kubectlResult(['delete', '-k', join(ROOT, 'deploy'), '--wait=false', '--ignore-not-found']);
+  removeOperatorIfLast(operatorInstalledByUs);
   if (work) rmSync(work, { recursive: true, force: true });
   stopClusterIfStarted();
 });
