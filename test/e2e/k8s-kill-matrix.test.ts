@@ -582,8 +582,15 @@ test('the operator killed at every step boundary of every path, then restarted, 
     const res = results.get(path.name) as { tried: number; passed: number; failures: string[] };
     res.tried++;
     try {
-      const { kills } = await runPath(path, point);
-      assert.equal(kills, 1, `${path.name} ${point}: the operator died there once`);
+      // Which branch a run takes can depend on timing (e.g. when the operator first sees the
+      // new pod crash); a run that never passed the point proved nothing about it (its
+      // invariants held all the same), so it is made again, at most twice.
+      let run = await runPath(path, point);
+      for (let again = 0; run.kills === 0 && again < 2; again++) {
+        process.stderr.write(`# ${path.name} ${point}: this run took another branch (${run.sequence.join(' ')}); running it again\n`);
+        run = await runPath(path, point);
+      }
+      assert.equal(run.kills, 1, `${path.name} ${point}: the operator died there once`);
       res.passed++;
     } catch (e) {
       const line = `${path.name} kill ${point}: ${(e as Error).message.slice(0, 1500)}`;
