@@ -5,14 +5,13 @@
  * (3 replicas, same probes), alternating, in the same namespace. Reports the medians and their
  * ratio. The operator is installed from deploy/ with its image built by deploy/image/build.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import tar from 'tar-stream';
-import { rootfsTar } from '../test/images/build.ts';
+import { writeDockerArchive } from '../test/images/build.ts';
 import { apply, ensureCluster, kubectl, kubectlResult, loadImage, otherUsers, stopClusterIfStarted, waitFor } from '../test/k8s/cluster.ts';
 import { median } from './lib.ts';
 
@@ -22,17 +21,7 @@ const START = '#!/bin/sh\ntouch /tmp/ready\ntrap \'exit 0\' TERM\nwhile true; do
 const PROBE = '{exec: [cat, /tmp/ready], periodSeconds: 1, failureThreshold: 20}';
 
 async function imageTar(tag: string, file: string): Promise<void> {
-  const layer = await rootfsTar({ '/app/start.sh': { content: START, mode: 0o755 }, '/app/hook.sh': { content: '#!/bin/sh\nexit 0\n', mode: 0o755 }, '/app/TAG': tag });
-  const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-  const config = JSON.stringify({ architecture: 'amd64', os: 'linux', created: '1970-01-01T00:00:00Z', config: { Env: ['PATH=/bin:/usr/bin'], Entrypoint: ['/bin/sh', '/app/start.sh'] }, rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layer)}`] } });
-  const pack = tar.pack();
-  pack.entry({ name: `${sha(layer)}/layer.tar` }, layer);
-  pack.entry({ name: `${sha(config)}.json` }, config);
-  pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: `${sha(config)}.json`, RepoTags: [`${IMAGE}:${tag}`], Layers: [`${sha(layer)}/layer.tar`] }]));
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  writeFileSync(file, Buffer.concat(chunks));
+  await writeDockerArchive(file, `${IMAGE}:${tag}`, { '/app/start.sh': { content: START, mode: 0o755 }, '/app/hook.sh': { content: '#!/bin/sh\nexit 0\n', mode: 0o755 }, '/app/TAG': tag }, '/app/start.sh');
 }
 
 function releaseDoc(name: string, version: string, tag: string): string {

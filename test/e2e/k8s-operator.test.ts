@@ -8,12 +8,11 @@
 // ExecPods never stay behind.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tar from 'tar-stream';
-import { rootfsTar } from '../images/build.ts';
+import { writeDockerArchive } from '../images/build.ts';
 import { apply, ensureCluster, kubectl, kubectlResult, loadImage, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
 import { buildOperatorImage, installOperator, OPERATOR_NS, removeOperatorIfLast } from '../k8s/operator.ts';
 
@@ -45,29 +44,13 @@ const POST = '#!/bin/sh\necho "post argc=$# $1 $2 in=$(cat /app/VERSION) gate=$(
 
 /** A one-layer docker-archive of a busybox image holding the app files. */
 async function appImageTar(version: string, file: string): Promise<void> {
-  const layer = await rootfsTar({
+  await writeDockerArchive(file, `${IMAGE}:${version}`, {
     '/app/VERSION': version,
     '/app/start.sh': { content: START, mode: 0o755 },
     '/app/pre-upgrade.sh': { content: PRE, mode: 0o755 },
     '/app/post-upgrade.sh': { content: POST, mode: 0o755 },
     '/data/.keep': '',
-  });
-  const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-  const diff = sha(layer);
-  const config = JSON.stringify({
-    architecture: 'amd64', os: 'linux', created: '1970-01-01T00:00:00Z',
-    config: { Env: ['PATH=/bin:/usr/bin'], Entrypoint: ['/bin/sh', '/app/start.sh'] },
-    rootfs: { type: 'layers', diff_ids: [`sha256:${diff}`] },
-  });
-  const cfg = sha(config);
-  const pack = tar.pack();
-  pack.entry({ name: `${diff}/layer.tar` }, layer);
-  pack.entry({ name: `${cfg}.json` }, config);
-  pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: `${cfg}.json`, RepoTags: [`${IMAGE}:${version}`], Layers: [`${diff}/layer.tar`] }]));
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  writeFileSync(file, Buffer.concat(chunks));
+  }, '/app/start.sh');
 }
 
 // ---- helpers ----

@@ -5,7 +5,8 @@
  * and loaded with `podman import --change …` (about 0.2 s; no registry, no build step).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import tar from 'tar-stream';
 import type { PodmanHarness } from '../e2e/harness.ts';
@@ -109,4 +110,28 @@ export async function buildTestImage(h: PodmanHarness, options: TestImageOptions
   const result = await h.podman(args, { input: archive });
   if (result.code !== 0) throw new Error(`podman import ${options.tag} failed: ${result.stderr.trim()}`);
   return result.stdout.trim();
+}
+
+/**
+ * Writes a one-layer docker-archive (what `ctr images import` and `podman load` read) of a
+ * busybox rootfs holding `files`, tagged `ref`, whose entrypoint is `/bin/sh <start>`.
+ */
+export async function writeDockerArchive(file: string, ref: string, files: TestImageOptions['files'], start: string): Promise<void> {
+  const layer = await rootfsTar(files);
+  const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+  const diff = sha(layer);
+  const config = JSON.stringify({
+    architecture: 'amd64', os: 'linux', created: '1970-01-01T00:00:00Z',
+    config: { Env: ['PATH=/bin:/usr/bin'], Entrypoint: ['/bin/sh', start] },
+    rootfs: { type: 'layers', diff_ids: [`sha256:${diff}`] },
+  });
+  const cfg = sha(config);
+  const pack = tar.pack();
+  pack.entry({ name: `${diff}/layer.tar` }, layer);
+  pack.entry({ name: `${cfg}.json` }, config);
+  pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: `${cfg}.json`, RepoTags: [ref], Layers: [`${diff}/layer.tar`] }]));
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  writeFileSync(file, Buffer.concat(chunks));
 }
