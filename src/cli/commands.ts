@@ -14,14 +14,14 @@ import type { DocumentOf } from '../core/manifest.ts';
 import { applyReleaseAppDocument, applyReleaseDocument, deleteReleaseAppCommand, getReleasesCommand, pauseCommand, planReleaseDocument, releaseAppObject, releaseAppRows, releaseHistory, rollbackReleaseAppCommand } from './release-commands.ts';
 import { ReleaseStore } from '../store/release-store.ts';
 import { MEMBER_LABEL } from '../core/release.ts';
-import { isKubeMode } from './kube-target.ts';
-import { kubeApplyCommand } from './kube-apply.ts';
-import { kubePauseCommand } from './kube-pause.ts';
-import { kubeDeleteCommand, kubeGetCommand, kubeHistoryCommand, kubeRollbackCommand } from './kube-commands.ts';
+import { isKubeMode } from './context.ts';
+
+// The cluster side, loaded only in cluster mode (see isKubeMode).
+const kubeCommands = () => import('./kube-commands.ts');
 
 /** `molt apply -f FILE`. */
 export async function applyCommand(opts: GlobalOptions & { filename: string; timeout: string; wait?: boolean }): Promise<number> {
-  if (isKubeMode(opts)) return kubeApplyCommand(opts);
+  if (isKubeMode(opts)) return (await import('./kube-apply.ts')).kubeApplyCommand(opts);
   const docs = readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
   const deps = await runDeps(opts, parseDuration(opts.timeout));
   let failed = 0;
@@ -114,7 +114,7 @@ async function noticeFor(opts: GlobalOptions, manifest: AppManifest): Promise<st
 
 /** `molt get apps` / `molt get app NAME`. */
 export function getCommand(resource: string, name: string | undefined, opts: GlobalOptions & { output: string }): number | Promise<number> {
-  if (isKubeMode(opts)) return kubeGetCommand(resource, name, opts);
+  if (isKubeMode(opts)) return kubeCommands().then((k) => k.kubeGetCommand(resource, name, opts));
   if (['release', 'releases'].includes(resource)) return getReleasesCommand(opts);
   const format = outputFormat(opts.output);
   if (!['app', 'apps'].includes(resource)) throw new UsageError(`unknown resource type "${resource}"`, 'Use `molt get apps`, `molt get app NAME` or `molt get releases`.');
@@ -151,7 +151,7 @@ export function getCommand(resource: string, name: string | undefined, opts: Glo
 
 /** `molt history NAME`. */
 export function historyCommand(name: string, opts: GlobalOptions & { output: string }): number | Promise<number> {
-  if (isKubeMode(opts)) return kubeHistoryCommand(name, opts);
+  if (isKubeMode(opts)) return kubeCommands().then((k) => k.kubeHistoryCommand(name, opts));
   const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
   const store = openStore(opts);
   try {
@@ -186,7 +186,7 @@ export function snapshotsCommand(name: string, opts: GlobalOptions & { output: s
 
 /** `molt rollback NAME`. */
 export async function rollbackCommand(name: string, opts: GlobalOptions & { timeout: string; wait?: boolean }): Promise<number> {
-  if (isKubeMode(opts)) return kubeRollbackCommand(name, opts);
+  if (isKubeMode(opts)) return (await kubeCommands()).kubeRollbackCommand(name, opts);
   const deps = await runDeps(opts, parseDuration(opts.timeout));
   try {
     if (new ReleaseStore(deps.store).getApp(name)) return await rollbackReleaseAppCommand(deps, name);
@@ -222,7 +222,7 @@ async function recoverReleaseAppCommand(deps: Awaited<ReturnType<typeof runDeps>
 
 /** `molt delete NAME [--volumes]`. */
 export async function deleteCommand(name: string, opts: GlobalOptions & { volumes?: boolean }): Promise<number> {
-  if (isKubeMode(opts)) return kubeDeleteCommand(name, opts);
+  if (isKubeMode(opts)) return (await kubeCommands()).kubeDeleteCommand(name, opts);
   const deps = await runDeps(opts, undefined);
   try {
     if (new ReleaseStore(deps.store).getApp(name)) return await deleteReleaseAppCommand(deps, name, opts.volumes === true);
@@ -247,7 +247,7 @@ export function reportError(e: unknown): void {
 
 /** `molt pause NAME` / `molt resume NAME` for a release app. */
 export async function pauseResumeCommand(name: string, paused: boolean, opts: GlobalOptions & { timeout?: string }): Promise<number> {
-  if (isKubeMode(opts)) return kubePauseCommand(name, paused, opts);
+  if (isKubeMode(opts)) return (await import('./kube-pause.ts')).kubePauseCommand(name, paused, opts);
   if (paused) return pauseCommand(name, true, opts);
   const deps = await runDeps(opts, parseDuration(opts.timeout ?? '30m'));
   try {

@@ -26,6 +26,14 @@ export interface GlobalOptions {
   inCluster?: boolean;
 }
 
+/**
+ * True when the command must act on a cluster rather than the local engine. The cluster code
+ * (and its client library, ~0.3 s to load) is imported only then: local commands start fast.
+ */
+export function isKubeMode(opts: GlobalOptions): boolean {
+  return opts.kubeconfig !== undefined || opts.context !== undefined || opts.inCluster === true;
+}
+
 /** The molt home: --home, else $MOLT_HOME, else ~/.local/share/molt. */
 export function moltHome(opts: GlobalOptions): string {
   return resolve(opts.home ?? process.env.MOLT_HOME ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'molt'));

@@ -17,11 +17,6 @@ export interface KubeTarget {
   namespace: string;
 }
 
-/** True when the command must act on a cluster rather than the local engine. */
-export function isKubeMode(opts: GlobalOptions): boolean {
-  return opts.kubeconfig !== undefined || opts.context !== undefined || opts.inCluster === true;
-}
-
 /** The cluster of `--kubeconfig`/`--context` (or the pod's service account with `--in-cluster`). */
 export function kubeTarget(opts: GlobalOptions): KubeTarget {
   const client = KubeClient.load({

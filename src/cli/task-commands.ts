@@ -18,11 +18,12 @@ import { openEndpoints } from '../runner/task-endpoints.ts';
 import { runTask, type WorkerResult } from '../runner/task-worker.ts';
 import { Store } from '../store/store.ts';
 import { TaskStore, workerAlive } from '../store/task-store.ts';
-import { connectEngine, moltHome, say, type GlobalOptions } from './context.ts';
-import { kubeApplyTasks, kubeCancelTask, kubeDeleteTask, kubeDescribeTask, kubeGetTasks, kubeRunTask } from './kube-task-commands.ts';
-import { isKubeMode } from './kube-target.ts';
+import { connectEngine, isKubeMode, moltHome, say, type GlobalOptions } from './context.ts';
 import { outputFormat, parseDuration, UsageError } from './output.ts';
 import { cancelWorker, spawnDetached } from './task-detach.ts';
+
+// The cluster side, loaded only in cluster mode (see isKubeMode).
+const kubeTasks = () => import('./kube-task-commands.ts');
 import { renderDescribe, renderTargets, renderTasks } from './task-render.ts';
 
 type Action = (...args: never[]) => number | Promise<number>;
@@ -36,7 +37,7 @@ export function registerTaskCommands(program: Command): void {
   const task = program.command('task').description('UpgradeTasks: upgrades as auditable objects, run by a worker across many apps and hosts');
   task.command('apply').description('create or update UpgradeTasks and Inventories from a file')
     .requiredOption('-f, --filename <file>', 'YAML file (- for stdin)')
-    .action(run((o: { filename: string }) => (isKubeMode(globals()) ? kubeApplyTasks(globals(), o.filename) : applyTasks(globals(), o.filename))));
+    .action(run((o: { filename: string }) => (isKubeMode(globals()) ? kubeTasks().then((k) => k.kubeApplyTasks(globals(), o.filename)) : applyTasks(globals(), o.filename))));
   task.command('run').description('run the task as a worker until it succeeds or fails (resumes a task a stopped worker left)')
     .argument('<name>')
     .option('--detach', 'run the worker in the background; it outlives the terminal (log under MOLT_HOME/tasks/)')
@@ -44,20 +45,20 @@ export function registerTaskCommands(program: Command): void {
     .option('-v, --verbose', 'print every step of every target')
     .addOption(new Option('--log-file <file>', 'the log file of a detached worker (set by --detach)').hideHelp())
     .addOption(new Option('--in-job', 'run as the operator\'s Job: exit 0 once the task has ended, even in Error').hideHelp())
-    .action(run((name: string, o: RunOptions) => (isKubeMode(globals()) ? kubeRunTask(globals(), name, o) : runCommand(globals(), name, o))));
+    .action(run((name: string, o: RunOptions) => (isKubeMode(globals()) ? kubeTasks().then((k) => k.kubeRunTask(globals(), name, o)) : runCommand(globals(), name, o))));
   task.command('get').description('show one task, or all').argument('[name]')
     .option('-o, --output <format>', 'table, wide, json or yaml', 'table')
-    .action(run((name: string | undefined, o: { output: string }) => (isKubeMode(globals()) ? kubeGetTasks(globals(), name, o.output) : getTasks(globals(), name, o.output))));
+    .action(run((name: string | undefined, o: { output: string }) => (isKubeMode(globals()) ? kubeTasks().then((k) => k.kubeGetTasks(globals(), name, o.output)) : getTasks(globals(), name, o.output))));
   task.command('list').description('list tasks')
     .option('-o, --output <format>', 'table, wide, json or yaml', 'table')
-    .action(run((o: { output: string }) => (isKubeMode(globals()) ? kubeGetTasks(globals(), undefined, o.output) : getTasks(globals(), undefined, o.output))));
+    .action(run((o: { output: string }) => (isKubeMode(globals()) ? kubeTasks().then((k) => k.kubeGetTasks(globals(), undefined, o.output)) : getTasks(globals(), undefined, o.output))));
   task.command('describe').description('the task in detail: spec, phase, counts, targets and every step').argument('<name>')
-    .action(run((name: string) => (isKubeMode(globals()) ? kubeDescribeTask(globals(), name) : describeTask(globals(), name))));
+    .action(run((name: string) => (isKubeMode(globals()) ? kubeTasks().then((k) => k.kubeDescribeTask(globals(), name)) : describeTask(globals(), name))));
   task.command('cancel').description('stop the task safely: what is in flight rolls back, nothing new starts')
     .argument('<name>').option('--timeout <duration>', 'how long to wait for the worker', '10m')
-    .action(run((name: string, o: { timeout: string }) => (isKubeMode(globals()) ? kubeCancelTask(globals(), name, parseDuration(o.timeout)) : cancelTask(globals(), name, parseDuration(o.timeout)))));
+    .action(run((name: string, o: { timeout: string }) => (isKubeMode(globals()) ? kubeTasks().then((k) => k.kubeCancelTask(globals(), name, parseDuration(o.timeout))) : cancelTask(globals(), name, parseDuration(o.timeout)))));
   task.command('delete').description('forget a finished (or never started) task; apps are not touched').argument('<name>')
-    .action(run((name: string) => (isKubeMode(globals()) ? kubeDeleteTask(globals(), name) : deleteTask(globals(), name))));
+    .action(run((name: string) => (isKubeMode(globals()) ? kubeTasks().then((k) => k.kubeDeleteTask(globals(), name)) : deleteTask(globals(), name))));
 }
 
 interface RunOptions { detach?: boolean; output: string; verbose?: boolean; logFile?: string; inJob?: boolean }
