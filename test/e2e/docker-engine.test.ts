@@ -110,6 +110,16 @@ describe('networks and static addresses', () => {
     assert.equal(await engine.inspectNetwork(h.name('no-such-net')), undefined);
   });
 
+  it('inspectNetwork answers the same through Podman\'s own API (after ping) and the compatible one', async () => {
+    const podman = new DockerEngine({ socketPath: h.socket });
+    await podman.ping();
+    assert.match(podman.description, /^podman /);
+    const compatible = new DockerEngine({ socketPath: h.socket });
+    assert.deepEqual(await podman.inspectNetwork(network), await compatible.inspectNetwork(network));
+    assert.deepEqual(await podman.inspectNetwork(network), { name: network, subnets: [subnet] });
+    assert.equal(await podman.inspectNetwork(h.name('no-such-net')), undefined);
+  });
+
   it('names the bridge after the network, not podmanN', async () => {
     const id = await running('bridge');
     const link = execFileSync('ip', ['-o', 'link', 'show', bridgeName(network)], { encoding: 'utf8' });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { ContainerSpec } from '../../core/model.ts';
 import {
   addressesOn, bridgeName, createBody, progressError, pullParams, REQUESTED_IPV4_LABEL, toContainerObservation,
-  toImageObservation,
+  libpodNetworkObservation, toImageObservation, toNetworkObservation,
 } from './convert.ts';
 import type { ContainerJson } from './convert.ts';
 
@@ -142,5 +142,15 @@ describe('bridgeName', () => {
     assert.equal(bridgeName('appnet'), bridgeName('appnet'));
     assert.notEqual(bridgeName('appnet'), bridgeName('appnet2'));
     assert.ok(bridgeName('x').length <= 15);
+  });
+});
+
+describe('network observations', () => {
+  it('reads the IPv4 and IPv6 subnets from the compatible and from Podman\'s own inspect output', () => {
+    const compatible = toNetworkObservation({ Name: 'appnet', IPAM: { Config: [{ Subnet: '10.89.0.0/24' }, { Subnet: 'fd00::/64' }, {}] } });
+    const libpod = libpodNetworkObservation({ name: 'appnet', subnets: [{ subnet: '10.89.0.0/24' }, { subnet: 'fd00::/64' }, {}] });
+    assert.deepEqual(compatible, { name: 'appnet', subnets: ['10.89.0.0/24', 'fd00::/64'] });
+    assert.deepEqual(libpod, compatible);
+    assert.deepEqual(libpodNetworkObservation({ name: 'bare', subnets: null }), { name: 'bare', subnets: [] });
   });
 });

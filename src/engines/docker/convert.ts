@@ -63,6 +63,12 @@ export interface NetworkJson {
   IPAM?: { Config?: Array<{ Subnet?: string }> | null } | null;
 }
 
+/** Podman's own network inspect output (its libpod API), the parts molt reads. */
+export interface LibpodNetworkJson {
+  name: string;
+  subnets?: Array<{ subnet?: string }> | null;
+}
+
 /** An empty command means "none given"; Docker shows null, Podman []. */
 function command(value: string[] | string | null | undefined): string[] | undefined {
   if (value === null || value === undefined) return undefined;
@@ -86,6 +92,12 @@ export function toImageObservation(image: ImageJson): ImageObservation {
 export function toNetworkObservation(network: NetworkJson): NetworkObservation {
   const subnets = (network.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => !!s);
   return { name: network.Name, subnets };
+}
+
+/** Maps Podman's own network inspect output to a NetworkObservation. */
+export function libpodNetworkObservation(network: LibpodNetworkJson): NetworkObservation {
+  const subnets = (network.subnets ?? []).map((c) => c.subnet).filter((s): s is string => !!s);
+  return { name: network.name, subnets };
 }
 
 /** Static IPv4 per network as requested at create time (Docker's IPAMConfig, else molt's label). */

@@ -13,9 +13,9 @@ import { LABEL } from '../../core/model.ts';
 import type { ContainerEngine, ExecOptions, ExecResult, NetworkObservation } from '../types.ts';
 import {
   addressesOn, bridgeName, createBody, progressError, pullParams, REQUESTED_IPV4_LABEL, toContainerObservation,
-  toImageObservation, toNetworkObservation,
+  libpodNetworkObservation, toImageObservation, toNetworkObservation,
 } from './convert.ts';
-import type { ContainerJson, ContainerListJson, ImageJson, NetworkJson } from './convert.ts';
+import type { ContainerJson, ContainerListJson, ImageJson, LibpodNetworkJson, NetworkJson } from './convert.ts';
 import { connectionError, DockerHttpClient, filters, type TcpEndpoint } from './http.ts';
 import { demultiplex, TextCollector } from './stream.ts';
 
@@ -42,6 +42,8 @@ const SLOW_CALL_MS = 10 * 60_000;
 export class DockerEngine implements ContainerEngine {
   readonly socketPath: string;
   #description: string;
+  /** Learnt by `ping`: the engine is Podman, whose own API has cheaper calls for some answers. */
+  #podman = false;
   readonly #http: DockerHttpClient;
 
   constructor(options: DockerEngineOptions) {
@@ -62,6 +64,7 @@ export class DockerEngine implements ContainerEngine {
     const podman = headers['libpod-api-version'];
     const server = /^Docker\/(\S+)/.exec(String(headers.server ?? ''))?.[1];
     const name = typeof podman === 'string' ? `podman ${podman}` : server ? `docker ${server}` : 'engine';
+    this.#podman = typeof podman === 'string';
     this.#description = `${name} at ${this.socketPath}`;
   }
 
@@ -103,7 +106,14 @@ export class DockerEngine implements ContainerEngine {
   }
 
   async inspectNetwork(name: string): Promise<NetworkObservation | undefined> {
-    const { status, value } = await this.#http.json<NetworkJson>('GET', `/networks/${enc(name)}`, { accept: [404], operation: `inspect network ${name}` });
+    const operation = `inspect network ${name}`;
+    // Podman's compatible inspect lists every container on the network (~0.6 ms of CPU per
+    // container, every member upgrade); its own API answers from the network's config alone.
+    if (this.#podman) {
+      const { status, value } = await this.#http.json<LibpodNetworkJson>('GET', `/networks/${enc(name)}/json`, { accept: [404], operation, libpod: true });
+      return status === 404 || !value ? undefined : libpodNetworkObservation(value);
+    }
+    const { status, value } = await this.#http.json<NetworkJson>('GET', `/networks/${enc(name)}`, { accept: [404], operation });
     return status === 404 || !value ? undefined : toNetworkObservation(value);
   }
 

@@ -34,7 +34,12 @@ export interface RequestOptions {
   accept?: number[];
   /** What the call does, for error messages, e.g. "inspect container web". @default "METHOD path" */
   operation?: string;
+  /** Send to Podman's own API (`/v4.0.0/libpod/…`) instead of the Docker-compatible one. */
+  libpod?: boolean;
 }
+
+/** The version prefix of Podman's own API calls (served by Podman 4 and later). */
+const LIBPOD_PREFIX = '/v4.0.0/libpod';
 
 /** A buffered answer. */
 export interface Answer {
@@ -151,7 +156,7 @@ export class DockerHttpClient {
       const req = (this.tcp?.tls ? https : http).request({
         ...where,
         method,
-        path: `/${this.apiVersion}${path}${queryString(options.query)}`,
+        path: `${options.libpod ? LIBPOD_PREFIX : `/${this.apiVersion}`}${path}${queryString(options.query)}`,
         headers,
         agent: false,
       });
