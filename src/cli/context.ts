@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InterruptedError, InvalidInputError } from '../core/errors.ts';
-import { parseManifests, type DocumentOf, type ManifestKind } from '../core/manifest.ts';
+import { parseManifests, type DocumentOf, type ManifestKind, type ParseOptions } from '../core/manifest.ts';
 import { discoverEngine } from '../engines/docker/discover.ts';
 import type { ContainerEngine } from '../engines/types.ts';
 import { Store } from '../store/store.ts';
@@ -45,7 +45,7 @@ export function say(line: string): void {
 }
 
 /** Reads and validates a manifest file; a missing file is an input error, not a crash. */
-export function readManifests<K extends ManifestKind>(file: string, accept: readonly K[]): DocumentOf<K>[] {
+export function readManifests<K extends ManifestKind>(file: string, accept: readonly K[], options: ParseOptions = {}): DocumentOf<K>[] {
   let text: string;
   try {
     text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
@@ -53,7 +53,7 @@ export function readManifests<K extends ManifestKind>(file: string, accept: read
     const code = (e as NodeJS.ErrnoException).code;
     throw new InvalidInputError([{ file, message: code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot read: ${(e as Error).message}` }], 'Pass the path of a manifest file with -f.');
   }
-  return parseManifests(text, file, accept);
+  return parseManifests(text, file, accept, options);
 }
 
 /** Opens the store only (commands that do not need the engine). */

@@ -5,6 +5,7 @@
  * forced); then, like the synchronous local apply, each App is waited for until the operator
  * has it running at the new spec, or refused or rolled it back (exit 1 with its reason).
  */
+import { InvalidInputError } from '../core/errors.ts';
 import type { DocumentOf } from '../core/manifest.ts';
 import { isStatus, RESOURCES, type ResourceType } from '../engines/kubernetes/index.ts';
 import type { AppStatus } from '../operator/crd/status.ts';
@@ -27,20 +28,23 @@ export interface KubeWaitFlags {
 
 /** `molt apply -f FILE` against the cluster; returns the exit code. */
 export async function kubeApplyCommand(opts: GlobalOptions & KubeWaitFlags & { filename: string }): Promise<number> {
-  const docs = readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
+  const docs = readManifests(opts.filename, ['App', 'Release', 'ReleaseApp'], { namespaces: true });
   const timeoutSeconds = parseDuration(opts.timeout);
-  const t = await connect(opts);
-  await requireReleases(t, docs);
+  requireSameNamespace(docs, opts.namespace);
+  const cluster = await connect(opts);
+  await requireReleases(cluster, docs);
   const ordered = [...docs.filter((d) => d.kind === 'Release'), ...docs.filter((d) => d.kind !== 'Release')];
-  const written: { name: string; before?: MoltObject; after: MoltObject }[] = [];
+  const written: { name: string; t: KubeTarget; before?: MoltObject; after: MoltObject }[] = [];
   for (const doc of ordered) {
     const name = doc.manifest.metadata.name;
+    // As with kubectl: the document's namespace, else -n, else the context's.
+    const t = doc.namespace ? { ...cluster, namespace: doc.namespace.name } : cluster;
     const type = doc.kind === 'Release' ? RESOURCES.releases : RESOURCES.apps;
     const namespace = doc.kind === 'Release' ? undefined : t.namespace;
     const before = await t.api.get<MoltObject>(type, namespace, name);
     const after = await serverSideApply(t, type, namespace, doc);
     if (doc.kind === 'Release') process.stdout.write(`release/${name} ${!before ? 'created' : before.metadata.generation !== after.metadata.generation ? 'configured' : 'unchanged'}\n`);
-    else written.push({ name, after, ...(before ? { before } : {}) });
+    else written.push({ name, t, after, ...(before ? { before } : {}) });
   }
   let failed = 0;
   for (const w of written) {
@@ -48,13 +52,23 @@ export async function kubeApplyCommand(opts: GlobalOptions & KubeWaitFlags & { f
       process.stdout.write(`app/${w.name} ${!w.before ? 'created' : w.before.metadata.generation !== w.after.metadata.generation ? 'configured' : 'unchanged'} (not waiting: --no-wait)\n`);
       continue;
     }
-    const code = await waitAndReport(t, opts, w.name, w.after.metadata.generation ?? 0, timeoutSeconds, w.before).catch((e: unknown) => {
+    const code = await waitAndReport(w.t, opts, w.name, w.after.metadata.generation ?? 0, timeoutSeconds, w.before).catch((e: unknown) => {
       reportError(e);
       return 1;
     });
     failed += code;
   }
   return failed > 0 ? 1 : 0;
+}
+
+/**
+ * A document whose metadata.namespace differs from an explicit -n is refused before anything
+ * is sent (kubectl's rule). Releases are cluster-wide: their namespace is ignored, as kubectl does.
+ */
+function requireSameNamespace(docs: Doc[], flag: string | undefined): void {
+  const clash = docs.filter((d) => d.kind !== 'Release' && flag !== undefined && d.namespace && d.namespace.name !== flag);
+  if (clash.length === 0) return;
+  throw new InvalidInputError(clash.map((d) => ({ file: d.file, line: d.namespace?.line, column: d.namespace?.column, field: 'metadata.namespace', message: `"${d.namespace?.name}" does not match --namespace "${flag}" (nothing was applied)` })), `Pass -n ${clash[0]?.namespace?.name}, or remove metadata.namespace from the document.`);
 }
 
 /** An App that names a release the file does not bring and the cluster does not have fails before anything is sent. */

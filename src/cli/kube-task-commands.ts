@@ -26,24 +26,27 @@ export async function kubeApplyTasks(opts: GlobalOptions, file: string): Promise
   } catch (e) {
     throw new InvalidInputError([{ file, message: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `cannot read: ${(e as Error).message}` }], 'Pass the path of a task file with -f.');
   }
-  const docs = parseManifests(text, file, ['UpgradeTask', 'Inventory']);
+  const docs = parseManifests(text, file, ['UpgradeTask', 'Inventory'], { namespaces: true });
   const inventory = docs.find((d) => d.kind === 'Inventory');
   if (inventory) throw new InvalidInputError([{ file, message: `kind Inventory (${inventory.manifest.metadata.name}) is for engine hosts; on a cluster a task upgrades the Apps of its namespace` }], 'Leave Inventories out, or apply the file without --kubeconfig/--context.');
+  const clash = docs.find((d) => opts.namespace !== undefined && d.namespace && d.namespace.name !== opts.namespace);
+  if (clash) throw new InvalidInputError([{ file, line: clash.namespace?.line, column: clash.namespace?.column, field: 'metadata.namespace', message: `"${clash.namespace?.name}" does not match --namespace "${opts.namespace}" (nothing was applied)` }], `Pass -n ${clash.namespace?.name}, or remove metadata.namespace from the document.`);
   const k = kubeTarget(opts);
-  const tasks = docs.flatMap((d) => (d.kind === 'UpgradeTask' ? [d.manifest] : []));
-  if (tasks.some((t) => t.spec.inventory !== undefined)) throw new InvalidInputError([{ file, field: 'spec.inventory', message: 'not used on a cluster: a task upgrades the Apps of its namespace' }]);
+  // As with kubectl: the document's namespace, else -n, else the context's.
+  const tasks = docs.flatMap((d) => (d.kind === 'UpgradeTask' ? [{ task: d.manifest, namespace: d.namespace?.name ?? k.namespace }] : []));
+  if (tasks.some(({ task }) => task.spec.inventory !== undefined)) throw new InvalidInputError([{ file, field: 'spec.inventory', message: 'not used on a cluster: a task upgrades the Apps of its namespace' }]);
   // Check every task first: nothing is written when one of them cannot be.
   const before = new Map<string, TaskObject | undefined>();
-  for (const t of tasks) {
-    const existing = await k.api.get<TaskObject>(RESOURCES.upgradeTasks, k.namespace, t.metadata.name);
+  for (const { task, namespace } of tasks) {
+    const existing = await k.api.get<TaskObject>(RESOURCES.upgradeTasks, namespace, task.metadata.name);
     const phase = existing?.status?.phase;
-    if (existing && phase && phase !== 'Pending' && !sameValue(existing.spec, t.spec)) throw new TaskImmutableError(t.metadata.name, phase);
-    before.set(t.metadata.name, existing);
+    if (existing && phase && phase !== 'Pending' && !sameValue(existing.spec, task.spec)) throw new TaskImmutableError(task.metadata.name, phase);
+    before.set(`${namespace}/${task.metadata.name}`, existing);
   }
-  for (const t of tasks) {
-    const existing = before.get(t.metadata.name);
-    await k.api.apply(RESOURCES.upgradeTasks, k.namespace, { metadata: { name: t.metadata.name, namespace: k.namespace, labels: t.metadata.labels }, spec: t.spec } as TaskObject);
-    process.stdout.write(`upgradetask/${t.metadata.name} ${!existing ? 'created' : sameValue(existing.spec, t.spec) ? 'unchanged' : 'configured'}\n`);
+  for (const { task, namespace } of tasks) {
+    const existing = before.get(`${namespace}/${task.metadata.name}`);
+    await k.api.apply(RESOURCES.upgradeTasks, namespace, { metadata: { name: task.metadata.name, namespace, labels: task.metadata.labels }, spec: task.spec } as TaskObject);
+    process.stdout.write(`upgradetask/${task.metadata.name} ${!existing ? 'created' : sameValue(existing.spec, task.spec) ? 'unchanged' : 'configured'}\n`);
   }
   return 0;
 }

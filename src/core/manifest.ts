@@ -7,7 +7,7 @@ import { problemOffset } from './yaml-errors.ts';
 import type { z } from 'zod';
 import { InvalidInputError, type InputProblem } from './errors.ts';
 import type { AppManifest } from './model.ts';
-import { API_VERSION, appDocument } from './schema.ts';
+import { API_VERSION, appDocument, dnsName } from './schema.ts';
 import type { InventoryManifest, UpgradeTaskManifest } from './task.ts';
 import { inventoryDocument, upgradeTaskDocument } from './task-schema.ts';
 import { releaseAppDocument, releaseDocument, type ReleaseAppManifest, type ReleaseManifest } from './release-schema.ts';
@@ -15,13 +15,30 @@ import { releaseAppDocument, releaseDocument, type ReleaseAppManifest, type Rele
 /** The largest manifest file molt reads. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
 
+/** Where a document came from, and the cluster namespace it names (only when the caller allows namespaces). */
+interface Origin {
+  file: string;
+  line: number;
+  column?: number;
+  namespace?: { name: string; line?: number; column?: number };
+}
+
 /** One validated document and where it came from. */
-export type ManifestDocument =
-  | { kind: 'App'; file: string; line: number; column?: number; manifest: AppManifest }
-  | { kind: 'ReleaseApp'; file: string; line: number; column?: number; manifest: ReleaseAppManifest }
-  | { kind: 'Release'; file: string; line: number; column?: number; manifest: ReleaseManifest }
-  | { kind: 'UpgradeTask'; file: string; line: number; column?: number; manifest: UpgradeTaskManifest }
-  | { kind: 'Inventory'; file: string; line: number; column?: number; manifest: InventoryManifest };
+export type ManifestDocument = Origin & (
+  | { kind: 'App'; manifest: AppManifest }
+  | { kind: 'ReleaseApp'; manifest: ReleaseAppManifest }
+  | { kind: 'Release'; manifest: ReleaseManifest }
+  | { kind: 'UpgradeTask'; manifest: UpgradeTaskManifest }
+  | { kind: 'Inventory'; manifest: InventoryManifest });
+
+/** How to read a manifest. */
+export interface ParseOptions {
+  /**
+   * Accept `metadata.namespace` (commands acting on a cluster: it says where the object goes,
+   * as with kubectl). Locally there are no namespaces and the field is refused.
+   */
+  namespaces?: boolean;
+}
 
 /** A document kind molt knows. */
 export type ManifestKind = ManifestDocument['kind'];
@@ -36,7 +53,7 @@ const KINDS: Record<string, Schema> = { App: appDocument, Release: releaseDocume
 const APPLIED_WITH: Record<string, string> = { App: 'molt apply -f', Release: 'molt apply -f', UpgradeTask: 'molt task apply -f', Inventory: 'molt task apply -f' };
 
 /** Parses and validates every document in a manifest file's text; kinds other than `accept` are problems. */
-export function parseManifests<K extends ManifestKind = 'App'>(text: string, file: string, accept: readonly K[] = ['App' as K]): DocumentOf<K>[] {
+export function parseManifests<K extends ManifestKind = 'App'>(text: string, file: string, accept: readonly K[] = ['App' as K], options: ParseOptions = {}): DocumentOf<K>[] {
   if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) {
     throw new InvalidInputError([{ file, message: `the file is larger than ${MAX_MANIFEST_BYTES} bytes` }], 'Split it into smaller files.');
   }
@@ -52,7 +69,7 @@ export function parseManifests<K extends ManifestKind = 'App'>(text: string, fil
       problems.push({ file, line: pos.line, column: pos.col, message: `YAML: ${firstLine(e.message)}` });
     }
     if (problems.length > before || doc.contents === null) continue;
-    const validated = validateDocument(doc, file, lines, problems, accept);
+    const validated = validateDocument(doc, file, lines, problems, accept, options);
     if (validated) result.push(validated);
   }
   problems.push(...duplicateNames(result));
@@ -61,7 +78,7 @@ export function parseManifests<K extends ManifestKind = 'App'>(text: string, fil
   return result as DocumentOf<K>[];
 }
 
-function validateDocument(doc: Document, file: string, lines: LineCounter, problems: InputProblem[], accept: readonly string[]): ManifestDocument | undefined {
+function validateDocument(doc: Document, file: string, lines: LineCounter, problems: InputProblem[], accept: readonly string[], options: ParseOptions): ManifestDocument | undefined {
   const at = (path: (string | number)[], key?: string): InputProblem => ({ file, ...position(doc, lines, path, key), field: formatPath(key === undefined ? path : [...path, key]), message: '' });
   let value: unknown;
   try {
@@ -89,9 +106,10 @@ function validateDocument(doc: Document, file: string, lines: LineCounter, probl
     problems.push({ ...at(['kind']), field: 'kind', message: `kind ${kind} is not taken by this command; apply it with \`${APPLIED_WITH[kind]}\`` });
     return undefined;
   }
+  const namespace = takeNamespace(record, at(['metadata'], 'namespace'), problems, options);
   // An App either runs an inline container (spec.image…) or a Release (spec.release + roles).
   const runsRelease = kind === 'App' && typeof record.spec === 'object' && record.spec !== null && 'release' in record.spec;
-  const parsed = (runsRelease ? releaseAppDocument : schema).safeParse(value);
+  const parsed = (runsRelease ? releaseAppDocument : schema).safeParse(namespace ? namespace.rest : value);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
@@ -109,7 +127,29 @@ function validateDocument(doc: Document, file: string, lines: LineCounter, probl
   }
   const line = lines.linePos(doc.contents?.range?.[0] ?? 0).line;
   const nameAt = position(doc, lines, ['metadata'], 'name');
-  return { kind: runsRelease ? 'ReleaseApp' : kind, file, line: nameAt.line ?? line, column: nameAt.column, manifest: parsed.data } as ManifestDocument;
+  const where = namespace?.name === undefined ? {} : { namespace: { name: namespace.name, line: namespace.at.line, column: namespace.at.column } };
+  return { kind: runsRelease ? 'ReleaseApp' : kind, file, line: nameAt.line ?? line, column: nameAt.column, manifest: parsed.data, ...where } as ManifestDocument;
+}
+
+/**
+ * Splits `metadata.namespace` off the document (the schemas describe the object, not where it
+ * goes): a valid DNS label where namespaces are allowed, else a problem at the field.
+ */
+function takeNamespace(record: Record<string, unknown>, at: InputProblem, problems: InputProblem[], options: ParseOptions): { name?: string; at: InputProblem; rest: unknown } | undefined {
+  const metadata = record.metadata;
+  if (typeof metadata !== 'object' || metadata === null || !('namespace' in metadata)) return undefined;
+  const { namespace, ...others } = metadata as Record<string, unknown>;
+  const rest = { ...record, metadata: others };
+  if (!options.namespaces) {
+    problems.push({ ...at, message: 'namespaces exist only on a cluster: remove it here, or apply the file to a cluster (--kubeconfig/--context)' });
+    return { at, rest };
+  }
+  const checked = dnsName.safeParse(namespace);
+  if (!checked.success) {
+    problems.push({ ...at, message: checked.error.issues[0]?.message ?? 'must be a DNS label' });
+    return { at, rest };
+  }
+  return { name: checked.data, at, rest };
 }
 
 /** The line and column of the node at `path` (or of the key `key` inside it), as near as exists. */

@@ -20,6 +20,8 @@ import { buildOperatorImage, installOperator, OPERATOR_NS, removeOperatorIfLast 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MOLT = join(ROOT, 'bin/molt');
 const NS = `molt-cli-${randomBytes(3).toString('hex')}`;
+/** A second namespace, named by metadata.namespace in a document. */
+const NS2 = `${NS}-b`;
 const IMAGE = 'localhost/molt-e2e-cli-app';
 const OPERATOR_IMAGE = `localhost/molt-operator:e2e-${randomBytes(4).toString('hex')}`;
 let work: string;
@@ -125,11 +127,13 @@ before(async () => {
   loadImage(operatorTar, join(work, 'app-1.0.0.tar'), join(work, 'app-2.0.0.tar'));
   operatorInstalledByUs = await installOperator(OPERATOR_IMAGE, ['apps.molt.dev', 'releases.molt.dev']);
   kubectl(['create', 'namespace', NS]);
+  kubectl(['create', 'namespace', NS2]);
 });
 
 after(() => {
   kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', '--all', '--timeout=60s']);
-  kubectlResult(['delete', 'namespace', NS, '--wait=false']);
+  kubectlResult(['-n', NS2, 'delete', 'apps.molt.dev', '--all', '--timeout=60s']);
+  kubectlResult(['delete', 'namespace', NS, NS2, '--wait=false']);
   for (const r of releases) kubectlResult(['delete', 'releases.molt.dev', r, '--wait=false']);
   removeOperatorIfLast(operatorInstalledByUs);
   if (work) rmSync(work, { recursive: true, force: true });
@@ -236,6 +240,22 @@ test('a Release app: apply brings the Release and the App, get releases shows wh
   const kinds = JSON.parse(ok(['history', 'shop', '-o', 'json']).stdout).map((e: any) => `${e.kind} ${e.to} ${e.result}`);
   assert.deepEqual(kinds, [`install ${r1} Succeeded`, `upgrade ${r2} Succeeded`, `rollback ${r1} Succeeded`]);
   assert.match(ok(['get', 'apps']).stdout, new RegExp(`^shop\\s+1\\.0\\.0\\s+Running\\s+1/1`, 'm'));
+});
+
+test('metadata.namespace: without -n the App goes to its namespace and is waited for there; a different -n is refused, nothing sent', () => {
+  const doc = file('ns2.yaml', manifest('1.0.0').replace('metadata: {name: notes, labels: {tier: db}}', `metadata: {name: notes, namespace: ${NS2}, labels: {tier: db}}`));
+  const noFlag = ['--kubeconfig', kubeconfig];
+  const r = molt(['apply', '-f', doc], noFlag);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.equal(r.stdout, 'app/notes created: 1.0.0\n');
+  assert.equal(JSON.parse(kubectl(['-n', NS2, 'get', 'apps.molt.dev', 'notes', '-o', 'json'])).status.phase, 'Running');
+  const inNs = JSON.parse(kubectl(['-n', NS, 'get', 'apps.molt.dev', 'notes', '-o', 'json']));
+  const clash = molt(['apply', '-f', doc]);
+  assert.equal(clash.status, 1, clash.stdout + clash.stderr);
+  assert.match(clash.stderr, new RegExp(`ns2\\.yaml:3:\\d+: metadata\\.namespace: "${NS2}" does not match --namespace "${NS}" \\(nothing was applied\\)`));
+  assert.match(clash.stderr, new RegExp(`^hint: Pass -n ${NS2}, or remove metadata\\.namespace`, 'm'));
+  assert.equal(JSON.parse(kubectl(['-n', NS, 'get', 'apps.molt.dev', 'notes', '-o', 'json'])).metadata.generation, inNs.metadata.generation, 'the App of -n is untouched');
+  assert.equal(molt(['delete', 'notes', '--volumes'], [...noFlag, '-n', NS2]).status, 0);
 });
 
 test('delete removes the App; --volumes also its claims', () => {
