@@ -10,6 +10,7 @@ const START = `#!/bin/sh
 trap 'exit 0' TERM
 mkdir -p /meta
 echo "start $APP_VERSION" >> /meta/log
+if [ -n "$READY_AFTER" ]; then sleep "$READY_AFTER" & wait $!; fi
 if [ "$FAIL_ROLE" = "$MOLT_ROLE" ] && [ "$FAIL_ORDINAL" = "$MOLT_ORDINAL" ]; then echo "member $MOLT_MEMBER never gets ready" >&2; else touch /tmp/ready; fi
 while true; do sleep 1 & wait $!; done
 `;
