@@ -3,7 +3,8 @@
  * rollout molt is SIGKILLed at every step boundary — every step of a member's own upgrade
  * (FORWARD_STEPS) and of its rollback (ROLLBACK_STEPS), and every step of the rollout itself
  * (ROLLOUT_STEPS: journaling, member changes, pod/role/cluster hooks, the final status, and the
- * same for the revert of touched members) — then run again as a user would (`molt apply` of
+ * same for the revert of touched members), and every step of a member's own operation while
+ * `molt rollback` takes it back (memberRevert) — then run again as a user would (`molt apply` of
  * the same manifest continues a rollout; `molt rollback`, or applying the previous release,
  * finishes going back). After each: every member whole on the same side (all on the new
  * release, or all back), same IPs and bytes, no container but the members, no operation or
@@ -23,7 +24,10 @@ import { molt, moltEnv, writeManifest, type MoltEnv } from './molt-cli.ts';
 
 let h: PodmanHarness;
 let m: MoltEnv;
-let network: { name: string; subnet: string };
+/** Two /24 networks: the points' apps keep their addresses reserved (cleanup goes through the engine), ~250 members each. */
+const networks: { name: string; subnet: string }[] = [];
+/** The network of an app: `rb…` apps (memberRevert, the last path) use the second one. */
+const networkOf = (app: string) => networks[app.startsWith('rb') ? 1 : 0]!;
 const HOOKS = { MOLT_TEST_HOOKS: '1' };
 const MEMBERS = { a: 2, b: 1 };
 const CONCURRENCY = 6;
@@ -35,13 +39,15 @@ const PATHS = {
   forward: boundaries([...FORWARD_STEPS.upgrade, ...ROLLOUT_STEPS.upgrade]),
   memberRollback: boundaries(ROLLBACK_STEPS.upgrade),
   revert: boundaries(ROLLOUT_STEPS.rollback),
+  /** A member's own steps while `molt rollback` takes it back (in that process they run first there). */
+  memberRevert: boundaries(FORWARD_STEPS.upgrade),
 };
 const tally = new KillTally('recovery-release', PATHS, 'multi-member');
 
 before(async () => {
   h = await startPodman();
   m = moltEnv(h);
-  network = { name: h.name('net'), subnet: h.freeSubnet() };
+  for (const net of ['net', 'net2']) networks.push({ name: h.name(net), subnet: h.freeSubnet() });
   const [v1, v2, v3] = await Promise.all([kvImage(h, '1.0.0-1'), kvImage(h, '2.0.0-1'), kvImage(h, '3.0.0-1', { FAIL_ROLE: 'a', FAIL_ORDINAL: '1' })]);
   const docs = [kvRelease('kvr-1', '1.0.0-1', v1, true), kvRelease('kvr-2', '2.0.0-1', v2, true), kvRelease('kvr-3bad', '3.0.0-1', v3, true)];
   const r = await molt(m, ['apply', '-f', writeManifest(m, 'releases.yaml', docs.map((d) => stringify(d)).join('---\n'))]);
@@ -54,7 +60,7 @@ after(async () => {
 
 const appFile = (name: string, release: string) => writeManifest(m, `${name}-${release}.yaml`, {
   apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name },
-  spec: { release, roles: [{ name: 'a', members: MEMBERS.a }, { name: 'b', members: MEMBERS.b }], network },
+  spec: { release, roles: [{ name: 'a', members: MEMBERS.a }, { name: 'b', members: MEMBERS.b }], network: networkOf(name) },
 });
 const memberNames = (app: string) => [...Array.from({ length: MEMBERS.a }, (_, i) => `${app}-a-${i}`), ...Array.from({ length: MEMBERS.b }, (_, i) => `${app}-b-${i}`)];
 
@@ -76,7 +82,7 @@ async function installWithData(app: string): Promise<Before> {
     const c = (await h.engine.inspectContainer(name))!;
     const w = await h.engine.exec(c.id, ['sh', '-c', 'dd if=/dev/urandom of=/data/blob bs=1k count=32 2>/dev/null']);
     assert.equal(w.exitCode, 0, w.stderr);
-    before.set(name, { ip: c.networks[network.name] ?? '', sum: await volumeSum(`${name}-data`) });
+    before.set(name, { ip: c.networks[networkOf(app).name] ?? '', sum: await volumeSum(`${name}-data`) });
   }
   return before;
 }
@@ -113,7 +119,7 @@ async function assertWhole(app: string, release: string, version: string, before
     assert.equal(members.find((x) => x.name === name)?.version, version, `${name} status version`);
     const all = await h.engine.listContainers([`dev.molt.app=${name}`]);
     assert.deepEqual(all.map((c) => `${c.name} ${c.running} ${c.labels['dev.molt.version']}`), [`${name} true ${version}`], `${name}: exactly its own container, whole on ${version}`);
-    assert.equal(all[0]!.networks[network.name], before.get(name)?.ip, `${name} keeps its IP`);
+    assert.equal(all[0]!.networks[networkOf(app).name], before.get(name)?.ip, `${name} keeps its IP`);
     assert.equal(await volumeSum(`${name}-data`), before.get(name)?.sum, `${name} keeps its data bytes`);
     assert.equal(journal((j) => j.inFlightOperation(name))?.id, undefined, `${name}: no operation left in flight`);
     const lines = (await h.engine.exec(all[0]!.id, ['sh', '-c', 'cat /meta/hooks 2>/dev/null; true'])).stdout.trim().split('\n').filter(Boolean);
@@ -197,6 +203,27 @@ describe('the revert of touched members killed at every boundary, then the previ
       const b0 = hooks.get(`${app}-b-0`) ?? [];
       assert.deepEqual(b0.filter((l) => l.includes('reverted')), ['--pod_reverted', '--role_reverted', '--cluster_reverted'].map((f) => `${f} 1.0.0-1 ${app}-b-0`), 'the touched member was reverted with its hooks, each once');
       tally.passed('revert');
+      await cleanup(app);
+    });
+  }
+});
+
+describe('`molt rollback` of a finished upgrade killed at every step of a member going back, then `molt rollback` again', { concurrency: CONCURRENCY }, () => {
+  for (const point of PATHS.memberRevert) {
+    test(`killed at member revert ${point}: every member ends back on kvr-1, with its revert hooks`, async () => {
+      tally.tried('memberRevert');
+      const app = `rb${++n}`;
+      const before = await installWithData(app);
+      const up = await molt(m, ['apply', '-f', appFile(app, 'kvr-2')]);
+      assert.equal(up.code, 0, up.stderr);
+      const k = await molt(m, ['rollback', app], { ...HOOKS, MOLT_TEST_KILL_AT: point });
+      assert.ok(k.code >= 128, `molt rollback was killed at ${point} (exit ${k.code}): ${k.stderr}`);
+      await rollBack(app);
+      const hooks = await assertWhole(app, 'kvr-1', '1.0.0-1', before);
+      for (const [name, lines] of hooks) {
+        assert.deepEqual(lines.filter((l) => l.includes('reverted')), ['--pod_reverted', '--role_reverted', '--cluster_reverted'].map((f) => `${f} 1.0.0-1 ${name}`), `${name}: reverted with pod, role and cluster hook, in order`);
+      }
+      tally.passed('memberRevert');
       await cleanup(app);
     });
   }
