@@ -295,6 +295,27 @@ describe('exec and logs', () => {
     assert.equal((await engine.exec(id, ['true'])).exitCode, 0);
   });
 
+  it('an exec leaves no conmon behind for long (molt\'s containers.conf: exit_command_delay, not Podman\'s 300 s)', async () => {
+    const full = (await engine.inspectContainer(id))!.id;
+    const execConmons = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        const args = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+        return args.includes('--exec-attach') && args.includes(full);
+      } catch {
+        return false; // the process ended while we looked
+      }
+    }).length;
+    for (let i = 0; i < 3; i++) assert.equal((await engine.exec(id, ['true'])).exitCode, 0);
+    assert.ok(execConmons() > 0, 'each exec has its conmon while the session is kept');
+    let left = execConmons();
+    for (let waited = 0; left > 0 && waited < 60; waited++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      left = execConmons();
+    }
+    assert.equal(left, 0, 'the exec sessions\' conmons are gone within a minute (Podman\'s default keeps them 5 minutes)');
+    assert.deepEqual(await engine.exec(id, ['sh', '-c', 'exit 4']), { exitCode: 4, stdout: '', stderr: '' }, 'exit codes are still read');
+  });
+
   it('carries large output on both streams intact (> 64 KiB)', async () => {
     const result = await engine.exec(id, ['sh', '-c', 'i=0; while [ $i -lt 3000 ]; do echo "line $i of stdout padded to be long enough........"; echo "e$i" >&2; i=$((i+1)); done']);
     const lines = result.stdout.split('\n');

@@ -16,7 +16,7 @@
  *   other harness holds and no host route overlaps.
  *
  * `stop()` removes containers and networks, kills the service's process group and any
- * process still naming the temp dir (conmon lingers 300 s after an exec), unmounts what
+ * process still naming the temp dir (an exec's conmon lingers exit_command_delay, 10 s), unmounts what
  * Podman mounted below it and deletes it. A process exit hook does the same, more bluntly,
  * for harnesses a failing test did not stop.
  */

@@ -20,7 +20,10 @@ import { engineAt, parseTcpAddress, tlsFromEnv, type EngineAddress } from './end
 
 /**
  * The containers.conf molt gives the Podman service it starts (unless CONTAINERS_CONF is
- * set): what Podman needs on hosts without CAP_SYS_RESOURCE, crun or systemd.
+ * set): what Podman needs on hosts without CAP_SYS_RESOURCE, crun or systemd. And
+ * `exit_command_delay`: Podman keeps every exec session (two conmon processes, ~0.3 MiB) for
+ * 300 s so Docker clients can inspect it later; molt reads the exit code as soon as the
+ * output ends, and probes and hooks are execs — a fleet upgrade left thousands of them.
  */
 export const PODMAN_CONTAINERS_CONF = `# Written by molt for the podman service it starts; delete it to get a fresh copy.
 [containers]
@@ -31,6 +34,7 @@ log_driver = "k8s-file"
 runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+exit_command_delay = 10
 `;
 
 /** The sockets tried after the environment variables, in order (XDG's only when set). */
