@@ -14,8 +14,8 @@ export interface MoltObject extends KubeObject {
   status?: Record<string, unknown>;
 }
 
-/** The target, checked: the API server answers and molt.dev/v1alpha1 serves apps and releases. */
-export async function connect(opts: GlobalOptions): Promise<KubeTarget> {
+/** The target, checked: the API server answers and molt.dev/v1alpha1 serves `resources` (by default apps and releases). */
+export async function connect(opts: GlobalOptions, resources: readonly string[] = ['apps', 'releases']): Promise<KubeTarget> {
   const target = kubeTarget(opts);
   let list: { resources?: { name: string }[] };
   try {
@@ -25,7 +25,7 @@ export async function connect(opts: GlobalOptions): Promise<KubeTarget> {
     throw e;
   }
   const names = new Set((list.resources ?? []).map((r) => r.name));
-  const missing = ['apps', 'releases'].filter((r) => !names.has(r));
+  const missing = resources.filter((r) => !names.has(r));
   if (missing.length) throw new CrdsNotInstalledError(target.client.server, `molt.dev/v1alpha1 has no ${missing.join(', ')}`);
   return target;
 }

@@ -15,7 +15,7 @@ import { RESOURCES, type KubeObject } from '../engines/kubernetes/index.ts';
 import { CANCEL_ANNOTATION, jobName, runKubeTask, type TaskObject } from '../operator/task/index.ts';
 import { say, type GlobalOptions } from './context.ts';
 import { renderKubeDescribe, renderKubeTargets, renderKubeTasks } from './kube-task-render.ts';
-import { kubeTarget } from './kube-target.ts';
+import { connect } from './kube-connect.ts';
 import { outputFormat, UsageError } from './output.ts';
 
 /** `molt task apply -f FILE` on a cluster: UpgradeTasks only (Inventories name engine hosts, not clusters). */
@@ -31,7 +31,7 @@ export async function kubeApplyTasks(opts: GlobalOptions, file: string): Promise
   if (inventory) throw new InvalidInputError([{ file, message: `kind Inventory (${inventory.manifest.metadata.name}) is for engine hosts; on a cluster a task upgrades the Apps of its namespace` }], 'Leave Inventories out, or apply the file without --kubeconfig/--context.');
   const clash = docs.find((d) => opts.namespace !== undefined && d.namespace && d.namespace.name !== opts.namespace);
   if (clash) throw new InvalidInputError([{ file, line: clash.namespace?.line, column: clash.namespace?.column, field: 'metadata.namespace', message: `"${clash.namespace?.name}" does not match --namespace "${opts.namespace}" (nothing was applied)` }], `Pass -n ${clash.namespace?.name}, or remove metadata.namespace from the document.`);
-  const k = kubeTarget(opts);
+  const k = await connect(opts, ['upgradetasks']);
   // As with kubectl: the document's namespace, else -n, else the context's.
   const tasks = docs.flatMap((d) => (d.kind === 'UpgradeTask' ? [{ task: d.manifest, namespace: d.namespace?.name ?? k.namespace }] : []));
   if (tasks.some(({ task }) => task.spec.inventory !== undefined)) throw new InvalidInputError([{ file, field: 'spec.inventory', message: 'not used on a cluster: a task upgrades the Apps of its namespace' }]);
@@ -54,7 +54,7 @@ export async function kubeApplyTasks(opts: GlobalOptions, file: string): Promise
 /** `molt task run NAME` on a cluster: the worker, in this process (SIGTERM/SIGINT stop it; the next run continues). */
 export async function kubeRunTask(opts: GlobalOptions, name: string, o: { output: string; inJob?: boolean }): Promise<number> {
   const format = outputFormat(o.output, ['table', 'json', 'yaml']);
-  const k = kubeTarget(opts);
+  const k = await connect(opts, ['upgradetasks']);
   if (!o.inJob) {
     // The operator runs every unfinished task in its Job: a second worker beside it would race it.
     const job = await k.api.get<KubeObject & { status?: { active?: number } }>(RESOURCES.jobs, k.namespace, jobName(name));
@@ -81,7 +81,7 @@ export async function kubeRunTask(opts: GlobalOptions, name: string, o: { output
 /** `molt task get [NAME]` / `molt task list` on a cluster. */
 export async function kubeGetTasks(opts: GlobalOptions, name: string | undefined, output: string): Promise<number> {
   const format = outputFormat(output);
-  const k = kubeTarget(opts);
+  const k = await connect(opts, ['upgradetasks']);
   let items: TaskObject[];
   if (name !== undefined) {
     const task = await k.api.get<TaskObject>(RESOURCES.upgradeTasks, k.namespace, name);
@@ -100,7 +100,7 @@ export async function kubeGetTasks(opts: GlobalOptions, name: string | undefined
 
 /** `molt task describe NAME` on a cluster. */
 export async function kubeDescribeTask(opts: GlobalOptions, name: string): Promise<number> {
-  const k = kubeTarget(opts);
+  const k = await connect(opts, ['upgradetasks']);
   const task = await k.api.get<TaskObject>(RESOURCES.upgradeTasks, k.namespace, name);
   if (!task) throw new TaskNotFoundError(name);
   process.stdout.write(renderKubeDescribe(task));
@@ -109,7 +109,7 @@ export async function kubeDescribeTask(opts: GlobalOptions, name: string): Promi
 
 /** `molt task cancel NAME` on a cluster: sets the annotation, then waits for the worker to end the task. */
 export async function kubeCancelTask(opts: GlobalOptions, name: string, timeoutSeconds: number): Promise<number> {
-  const k = kubeTarget(opts);
+  const k = await connect(opts, ['upgradetasks']);
   const task = await k.api.get<TaskObject>(RESOURCES.upgradeTasks, k.namespace, name);
   if (!task) throw new TaskNotFoundError(name);
   const done = (t: TaskObject | undefined) => t?.status?.phase === 'Success' || t?.status?.phase === 'Error';
@@ -134,7 +134,7 @@ export async function kubeCancelTask(opts: GlobalOptions, name: string, timeoutS
 
 /** `molt task delete NAME` on a cluster: a Started task must be cancelled first (its Job goes with it). */
 export async function kubeDeleteTask(opts: GlobalOptions, name: string): Promise<number> {
-  const k = kubeTarget(opts);
+  const k = await connect(opts, ['upgradetasks']);
   const task = await k.api.get<TaskObject>(RESOURCES.upgradeTasks, k.namespace, name);
   if (!task) throw new TaskNotFoundError(name);
   if (task.status?.phase === 'Started') throw new UsageError(`task "${name}" is Started`, `Cancel it first: \`molt task cancel ${name}\`.`);

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ const IMAGE = 'localhost/molt-e2e-cli-app';
 const OPERATOR_IMAGE = `localhost/molt-operator:e2e-${randomBytes(4).toString('hex')}`;
 let work: string;
 let kubeconfig: string;
+let kubectlPath: string;
 let operatorInstalledByUs = false;
 
 const START = `#!/bin/sh
@@ -121,6 +122,7 @@ function appCr(): any {
 before(async () => {
   const h = await ensureCluster();
   kubeconfig = h.kubeconfig;
+  kubectlPath = h.kubectlPath;
   work = mkdtempSync(join(tmpdir(), 'molt-k8s-cli-'));
   const operatorTar = buildOperatorImage(work, OPERATOR_IMAGE);
   for (const v of ['1.0.0', '2.0.0']) await appImageTar(v, join(work, `app-${v}.tar`));
@@ -176,6 +178,33 @@ test('apply creates the App and waits until it runs; get shows it; rollback has 
   blobSum = exec('dd if=/dev/urandom of=/data/blob bs=1024 count=256 2>/dev/null; sync; md5sum /data/blob').split(' ')[0] ?? '';
   assert.match(blobSum, /^[0-9a-f]{32}$/);
   assert.equal(ok(['apply', '-f', file('v1.yaml', manifest('1.0.0'))]).stdout, 'app/notes unchanged\n');
+});
+
+test('a kubeconfig whose server is plain http:// (kubectl proxy) works as with kubectl', async () => {
+  const proxy = spawn(kubectlPath, ['proxy', '--port=0'], { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const port = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      proxy.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /Starting to serve on 127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      proxy.once('exit', (code) => reject(new Error(`kubectl proxy exited ${code}: ${out}`)));
+    });
+    const plain = file('proxy.kubeconfig', `apiVersion: v1
+kind: Config
+clusters: [{name: proxy, cluster: {server: "http://127.0.0.1:${port}"}}]
+users: [{name: none, user: {}}]
+contexts: [{name: proxy, context: {cluster: proxy, user: none, namespace: ${NS}}}]
+current-context: proxy
+`);
+    const r = molt(['get', 'apps'], ['--kubeconfig', plain]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^notes\s+1\.0\.0\s+Running/m);
+  } finally {
+    proxy.kill();
+  }
 });
 
 test('apply of a new version waits for the upgrade and reports it; history lists install and upgrade', () => {

@@ -72,6 +72,9 @@ export class KubeClient {
     } catch (e) {
       throw new KubeConfigError(e instanceof Error ? e.message : String(e), { cause: e });
     }
+    // A plain http:// server (e.g. `kubectl proxy`) works with kubectl; client-node refuses it
+    // unless TLS verification is off — which means nothing without TLS, so say so for it.
+    config.clusters = config.clusters.map((c) => (c.server.startsWith('http:') ? { ...c, skipTLSVerify: true } : c));
     return new KubeClient(config, opts.timeoutMs);
   }
 
