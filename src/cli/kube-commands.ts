@@ -91,7 +91,10 @@ export async function kubeRollbackCommand(name: string, opts: GlobalOptions & Ku
   if (!target) {
     throw new RollbackRefusedError('NothingToRollBack', `app "${name}" has no previous ${isRelease ? 'release' : 'version'} to go back to (${s.installedVersion ? `it runs ${isRelease ? s.release : s.installedVersion}, as installed` : 'nothing is installed'})`, `\`molt history ${name}\` lists what happened to it.`);
   }
-  const spec = isRelease ? { ...app.spec, release: target.to } : { ...app.spec, version: target.to, ...(target.image ? { image: target.image } : {}) };
+  // An inline app goes back to its whole previous spec (env, volumes, probes… as they were),
+  // as helm rollback would; without a recorded spec (an upgrade in flight), version and image.
+  const spec = isRelease ? { ...app.spec, release: target.to }
+    : 'spec' in target && target.spec ? applyable(target.spec) : { ...app.spec, version: target.to, ...(target.image ? { image: target.image } : {}) };
   const body: MoltObject = { metadata: { name, namespace: t.namespace, labels: app.metadata.labels ?? {}, annotations: { [ANNOTATIONS.rollbackTo]: target.to } }, spec };
   // Forced: the rollback takes the version over from whoever applied it (kubectl, molt, GitOps).
   const after = await t.api.apply<MoltObject>(RESOURCES.apps, t.namespace, body, true);
@@ -124,4 +127,23 @@ export async function kubeDeleteCommand(name: string, opts: GlobalOptions & { vo
   for (const c of claims) await t.api.delete(RESOURCES.pvcs, t.namespace, c.metadata.name ?? '');
   process.stdout.write(`app/${name} deleted (${claims.length ? claims.map((c) => `pvc/${c.metadata.name}`).join(', ') : 'no volume claims'} removed)\n`);
   return 0;
+}
+
+/**
+ * A recorded spec as server-side apply needs it: without null and empty-map members. Applying
+ * `env: {}` over keys this manager owned leaves `env: null`, which the schema refuses; left
+ * out, the field's keys go and the CRD's default ({}) comes back — the same spec.
+ */
+function applyable(value: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v === null) continue;
+    if (typeof v !== 'object' || Array.isArray(v)) {
+      out[k] = v;
+      continue;
+    }
+    const inner = applyable(v as Record<string, unknown>);
+    if (Object.keys(inner).length > 0) out[k] = inner;
+  }
+  return out;
 }

@@ -19,6 +19,8 @@ test('history renders like local history: numbered entries, from → to, result,
 test('rollback goes to the from of the last successful operation that installed what runs', () => {
   assert.deepEqual(rollbackTarget([install, upgrade, refused], '2.0.0'), { to: '1.0.0', image: 'img:1' });
   assert.equal(rollbackTarget([install], '1.0.0'), undefined, 'only the install: nothing to go back to');
+  const fromSpec = { version: '1.0.0', image: 'img:1', env: { MODE: 'one' } };
+  assert.deepEqual(rollbackTarget([install, { ...upgrade, fromSpec }], '2.0.0'), { to: '1.0.0', image: 'img:1', spec: fromSpec }, 'the whole previous spec when the operator recorded it');
   assert.equal(rollbackTarget([install, upgrade], '3.0.0'), undefined, 'the history does not explain what runs');
 });
 

@@ -65,10 +65,11 @@ export function renderKubeReleases(releases: MoltObject[], apps: MoltObject[]): 
 
 /**
  * The version (inline apps) or release `molt rollback` goes back to: the `from` of the last
- * operation that succeeded, with its image; undefined when there is none (only the install).
+ * operation that succeeded, with its image and (inline apps, operators that record it) its
+ * whole spec; undefined when there is none (only the install).
  */
-export function rollbackTarget(history: HistoryEntry[] | undefined, installed: string | undefined): { to: string; image?: string } | undefined {
+export function rollbackTarget(history: HistoryEntry[] | undefined, installed: string | undefined): { to: string; image?: string; spec?: Record<string, unknown> } | undefined {
   const last = [...(history ?? [])].reverse().find((e) => e.result === 'Succeeded' && e.kind !== 'install');
   if (!last?.from || last.to !== installed) return undefined;
-  return { to: last.from, ...(last.fromImage ? { image: last.fromImage } : {}) };
+  return { to: last.from, ...(last.fromImage ? { image: last.fromImage } : {}), ...(last.fromSpec ? { spec: last.fromSpec } : {}) };
 }

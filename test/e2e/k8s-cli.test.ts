@@ -208,9 +208,11 @@ current-context: proxy
 });
 
 test('apply of a new version waits for the upgrade and reports it; history lists install and upgrade', () => {
-  const r = ok(['apply', '-f', file('v2.yaml', manifest('2.0.0'))]);
+  // The new version also brings an env var: rollback must take the whole spec back, not only the version.
+  const r = ok(['apply', '-f', file('v2.yaml', `${manifest('2.0.0')}  env: {MODE: two}\n`)]);
   assert.equal(r.stdout, 'app/notes upgraded: 1.0.0 → 2.0.0\n');
   assert.equal(exec('cat /app/VERSION').trim(), '2.0.0');
+  assert.equal(exec('echo "[$MODE]"').trim(), '[two]');
   assert.equal(exec('md5sum /data/blob').split(' ')[0], blobSum);
   const history = ok(['history', 'notes']).stdout;
   assert.match(history, /^#1 install ∅ → 1\.0\.0   Succeeded/m);
@@ -227,6 +229,8 @@ test('rollback goes back to the previous version, keeps the bytes and shows in h
   const cr = appCr();
   assert.equal(cr.spec.version, '1.0.0');
   assert.equal(cr.spec.image, `${IMAGE}:1.0.0`);
+  assert.equal(cr.spec.env?.MODE, undefined, 'the whole previous spec is back, not just version and image');
+  assert.equal(exec('echo "[$MODE]"').trim(), '[]');
   assert.equal(cr.metadata.annotations?.['molt.dev/rollback-to'], undefined, 'the permission is removed once used');
   assert.match(ok(['history', 'notes']).stdout, /^#3 rollback 2\.0\.0 → 1\.0\.0   Succeeded/m);
   assert.match(ok(['get', 'apps']).stdout, /^notes\s+1\.0\.0\s+Running\s+1\/1/m);

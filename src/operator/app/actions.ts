@@ -270,7 +270,7 @@ async function finish(ctx: ActionContext, end: { outcome: LastUpgradeRecord['out
   const last: LastUpgradeRecord = {
     from: j.from, to: j.to, toHash: j.toHash, outcome: end.outcome, startedAt: j.startedAt, finishedAt: new Date().toISOString(),
     reason: end.cause?.code ?? 'UpgradeSucceeded', message: end.cause?.message ?? `${j.from} → ${j.to}`,
-    fromImage: installedOf(ctx).spec.image, toImage: j.target.image, ...(j.rollback ? { rollback: true } : {}),
+    fromImage: installedOf(ctx).spec.image, toImage: j.target.image, fromSpec: installedOf(ctx).spec, ...(j.rollback ? { rollback: true } : {}),
   };
   const records = end.outcome === 'Succeeded' ? { installed: { version: j.to, hash: j.toHash, spec: j.target }, upgrade: null, last } : { upgrade: null, last };
   await writeRecords(ctx, records);

@@ -55,6 +55,7 @@ function historyOf(w: AppWorld, step: Step | undefined, previous: HistoryEntry[]
       kind: last.rollback ? 'rollback' : 'upgrade', to: last.to, result, finishedAt: last.finishedAt,
       ...(last.from ? { from: last.from } : {}), ...(last.startedAt ? { startedAt: last.startedAt } : {}),
       ...(last.fromImage ? { fromImage: last.fromImage } : {}), ...(last.toImage ? { toImage: last.toImage } : {}),
+      ...(last.fromSpec ? { fromSpec: Object.fromEntries(Object.entries(last.fromSpec)) } : {}),
       ...(result === 'Succeeded' ? {} : { cause: `${last.reason}: ${last.message}` }),
     });
   }

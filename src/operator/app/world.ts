@@ -56,6 +56,8 @@ export interface LastUpgradeRecord {
   rollback?: boolean;
   fromImage?: string;
   toImage?: string;
+  /** The whole spec installed before: what `molt rollback` restores (not just version and image). */
+  fromSpec?: AppSpec;
 }
 
 /** One member pod as the reconciler needs it. */

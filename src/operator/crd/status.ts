@@ -51,6 +51,7 @@ const historyEntry = z.object({
   to: z.string().describe('version or release the operation went to'),
   fromImage: z.string().optional(),
   toImage: z.string().optional(),
+  fromSpec: z.record(z.string(), z.unknown()).optional().describe('inline apps: the whole spec before, what `molt rollback` restores'),
   result: z.enum(['Succeeded', 'RolledBack', 'Failed', 'Refused']),
   startedAt: z.iso.datetime().optional(),
   finishedAt: z.iso.datetime(),
