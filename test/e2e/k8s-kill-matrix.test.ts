@@ -457,8 +457,19 @@ async function withRun<T>(name: string, killAt: string | undefined, fn: (r: Run)
 function runPath(path: Path, killAt: string | undefined): Promise<{ sequence: string[]; kills: number }> {
   return withRun(killAt ? path.name : `${path.name} (reference)`, killAt, async (r) => {
     await path.drive(r);
+    if (killAt) await awaitKill(r, killAt);
     return { sequence: r.op.sequence, kills: r.op.kills };
   });
+}
+
+/**
+ * The operator SIGKILLs itself right after it reports the point; a path can end first (its
+ * last point: the App is gone once Delete ran), so wait for that exit before counting kills.
+ */
+async function awaitKill(r: Run, killAt: string): Promise<void> {
+  const [point, nth = '1'] = killAt.split('@');
+  const passed = () => r.op.sequence.filter((s) => s === point).length >= Number(nth);
+  for (let waited = 0; passed() && r.op.kills === 0 && waited < 10_000; waited += 100) await sleep(100);
 }
 
 /** A reference sequence with repeats of one step collapsed (a step that waits, e.g. for an ExecPod, passes its boundaries again). */
