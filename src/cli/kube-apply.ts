@@ -5,7 +5,6 @@
  * forced); then, like the synchronous local apply, each App is waited for until the operator
  * has it running at the new spec, or refused or rolled it back (exit 1 with its reason).
  */
-import { InvalidInputError } from '../core/errors.ts';
 import type { DocumentOf } from '../core/manifest.ts';
 import { isStatus, RESOURCES, type ResourceType } from '../engines/kubernetes/index.ts';
 import type { AppStatus } from '../operator/crd/status.ts';
@@ -13,7 +12,7 @@ import { reportError } from './commands.ts';
 import { readManifests, say, type GlobalOptions } from './context.ts';
 import { connect, watchCommand, type MoltObject } from './kube-connect.ts';
 import { ApplyConflictError, OperationFailedError } from './kube-errors.ts';
-import type { KubeTarget } from './kube-target.ts';
+import { requireSameNamespace, type KubeTarget } from './kube-target.ts';
 import { waitForApp, type AppOutcome } from './kube-wait.ts';
 import { parseDuration } from './output.ts';
 
@@ -59,16 +58,6 @@ export async function kubeApplyCommand(opts: GlobalOptions & KubeWaitFlags & { f
     failed += code;
   }
   return failed > 0 ? 1 : 0;
-}
-
-/**
- * A document whose metadata.namespace differs from an explicit -n is refused before anything
- * is sent (kubectl's rule). Releases are cluster-wide: their namespace is ignored, as kubectl does.
- */
-function requireSameNamespace(docs: Doc[], flag: string | undefined): void {
-  const clash = docs.filter((d) => d.kind !== 'Release' && flag !== undefined && d.namespace && d.namespace.name !== flag);
-  if (clash.length === 0) return;
-  throw new InvalidInputError(clash.map((d) => ({ file: d.file, line: d.namespace?.line, column: d.namespace?.column, field: 'metadata.namespace', message: `"${d.namespace?.name}" does not match --namespace "${flag}" (nothing was applied)` })), `Pass -n ${clash[0]?.namespace?.name}, or remove metadata.namespace from the document.`);
 }
 
 /** An App that names a release the file does not bring and the cluster does not have fails before anything is sent. */

@@ -16,6 +16,7 @@ import { CANCEL_ANNOTATION, jobName, runKubeTask, type TaskObject } from '../ope
 import { say, type GlobalOptions } from './context.ts';
 import { renderKubeDescribe, renderKubeTargets, renderKubeTasks } from './kube-task-render.ts';
 import { connect } from './kube-connect.ts';
+import { requireSameNamespace } from './kube-target.ts';
 import { outputFormat, UsageError } from './output.ts';
 
 /** `molt task apply -f FILE` on a cluster: UpgradeTasks only (Inventories name engine hosts, not clusters). */
@@ -29,8 +30,7 @@ export async function kubeApplyTasks(opts: GlobalOptions, file: string): Promise
   const docs = parseManifests(text, file, ['UpgradeTask', 'Inventory'], { namespaces: true });
   const inventory = docs.find((d) => d.kind === 'Inventory');
   if (inventory) throw new InvalidInputError([{ file, message: `kind Inventory (${inventory.manifest.metadata.name}) is for engine hosts; on a cluster a task upgrades the Apps of its namespace` }], 'Leave Inventories out, or apply the file without --kubeconfig/--context.');
-  const clash = docs.find((d) => opts.namespace !== undefined && d.namespace && d.namespace.name !== opts.namespace);
-  if (clash) throw new InvalidInputError([{ file, line: clash.namespace?.line, column: clash.namespace?.column, field: 'metadata.namespace', message: `"${clash.namespace?.name}" does not match --namespace "${opts.namespace}" (nothing was applied)` }], `Pass -n ${clash.namespace?.name}, or remove metadata.namespace from the document.`);
+  requireSameNamespace(docs, opts.namespace);
   const k = await connect(opts, ['upgradetasks']);
   // As with kubectl: the document's namespace, else -n, else the context's.
   const tasks = docs.flatMap((d) => (d.kind === 'UpgradeTask' ? [{ task: d.manifest, namespace: d.namespace?.name ?? k.namespace }] : []));
