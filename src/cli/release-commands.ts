@@ -34,11 +34,7 @@ export function planReleaseDocument(store: Store, doc: DocumentOf<'Release' | 'R
   const app = doc.manifest;
   const target = requireRelease(rs, app.spec.release);
   const record = rs.getApp(app.metadata.name);
-  // A rollback the record calls running while nobody holds the app's lock was left by a molt
-  // that died: apply would continue it, so plan must not call it busy.
-  const installed = record && installedOf(store, rs, record);
-  if (installed?.isRollingBack && !store.lockHolder(app.metadata.name)) installed.isRollingBack = false;
-  const d = decideReleaseApp(app, installed, target);
+  const d = decideReleaseApp(app, record && installedOf(store, rs, record), target);
   process.stdout.write(`app/${app.metadata.name}: ${d.action === 'none' ? 'no changes' : d.action} ${d.action === 'rollout' ? `${d.from.metadata.name} → ${d.to.metadata.name}` : app.spec.release}\n`);
   if (d.action === 'rollout' || d.action === 'resume') {
     for (const r of app.spec.roles) {

@@ -41,9 +41,7 @@ export async function applyReleaseApp(deps: RunDeps, manifest: ReleaseAppManifes
   manifest.spec.roles.forEach((r) => roleOf(target, r.name));
   return withAppLock(deps, rs, name, async () => {
     const record = rs.getApp(name);
-    // We hold the app's lock, so a rollback the record says is running was left by a molt
-    // that died: applying the previous release continues it instead of waiting for it.
-    const installed = record && { ...installedOf(deps.store, rs, record), isRollingBack: false };
+    const installed = record && installedOf(deps.store, rs, record);
     const decision = decideReleaseApp(manifest, installed, target);
     switch (decision.action) {
       case 'none':
@@ -217,12 +215,16 @@ function finish(rs: ReleaseStore, rollout: number, manifest: ReleaseAppManifest,
   killPoint(step, 'after');
 }
 
-/** The installed side of a release app as the core's decision needs it, read from the store. */
+/**
+ * The installed side of a release app as the core's decision needs it, read from the store. A
+ * rollback the record calls running counts only while another live process holds the app's
+ * lock: otherwise a molt that died left it, and applying the previous release continues it.
+ */
 export function installedOf(store: Store, rs: ReleaseStore, record: ReleaseAppRecord): InstalledReleaseApp {
   const release = requireRelease(rs, record.status.release ?? record.manifest.spec.release);
   const target = record.manifest.spec.release;
   const behind = record.manifest.spec.roles.reduce((n, r) => n + Array.from({ length: r.members }, (_, i) => memberName(record.name, r.name, i)).filter((m) => store.getApp(m)?.manifest?.metadata.labels[MEMBER_LABEL.release] !== target).length, 0);
-  return { manifest: record.manifest, release, updating: record.status.state === 'updating', isRollingBack: record.status.upgradeInfo?.isRollingBack === true, prevRelease: record.status.upgradeInfo?.prevRelease, membersBehind: behind };
+  return { manifest: record.manifest, release, updating: record.status.state === 'updating', isRollingBack: record.status.upgradeInfo?.isRollingBack === true && store.lockHolder(record.name) !== undefined, prevRelease: record.status.upgradeInfo?.prevRelease, membersBehind: behind };
 }
 
 /** The release from the catalog, or a refusal that says how to add it. */

@@ -166,20 +166,18 @@ export class Store {
   /** Takes the app's lock for this process, or throws AppBusyError naming the holder. */
   lock(app: string, command: string): void {
     this.transaction(() => {
-      const held = this.db.prepare('SELECT pid, host, command, acquired_at FROM locks WHERE app = ?').get(app) as RawLock | undefined;
-      if (held && held.pid !== process.pid && isAlive(held)) {
-        throw new AppBusyError(app, `\`${held.command}\` (pid ${held.pid} on ${held.host}, since ${held.acquired_at})`);
-      }
+      const holder = this.lockHolder(app);
+      if (holder) throw new AppBusyError(app, holder);
       this.db
         .prepare('INSERT OR REPLACE INTO locks (app, pid, host, command, acquired_at) VALUES (?, ?, ?, ?, ?)')
         .run(app, process.pid, hostname(), command, new Date().toISOString());
     });
   }
 
-  /** Who holds the app's lock now (a live process), or undefined when nobody does. */
+  /** Who else holds the app's lock now (a live process other than this one), or undefined when nobody does. */
   lockHolder(app: string): string | undefined {
     const held = this.db.prepare('SELECT pid, host, command, acquired_at FROM locks WHERE app = ?').get(app) as RawLock | undefined;
-    return held && isAlive(held) ? `\`${held.command}\` (pid ${held.pid} on ${held.host}, since ${held.acquired_at})` : undefined;
+    return held && held.pid !== process.pid && isAlive(held) ? `\`${held.command}\` (pid ${held.pid} on ${held.host}, since ${held.acquired_at})` : undefined;
   }
 
   unlock(app: string): void {
