@@ -191,6 +191,18 @@ describe('container settings across upgrade and rollback', () => {
     assert.equal((await h.engine.inspectContainer(name))!.settings?.memoryBytes, 96 * 1024 * 1024);
   });
 
+  test('a host port another app publishes is refused at its line, nothing created', async () => {
+    const files = hostFiles('taker');
+    const port = await freePort();
+    assert.equal((await apply('holder', doc('holder', '1.0.0-1', port, files))).code, 0);
+    const file = writeManifest(m, 'taker.yaml', doc('taker', '1.0.0-1', port, files));
+    const r = await molt(m, ['apply', '-f', file]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`^error\\[InvalidInput\\]: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: spec\\.ports\\[0\\]: host port 127\\.0\\.0\\.1:${port}:8080 is already in use`, 'm'));
+    assert.equal(await h.engine.inspectContainer('taker'), undefined, 'nothing created');
+    assert.equal(await version(port), '1.0.0-1', 'the holder still answers');
+  });
+
   test('a secret appears nowhere: get -o yaml, history -o json, progress output, the SQLite files, snapshots', async () => {
     const outputs: string[] = [];
     const name = 'sett'; // installed, upgraded, rolled back above: every path has run
