@@ -194,7 +194,8 @@ describe('container settings across upgrade and rollback', () => {
   test('a host port another app publishes is refused at its line, nothing created', async () => {
     const files = hostFiles('taker');
     const port = await freePort();
-    assert.equal((await apply('holder', doc('holder', '1.0.0-1', port, files))).code, 0);
+    const held = await apply('holder', doc('holder', '1.0.0-1', port, hostFiles('holder')));
+    assert.equal(held.code, 0, held.stderr);
     const file = writeManifest(m, 'taker.yaml', doc('taker', '1.0.0-1', port, files));
     const r = await molt(m, ['apply', '-f', file]);
     assert.equal(r.code, 1, r.stderr);
