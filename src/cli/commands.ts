@@ -4,6 +4,7 @@ import { describeStep } from '../core/plan.ts';
 import { applyApp, deleteApp, planApp, recoverApp, rollbackApp, type ApplyResult } from '../runner/app-service.ts';
 import { recoverReleaseApp } from '../runner/release-service.ts';
 import { checkHostInputs } from '../runner/host-checks.ts';
+import { inputsChanged } from '../runner/host-inputs.ts';
 import { connectEngine, openStore, readManifests, runDeps, say, type GlobalOptions } from './context.ts';
 import { readUpgradeNotification } from '../runner/notification.ts';
 import type { AppManifest } from '../core/model.ts';
@@ -87,7 +88,10 @@ export async function planCommand(opts: GlobalOptions & { filename: string }): P
       const manifest = doc.manifest;
       const name = manifest.metadata.name;
       await checkHostInputs(doc, store.getApp(name)?.manifest);
-      const d = planApp({ store }, manifest);
+      const record = store.getApp(name);
+      // New contents of env or secret files under the same paths: only the running container's digest label tells.
+      const changedInputs = record?.manifest && (manifest.spec.envFrom?.length || manifest.spec.secrets?.length) ? await inputsChanged(await connectEngine(opts), moltHome(opts), manifest, record.status.containerId) : false;
+      const d = planApp({ store }, manifest, changedInputs);
       if (d.action === 'none' || d.action === 'record') {
         process.stdout.write(`app/${name}: ${d.action === 'none' ? 'no changes' : 'settings recorded, no container change'} (${d.reason})\n`);
         pending ||= d.action === 'record';

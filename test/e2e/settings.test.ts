@@ -191,6 +191,27 @@ describe('container settings across upgrade and rollback', () => {
     assert.equal((await h.engine.inspectContainer(name))!.settings?.memoryBytes, 96 * 1024 * 1024);
   });
 
+  test('new contents of an env or secret file under the same path are an upgrade; plan says so without the values', async () => {
+    const name = 'refresh';
+    const files = hostFiles(name);
+    const file = writeManifest(m, `${name}.yaml`, doc(name, '1.0.0-1', await freePort(), files));
+    assert.equal((await molt(m, ['apply', '-f', file])).code, 0);
+    const same = await molt(m, ['plan', '-f', file]);
+    assert.equal(same.code, 0, `${same.stdout}${same.stderr}`);
+    writeFileSync(files.envFile, 'FROM_FILE=changed-value\n');
+    writeFileSync(files.secretFile, 'rotated-secret-value\n');
+    const plan = await molt(m, ['plan', '-f', file]);
+    assert.equal(plan.code, 2, plan.stderr);
+    assert.match(plan.stdout, /envFrom\/secrets: file contents changed \(values not shown\)/);
+    assert.doesNotMatch(plan.stdout + plan.stderr, /changed-value|rotated-secret-value/);
+    const r = await molt(m, ['apply', '-f', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const c = (await h.engine.inspectContainer(name))!;
+    const inside = await h.engine.exec(c.id, ['sh', '-c', 'echo "$FROM_FILE"; cat /run/secrets/pw']);
+    assert.equal(inside.stdout, 'changed-value\nrotated-secret-value\n');
+    assert.equal((await molt(m, ['plan', '-f', file])).code, 0, 'nothing left to do');
+  });
+
   test('a host port another app publishes is refused at its line, nothing created', async () => {
     const files = hostFiles('taker');
     const port = await freePort();
