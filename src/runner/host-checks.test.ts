@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseManifests } from '../core/manifest.ts';
-import { hostProblems } from './host-checks.ts';
+import { checkReleaseHostInputs, hostProblems } from './host-checks.ts';
 import { readInputs } from './host-inputs.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'molt-host-checks-'));
@@ -50,5 +50,11 @@ describe('host checks before apply', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('checks the files and host paths of every role of a Release at their lines', async () => {
+    const text = 'apiVersion: molt.dev/v1alpha1\nkind: Release\nmetadata: {name: kv-1-0-0}\nspec:\n  package: a/kv\n  version: 1.0.0\n  roles:\n    - name: primary\n      image: localhost/kv:1\n      volumes: [{hostPath: /nonexistent/kv, mountPath: /x}]\n';
+    const [release] = parseManifests(text, join(dir, 'release.yaml'), ['Release']);
+    await assert.rejects(checkReleaseHostInputs(release!), /release\.yaml:10:\d+: spec\.roles\[0\]\.volumes\[0\]\.hostPath: \/nonexistent\/kv does not exist/);
   });
 });
