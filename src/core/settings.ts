@@ -4,6 +4,8 @@
  * says (sizes, CPU counts, port specs, restart policies, signals) into what an engine takes.
  * Pure, no I/O; the zod schema is in settings-schema.ts.
  */
+import { resolve as resolvePath } from 'node:path';
+import type { ContainerFile } from './model.ts';
 
 /** A port as written in a manifest: Compose short syntax or its long form. */
 export type PortSpec = string | { target: number; published: number; hostIP?: string; protocol?: 'tcp' | 'udp' };
@@ -191,6 +193,11 @@ export function portBindings(ports: PortSpec[] | undefined): PortBinding[] {
   return (ports ?? []).map(parsePort).filter((p): p is PortBinding => !('error' in p));
 }
 
+/** Bindings in a canonical order (host port, then protocol), as engines report them back. */
+export function sortPorts(ports: PortBinding[]): PortBinding[] {
+  return [...ports].sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol) || a.hostIP.localeCompare(b.hostIP));
+}
+
 /** A binding in short syntax, e.g. 127.0.0.1:5432:5432/udp (protocol tcp left out). */
 export function formatPort(p: PortBinding): string {
   return `${p.hostIP ? `${p.hostIP}:` : ''}${p.hostPort}:${p.containerPort}${p.protocol === 'tcp' ? '' : `/${p.protocol}`}`;
@@ -256,7 +263,7 @@ export interface RuntimeSettings {
 export function runtimeSettings(spec: ContainerSettings): RuntimeSettings {
   const r = spec.resources ?? {};
   const out: RuntimeSettings = {
-    ports: portBindings(spec.ports),
+    ports: sortPorts(portBindings(spec.ports)),
     restart: parseRestart(spec.restart) ?? { name: 'unless-stopped', maximumRetryCount: 0 },
     tmpfs: (spec.tmpfs ?? []).map((t) => ({ mountPath: t.mountPath, ...(t.size !== undefined ? { sizeBytes: parseBytes(t.size) } : {}) })),
   };
@@ -278,4 +285,25 @@ export function isBindMount(v: NamedVolumeSpec | BindMountSpec): v is BindMountS
 /** The named volumes of a spec's `volumes`. */
 export function namedVolumes(volumes: (NamedVolumeSpec | BindMountSpec)[]): NamedVolumeSpec[] {
   return volumes.filter((v): v is NamedVolumeSpec => !isBindMount(v));
+}
+
+/** What the host files of a spec give the container, read at apply time (runner/host-inputs.ts). */
+export interface ResolvedInputs {
+  /** From envFrom files, in order (later files win). */
+  env: Record<string, string>;
+  /** Secrets given as env. */
+  secretEnv: Record<string, string>;
+  /** Secrets given as files (mode 0400, owned by the container's user). */
+  files: ContainerFile[];
+}
+
+/** No host inputs. */
+export const NO_INPUTS: ResolvedInputs = { env: {}, secretEnv: {}, files: [] };
+
+/** The spec with its envFrom and secret file paths made absolute against `baseDir` (the manifest's directory). */
+export function resolveSettingFiles<T extends ContainerSettings>(spec: T, baseDir: string): T {
+  const out = { ...spec };
+  if (spec.envFrom) out.envFrom = spec.envFrom.map((f) => ({ ...f, file: resolvePath(baseDir, f.file) }));
+  if (spec.secrets) out.secrets = spec.secrets.map((s) => ({ ...s, file: resolvePath(baseDir, s.file) }));
+  return out;
 }
