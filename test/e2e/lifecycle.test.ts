@@ -72,7 +72,8 @@ async function status(env: MoltEnv, name: string): Promise<Record<string, any>> 
   return JSON.parse((await ok(molt(env, ['get', 'app', name, '-o', 'json']))).stdout).status;
 }
 
-const ready = (s: Record<string, any>) => (s.conditions as Record<string, string>[]).find((c) => c.type === "Ready")!;
+type Cond = { type: string; status: string; reason: string; message: string };
+const ready = (s: Record<string, any>) => (s.conditions as Cond[]).find((c) => c.type === "Ready")!;
 
 async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
