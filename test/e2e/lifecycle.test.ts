@@ -174,7 +174,7 @@ describe('apply converges (issue 20 item 2)', () => {
     assert.equal((await status(m, 'conv')).phase, 'Running');
   });
 
-  test('molt stop is respected by status, apply, plan and up; molt start runs it again', async () => {
+  test('molt stop is respected by status, apply and plan (and by up: see below); molt start runs it again', async () => {
     const f = file(m, 'conv', '1.0.0-1');
     const stop = await ok(molt(m, ['stop', 'conv']));
     assert.match(stop.stdout, /app\/conv stopped/);
