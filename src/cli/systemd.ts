@@ -29,7 +29,6 @@ export function unitText(o: UnitOptions): string {
     '# Written by `molt systemd install`: starts every app molt manages after boot (molt up).',
     '[Unit]',
     'Description=molt: start the apps molt manages (molt up)',
-    'Documentation=man:podman(1)',
     'Wants=network-online.target',
     'After=network-online.target',
     ...(o.user ? [] : ['After=local-fs.target']),
@@ -40,7 +39,9 @@ export function unitText(o: UnitOptions): string {
     ...Object.entries(o.env).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `Environment=${quote(`${k}=${v}`)}`),
     `ExecStart=${args}`,
     'TimeoutStartSec=30min',
-    // The Podman service molt starts must outlive this oneshot: it stops by itself when idle.
+    // What `molt up` leaves running (the Podman service molt starts, the containers' conmon
+    // processes, which stay in this unit's cgroup under cgroupfs) must outlive the oneshot and
+    // must not be killed when the unit is stopped: only the main process is the unit's.
     'KillMode=process',
     '',
     '[Install]',
