@@ -193,14 +193,27 @@ export async function upApps(deps: RunDeps, report: (r: UpResult) => void): Prom
 
 /** Finishes or rolls back what a crash left in flight: release rollouts, then every app's own operation. */
 async function recoverAll(deps: RunDeps): Promise<void> {
+  // One app that cannot be recovered now (busy, engine error) must not keep the others down: say so and go on.
+  const attempt = async (name: string, fn: () => Promise<string | undefined>) => {
+    try {
+      const said = await fn();
+      if (said) deps.log(`app/${name}: ${said}`);
+    } catch (e) {
+      deps.log(`app/${name}: could not finish its interrupted operation: ${e instanceof MoltError ? `${e.code}: ${e.message}` : String(e)}`);
+    }
+  };
   for (const app of new ReleaseStore(deps.store).listApps()) {
-    const r = await recoverReleaseApp(deps, app.name);
-    if (r) deps.log(`app/${app.name}: the interrupted ${r.continued} ended ${r.outcome}`);
+    await attempt(app.name, async () => {
+      const r = await recoverReleaseApp(deps, app.name);
+      return r && `the interrupted ${r.continued} ended ${r.outcome}`;
+    });
   }
   for (const record of deps.store.listApps()) {
     if (!deps.store.inFlightOperation(record.name)) continue;
-    const op = await withLock(deps, record.name, 'molt up', () => resumeInFlight(deps, record.name));
-    if (op) deps.log(`app/${record.name}: the interrupted ${op.kind} (operation ${op.id}) ended ${op.state.phase}`);
+    await attempt(record.name, async () => {
+      const op = await withLock(deps, record.name, 'molt up', () => resumeInFlight(deps, record.name));
+      return op && `the interrupted ${op.kind} (operation ${op.id}) ended ${op.state.phase}`;
+    });
   }
 }
 
