@@ -16,7 +16,7 @@ import { applyReleaseAppDocument, applyReleaseDocument, deleteReleaseAppCommand,
 import { ReleaseStore } from '../store/release-store.ts';
 import { MEMBER_LABEL } from '../core/release.ts';
 import { isKubeMode } from './context.ts';
-import { observedRecords, planConvergence } from './lifecycle-commands.ts';
+import { observedRecords, observedReleaseApps, planConvergence } from './lifecycle-commands.ts';
 import { FORWARD_STEPS } from '../core/upgrade-machine.ts';
 
 // The cluster side, loaded only in cluster mode (see isKubeMode).
@@ -141,8 +141,9 @@ async function getApps(name: string | undefined, format: ReturnType<typeof outpu
   const store = openStore(opts);
   try {
     const rs = new ReleaseStore(store);
-    const releaseApp = name ? rs.getApp(name) : undefined;
-    if (releaseApp) {
+    const recordedRelease = name ? rs.getApp(name) : undefined;
+    if (recordedRelease) {
+      const [releaseApp] = (await observedReleaseApps(opts, store, [recordedRelease])) as [typeof recordedRelease];
       process.stdout.write(format === 'json' || format === 'yaml' ? structured(releaseAppObject(releaseApp), format) : table(['NAME', 'VERSION', 'PHASE', 'IP', 'AGE'], releaseAppRows([releaseApp], rs)));
       return 0;
     }
@@ -150,7 +151,7 @@ async function getApps(name: string | undefined, format: ReturnType<typeof outpu
     const recorded = (name ? [store.getApp(name)] : store.listApps().filter((a) => !a.manifest?.metadata.labels[MEMBER_LABEL.owner])).filter((a) => a !== undefined);
     // Honest status: what the engine shows now, not only what the journal remembers.
     const apps = await observedRecords(opts, store, recorded, name !== undefined ? 'one' : format === 'json' || format === 'yaml' ? 'list' : 'table');
-    const releaseApps = name ? [] : rs.listApps();
+    const releaseApps = name ? [] : await observedReleaseApps(opts, store, rs.listApps());
     if (name && apps.length === 0) throw new AppNotFoundError(name);
     if (!name && apps.length + releaseApps.length === 0 && (format === 'table' || format === 'wide')) {
       say('No apps found.');

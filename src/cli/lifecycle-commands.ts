@@ -11,6 +11,8 @@ import { observeApp, observeApps, startApp, stopApp, upApps, type UpResult } fro
 import { RunIntents } from '../store/intents.ts';
 import type { Store } from '../store/store.ts';
 import type { AppRecord } from '../store/types.ts';
+import type { ReleaseAppRecord } from '../store/release-store.ts';
+import { setCondition } from '../core/status.ts';
 import { connectEngine, moltHome, openStore, runDeps, say, type GlobalOptions } from './context.ts';
 import { renderDescribe } from './describe.ts';
 import { parseDuration } from './output.ts';
@@ -143,4 +145,26 @@ export async function planConvergence(opts: GlobalOptions, store: Store, name: s
     say(`note: ${e.message}; plan could not check whether ${name}'s container runs`);
     return undefined;
   }
+}
+
+/**
+ * Release apps with what the engine shows of their members (one list call for all): a steady
+ * app with a member whose container does not run is Degraded, Ready=False naming the members;
+ * every member gets its observed `phase`. Rollouts in flight keep the journal's phase.
+ */
+export async function observedReleaseApps(opts: GlobalOptions, store: Store, apps: ReleaseAppRecord[]): Promise<ReleaseAppRecord[]> {
+  const memberNames = apps.flatMap((a) => a.status.roles.flatMap((r) => r.members.map((m) => m.name)));
+  const records = memberNames.map((n) => store.getApp(n)).filter((r): r is AppRecord => r !== undefined);
+  const observed = new Map((await observedRecords(opts, store, records, 'list')).map((r) => [r.name, r.status]));
+  const now = new Date().toISOString();
+  return apps.map((a) => {
+    const roles = a.status.roles.map((r) => ({ ...r, members: r.members.map((m) => ({ ...m, ...(observed.get(m.name) ? { phase: observed.get(m.name)!.phase } : {}) })) }));
+    const down = roles.flatMap((r) => r.members).filter((m) => 'phase' in m && m.phase !== 'Running').map((m) => {
+      const ready = observed.get(m.name)?.conditions.find((c) => c.type === 'Ready');
+      return `${m.name} (${ready?.message ?? (m as { phase?: string }).phase})`;
+    });
+    if (a.status.phase !== 'Running' || down.length === 0) return { ...a, status: { ...a.status, roles } };
+    const conditions = setCondition(a.status.conditions, { type: 'Ready', status: 'False', reason: 'MembersNotRunning', message: `members not running: ${down.join('; ')}` }, now);
+    return { ...a, status: { ...a.status, phase: 'Degraded', roles, conditions } };
+  });
 }

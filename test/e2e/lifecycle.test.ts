@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { PODMAN_CONTAINERS_CONF } from '../../src/engines/docker/discover.ts';
 import { buildTestImage, run, volumeChecksum, type PodmanHarness, type RunResult } from './harness.ts';
 import { molt, moltEnv, startTestbed, writeManifest, type MoltEnv } from './molt-cli.ts';
+import { stringify } from 'yaml';
+import { kvImage, kvRelease } from './kv-app.ts';
 
 const MOLT = new URL('../../bin/molt', import.meta.url).pathname;
 const REPO = 'localhost/e2e-lifecycle';
@@ -255,6 +257,25 @@ test('molt up refuses a dependsOn cycle before touching anything', async () => {
   assert.equal((await h.engine.inspectState('cyc-b'))?.running, false);
   await ok(molt(env, ['delete', 'cyc-a']));
   await ok(molt(env, ['delete', 'cyc-b']));
+});
+
+test('a release app with a member down shows Degraded naming it; molt up starts the member again', async () => {
+  const env = moltEnv(h);
+  const tag = await kvImage(h, '1.0.0-1');
+  const docs = [kvRelease('kvl-1', '1.0.0-1', tag), { apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name: 'kvl' }, spec: { release: 'kvl-1', roles: [{ name: 'a', members: 2 }, { name: 'b', members: 1 }], network: { name: net, subnet } } }];
+  await ok(molt(env, ['apply', '-f', writeManifest(env, 'kvl.yaml', docs.map((d) => stringify(d)).join('---\n'))]));
+  assert.match((await ok(molt(env, ['get', 'apps']))).stdout, /^kvl\s+1\.0\.0-1\s+Running/m);
+  assert.equal((await h.podman(['stop', '-t', '1', 'kvl-a-1'])).code, 0);
+  assert.match((await ok(molt(env, ['get', 'apps']))).stdout, /^kvl\s+1\.0\.0-1\s+Degraded/m);
+  const s = JSON.parse((await ok(molt(env, ['get', 'app', 'kvl', '-o', 'json']))).stdout).status;
+  assert.equal(s.phase, 'Degraded');
+  assert.match(ready(s).message, /members not running: kvl-a-1 \(container kvl-a-1 exited with code/);
+  assert.deepEqual(s.roles.flatMap((r: { members: { name: string; phase: string }[] }) => r.members.map((x) => `${x.name}:${x.phase}`)), ['kvl-a-0:Running', 'kvl-a-1:Degraded', 'kvl-b-0:Running']);
+  const up = await ok(molt(env, ['up']));
+  assert.match(up.stdout, /^app\/kvl-a-1 started/m);
+  assert.equal((await h.engine.inspectState('kvl-a-1'))?.running, true);
+  assert.match((await ok(molt(env, ['get', 'apps']))).stdout, /^kvl\s+1\.0\.0-1\s+Running/m);
+  await ok(molt(env, ['delete', 'kvl']));
 });
 
 describe('a simulated host restart: molt up', () => {
