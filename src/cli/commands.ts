@@ -17,6 +17,8 @@ import { applyReleaseAppDocument, applyReleaseDocument, deleteReleaseAppCommand,
 import { ReleaseStore } from '../store/release-store.ts';
 import { MEMBER_LABEL } from '../core/release.ts';
 import { isKubeMode } from './context.ts';
+import { observedRecords, observedReleaseApps, planConvergence } from './lifecycle-commands.ts';
+import { FORWARD_STEPS } from '../core/upgrade-machine.ts';
 
 // The cluster side, loaded only in cluster mode (see isKubeMode).
 const kubeCommands = () => import('./kube-commands.ts');
@@ -62,7 +64,9 @@ async function applyDocument(deps: Awaited<ReturnType<typeof runDeps>>, doc: Doc
 function reportApply(name: string, r: ApplyResult): number {
   const d = r.decision;
   if (!r.operation) {
-    process.stdout.write(`app/${name} ${d.action === 'none' ? 'unchanged' : 'configured'} (${d.reason})\n`);
+    const c = r.converged;
+    const started = c && c.action !== 'none' ? `; ${c.action === 'start' ? 'started' : 'recreated'} its container (${c.reason}): ${c.detail}` : c?.reason.startsWith('stopped on purpose') ? `; ${c.reason}` : '';
+    process.stdout.write(`app/${name} ${d.action === 'none' ? 'unchanged' : 'configured'} (${d.reason}${started})\n`);
     return 0;
   }
   const s = r.operation.state;
@@ -95,6 +99,13 @@ export async function planCommand(opts: GlobalOptions & { filename: string }): P
       // New contents of env or secret files under the same paths: only the running container's digest label tells.
       const changedInputs = record?.manifest && (manifest.spec.envFrom?.length || manifest.spec.secrets?.length) ? await inputsChanged(await connectEngine(opts), moltHome(opts), manifest, record.status.containerId) : false;
       const d = planApp({ store }, manifest, changedInputs);
+      const converge = d.action === 'none' || d.action === 'record' ? await planConvergence(opts, store, name) : undefined;
+      if (converge) {
+        pending = true;
+        process.stdout.write(`app/${name}: ${converge.action} (${converge.reason}; apply ${converge.action === 'start' ? 'starts it' : 'recreates it on the same volumes and IP'})\n`);
+        if (converge.action === 'recreate') FORWARD_STEPS.install.forEach((step, i) => process.stdout.write(`  ${i + 1}. ${step.padEnd(17)} ${describeStep(step, manifest, undefined)}\n`));
+        continue;
+      }
       if (d.action === 'none' || d.action === 'record') {
         process.stdout.write(`app/${name}: ${d.action === 'none' ? 'no changes' : 'settings recorded, no container change'} (${d.reason})\n`);
         pending ||= d.action === 'record';
@@ -130,17 +141,24 @@ export function getCommand(resource: string, name: string | undefined, opts: Glo
   if (['release', 'releases'].includes(resource)) return getReleasesCommand(opts);
   const format = outputFormat(opts.output);
   if (!['app', 'apps'].includes(resource)) throw new UsageError(`unknown resource type "${resource}"`, 'Use `molt get apps`, `molt get app NAME` or `molt get releases`.');
+  return getApps(name, format, opts);
+}
+
+async function getApps(name: string | undefined, format: ReturnType<typeof outputFormat>, opts: GlobalOptions): Promise<number> {
   const store = openStore(opts);
   try {
     const rs = new ReleaseStore(store);
-    const releaseApp = name ? rs.getApp(name) : undefined;
-    if (releaseApp) {
+    const recordedRelease = name ? rs.getApp(name) : undefined;
+    if (recordedRelease) {
+      const [releaseApp] = (await observedReleaseApps(opts, store, [recordedRelease])) as [typeof recordedRelease];
       process.stdout.write(format === 'json' || format === 'yaml' ? structured(releaseAppObject(releaseApp), format) : table(['NAME', 'VERSION', 'PHASE', 'IP', 'AGE'], releaseAppRows([releaseApp], rs)));
       return 0;
     }
     // Members of release apps are shown through their app, not as apps of their own.
-    const apps = (name ? [store.getApp(name)] : store.listApps().filter((a) => !a.manifest?.metadata.labels[MEMBER_LABEL.owner])).filter((a) => a !== undefined);
-    const releaseApps = name ? [] : rs.listApps();
+    const recorded = (name ? [store.getApp(name)] : store.listApps().filter((a) => !a.manifest?.metadata.labels[MEMBER_LABEL.owner])).filter((a) => a !== undefined);
+    // Honest status: what the engine shows now, not only what the journal remembers.
+    const apps = await observedRecords(opts, store, recorded, name !== undefined ? 'one' : format === 'json' || format === 'yaml' ? 'list' : 'table');
+    const releaseApps = name ? [] : await observedReleaseApps(opts, store, rs.listApps());
     if (name && apps.length === 0) throw new AppNotFoundError(name);
     if (!name && apps.length + releaseApps.length === 0 && (format === 'table' || format === 'wide')) {
       say('No apps found.');

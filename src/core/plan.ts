@@ -84,6 +84,7 @@ export function describeStep(step: string, desired: AppManifest, installed: AppM
     CreateNew: `create ${metadata.name} ${spec.version} with the same mounts and IP`,
     StartNew: `start ${metadata.name} ${spec.version}`,
     AwaitReady: spec.probes.startup ? `wait for the startup probe (${spec.probes.startup.failureThreshold} × ${spec.probes.startup.periodSeconds}s)` : `wait until it has run ${spec.minReadySeconds}s`,
+    MonitorNew: spec.upgrade.monitorSeconds ? `watch it for ${spec.upgrade.monitorSeconds}s${spec.healthcheck ? ' (healthcheck)' : ''}: an exit or a failing healthcheck rolls back` : 'skipped (no spec.upgrade.monitorSeconds)',
     RemoveOld: 'remove the old container (volumes stay)',
     FetchScripts: `read the upgrade scripts ${spec.version} declares (image labels dev.molt.pre-upgrade/post-upgrade, or spec.upgrade) from its image`,
     SnapshotVolumes: spec.upgrade.snapshotVolumes ? 'snapshot every volume (restored if the upgrade is rolled back)' : 'skipped (spec.upgrade.snapshotVolumes: false)',

@@ -28,7 +28,8 @@ export interface RoleStatus {
 
 /** What `molt get app X -o json` shows for an app that runs a Release. */
 export interface ReleaseAppStatus {
-  phase: 'Installing' | 'Running' | 'Upgrading' | 'RollingBack' | 'Paused' | 'Failed';
+  /** Degraded: observed on `get` (a steady app with a member whose container does not run), never journaled. */
+  phase: 'Installing' | 'Running' | 'Upgrading' | 'RollingBack' | 'Paused' | 'Failed' | 'Degraded';
   state: 'creating' | 'configured' | 'updating';
   /** The release every member ran when the current rollout began (when steady: the release). */
   release?: string;

@@ -5,8 +5,10 @@
  */
 import type { ErrorRecord } from './errors.ts';
 import type { OperationKind, OperationState } from './upgrade-machine.ts';
+import type { ContainerStatus } from './observed.ts';
 
-export type AppPhase = 'Installing' | 'Running' | 'Upgrading' | 'RollingBack' | 'Failed';
+/** Degraded and Stopped come from observing the engine (observed.ts), never from the journal. */
+export type AppPhase = 'Installing' | 'Running' | 'Upgrading' | 'RollingBack' | 'Failed' | 'Degraded' | 'Stopped';
 
 /** One condition of an app. */
 export interface Condition {
@@ -39,6 +41,10 @@ export interface AppStatus {
   ip?: string;
   conditions: Condition[];
   lastUpgrade?: LastUpgrade;
+  /** Observed on every `get`: the app's container as the engine shows it. */
+  container?: ContainerStatus;
+  /** Restarts of the container by the engine's restart policy (when the engine was asked in detail). */
+  restartCount?: number;
 }
 
 /** The phase an app is in while its operation is in `state`. */

@@ -63,3 +63,12 @@ test('the cause of the first failure is kept through the whole rollback', () => 
 test('final states accept no further events', () => {
   assert.throws(() => transition('install', { phase: 'Succeeded', warnings: [] }, { type: 'StepSucceeded' }));
 });
+
+test('the monitor window runs after the new version is ready and before the old one goes; a failure in it rolls back', () => {
+  const steps = FORWARD_STEPS.upgrade;
+  assert.equal(steps.indexOf('MonitorNew'), steps.indexOf('AwaitReady') + 1);
+  assert.equal(steps.indexOf('RemoveOld'), steps.indexOf('MonitorNew') + 1);
+  const { final, visited } = run('upgrade', steps.indexOf('MonitorNew'));
+  assert.equal(final.phase, 'RolledBack');
+  assert.ok(visited.includes('RollingBack:RestoreVolumes'), 'the snapshots are restored');
+});

@@ -16,6 +16,8 @@ export const FORWARD_STEPS = {
   upgrade: [
     'EnsureImage', 'PrepareResources', 'FetchScripts', 'SnapshotVolumes', 'PreUpgrade',
     'StopOld', 'RenameOld', 'CreateNew', 'StartNew', 'PostUpgrade', 'AwaitReady',
+    // The monitor window (spec.upgrade.monitorSeconds): a failure here still rolls back.
+    'MonitorNew',
     'RemoveOld', 'PruneSnapshots',
   ],
 } as const;

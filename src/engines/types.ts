@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ContainerObservation, ContainerSpec, ImageObservation } from '../core/model.ts';
+import type { ContainerState } from '../core/observed.ts';
 
 /** The result of running a command inside a container. */
 export interface ExecResult {
@@ -58,6 +59,13 @@ export interface ContainerEngine {
   inspectContainer(idOrName: string): Promise<ContainerObservation | undefined>;
   /** Containers carrying all the given labels (`key=value` or `key`). */
   listContainers(labels: string[]): Promise<ContainerObservation[]>;
+  /**
+   * The run state of every container carrying all the given labels, in ONE call to the engine
+   * (honest status for any number of apps); OOMKilled and restartCount need inspectState.
+   */
+  listContainerStates(labels: string[]): Promise<ContainerState[]>;
+  /** The full run state of one container (inspect), undefined when there is none. */
+  inspectState(idOrName: string): Promise<ContainerState | undefined>;
   startContainer(id: string): Promise<void>;
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
   renameContainer(id: string, newName: string): Promise<void>;

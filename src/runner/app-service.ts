@@ -13,12 +13,16 @@ import type { OperationPlan, OperationRecord } from '../store/types.ts';
 import { runOperation, type RunDeps } from './run-operation.ts';
 import { publishStatus } from './publish-status.ts';
 import { inputsChanged } from './host-inputs.ts';
+import { convergeLocked, type Converged } from './lifecycle.ts';
+import { RunIntents } from '../store/intents.ts';
 
 /** The result of applying one manifest. */
 export interface ApplyResult {
   decision: Decision;
   operation?: OperationRecord;
   resumed?: OperationRecord;
+  /** An unchanged app brought back to running (apply converges). */
+  converged?: Converged;
 }
 
 /** What `plan` shows for one manifest, without acting. */
@@ -35,16 +39,20 @@ export async function applyApp(deps: RunDeps, manifest: AppManifest, trigger: Op
     const changedInputs = record?.manifest ? await inputsChanged(deps.engine, deps.home, manifest, record.status.containerId) : false;
     const decision = decide(manifest, record?.manifest, changedInputs);
     for (const w of decision.action === 'install' || decision.action === 'upgrade' ? decision.warnings : []) deps.log(`WARNING: ${w}`);
-    if (decision.action === 'none') return { decision, resumed };
-    if (decision.action === 'record') {
-      deps.store.saveApp(name, manifest, record?.status ?? { phase: 'Running', conditions: [] });
-      return { decision, resumed };
+    if (decision.action === 'none' || decision.action === 'record') {
+      if (decision.action === 'record') deps.store.saveApp(name, manifest, record?.status ?? { phase: 'Running', conditions: [] });
+      // Apply converges: a container that should run and does not is started (or recreated).
+      const converged = record?.manifest && trigger === 'apply' ? await convergeLocked(deps, deps.store.getApp(name)!) : undefined;
+      return { decision, resumed, ...(converged ? { converged } : {}) };
     }
     if (deps.signal.aborted) throw deps.signal.reason;
     const plan = await planOperation(deps, manifest, record?.manifest, decision, trigger);
     const op = deps.store.createOperation({ app: name, kind: plan.old ? 'upgrade' : 'install', fromVersion: record?.manifest?.spec.version, toVersion: manifest.spec.version, plan, state: initialState(plan.old ? 'upgrade' : 'install') });
     deps.log(`${op.kind} ${name}${op.fromVersion ? ` ${op.fromVersion} →` : ''} ${op.toVersion} (operation ${op.id})`);
-    return { decision, operation: await runOperation(deps, op), resumed };
+    const done = await runOperation(deps, op);
+    // The new container runs: whatever `molt stop` recorded no longer holds.
+    if (done.state.phase === 'Succeeded') new RunIntents(deps.store).forget(name);
+    return { decision, operation: done, resumed };
   });
 }
 
@@ -92,11 +100,12 @@ export async function deleteApp(deps: RunDeps, name: string, withVolumes: boolea
       }
     }
     deps.store.deleteApp(name);
+    new RunIntents(deps.store).forget(name);
     return removed;
   });
 }
 
-async function withLock<T>(deps: RunDeps, name: string, command: string, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(deps: RunDeps, name: string, command: string, fn: () => Promise<T>): Promise<T> {
   deps.store.lock(name, command);
   try {
     return await fn();
@@ -105,7 +114,7 @@ async function withLock<T>(deps: RunDeps, name: string, command: string, fn: () 
   }
 }
 
-async function resumeInFlight(deps: RunDeps, name: string): Promise<OperationRecord | undefined> {
+export async function resumeInFlight(deps: RunDeps, name: string): Promise<OperationRecord | undefined> {
   const op = deps.store.inFlightOperation(name);
   if (!op) return undefined;
   const where = 'step' in op.state ? ` at ${op.state.step}` : '';
@@ -116,7 +125,7 @@ async function resumeInFlight(deps: RunDeps, name: string): Promise<OperationRec
 }
 
 /** Observes the instance being replaced and fixes everything the operation will need. */
-async function planOperation(deps: RunDeps, manifest: AppManifest, previous: AppManifest | undefined, decision: Decision, trigger: OperationPlan['trigger']): Promise<OperationPlan> {
+export async function planOperation(deps: RunDeps, manifest: AppManifest, previous: AppManifest | undefined, decision: Decision, trigger: OperationPlan['trigger']): Promise<OperationPlan> {
   const warnings = decision.action === 'install' || decision.action === 'upgrade' ? [...decision.warnings] : [];
   if (!previous) return { manifest, trigger, warnings };
   const name = manifest.metadata.name;

@@ -14,6 +14,7 @@ import { awaitReady } from './probe.ts';
 import { fetchScripts, openStartupGate, postUpgrade, preUpgrade } from './script-steps.ts';
 import { pruneSnapshots, restoreVolumes, snapshotVolumes } from './snapshot-steps.ts';
 import { removeHelpers } from './helpers.ts';
+import { monitorNew } from './monitor-step.ts';
 import { inputsKey, putFiles, readInputs, withDigest } from './host-inputs.ts';
 import { appName, findNew, manifestOf, oldInstance, requireIp, requireOld, type Step, type StepContext } from './step-context.ts';
 
@@ -208,6 +209,7 @@ export const STEPS: Record<StepName, Step> = {
   CreateNew: createNew,
   StartNew: startNew,
   AwaitReady: awaitNewReady,
+  MonitorNew: monitorNew,
   FetchScripts: fetchScripts,
   SnapshotVolumes: snapshotVolumes,
   PreUpgrade: preUpgrade,

@@ -18,6 +18,8 @@ import {
 import type { ContainerJson, ContainerListJson, ImageJson, LibpodNetworkJson, NetworkJson } from './convert.ts';
 import { connectionError, DockerHttpClient, filters, type TcpEndpoint } from './http.ts';
 import { demultiplex, TextCollector } from './stream.ts';
+import type { ContainerState } from '../../core/observed.ts';
+import { fromCompatList, fromInspect, fromLibpodList, type CompatListJson, type InspectStateJson, type LibpodListJson } from './state-convert.ts';
 
 /** How to reach the engine. */
 export interface DockerEngineOptions {
@@ -208,6 +210,23 @@ export class DockerEngine implements ContainerEngine {
       if (observed) result.push(observed);
     }
     return result;
+  }
+
+  /** One list call: Podman's own list carries exit codes, times, health and PIDs; Docker's the exit code in its text. */
+  async listContainerStates(labels: string[]): Promise<ContainerState[]> {
+    const query = { all: true, filters: filters({ label: labels }) };
+    const operation = `list container states ${labels.join(',')}`;
+    if (this.#podman) {
+      const { value } = await this.#http.json<LibpodListJson[]>('GET', '/containers/json', { query, operation, libpod: true });
+      return (value ?? []).map(fromLibpodList);
+    }
+    const { value } = await this.#http.json<CompatListJson[]>('GET', '/containers/json', { query, operation });
+    return (value ?? []).map(fromCompatList);
+  }
+
+  async inspectState(idOrName: string): Promise<ContainerState | undefined> {
+    const { status, value } = await this.#http.json<InspectStateJson>('GET', `/containers/${enc(idOrName)}/json`, { accept: [404], operation: `inspect container ${idOrName}` });
+    return status === 404 || !value ? undefined : fromInspect(value);
   }
 
   async startContainer(id: string): Promise<void> {
