@@ -3,6 +3,7 @@
  * and is safe to run again after a crash (level-based): it converges on its goal instead of
  * repeating an action.
  */
+import { namedVolumes } from '../core/settings.ts';
 import { ImageUnavailableError, NoFreeAddressError, NotReadyError } from '../core/errors.ts';
 import { macForIPv4, newContainerSpec, parkedName } from '../core/container-spec.ts';
 import { LABEL } from '../core/model.ts';
@@ -13,6 +14,7 @@ import { awaitReady } from './probe.ts';
 import { fetchScripts, openStartupGate, postUpgrade, preUpgrade } from './script-steps.ts';
 import { pruneSnapshots, restoreVolumes, snapshotVolumes } from './snapshot-steps.ts';
 import { removeHelpers } from './helpers.ts';
+import { putFiles, readInputs } from './host-inputs.ts';
 import { appName, findNew, manifestOf, oldInstance, requireIp, requireOld, type Step, type StepContext } from './step-context.ts';
 
 /** The default subnet of a network molt creates. */
@@ -32,7 +34,7 @@ async function prepareResources(ctx: StepContext): Promise<string> {
   const net = spec.network;
   const existing = await ctx.engine.inspectNetwork(net.name);
   if (!existing) await ctx.engine.createNetwork(net.name, net.subnet ?? DEFAULT_SUBNET);
-  for (const v of spec.volumes) {
+  for (const v of namedVolumes(spec.volumes)) {
     if (!(await ctx.engine.volumeExists(v.name))) await ctx.engine.createVolume(v.name, { [LABEL.app]: metadata.name, [LABEL.managed]: 'true' });
   }
   ctx.facts.ip ??= await chooseIp(ctx);
@@ -93,13 +95,17 @@ async function renameOld(ctx: StepContext): Promise<string> {
 
 async function createNew(ctx: StepContext): Promise<string> {
   const existing = await findNew(ctx);
+  // envFrom files and secrets are read now, never journaled (a secret lives only in the container).
+  const inputs = readInputs(manifestOf(ctx).spec);
   if (existing) {
     ctx.facts.newContainerId = existing;
+    await putFiles(ctx.engine, existing, inputs.files, manifestOf(ctx).spec.user, ctx.signal);
     await openStartupGate(ctx, existing);
     return `already created (${existing.slice(0, 12)})`;
   }
-  const spec = newContainerSpec(manifestOf(ctx), oldInstance(ctx), requireIp(ctx), String(ctx.op.id));
+  const spec = newContainerSpec(manifestOf(ctx), oldInstance(ctx), requireIp(ctx), String(ctx.op.id), inputs);
   ctx.facts.newContainerId = await ctx.engine.createContainer(spec);
+  await putFiles(ctx.engine, ctx.facts.newContainerId, inputs.files, spec.user, ctx.signal);
   await openStartupGate(ctx, ctx.facts.newContainerId);
   return `created ${spec.name} (${ctx.facts.newContainerId.slice(0, 12)}) at ${spec.network?.ipv4}${spec.cmd ? ` cmd ${JSON.stringify(spec.cmd)}` : ''}`;
 }
@@ -172,12 +178,19 @@ async function awaitOld(ctx: StepContext): Promise<string> {
 async function recreateOld(ctx: StepContext): Promise<string> {
   const { container } = requireOld(ctx);
   const [network, ip] = Object.entries(container.requestedIps)[0] ?? Object.entries(container.networks)[0] ?? [];
-  const env = Object.fromEntries(container.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  // The observation never holds a secret's value: read the secrets again from the old manifest's files.
+  const previous = ctx.op.plan.previous;
+  const inputs = previous ? readInputs(previous.spec) : undefined;
+  const env = { ...Object.fromEntries(container.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), ...inputs?.secretEnv };
   const id = await ctx.engine.createContainer({
     name: appName(ctx), image: container.imageId || container.image, cmd: container.cmd, entrypoint: container.entrypoint, env,
-    labels: container.labels, mounts: container.mounts, network: { name: network ?? 'molt', ipv4: ip ?? '', ...(ip ? { mac: macForIPv4(ip) } : {}) },
+    labels: container.labels, ...(inputs && Object.keys(inputs.secretEnv).length ? { secretEnv: Object.keys(inputs.secretEnv) } : {}), mounts: container.mounts.filter((m) => m.type !== 'tmpfs' || !container.settings?.tmpfs.some((t) => t.mountPath === m.destination)),
+    network: { name: network ?? 'molt', ipv4: ip ?? '', ...(ip ? { mac: macForIPv4(ip) } : {}) },
     stopTimeoutSeconds: ctx.op.plan.previous?.spec.stopTimeoutSeconds ?? 10,
+    ...(container.user ? { user: container.user } : {}),
+    ...(container.settings ? { settings: container.settings } : {}),
   });
+  if (inputs) await putFiles(ctx.engine, id, inputs.files, container.user, ctx.signal);
   ctx.facts.recreatedOldId = id;
   return id;
 }

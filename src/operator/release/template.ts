@@ -6,6 +6,7 @@
  * label is how a pass reads progress back. During a rollout the template carries the raised
  * startup budget (core/scripts.ts upgradeFailureThreshold).
  */
+import { namedVolumes } from '../../core/settings.ts';
 import type { AppManifest } from '../../core/model.ts';
 import { memberManifest, memberName, roleOf } from '../../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-schema.ts';
@@ -13,6 +14,7 @@ import { upgradeFailureThreshold } from '../../core/scripts.ts';
 import type { Container, KubeObject, StatefulSet } from '../../engines/kubernetes/index.ts';
 import { COMPONENT, LABELS, MAIN_CONTAINER } from '../app/names.ts';
 import { DEFAULT_VOLUME_SIZE, ownerOf, probeFor, type AppRef } from '../app/template.ts';
+import { applyPodSettings, podSettings } from '../pod-settings.ts';
 
 /** Label on a release app's templates and pods: the release they run. */
 export const RELEASE_LABEL = 'molt.dev/release';
@@ -99,6 +101,10 @@ export function roleSetFor(app: AppRef, manifest: ReleaseAppManifest, release: R
   const spec = memberManifest(manifest, release, roleOf(release, role), 0);
   const labels = { ...roleSelector(app.name, role), [LABELS.managedBy]: 'molt', [LABELS.name]: app.name };
   const roleSpec = roleOf(release, role);
+  const container = containerFor(spec, app.name, role, upgrading);
+  const settings = podSettings(spec.spec);
+  const pod: { volumes?: Record<string, unknown>[]; securityContext?: Record<string, unknown> } = {};
+  applyPodSettings(settings, container, pod);
   return {
     metadata: { name, namespace: app.namespace, labels, ownerReferences: [ownerOf(app, true)] },
     spec: {
@@ -109,10 +115,10 @@ export function roleSetFor(app: AppRef, manifest: ReleaseAppManifest, release: R
       podManagementPolicy: 'Parallel',
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
       template: {
-        metadata: { labels: { ...labels, [RELEASE_LABEL]: release.metadata.name, [LABELS.version]: release.spec.version }, annotations: upgrading ? { 'molt.dev/upgrade-mode': 'true' } : {} },
-        spec: { containers: [containerFor(spec, app.name, role, upgrading)], terminationGracePeriodSeconds: spec.spec.stopTimeoutSeconds, enableServiceLinks: false },
+        metadata: { labels: { ...labels, [RELEASE_LABEL]: release.metadata.name, [LABELS.version]: release.spec.version }, annotations: { ...settings.annotations, ...(upgrading ? { 'molt.dev/upgrade-mode': 'true' } : {}) } },
+        spec: { containers: [container], ...pod, terminationGracePeriodSeconds: spec.spec.stopTimeoutSeconds, enableServiceLinks: false },
       },
-      volumeClaimTemplates: roleSpec.volumes.map((v) => ({
+      volumeClaimTemplates: namedVolumes(roleSpec.volumes).map((v) => ({
         metadata: { name: v.name, labels: { [LABELS.app]: app.name, [LABELS.role]: role } },
         spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: DEFAULT_VOLUME_SIZE } } },
       })),
@@ -132,7 +138,7 @@ function containerFor(member: AppManifest, app: string, role: string, upgrading:
   env.push({ name: 'MOLT_ORDINAL', valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } });
   c.env = env as Container['env'];
   // memberManifest names volumes per member (the local engine's); a StatefulSet claim is per pod already.
-  const vols = s.volumes.map((v) => ({ name: v.name.slice(memberName(app, role, 0).length + 1), mountPath: v.mountPath }));
+  const vols = namedVolumes(s.volumes).map((v) => ({ name: v.name.slice(memberName(app, role, 0).length + 1), mountPath: v.mountPath }));
   if (vols.length) c.volumeMounts = vols;
   if (s.probes.startup) c.startupProbe = probeFor(s.probes.startup, upgrading ? upgradeFailureThreshold(member, s.probes.startup) : undefined);
   return c;
