@@ -26,7 +26,7 @@ if [ -n "$password" ]; then
   printf '%s\n' "$password" > "$pwfile"
   [ "$(id -u)" = 0 ] && chown postgres "$pwfile"
 fi
-as_postgres initdb --pgdata="$pgdata" --username=postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 ${pwfile:+--pwfile="$pwfile"} >&2
+as_postgres initdb --pgdata="$pgdata" --username=postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 --no-instructions ${pwfile:+--pwfile="$pwfile"} >&2
 [ -n "$pwfile" ] && rm -f "$pwfile"
 cat > "$pgdata/pg_hba.conf" <<'HBA'
 # TYPE  DATABASE  USER  ADDRESS  METHOD

@@ -35,7 +35,7 @@ stop_server() { as_postgres pg_ctl -D "$pgdata" -m fast -w stop >/dev/null 2>&1 
 trap stop_server EXIT
 as_postgres pg_ctl -D "$pgdata" -w -t 300 -l "$root/upgrade/restore-$new.log" \
   -o "-c listen_addresses='' -c unix_socket_directories='$socket'" start >/dev/null
-echo "restoring $dump into PostgreSQL $(postgres --version | awk '{print $NF}')"
+echo "restoring $dump into PostgreSQL $(postgres --version | awk '{print $3}')"
 # The dump re-creates the role it was made as; that role exists in every new cluster.
 sed '/^CREATE ROLE postgres;$/d' "$dump" \
   | as_postgres psql -X -q -v ON_ERROR_STOP=1 -h "$socket" -U postgres -d postgres >/dev/null
