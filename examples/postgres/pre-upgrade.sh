@@ -4,8 +4,7 @@
 # version it makes the old server read-only and dumps every database, role and setting with
 # its own pg_dumpall (the new on-disk format cannot read the old one) to the data volume,
 # where the new version's post-upgrade script restores it. The old cluster's data files stay
-# as they are, for a rollback (molt also restores the volume's snapshot, taken before this
-# script ran, so the read-only setting is gone again after a rollback).
+# as they are, for a rollback.
 set -eu
 [ "$#" -eq 2 ] || { echo "usage: pre-upgrade.sh OLD NEW (got $# arguments)" >&2; exit 64; }
 old=$1 new=$2
@@ -41,10 +40,12 @@ fi
 
 # From here on the old server takes no more writes, so the dump holds everything it ever
 # acknowledged: new transactions are read-only and open sessions are ended (the server stops
-# right after this script anyway). If the dump fails, writes are allowed again.
+# right after this script anyway). The setting lives in the running server only: it is
+# removed from the configuration files again before this script ends (without a reload), so
+# the old version starts writable after a rollback. If the dump fails, writes are allowed
+# again at once.
 sql() { psql -X -q -At -h /run/postgresql -U postgres -d postgres -c "$1"; }
-writable() { sql 'ALTER SYSTEM RESET default_transaction_read_only' && sql 'SELECT pg_reload_conf()' >/dev/null; }
-trap 'writable; rm -f "$out.tmp"' EXIT
+trap 'sql "ALTER SYSTEM RESET default_transaction_read_only"; sql "SELECT pg_reload_conf()" >/dev/null; rm -f "$out.tmp"' EXIT
 sql 'ALTER SYSTEM SET default_transaction_read_only = on'
 sql 'SELECT pg_reload_conf()' >/dev/null
 sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" >/dev/null
@@ -53,4 +54,5 @@ echo "PostgreSQL $old -> $new: dumping $((used_kib / 1024)) MiB of databases wit
 pg_dumpall -h /run/postgresql -U postgres --no-password > "$out.tmp"
 mv "$out.tmp" "$out"
 trap - EXIT
+sql 'ALTER SYSTEM RESET default_transaction_read_only'
 echo "dumped the cluster to $out ($(wc -c < "$out") bytes)"

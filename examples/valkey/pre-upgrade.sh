@@ -1,7 +1,7 @@
 #!/bin/sh
 # The Valkey image's pre-upgrade script. molt runs it in the OLD (Redis) container with
 # <old> <new>: it makes the server write its whole data set to /data/dump.rdb now (SAVE) and
-# checks the file. Valkey 8 reads RDB files up to version 11 (Redis 7.2); Redis 7.4 and later
+# checks the file's format version (the append-only file's base is written in the same one). Valkey 8 reads RDB files up to version 11 (Redis 7.2); Redis 7.4 and later
 # write version 12, which it cannot load, so those are refused here, with the old version
 # left running.
 set -eu
