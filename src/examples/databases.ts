@@ -135,7 +135,7 @@ export async function buildExampleImages(podman: PodmanCli, names: ExampleImageN
   const rootfsSeconds = (Date.now() - t) / 1000;
   t = Date.now();
   const bases = new Map<Suite, { tag: string; rootfs: CachedRootfs }>();
-  for (const r of rootfs) {
+  await Promise.all(rootfs.map(async (r) => {
     const tag = baseTag(r);
     if ((await podman(['image', 'exists', tag])).code !== 0) {
       options.log?.(`importing ${r.tar} as ${tag}`);
@@ -143,14 +143,14 @@ export async function buildExampleImages(podman: PodmanCli, names: ExampleImageN
       if (imported.code !== 0) throw new Error(`podman import ${r.tar} failed: ${imported.stderr.trim()}`);
     }
     bases.set(r.suite as Suite, { tag, rootfs: r });
-  }
+  }));
   const importSeconds = (Date.now() - t) / 1000;
   t = Date.now();
-  for (const name of names) {
+  await Promise.all(names.map((name) => {
     const image = EXAMPLE_IMAGES[name];
     const base = bases.get(image.suite)!;
-    await buildLayer(podman, image, base.tag, base.rootfs);
-  }
+    return buildLayer(podman, image, base.tag, base.rootfs);
+  }));
   return { rootfs, rootfsSeconds, importSeconds, layerSeconds: (Date.now() - t) / 1000, tags: names.map((n) => EXAMPLE_IMAGES[n].tag) };
 }
 
