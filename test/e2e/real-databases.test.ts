@@ -16,10 +16,11 @@ import { createServer, type AddressInfo } from 'node:net';
 import { basename, join } from 'node:path';
 import { parse } from 'yaml';
 import { buildExampleImages, EXAMPLE_IMAGES } from '../../src/examples/databases.ts';
-import type { RunResult } from './harness.ts';
-import { molt, startTestbed, writeManifest, type Testbed } from './molt-cli.ts';
+import { run, type RunResult } from './harness.ts';
+import { moltProcessEnv, startTestbed, writeManifest, type Testbed } from './molt-cli.ts';
 
 const EXAMPLES = new URL('../../examples/', import.meta.url).pathname;
+const MOLT = new URL('../../bin/molt', import.meta.url).pathname;
 const PASSWORD = 'correct horse battery staple';
 const PG15 = EXAMPLE_IMAGES['postgres:15'].tag;
 
@@ -60,8 +61,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** bin/molt with this file's Podman and home; dump and restore on a loaded 2-core machine can take minutes. */
+function molt(args: string[]): Promise<RunResult> {
+  return run(MOLT, args, moltProcessEnv(tb.m), undefined, 660_000);
+}
+
 async function apply(file: string): Promise<RunResult> {
-  return molt(tb.m, ['apply', '-f', file, '--timeout', '10m']);
+  return molt(['apply', '-f', file, '--timeout', '10m']);
 }
 
 /** A client container on the apps' network (psql 15 and redis-cli 7.0 from the bookworm image). */
@@ -136,6 +142,10 @@ describe('PostgreSQL 15 → 17 across a major version (examples/postgres)', () =
   });
 
   test('pg17.yaml upgrades it: dump in the running 15, restore behind the startup gate; 17 answers with the same rows, roles and passwords over the same IP and port', async () => {
+    const plan = await molt(['plan', '-f', example('postgres/pg17.yaml', { name, host: 15, port })]);
+    assert.equal(plan.code, 2, plan.stderr);
+    assert.match(plan.stdout, /PreUpgrade\s+run the pre-upgrade script, if any, in the running 15\.0\.0-1 container with \(15\.0\.0-1, 17\.0\.0-1\)/);
+    assert.match(plan.stdout, /NOTICE from 17\.0\.0-1:\n\s+PostgreSQL 17 cannot read a PostgreSQL 15 data directory/);
     const t0 = Date.now();
     const r = await apply(example('postgres/pg17.yaml', { name, host: 15, port }));
     assert.equal(r.code, 0, r.stderr);
@@ -155,7 +165,7 @@ describe('PostgreSQL 15 → 17 across a major version (examples/postgres)', () =
   });
 
   test('molt rollback: 15 answers again, on its own cluster as it was when the upgrade began, and takes writes', async () => {
-    const r = await molt(tb.m, ['rollback', name]);
+    const r = await molt(['rollback', name]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(ok(await psql(at, 'SELECT version()'), 'version'), /^PostgreSQL 15\./);
     assert.equal(await shop(at), before15, 'the row written on 17 lives in the 17 cluster, not in 15');
@@ -257,6 +267,19 @@ describe('Redis → Valkey (examples/valkey)', () => {
     assert.deepEqual(await contents(at), before);
     assert.equal(await published(port, 'GET', 'key:7'), 'value-7');
     await redisCli(at, 'SET', 'written-on', 'valkey');
+  });
+
+  test('molt plan shows a changed published port and memory limit field by field, touching nothing', async () => {
+    const id = (await tb.h.engine.inspectContainer(name))?.id;
+    const other = await freePort();
+    const file = example('valkey/valkey.yaml', { name, host: 20, port: other });
+    const doc = parse(readFileSync(file, 'utf8'));
+    doc.spec.resources = { memory: '512Mi' };
+    const r = await molt(['plan', '-f', writeManifest(tb.m, 'valkey-changed.yaml', doc)]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stdout, new RegExp(`ports: \\["127\\.0\\.0\\.1:${port}:6379"\\] → \\["127\\.0\\.0\\.1:${other}:6379"\\]`));
+    assert.match(r.stdout, /resources: \(none\) → \{"memory":"512Mi"\}/);
+    assert.equal((await tb.h.engine.inspectContainer(name))?.id, id, 'plan changed nothing');
   });
 
   test('a Valkey that cannot start (a mistyped option in KV_ARGS) is rolled back: Redis answers with every key', async () => {
