@@ -216,26 +216,24 @@ describe('Redis → Valkey (examples/valkey)', () => {
   let at: string;
 
   /** Writes a little of every type plus 2000 plain keys through redis-cli --pipe. */
+  /** Runs redis-cli commands (one per line, in redis-cli's own syntax) in one exec; one output block per command. */
+  async function redisCommands(host: string, commands: string[]): Promise<string[]> {
+    const script = commands.map((c) => `redis-cli -h ${host} ${c}; echo '--- end'`).join('\n');
+    const out = ok(await tb.h.podman(['exec', client, 'sh', '-ec', script]), 'redis-cli');
+    return `${out}\n`.split('--- end\n').slice(0, commands.length).map((block) => block.trim());
+  }
+
+  /** Writes a little of every type plus 2000 plain keys through redis-cli --pipe. */
   async function fill(host: string): Promise<void> {
-    await redisCli(host, 'HSET', 'user:1', 'name', 'Ada', 'lang', 'en');
-    await redisCli(host, 'RPUSH', 'queue', 'a', 'b', 'c');
-    await redisCli(host, 'SADD', 'tags', 'x', 'y', 'z');
-    await redisCli(host, 'ZADD', 'board', '10', 'ada', '20', 'bob');
-    await redisCli(host, 'SET', 'session', 'abc', 'EX', '3600');
+    await redisCommands(host, ['HSET user:1 name Ada lang en', 'RPUSH queue a b c', 'SADD tags x y z', 'ZADD board 10 ada 20 bob', 'SET session abc EX 3600']);
     ok(await tb.h.podman(['exec', client, 'sh', '-c', `seq 1 2000 | sed 's/.*/SET key:& value-&/' | redis-cli -h ${host} --pipe`]), 'redis-cli --pipe');
   }
 
   async function contents(host: string): Promise<unknown> {
-    return {
-      dbsize: await redisCli(host, 'DBSIZE'),
-      user: await redisCli(host, 'HGETALL', 'user:1'),
-      queue: await redisCli(host, 'LRANGE', 'queue', '0', '-1'),
-      tags: (await redisCli(host, 'SMEMBERS', 'tags')).split('\n').sort(),
-      board: await redisCli(host, 'ZRANGE', 'board', '0', '-1', 'WITHSCORES'),
-      session: await redisCli(host, 'GET', 'session'),
-      expires: Number(await redisCli(host, 'TTL', 'session')) > 3000,
-      key1234: await redisCli(host, 'GET', 'key:1234'),
-    };
+    const [dbsize, user, queue, tags, board, session, ttl, key1234] = await redisCommands(host, [
+      'DBSIZE', 'HGETALL user:1', 'LRANGE queue 0 -1', 'SMEMBERS tags', 'ZRANGE board 0 -1 WITHSCORES', 'GET session', 'TTL session', 'GET key:1234',
+    ]);
+    return { dbsize, user, queue, tags: tags!.split('\n').sort(), board, session, expires: Number(ttl) > 3000, key1234 };
   }
 
   async function published(p: number, ...args: string[]): Promise<string> {
