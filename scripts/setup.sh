@@ -2,7 +2,8 @@
 # Installs what molt needs on a Debian machine, idempotently:
 #   - npm dependencies (including Node 24 itself, as the npm package `node`);
 #   - Podman, runc and busybox-static from Debian when missing (busybox builds the example
-#     and test images offline).
+#     and test images offline); debootstrap, which builds the real-database example images
+#     (examples/postgres, examples/valkey) from Debian packages.
 # molt writes its own Podman configuration under its state dir and passes it through
 # CONTAINERS_CONF; the machine's /etc/containers files are never changed.
 set -euo pipefail
@@ -15,6 +16,7 @@ command -v podman >/dev/null || need_apt+=(podman)
 command -v runc >/dev/null || need_apt+=(runc)
 
 dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing from Debian: ${need_apt[*]}"
   sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
