@@ -7,7 +7,8 @@
  */
 import { MoltError, ScriptError, toErrorRecord, type ErrorRecord } from '../../core/errors.ts';
 import type { AppSpec } from '../../core/model.ts';
-import { baseName, preUpgradeDir, upgradeFailureThreshold } from '../../core/scripts.ts';
+import { upgradeFailureThreshold } from '../../core/policy/index.ts';
+import { baseName, preUpgradeDir } from '../../core/scripts.ts';
 import type { EventRecorder, KubeClient, KubeObject, Pod, ResourceApi } from '../../engines/kubernetes/index.ts';
 import { isStatus, RESOURCES } from '../../engines/kubernetes/index.ts';
 import type { Step } from './decide.ts';
@@ -88,7 +89,7 @@ async function writeRecords(ctx: ActionContext, records: { installed?: Installed
 async function applyTemplate(ctx: ActionContext, spec: AppSpec, journal: UpgradeJournal | undefined, reason: string, note: string): Promise<undefined> {
   const mode = journal && {
     from: journal.from, to: journal.to, gate: Boolean(journal.target.upgrade.postUpgrade),
-    failureThreshold: upgradeFailureThreshold({ apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name: ctx.ref.name, labels: {} }, spec }, spec.probes.startup),
+    failureThreshold: upgradeFailureThreshold(spec, spec.probes.startup),
   };
   await ctx.api.apply(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetFor(ctx.ref, spec, mode));
   await event(ctx, 'Normal', reason, 'UpdateTemplate', note);

@@ -7,7 +7,8 @@
  * template's and pods' release label), so a restarted operator continues where it was.
  */
 import { toErrorRecord, UpgradeRefusedError } from '../../core/errors.ts';
-import { checkReleaseChange, decideReleaseApp } from '../../core/release.ts';
+import { readyBudgetMs } from '../../core/policy/index.ts';
+import { checkReleaseChange, decideReleaseApp, roleOf } from '../../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-schema.ts';
 import { RESOURCES, isStatus, type KubeObject } from '../../engines/kubernetes/index.ts';
 import type { AppReconcilerDeps } from '../app/reconciler.ts';
@@ -20,7 +21,7 @@ import { writeReleaseStatus, type ReleaseOutcome } from './status.ts';
 import { boundary } from '../runtime/kill-points.ts';
 import { pauseOnFailure, pausedOutcome, pauseRequested, resumeRollout } from './pause.ts';
 import { nextRoleAction, releaseKillPoint, type RoleAction } from './steps.ts';
-import { PAUSED_ANNOTATION, RELEASE_ANNOTATIONS, readyBudgetMs, roleServiceFor, roleSetFor, type InstalledRelease, type LastRollout, type RoleJournal } from './template.ts';
+import { PAUSED_ANNOTATION, RELEASE_ANNOTATIONS, roleServiceFor, roleSetFor, type InstalledRelease, type LastRollout, type RoleJournal } from './template.ts';
 
 const MAX_STEPS = 40;
 const PROGRESS: ReleaseOutcome = { kind: 'Progress', reason: 'Progressing', message: '' };
@@ -188,7 +189,7 @@ async function drive(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, insta
   const actions = sets.map((s) => {
     const rel = (journal.state === 'Upgrading' ? c.releases.get(journal.to) : releases.from) as ReleaseManifest;
     const members = c.manifest.spec.roles.find((r) => r.name === s.role)?.members ?? s.replicas;
-    return nextRoleAction({ name: s.role, members, templateRelease: s.templateRelease, journal: s.journal as RoleJournal, pods: s.pods, budgetMs: readyBudgetMs(rel, s.role, journal.state === 'Upgrading'), now: w.now, partition: c.manifest.spec.upgradeStrategy.partition, maxUnavailable: c.manifest.spec.upgradeStrategy.maxUnavailable, pauseRequested: paused });
+    return nextRoleAction({ name: s.role, members, templateRelease: s.templateRelease, journal: s.journal as RoleJournal, pods: s.pods, budgetMs: readyBudgetMs(roleOf(rel, s.role), journal.state === 'Upgrading'), now: w.now, partition: c.manifest.spec.upgradeStrategy.partition, maxUnavailable: c.manifest.spec.upgradeStrategy.maxUnavailable, pauseRequested: paused });
   });
   const results = await Promise.all(sets.map((s, i) => actOnRole(c, s, actions[i] as RoleAction)));
   const failed = results.map((r, i) => ({ r, set: sets[i] as RoleSet })).find((x) => x.r.kind === 'Fail');

@@ -4,12 +4,12 @@
  * replicas = the role's members, the role's volumes → volumeClaimTemplates). The pod template
  * and so every pod made from it carries the release it runs (label `molt.dev/release`): that
  * label is how a pass reads progress back. During a rollout the template carries the raised
- * startup budget (core/scripts.ts upgradeFailureThreshold).
+ * startup budget (core/policy upgradeFailureThreshold).
  */
 import type { AppManifest } from '../../core/model.ts';
 import { memberManifest, memberName, roleOf } from '../../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-schema.ts';
-import { upgradeFailureThreshold } from '../../core/scripts.ts';
+import { upgradeFailureThreshold } from '../../core/policy/index.ts';
 import type { Container, KubeObject, StatefulSet } from '../../engines/kubernetes/index.ts';
 import { COMPONENT, LABELS, MAIN_CONTAINER } from '../app/names.ts';
 import { DEFAULT_VOLUME_SIZE, ownerOf, probeFor, type AppRef } from '../app/template.ts';
@@ -134,16 +134,6 @@ function containerFor(member: AppManifest, app: string, role: string, upgrading:
   // memberManifest names volumes per member (the local engine's); a StatefulSet claim is per pod already.
   const vols = s.volumes.map((v) => ({ name: v.name.slice(memberName(app, role, 0).length + 1), mountPath: v.mountPath }));
   if (vols.length) c.volumeMounts = vols;
-  if (s.probes.startup) c.startupProbe = probeFor(s.probes.startup, upgrading ? upgradeFailureThreshold(member, s.probes.startup) : undefined);
+  if (s.probes.startup) c.startupProbe = probeFor(s.probes.startup, upgrading ? upgradeFailureThreshold(s, s.probes.startup) : undefined);
   return c;
-}
-
-/** Milliseconds a restarted member may take to become Ready during a rollout (the raised budget). */
-export function readyBudgetMs(release: ReleaseManifest, role: string, upgrading: boolean): number {
-  const spec = roleOf(release, role);
-  const probe = spec.probes.startup;
-  if (!probe) return 180_000;
-  const member = { spec: { upgrade: spec.upgrade } } as AppManifest;
-  const threshold = upgrading ? upgradeFailureThreshold(member, probe) ?? probe.failureThreshold : probe.failureThreshold;
-  return Math.max(60_000, (Math.ceil(probe.periodSeconds) * threshold + spec.minReadySeconds) * 1000 + 30_000);
 }
