@@ -7,7 +7,7 @@
  */
 import { MoltError, ScriptError, toErrorRecord, type ErrorRecord } from '../../core/errors.ts';
 import type { AppSpec } from '../../core/model.ts';
-import { upgradeFailureThreshold } from '../../core/policy/index.ts';
+import { postUpgradeRetryDelayMs, retryPostUpgrade, upgradeFailureThreshold } from '../../core/policy/index.ts';
 import { baseName, preUpgradeDir } from '../../core/scripts.ts';
 import type { EventRecorder, KubeClient, KubeObject, Pod, ResourceApi } from '../../engines/kubernetes/index.ts';
 import { isStatus, RESOURCES } from '../../engines/kubernetes/index.ts';
@@ -214,11 +214,10 @@ async function scriptFailed(ctx: ActionContext, j: UpgradeJournal, member: strin
     return touched ? startRollback(ctx, cause, journal) : finish(ctx, { outcome: 'Aborted', cause }, journal);
   }
   const attempts = (j.postAttempts[member] ?? 0) + 1;
-  const { onFailure, postUpgradeAttempts } = j.target.upgrade;
   await event(ctx, 'Warning', 'PostUpgradeFailed', 'PostUpgrade', `attempt ${attempts}: ${cause.code}: ${cause.message}`);
-  if (onFailure === 'retry' && attempts < postUpgradeAttempts) {
+  if (retryPostUpgrade(j.target.upgrade, attempts)) {
     await writeRecords(ctx, { upgrade: { ...journal, postAttempts: { ...j.postAttempts, [member]: attempts } } });
-    return { kind: 'Wait', reason: 'Upgrading', message: `post-upgrade attempt ${attempts}/${postUpgradeAttempts} failed; retrying (onFailure: retry)`, afterMs: 1000 * attempts };
+    return { kind: 'Wait', reason: 'Upgrading', message: `post-upgrade attempt ${attempts}/${j.target.upgrade.postUpgradeAttempts} failed; retrying (onFailure: retry)`, afterMs: postUpgradeRetryDelayMs(attempts) };
   }
   return startRollback(ctx, cause, journal);
 }
