@@ -4,6 +4,7 @@
  * back, pause, delete. Each takes the app's lock; members take their own.
  */
 import { AppBusyError, AppNotFoundError, UpgradeRefusedError, type ErrorRecord } from '../core/errors.ts';
+import { onMemberFailure } from '../core/policy/index.ts';
 import { checkMemberNames, checkReleaseChange, decideReleaseApp, MEMBER_LABEL, memberName, roleOf, type InstalledReleaseApp, type ReleaseAppDecision } from '../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../core/release-schema.ts';
 import { initialStatus, type ReleaseAppStatus } from '../core/release-status.ts';
@@ -137,7 +138,7 @@ async function rollout(deps: RunDeps, manifest: ReleaseAppManifest, from: Releas
   killPoint('BeginRollout', 'after');
   const complete = await upgradeMembers(r, to);
   if (r.failure) {
-    if (manifest.spec.upgradeStrategy.onFailure === 'pause') {
+    if (onMemberFailure(manifest.spec.upgradeStrategy) === 'pause') {
       finish(rs, r.id, manifest, 'Paused', (s) => ({ ...s, phase: 'Paused' }), r.failure, from.metadata.name, to.metadata.name);
       return { decision: 'rollout', outcome: 'Paused', error: r.failure };
     }

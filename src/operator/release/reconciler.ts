@@ -7,7 +7,7 @@
  * template's and pods' release label), so a restarted operator continues where it was.
  */
 import { toErrorRecord, UpgradeRefusedError } from '../../core/errors.ts';
-import { readyBudgetMs } from '../../core/policy/index.ts';
+import { onMemberFailure, readyBudgetMs } from '../../core/policy/index.ts';
 import { checkReleaseChange, decideReleaseApp, roleOf } from '../../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-schema.ts';
 import { RESOURCES, isStatus, type KubeObject } from '../../engines/kubernetes/index.ts';
@@ -194,7 +194,7 @@ async function drive(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, insta
   const results = await Promise.all(sets.map((s, i) => actOnRole(c, s, actions[i] as RoleAction)));
   const failed = results.map((r, i) => ({ r, set: sets[i] as RoleSet })).find((x) => x.r.kind === 'Fail');
   if (failed && failed.r.kind === 'Fail') {
-    if (c.manifest.spec.upgradeStrategy.onFailure === 'pause') {
+    if (onMemberFailure(c.manifest.spec.upgradeStrategy) === 'pause') {
       await pauseOnFailure(c, w, failed.set.role, failed.r);
       return PROGRESS;
     }
