@@ -7,6 +7,7 @@
  */
 import { MoltError, toErrorRecord, type ErrorRecord } from '../core/errors.ts';
 import type { AppManifest } from '../core/model.ts';
+import { permitDowngrade } from '../core/policy/index.ts';
 import { MEMBER_LABEL, memberManifest, memberName, roleOf, rolloutOrder } from '../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../core/release-schema.ts';
 import { withMember, type ReleaseAppStatus, type UpgradeStatus } from '../core/release-status.ts';
@@ -133,7 +134,7 @@ interface MemberChange {
  */
 async function changeMember(r: Rollout, release: ReleaseManifest, role: string, ordinal: number, c: MemberChange): Promise<void> {
   const base = memberManifest(r.app, release, roleOf(release, role), ordinal);
-  const manifest: AppManifest = c.revert ? { ...base, spec: { ...base.spec, upgradeConfig: { ...base.spec.upgradeConfig, forceUpgrade: true } } } : base;
+  const manifest: AppManifest = c.revert ? permitDowngrade(base) : base;
   const name = manifest.metadata.name;
   const moved = memberVersion(r, name) === release.spec.version && memberRelease(r, name) === release.metadata.name;
   const hookOwed = moved && c.hook !== undefined && c.before !== '' && memberStatus(r, role, ordinal) === c.before;

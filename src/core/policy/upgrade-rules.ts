@@ -31,7 +31,12 @@ export function permitDowngrade<M extends AppManifest>(manifest: M): M {
   return { ...manifest, spec: { ...manifest.spec, upgradeConfig: { ...manifest.spec.upgradeConfig, forceUpgrade: true } } };
 }
 
-/** True for the loud warning core/plan.ts gives a forced downgrade (a rollback asked for drops it). */
+/** The loud warning a forced downgrade gets (core/plan.ts). */
+export function downgradeWarning(from: string, to: string): string {
+  return `DOWNGRADE ${from} → ${to} forced with forceUpgrade: data written by ${from} may be unreadable by ${to}`;
+}
+
+/** True for downgradeWarning's text: a rollback the user asked for drops it. */
 export function isDowngradeWarning(warning: string): boolean {
-  return warning.startsWith('DOWNGRADE');
+  return warning.startsWith('DOWNGRADE ');
 }

@@ -15,7 +15,7 @@
 import { UpgradeRefusedError, type ErrorRecord } from '../../core/errors.ts';
 import { decide as decideChange } from '../../core/plan.ts';
 import type { AppManifest, AppSpec } from '../../core/model.ts';
-import { fatalWaiting, podFailure as classifyPod, readyBudgetMs } from '../../core/policy/index.ts';
+import { fatalWaiting, isDowngradeWarning, permitDowngrade, podFailure as classifyPod, readyBudgetMs } from '../../core/policy/index.ts';
 import type { AppWorld, MemberView, PodView, UpgradeJournal } from './world.ts';
 
 /** The next step of a pass. Terminal steps (wait, steady, refuse, …) end the pass. */
@@ -99,7 +99,7 @@ function steady(w: AppWorld): Step {
   const rollback = w.app.rollbackTo !== undefined && w.app.rollbackTo === desired.spec.version && desired.spec.version !== installed.version;
   let change;
   try {
-    change = rollback ? permitDowngrade(desired, current) : decideChange(desired, current);
+    change = rollback ? decideRollback(desired, current) : decideChange(desired, current);
   } catch (e) {
     if (e instanceof UpgradeRefusedError) return { kind: 'Refuse', reason: e.code, message: e.message };
     throw e;
@@ -181,10 +181,9 @@ function rollingBack(w: AppWorld, j: UpgradeJournal): Step {
 }
 
 /** The change to an older version `molt rollback` asked for: the downgrade rule does not apply, the others do. */
-function permitDowngrade(desired: AppManifest, current: AppManifest): ReturnType<typeof decideChange> {
-  const forced = { ...desired, spec: { ...desired.spec, upgradeConfig: { ...desired.spec.upgradeConfig, forceUpgrade: true } } };
-  const d = decideChange(forced, current);
-  return d.action === 'upgrade' ? { ...d, warnings: d.warnings.filter((x) => !x.startsWith('DOWNGRADE')) } : d;
+function decideRollback(desired: AppManifest, current: AppManifest): ReturnType<typeof decideChange> {
+  const d = decideChange(permitDowngrade(desired), current);
+  return d.action === 'upgrade' ? { ...d, warnings: d.warnings.filter((x) => !isDowngradeWarning(x)) } : d;
 }
 
 function wait(reason: string, message: string, afterMs: number): Extract<Step, { kind: 'Wait' }> {
