@@ -31,6 +31,8 @@ export type FailureCode =
   // the Kubernetes API
   | 'KubeApiError' | 'KubeNotFound' | 'KubeAlreadyExists' | 'KubeConflict' | 'KubeInvalid' | 'KubeForbidden'
   | 'KubeUnauthorized' | 'KubeGone' | 'KubeThrottled' | 'KubeUnavailable' | 'KubeExecFailed' | 'KubeConfigInvalid'
+  // the CLI and the operator process
+  | 'Usage' | 'CrdsNotInstalled' | 'ApplyConflict' | 'WaitTimeout' | 'NotPausable' | 'InvalidInstance'
   // a pass of the operator failed; anything else
   | 'ReconcileError' | 'Failed' | 'Internal';
 
@@ -117,6 +119,12 @@ export const FAILURES = {
   KubeUnavailable: { retryable: true, reason: 'the Kubernetes API does not answer' },
   KubeExecFailed: { retryable: true, reason: 'a command in a pod could not be run' },
   KubeConfigInvalid: { retryable: false, reason: 'the kubeconfig cannot be used' },
+  Usage: { retryable: false, reason: 'the command line is invalid' },
+  CrdsNotInstalled: { retryable: false, reason: 'molt\'s CRDs are not installed on the cluster' },
+  ApplyConflict: { retryable: false, reason: 'another field manager owns the fields' },
+  WaitTimeout: { retryable: true, reason: 'the operation is not done within --timeout; it goes on in the cluster' },
+  NotPausable: { retryable: false, reason: 'nothing to pause or resume' },
+  InvalidInstance: { retryable: false, reason: 'the operator instance name is invalid' },
   ReconcileError: { retryable: true, reason: 'a reconcile pass failed; it is retried with back-off' },
   Failed: { retryable: false, reason: 'failed' },
   Internal: { retryable: false, reason: 'an unexpected error (a bug): see the message' },
