@@ -144,8 +144,11 @@ export interface ErrorRecord {
   hint?: string;
 }
 
+/** An ErrorRecord made now, by this version: its code is a FailureCode. */
+export type FailureRecord = ErrorRecord & { code: FailureCode };
+
 /** Turns anything thrown into an ErrorRecord. */
-export function toErrorRecord(error: unknown): ErrorRecord {
+export function toErrorRecord(error: unknown): FailureRecord {
   if (error instanceof MoltError) return error.toJSON();
   if (error instanceof Error) return { code: 'Internal', message: error.message };
   return { code: 'Internal', message: String(error) };

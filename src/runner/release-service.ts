@@ -201,7 +201,7 @@ function steady(s: ReleaseAppStatus, release: ReleaseManifest): ReleaseAppStatus
   return { ...rest, phase: 'Running', state: 'configured', release: release.metadata.name, pauseRequested: false };
 }
 
-function finish(rs: ReleaseStore, rollout: number, manifest: ReleaseAppManifest, outcome: string, change: (s: ReleaseAppStatus) => ReleaseAppStatus, error: ErrorRecord | undefined, from: string | undefined, to: string): void {
+function finish(rs: ReleaseStore, rollout: number, manifest: ReleaseAppManifest, outcome: Exclude<NonNullable<ReleaseAppStatus['lastUpgrade']>['outcome'], 'InProgress'>, change: (s: ReleaseAppStatus) => ReleaseAppStatus, error: ErrorRecord | undefined, from: string | undefined, to: string): void {
   const step = outcome === 'RolledBack' ? 'FinishRevert' : 'FinishRollout';
   killPoint(step, 'before');
   rs.finishRollout(rollout, outcome);
@@ -210,7 +210,7 @@ function finish(rs: ReleaseStore, rollout: number, manifest: ReleaseAppManifest,
     const next = change(s);
     const progressing = setCondition(next.conditions, { type: 'Progressing', status: outcome === 'Partitioned' || outcome === 'Paused' ? 'True' : 'False', reason: outcome, message: error ? `${error.code}: ${error.message}` : `${outcome}: ${from ?? '∅'} → ${to}` }, now);
     const ready = setCondition(progressing, { type: 'Ready', status: next.phase === 'Running' ? 'True' : 'False', reason: next.phase, message: `release ${next.release ?? to}` }, now);
-    return { ...next, conditions: ready, lastUpgrade: { rollout, ...(from ? { from } : {}), to, outcome: outcome as NonNullable<ReleaseAppStatus['lastUpgrade']>['outcome'], ...(error ? { error } : {}), startedAt: next.lastUpgrade?.rollout === rollout ? next.lastUpgrade.startedAt : now, finishedAt: now } };
+    return { ...next, conditions: ready, lastUpgrade: { rollout, ...(from ? { from } : {}), to, outcome, ...(error ? { error } : {}), startedAt: next.lastUpgrade?.rollout === rollout ? next.lastUpgrade.startedAt : now, finishedAt: now } };
   });
   rs.saveApp(manifest, status);
   killPoint(step, 'after');

@@ -11,7 +11,7 @@ export type ProgressReason =
   | 'Installing' | 'Installed' | 'Running' | 'Upgrading' | 'RollingBack' | 'Progressing' | 'UpToDate' | 'Blocked'
   | 'MembersNotReady' | 'AllMembersReady' | 'InstallFailed' | 'Converging' | 'SettingsRecorded' | 'Scaled'
   // outcomes of an operation or rollout
-  | 'Upgraded' | 'UpgradeSucceeded' | 'UpgradeAborted' | 'RolledBack' | 'Succeeded' | 'Partitioned' | 'Unchanged'
+  | 'Upgraded' | 'UpgradeSucceeded' | 'UpgradeAborted' | 'Aborted' | 'RolledBack' | 'Succeeded' | 'Partitioned' | 'Unchanged'
   | 'Paused' | 'PauseRequested' | 'Resumed'
   // steps of an upgrade on Kubernetes (Events)
   | 'UpgradeWarning' | 'UpgradeStarted' | 'RollbackStarted' | 'ExecPodCreated' | 'ExecPodRemoved'

@@ -7,7 +7,7 @@
  */
 import { MoltError, ScriptError, toErrorRecord, type ErrorRecord } from '../../core/errors.ts';
 import type { AppSpec } from '../../core/model.ts';
-import { postUpgradeRetryDelayMs, retryPostUpgrade, upgradeFailureThreshold } from '../../core/policy/index.ts';
+import { postUpgradeRetryDelayMs, retryPostUpgrade, upgradeFailureThreshold, type Reason } from '../../core/policy/index.ts';
 import { baseName, preUpgradeDir } from '../../core/scripts.ts';
 import type { EventRecorder, KubeClient, KubeObject, Pod, ResourceApi } from '../../engines/kubernetes/index.ts';
 import { isStatus, RESOURCES } from '../../engines/kubernetes/index.ts';
@@ -53,7 +53,7 @@ export async function act(ctx: ActionContext, step: Step): Promise<Step | undefi
   }
 }
 
-function event(ctx: ActionContext, type: 'Normal' | 'Warning', reason: string, action: string, note: string): Promise<void> {
+function event(ctx: ActionContext, type: 'Normal' | 'Warning', reason: Reason, action: string, note: string): Promise<void> {
   ctx.log(`${type === 'Warning' ? 'warning' : 'event'} ${reason}: ${note}`);
   return ctx.events.record({ regarding: ctx.app, type, reason, action, note }).then((e) => {
     if (e) ctx.log(`could not record event ${reason}: ${e.message}`);
@@ -86,7 +86,7 @@ async function writeRecords(ctx: ActionContext, records: { installed?: Installed
   await ctx.api.mergePatch(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetName(ctx.ref.name), { metadata: { annotations } });
 }
 
-async function applyTemplate(ctx: ActionContext, spec: AppSpec, journal: UpgradeJournal | undefined, reason: string, note: string): Promise<undefined> {
+async function applyTemplate(ctx: ActionContext, spec: AppSpec, journal: UpgradeJournal | undefined, reason: Reason, note: string): Promise<undefined> {
   const mode = journal && {
     from: journal.from, to: journal.to, gate: Boolean(journal.target.upgrade.postUpgrade),
     failureThreshold: upgradeFailureThreshold(spec, spec.probes.startup),
@@ -282,7 +282,7 @@ async function finish(ctx: ActionContext, end: { outcome: LastUpgradeRecord['out
   return undefined;
 }
 
-async function cleanup(ctx: ActionContext, pods: string[], reason: string): Promise<undefined> {
+async function cleanup(ctx: ActionContext, pods: string[], reason: Reason): Promise<undefined> {
   for (const name of pods) {
     if (await ctx.api.delete(RESOURCES.pods, ctx.ref.namespace, name, { gracePeriodSeconds: 0 })) {
       await event(ctx, 'Normal', reason, 'Cleanup', `deleted ExecPod ${name}`);

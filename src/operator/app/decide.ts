@@ -15,18 +15,18 @@
 import { UpgradeRefusedError, type ErrorRecord } from '../../core/errors.ts';
 import { decide as decideChange } from '../../core/plan.ts';
 import type { AppManifest, AppSpec } from '../../core/model.ts';
-import { fatalWaiting, isDowngradeWarning, permitDowngrade, podFailure as classifyPod, readyBudgetMs } from '../../core/policy/index.ts';
+import { fatalWaiting, isDowngradeWarning, permitDowngrade, podFailure as classifyPod, readyBudgetMs, type FailureCode, type PodFailure, type Reason } from '../../core/policy/index.ts';
 import type { AppWorld, MemberView, PodView, UpgradeJournal } from './world.ts';
 
 /** The next step of a pass. Terminal steps (wait, steady, refuse, …) end the pass. */
 export type Step =
-  | { kind: 'Invalid'; reason: string; message: string }
+  | { kind: 'Invalid'; reason: FailureCode; message: string }
   | { kind: 'Delete' }
   | { kind: 'Install' }
   | { kind: 'Converge'; message: string }
   | { kind: 'MarkInstalled' }
   | { kind: 'Record' }
-  | { kind: 'Refuse'; reason: string; message: string }
+  | { kind: 'Refuse'; reason: FailureCode; message: string }
   | { kind: 'Blocked'; message: string }
   | { kind: 'BeginUpgrade'; warnings: string[]; rollback?: boolean }
   | { kind: 'ClearRollbackTo' }
@@ -39,7 +39,7 @@ export type Step =
   | { kind: 'FinishUpgrade' }
   | { kind: 'FinishRollback' }
   | { kind: 'Cleanup'; pods: string[] }
-  | { kind: 'Wait'; reason: string; message: string; afterMs: number; failure?: ErrorRecord }
+  | { kind: 'Wait'; reason: Reason; message: string; afterMs: number; failure?: PodFailure }
   | { kind: 'Steady' };
 
 /** Steps after which the pass stops and the status is written. */
@@ -49,7 +49,7 @@ export const TERMINAL: ReadonlySet<Step['kind']> = new Set(['Invalid', 'Refuse',
 export const ACTING_STEPS = ['Delete', 'Install', 'Converge', 'MarkInstalled', 'Record', 'BeginUpgrade', 'PreUpgrade', 'SwitchTemplate', 'RestartMember', 'PostUpgrade', 'StartRollback', 'Abort', 'FinishUpgrade', 'FinishRollback', 'Cleanup', 'ClearRollbackTo'] as const satisfies readonly Step['kind'][];
 
 /** Why a member's pod has failed (core/policy, timed from its creation), or undefined while it may still become ready. */
-export function podFailure(pod: PodView, budgetMs: number, now: number): ErrorRecord | undefined {
+export function podFailure(pod: PodView, budgetMs: number, now: number): PodFailure | undefined {
   return classifyPod(pod, pod.createdAt, budgetMs, now);
 }
 
@@ -186,6 +186,6 @@ function decideRollback(desired: AppManifest, current: AppManifest): ReturnType<
   return d.action === 'upgrade' ? { ...d, warnings: d.warnings.filter((x) => !isDowngradeWarning(x)) } : d;
 }
 
-function wait(reason: string, message: string, afterMs: number): Extract<Step, { kind: 'Wait' }> {
+function wait(reason: Reason, message: string, afterMs: number): Extract<Step, { kind: 'Wait' }> {
   return { kind: 'Wait', reason, message, afterMs };
 }

@@ -67,6 +67,6 @@ test('a pause request starts no further member but lets the one in flight finish
 });
 
 test('a rollout paused by a failure takes no action at all, not even the hook of a ready member', () => {
-  const j = journal({ touched: [1], paused: { role: 'primary', ordinal: 1, reason: 'CrashLoop', message: 'x', at: '' } });
-  assert.deepEqual(nextRoleAction(view(j, [pod(0, 'r1'), pod(1, 'r2')], 'r2')), { kind: 'Wait', message: 'paused at primary member 1: CrashLoop', paused: true });
+  const j = journal({ touched: [1], paused: { role: 'primary', ordinal: 1, reason: 'ContainerCrashLooping', message: 'x', at: '' } });
+  assert.deepEqual(nextRoleAction(view(j, [pod(0, 'r1'), pod(1, 'r2')], 'r2')), { kind: 'Wait', message: 'paused at primary member 1: ContainerCrashLooping', paused: true });
 });

@@ -43,7 +43,7 @@ export type RoleAction =
   | { kind: 'PodHook'; ordinal: number; pod: string; flag: '--pod_upgraded' | '--pod_reverted' }
   | { kind: 'RoleHook'; flag: '--role_upgraded' | '--role_reverted' }
   | { kind: 'Wait'; message: string; paused?: boolean }
-  | { kind: 'Fail'; ordinal: number; reason: string; message: string }
+  | { kind: 'Fail'; ordinal: number; reason: FailureCode; message: string }
   | { kind: 'Done' };
 
 /** The kinds of RoleAction that change the cluster; each has a kill point before and after it. */

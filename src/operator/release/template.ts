@@ -9,7 +9,7 @@
 import type { AppManifest } from '../../core/model.ts';
 import { memberManifest, memberName, roleOf } from '../../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-schema.ts';
-import { upgradeFailureThreshold } from '../../core/policy/index.ts';
+import { upgradeFailureThreshold, type FailureCode } from '../../core/policy/index.ts';
 import type { Container, KubeObject, StatefulSet } from '../../engines/kubernetes/index.ts';
 import { COMPONENT, LABELS, MAIN_CONTAINER } from '../app/names.ts';
 import { DEFAULT_VOLUME_SIZE, ownerOf, probeFor, type AppRef } from '../app/template.ts';
@@ -59,7 +59,7 @@ export interface RoleJournal {
   /** The ordinal that failed. */
   failed?: number;
   /** Set when a failed member paused the rollout (upgradeStrategy.onFailure: pause) until `molt resume`. */
-  paused?: { role: string; ordinal: number; reason: string; message: string; at: string };
+  paused?: { role: string; ordinal: number; reason: FailureCode; message: string; at: string };
 }
 
 /** The outcome of the last rollout of the app. */
