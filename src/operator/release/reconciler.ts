@@ -7,7 +7,7 @@
  * template's and pods' release label), so a restarted operator continues where it was.
  */
 import { toErrorRecord, UpgradeRefusedError } from '../../core/errors.ts';
-import { onMemberFailure, readyBudgetMs } from '../../core/policy/index.ts';
+import { onMemberFailure, readyBudgetMs, type FailureCode } from '../../core/policy/index.ts';
 import { checkReleaseChange, decideReleaseApp, roleOf } from '../../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-schema.ts';
 import { RESOURCES, isStatus, type KubeObject } from '../../engines/kubernetes/index.ts';
@@ -128,6 +128,24 @@ async function decideChange(c: ReleaseCtx, w: ReleaseWorld, installed: Installed
   }
 }
 
+/**
+ * What the desired spec means for the rollout in flight, by the core's rule (decideReleaseApp
+ * with the in-flight state): roll back (spec.release set back to the journal's `from`), go on
+ * (the rollout's own spec), or a refusal. A rollback in flight here is this operator's own, so
+ * it is continued, never refused as "already running". Only the action is used: the releases
+ * come from the journal.
+ */
+function decideInFlight(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, installed: InstalledRelease): { action: 'rollback' | 'resume' } | { action: 'refuse'; reason: FailureCode; message: string } {
+  const current: ReleaseAppManifest = { ...c.manifest, spec: { ...installed.app, release: journal.to } };
+  try {
+    const d = decideReleaseApp(c.manifest, { manifest: current, release: installed.release, updating: true, isRollingBack: false, prevRelease: journal.from, membersBehind: 0 }, w.target ?? installed.release);
+    return { action: d.action === 'rollback' ? 'rollback' : 'resume' };
+  } catch (e) {
+    if (e instanceof UpgradeRefusedError) return { action: 'refuse', reason: e.code, message: e.message };
+    throw e;
+  }
+}
+
 /** Removes `molt rollback`'s permission once it is used up or moot. */
 async function clearRollbackTo(c: ReleaseCtx): Promise<void> {
   if (c.app.metadata.annotations?.[ANNOTATIONS.rollbackTo] === undefined) return;
@@ -165,14 +183,13 @@ async function startRollout(c: ReleaseCtx, w: ReleaseWorld, from: ReleaseManifes
 
 /** One step per role of the rollout in flight, or its end. */
 async function drive(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, installed: InstalledRelease): Promise<ReleaseOutcome> {
-  if (journal.state === 'Upgrading' && c.manifest.spec.release === journal.from) {
+  const change = decideInFlight(c, w, journal, installed);
+  if (change.action === 'rollback' && journal.state === 'Upgrading') {
     await rollbackAll(c, w, 'RollbackRequested: spec.release set back to ' + journal.from);
     return PROGRESS;
   }
-  let refusal: ReleaseOutcome | undefined;
-  if (c.manifest.spec.release !== journal.to && c.manifest.spec.release !== journal.from) {
-    refusal = { kind: 'Refuse', reason: 'ChangeRefused', message: `being updated to ${journal.to}: only a rollback to ${journal.from} or finishing that rollout is allowed now` };
-  }
+  // A refused change is reported; the rollout in flight goes on (or back) regardless.
+  const refusal: ReleaseOutcome | undefined = change.action === 'refuse' ? { kind: 'Refuse', reason: change.reason, message: change.message } : undefined;
   const paused = pauseRequested(c.app);
   if (journal.state === 'Upgrading' && journal.paused && !paused) {
     await resumeRollout(c, w, journal);
