@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { EngineError, ImageUnavailableError } from '../core/errors.ts';
-import type { ContainerObservation, ContainerSpec, ImageObservation, MountObservation } from '../core/model.ts';
+import type { ContainerObservation, ContainerSpec, ImageObservation } from '../core/model.ts';
 import type { ContainerEngine, ExecOptions, ExecResult, NetworkObservation } from '../engines/types.ts';
 import { tarOf } from '../runner/tar.ts';
 
@@ -23,15 +23,12 @@ export interface FakeFile {
   mode: number;
 }
 
-/** What a program run by `exec` sees. */
+/** What a program run by `exec` sees: its arguments (argv after the program). */
 export interface ProgramContext {
-  container: FakeContainer;
   args: string[];
-  /** The host directory of the volume mounted at `destination`. */
-  volumeDir(destination: string): string;
 }
 
-/** A command a fake container can run: a file whose content is `fake:<name>` names it. */
+/** A command a fake container (or pod) can run: a file whose content is `fake:<name>` names it. */
 export type Program = (ctx: ProgramContext) => ExecResult | Promise<ExecResult>;
 
 /** An image: its files and labels, and what its container does when it starts. */
@@ -144,7 +141,7 @@ export class FakeEngine implements ContainerEngine {
     if (!image) throw new EngineError(`create container ${spec.name}`, 404, `no such image ${spec.image}`);
     for (const m of spec.mounts) if (m.type === 'volume' && !this.volumes.has(m.source)) await this.createVolume(m.source);
     const id = `c${(++this.seq).toString(16).padStart(15, '0')}`;
-    const fs = new Map(Object.entries(image.files ?? {}).map(([p, content]) => [p, { content: Buffer.from(content), mode: 0o755 }]));
+    const fs = filesOf(image);
     this.containers.set(id, { id, name: spec.name, image: spec.image, spec: structuredClone(spec), running: false, exitCode: 0, fs });
     return id;
   }
@@ -254,17 +251,21 @@ export class FakeEngine implements ContainerEngine {
       const f = c.fs.get(args[0] ?? '');
       return f ? ok(f.content.toString('utf8')) : { exitCode: 1, stdout: '', stderr: `cat: ${args[0]}: No such file or directory\n` };
     }
-    const file = c.fs.get(bin);
-    const name = file?.content.toString('utf8').match(/^fake:(\S+)/)?.[1];
-    const program = name === undefined ? undefined : this.programs.get(name);
+    const program = programOf(c.fs.get(bin), this.programs);
     if (!program) return { exitCode: 127, stdout: '', stderr: `${bin}: not found\n` };
-    const volumeDir = (destination: string) => {
-      const m = c.spec.mounts.find((x: MountObservation) => x.destination === destination && x.type === 'volume');
-      if (!m) throw new Error(`no volume at ${destination}`);
-      return this.volumeDir(m.source);
-    };
-    return program({ container: c, args, volumeDir });
+    return program({ args });
   }
+}
+
+/** The program a file names (`fake:<name>`), if it is one. */
+export function programOf(file: FakeFile | undefined, programs: ReadonlyMap<string, Program>): Program | undefined {
+  const name = file?.content.toString('utf8').match(/^fake:(\S+)/)?.[1];
+  return name === undefined ? undefined : programs.get(name);
+}
+
+/** The files of an image as a fake file system. */
+export function filesOf(image: FakeImage | undefined): Map<string, FakeFile> {
+  return new Map(Object.entries(image?.files ?? {}).map(([p, content]) => [p, { content: Buffer.from(content), mode: 0o755 }]));
 }
 
 function ok(stdout = ''): ExecResult {
