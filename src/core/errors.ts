@@ -4,7 +4,7 @@
  * failure table of core/policy/failures.ts).
  * The CLI prints `error[code]: message` then `hint: …`; exit codes come from `exitCode`.
  */
-import { FAILURES, type FailureCode } from './policy/failures.ts';
+import { FAILURES, isFailureCode, type FailureCode } from './policy/failures.ts';
 
 /** The base of every molt error. */
 export abstract class MoltError extends Error {
@@ -171,6 +171,20 @@ export class ScriptError extends MoltError {
     super(message, hint);
     this.code = code;
     this.output = output;
+  }
+}
+
+/**
+ * A member of a release app failed, as recorded by its own operation or its lifecycle hook:
+ * `record` is that cause, kept as it is for the rollout's status.
+ */
+export class MemberFailedError extends MoltError {
+  readonly code: FailureCode;
+  readonly record: ErrorRecord;
+  constructor(record: ErrorRecord, message = record.message) {
+    super(message, 'See the member in `molt history APP`; the rollout went back or paused as upgradeStrategy.onFailure says.');
+    this.code = isFailureCode(record.code) ? record.code : 'Failed';
+    this.record = record;
   }
 }
 

@@ -5,7 +5,7 @@
  * the members already touched. Every member change is recorded in the app's status before it
  * starts, and every step in the rollout's event log.
  */
-import { MoltError, toErrorRecord, type ErrorRecord } from '../core/errors.ts';
+import { MemberFailedError, MoltError, toErrorRecord, type ErrorRecord } from '../core/errors.ts';
 import type { AppManifest } from '../core/model.ts';
 import { permitDowngrade } from '../core/policy/index.ts';
 import { MEMBER_LABEL, memberManifest, memberName, roleOf, rolloutOrder } from '../core/release.ts';
@@ -155,7 +155,7 @@ async function changeMember(r: Rollout, release: ReleaseManifest, role: string, 
       const state = result.operation?.state;
       if (state && state.phase !== 'Succeeded') {
         const cause = 'cause' in state ? state.cause : { code: 'Failed', message: `ended ${state.phase}` };
-        throw Object.assign(new Error(cause.message), { record: cause });
+        throw new MemberFailedError(cause);
       }
       killPoint(step, 'after');
     }
@@ -163,11 +163,11 @@ async function changeMember(r: Rollout, release: ReleaseManifest, role: string, 
     setMember(r, role, ordinal, { upgradeStatus: c.after, ...memberFacts(r, name) });
     r.rs.event(r.id, c.event, `${name} now runs ${release.spec.version}`, role, name);
   } catch (e) {
-    const cause = (e as { record?: ErrorRecord }).record ?? toErrorRecord(e);
+    const cause = e instanceof MemberFailedError ? e.record : toErrorRecord(e);
     r.failure ??= { ...cause, message: `${name}: ${cause.message}` };
     setMember(r, role, ordinal, { upgradeStatus: 'failed', ...memberFacts(r, name) });
     r.rs.event(r.id, 'member-failed', `${name}: ${cause.code}: ${cause.message}`, role, name);
-    if (!(e instanceof MoltError) && !(e as { record?: unknown }).record) throw e;
+    if (!(e instanceof MoltError)) throw e;
   }
 }
 
@@ -191,7 +191,7 @@ async function memberHook(r: Rollout, release: ReleaseManifest, role: string, me
   r.rs.event(r.id, `call${flag.replace('--', ' ')}`, `${member}: ${script} ${flag}`, role, member);
   const res = await r.deps.engine.exec(id, [script, flag]);
   r.rs.event(r.id, `hook${flag.replace('--', ' ')}`, `${member}: ${script} ${flag} exited ${res.exitCode}`, role, member);
-  if (res.exitCode !== 0) throw Object.assign(new Error(`lifecycle ${script} ${flag} exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}`), { record: { code: 'HookFailed', message: `${member}: lifecycle ${flag} exited ${res.exitCode}` } });
+  if (res.exitCode !== 0) throw new MemberFailedError({ code: 'HookFailed', message: `${member}: lifecycle ${flag} exited ${res.exitCode}` }, `lifecycle ${script} ${flag} exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}`);
 }
 
 /** The role hook of `role`, between its two kill points. */
