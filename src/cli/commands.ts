@@ -1,5 +1,5 @@
 /** The actions behind each CLI command. Each returns the process exit code. */
-import { AppNotFoundError, MoltError } from '../core/errors.ts';
+import { AppNotFoundError } from '../core/errors.ts';
 import { describeStep } from '../core/plan.ts';
 import { applyApp, deleteApp, planApp, recoverApp, rollbackApp, type ApplyResult } from '../runner/app-service.ts';
 import { recoverReleaseApp } from '../runner/release-service.ts';
@@ -19,6 +19,9 @@ import { MEMBER_LABEL } from '../core/release.ts';
 import { isKubeMode } from './context.ts';
 import { observedRecords, observedReleaseApps, planConvergence } from './lifecycle-commands.ts';
 import { FORWARD_STEPS } from '../core/upgrade-machine.ts';
+import { reportError } from './report.ts';
+
+export { reportError };
 
 // The cluster side, loaded only in cluster mode (see isKubeMode).
 const kubeCommands = () => import('./kube-commands.ts');
@@ -261,17 +264,6 @@ export async function deleteCommand(name: string, opts: GlobalOptions & { volume
     return 0;
   } finally {
     deps.dispose();
-  }
-}
-
-/** Prints an error as `error[code]: message` and its hint. */
-export function reportError(e: unknown): void {
-  if (e instanceof MoltError) {
-    say(`error[${e.code}]: ${e.message}`);
-    say(`hint: ${e.hint}`);
-  } else {
-    say(`error[Internal]: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    say('hint: this is a bug in molt; please report it with the command you ran.');
   }
 }
 

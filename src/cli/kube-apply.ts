@@ -8,7 +8,7 @@
 import type { DocumentOf } from '../core/manifest.ts';
 import { isStatus, RESOURCES, type ResourceType } from '../engines/kubernetes/index.ts';
 import type { AppStatus } from '../operator/crd/status.ts';
-import { reportError } from './commands.ts';
+import { reportError } from './report.ts';
 import { readManifests, say, type GlobalOptions } from './context.ts';
 import { connect, watchCommand, type MoltObject } from './kube-connect.ts';
 import { ApplyConflictError, OperationFailedError } from './kube-errors.ts';

@@ -4,6 +4,7 @@
  * the driver's (engines/kubernetes/errors.ts: KubeApiError, KubeUnavailableError, KubeConfigError).
  */
 import { MoltError } from '../core/errors.ts';
+import type { FailureCode } from '../core/policy/index.ts';
 
 /** The cluster does not serve the molt.dev API group: the CRDs (and so the operator) are missing. */
 export class CrdsNotInstalledError extends MoltError {
@@ -31,8 +32,8 @@ export class ApplyConflictError extends MoltError {
 
 /** The operator ended the operation without reaching the spec: refused, rolled back or failed. */
 export class OperationFailedError extends MoltError {
-  readonly code: string;
-  constructor(code: string, message: string, hint: string) {
+  readonly code: FailureCode;
+  constructor(code: FailureCode, message: string, hint: string) {
     super(message, hint);
     this.code = code;
   }
@@ -48,7 +49,7 @@ export class WaitTimeoutError extends MoltError {
 
 /** `molt rollback` cannot start: nothing to go back to, or a rollback already runs. */
 export class RollbackRefusedError extends MoltError {
-  readonly code: string;
+  readonly code: 'NothingToRollBack' | 'RollbackInProgress';
   constructor(code: 'NothingToRollBack' | 'RollbackInProgress', message: string, hint: string) {
     super(message, hint);
     this.code = code;

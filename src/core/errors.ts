@@ -1,25 +1,34 @@
 /**
  * molt's failures: one small class per kind, each with a stable `code`, a human message, a
- * `hint` that says how to fix it, and whether trying again can help (`retryable`).
+ * `hint` that says how to fix it, and whether trying again can help (`retryable`, from the
+ * failure table of core/policy/failures.ts).
  * The CLI prints `error[code]: message` then `hint: …`; exit codes come from `exitCode`.
  */
+import { FAILURES, isFailureCode, type FailureCode } from './policy/failures.ts';
 
 /** The base of every molt error. */
 export abstract class MoltError extends Error {
-  abstract readonly code: string;
-  /** True when the same call may succeed later without any change by the user. */
-  readonly retryable: boolean = false;
+  /** The failure's code; `retryable` comes from its entry in core/policy's FAILURES table. */
+  abstract readonly code: FailureCode;
   /** What the user can do about it. */
   readonly hint: string;
+  readonly #retryable: boolean | undefined;
 
-  constructor(message: string, hint: string, options?: { cause?: unknown }) {
+  /** `options.retryable` decides for the one error when the code alone cannot (e.g. by HTTP status). */
+  constructor(message: string, hint: string, options?: { cause?: unknown; retryable?: boolean }) {
     super(message, options);
     this.name = new.target.name;
     this.hint = hint;
+    this.#retryable = options?.retryable;
+  }
+
+  /** True when the same call may succeed later without any change by the user. */
+  get retryable(): boolean {
+    return this.#retryable ?? FAILURES[this.code].retryable;
   }
 
   /** A JSON-friendly form, as stored in history and status. */
-  toJSON(): { code: string; message: string; hint: string } {
+  toJSON(): { code: FailureCode; message: string; hint: string } {
     return { code: this.code, message: this.message, hint: this.hint };
   }
 }
@@ -52,7 +61,7 @@ export function formatProblem(p: InputProblem): string {
 
 /** The requested change is not allowed by the upgrade rules; nothing was changed. */
 export class UpgradeRefusedError extends MoltError {
-  readonly code: string;
+  readonly code: 'DowngradeRefused' | 'NamespaceSwitchRefused' | 'PackageChangeRefused' | 'ChangeRefused';
   constructor(code: 'DowngradeRefused' | 'NamespaceSwitchRefused' | 'PackageChangeRefused' | 'ChangeRefused', message: string, hint: string) {
     super(message, hint);
     this.code = code;
@@ -62,7 +71,6 @@ export class UpgradeRefusedError extends MoltError {
 /** Another molt process is working on the app. */
 export class AppBusyError extends MoltError {
   readonly code = 'AppBusy';
-  override readonly retryable = true;
   constructor(app: string, holder: string) {
     super(`app "${app}" is busy: ${holder} is working on it`, 'Wait for that command to finish, then run yours again.');
   }
@@ -87,7 +95,6 @@ export class ImageUnavailableError extends MoltError {
 /** No container engine answers. */
 export class EngineUnavailableError extends MoltError {
   readonly code = 'EngineUnavailable';
-  override readonly retryable = true;
   constructor(detail: string, options?: { cause?: unknown }) {
     super(`no container engine answers: ${detail}`, 'Start Podman (`podman system service`) or Docker, or point --engine / CONTAINER_HOST at its socket.', options);
   }
@@ -96,18 +103,16 @@ export class EngineUnavailableError extends MoltError {
 /** The engine answered with an error. */
 export class EngineError extends MoltError {
   readonly code = 'EngineError';
-  override readonly retryable: boolean;
   readonly status: number;
   constructor(operation: string, status: number, detail: string) {
-    super(`${operation} failed: ${detail} (HTTP ${status})`, 'See the engine message above; `podman logs` / `podman inspect` may tell more.');
+    super(`${operation} failed: ${detail} (HTTP ${status})`, 'See the engine message above; `podman logs` / `podman inspect` may tell more.', { retryable: status >= 500 && !/no such|not found/i.test(detail) });
     this.status = status;
-    this.retryable = status >= 500 && !/no such|not found/i.test(detail);
   }
 }
 
 /** The new version did not become ready; the app was rolled back. */
 export class NotReadyError extends MoltError {
-  readonly code: string;
+  readonly code: 'ContainerExited' | 'ProbeFailed' | 'ContainerOOMKilled';
   constructor(code: 'ContainerExited' | 'ProbeFailed' | 'ContainerOOMKilled', message: string, hint: string) {
     super(message, hint);
     this.code = code;
@@ -116,7 +121,7 @@ export class NotReadyError extends MoltError {
 
 /** The user interrupted the command or its deadline passed. */
 export class InterruptedError extends MoltError {
-  readonly code: string;
+  readonly code: 'Interrupted' | 'Timeout';
   constructor(code: 'Interrupted' | 'Timeout', message: string) {
     super(message, code === 'Timeout' ? 'Raise --timeout, or make the app start faster.' : 'Run the command again to continue.');
     this.code = code;
@@ -126,7 +131,6 @@ export class InterruptedError extends MoltError {
 /** A rollback could not finish (e.g. the engine went away); the journal keeps it in flight. */
 export class RollbackIncompleteError extends MoltError {
   readonly code = 'RollbackIncomplete';
-  override readonly retryable = true;
   constructor(app: string, detail: string, options?: { cause?: unknown }) {
     super(`rollback of "${app}" could not finish: ${detail}`, `Fix the engine, then run \`molt recover ${app}\` (or any molt command on it) to finish the rollback.`, options);
   }
@@ -134,13 +138,17 @@ export class RollbackIncompleteError extends MoltError {
 
 /** The serialisable form of any error, as kept in the journal. */
 export interface ErrorRecord {
+  /** A FailureCode when molt wrote it; typed as a string because journals outlive versions of the table. */
   code: string;
   message: string;
   hint?: string;
 }
 
+/** An ErrorRecord made now, by this version: its code is a FailureCode. */
+export type FailureRecord = ErrorRecord & { code: FailureCode };
+
 /** Turns anything thrown into an ErrorRecord. */
-export function toErrorRecord(error: unknown): ErrorRecord {
+export function toErrorRecord(error: unknown): FailureRecord {
   if (error instanceof MoltError) return error.toJSON();
   if (error instanceof Error) return { code: 'Internal', message: error.message };
   return { code: 'Internal', message: String(error) };
@@ -156,13 +164,27 @@ export class NoFreeAddressError extends MoltError {
 
 /** An upgrade script failed, timed out, or cannot be used. */
 export class ScriptError extends MoltError {
-  readonly code: string;
+  readonly code: 'PreUpgradeFailed' | 'PostUpgradeFailed' | 'ScriptTimeout' | 'ScriptInvalid';
   /** What the script printed (stdout, stderr lines prefixed "! "), kept in the history. */
   readonly output: string;
   constructor(code: 'PreUpgradeFailed' | 'PostUpgradeFailed' | 'ScriptTimeout' | 'ScriptInvalid', message: string, hint: string, output = '') {
     super(message, hint);
     this.code = code;
     this.output = output;
+  }
+}
+
+/**
+ * A member of a release app failed, as recorded by its own operation or its lifecycle hook:
+ * `record` is that cause, kept as it is for the rollout's status.
+ */
+export class MemberFailedError extends MoltError {
+  readonly code: FailureCode;
+  readonly record: ErrorRecord;
+  constructor(record: ErrorRecord, message = record.message) {
+    super(message, 'See the member in `molt history APP`; the rollout went back or paused as upgradeStrategy.onFailure says.');
+    this.code = isFailureCode(record.code) ? record.code : 'Failed';
+    this.record = record;
   }
 }
 

@@ -4,6 +4,7 @@
  * Pure: the runner observes (one list call for all apps) and passes the observations in.
  */
 import { setCondition, type AppStatus, type Condition } from './status.ts';
+import type { Reason } from './policy/reasons.ts';
 
 /** The state of one container as the engine reports it (a list entry, or an inspect). */
 export interface ContainerState {
@@ -53,7 +54,7 @@ export function appContainer(app: string, containerId: string | undefined, candi
 }
 
 /** The engine's reason for a container that does not run: OOMKilled, or "exited N (…)". */
-export function stopReason(c: ContainerState): { reason: string; message: string } {
+export function stopReason(c: ContainerState): { reason: Reason; message: string } {
   if (c.status === 'created' || c.status === 'configured') return { reason: 'ContainerNotStarted', message: `container ${c.name} was created but never started` };
   if (c.status === 'paused') return { reason: 'ContainerPaused', message: `container ${c.name} is paused` };
   const code = c.exitCode ?? 0;

@@ -5,6 +5,7 @@
  */
 import { UpgradeRefusedError } from './errors.ts';
 import type { AppManifest, AppSpec } from './model.ts';
+import { downgradeWarning } from './policy/upgrade-rules.ts';
 import { FORWARD_STEPS, type ForwardStep, type OperationKind } from './upgrade-machine.ts';
 import { compareVersionStrings } from './version.ts';
 import { namedVolumes } from './settings.ts';
@@ -55,7 +56,7 @@ export function checkUpgradeRules(current: AppSpec, desired: AppSpec): string[] 
     if (!desired.upgradeConfig.forceUpgrade) {
       throw new UpgradeRefusedError('DowngradeRefused', `version ${desired.version} is lower than the installed ${current.version}: downgrades are refused`, 'A downgrade can leave data the old version cannot read. If you are sure, set spec.upgradeConfig.forceUpgrade: true (or use `molt rollback`).');
     }
-    warnings.push(`DOWNGRADE ${current.version} → ${desired.version} forced with forceUpgrade: data written by ${current.version} may be unreadable by ${desired.version}`);
+    warnings.push(downgradeWarning(current.version, desired.version));
   }
   return warnings;
 }

@@ -15,7 +15,7 @@
  * exists before the first instruction of the entrypoint runs).
  */
 import { InvalidInputError } from './errors.ts';
-import { SCRIPT_LABEL, type AppManifest, type ProbeSpec } from './model.ts';
+import { SCRIPT_LABEL, type AppManifest } from './model.ts';
 
 /** The directory of the startup-gate markers inside the new container. */
 export const GATE_DIR = '/.molt';
@@ -54,12 +54,6 @@ export function declaredScripts(manifest: AppManifest, imageLabels: Record<strin
   if (post) scripts.postUpgrade = post;
   if (note) scripts.notification = note;
   return scripts;
-}
-
-/** The startup-probe failure budget while upgrading: the configured one, else 10 × the normal. */
-export function upgradeFailureThreshold(manifest: AppManifest, probe: ProbeSpec | undefined): number | undefined {
-  if (!probe) return undefined;
-  return manifest.spec.upgrade.startupFailureThreshold ?? probe.failureThreshold * 10;
 }
 
 /**

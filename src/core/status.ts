@@ -4,6 +4,7 @@
  * message and lastTransitionTime, so the operator can publish the same object.
  */
 import type { ErrorRecord } from './errors.ts';
+import type { Reason } from './policy/reasons.ts';
 import type { OperationKind, OperationState } from './upgrade-machine.ts';
 import type { ContainerStatus } from './observed.ts';
 
@@ -14,7 +15,7 @@ export type AppPhase = 'Installing' | 'Running' | 'Upgrading' | 'RollingBack' | 
 export interface Condition {
   type: 'Ready' | 'Progressing';
   status: 'True' | 'False' | 'Unknown';
-  reason: string;
+  reason: Reason;
   message: string;
   lastTransitionTime: string;
 }

@@ -16,7 +16,6 @@ export class TaskNotFoundError extends MoltError {
 /** A worker is already running the task. */
 export class TaskBusyError extends MoltError {
   readonly code = 'TaskBusy';
-  override readonly retryable = true;
   constructor(name: string, holder: string) {
     super(`task "${name}" is already being run by ${holder}`, `Follow it with \`molt task describe ${name}\`, or stop it with \`molt task cancel ${name}\`.`);
   }

@@ -8,6 +8,7 @@ import { AppNotFoundError, InterruptedError, UpgradeRefusedError } from '../core
 import { parkedName } from '../core/container-spec.ts';
 import { LABEL, type AppManifest } from '../core/model.ts';
 import { decide, type Decision } from '../core/plan.ts';
+import { permitDowngrade } from '../core/policy/index.ts';
 import { initialState } from '../core/upgrade-machine.ts';
 import type { OperationPlan, OperationRecord } from '../store/types.ts';
 import { runOperation, type RunDeps } from './run-operation.ts';
@@ -67,8 +68,7 @@ export async function rollbackApp(deps: RunDeps, name: string): Promise<ApplyRes
   }
   const previous = last.plan.previous;
   deps.log(`rolling ${name} back from ${current} to ${previous.spec.version}`);
-  const target: AppManifest = { ...previous, spec: { ...previous.spec, upgradeConfig: { ...previous.spec.upgradeConfig, forceUpgrade: true } } };
-  return applyApp(deps, target, 'rollback');
+  return applyApp(deps, permitDowngrade(previous), 'rollback');
 }
 
 /** Finishes or rolls back whatever operation of the app was interrupted. */

@@ -4,6 +4,7 @@
  * back, pause, delete. Each takes the app's lock; members take their own.
  */
 import { AppBusyError, AppNotFoundError, UpgradeRefusedError, type ErrorRecord } from '../core/errors.ts';
+import { onMemberFailure } from '../core/policy/index.ts';
 import { checkMemberNames, checkReleaseChange, decideReleaseApp, MEMBER_LABEL, memberName, roleOf, type InstalledReleaseApp, type ReleaseAppDecision } from '../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../core/release-schema.ts';
 import { initialStatus, type ReleaseAppStatus } from '../core/release-status.ts';
@@ -137,7 +138,7 @@ async function rollout(deps: RunDeps, manifest: ReleaseAppManifest, from: Releas
   killPoint('BeginRollout', 'after');
   const complete = await upgradeMembers(r, to);
   if (r.failure) {
-    if (manifest.spec.upgradeStrategy.onFailure === 'pause') {
+    if (onMemberFailure(manifest.spec.upgradeStrategy) === 'pause') {
       finish(rs, r.id, manifest, 'Paused', (s) => ({ ...s, phase: 'Paused' }), r.failure, from.metadata.name, to.metadata.name);
       return { decision: 'rollout', outcome: 'Paused', error: r.failure };
     }
@@ -200,7 +201,7 @@ function steady(s: ReleaseAppStatus, release: ReleaseManifest): ReleaseAppStatus
   return { ...rest, phase: 'Running', state: 'configured', release: release.metadata.name, pauseRequested: false };
 }
 
-function finish(rs: ReleaseStore, rollout: number, manifest: ReleaseAppManifest, outcome: string, change: (s: ReleaseAppStatus) => ReleaseAppStatus, error: ErrorRecord | undefined, from: string | undefined, to: string): void {
+function finish(rs: ReleaseStore, rollout: number, manifest: ReleaseAppManifest, outcome: Exclude<NonNullable<ReleaseAppStatus['lastUpgrade']>['outcome'], 'InProgress'>, change: (s: ReleaseAppStatus) => ReleaseAppStatus, error: ErrorRecord | undefined, from: string | undefined, to: string): void {
   const step = outcome === 'RolledBack' ? 'FinishRevert' : 'FinishRollout';
   killPoint(step, 'before');
   rs.finishRollout(rollout, outcome);
@@ -209,7 +210,7 @@ function finish(rs: ReleaseStore, rollout: number, manifest: ReleaseAppManifest,
     const next = change(s);
     const progressing = setCondition(next.conditions, { type: 'Progressing', status: outcome === 'Partitioned' || outcome === 'Paused' ? 'True' : 'False', reason: outcome, message: error ? `${error.code}: ${error.message}` : `${outcome}: ${from ?? '∅'} → ${to}` }, now);
     const ready = setCondition(progressing, { type: 'Ready', status: next.phase === 'Running' ? 'True' : 'False', reason: next.phase, message: `release ${next.release ?? to}` }, now);
-    return { ...next, conditions: ready, lastUpgrade: { rollout, ...(from ? { from } : {}), to, outcome: outcome as NonNullable<ReleaseAppStatus['lastUpgrade']>['outcome'], ...(error ? { error } : {}), startedAt: next.lastUpgrade?.rollout === rollout ? next.lastUpgrade.startedAt : now, finishedAt: now } };
+    return { ...next, conditions: ready, lastUpgrade: { rollout, ...(from ? { from } : {}), to, outcome, ...(error ? { error } : {}), startedAt: next.lastUpgrade?.rollout === rollout ? next.lastUpgrade.startedAt : now, finishedAt: now } };
   });
   rs.saveApp(manifest, status);
   killPoint(step, 'after');

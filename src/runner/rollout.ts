@@ -5,8 +5,9 @@
  * the members already touched. Every member change is recorded in the app's status before it
  * starts, and every step in the rollout's event log.
  */
-import { MoltError, toErrorRecord, type ErrorRecord } from '../core/errors.ts';
+import { MemberFailedError, MoltError, toErrorRecord, type ErrorRecord } from '../core/errors.ts';
 import type { AppManifest } from '../core/model.ts';
+import { permitDowngrade } from '../core/policy/index.ts';
 import { MEMBER_LABEL, memberManifest, memberName, roleOf, rolloutOrder } from '../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../core/release-schema.ts';
 import { withMember, type ReleaseAppStatus, type UpgradeStatus } from '../core/release-status.ts';
@@ -133,7 +134,7 @@ interface MemberChange {
  */
 async function changeMember(r: Rollout, release: ReleaseManifest, role: string, ordinal: number, c: MemberChange): Promise<void> {
   const base = memberManifest(r.app, release, roleOf(release, role), ordinal);
-  const manifest: AppManifest = c.revert ? { ...base, spec: { ...base.spec, upgradeConfig: { ...base.spec.upgradeConfig, forceUpgrade: true } } } : base;
+  const manifest: AppManifest = c.revert ? permitDowngrade(base) : base;
   const name = manifest.metadata.name;
   const moved = memberVersion(r, name) === release.spec.version && memberRelease(r, name) === release.metadata.name;
   const hookOwed = moved && c.hook !== undefined && c.before !== '' && memberStatus(r, role, ordinal) === c.before;
@@ -154,7 +155,7 @@ async function changeMember(r: Rollout, release: ReleaseManifest, role: string, 
       const state = result.operation?.state;
       if (state && state.phase !== 'Succeeded') {
         const cause = 'cause' in state ? state.cause : { code: 'Failed', message: `ended ${state.phase}` };
-        throw Object.assign(new Error(cause.message), { record: cause });
+        throw new MemberFailedError(cause);
       }
       killPoint(step, 'after');
     }
@@ -162,11 +163,11 @@ async function changeMember(r: Rollout, release: ReleaseManifest, role: string, 
     setMember(r, role, ordinal, { upgradeStatus: c.after, ...memberFacts(r, name) });
     r.rs.event(r.id, c.event, `${name} now runs ${release.spec.version}`, role, name);
   } catch (e) {
-    const cause = (e as { record?: ErrorRecord }).record ?? toErrorRecord(e);
+    const cause = e instanceof MemberFailedError ? e.record : toErrorRecord(e);
     r.failure ??= { ...cause, message: `${name}: ${cause.message}` };
     setMember(r, role, ordinal, { upgradeStatus: 'failed', ...memberFacts(r, name) });
     r.rs.event(r.id, 'member-failed', `${name}: ${cause.code}: ${cause.message}`, role, name);
-    if (!(e instanceof MoltError) && !(e as { record?: unknown }).record) throw e;
+    if (!(e instanceof MoltError)) throw e;
   }
 }
 
@@ -190,7 +191,7 @@ async function memberHook(r: Rollout, release: ReleaseManifest, role: string, me
   r.rs.event(r.id, `call${flag.replace('--', ' ')}`, `${member}: ${script} ${flag}`, role, member);
   const res = await r.deps.engine.exec(id, [script, flag]);
   r.rs.event(r.id, `hook${flag.replace('--', ' ')}`, `${member}: ${script} ${flag} exited ${res.exitCode}`, role, member);
-  if (res.exitCode !== 0) throw Object.assign(new Error(`lifecycle ${script} ${flag} exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}`), { record: { code: 'HookFailed', message: `${member}: lifecycle ${flag} exited ${res.exitCode}` } });
+  if (res.exitCode !== 0) throw new MemberFailedError({ code: 'HookFailed', message: `${member}: lifecycle ${flag} exited ${res.exitCode}` }, `lifecycle ${script} ${flag} exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}`);
 }
 
 /** The role hook of `role`, between its two kill points. */

@@ -8,6 +8,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError, ScriptError } from '../core/errors.ts';
+import { postUpgradeRetryDelayMs, retryPostUpgrade } from '../core/policy/index.ts';
 import { baseName, declaredScripts, GATE_DIR, GATE_DONE, GATE_UPGRADE, lastLines, preUpgradeDir } from '../core/scripts.ts';
 import { withHelper } from './helpers.ts';
 import { manifestOf, requireOld, type StepContext, type StepResult } from './step-context.ts';
@@ -90,17 +91,16 @@ export async function postUpgrade(ctx: StepContext): Promise<StepResult> {
   const path = ctx.facts.scripts?.postUpgrade;
   if (!path) return 'no post-upgrade script';
   const id = ctx.facts.newContainerId ?? '';
-  const { onFailure, postUpgradeAttempts } = manifestOf(ctx).spec.upgrade;
-  const attempts = onFailure === 'retry' ? postUpgradeAttempts : 1;
+  const upgrade = manifestOf(ctx).spec.upgrade;
   for (let attempt = 1; ; attempt++) {
     try {
       const result = await runScript(ctx, 'post-upgrade', id, { declared: path, run: path }, 'PostUpgradeFailed');
       await ctx.engine.putArchive(id, '/', await tarOf([{ name: `${GATE_DIR.slice(1)}/`, mode: 0o755 }, { name: `${GATE_DIR.slice(1)}/${GATE_DONE}`, content: `${ctx.op.fromVersion} ${ctx.op.toVersion}\n`, mode: 0o644 }]), ctx.signal);
       return typeof result === 'string' ? result : { ...result, message: `${result.message}; startup gate opened` };
     } catch (e) {
-      if (attempt >= attempts || ctx.signal.aborted || !(e instanceof ScriptError)) throw e;
-      ctx.log(`post-upgrade attempt ${attempt}/${attempts} failed; retrying (onFailure: retry)`);
-      await new Promise((r) => setTimeout(r, 1000 * attempt));
+      if (!retryPostUpgrade(upgrade, attempt) || ctx.signal.aborted || !(e instanceof ScriptError)) throw e;
+      ctx.log(`post-upgrade attempt ${attempt}/${upgrade.postUpgradeAttempts} failed; retrying (onFailure: retry)`);
+      await new Promise((r) => setTimeout(r, postUpgradeRetryDelayMs(attempt)));
     }
   }
 }

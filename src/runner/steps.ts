@@ -8,7 +8,7 @@ import { ImageUnavailableError, NoFreeAddressError, NotReadyError } from '../cor
 import { macForIPv4, newContainerSpec, parkedName } from '../core/container-spec.ts';
 import { LABEL } from '../core/model.ts';
 import { intToIp, ipInSubnet, ipToInt } from '../core/schema.ts';
-import { upgradeFailureThreshold } from '../core/scripts.ts';
+import { upgradeFailureThreshold } from '../core/policy/index.ts';
 import type { StepName } from '../core/upgrade-machine.ts';
 import { awaitReady } from './probe.ts';
 import { fetchScripts, openStartupGate, postUpgrade, preUpgrade } from './script-steps.ts';
@@ -125,7 +125,7 @@ async function awaitNewReady(ctx: StepContext): Promise<string> {
     containerId: id,
     ip: requireIp(ctx),
     probe: spec.probes.startup,
-    failureThreshold: ctx.op.kind === 'upgrade' ? upgradeFailureThreshold(manifestOf(ctx), spec.probes.startup) : undefined,
+    failureThreshold: ctx.op.kind === 'upgrade' ? upgradeFailureThreshold(spec, spec.probes.startup) : undefined,
     minReadySeconds: spec.minReadySeconds,
     signal: ctx.signal,
     onAttempt: (a, n) => { if (!a.ok) ctx.log(`probe attempt ${n}: ${a.detail}`); },

@@ -7,6 +7,7 @@
  */
 import { InterruptedError, MoltError, toErrorRecord } from '../core/errors.ts';
 import { decideNonInlineTarget, decideTarget, type UpgradeTaskSpec } from '../core/task.ts';
+import { runAttempts } from '../core/task-scheduler.ts';
 import { entryOfStep, outcomeOfOperation, settleEntry, shouldRetry, TASK_PRECHECK_STEP, waitingEntry, type TargetOutcome } from '../core/task-progress.ts';
 import type { Store } from '../store/store.ts';
 import type { TargetRecord, TaskStore } from '../store/task-store.ts';
@@ -64,29 +65,22 @@ function observeSteps(store: Store, onStepWrite: () => void): Store {
  * first; if that worker never got to start an operation, the attempt is simply made again
  * (or, when the task is stopping, the target goes back to Pending).
  */
-export async function runTarget(ctx: TargetContext, start: TargetRecord): Promise<TargetRecord> {
-  let t = start;
-  if (t.phase === 'Running') {
-    const resumed = await resumeTarget(ctx, t);
-    if (resumed.phase === 'Running') {
-      t = { ...resumed, attempts: resumed.attempts - 1 };
-      if (ctx.signal.aborted) {
-        t = { ...t, phase: 'Pending', message: '' };
-        ctx.tasks.saveTarget(ctx.task, t);
-        return t;
-      }
-    } else if (!shouldRetry(resumed, resumed.attempts, ctx.spec.options.retries) || ctx.signal.aborted) {
-      return resumed;
-    } else {
-      ctx.onRetry(resumed, resumed);
-      t = resumed;
-    }
-  }
-  for (;;) {
-    t = await attempt(ctx, t);
-    if (!shouldRetry(t, t.attempts, ctx.spec.options.retries) || ctx.signal.aborted) return t;
-    ctx.onRetry(t, t);
-  }
+export function runTarget(ctx: TargetContext, start: TargetRecord): Promise<TargetRecord> {
+  return runAttempts(start, {
+    resume: async (t) => {
+      const resumed = await resumeTarget(ctx, t);
+      if (resumed.phase !== 'Running') return { settled: resumed };
+      const again = { ...resumed, attempts: resumed.attempts - 1 };
+      if (!ctx.signal.aborted) return { again };
+      const pending: TargetRecord = { ...again, phase: 'Pending', message: '' };
+      ctx.tasks.saveTarget(ctx.task, pending);
+      return { settled: pending };
+    },
+    attempt: (t) => attempt(ctx, t),
+    again: (t) => shouldRetry(t, t.attempts, ctx.spec.options.retries) && !ctx.signal.aborted,
+    onRetry: (t) => ctx.onRetry(t, t),
+    halted: () => false,
+  });
 }
 
 /** One attempt: journal Running with the baseline, decide, upgrade, read the outcome back. */

@@ -11,6 +11,7 @@
  * and puts those targets back to Pending: the task stays Started and the next run continues.
  */
 import { InterruptedError } from '../core/errors.ts';
+import { schedule } from '../core/task-scheduler.ts';
 import { durationSeconds, selectApps } from '../core/task.ts';
 import { countTargets, failureRatioExceeded, finalPhase, type StopCause, type TargetCounts, type TargetOutcome } from '../core/task-progress.ts';
 import { TaskNotFoundError } from '../core/task-errors.ts';
@@ -125,36 +126,20 @@ function ensureTargets(deps: WorkerDeps, task: TaskRecord): TargetRecord[] {
   return deps.tasks.listTargets(task.name);
 }
 
-/** Runs targets `concurrency` at a time until none is left or a stop rule holds; returns why it stopped early. */
-async function pool(run: Run): Promise<StopCause> {
+/** Runs targets through the core scheduler `concurrency` at a time; returns why it stopped early. */
+function pool(run: Run): Promise<StopCause> {
   const spec = run.task.manifest.spec;
-  const all = [...run.targets.values()];
-  const queue = [...all.filter((t) => t.phase === 'Running'), ...all.filter((t) => t.phase === 'Pending')];
-  const inflight = new Set<Promise<void>>();
-  let stop: StopCause;
-  const startNext = (): boolean => {
-    const next = queue[0];
-    if (!next) return false;
-    if (next.phase !== 'Running') {
-      if (run.abort.signal.aborted) return false;
-      if (failureRatioExceeded(counts(run), spec.options.maxFailureRatio)) {
-        stop = 'MaxFailureRatioExceeded';
-        return false;
-      }
-    }
-    queue.shift();
-    run.targets.set(next.target, { ...next, phase: 'Running' });
-    const p = runTarget(targetContext(run, next), next)
-      .then((done) => settled(run, done), (e: unknown) => settled(run, { ...next, phase: 'Incomplete', reason: 'Internal', message: String((e as Error)?.message ?? e) }))
-      .finally(() => inflight.delete(p));
-    inflight.add(p);
-    return true;
-  };
-  for (;;) {
-    while (inflight.size < spec.options.concurrency && startNext());
-    if (inflight.size === 0) return stop;
-    await Promise.race(inflight);
-  }
+  return schedule([...run.targets.values()], {
+    concurrency: spec.options.concurrency,
+    halted: () => false,
+    stopping: () => run.abort.signal.aborted,
+    failureRatioExceeded: () => failureRatioExceeded(counts(run), spec.options.maxFailureRatio),
+    run: (next) => {
+      run.targets.set(next.target, { ...next, phase: 'Running' });
+      return runTarget(targetContext(run, next), next)
+        .then((done) => settled(run, done), (e: unknown) => settled(run, { ...next, phase: 'Incomplete', reason: 'Internal', message: String((e as Error)?.message ?? e) }));
+    },
+  });
 }
 
 function targetContext(run: Run, t: TargetRecord): TargetContext {

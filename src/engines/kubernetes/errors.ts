@@ -4,27 +4,26 @@
  * to KubeApiError once (in client.ts); exec failures of the transport are KubeExecError.
  */
 import { MoltError } from '../../core/errors.ts';
+import type { FailureCode } from '../../core/policy/index.ts';
 
 /** The Kubernetes API answered with an error status (a `Status` object). */
 export class KubeApiError extends MoltError {
   /** `KubeNotFound`, `KubeConflict`, `KubeForbidden`, `KubeInvalid`, … or `KubeApiError`. */
-  readonly code: string;
-  override readonly retryable: boolean;
+  readonly code: FailureCode;
   /** The HTTP status. */
   readonly status: number;
   /** The Status object's `reason` (NotFound, AlreadyExists, Conflict, Invalid, Forbidden, …). */
   readonly reason: string;
 
   constructor(operation: string, status: number, reason: string, detail: string) {
-    super(`${operation} failed: ${detail} (HTTP ${status}${reason ? ` ${reason}` : ''})`, hintFor(status, reason));
+    super(`${operation} failed: ${detail} (HTTP ${status}${reason ? ` ${reason}` : ''})`, hintFor(status, reason), { retryable: status === 409 || status === 429 || status >= 500 });
     this.status = status;
     this.reason = reason;
     this.code = CODES[reason] ?? 'KubeApiError';
-    this.retryable = status === 409 || status === 429 || status >= 500;
   }
 }
 
-const CODES: Record<string, string> = {
+const CODES: Record<string, FailureCode> = {
   NotFound: 'KubeNotFound',
   AlreadyExists: 'KubeAlreadyExists',
   Conflict: 'KubeConflict',
@@ -46,7 +45,6 @@ function hintFor(status: number, reason: string): string {
 /** The API server cannot be reached (connection refused, TLS failure, timeout). */
 export class KubeUnavailableError extends MoltError {
   readonly code = 'KubeUnavailable';
-  override readonly retryable = true;
   constructor(server: string, detail: string, options?: { cause?: unknown }) {
     super(`the Kubernetes API server ${server} does not answer: ${detail}`, 'Check that the cluster is up and --kubeconfig/--context point at it.', options);
   }
@@ -58,10 +56,8 @@ export class KubeUnavailableError extends MoltError {
  */
 export class KubeExecError extends MoltError {
   readonly code = 'KubeExecFailed';
-  override readonly retryable: boolean;
   constructor(pod: string, detail: string, options?: { cause?: unknown; retryable?: boolean }) {
     super(`exec in pod ${pod} failed: ${detail}`, 'Check that the pod is running, the command exists in its image, and molt may create pods/exec.', options);
-    this.retryable = options?.retryable ?? true;
   }
 }
 

@@ -33,8 +33,13 @@ export interface PodExecResult {
 const DEFAULT_MAX_STDOUT = 64 * 1024 * 1024;
 const MAX_STDERR = 256 * 1024;
 
+/** Another way to run commands in pods than the websocket: a fake API server's (src/testing/fake-kube.ts). */
+export type PodExecTransport = (namespace: string, pod: string, container: string, argv: string[], opts: PodExecOptions) => Promise<PodExecResult>;
+
 /** Runs argv in `container` of pod `namespace/pod` and resolves with its exit code and output. */
 export async function execInPod(client: KubeClient, namespace: string, pod: string, container: string, argv: string[], opts: PodExecOptions = {}): Promise<PodExecResult> {
+  const transport = (client as { podExec?: PodExecTransport }).podExec;
+  if (transport) return transport(namespace, pod, container, argv, opts);
   const max = opts.maxStdoutBytes ?? DEFAULT_MAX_STDOUT;
   const out: Buffer[] = [];
   let outBytes = 0;

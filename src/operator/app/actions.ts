@@ -7,7 +7,8 @@
  */
 import { MoltError, ScriptError, toErrorRecord, type ErrorRecord } from '../../core/errors.ts';
 import type { AppSpec } from '../../core/model.ts';
-import { baseName, preUpgradeDir, upgradeFailureThreshold } from '../../core/scripts.ts';
+import { postUpgradeRetryDelayMs, retryPostUpgrade, upgradeFailureThreshold, type Reason } from '../../core/policy/index.ts';
+import { baseName, preUpgradeDir } from '../../core/scripts.ts';
 import type { EventRecorder, KubeClient, KubeObject, Pod, ResourceApi } from '../../engines/kubernetes/index.ts';
 import { isStatus, RESOURCES } from '../../engines/kubernetes/index.ts';
 import type { Step } from './decide.ts';
@@ -52,7 +53,7 @@ export async function act(ctx: ActionContext, step: Step): Promise<Step | undefi
   }
 }
 
-function event(ctx: ActionContext, type: 'Normal' | 'Warning', reason: string, action: string, note: string): Promise<void> {
+function event(ctx: ActionContext, type: 'Normal' | 'Warning', reason: Reason, action: string, note: string): Promise<void> {
   ctx.log(`${type === 'Warning' ? 'warning' : 'event'} ${reason}: ${note}`);
   return ctx.events.record({ regarding: ctx.app, type, reason, action, note }).then((e) => {
     if (e) ctx.log(`could not record event ${reason}: ${e.message}`);
@@ -85,10 +86,10 @@ async function writeRecords(ctx: ActionContext, records: { installed?: Installed
   await ctx.api.mergePatch(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetName(ctx.ref.name), { metadata: { annotations } });
 }
 
-async function applyTemplate(ctx: ActionContext, spec: AppSpec, journal: UpgradeJournal | undefined, reason: string, note: string): Promise<undefined> {
+async function applyTemplate(ctx: ActionContext, spec: AppSpec, journal: UpgradeJournal | undefined, reason: Reason, note: string): Promise<undefined> {
   const mode = journal && {
     from: journal.from, to: journal.to, gate: Boolean(journal.target.upgrade.postUpgrade),
-    failureThreshold: upgradeFailureThreshold({ apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name: ctx.ref.name, labels: {} }, spec }, spec.probes.startup),
+    failureThreshold: upgradeFailureThreshold(spec, spec.probes.startup),
   };
   await ctx.api.apply(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetFor(ctx.ref, spec, mode));
   await event(ctx, 'Normal', reason, 'UpdateTemplate', note);
@@ -213,11 +214,10 @@ async function scriptFailed(ctx: ActionContext, j: UpgradeJournal, member: strin
     return touched ? startRollback(ctx, cause, journal) : finish(ctx, { outcome: 'Aborted', cause }, journal);
   }
   const attempts = (j.postAttempts[member] ?? 0) + 1;
-  const { onFailure, postUpgradeAttempts } = j.target.upgrade;
   await event(ctx, 'Warning', 'PostUpgradeFailed', 'PostUpgrade', `attempt ${attempts}: ${cause.code}: ${cause.message}`);
-  if (onFailure === 'retry' && attempts < postUpgradeAttempts) {
+  if (retryPostUpgrade(j.target.upgrade, attempts)) {
     await writeRecords(ctx, { upgrade: { ...journal, postAttempts: { ...j.postAttempts, [member]: attempts } } });
-    return { kind: 'Wait', reason: 'Upgrading', message: `post-upgrade attempt ${attempts}/${postUpgradeAttempts} failed; retrying (onFailure: retry)`, afterMs: 1000 * attempts };
+    return { kind: 'Wait', reason: 'Upgrading', message: `post-upgrade attempt ${attempts}/${j.target.upgrade.postUpgradeAttempts} failed; retrying (onFailure: retry)`, afterMs: postUpgradeRetryDelayMs(attempts) };
   }
   return startRollback(ctx, cause, journal);
 }
@@ -282,7 +282,7 @@ async function finish(ctx: ActionContext, end: { outcome: LastUpgradeRecord['out
   return undefined;
 }
 
-async function cleanup(ctx: ActionContext, pods: string[], reason: string): Promise<undefined> {
+async function cleanup(ctx: ActionContext, pods: string[], reason: Reason): Promise<undefined> {
   for (const name of pods) {
     if (await ctx.api.delete(RESOURCES.pods, ctx.ref.namespace, name, { gracePeriodSeconds: 0 })) {
       await event(ctx, 'Normal', reason, 'Cleanup', `deleted ExecPod ${name}`);

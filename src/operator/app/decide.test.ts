@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appManifest } from '../../core/testing.ts';
 import type { AppSpec } from '../../core/model.ts';
-import { decide, podFailure, readyBudgetMs } from './decide.ts';
+import { readyBudgetMs } from '../../core/policy/index.ts';
+import { decide, podFailure } from './decide.ts';
 import { specHash } from './template.ts';
 import type { AppWorld, PodView, UpgradeJournal } from './world.ts';
 
@@ -120,7 +121,7 @@ test('the ready budget is the raised probe budget while upgrading; a pod past it
   const probe = { exec: ['true'], periodSeconds: 2, failureThreshold: 5, timeoutSeconds: 1 };
   const spec = { ...v2.spec, probes: { startup: probe } };
   assert.equal(readyBudgetMs(spec, false), 10_000 + 120_000);
-  assert.equal(readyBudgetMs(spec, true, { ...v2, spec }), 100_000 + 120_000);
+  assert.equal(readyBudgetMs(spec, true), 100_000 + 120_000);
   assert.equal(podFailure(pod('p', h2, { ready: false, createdAt: NOW - 200_000 }), 130_000, NOW)?.code, 'ReadyTimeout');
 });
 

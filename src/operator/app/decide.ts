@@ -16,18 +16,18 @@ import { namedVolumes } from '../../core/settings.ts';
 import { UpgradeRefusedError, type ErrorRecord } from '../../core/errors.ts';
 import { decide as decideChange } from '../../core/plan.ts';
 import type { AppManifest, AppSpec } from '../../core/model.ts';
-import { upgradeFailureThreshold } from '../../core/scripts.ts';
+import { fatalWaiting, isDowngradeWarning, permitDowngrade, podFailure as classifyPod, readyBudgetMs, type FailureCode, type PodFailure, type Reason } from '../../core/policy/index.ts';
 import type { AppWorld, MemberView, PodView, UpgradeJournal } from './world.ts';
 
 /** The next step of a pass. Terminal steps (wait, steady, refuse, …) end the pass. */
 export type Step =
-  | { kind: 'Invalid'; reason: string; message: string }
+  | { kind: 'Invalid'; reason: FailureCode; message: string }
   | { kind: 'Delete' }
   | { kind: 'Install' }
   | { kind: 'Converge'; message: string }
   | { kind: 'MarkInstalled' }
   | { kind: 'Record' }
-  | { kind: 'Refuse'; reason: string; message: string }
+  | { kind: 'Refuse'; reason: FailureCode; message: string }
   | { kind: 'Blocked'; message: string }
   | { kind: 'BeginUpgrade'; warnings: string[]; rollback?: boolean }
   | { kind: 'ClearRollbackTo' }
@@ -40,7 +40,7 @@ export type Step =
   | { kind: 'FinishUpgrade' }
   | { kind: 'FinishRollback' }
   | { kind: 'Cleanup'; pods: string[] }
-  | { kind: 'Wait'; reason: string; message: string; afterMs: number; failure?: ErrorRecord }
+  | { kind: 'Wait'; reason: Reason; message: string; afterMs: number; failure?: PodFailure }
   | { kind: 'Steady' };
 
 /** Steps after which the pass stops and the status is written. */
@@ -49,31 +49,9 @@ export const TERMINAL: ReadonlySet<Step['kind']> = new Set(['Invalid', 'Refuse',
 /** The steps that change the cluster (every kind not TERMINAL); each has a kill point before and after it (reconciler.ts). */
 export const ACTING_STEPS = ['Delete', 'Install', 'Converge', 'MarkInstalled', 'Record', 'BeginUpgrade', 'PreUpgrade', 'SwitchTemplate', 'RestartMember', 'PostUpgrade', 'StartRollback', 'Abort', 'FinishUpgrade', 'FinishRollback', 'Cleanup', 'ClearRollbackTo'] as const satisfies readonly Step['kind'][];
 
-/** Waiting reasons of a container that mean it will not start by waiting longer. */
-const FATAL_WAITING: Record<string, string> = {
-  ErrImagePull: 'ImagePullFailed', ImagePullBackOff: 'ImagePullFailed', ErrImageNeverPull: 'ImagePullFailed', InvalidImageName: 'ImagePullFailed',
-  CrashLoopBackOff: 'ContainerCrashLooping', CreateContainerConfigError: 'ContainerConfigInvalid', CreateContainerError: 'ContainerConfigInvalid', RunContainerError: 'ContainerConfigInvalid',
-};
-
-/** Slack for scheduling and image pulls on top of the probe budget. */
-export const START_SLACK_MS = 120_000;
-
-/** Milliseconds a member may take to become Ready: the probe budget (raised while upgrading) plus slack. */
-export function readyBudgetMs(spec: AppSpec, upgrading: boolean, manifest?: AppManifest): number {
-  const p = spec.probes.startup;
-  if (!p) return spec.minReadySeconds * 1000 + START_SLACK_MS;
-  const threshold = upgrading && manifest ? upgradeFailureThreshold(manifest, p) ?? p.failureThreshold : p.failureThreshold;
-  return threshold * Math.max(1, Math.ceil(p.periodSeconds)) * 1000 + START_SLACK_MS;
-}
-
-/** Why a member's pod has failed, or undefined while it may still become ready. */
-export function podFailure(pod: PodView, budgetMs: number, now: number): ErrorRecord | undefined {
-  const code = pod.waitingReason ? FATAL_WAITING[pod.waitingReason] : undefined;
-  if (code) return { code, message: `pod ${pod.name}: ${pod.waitingReason}${pod.waitingMessage ? `: ${pod.waitingMessage}` : ''}` };
-  if (pod.phase === 'Failed') return { code: 'PodFailed', message: `pod ${pod.name} failed${pod.lastTerminated ? `: ${pod.lastTerminated}` : ''}` };
-  if (pod.restarts > 0) return { code: 'ContainerRestarted', message: `pod ${pod.name}'s container restarted ${pod.restarts}×${pod.lastTerminated ? `; last: ${pod.lastTerminated}` : ''}` };
-  if (!pod.ready && now - pod.createdAt > budgetMs) return { code: 'ReadyTimeout', message: `pod ${pod.name} was not ready within ${Math.round(budgetMs / 1000)}s` };
-  return undefined;
+/** Why a member's pod has failed (core/policy, timed from its creation), or undefined while it may still become ready. */
+export function podFailure(pod: PodView, budgetMs: number, now: number): PodFailure | undefined {
+  return classifyPod(pod, pod.createdAt, budgetMs, now);
 }
 
 /** True when the pod is ready, and has been for minReadySeconds when there is no startup probe. */
@@ -122,7 +100,7 @@ function steady(w: AppWorld): Step {
   const rollback = w.app.rollbackTo !== undefined && w.app.rollbackTo === desired.spec.version && desired.spec.version !== installed.version;
   let change;
   try {
-    change = rollback ? permitDowngrade(desired, current) : decideChange(desired, current);
+    change = rollback ? decideRollback(desired, current) : decideChange(desired, current);
   } catch (e) {
     if (e instanceof UpgradeRefusedError) return { kind: 'Refuse', reason: e.code, message: e.message };
     throw e;
@@ -154,8 +132,7 @@ function upgrading(w: AppWorld, j: UpgradeJournal): Step {
   if (w.desired.ok && installed && w.desired.hash === installed.hash && j.toHash !== installed.hash) {
     return { kind: 'StartRollback', cause: { code: 'RollbackRequested', message: `spec set back to ${installed.version} during the upgrade` } };
   }
-  const manifest = manifestOf(w, j.target);
-  const budget = readyBudgetMs(j.target, true, manifest);
+  const budget = readyBudgetMs(j.target, true);
   const touched = w.members.some((m) => m.pod?.hash === j.toHash);
   for (const m of w.members) {
     const pod = m.pod;
@@ -177,7 +154,7 @@ function upgrading(w: AppWorld, j: UpgradeJournal): Step {
 function oldMember(w: AppWorld, j: UpgradeJournal, m: MemberView, pod: PodView, touched: boolean): Step {
   if (j.target.upgrade.preUpgrade && !j.preUpgraded.includes(m.name)) {
     const exec = w.execPods.find((p) => p.hash === j.toHash && !p.terminating);
-    const pull = exec?.waitingReason ? FATAL_WAITING[exec.waitingReason] : undefined;
+    const pull = fatalWaiting(exec?.waitingReason);
     if (exec && pull) {
       const cause = { code: pull, message: `ExecPod ${exec.name} of ${j.to}: ${exec.waitingReason}${exec.waitingMessage ? `: ${exec.waitingMessage}` : ''}` };
       return touched ? { kind: 'StartRollback', cause } : { kind: 'Abort', cause };
@@ -205,16 +182,11 @@ function rollingBack(w: AppWorld, j: UpgradeJournal): Step {
 }
 
 /** The change to an older version `molt rollback` asked for: the downgrade rule does not apply, the others do. */
-function permitDowngrade(desired: AppManifest, current: AppManifest): ReturnType<typeof decideChange> {
-  const forced = { ...desired, spec: { ...desired.spec, upgradeConfig: { ...desired.spec.upgradeConfig, forceUpgrade: true } } };
-  const d = decideChange(forced, current);
-  return d.action === 'upgrade' ? { ...d, warnings: d.warnings.filter((x) => !x.startsWith('DOWNGRADE')) } : d;
+function decideRollback(desired: AppManifest, current: AppManifest): ReturnType<typeof decideChange> {
+  const d = decideChange(permitDowngrade(desired), current);
+  return d.action === 'upgrade' ? { ...d, warnings: d.warnings.filter((x) => !isDowngradeWarning(x)) } : d;
 }
 
-function manifestOf(w: AppWorld, spec: AppSpec): AppManifest {
-  return { apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name: w.app.name, labels: {} }, spec };
-}
-
-function wait(reason: string, message: string, afterMs: number): Extract<Step, { kind: 'Wait' }> {
+function wait(reason: Reason, message: string, afterMs: number): Extract<Step, { kind: 'Wait' }> {
   return { kind: 'Wait', reason, message, afterMs };
 }

@@ -3,6 +3,7 @@
  * stopped at — written once per pass, also when the pass failed. Conditions (core/status.ts
  * setCondition keeps lastTransitionTime while a status holds) carry the App's generation.
  */
+import type { Reason } from '../../core/policy/index.ts';
 import { setCondition, type Condition } from '../../core/status.ts';
 import { recordFinished, recordInstall, recordRefusal } from '../crd/history.ts';
 import type { AppStatus, HistoryEntry, KubeCondition, MemberStatus } from '../crd/status.ts';
@@ -65,7 +66,7 @@ function historyOf(w: AppWorld, step: Step | undefined, previous: HistoryEntry[]
   return h;
 }
 
-type NewCondition = Omit<KubeCondition, 'lastTransitionTime' | 'observedGeneration'>;
+type NewCondition = Omit<KubeCondition, 'lastTransitionTime' | 'observedGeneration' | 'reason'> & { reason: Reason };
 
 function phaseOf(w: AppWorld, step: Step | undefined): NonNullable<AppStatus['phase']> {
   const journal = w.sts?.journal;

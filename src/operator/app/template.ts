@@ -5,7 +5,7 @@
  * version (`sleep infinity`, small limits, no service-account token, owned by the App).
  *
  * During an upgrade the pod template is in "upgrade mode": the startup probe's
- * failureThreshold is raised (core/scripts.ts upgradeFailureThreshold) and, when the new
+ * failureThreshold is raised (core/policy upgradeFailureThreshold) and, when the new
  * version has a post-upgrade script, the startup gate of core/scripts.ts is mounted: an
  * emptyDir at /.molt (where molt writes `upgrade-done` after the script) and the file
  * /.molt/upgrade ("<old> <new>", from a pod annotation through the downward API) — present

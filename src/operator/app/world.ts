@@ -6,6 +6,7 @@
  */
 import type { AppManifest, AppSpec } from '../../core/model.ts';
 import type { ErrorRecord } from '../../core/errors.ts';
+import type { FailureCode } from '../../core/policy/index.ts';
 import type { Pod, StatefulSet } from '../../engines/kubernetes/index.ts';
 import { ANNOTATIONS, LABELS, MAIN_CONTAINER } from './names.ts';
 import type { ScriptRunRecord } from './scripts.ts';
@@ -90,7 +91,7 @@ export interface MemberView {
 /** The desired spec: valid, or why not. */
 export type Desired =
   | { ok: true; manifest: AppManifest; hash: string }
-  | { ok: false; reason: string; message: string };
+  | { ok: false; reason: FailureCode; message: string };
 
 /** What one reconcile pass sees. */
 export interface AppWorld {

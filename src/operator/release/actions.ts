@@ -3,6 +3,7 @@
  * (always before the act they record), template switches, pod deletions (UID precondition),
  * lifecycle hooks by exec, Events. Each function takes one step and returns.
  */
+import type { Reason } from '../../core/policy/index.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-schema.ts';
 import { roleOf } from '../../core/release.ts';
 import type { EventRecorder, KubeClient, ResourceApi } from '../../engines/kubernetes/index.ts';
@@ -29,7 +30,7 @@ export interface ReleaseCtx {
 }
 
 /** Records an Event about the App (never fatal). */
-export async function event(c: ReleaseCtx, type: 'Normal' | 'Warning', reason: string, note: string): Promise<void> {
+export async function event(c: ReleaseCtx, type: 'Normal' | 'Warning', reason: Reason, note: string): Promise<void> {
   await c.events.record({ regarding: c.app, type, reason, action: reason, note });
 }
 

@@ -3,6 +3,7 @@
  * zod schema), the target Release, and per role its StatefulSet (template release, installed
  * record, journal, last outcome) and pods. Only reads.
  */
+import type { FailureCode } from '../../core/policy/index.ts';
 import { releaseAppDocument, releaseDocument, type ReleaseAppManifest, type ReleaseManifest } from '../../core/release-schema.ts';
 import type { Pod, ResourceApi, StatefulSet } from '../../engines/kubernetes/index.ts';
 import { RESOURCES } from '../../engines/kubernetes/index.ts';
@@ -27,9 +28,9 @@ export interface RoleSet {
 /** What one pass of a release app sees. */
 export interface ReleaseWorld {
   now: number;
-  desired: { ok: true; manifest: ReleaseAppManifest } | { ok: false; reason: string; message: string };
+  desired: { ok: true; manifest: ReleaseAppManifest } | { ok: false; reason: FailureCode; message: string };
   target?: ReleaseManifest;
-  targetProblem?: { reason: string; message: string };
+  targetProblem?: { reason: FailureCode; message: string };
   /** The role StatefulSets that exist, by role name. */
   sets: Map<string, RoleSet>;
 }

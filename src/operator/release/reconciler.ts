@@ -7,7 +7,8 @@
  * template's and pods' release label), so a restarted operator continues where it was.
  */
 import { toErrorRecord, UpgradeRefusedError } from '../../core/errors.ts';
-import { checkReleaseChange, decideReleaseApp } from '../../core/release.ts';
+import { onMemberFailure, readyBudgetMs, type FailureCode } from '../../core/policy/index.ts';
+import { checkReleaseChange, decideReleaseApp, roleOf } from '../../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-schema.ts';
 import { RESOURCES, isStatus, type KubeObject } from '../../engines/kubernetes/index.ts';
 import type { AppReconcilerDeps } from '../app/reconciler.ts';
@@ -20,7 +21,7 @@ import { writeReleaseStatus, type ReleaseOutcome } from './status.ts';
 import { boundary } from '../runtime/kill-points.ts';
 import { pauseOnFailure, pausedOutcome, pauseRequested, resumeRollout } from './pause.ts';
 import { nextRoleAction, releaseKillPoint, type RoleAction } from './steps.ts';
-import { PAUSED_ANNOTATION, RELEASE_ANNOTATIONS, readyBudgetMs, roleServiceFor, roleSetFor, type InstalledRelease, type LastRollout, type RoleJournal } from './template.ts';
+import { PAUSED_ANNOTATION, RELEASE_ANNOTATIONS, roleServiceFor, roleSetFor, type InstalledRelease, type LastRollout, type RoleJournal } from './template.ts';
 
 const MAX_STEPS = 40;
 const PROGRESS: ReleaseOutcome = { kind: 'Progress', reason: 'Progressing', message: '' };
@@ -127,6 +128,24 @@ async function decideChange(c: ReleaseCtx, w: ReleaseWorld, installed: Installed
   }
 }
 
+/**
+ * What the desired spec means for the rollout in flight, by the core's rule (decideReleaseApp
+ * with the in-flight state): roll back (spec.release set back to the journal's `from`), go on
+ * (the rollout's own spec), or a refusal. A rollback in flight here is this operator's own, so
+ * it is continued, never refused as "already running". Only the action is used: the releases
+ * come from the journal.
+ */
+function decideInFlight(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, installed: InstalledRelease): { action: 'rollback' | 'resume' } | { action: 'refuse'; reason: FailureCode; message: string } {
+  const current: ReleaseAppManifest = { ...c.manifest, spec: { ...installed.app, release: journal.to } };
+  try {
+    const d = decideReleaseApp(c.manifest, { manifest: current, release: installed.release, updating: true, isRollingBack: false, prevRelease: journal.from, membersBehind: 0 }, w.target ?? installed.release);
+    return { action: d.action === 'rollback' ? 'rollback' : 'resume' };
+  } catch (e) {
+    if (e instanceof UpgradeRefusedError) return { action: 'refuse', reason: e.code, message: e.message };
+    throw e;
+  }
+}
+
 /** Removes `molt rollback`'s permission once it is used up or moot. */
 async function clearRollbackTo(c: ReleaseCtx): Promise<void> {
   if (c.app.metadata.annotations?.[ANNOTATIONS.rollbackTo] === undefined) return;
@@ -164,14 +183,13 @@ async function startRollout(c: ReleaseCtx, w: ReleaseWorld, from: ReleaseManifes
 
 /** One step per role of the rollout in flight, or its end. */
 async function drive(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, installed: InstalledRelease): Promise<ReleaseOutcome> {
-  if (journal.state === 'Upgrading' && c.manifest.spec.release === journal.from) {
+  const change = decideInFlight(c, w, journal, installed);
+  if (change.action === 'rollback' && journal.state === 'Upgrading') {
     await rollbackAll(c, w, 'RollbackRequested: spec.release set back to ' + journal.from);
     return PROGRESS;
   }
-  let refusal: ReleaseOutcome | undefined;
-  if (c.manifest.spec.release !== journal.to && c.manifest.spec.release !== journal.from) {
-    refusal = { kind: 'Refuse', reason: 'ChangeRefused', message: `being updated to ${journal.to}: only a rollback to ${journal.from} or finishing that rollout is allowed now` };
-  }
+  // A refused change is reported; the rollout in flight goes on (or back) regardless.
+  const refusal: ReleaseOutcome | undefined = change.action === 'refuse' ? { kind: 'Refuse', reason: change.reason, message: change.message } : undefined;
   const paused = pauseRequested(c.app);
   if (journal.state === 'Upgrading' && journal.paused && !paused) {
     await resumeRollout(c, w, journal);
@@ -188,12 +206,12 @@ async function drive(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, insta
   const actions = sets.map((s) => {
     const rel = (journal.state === 'Upgrading' ? c.releases.get(journal.to) : releases.from) as ReleaseManifest;
     const members = c.manifest.spec.roles.find((r) => r.name === s.role)?.members ?? s.replicas;
-    return nextRoleAction({ name: s.role, members, templateRelease: s.templateRelease, journal: s.journal as RoleJournal, pods: s.pods, budgetMs: readyBudgetMs(rel, s.role, journal.state === 'Upgrading'), now: w.now, partition: c.manifest.spec.upgradeStrategy.partition, maxUnavailable: c.manifest.spec.upgradeStrategy.maxUnavailable, pauseRequested: paused });
+    return nextRoleAction({ name: s.role, members, templateRelease: s.templateRelease, journal: s.journal as RoleJournal, pods: s.pods, budgetMs: readyBudgetMs(roleOf(rel, s.role), journal.state === 'Upgrading'), now: w.now, partition: c.manifest.spec.upgradeStrategy.partition, maxUnavailable: c.manifest.spec.upgradeStrategy.maxUnavailable, pauseRequested: paused });
   });
   const results = await Promise.all(sets.map((s, i) => actOnRole(c, s, actions[i] as RoleAction)));
   const failed = results.map((r, i) => ({ r, set: sets[i] as RoleSet })).find((x) => x.r.kind === 'Fail');
   if (failed && failed.r.kind === 'Fail') {
-    if (c.manifest.spec.upgradeStrategy.onFailure === 'pause') {
+    if (onMemberFailure(c.manifest.spec.upgradeStrategy) === 'pause') {
       await pauseOnFailure(c, w, failed.set.role, failed.r);
       return PROGRESS;
     }

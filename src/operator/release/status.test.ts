@@ -18,7 +18,7 @@ function world(journal?: RoleJournal, last?: RoleSet['last']): ReleaseWorld {
     installed: { app: { release: 'r1', roles: [{ name: 'primary', members: 2 }] } as never, release },
     ...(journal ? { journal } : {}), ...(last ? { last } : {}),
   };
-  return { now: 0, desired: { ok: false, reason: 'x', message: '' }, sets: new Map([['primary', set]]) };
+  return { now: 0, desired: { ok: false, reason: 'InvalidSpec', message: '' }, sets: new Map([['primary', set]]) };
 }
 
 const journal: RoleJournal = { state: 'Upgrading', from: 'r1', to: 'r2', startedAt: NOW, touched: [1], hooked: [1], reverted: [], roleHooked: false, times: { 1: { restartedAt: NOW, upgradedAt: NOW } } };
@@ -64,14 +64,14 @@ test('status.history of a release app: the install, each finished rollout (a mol
 });
 
 test('paused: by a failure (the cause in upgrade and the condition) or by request; phase Paused, Progressing False reason Paused', () => {
-  const failed = { ...journal, failed: 1, paused: { role: 'primary', ordinal: 1, reason: 'CrashLoop', message: 'db-primary-1: CrashLoopBackOff', at: NOW } };
-  const s = releaseStatusOf(world(failed), { kind: 'Paused', reason: 'CrashLoop', message: 'paused at primary member 1' }, undefined, 3, NOW);
+  const failed: RoleJournal = { ...journal, failed: 1, paused: { role: 'primary', ordinal: 1, reason: 'ContainerCrashLooping', message: 'db-primary-1: CrashLoopBackOff', at: NOW } };
+  const s = releaseStatusOf(world(failed), { kind: 'Paused', reason: 'ContainerCrashLooping', message: 'paused at primary member 1' }, undefined, 3, NOW);
   assert.equal(s.phase, 'Paused');
-  assert.equal(s.upgrade?.cause, 'CrashLoop: db-primary-1: CrashLoopBackOff');
+  assert.equal(s.upgrade?.cause, 'ContainerCrashLooping: db-primary-1: CrashLoopBackOff');
   const cond = s.conditions?.find((c) => c.type === 'Progressing');
   assert.equal(cond?.status, 'False');
   assert.equal(cond?.reason, 'Paused');
-  assert.match(cond?.message ?? '', /^CrashLoop: paused at primary member 1/);
+  assert.match(cond?.message ?? '', /^ContainerCrashLooping: paused at primary member 1/);
   const requested = releaseStatusOf(world(journal), { kind: 'Paused', reason: 'PauseRequested', message: 'paused before db-primary-0' }, undefined, 3, NOW);
   assert.equal(requested.phase, 'Paused');
   assert.equal(requested.upgrade?.cause, undefined);

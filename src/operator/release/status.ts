@@ -7,6 +7,7 @@
  */
 import { roleUpgradeStatus, type UpgradeStatus } from '../../core/release-status.ts';
 import { sameValue } from '../../core/plan.ts';
+import type { Reason } from '../../core/policy/index.ts';
 import { setCondition, type Condition } from '../../core/status.ts';
 import { RESOURCES } from '../../engines/kubernetes/index.ts';
 import type { AppReconcilerDeps } from '../app/reconciler.ts';
@@ -19,7 +20,7 @@ import type { RoleJournal } from './template.ts';
 /** How a pass ended. */
 export interface ReleaseOutcome {
   kind: 'Progress' | 'Wait' | 'Steady' | 'Refuse' | 'Invalid' | 'Blocked' | 'Error' | 'Paused';
-  reason: string;
+  reason: Reason;
   message: string;
 }
 

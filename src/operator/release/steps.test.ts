@@ -31,8 +31,8 @@ test('upgrade: template first, then the highest ordinal, its hook, then the next
 test('upgrade: a pull error, a restart or a passed budget fails the touched member', () => {
   const j = journal({ touched: [1], times: { 1: { restartedAt: new Date(NOW - 1000).toISOString() } } });
   const pulled = nextRoleAction(view(j, [pod(0, 'r1'), pod(1, 'r2', { ready: false, running: false, waitingReason: 'ImagePullBackOff' })], 'r2'));
-  assert.deepEqual(pulled, { kind: 'Fail', ordinal: 1, reason: 'ImagePullFailed', message: 'db-primary-1: ImagePullBackOff' });
-  assert.equal(memberFailure(pod(1, 'r2', { ready: false, restarts: 1 }), NOW, 60_000, NOW)?.reason, 'CrashLoop');
+  assert.deepEqual(pulled, { kind: 'Fail', ordinal: 1, reason: 'ImagePullFailed', message: 'pod db-primary-1: ImagePullBackOff' });
+  assert.equal(memberFailure(pod(1, 'r2', { ready: false, restarts: 1 }), NOW, 60_000, NOW)?.reason, 'ContainerRestarted');
   assert.equal(memberFailure(pod(1, 'r2', { ready: false }), NOW - 61_000, 60_000, NOW)?.reason, 'ReadyTimeout');
   assert.equal(memberFailure(pod(1, 'r2', { ready: false }), NOW - 1000, 60_000, NOW), undefined);
 });
@@ -67,6 +67,6 @@ test('a pause request starts no further member but lets the one in flight finish
 });
 
 test('a rollout paused by a failure takes no action at all, not even the hook of a ready member', () => {
-  const j = journal({ touched: [1], paused: { role: 'primary', ordinal: 1, reason: 'CrashLoop', message: 'x', at: '' } });
-  assert.deepEqual(nextRoleAction(view(j, [pod(0, 'r1'), pod(1, 'r2')], 'r2')), { kind: 'Wait', message: 'paused at primary member 1: CrashLoop', paused: true });
+  const j = journal({ touched: [1], paused: { role: 'primary', ordinal: 1, reason: 'ContainerCrashLooping', message: 'x', at: '' } });
+  assert.deepEqual(nextRoleAction(view(j, [pod(0, 'r1'), pod(1, 'r2')], 'r2')), { kind: 'Wait', message: 'paused at primary member 1: ContainerCrashLooping', paused: true });
 });

@@ -8,6 +8,7 @@
  * rollout paused by a failure (onFailure: pause) takes no action at all until resumed. Rolling back: exactly the touched members — template back, delete those
  * pods, wait Ready, `--pod_reverted`; then `--role_reverted`.
  */
+import { podFailure, type FailureCode } from '../../core/policy/index.ts';
 import { rolloutOrder } from '../../core/release.ts';
 import type { PodView } from '../app/world.ts';
 import type { RoleJournal } from './template.ts';
@@ -42,7 +43,7 @@ export type RoleAction =
   | { kind: 'PodHook'; ordinal: number; pod: string; flag: '--pod_upgraded' | '--pod_reverted' }
   | { kind: 'RoleHook'; flag: '--role_upgraded' | '--role_reverted' }
   | { kind: 'Wait'; message: string; paused?: boolean }
-  | { kind: 'Fail'; ordinal: number; reason: string; message: string }
+  | { kind: 'Fail'; ordinal: number; reason: FailureCode; message: string }
   | { kind: 'Done' };
 
 /** The kinds of RoleAction that change the cluster; each has a kill point before and after it. */
@@ -59,17 +60,10 @@ export function releaseKillPoint(kind: (typeof ACTING_ROLE_ACTIONS)[number] | (t
   return `op.release.${kind}`;
 }
 
-const PULL_ERRORS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
-const CRASH_ERRORS = new Set(['CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
-
-/** Why a restarted member failed, if it did: a pull error, a crash, or a passed budget. */
-export function memberFailure(pod: RolePod, restartedAt: number | undefined, budgetMs: number, now: number): { reason: string; message: string } | undefined {
-  const why = pod.waitingMessage ? `: ${pod.waitingMessage}` : '';
-  if (pod.waitingReason && PULL_ERRORS.has(pod.waitingReason)) return { reason: 'ImagePullFailed', message: `${pod.name}: ${pod.waitingReason}${why}` };
-  if (pod.waitingReason && CRASH_ERRORS.has(pod.waitingReason)) return { reason: 'CrashLoop', message: `${pod.name}: ${pod.waitingReason}${why}` };
-  if (pod.restarts > 0 && !pod.ready) return { reason: 'CrashLoop', message: `${pod.name}: the new container restarted (${pod.lastTerminated ?? 'exited'})` };
-  if (!pod.ready && restartedAt !== undefined && now - restartedAt > budgetMs) return { reason: 'ReadyTimeout', message: `${pod.name}: not Ready within ${Math.round(budgetMs / 1000)} s` };
-  return undefined;
+/** Why a restarted member failed, if it did (core/policy, timed from its restart). */
+export function memberFailure(pod: RolePod, restartedAt: number | undefined, budgetMs: number, now: number): { reason: FailureCode; message: string } | undefined {
+  const f = podFailure(pod, restartedAt, budgetMs, now);
+  return f && { reason: f.code, message: f.message };
 }
 
 /** The next action of a role. */

@@ -4,13 +4,13 @@
  * replicas = the role's members, the role's volumes → volumeClaimTemplates). The pod template
  * and so every pod made from it carries the release it runs (label `molt.dev/release`): that
  * label is how a pass reads progress back. During a rollout the template carries the raised
- * startup budget (core/scripts.ts upgradeFailureThreshold).
+ * startup budget (core/policy upgradeFailureThreshold).
  */
 import { namedVolumes } from '../../core/settings.ts';
 import type { AppManifest } from '../../core/model.ts';
 import { memberManifest, memberName, roleOf } from '../../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-schema.ts';
-import { upgradeFailureThreshold } from '../../core/scripts.ts';
+import { upgradeFailureThreshold, type FailureCode } from '../../core/policy/index.ts';
 import type { Container, KubeObject, StatefulSet } from '../../engines/kubernetes/index.ts';
 import { COMPONENT, LABELS, MAIN_CONTAINER } from '../app/names.ts';
 import { DEFAULT_VOLUME_SIZE, ownerOf, probeFor, type AppRef } from '../app/template.ts';
@@ -61,7 +61,7 @@ export interface RoleJournal {
   /** The ordinal that failed. */
   failed?: number;
   /** Set when a failed member paused the rollout (upgradeStrategy.onFailure: pause) until `molt resume`. */
-  paused?: { role: string; ordinal: number; reason: string; message: string; at: string };
+  paused?: { role: string; ordinal: number; reason: FailureCode; message: string; at: string };
 }
 
 /** The outcome of the last rollout of the app. */
@@ -140,16 +140,6 @@ function containerFor(member: AppManifest, app: string, role: string, upgrading:
   // memberManifest names volumes per member (the local engine's); a StatefulSet claim is per pod already.
   const vols = namedVolumes(s.volumes).map((v) => ({ name: v.name.slice(memberName(app, role, 0).length + 1), mountPath: v.mountPath }));
   if (vols.length) c.volumeMounts = vols;
-  if (s.probes.startup) c.startupProbe = probeFor(s.probes.startup, upgrading ? upgradeFailureThreshold(member, s.probes.startup) : undefined);
+  if (s.probes.startup) c.startupProbe = probeFor(s.probes.startup, upgrading ? upgradeFailureThreshold(s, s.probes.startup) : undefined);
   return c;
-}
-
-/** Milliseconds a restarted member may take to become Ready during a rollout (the raised budget). */
-export function readyBudgetMs(release: ReleaseManifest, role: string, upgrading: boolean): number {
-  const spec = roleOf(release, role);
-  const probe = spec.probes.startup;
-  if (!probe) return 180_000;
-  const member = { spec: { upgrade: spec.upgrade } } as AppManifest;
-  const threshold = upgrading ? upgradeFailureThreshold(member, probe) ?? probe.failureThreshold : probe.failureThreshold;
-  return Math.max(60_000, (Math.ceil(probe.periodSeconds) * threshold + spec.minReadySeconds) * 1000 + 30_000);
 }

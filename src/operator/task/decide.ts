@@ -5,6 +5,7 @@
  * task Error when the Job fails for good (the worker can no longer say why), and removes the
  * Job — and with it its pods — once the task has finished, after success and after failure.
  */
+import type { FailureCode } from '../../core/policy/index.ts';
 
 /** The task as the operator sees it. */
 export interface TaskView {
@@ -27,7 +28,7 @@ export interface JobView {
 /** One thing to do. */
 export type TaskStep =
   | { kind: 'CreateJob' }
-  | { kind: 'MarkFailed'; reason: string; message: string }
+  | { kind: 'MarkFailed'; reason: FailureCode; message: string }
   | { kind: 'DeleteJob'; outcome: 'Success' | 'Error' }
   | { kind: 'Wait'; why: string }
   | { kind: 'Nothing' };

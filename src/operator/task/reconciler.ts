@@ -6,6 +6,7 @@
  * finished. Every act records an Event on the task. Level-based and idempotent: creating what
  * exists (AlreadyExists) and deleting what is gone are no-ops.
  */
+import type { Reason } from '../../core/policy/index.ts';
 import { hostname } from 'node:os';
 import { selectApps, type SelectableApp, type UpgradeTaskSpec } from '../../core/task.ts';
 import { upgradeTaskDocument } from '../../core/task-schema.ts';
@@ -96,7 +97,7 @@ async function createIfMissing(api: ResourceApi, type: ResourceType, namespace: 
   }
 }
 
-async function event(deps: TaskReconcilerDeps, task: TaskObject, type: 'Normal' | 'Warning', reason: string, action: string, note: string): Promise<void> {
+async function event(deps: TaskReconcilerDeps, task: TaskObject, type: 'Normal' | 'Warning', reason: Reason, action: string, note: string): Promise<void> {
   const e = await deps.events.record({ regarding: task, type, reason, action, note });
   if (e) deps.log({ level: 'warn', task: `${task.metadata.namespace}/${task.metadata.name}`, msg: `could not record event ${reason}: ${e.message}` });
 }

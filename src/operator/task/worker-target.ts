@@ -12,6 +12,7 @@
  */
 import { InterruptedError } from '../../core/errors.ts';
 import type { UpgradeTaskSpec } from '../../core/task.ts';
+import { runAttempts } from '../../core/task-scheduler.ts';
 import { shouldRetry, TASK_PRECHECK_STEP, type TargetOutcome, type TargetPhase } from '../../core/task-progress.ts';
 import { RESOURCES, type ResourceApi } from '../../engines/kubernetes/index.ts';
 import type { TaskTargetStatus } from '../crd/status.ts';
@@ -39,27 +40,25 @@ export interface TargetRunContext {
 type Outcome = TargetOutcome;
 
 /** Runs the target to a settled phase (or returns it Running when the worker stops). */
-export async function runTarget(ctx: TargetRunContext, start: TaskTargetStatus): Promise<TaskTargetStatus> {
-  let t = start;
-  if (t.phase === 'Running') {
-    const app = await getApp(ctx, t.name);
-    const to = fieldsOf(t, 'to');
-    if (app && specHas(app, to)) {
+export function runTarget(ctx: TargetRunContext, start: TaskTargetStatus): Promise<TaskTargetStatus> {
+  type T = TaskTargetStatus & { phase: TargetPhase };
+  return runAttempts<T>(start as T, {
+    resume: async (t) => {
+      const app = await getApp(ctx, t.name);
+      const to = fieldsOf(t, 'to');
+      if (!app || !specHas(app, to)) return { again: { ...t, attempts: Math.max(0, (t.attempts ?? 1) - 1) } };
       ctx.progress(`${t.name}: resuming: its spec already asks for ${describeFields(to)}; awaiting the rollout`);
       const since = ctx.status.lastEntry(t.name, 'Apply')?.startTime ?? t.startTime ?? new Date(0).toISOString();
-      t = await finish(ctx, t, await awaitAndVerify(ctx, t, expectationOf(to, app.metadata.generation ?? 0, since)));
-      if (!retryable(ctx, t)) return t;
-    } else {
-      t = { ...t, attempts: Math.max(0, (t.attempts ?? 1) - 1) };
-    }
-  }
-  for (;;) {
-    if (ctx.stop.aborted) return t;
-    t = await attempt(ctx, t);
-    if (!retryable(ctx, t)) return t;
-    ctx.status.status.retries = (ctx.status.status.retries ?? 0) + 1;
-    ctx.progress(`${t.name}: ${t.phase} (${t.reason}); trying again (attempt ${(t.attempts ?? 0) + 1} of ${1 + ctx.spec.options.retries})`);
-  }
+      return { settled: (await finish(ctx, t, await awaitAndVerify(ctx, t, expectationOf(to, app.metadata.generation ?? 0, since)))) as T };
+    },
+    attempt: async (t) => (await attempt(ctx, t)) as T,
+    again: (t) => retryable(ctx, t),
+    onRetry: (t) => {
+      ctx.status.status.retries = (ctx.status.status.retries ?? 0) + 1;
+      ctx.progress(`${t.name}: ${t.phase} (${t.reason}); trying again (attempt ${(t.attempts ?? 0) + 1} of ${1 + ctx.spec.options.retries})`);
+    },
+    halted: () => ctx.stop.aborted,
+  });
 }
 
 function retryable(ctx: TargetRunContext, t: TaskTargetStatus): boolean {

@@ -9,6 +9,7 @@
  * are never touched again, a Running one is read back from its App.
  */
 import { TaskNotFoundError } from '../../core/task-errors.ts';
+import { schedule } from '../../core/task-scheduler.ts';
 import { durationSeconds, selectApps, type SelectableApp, type UpgradeTaskSpec } from '../../core/task.ts';
 import { countTargets, failureRatioExceeded, finalPhase, type StopCause, type TargetPhase } from '../../core/task-progress.ts';
 import { upgradeTaskDocument } from '../../core/task-schema.ts';
@@ -116,42 +117,28 @@ async function work(deps: KubeWorkerDeps, status: TaskStatusWriter, name: string
   }
 }
 
-/** Runs targets `concurrency` at a time; returns why it stopped starting new ones, if it did. */
-async function pool(ctx: TargetRunContext, deps: KubeWorkerDeps): Promise<StopCause> {
-  const all = ctx.status.targets;
-  const queue = [...all.filter((t) => t.phase === 'Running'), ...all.filter((t) => t.phase === 'Pending')].map((t) => t.name);
-  const inflight = new Set<Promise<void>>();
-  let stop: StopCause;
-  const startNext = (): boolean => {
-    const name = queue[0];
-    const t = ctx.status.targets.find((x) => x.name === name);
-    if (!t || deps.signal.aborted) return false;
-    if (t.phase !== 'Running') {
-      if (ctx.cancel.aborted) return false;
-      if (failureRatioExceeded(counts(ctx.status), ctx.spec.options.maxFailureRatio)) {
-        stop = 'MaxFailureRatioExceeded';
-        return false;
-      }
-    }
-    queue.shift();
-    const p = runTarget(ctx, t).then((done) => {
-      const c = counts(ctx.status);
-      deps.progress(`[${c.done + c.failed}/${c.total}] ${done.name} ${done.phase}${done.phase === 'Upgraded' ? ` ${done.fromVersion} → ${done.toVersion}` : `: ${done.reason} — ${done.message}`}`);
-    }, async (e: unknown) => {
-      if (deps.signal.aborted) return;
-      const message = e instanceof Error ? e.message : String(e);
-      ctx.status.setTarget({ ...t, phase: 'Incomplete', reason: 'Internal', message, completedTime: new Date().toISOString() });
-      await ctx.status.save().catch(() => undefined);
-      deps.progress(`${t.name}: Incomplete: ${message}`);
-    }).finally(() => inflight.delete(p));
-    inflight.add(p);
-    return true;
-  };
-  for (;;) {
-    while (inflight.size < ctx.spec.options.concurrency && startNext());
-    if (inflight.size === 0) return stop;
-    await Promise.race(inflight);
-  }
+/** Runs targets through the core scheduler `concurrency` at a time; returns why it stopped starting new ones, if it did. */
+function pool(ctx: TargetRunContext, deps: KubeWorkerDeps): Promise<StopCause> {
+  return schedule(ctx.status.targets.map((t) => ({ name: t.name, phase: t.phase as TargetPhase })), {
+    concurrency: ctx.spec.options.concurrency,
+    halted: () => deps.signal.aborted,
+    stopping: () => ctx.cancel.aborted,
+    failureRatioExceeded: () => failureRatioExceeded(counts(ctx.status), ctx.spec.options.maxFailureRatio),
+    run: async ({ name }) => {
+      const t = ctx.status.targets.find((x) => x.name === name);
+      if (!t) return;
+      await runTarget(ctx, t).then((done) => {
+        const c = counts(ctx.status);
+        deps.progress(`[${c.done + c.failed}/${c.total}] ${done.name} ${done.phase}${done.phase === 'Upgraded' ? ` ${done.fromVersion} → ${done.toVersion}` : `: ${done.reason} — ${done.message}`}`);
+      }, async (e: unknown) => {
+        if (deps.signal.aborted) return;
+        const message = e instanceof Error ? e.message : String(e);
+        ctx.status.setTarget({ ...t, phase: 'Incomplete', reason: 'Internal', message, completedTime: new Date().toISOString() });
+        await ctx.status.save().catch(() => undefined);
+        deps.progress(`${t.name}: Incomplete: ${message}`);
+      });
+    },
+  });
 }
 
 async function end(deps: KubeWorkerDeps, status: TaskStatusWriter, final: { phase: 'Success' | 'Error'; reason: string; message: string }): Promise<KubeWorkerResult> {
