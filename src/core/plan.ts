@@ -7,6 +7,7 @@ import { UpgradeRefusedError } from './errors.ts';
 import type { AppManifest, AppSpec } from './model.ts';
 import { FORWARD_STEPS, type ForwardStep, type OperationKind } from './upgrade-machine.ts';
 import { compareVersionStrings } from './version.ts';
+import { upgradeFailureThreshold } from './scripts.ts';
 
 /** The outcome of planning one App. */
 export type Decision =
@@ -17,24 +18,28 @@ export type Decision =
 /** Spec fields that shape the container: a change to any of them replaces it. */
 const CONTAINER_FIELDS = ['image', 'command', 'entrypoint', 'env', 'volumes', 'network'] as const satisfies readonly (keyof AppSpec)[];
 
-/** Decides what applying `desired` over `installed` (undefined: not installed) means. */
-export function decide(desired: AppManifest, installed: AppManifest | undefined): Decision {
+/**
+ * Decides what applying `desired` over `installed` (undefined: not installed) means.
+ * `goingBack`: a rollback to a version installed before (`molt rollback`, a rollout's revert)
+ * — a lower version is then what was asked for, not a downgrade that needs forceUpgrade.
+ */
+export function decide(desired: AppManifest, installed: AppManifest | undefined, options: { goingBack?: boolean } = {}): Decision {
   if (!installed) {
     return { action: 'install', reason: 'not installed', to: desired.spec.version, warnings: [], steps: FORWARD_STEPS.install };
   }
-  const warnings = checkUpgradeRules(installed.spec, desired.spec);
+  const warnings = checkUpgradeRules(installed.spec, desired.spec, options.goingBack);
   const from = installed.spec.version;
   const to = desired.spec.version;
   const changed = CONTAINER_FIELDS.filter((f) => !sameValue(installed.spec[f], desired.spec[f]));
   if (from === to && changed.length === 0) {
-    return sameValue(installed, desired) ? { action: 'none', reason: 'up to date' } : { action: 'record', reason: 'only settings that do not shape the container changed' };
+    return sameValue(installed, desired) ? { action: 'none', reason: 'up to date' } : { action: 'record', reason: `only settings that do not shape the container changed: ${differingFields(installed, desired).join(', ')}` };
   }
-  const reason = from !== to ? `version ${from} → ${to}` : `${changed.join(', ')} changed`;
+  const reason = options.goingBack ? `rollback ${from} → ${to}` : from !== to ? `version ${from} → ${to}` : `${changed.join(', ')} changed`;
   return { action: 'upgrade', reason, from, to, warnings, steps: FORWARD_STEPS.upgrade };
 }
 
 /** Throws when the change is not allowed; returns warnings for allowed-but-risky changes. */
-export function checkUpgradeRules(current: AppSpec, desired: AppSpec): string[] {
+export function checkUpgradeRules(current: AppSpec, desired: AppSpec, goingBack = false): string[] {
   const [curNs, curName] = current.package.split('/');
   const [newNs, newName] = desired.package.split('/');
   if (curName !== newName) {
@@ -47,13 +52,25 @@ export function checkUpgradeRules(current: AppSpec, desired: AppSpec): string[] 
     }
     warnings.push(`package namespace switches from ${curNs} to ${newNs} (allowNamespaceSwitch)`);
   }
-  if (compareVersionStrings(desired.version, current.version) < 0) {
+  if (compareVersionStrings(desired.version, current.version) < 0 && !goingBack) {
     if (!desired.upgradeConfig.forceUpgrade) {
       throw new UpgradeRefusedError('DowngradeRefused', `version ${desired.version} is lower than the installed ${current.version}: downgrades are refused`, 'A downgrade can leave data the old version cannot read. If you are sure, set spec.upgradeConfig.forceUpgrade: true (or use `molt rollback`).');
     }
     warnings.push(`DOWNGRADE ${current.version} → ${desired.version} forced with forceUpgrade: data written by ${current.version} may be unreadable by ${desired.version}`);
   }
   return warnings;
+}
+
+/**
+ * The dotted paths of the fields that differ between two documents (metadata and spec), as
+ * deep as both sides are objects: `spec.env.LOG_LEVEL`, `spec.upgradeConfig.forceUpgrade`.
+ */
+export function differingFields(a: unknown, b: unknown, path = ''): string[] {
+  if (sameValue(a, b)) return [];
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(a) || !isObject(b)) return [path || '(the document)'];
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return keys.flatMap((k) => differingFields(a[k], b[k], path ? `${path}.${k}` : k));
 }
 
 /** Structural equality of plain JSON values (key order ignored). */
@@ -79,7 +96,7 @@ export function describeStep(step: string, desired: AppManifest, installed: AppM
     RenameOld: `park the old container as ${metadata.name}.molt-old (kept until the new one is ready)`,
     CreateNew: `create ${metadata.name} ${spec.version} with the same mounts and IP`,
     StartNew: `start ${metadata.name} ${spec.version}`,
-    AwaitReady: spec.probes.startup ? `wait for the startup probe (${spec.probes.startup.failureThreshold} × ${spec.probes.startup.periodSeconds}s)` : `wait until it has run ${spec.minReadySeconds}s`,
+    AwaitReady: spec.probes.startup ? `wait for the startup probe (${probeBudget(desired, installed)} × ${spec.probes.startup.periodSeconds}s${installed ? ', the raised upgrade budget' : ''})` : `wait until it has run ${spec.minReadySeconds}s`,
     RemoveOld: 'remove the old container (volumes stay)',
     FetchScripts: `read the upgrade scripts ${spec.version} declares (image labels dev.molt.pre-upgrade/post-upgrade, or spec.upgrade) from its image`,
     SnapshotVolumes: spec.upgrade.snapshotVolumes ? 'snapshot every volume (restored if the upgrade is rolled back)' : 'skipped (spec.upgrade.snapshotVolumes: false)',
@@ -88,4 +105,10 @@ export function describeStep(step: string, desired: AppManifest, installed: AppM
     PruneSnapshots: `keep the newest ${spec.upgrade.keepSnapshots} snapshot sets`,
   };
   return text[step] ?? step;
+}
+
+/** The startup-probe failures AwaitReady allows: the raised upgrade budget when replacing a version, else the probe's own. */
+function probeBudget(desired: AppManifest, installed: AppManifest | undefined): number | undefined {
+  const probe = desired.spec.probes.startup;
+  return installed ? upgradeFailureThreshold(desired, probe) : probe?.failureThreshold;
 }

@@ -30,7 +30,7 @@ export async function applyApp(deps: RunDeps, manifest: AppManifest, trigger: Op
   return withLock(deps, name, `molt ${trigger} ${name}`, async () => {
     const resumed = await resumeInFlight(deps, name);
     const record = deps.store.getApp(name);
-    const decision = decide(manifest, record?.manifest);
+    const decision = decide(manifest, record?.manifest, { goingBack: trigger !== 'apply' });
     for (const w of decision.action === 'install' || decision.action === 'upgrade' ? decision.warnings : []) deps.log(`WARNING: ${w}`);
     if (decision.action === 'none') return { decision, resumed };
     if (decision.action === 'record') {
@@ -40,7 +40,7 @@ export async function applyApp(deps: RunDeps, manifest: AppManifest, trigger: Op
     if (deps.signal.aborted) throw deps.signal.reason;
     const plan = await planOperation(deps, manifest, record?.manifest, decision, trigger);
     const op = deps.store.createOperation({ app: name, kind: plan.old ? 'upgrade' : 'install', fromVersion: record?.manifest?.spec.version, toVersion: manifest.spec.version, plan, state: initialState(plan.old ? 'upgrade' : 'install') });
-    deps.log(`${op.kind} ${name}${op.fromVersion ? ` ${op.fromVersion} →` : ''} ${op.toVersion} (operation ${op.id})`);
+    deps.log(`${trigger === 'apply' ? op.kind : trigger} ${name}${op.fromVersion ? ` ${op.fromVersion} →` : ''} ${op.toVersion} (operation ${op.id})`);
     return { decision, operation: await runOperation(deps, op), resumed };
   });
 }
@@ -56,8 +56,8 @@ export async function rollbackApp(deps: RunDeps, name: string): Promise<ApplyRes
   }
   const previous = last.plan.previous;
   deps.log(`rolling ${name} back from ${current} to ${previous.spec.version}`);
-  const target: AppManifest = { ...previous, spec: { ...previous.spec, upgradeConfig: { ...previous.spec.upgradeConfig, forceUpgrade: true } } };
-  return applyApp(deps, target, 'rollback');
+  // The previous spec exactly as it was applied: a rollback records nothing the user did not write.
+  return applyApp(deps, previous, 'rollback');
 }
 
 /** Finishes or rolls back whatever operation of the app was interrupted. */
