@@ -16,6 +16,9 @@ export const MOLT_DEFAULT_TIMEOUTS: Readonly<Record<string, string>> = { apply: 
 /** kubectl commands whose default wait is bounded, and that bound (`kubectl wait`: 30s). */
 const KUBECTL_DEFAULT_TIMEOUTS: Readonly<Record<string, string>> = { wait: '30s' };
 
+/** kubectl's global options that take a value (before the verb). */
+const KUBECTL_VALUE_OPTIONS = new Set(['-n', '--namespace', '--context', '--kubeconfig', '--cluster', '--user', '-s', '--server']);
+
 /** What a command may still do after its own deadline (roll back, report) before the harness gives up. */
 export const GRACE_MS = 120_000;
 
@@ -63,7 +66,7 @@ export function moltLimitMs(args: readonly string[]): number | undefined {
 
 /** How long `kubectl ARGS` may legitimately run, in ms; undefined when it has no limit of its own. */
 export function kubectlLimitMs(args: readonly string[]): number | undefined {
-  const verb = args.find((a) => !a.startsWith('-'));
+  const verb = args.find((a, i) => !a.startsWith('-') && !KUBECTL_VALUE_OPTIONS.has(args[i - 1] ?? ''));
   const fallback = verb === undefined ? undefined : KUBECTL_DEFAULT_TIMEOUTS[verb];
   return timeoutFlagMs(args) ?? (fallback === undefined ? undefined : durationMs(fallback));
 }

@@ -316,16 +316,15 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?:
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
-    let killed = false;
+    // Rejects at once: a grandchild that keeps the pipes open must not hold the report back.
     const timer = setTimeout(() => {
-      killed = true;
       child.kill('SIGKILL');
+      reject(new HarnessTimeout(cmd, args, timeoutMs, extra.limitMs, Buffer.concat(err).toString()));
     }, timeoutMs);
     child.on('error', (e) => { clearTimeout(timer); reject(e); });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (killed) reject(new HarnessTimeout(cmd, args, timeoutMs, extra.limitMs, Buffer.concat(err).toString()));
-      else resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
     child.stdin.on('error', () => {});
     child.stdin.end(input);
