@@ -74,14 +74,21 @@ function reportApply(name: string, r: ApplyResult): number {
   }
   const s = r.operation.state;
   if (s.phase === 'Succeeded') {
-    process.stdout.write(`app/${name} ${r.operation.kind === 'install' ? 'created' : 'upgraded'}: ${r.operation.fromVersion ? `${r.operation.fromVersion} → ` : ''}${r.operation.toVersion}\n`);
+    const done = r.operation.plan.trigger !== 'apply' ? 'rolled back' : r.operation.kind === 'install' ? 'created' : 'upgraded';
+    process.stdout.write(`app/${name} ${done}: ${r.operation.fromVersion ? `${r.operation.fromVersion} → ` : ''}${r.operation.toVersion}\n`);
     return 0;
   }
   const cause = 'cause' in s ? s.cause : undefined;
   say(`error[${cause?.code ?? 'Failed'}]: ${name}: ${cause?.message ?? s.phase}`);
-  say(s.phase === 'RolledBack' ? `${name} was rolled back${r.operation.fromVersion ? ` to ${r.operation.fromVersion}` : ' (nothing is installed)'}; its data is as it was before.` : r.operation.fromVersion ? `${r.operation.fromVersion} kept running; molt changed nothing.` : 'nothing was changed.');
+  say(s.phase === 'RolledBack' ? `${name} was rolled back${r.operation.fromVersion ? ` to ${r.operation.fromVersion}` : ' (nothing is installed)'}; its data is as it was before.` : r.operation.fromVersion ? `${r.operation.fromVersion} kept running; molt changed nothing.` : 'nothing was installed.');
+  if (!r.operation.fromVersion) say(failedInstallNote(name));
   if (cause?.hint) say(`hint: ${cause.hint}`);
   return 1;
+}
+
+/** What a failed install leaves recorded, and how to clear it. */
+export function failedInstallNote(name: string): string {
+  return `app/${name} stays recorded as Failed with this error (\`molt get apps\`, \`molt history ${name}\`): apply again once fixed, or \`molt delete ${name}\` to forget it.`;
 }
 
 /** `molt plan -f FILE`: exit 0 nothing to do, 2 changes pending, 1 error. */

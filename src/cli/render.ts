@@ -62,10 +62,20 @@ export function renderHistory(entries: HistoryEntry[], format: OutputFormat): st
     })), format);
   }
   return entries.map(({ operation: o, steps }) => {
-    const head = `#${o.id} ${o.plan.trigger === 'apply' ? o.kind : 'rollback'} ${o.fromVersion ?? '∅'} → ${o.toVersion}   ${outcome(o)}   ${o.startedAt}${'cause' in o.state ? `\n   cause: ${o.state.cause.code}: ${o.state.cause.message}` : ''}`;
-    const lines = steps.map((s) => `   ${s.rollback ? '↩' : ' '} ${s.name.padEnd(17)} ${s.phase.padEnd(11)} ${duration(s)}  ${s.message.split('\n')[0] ?? ''}`);
+    const head = `#${o.id} ${o.plan.trigger === 'apply' ? o.kind : 'rollback'} ${o.fromVersion ?? '∅'} → ${o.toVersion}   ${outcome(o)}   ${o.startedAt}${'cause' in o.state ? `\n${hanging('   cause: ', `${o.state.cause.code}: ${o.state.cause.message}`)}` : ''}`;
+    const lines = steps.map((s) => hanging(`   ${s.rollback ? '↩' : ' '} ${s.name.padEnd(17)} ${s.phase.padEnd(11)} ${duration(s)}  `, s.message));
     return [head, ...lines].join('\n');
   }).join('\n\n') + '\n';
+}
+
+/**
+ * `lead` then `text`, whose further lines (a failed step's "last output:") are indented under
+ * its first with a bar, so they stay inside the entry instead of breaking the table.
+ */
+function hanging(lead: string, text: string): string {
+  const [first = '', ...rest] = text.trimEnd().split('\n');
+  const pad = ' '.repeat([...lead].length);
+  return [lead + first, ...rest.map((l) => `${pad}│ ${l}`)].join('\n');
 }
 
 function outcome(o: OperationRecord): string {

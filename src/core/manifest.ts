@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { InvalidInputError, type InputProblem } from './errors.ts';
 import type { AppManifest, AppSpec } from './model.ts';
 import { localOnlyFields, type LocalOnlyField } from './local-only.ts';
-import { API_VERSION, appDocument, dnsName } from './schema.ts';
+import { API_VERSION, appDocument, dashedAppName, dnsName } from './schema.ts';
 import type { InventoryManifest, UpgradeTaskManifest } from './task.ts';
 import { inventoryDocument, upgradeTaskDocument } from './task-schema.ts';
 import { releaseAppDocument, releaseDocument, type ReleaseAppManifest, type ReleaseManifest } from './release-schema.ts';
@@ -80,7 +80,7 @@ export function parseManifests<K extends ManifestKind = 'App'>(text: string, fil
     if (validated) result.push(validated);
   }
   problems.push(...duplicateNames(result));
-  if (problems.length > 0) throw new InvalidInputError(problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
+  if (problems.length > 0) throw new InvalidInputError(problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)), appNameHint(problems));
   if (result.length === 0) throw new InvalidInputError([{ file, message: 'no documents found' }], 'Put at least one document (e.g. kind: App) in the file.');
   return result as DocumentOf<K>[];
 }
@@ -127,7 +127,7 @@ function validateDocument(doc: Document, file: string, lines: LineCounter, probl
         const key = String(path.at(-1));
         problems.push({ ...at(path.slice(0, -1), key), message: `"${key}": ${issue.issues[0]?.message ?? issue.message}` });
       } else {
-        problems.push({ ...at(path), message: issue.message });
+        problems.push({ ...at(path), message: issue.message + (kind === 'App' && formatPath(path) === 'metadata.name' ? dashedSuggestion(record) : '') });
       }
     }
     return undefined;
@@ -180,6 +180,21 @@ function withFilesResolved(manifest: unknown, file: string): unknown {
   if ('image' in m.spec) return { ...m, spec: resolveSettingFiles(m.spec as ContainerSettings, base) };
   if (m.kind === 'Release' && Array.isArray(m.spec.roles)) return { ...m, spec: { ...m.spec, roles: m.spec.roles.map((r) => resolveSettingFiles(r as ContainerSettings, base)) } };
   return manifest;
+}
+
+/** `; try "kv-2-0-0"` for an App name a dashed form would make valid (dots become "-"). */
+function dashedSuggestion(record: Record<string, unknown>): string {
+  const name = (record.metadata as { name?: unknown } | undefined)?.name;
+  const dashed = typeof name === 'string' ? dashedAppName(name) : undefined;
+  return dashed ? `; try "${dashed}"` : '';
+}
+
+/** The hint of an error that refuses an App name, with the dashed form it suggests; else the usual hint. */
+function appNameHint(problems: InputProblem[]): string | undefined {
+  const refused = problems.find((p) => p.field === 'metadata.name' && p.message.includes("an App's name"));
+  if (!refused) return undefined;
+  const dashed = /; try "([^"]+)"$/.exec(refused.message)?.[1];
+  return `App names are DNS labels because they name containers and their DNS names${dashed ? `: use "${dashed}" (dots and other characters become "-")` : ''}. Release names may contain dots (kvstore-2.0.0-1).`;
 }
 
 /** The line and column of the node at `path` (or of the key `key` inside it), as near as exists. */

@@ -10,6 +10,7 @@ import { FORWARD_STEPS, type ForwardStep, type OperationKind } from './upgrade-m
 import { compareVersionStrings } from './version.ts';
 import { namedVolumes } from './settings.ts';
 import { comparable, fieldDiff, INPUTS_CHANGED, SHAPING_SETTINGS } from './settings-diff.ts';
+import { upgradeFailureThreshold } from './policy/readiness.ts';
 
 /** The outcome of planning one App. */
 export type Decision =
@@ -20,26 +21,32 @@ export type Decision =
 /** Spec fields that shape the container: a change to any of them replaces it. */
 const CONTAINER_FIELDS = ['image', 'command', 'entrypoint', 'env', 'volumes', 'network', ...SHAPING_SETTINGS] as const satisfies readonly (keyof AppSpec)[];
 
-/** Decides what applying `desired` over `installed` (undefined: not installed) means. */
-export function decide(desired: AppManifest, installed: AppManifest | undefined, inputsChanged = false): Decision {
+/**
+ * Decides what applying `desired` over `installed` (undefined: not installed) means.
+ * `goingBack`: a rollback to a version installed before (`molt rollback`, a rollout's revert)
+ * — a lower version is then what was asked for, not a downgrade that needs forceUpgrade.
+ * `inputsChanged`: the contents of envFrom or secret files changed under the same paths.
+ */
+export function decide(desired: AppManifest, installed: AppManifest | undefined, options: { goingBack?: boolean; inputsChanged?: boolean } = {}): Decision {
   if (!installed) {
     return { action: 'install', reason: 'not installed', to: desired.spec.version, warnings: [], steps: FORWARD_STEPS.install };
   }
-  const warnings = checkUpgradeRules(installed.spec, desired.spec);
+  const warnings = checkUpgradeRules(installed.spec, desired.spec, options.goingBack);
   const from = installed.spec.version;
   const to = desired.spec.version;
+  const inputsChanged = options.inputsChanged ?? false;
   const changed = CONTAINER_FIELDS.filter((f) => !sameValue(comparable(f, installed.spec), comparable(f, desired.spec)));
   if (from === to && changed.length === 0 && !inputsChanged) {
-    return sameValue(installed, desired) ? { action: 'none', reason: 'up to date' } : { action: 'record', reason: 'only settings that do not shape the container changed' };
+    return sameValue(installed, desired) ? { action: 'none', reason: 'up to date' } : { action: 'record', reason: `only settings that do not shape the container changed: ${differingFields(installed, desired).join(', ')}` };
   }
   const diffs = changed.map((f) => fieldDiff(f, installed.spec, desired.spec));
   if (inputsChanged) diffs.push(INPUTS_CHANGED);
-  const reason = from !== to ? `version ${from} → ${to}` : `${[...changed, ...(inputsChanged ? ['envFrom/secrets contents'] : [])].join(', ')} changed`;
+  const reason = options.goingBack ? `rollback ${from} → ${to}` : from !== to ? `version ${from} → ${to}` : `${[...changed, ...(inputsChanged ? ['envFrom/secrets contents'] : [])].join(', ')} changed`;
   return { action: 'upgrade', reason, from, to, warnings, steps: FORWARD_STEPS.upgrade, diffs };
 }
 
 /** Throws when the change is not allowed; returns warnings for allowed-but-risky changes. */
-export function checkUpgradeRules(current: AppSpec, desired: AppSpec): string[] {
+export function checkUpgradeRules(current: AppSpec, desired: AppSpec, goingBack = false): string[] {
   const [curNs, curName] = current.package.split('/');
   const [newNs, newName] = desired.package.split('/');
   if (curName !== newName) {
@@ -52,13 +59,25 @@ export function checkUpgradeRules(current: AppSpec, desired: AppSpec): string[] 
     }
     warnings.push(`package namespace switches from ${curNs} to ${newNs} (allowNamespaceSwitch)`);
   }
-  if (compareVersionStrings(desired.version, current.version) < 0) {
+  if (compareVersionStrings(desired.version, current.version) < 0 && !goingBack) {
     if (!desired.upgradeConfig.forceUpgrade) {
       throw new UpgradeRefusedError('DowngradeRefused', `version ${desired.version} is lower than the installed ${current.version}: downgrades are refused`, 'A downgrade can leave data the old version cannot read. If you are sure, set spec.upgradeConfig.forceUpgrade: true (or use `molt rollback`).');
     }
     warnings.push(downgradeWarning(current.version, desired.version));
   }
   return warnings;
+}
+
+/**
+ * The dotted paths of the fields that differ between two documents (metadata and spec), as
+ * deep as both sides are objects: `spec.env.LOG_LEVEL`, `spec.upgradeConfig.forceUpgrade`.
+ */
+export function differingFields(a: unknown, b: unknown, path = ''): string[] {
+  if (sameValue(a, b)) return [];
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(a) || !isObject(b)) return [path || '(the document)'];
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return keys.flatMap((k) => differingFields(a[k], b[k], path ? `${path}.${k}` : k));
 }
 
 /** Structural equality of plain JSON values (key order ignored). */
@@ -84,7 +103,7 @@ export function describeStep(step: string, desired: AppManifest, installed: AppM
     RenameOld: `park the old container as ${metadata.name}.molt-old (kept until the new one is ready)`,
     CreateNew: `create ${metadata.name} ${spec.version} with the same mounts and IP`,
     StartNew: `start ${metadata.name} ${spec.version}`,
-    AwaitReady: spec.probes.startup ? `wait for the startup probe (${spec.probes.startup.failureThreshold} × ${spec.probes.startup.periodSeconds}s)` : `wait until it has run ${spec.minReadySeconds}s`,
+    AwaitReady: spec.probes.startup ? `wait for the startup probe (${probeBudget(desired, installed)} × ${spec.probes.startup.periodSeconds}s${installed ? ', the raised upgrade budget' : ''})` : `wait until it has run ${spec.minReadySeconds}s`,
     MonitorNew: spec.upgrade.monitorSeconds ? `watch it for ${spec.upgrade.monitorSeconds}s${spec.healthcheck ? ' (healthcheck)' : ''}: an exit or a failing healthcheck rolls back` : 'skipped (no spec.upgrade.monitorSeconds)',
     RemoveOld: 'remove the old container (volumes stay)',
     FetchScripts: `read the upgrade scripts ${spec.version} declares (image labels dev.molt.pre-upgrade/post-upgrade, or spec.upgrade) from its image`,
@@ -94,4 +113,10 @@ export function describeStep(step: string, desired: AppManifest, installed: AppM
     PruneSnapshots: `keep the newest ${spec.upgrade.keepSnapshots} snapshot sets`,
   };
   return text[step] ?? step;
+}
+
+/** The startup-probe failures AwaitReady allows: the raised upgrade budget when replacing a version, else the probe's own. */
+function probeBudget(desired: AppManifest, installed: AppManifest | undefined): number | undefined {
+  const probe = desired.spec.probes.startup;
+  return installed ? upgradeFailureThreshold(desired.spec, probe) : probe?.failureThreshold;
 }

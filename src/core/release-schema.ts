@@ -4,13 +4,13 @@
  * members per role.
  */
 import { z } from 'zod';
-import { API_VERSION, dnsName, metadata, networkSchema, packageName, roleSchema, versionString } from './schema.ts';
+import { API_VERSION, appMetadata, dnsName, metadataNamed, networkSchema, packageName, releaseName, roleSchema, versionString } from './schema.ts';
 
 /** A Release document: the catalog entry of one package version. */
 export const releaseDocument = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('Release'),
-  metadata,
+  metadata: metadataNamed(releaseName),
   spec: z
     .strictObject({
       package: packageName,
@@ -42,10 +42,10 @@ const upgradeStrategy = z.strictObject({
 export const releaseAppDocument = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('App'),
-  metadata,
+  metadata: appMetadata,
   spec: z
     .strictObject({
-      release: dnsName,
+      release: releaseName,
       roles: z.array(z.strictObject({ name: dnsName, members: z.number().int().min(1).max(100) })).min(1, 'an app runs at least one role'),
       network: networkSchema,
       upgradeStrategy: upgradeStrategy.prefault({}),

@@ -12,6 +12,8 @@ import { monitorSeconds, settingsShape, uniqueSettings, volumeEntry } from './se
 export const API_VERSION = 'molt.dev/v1alpha1';
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Kubernetes' DNS-1123 subdomain (the length, ≤ 253, is checked apart: CRD patterns are RE2, without lookahead). */
+const DNS_SUBDOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 const PACKAGE_PART = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/;
 const IMAGE_REF = /^[a-zA-Z0-9][a-zA-Z0-9._\-/:@]{0,254}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -20,6 +22,21 @@ const LABEL_KEY = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z
 
 /** A DNS-1123 label: the app's name is also its container name and DNS name. */
 export const dnsName = z.string().regex(DNS_LABEL, 'must be a DNS label: lowercase letters, digits and "-", at most 63, starting and ending with a letter or digit');
+
+/** An App's name: a DNS label, because it names the app's container(s) and their DNS names. */
+export const appName = z.string().regex(DNS_LABEL, `must be a DNS label: lowercase letters, digits and "-", at most 63, starting and ending with a letter or digit (an App's name is also its container's name and DNS name, so no dots)`);
+
+/**
+ * A Release's name: a DNS-1123 subdomain, what Kubernetes accepts for the name of a
+ * cluster-scoped object — dots allowed, so a version can be part of it (kvstore-2.0.0-1).
+ */
+export const releaseName = z.string().max(253, 'must be at most 253 characters').regex(DNS_SUBDOMAIN, 'must be a DNS subdomain: lowercase letters, digits, "-" and ".", at most 253, each dot-separated part starting and ending with a letter or digit (e.g. kvstore-2.0.0-1)');
+
+/** The closest valid App name to `name` (dots and other characters become "-"), or undefined. */
+export function dashedAppName(name: string): string | undefined {
+  const dashed = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-{2,}/g, '-').slice(0, 63).replace(/^-+|-+$/g, '');
+  return DNS_LABEL.test(dashed) && dashed !== name ? dashed : undefined;
+}
 
 export const versionString = z.string().refine((v) => parseVersion(v) !== undefined, { message: VERSION_RULE });
 
@@ -129,16 +146,24 @@ export const roleSchema = z
   })
   .superRefine(uniqueVolumes);
 
-export const metadata = z.strictObject({
-  name: dnsName,
-  labels: z.record(z.string().regex(LABEL_KEY, 'must be a label key such as tier or example.com/tier'), z.string().max(63)).default({}),
-});
+/** metadata with `name` checked by `name`. */
+export function metadataNamed(name: z.ZodString) {
+  return z.strictObject({
+    name,
+    labels: z.record(z.string().regex(LABEL_KEY, 'must be a label key such as tier or example.com/tier'), z.string().max(63)).default({}),
+  });
+}
+
+/** The metadata of UpgradeTasks and Inventories. */
+export const metadata = metadataNamed(dnsName);
+/** The metadata of an App (inline or running a Release). */
+export const appMetadata = metadataNamed(appName);
 
 /** The App document. */
 export const appDocument = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('App'),
-  metadata,
+  metadata: appMetadata,
   spec: appSpec,
 });
 

@@ -4,7 +4,7 @@
  * paths. Shapes match `task.ts`; `_shapeCheck` below keeps them in step at compile time.
  */
 import { z } from 'zod';
-import { API_VERSION, dnsName, metadata, versionString } from './schema.ts';
+import { API_VERSION, dnsName, metadata, releaseName, versionString } from './schema.ts';
 import { isEmptySelector } from './selector.ts';
 import { DEFAULT_IMAGE_TEMPLATE, durationSeconds, IMAGE_PLACEHOLDERS, type InventoryManifest, type UpgradeTaskManifest } from './task.ts';
 
@@ -68,7 +68,7 @@ const taskSpec = z
     inventory: dnsName.optional(),
     fromVersion: versionString.optional(),
     toVersion: versionString.optional(),
-    toRelease: dnsName.optional(),
+    toRelease: releaseName.optional(),
     imageTemplate: imageTemplate.default(DEFAULT_IMAGE_TEMPLATE),
     options: options.prefault({}),
   })

@@ -8,7 +8,6 @@ import { AppNotFoundError, InterruptedError, UpgradeRefusedError } from '../core
 import { parkedName } from '../core/container-spec.ts';
 import { LABEL, type AppManifest } from '../core/model.ts';
 import { decide, type Decision } from '../core/plan.ts';
-import { permitDowngrade } from '../core/policy/index.ts';
 import { initialState } from '../core/upgrade-machine.ts';
 import type { OperationPlan, OperationRecord } from '../store/types.ts';
 import { runOperation, type RunDeps } from './run-operation.ts';
@@ -28,7 +27,7 @@ export interface ApplyResult {
 
 /** What `plan` shows for one manifest, without acting. */
 export function planApp(deps: Pick<RunDeps, 'store'>, manifest: AppManifest, changedInputs = false): Decision {
-  return decide(manifest, deps.store.getApp(manifest.metadata.name)?.manifest, changedInputs);
+  return decide(manifest, deps.store.getApp(manifest.metadata.name)?.manifest, { inputsChanged: changedInputs });
 }
 
 /** Creates or upgrades the app to `manifest`, waiting until done. */
@@ -38,7 +37,7 @@ export async function applyApp(deps: RunDeps, manifest: AppManifest, trigger: Op
     const resumed = await resumeInFlight(deps, name);
     const record = deps.store.getApp(name);
     const changedInputs = record?.manifest ? await inputsChanged(deps.engine, deps.home, manifest, record.status.containerId) : false;
-    const decision = decide(manifest, record?.manifest, changedInputs);
+    const decision = decide(manifest, record?.manifest, { goingBack: trigger !== 'apply', inputsChanged: changedInputs });
     for (const w of decision.action === 'install' || decision.action === 'upgrade' ? decision.warnings : []) deps.log(`WARNING: ${w}`);
     if (decision.action === 'none' || decision.action === 'record') {
       if (decision.action === 'record') deps.store.saveApp(name, manifest, record?.status ?? { phase: 'Running', conditions: [] });
@@ -49,7 +48,7 @@ export async function applyApp(deps: RunDeps, manifest: AppManifest, trigger: Op
     if (deps.signal.aborted) throw deps.signal.reason;
     const plan = await planOperation(deps, manifest, record?.manifest, decision, trigger);
     const op = deps.store.createOperation({ app: name, kind: plan.old ? 'upgrade' : 'install', fromVersion: record?.manifest?.spec.version, toVersion: manifest.spec.version, plan, state: initialState(plan.old ? 'upgrade' : 'install') });
-    deps.log(`${op.kind} ${name}${op.fromVersion ? ` ${op.fromVersion} →` : ''} ${op.toVersion} (operation ${op.id})`);
+    deps.log(`${trigger === 'apply' ? op.kind : trigger} ${name}${op.fromVersion ? ` ${op.fromVersion} →` : ''} ${op.toVersion} (operation ${op.id})`);
     const done = await runOperation(deps, op);
     // The new container runs: whatever `molt stop` recorded no longer holds.
     if (done.state.phase === 'Succeeded') new RunIntents(deps.store).forget(name);
@@ -68,7 +67,8 @@ export async function rollbackApp(deps: RunDeps, name: string): Promise<ApplyRes
   }
   const previous = last.plan.previous;
   deps.log(`rolling ${name} back from ${current} to ${previous.spec.version}`);
-  return applyApp(deps, permitDowngrade(previous), 'rollback');
+  // The previous spec exactly as it was applied: a rollback records nothing the user did not write.
+  return applyApp(deps, previous, 'rollback');
 }
 
 /** Finishes or rolls back whatever operation of the app was interrupted. */

@@ -7,7 +7,6 @@
  */
 import { MemberFailedError, MoltError, toErrorRecord, type ErrorRecord } from '../core/errors.ts';
 import type { AppManifest } from '../core/model.ts';
-import { permitDowngrade } from '../core/policy/index.ts';
 import { MEMBER_LABEL, memberManifest, memberName, roleOf, rolloutOrder } from '../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../core/release-schema.ts';
 import { withMember, type ReleaseAppStatus, type UpgradeStatus } from '../core/release-status.ts';
@@ -133,8 +132,8 @@ interface MemberChange {
  * event journaled, its `hook` event not).
  */
 async function changeMember(r: Rollout, release: ReleaseManifest, role: string, ordinal: number, c: MemberChange): Promise<void> {
-  const base = memberManifest(r.app, release, roleOf(release, role), ordinal);
-  const manifest: AppManifest = c.revert ? permitDowngrade(base) : base;
+  // A revert goes back as a rollback (applyApp's 'revert' trigger), so the member's recorded spec stays the release's own.
+  const manifest: AppManifest = memberManifest(r.app, release, roleOf(release, role), ordinal);
   const name = manifest.metadata.name;
   const moved = memberVersion(r, name) === release.spec.version && memberRelease(r, name) === release.metadata.name;
   const hookOwed = moved && c.hook !== undefined && c.before !== '' && memberStatus(r, role, ordinal) === c.before;

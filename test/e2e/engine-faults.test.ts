@@ -10,6 +10,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildTestImage, run, volumeChecksum, type PodmanHarness } from './harness.ts';
 import { appDoc, buildApp, molt, writeManifest, type MoltEnv, startTestbed } from './molt-cli.ts';
 import {
@@ -141,6 +143,10 @@ describe('the new image is removed between EnsureImage and CreateNew', () => {
 
 describe('the new container dies during AwaitReady', () => {
   test('killed for lack of memory: rolled back to v1, the exit and the container output reported', async () => {
+    // conmon leaves an empty `oom` file in its working directory when a container is OOM-killed:
+    // the harness runs Podman in its own dir, so the test's directory (the repository) stays clean.
+    const strayOom = join(process.cwd(), 'oom');
+    const hadOom = existsSync(strayOom);
     const v1 = await installWithData('oom');
     const r = await upgradeWithFault('oom', '1.4.0-1', 'AwaitReady:before', async (id) => {
       // molt has no memory-limit field yet: the limit is put on the running container from outside.
@@ -154,6 +160,7 @@ describe('the new container dies during AwaitReady', () => {
     assert.match(r.stderr, /allocating memory/, 'the new container\'s last output is shown');
     assert.match(r.stderr, /error\[\w+\]: oom: .*(SIGKILL|killed|out of memory)/i, 'the cause says the container was killed, not that it merely exited');
     await assertBackAsBefore(h, m, net, v1);
+    assert.ok(hadOom || !existsSync(strayOom), `an OOM kill left ${strayOom}`);
   });
 
   test('killed from outside (podman kill -s KILL): rolled back to v1 with ContainerExited', async () => {

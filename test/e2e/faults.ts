@@ -98,7 +98,7 @@ export async function startService(h: PodmanHarness): Promise<number> {
   delete env.CONTAINER_HOST;
   delete env.DOCKER_HOST;
   const log = openSync(join(h.dir, 'podman-service.log'), 'a', 0o600);
-  const child = spawn('podman', [...h.globalArgs, 'system', 'service', '--time=0', `unix://${h.socket}`], { detached: true, stdio: ['ignore', log, log], env });
+  const child = spawn('podman', [...h.globalArgs, 'system', 'service', '--time=0', `unix://${h.socket}`], { detached: true, stdio: ['ignore', log, log], env, cwd: h.dir });
   closeSync(log);
   child.unref();
   if (child.pid === undefined) throw new Error('could not spawn podman system service');

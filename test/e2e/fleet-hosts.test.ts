@@ -111,7 +111,7 @@ function startTcpService(h: PodmanHarness, port: number): { pid: number } {
   const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF: h.env.CONTAINERS_CONF };
   delete env.CONTAINER_HOST;
   const log = openSync(join(h.dir, 'podman-tcp.log'), 'a', 0o600);
-  const child = spawn('podman', [...h.globalArgs, 'system', 'service', '--time=0', `tcp://127.0.0.1:${port}`], { detached: true, stdio: ['ignore', log, log], env });
+  const child = spawn('podman', [...h.globalArgs, 'system', 'service', '--time=0', `tcp://127.0.0.1:${port}`], { detached: true, stdio: ['ignore', log, log], env, cwd: h.dir });
   closeSync(log);
   child.unref();
   if (child.pid === undefined) throw new Error('could not start the TCP podman service');

@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { DockerEngine } from '../../src/engines/docker/engine.ts';
 import { PODMAN_CONTAINERS_CONF } from '../../src/engines/docker/discover.ts';
 import { DockerHttpClient } from '../../src/engines/docker/http.ts';
+import { HarnessTimeout } from '../command-limit.ts';
 
 export { buildTestImage } from '../images/build.ts';
 export type { TestImageOptions } from '../images/build.ts';
@@ -98,8 +99,10 @@ export async function startPodman(options: { startTimeoutMs?: number } = {}): Pr
   delete childEnv.DOCKER_HOST;
 
   const logFd = openSync(join(dir, 'podman-service.log'), 'a', 0o600);
+  // cwd: the harness's own dir. conmon writes an empty `oom` file into its working directory
+  // when a container is OOM-killed; started from the repository it left one there (issue 20).
   const child = spawn('podman', [...globalArgs, 'system', 'service', '--time=0', `unix://${socket}`], {
-    detached: true, stdio: ['ignore', logFd, logFd], env: childEnv,
+    detached: true, stdio: ['ignore', logFd, logFd], env: childEnv, cwd: dir,
   });
   closeSync(logFd);
   if (child.pid === undefined) throw new Error('could not spawn podman');
@@ -118,7 +121,7 @@ export async function startPodman(options: { startTimeoutMs?: number } = {}): Pr
   const subnets: string[] = [];
   let stopped = false;
   const podman = (args: string[], o: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> =>
-    run('podman', [...globalArgs, ...args], childEnv, o.input, o.timeoutMs);
+    run('podman', [...globalArgs, ...args], childEnv, o.input, o.timeoutMs, { cwd: dir });
   return {
     id, dir, socket, pid, globalArgs, env,
     engine: new DockerEngine({ socketPath: socket }),
@@ -159,7 +162,9 @@ async function waitForPing(socket: string, child: ChildProcess, timeoutMs: numbe
 /** Removes containers, volumes and networks, ends all processes of the harness, unmounts and deletes its dir. */
 async function teardown(entry: LiveEntry, subnets: string[]): Promise<void> {
   const problems: string[] = [];
-  const cli = (args: string[]): Promise<RunResult> => run('podman', [...entry.globalArgs, ...args], entry.env, undefined, 60_000);
+  // A hung podman is reported among the problems; the cleanup goes on.
+  const cli = (args: string[]): Promise<RunResult> => run('podman', [...entry.globalArgs, ...args], entry.env, undefined, 60_000, { cwd: entry.dir })
+    .catch((e: unknown) => ({ code: 124, stdout: '', stderr: e instanceof Error ? e.message : String(e) }));
   const rmAll = await cli(['rm', '--all', '--force', '--time', '0']);
   if (rmAll.code !== 0) problems.push(`podman rm: ${rmAll.stderr.trim()}`);
   // Every volume holds one of the host-wide SHM locks (2048 by default): deleting the dir alone leaks it until reboot.
@@ -262,7 +267,7 @@ function installExitHook(): void {
 /** Synchronous last-resort cleanup of harnesses nobody stopped. */
 function emergencyCleanup(): void {
   for (const entry of live) {
-    const cli = (args: string[]) => spawnSync('podman', [...entry.globalArgs, ...args], { env: entry.env, encoding: 'utf8', timeout: 30_000 });
+    const cli = (args: string[]) => spawnSync('podman', [...entry.globalArgs, ...args], { env: entry.env, encoding: 'utf8', timeout: 30_000, cwd: entry.dir });
     cli(['rm', '--all', '--force', '--time', '0']);
     cli(['volume', 'rm', '--all', '--force']);
     const nets = (cli(['network', 'ls', '--format', '{{.Name}}']).stdout ?? '').split('\n').filter((n) => n !== '' && n !== 'podman');
@@ -299,15 +304,23 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Runs a command, collecting its output; never rejects for a non-zero exit. */
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string | Buffer, timeoutMs = 120_000): Promise<RunResult> {
+/**
+ * Runs a command, collecting its output; never rejects for a non-zero exit. After `timeoutMs`
+ * the command is killed and the promise rejects with a HarnessTimeout naming it, its own
+ * limit (`extra.limitMs`) and its stderr. `extra.cwd` (default: the caller's): where it runs.
+ */
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string | Buffer, timeoutMs = 120_000, extra: { limitMs?: number; cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'], ...(extra.cwd ? { cwd: extra.cwd } : {}) });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    // Rejects at once: a grandchild that keeps the pipes open must not hold the report back.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new HarnessTimeout(cmd, args, timeoutMs, extra.limitMs, Buffer.concat(err).toString()));
+    }, timeoutMs);
     child.on('error', (e) => { clearTimeout(timer); reject(e); });
     child.on('close', (code, signal) => {
       clearTimeout(timer);

@@ -8,7 +8,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { moltLimitMs, spawnSyncWithin } from '../command-limit.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,9 +96,7 @@ interface Run { status: number; stdout: string; stderr: string }
 
 /** Runs `molt --kubeconfig K -n NS ARGS` as a user would. */
 function molt(args: string[], cluster = ['--kubeconfig', kubeconfig, '-n', NS]): Run {
-  const r = spawnSync(MOLT, [...cluster, ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '' } });
-  if (r.error) throw r.error;
-  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+  return spawnSyncWithin(MOLT, [...cluster, ...args], moltLimitMs(args), 300_000, { env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '' } });
 }
 
 function ok(args: string[]): Run {

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { moltLimitMs, spawnSyncWithin } from '../command-limit.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -260,8 +260,7 @@ spec:
 }
 
 function molt(...args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(join(ROOT, 'bin/molt'), ['--kubeconfig', kubeconfig, '-n', NS, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+  return spawnSyncWithin(join(ROOT, 'bin/molt'), ['--kubeconfig', kubeconfig, '-n', NS, ...args], moltLimitMs(args), 120_000);
 }
 
 test('maxUnavailable 2: two members restart at once (highest first), the third when one of them is done', async () => {

@@ -12,7 +12,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { moltLimitMs, spawnSyncWithin } from '../command-limit.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,8 +58,8 @@ spec:
 }
 
 function molt(args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(NODE, ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/cli/main.ts'), '--kubeconfig', cluster.kubeconfig, '-n', NS, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  // The harness waits at least the command's own limit (`task cancel --timeout 3m` was killed at 120 s: issue 19).
+  return spawnSyncWithin(NODE, ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/cli/main.ts'), '--kubeconfig', cluster.kubeconfig, '-n', NS, ...args], moltLimitMs(args), 120_000);
 }
 
 function json<T = any>(args: string[]): T {

@@ -16,9 +16,9 @@ while true; do sleep 1 & wait $!; done
 `;
 const LIFECYCLE = '#!/bin/sh\necho "$1 $APP_VERSION $MOLT_MEMBER" >> /meta/hooks\n';
 
-/** Builds kv `version` (extra image env e.g. FAIL_ROLE/FAIL_ORDINAL); returns its tag. */
-export async function kvImage(h: PodmanHarness, version: string, env: Record<string, string> = {}): Promise<string> {
-  const tag = `${REPO}:${version}`;
+/** Builds kv `version` (extra image env e.g. FAIL_ROLE/FAIL_ORDINAL) as `repo:version`; returns its tag. */
+export async function kvImage(h: PodmanHarness, version: string, env: Record<string, string> = {}, repo = REPO): Promise<string> {
+  const tag = `${repo}:${version}`;
   await buildTestImage(h, { tag, cmd: ['/opt/kv/start'], env: { APP_VERSION: version, ...env }, files: { '/opt/kv/start': { content: START, mode: 0o755 }, '/opt/kv/lifecycle': { content: LIFECYCLE, mode: 0o755 } } });
   return tag;
 }

@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { buildTestImage, run, startPodman, type PodmanHarness, type RunResult } from './harness.ts';
+import { harnessWaitMs, moltLimitMs } from '../command-limit.ts';
 
 const MOLT = new URL('../../bin/molt', import.meta.url).pathname;
 
@@ -42,9 +43,10 @@ export function moltProcessEnv(m: MoltEnv, extra: Record<string, string> = {}): 
   return { ...process.env, ...m.h.env, CONTAINER_HOST: `unix://${m.h.socket}`, MOLT_HOME: m.home, NO_COLOR: '1', ...extra };
 }
 
-/** Runs `molt ARGS` and waits for it. */
+/** Runs `molt ARGS` and waits for it — at least as long as the command's own time limit allows (test/command-limit.ts). */
 export function molt(m: MoltEnv, args: string[], extra: Record<string, string> = {}): Promise<RunResult> {
-  return run(MOLT, args, moltProcessEnv(m, extra), undefined, 180_000);
+  const limitMs = moltLimitMs(args);
+  return run(MOLT, args, moltProcessEnv(m, extra), undefined, harnessWaitMs(limitMs, 180_000), { limitMs });
 }
 
 /** Starts `molt ARGS` without waiting (for kill and concurrency tests). */

@@ -11,6 +11,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { discoverEngine, wellKnownSockets } from '../../src/engines/docker/discover.ts';
 import { reapDir, run, startPodman, type PodmanHarness, type RunResult } from './harness.ts';
+import { harnessWaitMs, moltLimitMs } from '../command-limit.ts';
 import { appDoc, buildApp, molt, moltEnv, moltProcessEnv, writeManifest, type MoltEnv } from './molt-cli.ts';
 
 let h: PodmanHarness;
@@ -45,7 +46,8 @@ function openToOthers(dir: string): string[] {
 
 /** Runs `molt ARGS` under `umask 000`, with `home` as molt home. */
 function moltUnderOpenUmask(home: string, args: string[]): Promise<RunResult> {
-  return run('sh', ['-c', 'umask 000 && exec "$0" "$@"', MOLT, ...args], moltProcessEnv({ ...m, home }));
+  const limitMs = moltLimitMs(args);
+  return run('sh', ['-c', 'umask 000 && exec "$0" "$@"', MOLT, ...args], moltProcessEnv({ ...m, home }), undefined, harnessWaitMs(limitMs, 180_000), { limitMs });
 }
 
 /** Installs and upgrades `name` under umask 000 with a fresh home; the home. */

@@ -10,6 +10,7 @@
 //    the same time, share one cluster safely.
 //  - kubectl() runs the kubectl that matches the server version against the cluster.
 import { spawn, spawnSync } from 'node:child_process';
+import { kubectlLimitMs, spawnSyncWithin } from '../command-limit.ts';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -254,15 +255,12 @@ export interface KubectlOptions {
 /** Runs kubectl against the cluster and returns the result without throwing. */
 export function kubectlResult(args: string[], opts: KubectlOptions = {}): RunResult {
   const h = currentHandle();
-  const r = spawnSync(h.kubectlPath, args, {
-    encoding: 'utf8',
+  // At least as long as kubectl's own --timeout allows; a hang is reported with the command and its stderr.
+  const r = spawnSyncWithin(h.kubectlPath, args, kubectlLimitMs(args), opts.timeoutMs ?? 120_000, {
     input: opts.input,
-    timeout: opts.timeoutMs ?? 120_000,
     env: { ...process.env, KUBECONFIG: h.kubeconfig },
-    maxBuffer: 64 * 1024 * 1024,
   });
-  if (r.error) throw r.error;
-  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+  return { status: r.status === -1 ? 1 : r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Runs kubectl against the cluster; throws with its stderr when it fails. */

@@ -250,7 +250,9 @@ async function startService(podman: string, home: string, socket: string, option
   const logPath = join(home, 'podman-service.log');
   const logFd = openSync(logPath, 'a', 0o600);
   const args = [...(options.podmanArgs ?? []), 'system', 'service', `--time=${SERVICE_IDLE_SECONDS}`, `unix://${socket}`];
-  const child = spawn(podman, args, { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv });
+  // cwd: molt's home — conmon writes an `oom` file into its working directory when a container
+  // is OOM-killed, which would otherwise land wherever the user ran molt.
+  const child = spawn(podman, args, { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv, cwd: home });
   closeSync(logFd);
   const pid = child.pid;
   if (pid === undefined) {

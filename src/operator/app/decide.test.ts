@@ -148,3 +148,10 @@ test('molt rollback during an upgrade rolls it back now; a used-up permission is
   steady.app.rollbackTo = '1.0.0';
   assert.equal(decide(steady).kind, 'ClearRollbackTo');
 });
+
+test('a rollback whose old-version pod restarted once but is ready again finishes; one not ready waits (RollbackStuck)', () => {
+  const rolling = { journal: journal({ state: 'RollingBack', cause: { code: 'RollbackRequested', message: 'x' } }), templateHash: h1, upgradeMode: false };
+  assert.equal(decide(world(v1.spec, rolling, [pod('app-0', h1, { restarts: 1 })])).kind, 'FinishRollback');
+  const stuck = decide(world(v1.spec, rolling, [pod('app-0', h1, { restarts: 1, ready: false })]));
+  assert.equal(stuck.kind === 'Wait' && stuck.reason, 'RollbackStuck');
+});

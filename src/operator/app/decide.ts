@@ -173,6 +173,10 @@ function rollingBack(w: AppWorld, j: UpgradeJournal): Step {
     const pod = m.pod;
     if (!pod || pod.terminating) return wait('RollingBack', `waiting for pod ${m.name} to come back`, 1000);
     if (pod.hash !== installed.hash) return { kind: 'RestartMember', member: m.name, uid: pod.uid };
+    // A ready pod of the installed version is back, also when its container restarted once
+    // (e.g. killed by its startup probe on a loaded node): restarts never reset, so checking
+    // them first kept such a rollback "stuck" for good.
+    if (podReady(pod, installed.spec, w.now)) continue;
     const failure = podFailure(pod, readyBudgetMs(installed.spec, false), w.now);
     if (failure) return { ...wait('RollbackStuck', `the rollback to ${installed.version} waits: ${failure.message}`, 10_000), failure };
     if (!podReady(pod, installed.spec, w.now)) return wait('RollingBack', `waiting for ${m.name} ${installed.version} to be ready`, 1000);

@@ -11,7 +11,7 @@ import { LABELS } from '../app/names.ts';
 import type { AppObject } from '../app/observe.ts';
 import { annotationJson, podView } from '../app/world.ts';
 import type { RolePod } from './steps.ts';
-import { RELEASE_ANNOTATIONS, RELEASE_LABEL, roleSetName, type InstalledRelease, type LastRollout, type RoleJournal } from './template.ts';
+import { RELEASE_ANNOTATIONS, releaseNamedBy, roleSetName, type InstalledRelease, type LastRollout, type RoleJournal } from './template.ts';
 
 /** One role's StatefulSet as a pass sees it. */
 export interface RoleSet {
@@ -73,7 +73,7 @@ export async function observeRelease(api: ResourceApi, app: AppObject, signal?: 
   for (const sts of stsList.items) {
     const role = sts.metadata.labels?.[LABELS.role] ?? '';
     if (sts.metadata.name !== roleSetName(name, role)) continue;
-    const set: RoleSet = { role, name: sts.metadata.name, replicas: sts.spec?.replicas ?? 0, templateRelease: sts.spec?.template.metadata?.labels?.[RELEASE_LABEL] ?? '', pods: new Map() };
+    const set: RoleSet = { role, name: sts.metadata.name, replicas: sts.spec?.replicas ?? 0, templateRelease: releaseNamedBy(sts.spec?.template.metadata), pods: new Map() };
     const installed = annotationJson<InstalledRelease>(sts, RELEASE_ANNOTATIONS.installed);
     const journal = annotationJson<RoleJournal>(sts, RELEASE_ANNOTATIONS.rollout);
     const last = annotationJson<LastRollout>(sts, RELEASE_ANNOTATIONS.last);
@@ -86,7 +86,7 @@ export async function observeRelease(api: ResourceApi, app: AppObject, signal?: 
     const set = world.sets.get(p.metadata.labels?.[LABELS.role] ?? '');
     const ordinal = Number(p.metadata.labels?.['apps.kubernetes.io/pod-index'] ?? /-(\d+)$/.exec(p.metadata.name ?? '')?.[1]);
     if (!set || !Number.isInteger(ordinal) || p.metadata.name !== `${set.name}-${ordinal}`) continue;
-    set.pods.set(ordinal, { ...podView(p), ordinal, release: p.metadata.labels?.[RELEASE_LABEL] ?? '' });
+    set.pods.set(ordinal, { ...podView(p), ordinal, release: releaseNamedBy(p.metadata) });
   }
   return world;
 }

@@ -19,6 +19,20 @@ import { applyPodSettings, podSettings } from '../pod-settings.ts';
 /** Label on a release app's templates and pods: the release they run. */
 export const RELEASE_LABEL = 'molt.dev/release';
 
+/**
+ * The template marks that name the release: the label, or — for a name longer than a label
+ * value may be (63; release names are DNS subdomains of up to 253) — an annotation of the
+ * same key. `releaseNamedBy` reads either back.
+ */
+export function releaseMarks(release: string): { labels: Record<string, string>; annotations: Record<string, string> } {
+  return release.length <= 63 ? { labels: { [RELEASE_LABEL]: release }, annotations: {} } : { labels: {}, annotations: { [RELEASE_LABEL]: release } };
+}
+
+/** The release a pod or pod template runs, from its label or annotation ('' when neither). */
+export function releaseNamedBy(meta: { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined): string {
+  return meta?.labels?.[RELEASE_LABEL] ?? meta?.annotations?.[RELEASE_LABEL] ?? '';
+}
+
 /** Annotations on every role's StatefulSet. */
 export const RELEASE_ANNOTATIONS = {
   /** The installed app spec and a snapshot of its Release (JSON InstalledRelease). */
@@ -105,6 +119,7 @@ export function roleSetFor(app: AppRef, manifest: ReleaseAppManifest, release: R
   const settings = podSettings(spec.spec);
   const pod: { volumes?: Record<string, unknown>[]; securityContext?: Record<string, unknown> } = {};
   applyPodSettings(settings, container, pod);
+  const marks = releaseMarks(release.metadata.name);
   return {
     metadata: { name, namespace: app.namespace, labels, ownerReferences: [ownerOf(app, true)] },
     spec: {
@@ -115,7 +130,10 @@ export function roleSetFor(app: AppRef, manifest: ReleaseAppManifest, release: R
       podManagementPolicy: 'Parallel',
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
       template: {
-        metadata: { labels: { ...labels, [RELEASE_LABEL]: release.metadata.name, [LABELS.version]: release.spec.version }, annotations: { ...settings.annotations, ...(upgrading ? { 'molt.dev/upgrade-mode': 'true' } : {}) } },
+        metadata: {
+          labels: { ...labels, ...marks.labels, [LABELS.version]: release.spec.version },
+          annotations: { ...settings.annotations, ...marks.annotations, ...(upgrading ? { 'molt.dev/upgrade-mode': 'true' } : {}) },
+        },
         spec: { containers: [container], ...pod, terminationGracePeriodSeconds: spec.spec.stopTimeoutSeconds, enableServiceLinks: false },
       },
       volumeClaimTemplates: namedVolumes(roleSpec.volumes).map((v) => ({
