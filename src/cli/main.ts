@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { applyCommand, deleteCommand, getCommand, historyCommand, pauseResumeCommand, planCommand, recoverCommand, reportError, rollbackCommand, snapshotsCommand } from './commands.ts';
 import type { GlobalOptions } from './context.ts';
 import { registerTaskCommands } from './task-commands.ts';
+import { registerContainerCommands } from './container-commands.ts';
 
 type Action = (...args: never[]) => number | Promise<number>;
 
@@ -62,6 +63,7 @@ function build(): Command {
     .argument('<name>').option('--volumes', 'also remove the app\'s volumes (its data!)')
     .action(run((name: string, o: { volumes?: boolean }) => deleteCommand(name, withGlobals(program, o))));
   registerTaskCommands(program);
+  registerContainerCommands(program);
   program.command('demo').description('build two versions of an example app offline and show an upgrade and a rollback')
     .action(run(async () => (await import('./demo.ts')).demo(withGlobals(program, {}))));
   return program;

@@ -5,6 +5,7 @@
  */
 import { AppNotFoundError, InterruptedError, UpgradeRefusedError } from '../core/errors.ts';
 import { parkedName } from '../core/container-spec.ts';
+import { inheritsDefinition, type InheritPlan } from '../core/inherit.ts';
 import { LABEL, type AppManifest } from '../core/model.ts';
 import { decide, type Decision } from '../core/plan.ts';
 import { initialState } from '../core/upgrade-machine.ts';
@@ -93,7 +94,7 @@ export async function deleteApp(deps: RunDeps, name: string, withVolumes: boolea
   });
 }
 
-async function withLock<T>(deps: RunDeps, name: string, command: string, fn: () => Promise<T>): Promise<T> {
+export async function withLock<T>(deps: RunDeps, name: string, command: string, fn: () => Promise<T>): Promise<T> {
   deps.store.lock(name, command);
   try {
     return await fn();
@@ -102,7 +103,7 @@ async function withLock<T>(deps: RunDeps, name: string, command: string, fn: () 
   }
 }
 
-async function resumeInFlight(deps: RunDeps, name: string): Promise<OperationRecord | undefined> {
+export async function resumeInFlight(deps: RunDeps, name: string): Promise<OperationRecord | undefined> {
   const op = deps.store.inFlightOperation(name);
   if (!op) return undefined;
   const where = 'step' in op.state ? ` at ${op.state.step}` : '';
@@ -124,7 +125,16 @@ async function planOperation(deps: RunDeps, manifest: AppManifest, previous: App
     return { manifest, previous, trigger, ip: deps.store.getApp(name)?.status.ip, warnings: [...warnings, 'old container was missing'] };
   }
   const image = await deps.engine.inspectImage(container.imageId || container.image);
-  return { manifest, previous, old: { container, image, wasRunning: container.running }, trigger, warnings };
+  const inherit = inheritsDefinition(container.labels) ? await inheritPlan(deps, container.id, false) : undefined;
+  return { manifest, previous, old: { container, image, wasRunning: container.running }, trigger, warnings, ...(inherit ? { inherit } : {}) };
+}
+
+/** The definition of a container molt did not create from a manifest alone (adopted, or upgraded by `molt upgrade`), to inherit. */
+export async function inheritPlan(deps: Pick<RunDeps, 'engine'>, id: string, standalone: boolean): Promise<InheritPlan | undefined> {
+  const definition = await deps.engine.inspectDefinition(id);
+  if (!definition) return undefined;
+  const oldImage = await deps.engine.imageProcess(definition.imageId || definition.image);
+  return { definition, ...(oldImage ? { oldImage } : {}), standalone };
 }
 
 /** Makes an InterruptedError for a signal reason. */

@@ -13,6 +13,7 @@ import { awaitReady } from './probe.ts';
 import { fetchScripts, openStartupGate, postUpgrade, preUpgrade } from './script-steps.ts';
 import { pruneSnapshots, restoreVolumes, snapshotVolumes } from './snapshot-steps.ts';
 import { removeHelpers } from './helpers.ts';
+import { createInherited, prepareInherited, recreateFromDefinition } from './inherit-steps.ts';
 import { appName, findNew, manifestOf, oldInstance, requireIp, requireOld, type Step, type StepContext } from './step-context.ts';
 
 /** The default subnet of a network molt creates. */
@@ -28,6 +29,7 @@ async function ensureImage(ctx: StepContext): Promise<string> {
 }
 
 async function prepareResources(ctx: StepContext): Promise<string> {
+  if (ctx.op.plan.inherit?.standalone) return prepareInherited(ctx);
   const { spec, metadata } = manifestOf(ctx);
   const net = spec.network;
   const existing = await ctx.engine.inspectNetwork(net.name);
@@ -97,6 +99,11 @@ async function createNew(ctx: StepContext): Promise<string> {
     ctx.facts.newContainerId = existing;
     await openStartupGate(ctx, existing);
     return `already created (${existing.slice(0, 12)})`;
+  }
+  if (ctx.op.plan.inherit) {
+    ctx.facts.newContainerId = await createInherited(ctx);
+    await openStartupGate(ctx, ctx.facts.newContainerId);
+    return `created ${appName(ctx)} (${ctx.facts.newContainerId.slice(0, 12)}) from the old container's definition with ${manifestOf(ctx).spec.image}`;
   }
   const spec = newContainerSpec(manifestOf(ctx), oldInstance(ctx), requireIp(ctx), String(ctx.op.id));
   ctx.facts.newContainerId = await ctx.engine.createContainer(spec);
@@ -170,6 +177,10 @@ async function awaitOld(ctx: StepContext): Promise<string> {
 
 /** Recreates the old container from its journaled observation (used only if it vanished). */
 async function recreateOld(ctx: StepContext): Promise<string> {
+  if (ctx.op.plan.inherit) {
+    ctx.facts.recreatedOldId = await recreateFromDefinition(ctx);
+    return ctx.facts.recreatedOldId;
+  }
   const { container } = requireOld(ctx);
   const [network, ip] = Object.entries(container.requestedIps)[0] ?? Object.entries(container.networks)[0] ?? [];
   const env = Object.fromEntries(container.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));

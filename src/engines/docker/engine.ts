@@ -16,6 +16,8 @@ import {
   libpodNetworkObservation, toImageObservation, toNetworkObservation,
 } from './convert.ts';
 import type { ContainerJson, ContainerListJson, ImageJson, LibpodNetworkJson, NetworkJson } from './convert.ts';
+import { cloneBody, imageProcess, toDefinition, type RawDefinition, type RawImage } from './clone.ts';
+import type { ContainerDefinition, DefinitionChanges, InheritedProcess, ProcessSettings } from '../../core/inherit.ts';
 import { connectionError, DockerHttpClient, filters, type TcpEndpoint } from './http.ts';
 import { demultiplex, TextCollector } from './stream.ts';
 
@@ -321,6 +323,29 @@ export class DockerEngine implements ContainerEngine {
       idleTimeoutMs: SLOW_CALL_MS,
       operation: `copy from container ${id}:${path}`,
     });
+  }
+
+  async inspectDefinition(idOrName: string): Promise<ContainerDefinition | undefined> {
+    const raw = await this.#inspectRaw(idOrName);
+    return raw ? toDefinition(raw as unknown as RawDefinition) : undefined;
+  }
+
+  async imageProcess(ref: string): Promise<ProcessSettings | undefined> {
+    const { status, value } = await this.#http.json<RawImage>('GET', `/images/${encodeURI(ref)}/json`, { accept: [404], operation: `inspect image ${ref}` });
+    return status === 404 || !value ? undefined : imageProcess(value);
+  }
+
+  /** Creates (does not start) a container from an old one's definition (see clone.ts). */
+  async createFromDefinition(name: string, definition: ContainerDefinition, process: InheritedProcess, changes?: DefinitionChanges): Promise<string> {
+    const operation = `create container ${name}`;
+    try {
+      const { value } = await this.#http.json<{ Id: string }>('POST', '/containers/create', { query: { name }, json: cloneBody(definition, process, changes), operation });
+      if (!value?.Id) throw new EngineError(operation, 201, 'the engine returned no container ID');
+      return value.Id;
+    } catch (error) {
+      if (error instanceof EngineError && error.status === 404 && /image/i.test(error.message)) throw new ImageUnavailableError(process.image, error.message);
+      throw error;
+    }
   }
 
   /** Reads a JSON-lines progress stream (pull, build) to its end; the first error it reports, if any. */
