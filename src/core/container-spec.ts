@@ -2,6 +2,7 @@
  * Deciding what the new container looks like (seed 002): it inherits every mount of the old
  * one and its IP; Cmd and Entrypoint follow the upgrade precedence. Pure.
  */
+import { isBindMount } from './settings.ts';
 import { LABEL, type AppManifest, type ContainerObservation, type ContainerSpec, type ImageObservation, type MountObservation } from './model.ts';
 
 /** What molt knows of the instance being replaced. */
@@ -36,15 +37,25 @@ function sameArgv(a: string[] | undefined, b: string[] | undefined): boolean {
 
 /** The mounts of the new container: the old ones, plus the manifest's, the manifest winning per path. */
 export function chooseMounts(manifest: AppManifest, old: OldInstance | undefined): MountObservation[] {
-  const declared: MountObservation[] = manifest.spec.volumes.map((v) => ({ type: 'volume', source: v.name, destination: v.mountPath, readOnly: false }));
-  const claimed = new Set(declared.map((m) => m.destination));
-  const inherited = (old?.container.mounts ?? []).filter((m) => !claimed.has(m.destination));
+  const declared = declaredMounts(manifest.spec);
+  const claimed = new Set([...declared.map((m) => m.destination), ...(manifest.spec.tmpfs ?? []).map((t) => t.mountPath)]);
+  // A bind mount or tmpfs the previous manifest declared and this one dropped goes; anything
+  // else of the old container (named volumes, mounts molt did not make) is inherited (seed 002).
+  const dropped = old?.manifest ? new Set([...declaredMounts(old.manifest.spec).filter((m) => m.type !== 'volume'), ...(old.manifest.spec.tmpfs ?? []).map((t) => ({ destination: t.mountPath }))].map((m) => m.destination)) : new Set<string>();
+  const inherited = (old?.container.mounts ?? []).filter((m) => !claimed.has(m.destination) && !(m.type !== 'volume' && dropped.has(m.destination)));
   return [...inherited, ...declared];
+}
+
+/** The mounts a spec's `volumes` declare: named volumes and bind mounts. */
+export function declaredMounts(spec: AppManifest['spec']): MountObservation[] {
+  return spec.volumes.map((v) => isBindMount(v)
+    ? { type: 'bind', source: v.hostPath, destination: v.mountPath, readOnly: v.readOnly === true }
+    : { type: 'volume', source: v.name, destination: v.mountPath, readOnly: v.readOnly === true });
 }
 
 /** Old mounts that the manifest replaces with another source at the same path. */
 export function replacedMounts(manifest: AppManifest, old: OldInstance | undefined): MountObservation[] {
-  const byPath = new Map(manifest.spec.volumes.map((v) => [v.mountPath, v.name]));
+  const byPath = new Map(declaredMounts(manifest.spec).map((m) => [m.destination, m.source]));
   return (old?.container.mounts ?? []).filter((m) => byPath.has(m.destination) && byPath.get(m.destination) !== m.source);
 }
 

@@ -17,11 +17,12 @@ export interface ProbeSpec {
   timeoutSeconds: number;
 }
 
+import type { BindMountSpec, ContainerSettings, NamedVolumeSpec, RuntimeSettings } from './settings.ts';
+
 /** A named engine volume mounted into the app's container. */
-export interface VolumeSpec {
-  name: string;
-  mountPath: string;
-}
+export type VolumeSpec = NamedVolumeSpec;
+/** One entry of `volumes`: a named volume or a bind mount of a host path. */
+export type VolumeEntry = NamedVolumeSpec | BindMountSpec;
 
 /** The network the app joins; `ipv4`, once assigned, is kept across upgrades. */
 export interface NetworkSpec {
@@ -53,6 +54,8 @@ export interface UpgradeSettings {
   scriptMaxBytes: number;
   /** Startup-probe failures tolerated while upgrading. @default 10 × the probe's failureThreshold */
   startupFailureThreshold?: number;
+  /** Seconds after ready in which a failing healthcheck or an exit still rolls the upgrade back. */
+  monitorSeconds?: number;
   /** What a failing post-upgrade script leads to. @default rollback */
   onFailure: 'rollback' | 'retry';
   /** Attempts of the post-upgrade script when onFailure is retry. @default 3 */
@@ -64,7 +67,7 @@ export interface UpgradeSettings {
 }
 
 /** The desired state of one single-container app, as validated from a manifest. */
-export interface AppSpec {
+export interface AppSpec extends ContainerSettings {
   /** `namespace/name`: the package identity (seed 001). */
   package: string;
   version: string;
@@ -72,7 +75,7 @@ export interface AppSpec {
   command?: string[];
   entrypoint?: string[];
   env: Record<string, string>;
-  volumes: VolumeSpec[];
+  volumes: VolumeEntry[];
   network: NetworkSpec;
   probes: { startup?: ProbeSpec };
   /** Seconds a new container must stay running when it has no startup probe. @default 2 */
@@ -119,6 +122,8 @@ export interface ContainerObservation {
   networks: Record<string, string>;
   /** Static IPv4 per network as requested at create time. */
   requestedIps: Record<string, string>;
+  /** Ports, restart policy, limits, user… as the engine reports them (issue 13). */
+  settings?: RuntimeSettings;
 }
 
 /** What the engine shows of one image. */
@@ -145,6 +150,19 @@ export interface ContainerSpec {
   /** User to run as; undefined: the image's. */
   user?: string;
   stopTimeoutSeconds: number;
+  /** Ports, restart policy, limits, working dir… (issue 13); undefined: the engine's defaults. */
+  settings?: RuntimeSettings;
+  /** Files copied into the container after create, before start (secrets), owned by `user`. */
+  files?: ContainerFile[];
+}
+
+/** A file molt puts into a container before its first start. */
+export interface ContainerFile {
+  path: string;
+  content: Buffer;
+  mode: number;
+  uid: number;
+  gid: number;
 }
 
 /** Labels molt puts on every container it creates. */

@@ -7,6 +7,7 @@ import { UpgradeRefusedError } from './errors.ts';
 import type { AppManifest, AppSpec } from './model.ts';
 import { FORWARD_STEPS, type ForwardStep, type OperationKind } from './upgrade-machine.ts';
 import { compareVersionStrings } from './version.ts';
+import { namedVolumes } from './settings.ts';
 
 /** The outcome of planning one App. */
 export type Decision =
@@ -74,7 +75,7 @@ export function describeStep(step: string, desired: AppManifest, installed: AppM
   const { spec, metadata } = desired;
   const text: Record<string, string> = {
     EnsureImage: `make image ${spec.image} present (pull when missing)`,
-    PrepareResources: `ensure network ${spec.network.name} and volumes ${spec.volumes.map((v) => v.name).join(', ') || '(none)'}; keep the IP`,
+    PrepareResources: `ensure network ${spec.network.name} and volumes ${namedVolumes(spec.volumes).map((v) => v.name).join(', ') || '(none)'}; keep the IP`,
     StopOld: `stop ${metadata.name} ${installed?.spec.version ?? ''} (SIGTERM, ${installed?.spec.stopTimeoutSeconds ?? spec.stopTimeoutSeconds}s grace)`,
     RenameOld: `park the old container as ${metadata.name}.molt-old (kept until the new one is ready)`,
     CreateNew: `create ${metadata.name} ${spec.version} with the same mounts and IP`,

@@ -4,6 +4,7 @@
  */
 import { InvalidInputError, UpgradeRefusedError } from './errors.ts';
 import type { AppManifest } from './model.ts';
+import { isBindMount } from './settings.ts';
 import type { ReleaseAppManifest, ReleaseManifest, RoleSpec } from './release-schema.ts';
 import { sameValue } from './plan.ts';
 import { compareVersionStrings } from './version.ts';
@@ -43,7 +44,7 @@ export function memberManifest(app: ReleaseAppManifest, release: ReleaseManifest
       env: { ...container.env, MOLT_APP: app.metadata.name, MOLT_ROLE: role.name, MOLT_ORDINAL: String(ordinal), MOLT_MEMBER: name },
       package: release.spec.package,
       version: release.spec.version,
-      volumes: volumes.map((v) => ({ name: `${name}-${v.name}`, mountPath: v.mountPath })),
+      volumes: volumes.map((v) => (isBindMount(v) ? v : { ...v, name: `${name}-${v.name}` })),
       network: app.spec.network,
       upgradeConfig: { forceUpgrade: false, allowNamespaceSwitch: false },
     },

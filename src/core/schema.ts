@@ -6,6 +6,8 @@
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { parseVersion, VERSION_RULE } from './version.ts';
+import { absolutePath, argv, port } from './schema-parts.ts';
+import { monitorSeconds, settingsShape, uniqueSettings, volumeEntry } from './settings-schema.ts';
 
 export const API_VERSION = 'molt.dev/v1alpha1';
 
@@ -21,20 +23,12 @@ export const dnsName = z.string().regex(DNS_LABEL, 'must be a DNS label: lowerca
 
 export const versionString = z.string().refine((v) => parseVersion(v) !== undefined, { message: VERSION_RULE });
 
-export const absolutePath = z
-  .string()
-  .refine((p) => p.startsWith('/'), { message: 'must be an absolute path (start with "/")' })
-  .refine((p) => !p.split('/').includes('..'), { message: 'must not contain ".." segments' })
-  .refine((p) => !/[\0\n]/.test(p), { message: 'must not contain NUL or newline characters' });
-
-const argv = z.array(z.string().refine((s) => !s.includes('\0'), 'must not contain NUL')).min(1, 'must have at least one element');
+export { absolutePath };
 
 const cidr = z.string().refine((s) => {
   const [ip, bits, ...rest] = s.split('/');
   return rest.length === 0 && ip !== undefined && isIPv4(ip) && bits !== undefined && /^\d+$/.test(bits) && Number(bits) >= 8 && Number(bits) <= 30;
 }, 'must be an IPv4 CIDR such as 10.90.0.0/24 (prefix 8 to 30)');
-
-const port = z.number().int().min(1).max(65535);
 
 const probe = z
   .strictObject({
@@ -48,11 +42,6 @@ const probe = z
   .refine((p) => [p.exec, p.tcp, p.http].filter((x) => x !== undefined).length === 1, {
     message: 'set exactly one of exec, tcp or http',
   });
-
-const volume = z.strictObject({
-  name: z.string().regex(VOLUME_NAME, 'must be a volume name: letters, digits, "_", "." and "-", starting with a letter or digit'),
-  mountPath: absolutePath,
-});
 
 const network = z
   .strictObject({
@@ -72,6 +61,7 @@ const upgradeSettings = z.strictObject({
   scriptTimeoutSeconds: z.number().positive().max(86400).default(600),
   scriptMaxBytes: z.number().int().min(1).max(1024 * 1024 * 1024).default(10 * 1024 * 1024),
   startupFailureThreshold: z.number().int().min(1).max(1000000).optional(),
+  monitorSeconds,
   onFailure: z.enum(['rollback', 'retry']).default('rollback'),
   postUpgradeAttempts: z.number().int().min(1).max(100).default(3),
   snapshotVolumes: z.boolean().default(true),
@@ -87,18 +77,20 @@ const containerShape = {
   command: argv.optional(),
   entrypoint: argv.optional(),
   env: z.record(z.string().regex(ENV_NAME, 'env names are letters, digits and "_", not starting with a digit'), z.string({ error: 'env values must be strings: quote numbers and booleans' })).default({}),
-  volumes: z.array(volume).default([]),
+  volumes: z.array(volumeEntry).default([]),
   probes: z.strictObject({ startup: probe.optional() }).default({}),
   minReadySeconds: z.number().min(0).max(3600).default(2),
   stopTimeoutSeconds: z.number().int().min(0).max(3600).default(10),
   upgrade: upgradeSettings.prefault({}),
+  ...settingsShape,
 };
 
 /** Flags duplicate volume names and mount paths. */
-function uniqueVolumes(spec: { volumes: { name: string; mountPath: string }[] }, ctx: z.RefinementCtx): void {
+function uniqueVolumes(spec: Parameters<typeof uniqueSettings>[0] & { volumes: ({ name: string; mountPath: string } | { hostPath: string; mountPath: string })[] }, ctx: z.RefinementCtx): void {
+  uniqueSettings(spec, ctx);
   const seen = new Map<string, number>();
   spec.volumes.forEach((v, i) => {
-    for (const key of [`name:${v.name}`, `path:${v.mountPath}`]) {
+    for (const key of [...('name' in v ? [`name:${v.name}`] : []), `path:${v.mountPath}`]) {
       if (seen.has(key)) {
         ctx.addIssue({ code: 'custom', path: ['volumes', i, key.startsWith('name') ? 'name' : 'mountPath'], message: `duplicates volumes[${seen.get(key)}]` });
       } else seen.set(key, i);

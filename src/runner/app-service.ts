@@ -3,6 +3,7 @@
  * the app's lock, first finishes (or rolls back) any operation it finds in flight, then
  * decides with the core and runs the resulting operation.
  */
+import { namedVolumes } from '../core/settings.ts';
 import { AppNotFoundError, InterruptedError, UpgradeRefusedError } from '../core/errors.ts';
 import { parkedName } from '../core/container-spec.ts';
 import { inheritsDefinition, type InheritPlan } from '../core/inherit.ts';
@@ -74,7 +75,7 @@ export async function deleteApp(deps: RunDeps, name: string, withVolumes: boolea
     if (!record && containers.length === 0) throw new AppNotFoundError(name);
     await resumeInFlight(deps, name);
     const removed: string[] = [];
-    const volumes = new Set(record?.manifest?.spec.volumes.map((v) => v.name) ?? []);
+    const volumes = new Set(namedVolumes(record?.manifest?.spec.volumes ?? []).map((v) => v.name) ?? []);
     for (const c of await deps.engine.listContainers([`${LABEL.app}=${name}`])) {
       c.mounts.filter((m) => m.type === 'volume').forEach((m) => volumes.add(m.source));
       await deps.engine.stopContainer(c.id, record?.manifest?.spec.stopTimeoutSeconds ?? 10);

@@ -3,6 +3,7 @@
  * and is safe to run again after a crash (level-based): it converges on its goal instead of
  * repeating an action.
  */
+import { namedVolumes } from '../core/settings.ts';
 import { ImageUnavailableError, NoFreeAddressError, NotReadyError } from '../core/errors.ts';
 import { macForIPv4, newContainerSpec, parkedName } from '../core/container-spec.ts';
 import { LABEL } from '../core/model.ts';
@@ -34,7 +35,7 @@ async function prepareResources(ctx: StepContext): Promise<string> {
   const net = spec.network;
   const existing = await ctx.engine.inspectNetwork(net.name);
   if (!existing) await ctx.engine.createNetwork(net.name, net.subnet ?? DEFAULT_SUBNET);
-  for (const v of spec.volumes) {
+  for (const v of namedVolumes(spec.volumes)) {
     if (!(await ctx.engine.volumeExists(v.name))) await ctx.engine.createVolume(v.name, { [LABEL.app]: metadata.name, [LABEL.managed]: 'true' });
   }
   ctx.facts.ip ??= await chooseIp(ctx);

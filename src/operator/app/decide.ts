@@ -12,6 +12,7 @@
  * template back to the installed spec, touched members deleted again, Ready within the normal
  * budget. A failure before any member was touched aborts instead (nothing to undo).
  */
+import { namedVolumes } from '../../core/settings.ts';
 import { UpgradeRefusedError, type ErrorRecord } from '../../core/errors.ts';
 import { decide as decideChange } from '../../core/plan.ts';
 import type { AppManifest, AppSpec } from '../../core/model.ts';
@@ -129,7 +130,7 @@ function steady(w: AppWorld): Step {
   // A change that leaves the pod as it is (settings, or spec.network, which Kubernetes ignores) is only recorded.
   if (change.action === 'record' || (change.action === 'upgrade' && w.desired.hash === installed.hash)) return { kind: 'Record' };
   if (change.action === 'upgrade') {
-    const volumes = (s: AppSpec) => JSON.stringify(s.volumes.map((v) => v.name).sort());
+    const volumes = (s: AppSpec) => JSON.stringify(namedVolumes(s.volumes).map((v) => v.name).sort());
     if (volumes(desired.spec) !== volumes(installed.spec)) {
       return { kind: 'Refuse', reason: 'VolumeChangeRefused', message: `spec.volumes changes the set of volumes (${volumes(installed.spec)} → ${volumes(desired.spec)}); a StatefulSet's volume claims cannot change in place` };
     }

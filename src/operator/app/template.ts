@@ -11,6 +11,7 @@
  * /.molt/upgrade ("<old> <new>", from a pod annotation through the downward API) — present
  * before the entrypoint's first instruction. Finishing restores the normal template.
  */
+import { namedVolumes } from '../../core/settings.ts';
 import type { AppSpec, ProbeSpec } from '../../core/model.ts';
 import { GATE_DIR, GATE_UPGRADE } from '../../core/scripts.ts';
 import type { Container, KubeObject, OwnerReference, Pod, Probe, StatefulSet } from '../../engines/kubernetes/index.ts';
@@ -97,7 +98,7 @@ export function statefulSetFor(app: AppRef, spec: AppSpec, mode?: UpgradeMode): 
           enableServiceLinks: false,
         },
       },
-      volumeClaimTemplates: spec.volumes.map((v) => ({
+      volumeClaimTemplates: namedVolumes(spec.volumes).map((v) => ({
         metadata: { name: v.name, labels: { [LABELS.app]: app.name } },
         spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: DEFAULT_VOLUME_SIZE } } },
       })),
@@ -111,7 +112,7 @@ function containerFor(spec: AppSpec, mode?: UpgradeMode): Container {
   if (spec.command) c.args = spec.command;
   const env = Object.entries(spec.env).sort(([a], [b]) => (a < b ? -1 : 1));
   if (env.length) c.env = env.map(([name, value]) => ({ name, value }));
-  if (spec.volumes.length) c.volumeMounts = spec.volumes.map((v) => ({ name: v.name, mountPath: v.mountPath }));
+  if (spec.volumes.length) c.volumeMounts = namedVolumes(spec.volumes).map((v) => ({ name: v.name, mountPath: v.mountPath }));
   if (spec.probes.startup) c.startupProbe = probeFor(spec.probes.startup, mode?.failureThreshold);
   return c;
 }

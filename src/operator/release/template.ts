@@ -6,6 +6,7 @@
  * label is how a pass reads progress back. During a rollout the template carries the raised
  * startup budget (core/scripts.ts upgradeFailureThreshold).
  */
+import { namedVolumes } from '../../core/settings.ts';
 import type { AppManifest } from '../../core/model.ts';
 import { memberManifest, memberName, roleOf } from '../../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-schema.ts';
@@ -112,7 +113,7 @@ export function roleSetFor(app: AppRef, manifest: ReleaseAppManifest, release: R
         metadata: { labels: { ...labels, [RELEASE_LABEL]: release.metadata.name, [LABELS.version]: release.spec.version }, annotations: upgrading ? { 'molt.dev/upgrade-mode': 'true' } : {} },
         spec: { containers: [containerFor(spec, app.name, role, upgrading)], terminationGracePeriodSeconds: spec.spec.stopTimeoutSeconds, enableServiceLinks: false },
       },
-      volumeClaimTemplates: roleSpec.volumes.map((v) => ({
+      volumeClaimTemplates: namedVolumes(roleSpec.volumes).map((v) => ({
         metadata: { name: v.name, labels: { [LABELS.app]: app.name, [LABELS.role]: role } },
         spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: DEFAULT_VOLUME_SIZE } } },
       })),
@@ -132,7 +133,7 @@ function containerFor(member: AppManifest, app: string, role: string, upgrading:
   env.push({ name: 'MOLT_ORDINAL', valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } });
   c.env = env as Container['env'];
   // memberManifest names volumes per member (the local engine's); a StatefulSet claim is per pod already.
-  const vols = s.volumes.map((v) => ({ name: v.name.slice(memberName(app, role, 0).length + 1), mountPath: v.mountPath }));
+  const vols = namedVolumes(s.volumes).map((v) => ({ name: v.name.slice(memberName(app, role, 0).length + 1), mountPath: v.mountPath }));
   if (vols.length) c.volumeMounts = vols;
   if (s.probes.startup) c.startupProbe = probeFor(s.probes.startup, upgrading ? upgradeFailureThreshold(member, s.probes.startup) : undefined);
   return c;
