@@ -59,6 +59,6 @@ export function prepareInherited(ctx: StepContext): string {
   const attached = Object.entries(definition.networks);
   for (const [net, a] of attached) if (a.ipv4) ctx.store.reserveIp(net, appName(ctx), [a.ipv4]);
   ctx.facts.ip ??= attached.find(([, a]) => a.ipv4)?.[1].ipv4 ?? '0.0.0.0';
-  const shown = attached.map(([net, a]) => `${net} ${a.ipv4 ?? '(no address)'}${a.mac ? ` ${a.mac}` : ''}${a.static ? '' : ' (dynamic: pinned)'}`);
+  const shown = attached.map(([net, a]) => `${net} ${a.ipv4 ?? '(no address)'}${a.mac ? ` ${a.mac}` : ''}${a.static ? '' : ' (pinned)'}`);
   return `kept: ${shown.join(', ') || 'no networks'}`;
 }

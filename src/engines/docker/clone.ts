@@ -110,6 +110,8 @@ export function cloneBody(def: ContainerDefinition, process: InheritedProcess, c
   const host: Record<string, unknown> = { ...(raw.HostConfig ?? {}) };
   for (const key of INSTANCE_HOST_FIELDS) delete host[key];
   if (host.Runtime === 'oci') delete host.Runtime;
+  // Podman shows ulimits as RLIMIT_NOFILE but takes (like Docker) nofile.
+  if (Array.isArray(host.Ulimits)) host.Ulimits = (host.Ulimits as Array<{ Name: string }>).map((u) => ({ ...u, Name: u.Name.replace(/^RLIMIT_/, '').toLowerCase() }));
   if (mode !== undefined) host.NetworkMode = mode;
   applyMounts(host, raw, changes.mounts);
   return { ...config, HostConfig: host, ...(Object.keys(endpoints).length > 0 ? { NetworkingConfig: { EndpointsConfig: endpoints } } : {}) };

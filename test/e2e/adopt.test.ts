@@ -1,0 +1,173 @@
+/**
+ * Bringing what users already run (issue 14), end to end on real Podman through the real CLI:
+ * `molt upgrade CONTAINER` on containers started with plain `podman run` (seed 002: everything
+ * kept, the four CMD cases, a broken image leaves the very same container running), `molt
+ * adopt` of such a container, and Compose files.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildTestImage, volumeChecksum, type PodmanHarness } from './harness.ts';
+import { buildApp, molt, startTestbed, writeManifest, type MoltEnv } from './molt-cli.ts';
+import { DockerHttpClient } from '../../src/engines/docker/http.ts';
+
+let h: PodmanHarness;
+let m: MoltEnv;
+let net: string;
+let subnet: string;
+let http: DockerHttpClient;
+const REPO = 'localhost/e2e-own';
+const SCRIPTED = 'localhost/e2e-scripted';
+
+before(async () => {
+  ({ h, m, net, subnet } = await startTestbed());
+  http = new DockerHttpClient({ socketPath: h.socket });
+  await h.engine.createNetwork(net, subnet);
+  await Promise.all([
+    buildApp(h, REPO, '1.0.0'),
+    buildApp(h, REPO, '2.0.0'),
+    buildApp(h, REPO, '3.0.0', { EXIT_AT_START: 'broken build' }),
+    scriptedImage('1.0.0', {}),
+    scriptedImage('2.0.0', { pre: 'echo "pre $1 -> $2" > /data/pre-ran', post: 'echo "post $1 -> $2" > /data/post-ran' }),
+  ]);
+});
+after(async () => h?.stop());
+
+/** An app image whose new version carries upgrade scripts as labels. */
+async function scriptedImage(version: string, scripts: { pre?: string; post?: string }): Promise<void> {
+  const start = '#!/bin/sh\ntrap "exit 0" TERM\nif [ -e /.molt/upgrade ]; then while [ ! -e /.molt/upgrade-done ]; do sleep 0.1; done; fi\necho "$*" > /tmp/argv\ntouch /tmp/ready\nwhile true; do sleep 1 & wait $!; done\n';
+  const files: Record<string, { content: string; mode: number }> = { '/app/run': { content: start, mode: 0o755 } };
+  if (scripts.pre) files['/app/pre'] = { content: `#!/bin/sh\n${scripts.pre}\n`, mode: 0o755 };
+  if (scripts.post) files['/app/post'] = { content: `#!/bin/sh\n${scripts.post}\n`, mode: 0o755 };
+  await buildTestImage(h, {
+    tag: `${SCRIPTED}:${version}`, cmd: ['/app/run', `image-default-${version}`], files, env: { APP_VERSION: version },
+    labels: { ...(scripts.pre ? { 'dev.molt.pre-upgrade': '/app/pre' } : {}), ...(scripts.post ? { 'dev.molt.post-upgrade': '/app/post' } : {}) },
+  });
+}
+
+/** The raw inspect output of a container (what `podman inspect` shows through the Docker API). */
+async function inspect(name: string): Promise<{ Id: string; Config: { Env: string[]; Cmd: string[]; Image: string }; HostConfig: Record<string, unknown>; NetworkSettings: { Networks: Record<string, { IPAddress: string; MacAddress: string }> }; State: { Running: boolean } }> {
+  const { value } = await http.json<never>('GET', `/containers/${encodeURIComponent(name)}/json`);
+  assert.ok(value, `container ${name} exists`);
+  return value;
+}
+
+async function podmanRun(args: string[]): Promise<void> {
+  const r = await h.podman(['run', '-d', ...args]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+const argvOf = async (name: string) => (await h.engine.exec(name, ['cat', '/tmp/argv'])).stdout.trim();
+let port = 20000 + (process.pid % 20000);
+
+/** What must survive an upgrade of a container started with plain `podman run`. */
+async function identity(name: string) {
+  const c = await inspect(name);
+  const n = c.NetworkSettings.Networks[net]!;
+  return {
+    ip: n.IPAddress, mac: n.MacAddress,
+    ports: JSON.stringify(c.HostConfig.PortBindings), restart: JSON.stringify(c.HostConfig.RestartPolicy), memory: c.HostConfig.Memory,
+    capAdd: JSON.stringify(c.HostConfig.CapAdd), hostname: (c.Config as unknown as { Hostname: string }).Hostname,
+    userEnv: c.Config.Env.filter((e) => e.startsWith('FOO=')),
+  };
+}
+
+describe('molt upgrade CONTAINER (seed 002 on containers molt did not create)', () => {
+  const name = 'db';
+  let before1: Awaited<ReturnType<typeof identity>>;
+  let sum: string;
+
+  test('keeps the named volume\'s data, static IP, MAC, published port, restart policy, memory limit, user env and the customised command', async () => {
+    const ip = subnet.replace(/0\/24$/, '20');
+    port += 1;
+    await podmanRun(['--name', name, '-v', 'dbdata:/data', '--network', net, '--ip', ip, '-p', `127.0.0.1:${port}:8080`, '--restart', 'always', '--memory', '64m', '-e', 'FOO=bar', '--cap-add', 'NET_ADMIN', '--hostname', 'dbhost', `${REPO}:1.0.0`, '/app/run', 'customised']);
+    assert.equal((await h.engine.exec(name, ['sh', '-c', 'dd if=/dev/urandom of=/data/blob bs=1k count=128 2>/dev/null; echo precious > /data/note'])).exitCode, 0);
+    before1 = await identity(name);
+    sum = await volumeChecksum(h, 'dbdata');
+    const old = await inspect(name);
+    const r = await molt(m, ['upgrade', name, '--image', `${REPO}:2.0.0`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /container\/db upgraded: localhost\/e2e-own:1\.0\.0 → localhost\/e2e-own:2\.0\.0/);
+    const now = await inspect(name);
+    assert.notEqual(now.Id, old.Id, 'a new container');
+    assert.ok(now.State.Running);
+    assert.equal(now.Config.Image, `${REPO}:2.0.0`);
+    assert.deepEqual(await identity(name), before1, 'IP, MAC, port, restart, memory, caps, hostname and FOO kept');
+    assert.equal(before1.ip, ip);
+    assert.equal(before1.memory, 64 * 1024 * 1024);
+    assert.ok(now.Config.Env.includes('APP_VERSION=2.0.0'), 'the new image\'s env defaults');
+    assert.equal(await argvOf(name), 'customised', 'CMD1: the customised command is kept');
+    assert.equal(await volumeChecksum(h, 'dbdata'), sum, 'volume bytes identical');
+    assert.equal(await h.engine.inspectContainer(old.Id), undefined, 'the old container is removed');
+    const history = await molt(m, ['history', name]);
+    assert.equal(history.code, 0, history.stderr);
+    assert.match(history.stdout, /upgrade 1\.0\.0 → 2\.0\.0\s+Succeeded/);
+    assert.match(history.stdout, /SnapshotVolumes/);
+  });
+
+  test('a broken new image (exits at once) leaves the very same old container running with all of it', async () => {
+    const old = await inspect(name);
+    const r = await molt(m, ['upgrade', name, '--image', `${REPO}:3.0.0`]);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /error\[ContainerExited\]/);
+    assert.match(r.stderr, /the same container/);
+    const now = await inspect(name);
+    assert.equal(now.Id, old.Id, 'the very same container');
+    assert.ok(now.State.Running);
+    assert.equal(now.Config.Image, `${REPO}:2.0.0`);
+    assert.deepEqual(await identity(name), before1);
+    assert.equal(await volumeChecksum(h, 'dbdata'), sum);
+    assert.equal(await argvOf(name), 'customised');
+    const left = (await h.podman(['ps', '-a', '--format', '{{.Names}}'])).stdout.split('\n').filter((n) => n.startsWith(name));
+    assert.deepEqual(left, [name], 'nothing left behind');
+  });
+
+  test('the same image is refused like pouch: "image not changed"; nothing touched', async () => {
+    const old = await inspect(name);
+    const r = await molt(m, ['upgrade', name, '--image', `${REPO}:2.0.0`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /image not changed/);
+    assert.equal((await inspect(name)).Id, old.Id);
+  });
+
+  test('a missing container is a clear error', async () => {
+    const r = await molt(m, ['upgrade', 'no-such-thing', '--image', `${REPO}:2.0.0`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /error\[ContainerNotFound\]: no container "no-such-thing"/);
+  });
+});
+
+describe('seed 002\'s four CMD cases on containers molt did not create', () => {
+  test('CMD4 (and never CMD2): a container running its image default gets the new image\'s default', async () => {
+    await podmanRun(['--name', 'cmd4', '--network', net, `${REPO}:1.0.0`]);
+    assert.equal(await argvOf('cmd4'), 'image-default-1.0.0');
+    const r = await molt(m, ['upgrade', 'cmd4', '--image', `${REPO}:2.0.0`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await argvOf('cmd4'), 'image-default-2.0.0', 'CMD4, not the old image default (CMD2)');
+  });
+
+  test('CMD1: a customised command is kept', async () => {
+    await podmanRun(['--name', 'cmd1', '--network', net, `${REPO}:1.0.0`, '/app/run', 'mine']);
+    assert.equal((await molt(m, ['upgrade', 'cmd1', '--image', `${REPO}:2.0.0`])).code, 0);
+    assert.equal(await argvOf('cmd1'), 'mine');
+  });
+
+  test('CMD3: the command given to molt upgrade wins', async () => {
+    await podmanRun(['--name', 'cmd3', '--network', net, `${REPO}:1.0.0`, '/app/run', 'mine']);
+    const r = await molt(m, ['upgrade', 'cmd3', '--image', `${REPO}:2.0.0`, '--', '/app/run', 'requested']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await argvOf('cmd3'), 'requested');
+  });
+
+  test('a dynamically assigned IP is kept (pinned as static on the new container)', async () => {
+    const before2 = (await inspect('cmd4')).NetworkSettings.Networks[net]!;
+    await podmanRun(['--name', 'dyn', '--network', net, `${REPO}:1.0.0`]);
+    const old = (await inspect('dyn')).NetworkSettings.Networks[net]!;
+    assert.equal((await molt(m, ['upgrade', 'dyn', '--image', `${REPO}:2.0.0`])).code, 0);
+    const now = (await inspect('dyn')).NetworkSettings.Networks[net]!;
+    assert.equal(now.IPAddress, old.IPAddress);
+    assert.equal(now.MacAddress, old.MacAddress);
+    assert.ok(before2.IPAddress !== '');
+  });
+});
+
+export { writeManifest };
