@@ -2,7 +2,7 @@
  * Deciding what the new container looks like (seed 002): it inherits every mount of the old
  * one and its IP; Cmd and Entrypoint follow the upgrade precedence. Pure.
  */
-import { isBindMount } from './settings.ts';
+import { isBindMount, NO_INPUTS, runtimeSettings, type ResolvedInputs } from './settings.ts';
 import { LABEL, type AppManifest, type ContainerObservation, type ContainerSpec, type ImageObservation, type MountObservation } from './model.ts';
 
 /** What molt knows of the instance being replaced. */
@@ -60,7 +60,7 @@ export function replacedMounts(manifest: AppManifest, old: OldInstance | undefin
 }
 
 /** The full spec of the container that runs `manifest`. */
-export function newContainerSpec(manifest: AppManifest, old: OldInstance | undefined, ip: string, operationId: string): ContainerSpec {
+export function newContainerSpec(manifest: AppManifest, old: OldInstance | undefined, ip: string, operationId: string, inputs: ResolvedInputs = NO_INPUTS): ContainerSpec {
   const argv = (pick: (x: { cmd: string[] | undefined; entrypoint: string[] | undefined }) => string[] | undefined, fromOldManifest: string[] | undefined) =>
     old && { container: pick(old.container), image: old.image && pick(old.image), manifest: fromOldManifest };
   const { metadata, spec } = manifest;
@@ -69,8 +69,10 @@ export function newContainerSpec(manifest: AppManifest, old: OldInstance | undef
     image: spec.image,
     cmd: chooseArgv(spec.command, argv((x) => x.cmd, old?.manifest?.spec.command)),
     entrypoint: chooseArgv(spec.entrypoint, argv((x) => x.entrypoint, old?.manifest?.spec.entrypoint)),
-    env: { ...spec.env },
+    // The manifest's env wins over env files; secrets given as env win over both.
+    env: { ...inputs.env, ...spec.env, ...inputs.secretEnv },
     labels: {
+      ...spec.containerLabels,
       ...metadata.labels,
       [LABEL.managed]: 'true',
       [LABEL.app]: metadata.name,
@@ -80,6 +82,10 @@ export function newContainerSpec(manifest: AppManifest, old: OldInstance | undef
     mounts: chooseMounts(manifest, old),
     network: { name: spec.network.name, ipv4: ip, mac: macForIPv4(ip) },
     stopTimeoutSeconds: spec.stopTimeoutSeconds,
+    settings: runtimeSettings(spec),
+    ...(Object.keys(inputs.secretEnv).length ? { secretEnv: Object.keys(inputs.secretEnv).sort() } : {}),
+    ...(spec.user !== undefined ? { user: spec.user } : {}),
+    ...(inputs.files.length ? { files: inputs.files } : {}),
   };
 }
 

@@ -16,7 +16,8 @@
  */
 import { chooseArgv } from './container-spec.ts';
 import { UpgradeRefusedError } from './errors.ts';
-import type { AppManifest, MountObservation } from './model.ts';
+import type { AppManifest, ContainerSpec, MountObservation } from './model.ts';
+import type { RuntimeSettings } from './settings.ts';
 
 /** The process settings of a container or an image, as the engine shows them. */
 export interface ProcessSettings {
@@ -80,6 +81,10 @@ export interface DefinitionChanges {
   networks?: Record<string, { ipv4?: string; mac?: string }>;
   /** Mounts to have at their destinations; those equal to the old container's keep their old form (options included). */
   mounts?: MountObservation[];
+  /** Settings a manifest declares (ports, restart, limits, tmpfs, healthcheck…): they replace the old container's. */
+  settings?: RuntimeSettings;
+  /** Names of env entries that hold secrets (never reported back). */
+  secretEnv?: string[];
 }
 
 /** The process settings of the new container; undefined means "the new image's default". */
@@ -185,13 +190,24 @@ export function inheritsDefinition(labels: Record<string, string>): boolean {
   return labels['dev.molt.upgrade-id'] === undefined || labels[INHERIT_LABEL] !== undefined;
 }
 
-/** The request an operation makes: the command line's (standalone) or the manifest's. */
-export function requestOf(manifest: AppManifest, previous: AppManifest | undefined, standalone: boolean): InheritRequest {
+/**
+ * The request an operation makes: the command line's (standalone), or the manifest's — whose
+ * env (with env files and secrets: `container.env`), labels, user, working dir and stop
+ * signal are the user's settings.
+ */
+export function requestOf(manifest: AppManifest, previous: AppManifest | undefined, standalone: boolean, container?: ContainerSpec): InheritRequest {
   const { spec, metadata } = manifest;
   const argv = { ...(spec.command ? { cmd: spec.command } : {}), ...(spec.entrypoint ? { entrypoint: spec.entrypoint } : {}) };
   if (standalone) return { image: spec.image, ...argv };
-  const unsetLabels = Object.keys(previous?.metadata.labels ?? {}).filter((k) => !(k in metadata.labels));
-  return { image: spec.image, ...argv, env: spec.env, envExact: true, labels: metadata.labels, unsetLabels };
+  const labelsOf = (m: AppManifest | undefined) => ({ ...m?.spec.containerLabels, ...m?.metadata.labels });
+  const labels = labelsOf(manifest);
+  const unsetLabels = Object.keys(labelsOf(previous)).filter((k) => !(k in labels));
+  return {
+    image: spec.image, ...argv, env: container?.env ?? spec.env, envExact: true, labels, unsetLabels,
+    ...(spec.user !== undefined ? { user: spec.user } : {}),
+    ...(spec.workingDir !== undefined ? { workingDir: spec.workingDir } : {}),
+    ...(spec.stopSignal !== undefined ? { stopSignal: spec.stopSignal } : {}),
+  };
 }
 
 /** Refuses an upgrade to the image the container already runs (pouch: "image not changed"). */

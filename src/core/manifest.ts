@@ -3,7 +3,9 @@
  * every problem names file:line:column and the field. Pure: the caller reads the file.
  */
 import { isMap, isSeq, LineCounter, parseAllDocuments, visit, type Document, type Node } from 'yaml';
+import { dirname } from 'node:path';
 import { problemOffset } from './yaml-errors.ts';
+import { resolveSettingFiles, type ContainerSettings } from './settings.ts';
 import type { z } from 'zod';
 import { InvalidInputError, type InputProblem } from './errors.ts';
 import type { AppManifest } from './model.ts';
@@ -21,6 +23,8 @@ interface Origin {
   line: number;
   column?: number;
   namespace?: { name: string; line?: number; column?: number };
+  /** The line and column of a field of the document (path from its root), as near as exists. */
+  locate?: (path: (string | number)[]) => { line?: number; column?: number };
 }
 
 /** One validated document and where it came from. */
@@ -128,7 +132,8 @@ function validateDocument(doc: Document, file: string, lines: LineCounter, probl
   const line = lines.linePos(doc.contents?.range?.[0] ?? 0).line;
   const nameAt = position(doc, lines, ['metadata'], 'name');
   const where = namespace?.name === undefined ? {} : { namespace: { name: namespace.name, line: namespace.at.line, column: namespace.at.column } };
-  return { kind: runsRelease ? 'ReleaseApp' : kind, file, line: nameAt.line ?? line, column: nameAt.column, manifest: parsed.data, ...where } as ManifestDocument;
+  const locate = (path: (string | number)[]) => position(doc, lines, path);
+  return { kind: runsRelease ? 'ReleaseApp' : kind, file, line: nameAt.line ?? line, column: nameAt.column, manifest: withFilesResolved(parsed.data, file), locate, ...where } as ManifestDocument;
 }
 
 /**
@@ -150,6 +155,15 @@ function takeNamespace(record: Record<string, unknown>, at: InputProblem, proble
     return { at, rest };
   }
   return { name: checked.data, at, rest };
+}
+
+/** envFrom and secret files are relative to the manifest's directory (stdin: the working directory). */
+function withFilesResolved(manifest: unknown, file: string): unknown {
+  const base = file === '-' ? '.' : dirname(file);
+  const m = manifest as { kind: string; spec: Record<string, unknown> & { roles?: unknown[] } };
+  if ('image' in m.spec) return { ...m, spec: resolveSettingFiles(m.spec as ContainerSettings, base) };
+  if (m.kind === 'Release' && Array.isArray(m.spec.roles)) return { ...m, spec: { ...m.spec, roles: m.spec.roles.map((r) => resolveSettingFiles(r as ContainerSettings, base)) } };
+  return manifest;
 }
 
 /** The line and column of the node at `path` (or of the key `key` inside it), as near as exists. */

@@ -122,7 +122,9 @@ export interface ContainerObservation {
   networks: Record<string, string>;
   /** Static IPv4 per network as requested at create time. */
   requestedIps: Record<string, string>;
-  /** Ports, restart policy, limits, user… as the engine reports them (issue 13). */
+  /** The user it runs as (Config.User); undefined: the image's. */
+  user?: string;
+  /** Ports, restart policy, limits, working dir… as the engine reports them (issue 13). */
   settings?: RuntimeSettings;
 }
 
@@ -152,6 +154,8 @@ export interface ContainerSpec {
   stopTimeoutSeconds: number;
   /** Ports, restart policy, limits, working dir… (issue 13); undefined: the engine's defaults. */
   settings?: RuntimeSettings;
+  /** Names of env entries that hold secrets: the engine driver never reports their values back. */
+  secretEnv?: string[];
   /** Files copied into the container after create, before start (secrets), owned by `user`. */
   files?: ContainerFile[];
 }

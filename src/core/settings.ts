@@ -4,6 +4,8 @@
  * says (sizes, CPU counts, port specs, restart policies, signals) into what an engine takes.
  * Pure, no I/O; the zod schema is in settings-schema.ts.
  */
+import { resolve as resolvePath } from 'node:path';
+import type { ContainerFile } from './model.ts';
 
 /** A port as written in a manifest: Compose short syntax or its long form. */
 export type PortSpec = string | { target: number; published: number; hostIP?: string; protocol?: 'tcp' | 'udp' };
@@ -278,4 +280,25 @@ export function isBindMount(v: NamedVolumeSpec | BindMountSpec): v is BindMountS
 /** The named volumes of a spec's `volumes`. */
 export function namedVolumes(volumes: (NamedVolumeSpec | BindMountSpec)[]): NamedVolumeSpec[] {
   return volumes.filter((v): v is NamedVolumeSpec => !isBindMount(v));
+}
+
+/** What the host files of a spec give the container, read at apply time (runner/host-inputs.ts). */
+export interface ResolvedInputs {
+  /** From envFrom files, in order (later files win). */
+  env: Record<string, string>;
+  /** Secrets given as env. */
+  secretEnv: Record<string, string>;
+  /** Secrets given as files (mode 0400, owned by the container's user). */
+  files: ContainerFile[];
+}
+
+/** No host inputs. */
+export const NO_INPUTS: ResolvedInputs = { env: {}, secretEnv: {}, files: [] };
+
+/** The spec with its envFrom and secret file paths made absolute against `baseDir` (the manifest's directory). */
+export function resolveSettingFiles<T extends ContainerSettings>(spec: T, baseDir: string): T {
+  const out = { ...spec };
+  if (spec.envFrom) out.envFrom = spec.envFrom.map((f) => ({ ...f, file: resolvePath(baseDir, f.file) }));
+  if (spec.secrets) out.secrets = spec.secrets.map((s) => ({ ...s, file: resolvePath(baseDir, s.file) }));
+  return out;
 }

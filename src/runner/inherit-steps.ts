@@ -4,10 +4,10 @@
  * container is made again from the same definition, exactly.
  */
 import { ImageUnavailableError } from '../core/errors.ts';
-import { chooseMounts, macForIPv4 } from '../core/container-spec.ts';
+import { macForIPv4 } from '../core/container-spec.ts';
 import { INHERIT_LABEL, inheritProcess, requestOf, type DefinitionChanges, type InheritPlan } from '../core/inherit.ts';
-import { LABEL } from '../core/model.ts';
-import { appName, manifestOf, oldInstance, requireIp, type StepContext } from './step-context.ts';
+import { LABEL, type ContainerSpec } from '../core/model.ts';
+import { appName, manifestOf, requireIp, type StepContext } from './step-context.ts';
 
 function planOf(ctx: StepContext): InheritPlan {
   const inherit = ctx.op.plan.inherit;
@@ -16,12 +16,12 @@ function planOf(ctx: StepContext): InheritPlan {
 }
 
 /** Creates the new container from the old definition; returns its id. */
-export async function createInherited(ctx: StepContext): Promise<string> {
+export async function createInherited(ctx: StepContext, spec: ContainerSpec): Promise<string> {
   const inherit = planOf(ctx);
   const manifest = manifestOf(ctx);
   const newImage = await ctx.engine.imageProcess(manifest.spec.image);
   if (!newImage) throw new ImageUnavailableError(manifest.spec.image, 'the image disappeared after EnsureImage');
-  const process = inheritProcess(inherit.definition.process, inherit.oldImage, newImage, requestOf(manifest, ctx.op.plan.previous, inherit.standalone));
+  const process = inheritProcess(inherit.definition.process, inherit.oldImage, newImage, requestOf(manifest, ctx.op.plan.previous, inherit.standalone, spec));
   process.labels = {
     ...process.labels,
     [LABEL.app]: appName(ctx),
@@ -30,18 +30,21 @@ export async function createInherited(ctx: StepContext): Promise<string> {
     [INHERIT_LABEL]: 'definition',
     ...(inherit.standalone ? {} : { [LABEL.managed]: 'true' }),
   };
-  return ctx.engine.createFromDefinition(appName(ctx), inherit.definition, process, changesFor(ctx, inherit));
+  return ctx.engine.createFromDefinition(appName(ctx), inherit.definition, process, changesFor(ctx, inherit, spec));
 }
 
 /** An app's manifest owns its network address and volumes; a standalone upgrade changes neither. */
-function changesFor(ctx: StepContext, inherit: InheritPlan): DefinitionChanges {
+function changesFor(ctx: StepContext, inherit: InheritPlan, spec: ContainerSpec): DefinitionChanges {
   if (inherit.standalone) return {};
   const manifest = manifestOf(ctx);
   const net = manifest.spec.network.name;
   const ip = requireIp(ctx);
   const old = inherit.definition.networks[net];
   const mac = old?.ipv4 === ip && old.mac ? old.mac : macForIPv4(ip);
-  return { networks: { [net]: { ipv4: ip, mac } }, mounts: chooseMounts(manifest, oldInstance(ctx)) };
+  return {
+    networks: { [net]: { ipv4: ip, mac } }, mounts: spec.mounts,
+    ...(spec.settings ? { settings: spec.settings } : {}), ...(spec.secretEnv ? { secretEnv: spec.secretEnv } : {}),
+  };
 }
 
 /** Makes the old container again from its journaled definition, exactly as it was. */

@@ -15,6 +15,7 @@ import { fetchScripts, openStartupGate, postUpgrade, preUpgrade } from './script
 import { pruneSnapshots, restoreVolumes, snapshotVolumes } from './snapshot-steps.ts';
 import { removeHelpers } from './helpers.ts';
 import { createInherited, prepareInherited, recreateFromDefinition } from './inherit-steps.ts';
+import { putFiles, readInputs } from './host-inputs.ts';
 import { appName, findNew, manifestOf, oldInstance, requireIp, requireOld, type Step, type StepContext } from './step-context.ts';
 
 /** The default subnet of a network molt creates. */
@@ -96,18 +97,23 @@ async function renameOld(ctx: StepContext): Promise<string> {
 
 async function createNew(ctx: StepContext): Promise<string> {
   const existing = await findNew(ctx);
+  // envFrom files and secrets are read now, never journaled (a secret lives only in the container).
+  const inputs = readInputs(manifestOf(ctx).spec);
   if (existing) {
     ctx.facts.newContainerId = existing;
+    await putFiles(ctx.engine, existing, inputs.files, manifestOf(ctx).spec.user, ctx.signal);
     await openStartupGate(ctx, existing);
     return `already created (${existing.slice(0, 12)})`;
   }
+  const spec = newContainerSpec(manifestOf(ctx), oldInstance(ctx), requireIp(ctx), String(ctx.op.id), inputs);
   if (ctx.op.plan.inherit) {
-    ctx.facts.newContainerId = await createInherited(ctx);
+    ctx.facts.newContainerId = await createInherited(ctx, spec);
+    await putFiles(ctx.engine, ctx.facts.newContainerId, inputs.files, spec.user, ctx.signal);
     await openStartupGate(ctx, ctx.facts.newContainerId);
-    return `created ${appName(ctx)} (${ctx.facts.newContainerId.slice(0, 12)}) from the old container's definition with ${manifestOf(ctx).spec.image}`;
+    return `created ${appName(ctx)} (${ctx.facts.newContainerId.slice(0, 12)}) from the old container's definition with ${spec.image}`;
   }
-  const spec = newContainerSpec(manifestOf(ctx), oldInstance(ctx), requireIp(ctx), String(ctx.op.id));
   ctx.facts.newContainerId = await ctx.engine.createContainer(spec);
+  await putFiles(ctx.engine, ctx.facts.newContainerId, inputs.files, spec.user, ctx.signal);
   await openStartupGate(ctx, ctx.facts.newContainerId);
   return `created ${spec.name} (${ctx.facts.newContainerId.slice(0, 12)}) at ${spec.network?.ipv4}${spec.cmd ? ` cmd ${JSON.stringify(spec.cmd)}` : ''}`;
 }
@@ -184,12 +190,19 @@ async function recreateOld(ctx: StepContext): Promise<string> {
   }
   const { container } = requireOld(ctx);
   const [network, ip] = Object.entries(container.requestedIps)[0] ?? Object.entries(container.networks)[0] ?? [];
-  const env = Object.fromEntries(container.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  // The observation never holds a secret's value: read the secrets again from the old manifest's files.
+  const previous = ctx.op.plan.previous;
+  const inputs = previous ? readInputs(previous.spec) : undefined;
+  const env = { ...Object.fromEntries(container.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), ...inputs?.secretEnv };
   const id = await ctx.engine.createContainer({
     name: appName(ctx), image: container.imageId || container.image, cmd: container.cmd, entrypoint: container.entrypoint, env,
-    labels: container.labels, mounts: container.mounts, network: { name: network ?? 'molt', ipv4: ip ?? '', ...(ip ? { mac: macForIPv4(ip) } : {}) },
+    labels: container.labels, ...(inputs && Object.keys(inputs.secretEnv).length ? { secretEnv: Object.keys(inputs.secretEnv) } : {}), mounts: container.mounts.filter((m) => m.type !== 'tmpfs' || !container.settings?.tmpfs.some((t) => t.mountPath === m.destination)),
+    network: { name: network ?? 'molt', ipv4: ip ?? '', ...(ip ? { mac: macForIPv4(ip) } : {}) },
     stopTimeoutSeconds: ctx.op.plan.previous?.spec.stopTimeoutSeconds ?? 10,
+    ...(container.user ? { user: container.user } : {}),
+    ...(container.settings ? { settings: container.settings } : {}),
   });
+  if (inputs) await putFiles(ctx.engine, id, inputs.files, container.user, ctx.signal);
   ctx.facts.recreatedOldId = id;
   return id;
 }

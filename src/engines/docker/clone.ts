@@ -8,6 +8,7 @@
 import type { ContainerDefinition, DefinitionChanges, InheritedProcess, NetworkAttachment, ProcessSettings } from '../../core/inherit.ts';
 import type { MountObservation } from '../../core/model.ts';
 import { REQUESTED_IPV4_LABEL, requestedIps } from './convert.ts';
+import { SECRET_ENV_LABEL, settingsBody } from './settings-convert.ts';
 
 /** The parts of container inspect output a definition keeps. */
 export interface RawDefinition {
@@ -114,6 +115,14 @@ export function cloneBody(def: ContainerDefinition, process: InheritedProcess, c
   if (Array.isArray(host.Ulimits)) host.Ulimits = (host.Ulimits as Array<{ Name: string }>).map((u) => ({ ...u, Name: u.Name.replace(/^RLIMIT_/, '').toLowerCase() }));
   if (mode !== undefined) host.NetworkMode = mode;
   applyMounts(host, raw, changes.mounts);
+  if (changes.settings) {
+    // What a manifest declares replaces the old container's (the same converter as createBody).
+    const declared = settingsBody(changes.settings);
+    Object.assign(config, declared.config);
+    Object.assign(host, declared.host);
+    Object.assign(labels, declared.labels);
+  }
+  if (changes.secretEnv?.length) labels[SECRET_ENV_LABEL] = changes.secretEnv.join(',');
   return { ...config, HostConfig: host, ...(Object.keys(endpoints).length > 0 ? { NetworkingConfig: { EndpointsConfig: endpoints } } : {}) };
 }
 
@@ -140,6 +149,10 @@ function networking(def: ContainerDefinition, raw: RawDefinition, changes: Defin
 function applyMounts(host: Record<string, unknown>, raw: RawDefinition, mounts: MountObservation[] | undefined): void {
   if (!mounts) return;
   const old = (raw.Mounts ?? []).map((m) => ({ type: m.Type, source: m.Type === 'volume' ? (m.Name ?? m.Source) : m.Source, destination: m.Destination, readOnly: !m.RW }));
+  // Podman lists tmpfs mounts only under HostConfig.Tmpfs.
+  for (const [destination, options] of Object.entries((raw.HostConfig?.Tmpfs as Record<string, string> | null | undefined) ?? {})) {
+    if (!old.some((o) => o.destination === destination)) old.push({ type: 'tmpfs', source: '', destination, readOnly: options.split(',').includes('ro') });
+  }
   const changed = mounts.filter((m) => !old.some((o) => o.type === m.type && o.destination === m.destination && (m.type === 'tmpfs' || o.source === m.source) && o.readOnly === m.readOnly));
   if (changed.length === 0) return;
   const targets = new Set(changed.map((m) => m.destination));

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { ContainerObservation, ContainerSpec, ImageObservation, MountObservation } from '../../core/model.ts';
 import type { NetworkObservation } from '../types.ts';
+import { HEALTHCHECK_LABEL, redactSecretEnv, SECRET_ENV_LABEL, settingsBody, settingsOf, TMPFS_LABEL, type SettingsJson } from './settings-convert.ts';
 
 /** Label prefix under which the driver records the static IPv4 requested per network. */
 export const REQUESTED_IPV4_LABEL = 'dev.molt.requested-ipv4.';
@@ -32,7 +33,7 @@ export interface EndpointJson {
 }
 
 /** The parts of GET /containers/{id}/json that molt reads. */
-export interface ContainerJson {
+export interface ContainerJson extends SettingsJson {
   Id: string;
   Name: string;
   Image: string;
@@ -43,10 +44,9 @@ export interface ContainerJson {
     Env?: string[] | null;
     Labels?: Record<string, string> | null;
     Tty?: boolean;
-  };
+  } & SettingsJson['Config'];
   State: { Status: string; Running: boolean; ExitCode: number; OOMKilled: boolean };
   Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string; RW: boolean }> | null;
-  HostConfig?: { Tmpfs?: Record<string, string> | null } | null;
   NetworkSettings?: { Networks?: Record<string, EndpointJson> | null } | null;
 }
 
@@ -119,7 +119,7 @@ export function toContainerObservation(c: ContainerJson): ContainerObservation {
   const networks = c.NetworkSettings?.Networks ?? {};
   const labels: Record<string, string> = {};
   for (const [key, value] of Object.entries(allLabels)) {
-    if (!key.startsWith(REQUESTED_IPV4_LABEL)) labels[key] = value;
+    if (!key.startsWith(REQUESTED_IPV4_LABEL) && key !== HEALTHCHECK_LABEL && key !== TMPFS_LABEL) labels[key] = value;
   }
   const addresses: Record<string, string> = {};
   for (const [name, endpoint] of Object.entries(networks)) {
@@ -136,11 +136,13 @@ export function toContainerObservation(c: ContainerJson): ContainerObservation {
     oomKilled: c.State.OOMKilled,
     cmd: command(c.Config.Cmd),
     entrypoint: command(c.Config.Entrypoint),
-    env: c.Config.Env ?? [],
+    env: redactSecretEnv(c.Config.Env ?? [], allLabels[SECRET_ENV_LABEL]),
     labels,
     mounts: mountsOf(c),
     networks: addresses,
     requestedIps: requestedIps(allLabels, networks),
+    settings: settingsOf(c),
+    ...(c.Config.User ? { user: c.Config.User } : {}),
   };
 }
 
@@ -179,7 +181,9 @@ export function addressesOn(network: string, containers: ContainerListJson[]): S
  * defined; note that the engines then drop the image's Cmd when only Entrypoint is given.
  */
 export function createBody(spec: ContainerSpec): Record<string, unknown> {
-  const labels = { ...spec.labels };
+  const settings = settingsBody(spec.settings);
+  const labels = { ...spec.labels, ...settings.labels };
+  if (spec.secretEnv?.length) labels[SECRET_ENV_LABEL] = spec.secretEnv.join(',');
   const network = spec.network;
   const endpoint: Record<string, unknown> = {};
   if (network?.ipv4) {
@@ -192,9 +196,11 @@ export function createBody(spec: ContainerSpec): Record<string, unknown> {
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
     Labels: labels,
     StopTimeout: spec.stopTimeoutSeconds,
+    ...settings.config,
     HostConfig: {
       NetworkMode: network?.name ?? 'none',
       Mounts: spec.mounts.map(mountBody),
+      ...settings.host,
     },
   };
   if (network) body.NetworkingConfig = { EndpointsConfig: { [network.name]: endpoint } };
