@@ -64,7 +64,7 @@ test('userSetEnv: a variable whose value differs from the image is the user\'s',
 });
 
 test('the same image is refused like pouch: "image not changed"', () => {
-  const def: ContainerDefinition = { id: 'c1', name: 'db', image: 'img:1', imageId: 'sha256:aaa', running: true, process: plain, networks: {}, raw: {} };
+  const def: ContainerDefinition = { id: 'c1', name: 'db', image: 'img:1', imageId: 'sha256:aaa', running: true, process: plain, networks: {}, mounts: [], settings: { ports: [], restart: { name: 'no', maximumRetryCount: 0 }, tmpfs: [] }, raw: {} };
   assert.throws(() => requireImageChange(def, 'sha256:aaa', 'img:1'), /image not changed/);
   assert.doesNotThrow(() => requireImageChange(def, 'sha256:bbb', 'img:2'));
 });

@@ -55,6 +55,10 @@ export interface ContainerDefinition {
   process: ProcessSettings;
   networks: Record<string, NetworkAttachment>;
   stopTimeoutSeconds?: number;
+  /** Its mounts (named volumes, binds, tmpfs). */
+  mounts: MountObservation[];
+  /** Ports, restart policy, limits… as the engine reports them. */
+  settings: RuntimeSettings;
   raw: unknown;
 }
 
@@ -136,6 +140,14 @@ export function userSetLabels(container: Record<string, string>, image: Record<s
     result[k] = v;
   }
   return result;
+}
+
+/** The working dir, user and stop signal the user set on a container (not its image's nor the engine's defaults). */
+export function userSetProcess(container: ProcessSettings, image: ProcessSettings | undefined): { workingDir?: string; user?: string; stopSignal?: string } {
+  const workingDir = userSetting(container.workingDir, image?.workingDir, '/');
+  const user = userSetting(container.user, image?.user, '');
+  const stopSignal = userSignal(container.stopSignal, image?.stopSignal);
+  return { ...(workingDir ? { workingDir } : {}), ...(user ? { user } : {}), ...(stopSignal ? { stopSignal: `SIG${signalName(stopSignal)}` } : {}) };
 }
 
 /** `KEY=value` entries as pairs (a bare `KEY` is an empty value). */

@@ -170,4 +170,73 @@ describe('seed 002\'s four CMD cases on containers molt did not create', () => {
   });
 });
 
-export { writeManifest };
+describe('molt adopt CONTAINER, then manage it as an app', () => {
+  const name = 'legacy';
+  let manifestText = '';
+  let kept: Awaited<ReturnType<typeof identity>>;
+
+  test('records the container without restarting it; plan -f of the printed manifest: exit 0, nothing to do', async () => {
+    const ip = subnet.replace(/0\/24$/, '30');
+    port += 1;
+    await podmanRun(['--name', name, '-v', 'legacydata:/data', '--network', net, '--ip', ip, '-p', `127.0.0.1:${port}:8080`, '--restart', 'on-failure:3', '--memory', '96m', '-e', 'FOO=adopted', '--cap-add', 'NET_ADMIN', `${SCRIPTED}:1.0.0`, '/app/run', 'legacy-cmd']);
+    assert.equal((await h.engine.exec(name, ['sh', '-c', 'echo precious > /data/note'])).exitCode, 0);
+    const old = await inspect(name);
+    const started = (old.State as unknown as { StartedAt: string }).StartedAt;
+    kept = await identity(name);
+    const r = await molt(m, ['adopt', name]);
+    assert.equal(r.code, 0, r.stderr);
+    manifestText = r.stdout;
+    assert.match(manifestText, /version: 1\.0\.0/);
+    assert.match(manifestText, /- \/app\/run\n\s+- legacy-cmd/, 'the customised command');
+    assert.match(manifestText, /FOO: adopted/);
+    assert.match(manifestText, new RegExp(`ipv4: ${ip.replace(/\./g, '\\.')}`));
+    assert.match(manifestText, new RegExp(`- 127\\.0\\.0\\.1:${port}:8080`));
+    assert.match(manifestText, /restart: on-failure:3/);
+    assert.match(manifestText, /memory: 100663296/);
+    assert.match(manifestText, /name: legacydata/);
+    assert.doesNotMatch(manifestText, /APP_VERSION|container: podman|HOSTNAME/, 'image defaults and engine env are not the user\'s');
+    const now = await inspect(name);
+    assert.equal(now.Id, old.Id);
+    assert.equal((now.State as unknown as { StartedAt: string }).StartedAt, started, 'not restarted');
+    const file = writeManifest(m, 'legacy.yaml', manifestText);
+    const plan = await molt(m, ['plan', '-f', file]);
+    assert.equal(plan.code, 0, plan.stdout + plan.stderr);
+    assert.match(plan.stdout, /app\/legacy: no changes/);
+    const got = JSON.parse((await molt(m, ['get', 'app', name, '-o', 'json'])).stdout);
+    assert.equal(got.status.installedVersion, '1.0.0');
+  });
+
+  test('a new version in the manifest upgrades it like any app: scripts, snapshots, everything kept', async () => {
+    const sum = await volumeChecksum(h, 'legacydata');
+    const v2 = manifestText.replace(/version: 1\.0\.0/, 'version: 2.0.0').replace(`image: ${SCRIPTED}:1.0.0`, `image: ${SCRIPTED}:2.0.0`);
+    const file = writeManifest(m, 'legacy-2.yaml', v2);
+    const plan = await molt(m, ['plan', '-f', file]);
+    assert.equal(plan.code, 2, plan.stdout + plan.stderr);
+    const r = await molt(m, ['apply', '-f', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /app\/legacy upgraded: 1\.0\.0 → 2\.0\.0/);
+    assert.equal((await h.engine.exec(name, ['cat', '/data/pre-ran'])).stdout.trim(), 'pre 1.0.0 -> 2.0.0', 'pre-upgrade ran in the old container');
+    assert.equal((await h.engine.exec(name, ['cat', '/data/post-ran'])).stdout.trim(), 'post 1.0.0 -> 2.0.0');
+    assert.equal((await h.engine.exec(name, ['cat', '/data/note'])).stdout.trim(), 'precious');
+    assert.equal(await argvOf(name), 'legacy-cmd');
+    const now = await inspect(name);
+    assert.equal(now.Config.Image, `${SCRIPTED}:2.0.0`);
+    assert.deepEqual({ ...(await identity(name)), userEnv: [] }, { ...kept, userEnv: [] });
+    assert.ok(now.Config.Env.includes('FOO=adopted'));
+    const snaps = await molt(m, ['snapshots', name, '-o', 'json']);
+    assert.equal(snaps.code, 0, snaps.stderr);
+    assert.match(snaps.stdout, /legacydata/);
+    assert.notEqual(sum, '');
+    assert.equal((await molt(m, ['plan', '-f', file])).code, 0, 'nothing left to do');
+  });
+
+  test('no version to be had: refused with what to pass', async () => {
+    await h.podman(['tag', `${REPO}:1.0.0`, `${REPO}:latest`]);
+    await podmanRun(['--name', 'nover', '--network', net, `${REPO}:latest`]);
+    const r = await molt(m, ['adopt', 'nover']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot tell which version nover runs: its image localhost\/e2e-own:latest has the tag "latest"/);
+    assert.match(r.stderr, /molt adopt nover --version/);
+    assert.equal((await molt(m, ['get', 'app', 'nover'])).code, 1, 'nothing recorded');
+  });
+});

@@ -8,7 +8,7 @@
 import type { ContainerDefinition, DefinitionChanges, InheritedProcess, NetworkAttachment, ProcessSettings } from '../../core/inherit.ts';
 import type { MountObservation } from '../../core/model.ts';
 import { REQUESTED_IPV4_LABEL, requestedIps } from './convert.ts';
-import { SECRET_ENV_LABEL, settingsBody } from './settings-convert.ts';
+import { SECRET_ENV_LABEL, settingsBody, settingsOf, type SettingsJson } from './settings-convert.ts';
 
 /** The parts of container inspect output a definition keeps. */
 export interface RawDefinition {
@@ -80,6 +80,7 @@ export function toDefinition(raw: RawDefinition): ContainerDefinition {
   return {
     id: raw.Id, name: raw.Name.replace(/^\//, ''), image: raw.Config.Image, imageId: raw.Image, running: raw.State?.Running === true,
     process: containerProcess(raw), networks, ...(typeof stop === 'number' ? { stopTimeoutSeconds: stop } : {}),
+    mounts: mountsOfRaw(raw), settings: settingsOf(raw as unknown as SettingsJson),
     raw: { Id: raw.Id, Name: raw.Name, Image: raw.Image, Config: raw.Config, HostConfig: raw.HostConfig ?? {}, NetworkSettings: { Networks: endpoints }, Mounts: raw.Mounts ?? [] },
   };
 }
@@ -145,14 +146,23 @@ function networking(def: ContainerDefinition, raw: RawDefinition, changes: Defin
   return { mode: generic && names[0] !== undefined ? names[0] : undefined, endpoints };
 }
 
+/** The mounts of inspect output: `Mounts`, plus the tmpfs mounts Podman lists only under HostConfig.Tmpfs. */
+function mountsOfRaw(raw: RawDefinition): MountObservation[] {
+  const out: MountObservation[] = [];
+  for (const m of raw.Mounts ?? []) {
+    if (m.Type !== 'volume' && m.Type !== 'bind' && m.Type !== 'tmpfs') continue;
+    out.push({ type: m.Type, source: m.Type === 'volume' ? (m.Name ?? m.Source) : m.Type === 'tmpfs' ? '' : m.Source, destination: m.Destination, readOnly: !m.RW });
+  }
+  for (const [destination, options] of Object.entries((raw.HostConfig?.Tmpfs as Record<string, string> | null | undefined) ?? {})) {
+    if (!out.some((o) => o.destination === destination)) out.push({ type: 'tmpfs', source: '', destination, readOnly: options.split(',').includes('ro') });
+  }
+  return out.sort((a, b) => a.destination.localeCompare(b.destination));
+}
+
 /** Replaces the old mounts at the destinations of `mounts` that differ from them; keeps the rest in their old form. */
 function applyMounts(host: Record<string, unknown>, raw: RawDefinition, mounts: MountObservation[] | undefined): void {
   if (!mounts) return;
-  const old = (raw.Mounts ?? []).map((m) => ({ type: m.Type, source: m.Type === 'volume' ? (m.Name ?? m.Source) : m.Source, destination: m.Destination, readOnly: !m.RW }));
-  // Podman lists tmpfs mounts only under HostConfig.Tmpfs.
-  for (const [destination, options] of Object.entries((raw.HostConfig?.Tmpfs as Record<string, string> | null | undefined) ?? {})) {
-    if (!old.some((o) => o.destination === destination)) old.push({ type: 'tmpfs', source: '', destination, readOnly: options.split(',').includes('ro') });
-  }
+  const old = mountsOfRaw(raw);
   const changed = mounts.filter((m) => !old.some((o) => o.type === m.type && o.destination === m.destination && (m.type === 'tmpfs' || o.source === m.source) && o.readOnly === m.readOnly));
   if (changed.length === 0) return;
   const targets = new Set(changed.map((m) => m.destination));
