@@ -3,6 +3,7 @@ import { AppNotFoundError, MoltError } from '../core/errors.ts';
 import { describeStep } from '../core/plan.ts';
 import { applyApp, deleteApp, planApp, recoverApp, rollbackApp, type ApplyResult } from '../runner/app-service.ts';
 import { recoverReleaseApp } from '../runner/release-service.ts';
+import { checkHostInputs } from '../runner/host-checks.ts';
 import { connectEngine, openStore, readManifests, runDeps, say, type GlobalOptions } from './context.ts';
 import { readUpgradeNotification } from '../runner/notification.ts';
 import type { AppManifest } from '../core/model.ts';
@@ -26,6 +27,8 @@ export async function applyCommand(opts: GlobalOptions & { filename: string; tim
   const deps = await runDeps(opts, parseDuration(opts.timeout));
   let failed = 0;
   try {
+    // Host files, paths and ports of every app first: one bad one and nothing is touched.
+    for (const doc of docs) if (doc.kind === 'App') await checkHostInputs(doc, deps.store.getApp(doc.manifest.metadata.name)?.manifest);
     // Releases first: an app in the same file may run one of them.
     const ordered = [...docs.filter((d) => d.kind === 'Release'), ...docs.filter((d) => d.kind !== 'Release')];
     for (const doc of ordered) {
@@ -83,6 +86,7 @@ export async function planCommand(opts: GlobalOptions & { filename: string }): P
       }
       const manifest = doc.manifest;
       const name = manifest.metadata.name;
+      await checkHostInputs(doc, store.getApp(name)?.manifest);
       const d = planApp({ store }, manifest);
       if (d.action === 'none' || d.action === 'record') {
         process.stdout.write(`app/${name}: ${d.action === 'none' ? 'no changes' : 'settings recorded, no container change'} (${d.reason})\n`);
@@ -93,6 +97,7 @@ export async function planCommand(opts: GlobalOptions & { filename: string }): P
       const installed = store.getApp(name)?.manifest;
       process.stdout.write(`app/${name}: ${d.action} ${d.from ? `${d.from} → ` : ''}${d.to} (${d.reason})\n`);
       d.warnings.forEach((w) => process.stdout.write(`  WARNING: ${w}\n`));
+      d.diffs?.forEach((line) => process.stdout.write(`  ~ ${line}\n`));
       d.steps.forEach((step, i) => process.stdout.write(`  ${i + 1}. ${step.padEnd(17)} ${describeStep(step, manifest, installed)}\n`));
       const notice = d.action === 'upgrade' ? await noticeFor(opts, manifest) : undefined;
       if (notice) process.stdout.write(`  NOTICE from ${manifest.spec.version}:\n${notice.trimEnd().replace(/^/gm, '    ')}\n`);

@@ -8,7 +8,8 @@ import { problemOffset } from './yaml-errors.ts';
 import { resolveSettingFiles, type ContainerSettings } from './settings.ts';
 import type { z } from 'zod';
 import { InvalidInputError, type InputProblem } from './errors.ts';
-import type { AppManifest } from './model.ts';
+import type { AppManifest, AppSpec } from './model.ts';
+import { localOnlyFields, type LocalOnlyField } from './local-only.ts';
 import { API_VERSION, appDocument, dnsName } from './schema.ts';
 import type { InventoryManifest, UpgradeTaskManifest } from './task.ts';
 import { inventoryDocument, upgradeTaskDocument } from './task-schema.ts';
@@ -42,6 +43,8 @@ export interface ParseOptions {
    * as with kubectl). Locally there are no namespaces and the field is refused.
    */
   namespaces?: boolean;
+  /** The documents go to a cluster: settings only the local engine has are refused at their line. */
+  cluster?: boolean;
 }
 
 /** A document kind molt knows. */
@@ -129,6 +132,11 @@ function validateDocument(doc: Document, file: string, lines: LineCounter, probl
     }
     return undefined;
   }
+  if (options.cluster) {
+    const before = problems.length;
+    for (const f of clusterRefusals(parsed.data)) problems.push({ ...at(f.path), message: f.message });
+    if (problems.length > before) return undefined;
+  }
   const line = lines.linePos(doc.contents?.range?.[0] ?? 0).line;
   const nameAt = position(doc, lines, ['metadata'], 'name');
   const where = namespace?.name === undefined ? {} : { namespace: { name: namespace.name, line: namespace.at.line, column: namespace.at.column } };
@@ -155,6 +163,14 @@ function takeNamespace(record: Record<string, unknown>, at: InputProblem, proble
     return { at, rest };
   }
   return { name: checked.data, at, rest };
+}
+
+/** The local-only settings of an inline App or of a Release's roles, with their paths from the document root. */
+function clusterRefusals(manifest: unknown): LocalOnlyField[] {
+  const m = manifest as { kind: string; spec: Record<string, unknown> & { roles?: unknown[] } };
+  if ('image' in m.spec) return localOnlyFields(m.spec as Partial<AppSpec>).map((f) => ({ ...f, path: ['spec', ...f.path] }));
+  if (m.kind !== 'Release' || !Array.isArray(m.spec.roles)) return [];
+  return m.spec.roles.flatMap((r, i) => localOnlyFields(r as Partial<AppSpec>).map((f) => ({ ...f, path: ['spec', 'roles', i, ...f.path] })));
 }
 
 /** envFrom and secret files are relative to the manifest's directory (stdin: the working directory). */

@@ -8,15 +8,16 @@ import type { AppManifest, AppSpec } from './model.ts';
 import { FORWARD_STEPS, type ForwardStep, type OperationKind } from './upgrade-machine.ts';
 import { compareVersionStrings } from './version.ts';
 import { namedVolumes } from './settings.ts';
+import { comparable, fieldDiff, SHAPING_SETTINGS } from './settings-diff.ts';
 
 /** The outcome of planning one App. */
 export type Decision =
   | { action: 'none'; reason: string }
   | { action: 'record'; reason: string }
-  | { action: OperationKind; reason: string; from?: string; to: string; warnings: string[]; steps: readonly ForwardStep[] };
+  | { action: OperationKind; reason: string; from?: string; to: string; warnings: string[]; steps: readonly ForwardStep[]; diffs?: string[] };
 
 /** Spec fields that shape the container: a change to any of them replaces it. */
-const CONTAINER_FIELDS = ['image', 'command', 'entrypoint', 'env', 'volumes', 'network'] as const satisfies readonly (keyof AppSpec)[];
+const CONTAINER_FIELDS = ['image', 'command', 'entrypoint', 'env', 'volumes', 'network', ...SHAPING_SETTINGS] as const satisfies readonly (keyof AppSpec)[];
 
 /** Decides what applying `desired` over `installed` (undefined: not installed) means. */
 export function decide(desired: AppManifest, installed: AppManifest | undefined): Decision {
@@ -26,12 +27,12 @@ export function decide(desired: AppManifest, installed: AppManifest | undefined)
   const warnings = checkUpgradeRules(installed.spec, desired.spec);
   const from = installed.spec.version;
   const to = desired.spec.version;
-  const changed = CONTAINER_FIELDS.filter((f) => !sameValue(installed.spec[f], desired.spec[f]));
+  const changed = CONTAINER_FIELDS.filter((f) => !sameValue(comparable(f, installed.spec), comparable(f, desired.spec)));
   if (from === to && changed.length === 0) {
     return sameValue(installed, desired) ? { action: 'none', reason: 'up to date' } : { action: 'record', reason: 'only settings that do not shape the container changed' };
   }
   const reason = from !== to ? `version ${from} → ${to}` : `${changed.join(', ')} changed`;
-  return { action: 'upgrade', reason, from, to, warnings, steps: FORWARD_STEPS.upgrade };
+  return { action: 'upgrade', reason, from, to, warnings, steps: FORWARD_STEPS.upgrade, diffs: changed.map((f) => fieldDiff(f, installed.spec, desired.spec)) };
 }
 
 /** Throws when the change is not allowed; returns warnings for allowed-but-risky changes. */

@@ -4,6 +4,7 @@
  * StatefulSet and records, its member pods and ExecPods. Only reads.
  */
 import { namedVolumes } from '../../core/settings.ts';
+import { localOnlyFields } from '../../core/local-only.ts';
 import { appDocument } from '../../core/schema.ts';
 import type { AppManifest } from '../../core/model.ts';
 import type { KubeObject, Pod, ResourceApi, StatefulSet } from '../../engines/kubernetes/index.ts';
@@ -37,6 +38,8 @@ export function desiredOf(app: AppObject): Desired {
   if (name.length > MAX_APP_NAME) return { ok: false, reason: 'InvalidSpec', message: `metadata.name is longer than ${MAX_APP_NAME} characters (its pods and revisions need the rest of 63)` };
   const badVolume = namedVolumes(manifest.spec.volumes).find((v) => !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(v.name));
   if (badVolume) return { ok: false, reason: 'InvalidSpec', message: `spec.volumes: "${badVolume.name}" must be a DNS label on Kubernetes (lowercase letters, digits, "-"): it names the volume claim` };
+  const localOnly = localOnlyFields(manifest.spec);
+  if (localOnly.length) return { ok: false, reason: 'InvalidSpec', message: localOnly.map((f) => `spec.${f.path.join('.')}: ${f.message}`).join('; ') };
   return { ok: true, manifest, hash: specHash(manifest.spec) };
 }
 

@@ -14,6 +14,7 @@
 import { namedVolumes } from '../../core/settings.ts';
 import type { AppSpec, ProbeSpec } from '../../core/model.ts';
 import { GATE_DIR, GATE_UPGRADE } from '../../core/scripts.ts';
+import { applyPodSettings, podSettings, podSettingsShape } from '../pod-settings.ts';
 import type { Container, KubeObject, OwnerReference, Pod, Probe, StatefulSet } from '../../engines/kubernetes/index.ts';
 import { ANNOTATIONS, COMPONENT, LABELS, MAIN_CONTAINER, execPodName, hashOf, statefulSetName } from './names.ts';
 
@@ -40,7 +41,7 @@ export const DEFAULT_VOLUME_SIZE = '1Gi';
 /** The spec fields that shape a member's pod; their hash identifies what a pod runs. */
 export function podShape(spec: AppSpec): Record<string, unknown> {
   const { version, image, command, entrypoint, env, volumes, probes, minReadySeconds, stopTimeoutSeconds } = spec;
-  return { version, image, command, entrypoint, env, volumes, probes, minReadySeconds, stopTimeoutSeconds };
+  return { version, image, command, entrypoint, env, volumes, probes, minReadySeconds, stopTimeoutSeconds, ...podSettingsShape(spec) };
 }
 
 /** The spec hash carried by the template and the pods (label molt.dev/spec-hash). */
@@ -74,7 +75,11 @@ export function statefulSetFor(app: AppRef, spec: AppSpec, mode?: UpgradeMode): 
   const podAnnotations: Record<string, string> = mode ? { [ANNOTATIONS.upgradeMode]: 'true' } : {};
   if (mode?.gate) podAnnotations[ANNOTATIONS.gate] = `${mode.from} ${mode.to}`;
   const container = containerFor(spec, mode);
-  const volumes: Record<string, unknown>[] = [];
+  const settings = podSettings(spec);
+  Object.assign(podAnnotations, settings.annotations);
+  const pod: { volumes?: Record<string, unknown>[]; securityContext?: Record<string, unknown> } = {};
+  applyPodSettings(settings, container, pod);
+  const volumes: Record<string, unknown>[] = [...(pod.volumes ?? [])];
   if (mode?.gate) {
     volumes.push({ name: 'molt-gate', emptyDir: {} });
     volumes.push({ name: 'molt-gate-marker', downwardAPI: { items: [{ path: GATE_UPGRADE, fieldRef: { fieldPath: `metadata.annotations['${ANNOTATIONS.gate}']` } }] } });
@@ -94,6 +99,7 @@ export function statefulSetFor(app: AppRef, spec: AppSpec, mode?: UpgradeMode): 
         spec: {
           containers: [container],
           ...(volumes.length ? { volumes } : {}),
+          ...(pod.securityContext ? { securityContext: pod.securityContext } : {}),
           terminationGracePeriodSeconds: spec.stopTimeoutSeconds,
           enableServiceLinks: false,
         },

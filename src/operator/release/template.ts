@@ -14,6 +14,7 @@ import { upgradeFailureThreshold } from '../../core/scripts.ts';
 import type { Container, KubeObject, StatefulSet } from '../../engines/kubernetes/index.ts';
 import { COMPONENT, LABELS, MAIN_CONTAINER } from '../app/names.ts';
 import { DEFAULT_VOLUME_SIZE, ownerOf, probeFor, type AppRef } from '../app/template.ts';
+import { applyPodSettings, podSettings } from '../pod-settings.ts';
 
 /** Label on a release app's templates and pods: the release they run. */
 export const RELEASE_LABEL = 'molt.dev/release';
@@ -100,6 +101,10 @@ export function roleSetFor(app: AppRef, manifest: ReleaseAppManifest, release: R
   const spec = memberManifest(manifest, release, roleOf(release, role), 0);
   const labels = { ...roleSelector(app.name, role), [LABELS.managedBy]: 'molt', [LABELS.name]: app.name };
   const roleSpec = roleOf(release, role);
+  const container = containerFor(spec, app.name, role, upgrading);
+  const settings = podSettings(spec.spec);
+  const pod: { volumes?: Record<string, unknown>[]; securityContext?: Record<string, unknown> } = {};
+  applyPodSettings(settings, container, pod);
   return {
     metadata: { name, namespace: app.namespace, labels, ownerReferences: [ownerOf(app, true)] },
     spec: {
@@ -110,8 +115,8 @@ export function roleSetFor(app: AppRef, manifest: ReleaseAppManifest, release: R
       podManagementPolicy: 'Parallel',
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
       template: {
-        metadata: { labels: { ...labels, [RELEASE_LABEL]: release.metadata.name, [LABELS.version]: release.spec.version }, annotations: upgrading ? { 'molt.dev/upgrade-mode': 'true' } : {} },
-        spec: { containers: [containerFor(spec, app.name, role, upgrading)], terminationGracePeriodSeconds: spec.spec.stopTimeoutSeconds, enableServiceLinks: false },
+        metadata: { labels: { ...labels, [RELEASE_LABEL]: release.metadata.name, [LABELS.version]: release.spec.version }, annotations: { ...settings.annotations, ...(upgrading ? { 'molt.dev/upgrade-mode': 'true' } : {}) } },
+        spec: { containers: [container], ...pod, terminationGracePeriodSeconds: spec.spec.stopTimeoutSeconds, enableServiceLinks: false },
       },
       volumeClaimTemplates: namedVolumes(roleSpec.volumes).map((v) => ({
         metadata: { name: v.name, labels: { [LABELS.app]: app.name, [LABELS.role]: role } },
