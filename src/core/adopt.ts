@@ -41,8 +41,12 @@ export function adoptedVersion(def: ContainerDefinition, given: string | undefin
 
 /** The package of an adopted container: --package, else namespace/name from its image repository. */
 export function adoptedPackage(def: ContainerDefinition, given: string | undefined): string {
-  if (given !== undefined) return given;
-  const repo = (def.image.split('@')[0] ?? '').replace(/:[^/:]*$/, '');
+  return given ?? packageOfImage(def.image);
+}
+
+/** namespace/name from an image repository (`registry/ns/name:tag` → ns/name; a bare name → local/name). */
+export function packageOfImage(image: string): string {
+  const repo = (image.split('@')[0] ?? '').replace(/:[^/:]*$/, '');
   const parts = repo.split('/').map((p) => p.toLowerCase().replace(/[^a-z0-9._-]/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '')).filter((p) => p !== '');
   const name = parts.at(-1) ?? 'app';
   const namespace = parts.length > 1 ? (parts.at(-2) ?? 'local') : 'local';
