@@ -32,7 +32,9 @@ export async function applyApp(deps: RunDeps, manifest: AppManifest, trigger: Op
   return withLock(deps, name, `molt ${trigger} ${name}`, async () => {
     const resumed = await resumeInFlight(deps, name);
     const record = deps.store.getApp(name);
-    const decision = decide(manifest, record?.manifest);
+    // Going back is a downgrade by nature; the manifest is recorded as it was (a later
+    // `molt plan -f` of the old file then says nothing to do).
+    const decision = decide(trigger === 'rollback' ? forced(manifest) : manifest, record?.manifest);
     for (const w of decision.action === 'install' || decision.action === 'upgrade' ? decision.warnings : []) deps.log(`WARNING: ${w}`);
     if (decision.action === 'none') return { decision, resumed };
     if (decision.action === 'record') {
@@ -58,8 +60,11 @@ export async function rollbackApp(deps: RunDeps, name: string): Promise<ApplyRes
   }
   const previous = last.plan.previous;
   deps.log(`rolling ${name} back from ${current} to ${previous.spec.version}`);
-  const target: AppManifest = { ...previous, spec: { ...previous.spec, upgradeConfig: { ...previous.spec.upgradeConfig, forceUpgrade: true } } };
-  return applyApp(deps, target, 'rollback');
+  return applyApp(deps, previous, 'rollback');
+}
+
+function forced(manifest: AppManifest): AppManifest {
+  return { ...manifest, spec: { ...manifest.spec, upgradeConfig: { ...manifest.spec.upgradeConfig, forceUpgrade: true } } };
 }
 
 /** Finishes or rolls back whatever operation of the app was interrupted. */

@@ -4,6 +4,8 @@
  * kept, the four CMD cases, a broken image leaves the very same container running), `molt
  * adopt` of such a container, and Compose files.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildTestImage, volumeChecksum, type PodmanHarness } from './harness.ts';
@@ -238,5 +240,113 @@ describe('molt adopt CONTAINER, then manage it as an app', () => {
     assert.match(r.stderr, /cannot tell which version nover runs: its image localhost\/e2e-own:latest has the tag "latest"/);
     assert.match(r.stderr, /molt adopt nover --version/);
     assert.equal((await molt(m, ['get', 'app', 'nover'])).code, 1, 'nothing recorded');
+  });
+});
+
+describe('Compose files: molt apply|plan -f compose.yaml', () => {
+  let dir = '';
+  let composeNet = '';
+  let composeSubnet = '';
+  let webPort = 0;
+  const compose = (dbTag: string) => `name: shop
+services:
+  web:
+    image: ${REPO}:1.0.0
+    command: ["/app/run", "web"]
+    depends_on:
+      db: {condition: service_healthy}
+    ports: ["127.0.0.1:${webPort}:8080"]
+    env_file: web.env
+    networks: [front]
+  db:
+    image: ${SCRIPTED}:${dbTag}
+    volumes: ["data:/data"]
+    environment: {ROLE: primary}
+    healthcheck:
+      test: ["CMD", "cat", "/tmp/ready"]
+      interval: 2s
+      retries: 3
+    deploy: {resources: {limits: {memory: 128m}}}
+    networks:
+      front: {ipv4_address: ${composeSubnet.replace(/0\/24$/, '5')}}
+    x-molt:
+      probes: {startup: {exec: [cat, /tmp/ready], periodSeconds: 0.2}}
+volumes:
+  data: {}
+networks:
+  front:
+    name: ${composeNet}
+    ipam: {config: [{subnet: ${composeSubnet}}]}
+`;
+
+  before(() => {
+    dir = join(m.dir, 'shop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'web.env'), 'GREETING=hello\n# a comment\n');
+    composeNet = h.name('front');
+    composeSubnet = h.freeSubnet();
+    port += 1;
+    webPort = port;
+  });
+
+  const write = (text: string) => {
+    const file = join(dir, 'compose.yaml');
+    writeFileSync(file, text);
+    return file;
+  };
+
+  test('two services are applied in depends_on order, with ports, named volume, env_file, healthcheck and limits', async () => {
+    const r = await molt(m, ['apply', '-f', write(compose('1.0.0'))]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /app\/shop-db created: 1\.0\.0\napp\/shop-web created: 1\.0\.0/, 'db before web');
+    const db = await inspect('shop-db');
+    const web = await inspect('shop-web');
+    assert.equal(db.HostConfig.Memory, 128 * 1024 * 1024);
+    assert.ok(db.Config.Env.includes('ROLE=primary'));
+    assert.deepEqual((db.Config as unknown as { Healthcheck: { Test: string[] } }).Healthcheck.Test, ['CMD', 'cat', '/tmp/ready']);
+    assert.equal(db.NetworkSettings.Networks[composeNet]?.IPAddress, composeSubnet.replace(/0\/24$/, '5'));
+    assert.ok(web.Config.Env.includes('GREETING=hello'), 'env_file');
+    assert.deepEqual(web.HostConfig.PortBindings, { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: String(webPort) }] });
+    assert.equal(await argvOf('shop-web'), 'web');
+    assert.ok((await h.podman(['volume', 'exists', 'shop_data'])).code === 0, 'Compose\'s volume name <project>_<name>');
+    assert.equal((await h.engine.exec('shop-db', ['sh', '-c', 'echo precious > /data/note'])).exitCode, 0);
+    const plan = await molt(m, ['plan', '-f', write(compose('1.0.0'))]);
+    assert.equal(plan.code, 0, plan.stdout);
+  });
+
+  test('changing one tag: plan shows exactly that service; apply upgrades only it (scripts run, data kept); rollback', async () => {
+    const webBefore = (await inspect('shop-web')).Id;
+    const file = write(compose('2.0.0'));
+    const plan = await molt(m, ['plan', '-f', file]);
+    assert.equal(plan.code, 2, plan.stdout + plan.stderr);
+    assert.match(plan.stdout, /app\/shop-db: upgrade 1\.0\.0 → 2\.0\.0/);
+    assert.match(plan.stdout, /app\/shop-web: no changes/);
+    const r = await molt(m, ['apply', '-f', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /app\/shop-db upgraded: 1\.0\.0 → 2\.0\.0/);
+    assert.match(r.stdout, /app\/shop-web unchanged/);
+    assert.equal((await inspect('shop-web')).Id, webBefore, 'the other service was not touched');
+    assert.equal((await inspect('shop-db')).Config.Image, `${SCRIPTED}:2.0.0`);
+    assert.equal((await h.engine.exec('shop-db', ['cat', '/data/pre-ran'])).stdout.trim(), 'pre 1.0.0 -> 2.0.0');
+    assert.equal((await h.engine.exec('shop-db', ['cat', '/data/note'])).stdout.trim(), 'precious');
+    const back = await molt(m, ['rollback', 'shop-db']);
+    assert.equal(back.code, 0, back.stderr);
+    const db = await inspect('shop-db');
+    assert.equal(db.Config.Image, `${SCRIPTED}:1.0.0`);
+    assert.equal(db.HostConfig.Memory, 128 * 1024 * 1024);
+    assert.equal((await h.engine.exec('shop-db', ['cat', '/data/note'])).stdout.trim(), 'precious');
+    assert.equal((await inspect('shop-web')).Id, webBefore);
+    const again = await molt(m, ['plan', '-f', write(compose('1.0.0'))]);
+    assert.equal(again.code, 0, again.stdout);
+  });
+
+  test('build: is refused at its line, naming it; nothing is touched', async () => {
+    const text = compose('1.0.0').replace('  db:\n', '  db:\n    build: ./db\n');
+    const line = text.split('\n').indexOf('    build: ./db') + 1;
+    const before3 = (await inspect('shop-db')).Id;
+    const r = await molt(m, ['apply', '-f', write(text)]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`compose\\.yaml:${line}:5: services\\.db\\.build: "build" is not supported by molt`));
+    assert.equal((await inspect('shop-db')).Id, before3);
   });
 });
