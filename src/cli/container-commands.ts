@@ -10,12 +10,11 @@ import { UpgradeRefusedError } from '../core/errors.ts';
 import { ContainerNotFoundError, upgradeContainer } from '../runner/container-upgrade.ts';
 import { connectEngine, openStore, runDeps, say, type GlobalOptions } from './context.ts';
 import { outputFormat, parseDuration, UsageError } from './output.ts';
-import { reportError } from './commands.ts';
 
 type Action = (...args: never[]) => number | Promise<number>;
 
 interface UpgradeOptions { image: string; version?: string; entrypoint?: string; minReady?: string; timeout: string }
-interface AdoptOptions { package?: string; version?: string; output: string }
+interface AdoptOptions { package?: string; version?: string; name?: string; output: string }
 
 /** Adds `upgrade` and `adopt` to the program. */
 export function registerContainerCommands(program: Command): void {
@@ -35,6 +34,7 @@ export function registerContainerCommands(program: Command): void {
     .argument('<container>', 'name or id')
     .option('--package <ns/name>', 'package identity (default: from the image repository)')
     .option('--version <version>', 'the version it runs (default: its image tag, when that is a version)')
+    .option('--name <app>', 'the app\'s name; the container is renamed to it (not restarted). E.g. a Compose service\'s <project>-<service>')
     .option('-o, --output <format>', 'yaml or json', 'yaml')
     .action(run((container: string, o: AdoptOptions) => adoptCommand(container, { ...globals(), ...o })));
 }
@@ -71,19 +71,27 @@ export async function upgradeCommand(ref: string, command: string[], opts: Globa
 export async function adoptCommand(ref: string, opts: GlobalOptions & AdoptOptions): Promise<number> {
   const format = outputFormat(opts.output, ['yaml', 'json']);
   const engine = await connectEngine(opts);
-  const def = await engine.inspectDefinition(ref);
-  if (!def) throw new ContainerNotFoundError(ref);
+  const found = await engine.inspectDefinition(ref);
+  if (!found) throw new ContainerNotFoundError(ref);
   const store = openStore(opts);
   try {
-    if (store.getApp(def.name)?.manifest) {
-      throw new UpgradeRefusedError('ChangeRefused', `app "${def.name}" is already managed by molt`, `\`molt get app ${def.name} -o yaml\` shows its status; nothing to adopt.`);
+    const name = opts.name ?? found.name;
+    if (store.getApp(name)?.manifest) {
+      throw new UpgradeRefusedError('ChangeRefused', `app "${name}" is already managed by molt`, `\`molt get app ${name} -o yaml\` shows its status; nothing to adopt.`);
     }
-    const image = await engine.imageProcess(def.imageId || def.image);
-    const { manifest, inherited } = adoptManifest(def, image, { package: opts.package, version: opts.version });
+    const image = await engine.imageProcess(found.imageId || found.image);
+    // Validated before the rename: a refused adoption changes nothing.
+    const { manifest, inherited } = adoptManifest({ ...found, name }, image, { package: opts.package, version: opts.version });
+    const def = { ...found, name };
     const text = stringify(manifest);
     // Through the same validation as `molt apply -f`: what is recorded is what a file of it parses to.
     const [doc] = parseManifests(text, `manifest of ${def.name}`, ['App']);
     if (!doc) throw new Error('internal: the adopted manifest did not parse');
+    if (name !== found.name) {
+      if (await engine.inspectContainer(name)) throw new UpgradeRefusedError('ChangeRefused', `another container is already named ${name}`, 'Pick another --name, or remove that container.');
+      await engine.renameContainer(found.id, name);
+      say(`renamed container ${found.name} to ${name} (it keeps running)`);
+    }
     const ip = doc.manifest.spec.network.ipv4;
     if (ip) store.reserveIp(doc.manifest.spec.network.name, def.name, [ip]);
     store.saveApp(def.name, doc.manifest, { phase: def.running ? 'Running' : 'Failed', installedVersion: doc.manifest.spec.version, image: def.image, containerId: def.id, ...(ip ? { ip } : {}), conditions: [] });
@@ -92,10 +100,6 @@ export async function adoptCommand(ref: string, opts: GlobalOptions & AdoptOptio
     process.stdout.write(format === 'json' ? `${JSON.stringify(manifest, null, 2)}\n` : `${header.join('\n')}\n${text}`);
     say(`app/${def.name} adopted at version ${doc.manifest.spec.version}; \`molt plan -f\` of this manifest says nothing to do, a new version in it upgrades the container`);
     return 0;
-  } catch (e) {
-    if (e instanceof UpgradeRefusedError) throw e;
-    reportError(e);
-    return 1;
   } finally {
     store.close();
   }
