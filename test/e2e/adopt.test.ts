@@ -340,6 +340,30 @@ networks:
     assert.equal(again.code, 0, again.stdout);
   });
 
+  test('a service already running under podman-compose is adopted (--name <project>-<service>) and then driven from the same file', async () => {
+    await podmanRun(['--name', 'legacy_cache_1', '-v', 'legacy_cache:/data', '--network', net, '--label', 'com.docker.compose.project=legacy', `${REPO}:1.0.0`, '/app/run', 'cache']);
+    assert.equal((await h.engine.exec('legacy_cache_1', ['sh', '-c', 'echo cached > /data/note'])).exitCode, 0);
+    const id = (await inspect('legacy_cache_1')).Id;
+    const adopted = await molt(m, ['adopt', 'legacy_cache_1', '--name', 'legacy-cache']);
+    assert.equal(adopted.code, 0, adopted.stderr);
+    assert.equal((await inspect('legacy-cache')).Id, id, 'renamed, same container');
+    const file = (tag: string) => {
+      const d = join(m.dir, 'legacy');
+      mkdirSync(d, { recursive: true });
+      const f = join(d, 'compose.yaml');
+      writeFileSync(f, `services:\n  cache:\n    image: ${REPO}:${tag}\n    command: /app/run cache\n    restart: "no"\n    volumes: [cache:/data]\nvolumes:\n  cache: {}\nnetworks:\n  default: {name: ${net}, external: true}\n`);
+      return f;
+    };
+    const first = await molt(m, ['apply', '-f', file('1.0.0')]);
+    assert.equal(first.code, 0, first.stderr);
+    const upgraded = await molt(m, ['apply', '-f', file('2.0.0')]);
+    assert.equal(upgraded.code, 0, upgraded.stderr);
+    assert.match(upgraded.stdout, /app\/legacy-cache upgraded: 1\.0\.0 → 2\.0\.0/);
+    assert.equal((await h.engine.exec('legacy-cache', ['cat', '/data/note'])).stdout.trim(), 'cached');
+    assert.equal(await argvOf('legacy-cache'), 'cache');
+    assert.equal((await molt(m, ['plan', '-f', file('2.0.0')])).code, 0);
+  });
+
   test('build: is refused at its line, naming it; nothing is touched', async () => {
     const text = compose('1.0.0').replace('  db:\n', '  db:\n    build: ./db\n');
     const line = text.split('\n').indexOf('    build: ./db') + 1;
