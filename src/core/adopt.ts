@@ -56,7 +56,7 @@ export function packageOfImage(image: string): string {
 /** The manifest that describes `def`, run from an image with `image`'s settings. */
 export function adoptManifest(def: ContainerDefinition, image: ProcessSettings | undefined, options: AdoptOptions): Adoption {
   if (!DNS_LABEL.test(def.name)) {
-    throw new InvalidInputError([{ file: def.name, message: `container name "${def.name}" is not a DNS label (an app's name is its container's and DNS name)` }], `Rename it first: \`podman rename ${def.name} ${def.name.toLowerCase().replace(/[^a-z0-9-]/g, '-')}\` (a rename does not restart it).`);
+    throw new InvalidInputError([{ file: def.name, message: `container name "${def.name}" is not a DNS label (an app's name is its container's and DNS name)` }], `Give it an app name: \`molt adopt ${def.name} --name ${def.name.toLowerCase().replace(/[^a-z0-9-]/g, '-')}\` (the container is renamed; a rename does not restart it).`);
   }
   const [network, attachment] = Object.entries(def.networks)[0] ?? [];
   if (network === undefined) {
