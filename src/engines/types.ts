@@ -76,6 +76,12 @@ export interface ContainerEngine {
   inspectDefinition(idOrName: string): Promise<ContainerDefinition | undefined>;
   /** The process settings an image gives its containers; undefined when the image is missing. */
   imageProcess(ref: string): Promise<ProcessSettings | undefined>;
+  /**
+   * Re-attaches a stopped container to `network` with this address and MAC made static
+   * (disconnect, connect), so a restart keeps both: engines give an unpinned MAC anew at
+   * every start. Safe to repeat; connects a container that is not attached.
+   */
+  pinNetwork(id: string, network: string, address: { ipv4: string; mac: string; aliases?: string[] }): Promise<void>;
   /** Creates (does not start) `name` from an old container's definition with the decided process settings and changes. */
   createFromDefinition(name: string, definition: ContainerDefinition, process: InheritedProcess, changes?: DefinitionChanges): Promise<string>;
 }

@@ -34,8 +34,9 @@ export interface ContainerUpgradeRequest {
 /** Upgrades the container `ref` to `request.image`, waiting until done (or rolled back). */
 export async function upgradeContainer(deps: RunDeps, ref: string, request: ContainerUpgradeRequest): Promise<OperationRecord> {
   const found = await deps.engine.inspectDefinition(ref);
-  if (!found) throw new ContainerNotFoundError(ref);
-  const name = found.name;
+  // A molt killed mid-upgrade may have left the container parked: its operation is found by name.
+  if (!found && !deps.store.inFlightOperation(ref)) throw new ContainerNotFoundError(ref);
+  const name = found?.name ?? ref;
   return withLock(deps, name, `molt upgrade ${name}`, async () => {
     await resumeInFlight(deps, name);
     const def = await deps.engine.inspectDefinition(name);

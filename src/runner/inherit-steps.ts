@@ -65,3 +65,21 @@ export function prepareInherited(ctx: StepContext): string {
   const shown = attached.map(([net, a]) => `${net} ${a.ipv4 ?? '(no address)'}${a.mac ? ` ${a.mac}` : ''}${a.static ? '' : ' (pinned)'}`);
   return `kept: ${shown.join(', ') || 'no networks'}`;
 }
+
+/**
+ * Pins every address and MAC of the stopped old container (disconnect, connect) so that if
+ * the upgrade is rolled back, the very same container starts again with both: Podman gives a
+ * container whose MAC was not set explicitly a new one at every start (measured on 4.3).
+ */
+export async function pinOldNetworks(ctx: StepContext, containerId: string): Promise<string[]> {
+  const { definition } = planOf(ctx);
+  const raw = definition.raw as { NetworkSettings?: { Networks?: Record<string, { Aliases?: string[] | null }> } };
+  const pinned: string[] = [];
+  for (const [network, a] of Object.entries(definition.networks)) {
+    if (!a.ipv4 || !a.mac) continue;
+    const aliases = (raw.NetworkSettings?.Networks?.[network]?.Aliases ?? []).filter((x) => !definition.id.startsWith(x));
+    await ctx.engine.pinNetwork(containerId, network, { ipv4: a.ipv4, mac: a.mac, aliases });
+    pinned.push(`${network} ${a.ipv4} ${a.mac}`);
+  }
+  return pinned;
+}

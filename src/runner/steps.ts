@@ -14,7 +14,7 @@ import { awaitReady } from './probe.ts';
 import { fetchScripts, openStartupGate, postUpgrade, preUpgrade } from './script-steps.ts';
 import { pruneSnapshots, restoreVolumes, snapshotVolumes } from './snapshot-steps.ts';
 import { removeHelpers } from './helpers.ts';
-import { createInherited, prepareInherited, recreateFromDefinition } from './inherit-steps.ts';
+import { createInherited, pinOldNetworks, prepareInherited, recreateFromDefinition } from './inherit-steps.ts';
 import { putFiles, readInputs } from './host-inputs.ts';
 import { appName, findNew, manifestOf, oldInstance, requireIp, requireOld, type Step, type StepContext } from './step-context.ts';
 
@@ -79,10 +79,15 @@ function* freeAddresses(subnet: string, used: Set<string>): Generator<string> {
 async function stopOld(ctx: StepContext): Promise<string> {
   const old = requireOld(ctx);
   const now = await ctx.engine.inspectContainer(old.container.id);
-  if (!now?.running) return 'already stopped';
+  if (!now?.running) {
+    // A re-run after a kill: the pin may have been cut half-way.
+    if (ctx.op.plan.inherit && now) await pinOldNetworks(ctx, old.container.id);
+    return 'already stopped';
+  }
   const grace = ctx.op.plan.previous?.spec.stopTimeoutSeconds ?? manifestOf(ctx).spec.stopTimeoutSeconds;
   await ctx.engine.stopContainer(old.container.id, grace);
-  return `stopped ${old.container.name} (${old.container.id.slice(0, 12)})`;
+  const pinned = ctx.op.plan.inherit ? await pinOldNetworks(ctx, old.container.id) : [];
+  return `stopped ${old.container.name} (${old.container.id.slice(0, 12)})${pinned.length ? `; pinned ${pinned.join(', ')} for a restart` : ''}`;
 }
 
 async function renameOld(ctx: StepContext): Promise<string> {
@@ -170,6 +175,8 @@ async function startOld(ctx: StepContext): Promise<string> {
   const old = requireOld(ctx);
   if (!old.wasRunning) return 'the old container was not running before; left stopped';
   const id = await currentOldId(ctx);
+  // Its addresses and MAC pinned again (StopOld may have been cut half-way through pinning them).
+  if (ctx.op.plan.inherit && !ctx.facts.recreatedOldId && !(await ctx.engine.inspectContainer(id))?.running) await pinOldNetworks(ctx, id);
   await ctx.engine.startContainer(id);
   return `started ${id.slice(0, 12)}`;
 }

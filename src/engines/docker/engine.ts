@@ -335,6 +335,16 @@ export class DockerEngine implements ContainerEngine {
     return status === 404 || !value ? undefined : imageProcess(value);
   }
 
+  async pinNetwork(id: string, network: string, address: { ipv4: string; mac: string; aliases?: string[] }): Promise<void> {
+    const operation = `pin ${address.ipv4} ${address.mac} of container ${id} on network ${network}`;
+    const attached = await this.#inspectRaw(id);
+    if (attached?.NetworkSettings?.Networks?.[network]) {
+      await this.#http.request('POST', `/networks/${enc(network)}/disconnect`, { json: { Container: id, Force: true }, operation });
+    }
+    const endpoint = { IPAMConfig: { IPv4Address: address.ipv4 }, MacAddress: address.mac, ...(address.aliases?.length ? { Aliases: address.aliases } : {}) };
+    await this.#http.request('POST', `/networks/${enc(network)}/connect`, { json: { Container: id, EndpointConfig: endpoint }, operation });
+  }
+
   /** Creates (does not start) a container from an old one's definition (see clone.ts). */
   async createFromDefinition(name: string, definition: ContainerDefinition, process: InheritedProcess, changes?: DefinitionChanges): Promise<string> {
     const operation = `create container ${name}`;
