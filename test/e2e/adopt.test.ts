@@ -114,7 +114,7 @@ describe('molt upgrade CONTAINER (seed 002 on containers molt did not create)', 
 
   async function brokenLeavesAll(image: string) {
     const old = await inspect(name);
-    const r = await molt(m, ['upgrade', name, '--image', `${REPO}:3.0.0`]);
+    const r = await molt(m, ['upgrade', name, '--image', `${REPO}:3.0.0`, '--min-ready', '5']);
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stderr, /error\[ContainerExited\]/);
     assert.match(r.stderr, /the same container/);

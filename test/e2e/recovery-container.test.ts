@@ -76,7 +76,7 @@ describe('SIGKILL during molt upgrade CONTAINER, then molt recover', { concurren
       tally.tried('container upgrade, rollback');
       const name = `r${++counter}`;
       const old = await foreign(name);
-      const killed = await molt(m, ['upgrade', name, '--image', `${REPO}:3.0.0`], { MOLT_TEST_HOOKS: '1', MOLT_TEST_KILL_AT: point });
+      const killed = await molt(m, ['upgrade', name, '--image', `${REPO}:3.0.0`, '--min-ready', '5'], { MOLT_TEST_HOOKS: '1', MOLT_TEST_KILL_AT: point });
       assert.ok(killed.code >= 128, `molt was killed (${killed.stderr})`);
       const recovered = await molt(m, ['recover', name]);
       assert.equal(recovered.code, 1, 'the operation ended RolledBack');
