@@ -22,8 +22,11 @@ export async function createInherited(ctx: StepContext, spec: ContainerSpec): Pr
   const newImage = await ctx.engine.imageProcess(manifest.spec.image);
   if (!newImage) throw new ImageUnavailableError(manifest.spec.image, 'the image disappeared after EnsureImage');
   const process = inheritProcess(inherit.definition.process, inherit.oldImage, newImage, requestOf(manifest, ctx.op.plan.previous, inherit.standalone, spec));
+  // molt's bookkeeping labels of the manifest's container (e.g. the env-file digest) come along.
+  const bookkeeping = inherit.standalone ? {} : Object.fromEntries(Object.entries(spec.labels).filter(([k]) => k.startsWith('dev.molt.')));
   process.labels = {
     ...process.labels,
+    ...bookkeeping,
     [LABEL.app]: appName(ctx),
     [LABEL.version]: manifest.spec.version,
     [LABEL.upgrade]: String(ctx.op.id),
