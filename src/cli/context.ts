@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InterruptedError, InvalidInputError } from '../core/errors.ts';
+import { composeApps, looksLikeCompose } from '../core/compose.ts';
 import { parseManifests, type DocumentOf, type ManifestKind, type ParseOptions } from '../core/manifest.ts';
 import { discoverEngine } from '../engines/docker/discover.ts';
 import type { ContainerEngine } from '../engines/types.ts';
@@ -53,7 +54,16 @@ export function readManifests<K extends ManifestKind>(file: string, accept: read
     const code = (e as NodeJS.ErrnoException).code;
     throw new InvalidInputError([{ file, message: code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot read: ${(e as Error).message}` }], 'Pass the path of a manifest file with -f.');
   }
+  if (accept.includes('App' as K) && looksLikeCompose(text)) return composeDocuments<K>(text, file, options);
   return parseManifests(text, file, accept, options);
+}
+
+/** A Compose file's services as App documents (core/compose.ts); local engines only. */
+function composeDocuments<K extends ManifestKind>(text: string, file: string, options: ParseOptions): DocumentOf<K>[] {
+  if (options.namespaces || options.cluster) {
+    throw new InvalidInputError([{ file, message: 'a Compose file is applied to a local engine (Podman or Docker), not to a cluster' }], 'Drop --kubeconfig/--context, or write App manifests for the cluster.');
+  }
+  return composeApps(text, file).map((a) => ({ kind: 'App', file, line: a.line, column: a.column, manifest: a.manifest, locate: a.locate }) as DocumentOf<K>);
 }
 
 /** Opens the store only (commands that do not need the engine). */

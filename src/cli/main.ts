@@ -8,6 +8,7 @@ import { applyCommand, deleteCommand, getCommand, historyCommand, pauseResumeCom
 import type { GlobalOptions } from './context.ts';
 import { registerTaskCommands } from './task-commands.ts';
 import { registerLifecycleCommands } from './lifecycle-commands.ts';
+import { registerContainerCommands } from './container-commands.ts';
 
 type Action = (...args: never[]) => number | Promise<number>;
 
@@ -64,6 +65,7 @@ function build(): Command {
     .action(run((name: string, o: { volumes?: boolean }) => deleteCommand(name, withGlobals(program, o))));
   registerTaskCommands(program);
   registerLifecycleCommands(program);
+  registerContainerCommands(program);
   program.command('demo').description('build two versions of an example app offline and show an upgrade and a rollback')
     .action(run(async () => (await import('./demo.ts')).demo(withGlobals(program, {}))));
   return program;

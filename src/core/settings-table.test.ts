@@ -2,8 +2,8 @@
  * One row per container setting of issue 13 (a Record over SETTINGS_FIELDS: a field added
  * without a row fails tsc), each taken through every converter: the Docker create body and
  * its read-back from inspect (toContainerObservation must report what was asked for), and
- * the pod template (or its refusal on a cluster at the field's path). A Compose column can
- * be added to Row the same way.
+ * the pod template (or its refusal on a cluster at the field's path), and the Compose
+ * spelling through core/compose.ts (it must give the same manifest fields).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -11,6 +11,8 @@ import { newContainerSpec } from './container-spec.ts';
 import { localOnlyFields } from './local-only.ts';
 import type { AppSpec, ContainerObservation } from './model.ts';
 import { appDocument } from './schema.ts';
+import { composeApps } from './compose.ts';
+import { stringify } from 'yaml';
 import { NO_INPUTS, runtimeSettings, SETTINGS_FIELDS, type ResolvedInputs, type SettingsField } from './settings.ts';
 import { createBody, toContainerObservation, type ContainerJson } from '../engines/docker/convert.ts';
 import { REDACTED } from '../engines/docker/settings-convert.ts';
@@ -29,6 +31,8 @@ interface Row {
   docker: (body: Body, observed: ContainerObservation) => void;
   /** Checks the pod template, or names the refusal on a cluster (a fragment of its message). */
   pod: ((pod: Pod) => void) | { localOnly: string };
+  /** The Compose spelling (service keys, top-level keys) and the manifest fields it must give (default: `spec`). */
+  compose: { service: Record<string, unknown>; top?: Record<string, unknown>; spec?: Record<string, unknown> };
 }
 
 const TABLE: Record<SettingsField, Row> = {
@@ -40,6 +44,7 @@ const TABLE: Record<SettingsField, Row> = {
       assert.deepEqual(o.settings?.ports.map((p) => `${p.hostIP}:${p.hostPort}:${p.containerPort}/${p.protocol}`), ['127.0.0.1:5432:5432/tcp', ':5353:53/udp', ':8080:80/tcp'].sort((a, b) => Number(a.split(':')[1]) - Number(b.split(':')[1])));
     },
     pod: ({ container }) => assert.deepEqual(container.ports, [{ containerPort: 80, protocol: 'TCP' }, { containerPort: 5432, protocol: 'TCP' }, { containerPort: 53, protocol: 'UDP' }]),
+    compose: { service: { ports: ['8080:80', '127.0.0.1:5432:5432/tcp', { target: 53, published: 5353, protocol: 'udp' }] } },
   },
   restart: {
     spec: { restart: 'on-failure:5' },
@@ -48,6 +53,7 @@ const TABLE: Record<SettingsField, Row> = {
       assert.deepEqual(o.settings?.restart, { name: 'on-failure', maximumRetryCount: 5 });
     },
     pod: { localOnly: 'restart exists only on the local engine' },
+    compose: { service: { restart: 'on-failure:5' } },
   },
   resources: {
     spec: { resources: { memory: '512Mi', cpus: '1.5' } },
@@ -58,6 +64,7 @@ const TABLE: Record<SettingsField, Row> = {
       assert.equal(o.settings?.nanoCpus, 1.5e9);
     },
     pod: ({ container }) => assert.deepEqual(container.resources, { limits: { memory: '512Mi', cpu: '1500m' } }),
+    compose: { service: { deploy: { resources: { limits: { memory: '512Mi', cpus: 1.5 } } } } },
   },
   user: {
     spec: { user: '999:998' },
@@ -66,6 +73,7 @@ const TABLE: Record<SettingsField, Row> = {
       assert.equal(o.user, '999:998');
     },
     pod: ({ sts }) => assert.deepEqual(sts.spec?.template.spec.securityContext, { runAsUser: 999, runAsGroup: 998 }),
+    compose: { service: { user: '999:998' } },
   },
   workingDir: {
     spec: { workingDir: '/srv' },
@@ -74,6 +82,7 @@ const TABLE: Record<SettingsField, Row> = {
       assert.equal(o.settings?.workingDir, '/srv');
     },
     pod: ({ container }) => assert.equal(container.workingDir, '/srv'),
+    compose: { service: { working_dir: '/srv' } },
   },
   stopSignal: {
     spec: { stopSignal: 'int' },
@@ -82,6 +91,7 @@ const TABLE: Record<SettingsField, Row> = {
       assert.equal(o.settings?.stopSignal, 'SIGINT');
     },
     pod: { localOnly: 'stopSignal is not supported on a cluster' },
+    compose: { service: { stop_signal: 'int' } },
   },
   shmSize: {
     spec: { shmSize: '256m' },
@@ -93,6 +103,7 @@ const TABLE: Record<SettingsField, Row> = {
       assert.deepEqual(sts.spec?.template.spec.volumes?.find((v) => v.name === 'molt-shm'), { name: 'molt-shm', emptyDir: { medium: 'Memory', sizeLimit: '256Mi' } });
       assert.ok(container.volumeMounts?.some((m) => m.name === 'molt-shm' && m.mountPath === '/dev/shm'));
     },
+    compose: { service: { shm_size: '256m' } },
   },
   tmpfs: {
     spec: { tmpfs: [{ mountPath: '/run', size: '64Mi' }] },
@@ -104,6 +115,7 @@ const TABLE: Record<SettingsField, Row> = {
       assert.deepEqual(sts.spec?.template.spec.volumes?.find((v) => v.name === 'molt-tmpfs-0'), { name: 'molt-tmpfs-0', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } });
       assert.ok(container.volumeMounts?.some((m) => m.name === 'molt-tmpfs-0' && m.mountPath === '/run'));
     },
+    compose: { service: { tmpfs: ['/run:size=64Mi'] } },
   },
   hostPath: {
     spec: { volumes: [{ hostPath: '/srv/conf', mountPath: '/etc/app', readOnly: true }] },
@@ -112,6 +124,7 @@ const TABLE: Record<SettingsField, Row> = {
       assert.deepEqual(o.mounts, [{ type: 'bind', source: '/srv/conf', destination: '/etc/app', readOnly: true }]);
     },
     pod: { localOnly: 'hostPath bind mounts exist only on the local engine' },
+    compose: { service: { volumes: ['/srv/conf:/etc/app:ro'] } },
   },
   envFrom: {
     spec: { envFrom: [{ file: '/etc/app.env' }], env: { B: 'manifest' } },
@@ -121,6 +134,7 @@ const TABLE: Record<SettingsField, Row> = {
       assert.deepEqual(o.env, ['A=from-file', 'B=manifest']);
     },
     pod: { localOnly: 'envFrom files are read on the local host' },
+    compose: { service: { env_file: '/etc/app.env', environment: ['B=manifest'] } },
   },
   secrets: {
     spec: { secrets: [{ name: 'pw', file: '/etc/pw', env: 'PGPASSWORD' }, { name: 'key', file: '/etc/key' }] },
@@ -131,6 +145,7 @@ const TABLE: Record<SettingsField, Row> = {
       assert.ok(!JSON.stringify(o).includes('s3cret'));
     },
     pod: { localOnly: 'secret files are read on the local host' },
+    compose: { service: { secrets: ['key'] }, top: { secrets: { key: { file: '/etc/key' } } }, spec: { secrets: [{ name: 'key', file: '/etc/key' }] } },
   },
   containerLabels: {
     spec: { containerLabels: { 'com.example.team': 'db' } },
@@ -139,6 +154,7 @@ const TABLE: Record<SettingsField, Row> = {
       assert.equal(o.labels['com.example.team'], 'db');
     },
     pod: ({ annotations }) => assert.equal(annotations['com.example.team'], 'db'),
+    compose: { service: { labels: ['com.example.team=db'] } },
   },
   healthcheck: {
     spec: { healthcheck: { exec: ['pg_isready'], periodSeconds: 10, failureThreshold: 3, startPeriodSeconds: 5 } },
@@ -147,18 +163,21 @@ const TABLE: Record<SettingsField, Row> = {
       assert.deepEqual(o.settings?.healthcheck, { exec: ['pg_isready'], periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 5, startPeriodSeconds: 5 });
     },
     pod: ({ container }) => assert.deepEqual(container.livenessProbe, { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 5, initialDelaySeconds: 5, exec: { command: ['pg_isready'] } }),
+    compose: { service: { healthcheck: { test: ['CMD', 'pg_isready'], interval: '10s', timeout: '5s', retries: 3, start_period: '5s' } } },
   },
   dependsOn: {
     spec: { dependsOn: ['db'] },
     // It orders `molt up`; the container itself is as without it.
     docker: (b) => assert.deepEqual(b, bodyOf(spec({}))),
     pod: { localOnly: 'dependsOn orders `molt up`' },
+    compose: { service: { depends_on: { store: { condition: 'service_healthy' } } }, spec: { dependsOn: ['p-store'] } },
   },
   monitorSeconds: {
     spec: { upgrade: { monitorSeconds: 30 } },
     // It is a window of the upgrade, not a container setting.
     docker: (b) => assert.deepEqual(b, bodyOf(spec({}))),
     pod: { localOnly: 'upgrade.monitorSeconds is not implemented by the operator' },
+    compose: { service: { 'x-molt': { upgrade: { monitorSeconds: 30 } } } },
   },
 };
 
@@ -189,6 +208,14 @@ function inspectOf(body: Body): ContainerJson {
   };
 }
 
+/** The App a one-service Compose file (project p, service db, plus a `store` service to depend on) gives. */
+function composeSpec(c: Row['compose']): AppSpec {
+  const services = { db: { image: 'localhost/db:1.0.0-1', 'x-molt': { package: 'official/db' }, ...c.service }, store: { image: 'localhost/store:1.0.0' } };
+  if (c.service['x-molt']) Object.assign(services.db['x-molt'], c.service['x-molt']);
+  const app = composeApps(stringify({ name: 'p', services, ...c.top }), '/srv/p/compose.yaml').map((a) => a.manifest).find((m) => m.metadata.name === 'p-db');
+  return app!.spec;
+}
+
 describe('every container setting through every converter', () => {
   it('has a row for every settings field', () => assert.deepEqual(Object.keys(TABLE).sort(), [...SETTINGS_FIELDS].sort()));
 
@@ -200,6 +227,11 @@ describe('every container setting through every converter', () => {
       const observed = toContainerObservation(inspectOf(body));
       row.docker(body, observed);
       assert.deepEqual(observed.settings, runtimeSettings(s), 'the observation reports exactly the settings asked for');
+    });
+    it(`${field}: Compose gives the same manifest fields (core/compose.ts)`, () => {
+      const want = spec(row.compose.spec ?? row.spec);
+      const got = composeSpec(row.compose);
+      for (const key of Object.keys(row.compose.spec ?? row.spec) as (keyof AppSpec)[]) assert.deepEqual(got[key], want[key], key);
     });
     it(`${field}: pod template${'localOnly' in row.pod ? ' (refused on a cluster)' : ''}`, () => {
       const s = spec(row.spec);

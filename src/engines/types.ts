@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { ContainerObservation, ContainerSpec, ImageObservation } from '../core/model.ts';
 import type { ContainerState } from '../core/observed.ts';
+import type { ContainerDefinition, DefinitionChanges, InheritedProcess, ProcessSettings } from '../core/inherit.ts';
 
 /** The result of running a command inside a container. */
 export interface ExecResult {
@@ -77,4 +78,18 @@ export interface ContainerEngine {
   getArchive(id: string, path: string, signal?: AbortSignal): Promise<Readable>;
   /** The last lines the container printed, stdout and stderr interleaved. */
   logs(id: string, tailLines: number): Promise<string>;
+
+  // Seed 002's upgrade of any container (src/core/inherit.ts).
+  /** The container's whole definition as the engine holds it; undefined when there is no such container. */
+  inspectDefinition(idOrName: string): Promise<ContainerDefinition | undefined>;
+  /** The process settings an image gives its containers; undefined when the image is missing. */
+  imageProcess(ref: string): Promise<ProcessSettings | undefined>;
+  /**
+   * Re-attaches a stopped container to `network` with this address and MAC made static
+   * (disconnect, connect), so a restart keeps both: engines give an unpinned MAC anew at
+   * every start. Safe to repeat; connects a container that is not attached.
+   */
+  pinNetwork(id: string, network: string, address: { ipv4: string; mac: string; aliases?: string[] }): Promise<void>;
+  /** Creates (does not start) `name` from an old container's definition with the decided process settings and changes. */
+  createFromDefinition(name: string, definition: ContainerDefinition, process: InheritedProcess, changes?: DefinitionChanges): Promise<string>;
 }

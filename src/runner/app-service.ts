@@ -6,6 +6,7 @@
 import { namedVolumes } from '../core/settings.ts';
 import { AppNotFoundError, InterruptedError, UpgradeRefusedError } from '../core/errors.ts';
 import { parkedName } from '../core/container-spec.ts';
+import { inheritsDefinition, type InheritPlan } from '../core/inherit.ts';
 import { LABEL, type AppManifest } from '../core/model.ts';
 import { decide, type Decision } from '../core/plan.ts';
 import { initialState } from '../core/upgrade-machine.ts';
@@ -136,7 +137,16 @@ export async function planOperation(deps: RunDeps, manifest: AppManifest, previo
     return { manifest, previous, trigger, ip: deps.store.getApp(name)?.status.ip, warnings: [...warnings, 'old container was missing'] };
   }
   const image = await deps.engine.inspectImage(container.imageId || container.image);
-  return { manifest, previous, old: { container, image, wasRunning: container.running }, trigger, warnings };
+  const inherit = inheritsDefinition(container.labels) ? await inheritPlan(deps, container.id, false) : undefined;
+  return { manifest, previous, old: { container, image, wasRunning: container.running }, trigger, warnings, ...(inherit ? { inherit } : {}) };
+}
+
+/** The definition of a container molt did not create from a manifest alone (adopted, or upgraded by `molt upgrade`), to inherit. */
+export async function inheritPlan(deps: Pick<RunDeps, 'engine'>, id: string, standalone: boolean): Promise<InheritPlan | undefined> {
+  const definition = await deps.engine.inspectDefinition(id);
+  if (!definition) return undefined;
+  const oldImage = await deps.engine.imageProcess(definition.imageId || definition.image);
+  return { definition, ...(oldImage ? { oldImage } : {}), standalone };
 }
 
 /** Makes an InterruptedError for a signal reason. */

@@ -11,6 +11,8 @@ import type { OperationFacts, OperationRecord } from '../store/types.ts';
 export function publishStatus(store: Store, op: OperationRecord, state: OperationState, facts: OperationFacts): void {
   const now = new Date().toISOString();
   const previous = store.getApp(op.app);
+  // `molt upgrade CONTAINER` on a container that is no app: journaled (history), not recorded as an app.
+  if (op.plan.inherit?.standalone && !previous) return;
   const base: AppStatus = previous?.status ?? { phase: 'Installing', conditions: [] };
   const succeeded = state.phase === 'Succeeded';
   const installed = succeeded ? op.plan.manifest : op.plan.previous;

@@ -15,6 +15,7 @@ import { fetchScripts, openStartupGate, postUpgrade, preUpgrade } from './script
 import { pruneSnapshots, restoreVolumes, snapshotVolumes } from './snapshot-steps.ts';
 import { removeHelpers } from './helpers.ts';
 import { monitorNew } from './monitor-step.ts';
+import { createInherited, pinOldNetworks, prepareInherited, recreateFromDefinition } from './inherit-steps.ts';
 import { inputsKey, putFiles, readInputs, withDigest } from './host-inputs.ts';
 import { appName, findNew, manifestOf, oldInstance, requireIp, requireOld, type Step, type StepContext } from './step-context.ts';
 
@@ -31,6 +32,7 @@ async function ensureImage(ctx: StepContext): Promise<string> {
 }
 
 async function prepareResources(ctx: StepContext): Promise<string> {
+  if (ctx.op.plan.inherit?.standalone) return prepareInherited(ctx);
   const { spec, metadata } = manifestOf(ctx);
   const net = spec.network;
   const existing = await ctx.engine.inspectNetwork(net.name);
@@ -78,10 +80,15 @@ function* freeAddresses(subnet: string, used: Set<string>): Generator<string> {
 async function stopOld(ctx: StepContext): Promise<string> {
   const old = requireOld(ctx);
   const now = await ctx.engine.inspectContainer(old.container.id);
-  if (!now?.running) return 'already stopped';
+  if (!now?.running) {
+    // A re-run after a kill: the pin may have been cut half-way.
+    if (ctx.op.plan.inherit && now) await pinOldNetworks(ctx, old.container.id);
+    return 'already stopped';
+  }
   const grace = ctx.op.plan.previous?.spec.stopTimeoutSeconds ?? manifestOf(ctx).spec.stopTimeoutSeconds;
   await ctx.engine.stopContainer(old.container.id, grace);
-  return `stopped ${old.container.name} (${old.container.id.slice(0, 12)})`;
+  const pinned = ctx.op.plan.inherit ? await pinOldNetworks(ctx, old.container.id) : [];
+  return `stopped ${old.container.name} (${old.container.id.slice(0, 12)})${pinned.length ? `; pinned ${pinned.join(', ')} for a restart` : ''}`;
 }
 
 async function renameOld(ctx: StepContext): Promise<string> {
@@ -105,6 +112,12 @@ async function createNew(ctx: StepContext): Promise<string> {
     return `already created (${existing.slice(0, 12)})`;
   }
   const spec = newContainerSpec(manifestOf(ctx), oldInstance(ctx), requireIp(ctx), String(ctx.op.id), inputs);
+  if (ctx.op.plan.inherit) {
+    ctx.facts.newContainerId = await createInherited(ctx, spec);
+    await putFiles(ctx.engine, ctx.facts.newContainerId, inputs.files, spec.user, ctx.signal);
+    await openStartupGate(ctx, ctx.facts.newContainerId);
+    return `created ${appName(ctx)} (${ctx.facts.newContainerId.slice(0, 12)}) from the old container's definition with ${spec.image}`;
+  }
   ctx.facts.newContainerId = await ctx.engine.createContainer(spec);
   await putFiles(ctx.engine, ctx.facts.newContainerId, inputs.files, spec.user, ctx.signal);
   await openStartupGate(ctx, ctx.facts.newContainerId);
@@ -163,6 +176,8 @@ async function startOld(ctx: StepContext): Promise<string> {
   const old = requireOld(ctx);
   if (!old.wasRunning) return 'the old container was not running before; left stopped';
   const id = await currentOldId(ctx);
+  // Its addresses and MAC pinned again (StopOld may have been cut half-way through pinning them).
+  if (ctx.op.plan.inherit && !ctx.facts.recreatedOldId && !(await ctx.engine.inspectContainer(id))?.running) await pinOldNetworks(ctx, id);
   await ctx.engine.startContainer(id);
   return `started ${id.slice(0, 12)}`;
 }
@@ -177,6 +192,10 @@ async function awaitOld(ctx: StepContext): Promise<string> {
 
 /** Recreates the old container from its journaled observation (used only if it vanished). */
 async function recreateOld(ctx: StepContext): Promise<string> {
+  if (ctx.op.plan.inherit) {
+    ctx.facts.recreatedOldId = await recreateFromDefinition(ctx);
+    return ctx.facts.recreatedOldId;
+  }
   const { container } = requireOld(ctx);
   const [network, ip] = Object.entries(container.requestedIps)[0] ?? Object.entries(container.networks)[0] ?? [];
   // The observation never holds a secret's value: read the secrets again from the old manifest's files.

@@ -1,6 +1,7 @@
 /** The records the store keeps. */
 import type { AppManifest, ContainerObservation, ImageObservation } from '../core/model.ts';
 import type { DeclaredScripts } from '../core/scripts.ts';
+import type { InheritPlan } from '../core/inherit.ts';
 import type { SnapshotEntry } from './snapshots.ts';
 import type { AppStatus } from '../core/status.ts';
 import type { OperationKind, OperationState } from '../core/upgrade-machine.ts';
@@ -27,6 +28,8 @@ export interface OperationPlan {
   old?: { container: ContainerObservation; image: ImageObservation | undefined; wasRunning: boolean };
   /** `apply`; `rollback` when the user asked to go back; `revert` when a release rollout undoes a member. */
   trigger: 'apply' | 'rollback' | 'revert';
+  /** Set when the old container's whole definition is inherited (seed 002 on any container, adopted apps). */
+  inherit?: InheritPlan;
   /** The IP the app had, kept when its old container is gone. */
   ip?: string;
   warnings: string[];

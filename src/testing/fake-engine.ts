@@ -170,6 +170,23 @@ export class FakeEngine implements ContainerEngine {
     return c && { ...stateOf(c), oomKilled: false, restartCount: 0 };
   }
 
+  // Seed 002 on foreign containers is proven on real Podman only (test/e2e/adopt.test.ts).
+  async inspectDefinition(): Promise<undefined> {
+    throw new EngineError('inspect', 501, 'the fake engine does not model foreign container definitions');
+  }
+
+  async imageProcess(): Promise<undefined> {
+    throw new EngineError('inspect', 501, 'the fake engine does not model image process settings');
+  }
+
+  async pinNetwork(): Promise<void> {
+    throw new EngineError('network connect', 501, 'the fake engine does not pin networks');
+  }
+
+  async createFromDefinition(): Promise<string> {
+    throw new EngineError('create', 501, 'the fake engine does not create from definitions');
+  }
+
   async startContainer(id: string): Promise<void> {
     const c = this.require(id, 'start');
     this.calls.push(`startContainer ${c.name}`);

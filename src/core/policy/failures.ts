@@ -21,6 +21,8 @@ export type FailureCode =
   | 'ContainerRestarted' | 'PodFailed' | 'ReadyTimeout'
   // a steady app as the engine shows it
   | 'EngineUnreachable' | 'ContainerMissing' | 'Unhealthy' | 'OOMKilled' | 'Error' | 'MembersNotRunning' | 'DependencyCycle'
+  // seed 002 on containers molt did not create
+  | 'ContainerNotFound'
   // upgrade scripts and lifecycle hooks
   | 'PreUpgradeFailed' | 'PostUpgradeFailed' | 'ScriptTimeout' | 'ScriptInvalid' | 'ScriptInterrupted' | 'HookFailed'
   // stopped from outside, or a rollback on its way
@@ -84,6 +86,7 @@ export const FAILURES = {
   Error: { retryable: false, reason: 'the container exited with a non-zero code' },
   MembersNotRunning: { retryable: false, reason: 'members of a release app are not running' },
   DependencyCycle: { retryable: false, reason: 'spec.dependsOn of the installed apps forms a cycle' },
+  ContainerNotFound: { retryable: false, reason: 'no container of that name or id on the engine' },
   ReadyTimeout: { retryable: false, reason: 'the new version was not ready within its readiness budget' },
   PreUpgradeFailed: { retryable: false, reason: 'the pre-upgrade script failed' },
   PostUpgradeFailed: { retryable: false, reason: 'the post-upgrade script failed' },

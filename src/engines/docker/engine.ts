@@ -16,6 +16,8 @@ import {
   libpodNetworkObservation, toImageObservation, toNetworkObservation,
 } from './convert.ts';
 import type { ContainerJson, ContainerListJson, ImageJson, LibpodNetworkJson, NetworkJson } from './convert.ts';
+import { cloneBody, imageProcess, toDefinition, type RawDefinition, type RawImage } from './clone.ts';
+import type { ContainerDefinition, DefinitionChanges, InheritedProcess, ProcessSettings } from '../../core/inherit.ts';
 import { connectionError, DockerHttpClient, filters, type TcpEndpoint } from './http.ts';
 import { demultiplex, TextCollector } from './stream.ts';
 import type { ContainerState } from '../../core/observed.ts';
@@ -340,6 +342,39 @@ export class DockerEngine implements ContainerEngine {
       idleTimeoutMs: SLOW_CALL_MS,
       operation: `copy from container ${id}:${path}`,
     });
+  }
+
+  async inspectDefinition(idOrName: string): Promise<ContainerDefinition | undefined> {
+    const raw = await this.#inspectRaw(idOrName);
+    return raw ? toDefinition(raw as unknown as RawDefinition) : undefined;
+  }
+
+  async imageProcess(ref: string): Promise<ProcessSettings | undefined> {
+    const { status, value } = await this.#http.json<RawImage>('GET', `/images/${encodeURI(ref)}/json`, { accept: [404], operation: `inspect image ${ref}` });
+    return status === 404 || !value ? undefined : imageProcess(value);
+  }
+
+  async pinNetwork(id: string, network: string, address: { ipv4: string; mac: string; aliases?: string[] }): Promise<void> {
+    const operation = `pin ${address.ipv4} ${address.mac} of container ${id} on network ${network}`;
+    const attached = await this.#inspectRaw(id);
+    if (attached?.NetworkSettings?.Networks?.[network]) {
+      await this.#http.request('POST', `/networks/${enc(network)}/disconnect`, { json: { Container: id, Force: true }, operation });
+    }
+    const endpoint = { IPAMConfig: { IPv4Address: address.ipv4 }, MacAddress: address.mac, ...(address.aliases?.length ? { Aliases: address.aliases } : {}) };
+    await this.#http.request('POST', `/networks/${enc(network)}/connect`, { json: { Container: id, EndpointConfig: endpoint }, operation });
+  }
+
+  /** Creates (does not start) a container from an old one's definition (see clone.ts). */
+  async createFromDefinition(name: string, definition: ContainerDefinition, process: InheritedProcess, changes?: DefinitionChanges): Promise<string> {
+    const operation = `create container ${name}`;
+    try {
+      const { value } = await this.#http.json<{ Id: string }>('POST', '/containers/create', { query: { name }, json: cloneBody(definition, process, changes), operation });
+      if (!value?.Id) throw new EngineError(operation, 201, 'the engine returned no container ID');
+      return value.Id;
+    } catch (error) {
+      if (error instanceof EngineError && error.status === 404 && /image/i.test(error.message)) throw new ImageUnavailableError(process.image, error.message);
+      throw error;
+    }
   }
 
   /** Reads a JSON-lines progress stream (pull, build) to its end; the first error it reports, if any. */
