@@ -1,20 +1,26 @@
 /** The actions behind each CLI command. Each returns the process exit code. */
 import { AppNotFoundError, MoltError } from '../core/errors.ts';
 import { describeStep } from '../core/plan.ts';
-import { applyApp, deleteApp, planApp, recoverApp, rollbackApp, type ApplyResult } from '../runner/app-service.ts';
-import { recoverReleaseApp } from '../runner/release-service.ts';
+import type { ApplyResult } from '../runner/app-service.ts';
 import { connectEngine, openStore, readManifests, runDeps, say, type GlobalOptions } from './context.ts';
-import { readUpgradeNotification } from '../runner/notification.ts';
 import type { AppManifest } from '../core/model.ts';
 import { outputFormat, parseDuration, structured, table, UsageError } from './output.ts';
 import { appHeader, appObject, appRow, renderApps, renderHistory, renderSnapshots } from './render.ts';
 import { SnapshotFiles } from '../store/snapshots.ts';
 import { moltHome } from './context.ts';
 import type { DocumentOf } from '../core/manifest.ts';
-import { applyReleaseAppDocument, applyReleaseDocument, deleteReleaseAppCommand, getReleasesCommand, pauseCommand, planReleaseDocument, releaseAppObject, releaseAppRows, releaseHistory, rollbackReleaseAppCommand } from './release-commands.ts';
 import { ReleaseStore } from '../store/release-store.ts';
 import { MEMBER_LABEL } from '../core/release.ts';
 import { isKubeMode } from './context.ts';
+import { lazyModule } from './lazy.ts';
+
+// The runner (engine, steps, schemas) loads with the first command that acts: reading
+// commands (get, history, snapshots) start without it.
+const { applyApp, deleteApp, planApp, recoverApp, rollbackApp } = lazyModule(() => import('../runner/app-service.ts'));
+const { recoverReleaseApp } = lazyModule(() => import('../runner/release-service.ts'));
+const { readUpgradeNotification } = lazyModule(() => import('../runner/notification.ts'));
+const releaseCommands = () => import('./release-commands.ts');
+const { applyReleaseAppDocument, applyReleaseDocument, deleteReleaseAppCommand, getReleasesCommand, pauseCommand, planReleaseDocument, rollbackReleaseAppCommand } = lazyModule(releaseCommands);
 
 // The cluster side, loaded only in cluster mode (see isKubeMode).
 const kubeCommands = () => import('./kube-commands.ts');
@@ -22,7 +28,7 @@ const kubeCommands = () => import('./kube-commands.ts');
 /** `molt apply -f FILE`. */
 export async function applyCommand(opts: GlobalOptions & { filename: string; timeout: string; wait?: boolean }): Promise<number> {
   if (isKubeMode(opts)) return (await import('./kube-apply.ts')).kubeApplyCommand(opts);
-  const docs = readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
+  const docs = await readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
   const deps = await runDeps(opts, parseDuration(opts.timeout));
   let failed = 0;
   try {
@@ -72,18 +78,18 @@ function reportApply(name: string, r: ApplyResult): number {
 
 /** `molt plan -f FILE`: exit 0 nothing to do, 2 changes pending, 1 error. */
 export async function planCommand(opts: GlobalOptions & { filename: string }): Promise<number> {
-  const docs = readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
+  const docs = await readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
   const store = openStore(opts);
   let pending = false;
   try {
     for (const doc of docs) {
       if (doc.kind !== 'App') {
-        pending = planReleaseDocument(store, doc) || pending;
+        pending = (await planReleaseDocument(store, doc)) || pending;
         continue;
       }
       const manifest = doc.manifest;
       const name = manifest.metadata.name;
-      const d = planApp({ store }, manifest);
+      const d = await planApp({ store }, manifest);
       if (d.action === 'none' || d.action === 'record') {
         process.stdout.write(`app/${name}: ${d.action === 'none' ? 'no changes' : 'settings recorded, no container change'} (${d.reason})\n`);
         pending ||= d.action === 'record';
@@ -113,7 +119,7 @@ async function noticeFor(opts: GlobalOptions, manifest: AppManifest): Promise<st
 }
 
 /** `molt get apps` / `molt get app NAME`. */
-export function getCommand(resource: string, name: string | undefined, opts: GlobalOptions & { output: string }): number | Promise<number> {
+export async function getCommand(resource: string, name: string | undefined, opts: GlobalOptions & { output: string }): Promise<number> {
   if (isKubeMode(opts)) return kubeCommands().then((k) => k.kubeGetCommand(resource, name, opts));
   if (['release', 'releases'].includes(resource)) return getReleasesCommand(opts);
   const format = outputFormat(opts.output);
@@ -123,6 +129,7 @@ export function getCommand(resource: string, name: string | undefined, opts: Glo
     const rs = new ReleaseStore(store);
     const releaseApp = name ? rs.getApp(name) : undefined;
     if (releaseApp) {
+      const { releaseAppObject, releaseAppRows } = await releaseCommands();
       process.stdout.write(format === 'json' || format === 'yaml' ? structured(releaseAppObject(releaseApp), format) : table(['NAME', 'VERSION', 'PHASE', 'IP', 'AGE'], releaseAppRows([releaseApp], rs)));
       return 0;
     }
@@ -134,9 +141,10 @@ export function getCommand(resource: string, name: string | undefined, opts: Glo
       say('No apps found.');
       return 0;
     }
-    if (releaseApps.length > 0 && (format === 'json' || format === 'yaml')) {
+    const { releaseAppObject, releaseAppRows } = releaseApps.length > 0 ? await releaseCommands() : { releaseAppObject: undefined, releaseAppRows: () => [] };
+    if (releaseAppObject && (format === 'json' || format === 'yaml')) {
       process.stdout.write(structured({ apiVersion: 'molt.dev/v1alpha1', kind: 'List', items: [...apps.map(appObject), ...releaseApps.map(releaseAppObject)] }, format));
-    } else if (releaseApps.length > 0) {
+    } else if (releaseAppObject) {
       const wide = format === 'wide';
       const pad = (row: string[]) => (wide ? [...row, '', '', ''] : row);
       process.stdout.write(table(appHeader(wide), [...apps.map((a) => appRow(a, wide)), ...releaseAppRows(releaseApps, rs).map(pad)]));
@@ -150,14 +158,14 @@ export function getCommand(resource: string, name: string | undefined, opts: Glo
 }
 
 /** `molt history NAME`. */
-export function historyCommand(name: string, opts: GlobalOptions & { output: string }): number | Promise<number> {
+export async function historyCommand(name: string, opts: GlobalOptions & { output: string }): Promise<number> {
   if (isKubeMode(opts)) return kubeCommands().then((k) => k.kubeHistoryCommand(name, opts));
   const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
   const store = openStore(opts);
   try {
     const rs = new ReleaseStore(store);
     if (rs.getApp(name)) {
-      process.stdout.write(releaseHistory(rs, name, format));
+      process.stdout.write((await releaseCommands()).releaseHistory(rs, name, format));
       return 0;
     }
     const ops = store.listOperations(name);

@@ -6,8 +6,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InterruptedError, InvalidInputError } from '../core/errors.ts';
-import { parseManifests, type DocumentOf, type ManifestKind, type ParseOptions } from '../core/manifest.ts';
-import { discoverEngine } from '../engines/docker/discover.ts';
+import type { DocumentOf, ManifestKind, ParseOptions } from '../core/manifest.ts';
 import type { ContainerEngine } from '../engines/types.ts';
 import { Store } from '../store/store.ts';
 import type { RunDeps } from '../runner/run-operation.ts';
@@ -44,8 +43,11 @@ export function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-/** Reads and validates a manifest file; a missing file is an input error, not a crash. */
-export function readManifests<K extends ManifestKind>(file: string, accept: readonly K[], options: ParseOptions = {}): DocumentOf<K>[] {
+/**
+ * Reads and validates a manifest file; a missing file is an input error, not a crash. The
+ * schemas load here, with the first manifest: commands that read none start without them.
+ */
+export async function readManifests<K extends ManifestKind>(file: string, accept: readonly K[], options: ParseOptions = {}): Promise<DocumentOf<K>[]> {
   let text: string;
   try {
     text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
@@ -53,6 +55,7 @@ export function readManifests<K extends ManifestKind>(file: string, accept: read
     const code = (e as NodeJS.ErrnoException).code;
     throw new InvalidInputError([{ file, message: code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot read: ${(e as Error).message}` }], 'Pass the path of a manifest file with -f.');
   }
+  const { parseManifests } = await import('../core/manifest.ts');
   return parseManifests(text, file, accept, options);
 }
 
@@ -63,6 +66,7 @@ export function openStore(opts: GlobalOptions): Store {
 
 /** Connects to the engine (starting Podman's service when none answers). */
 export async function connectEngine(opts: GlobalOptions): Promise<ContainerEngine> {
+  const { discoverEngine } = await import('../engines/docker/discover.ts');
   const { engine } = await discoverEngine({ engine: opts.engine, moltHome: moltHome(opts), log: say });
   return engine;
 }
