@@ -114,7 +114,7 @@ async function startNew(ctx: StepContext): Promise<string> {
 async function awaitNewReady(ctx: StepContext): Promise<string> {
   const { spec } = manifestOf(ctx);
   const id = ctx.facts.newContainerId ?? (await findNew(ctx)) ?? '';
-  return awaitReady(ctx.engine, {
+  const passed = await awaitReady(ctx.engine, {
     containerId: id,
     ip: requireIp(ctx),
     probe: spec.probes.startup,
@@ -123,6 +123,8 @@ async function awaitNewReady(ctx: StepContext): Promise<string> {
     signal: ctx.signal,
     onAttempt: (a, n) => { if (!a.ok) ctx.log(`probe attempt ${n}: ${a.detail}`); },
   });
+  ctx.facts.newReady = true;
+  return passed;
 }
 
 async function removeOld(ctx: StepContext): Promise<string> {
@@ -136,8 +138,13 @@ async function removeNew(ctx: StepContext): Promise<string> {
   await removeHelpers(ctx);
   const id = ctx.facts.newContainerId ?? (await findNew(ctx));
   if (!id) return 'no new container to remove';
-  await ctx.engine.removeContainer(id);
-  return `removed the new container ${id.slice(0, 12)}`;
+  // A graceful stop protects data the container keeps. There is none to protect when the
+  // volumes are about to be restored from their snapshots, or when the container never became
+  // ready: it is killed rather than waited for (its stopTimeoutSeconds) while the app is down.
+  const restored = (ctx.facts.snapshots?.length ?? 0) > 0;
+  const kill = restored || !ctx.facts.newReady;
+  await ctx.engine.removeContainer(id, { kill });
+  return `removed the new container ${id.slice(0, 12)}${kill ? ` (killed: ${restored ? 'its volumes are restored from their snapshots' : 'it never became ready'})` : ''}`;
 }
 
 async function restoreOldName(ctx: StepContext): Promise<string> {

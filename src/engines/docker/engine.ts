@@ -33,6 +33,11 @@ export interface DockerEngineOptions {
 export interface RemoveOptions {
   /** Kill a running container first. @default true */
   force?: boolean;
+  /**
+   * SIGKILL a running container instead of stopping it gracefully (SIGTERM, then its stop
+   * timeout): for a container whose state is thrown away. @default false
+   */
+  kill?: boolean;
 }
 
 const PULL_IDLE_MS = 10 * 60_000;
@@ -236,6 +241,8 @@ export class DockerEngine implements ContainerEngine {
 
   /** Removes a container, keeping its volumes (named and anonymous); a missing container is fine. */
   async removeContainer(id: string, options: RemoveOptions = {}): Promise<void> {
+    // 404: gone; 409: not running (Docker and Podman); either way there is nothing to kill.
+    if (options.kill) await this.#http.request('POST', `/containers/${enc(id)}/kill`, { query: { signal: 'SIGKILL' }, accept: [404, 409], operation: `kill container ${id}` });
     await this.#http.request('DELETE', `/containers/${enc(id)}`, {
       query: { force: options.force ?? true, v: false },
       accept: [404],
