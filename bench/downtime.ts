@@ -20,7 +20,7 @@ interface Sample extends Partial<MoltUsage> { downtimeMs: number }
  * address hangs until its timeout) until `stop()`; returns the longest gap between the send
  * times of two successful requests, i.e. the downtime seen by clients, to ~5 ms.
  */
-function pollGaps(ip: string): { stop: () => Promise<number> } {
+export function pollGaps(ip: string): { stop: () => Promise<number> } {
   const okAt: number[] = [];
   const inflight = new Set<Promise<void>>();
   const timer = setInterval(() => {
@@ -101,7 +101,7 @@ export async function benchDowntime(h: PodmanHarness, rounds: number): Promise<R
   };
 }
 
-async function waitUp(ip: string): Promise<void> {
+export async function waitUp(ip: string): Promise<void> {
   for (let i = 0; i < 400; i++) {
     try {
       const res = await fetch(`http://${ip}:8080/cgi-bin/notes`, { signal: AbortSignal.timeout(500) });
