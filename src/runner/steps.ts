@@ -141,10 +141,9 @@ async function removeNew(ctx: StepContext): Promise<string> {
   // A graceful stop protects data the container keeps. There is none to protect when the
   // volumes are about to be restored from their snapshots, or when the container never became
   // ready: it is killed rather than waited for (its stopTimeoutSeconds) while the app is down.
-  const restored = (ctx.facts.snapshots?.length ?? 0) > 0;
-  const kill = restored || !ctx.facts.newReady;
-  await ctx.engine.removeContainer(id, { kill });
-  return `removed the new container ${id.slice(0, 12)}${kill ? ` (killed: ${restored ? 'its volumes are restored from their snapshots' : 'it never became ready'})` : ''}`;
+  const why = !ctx.facts.newReady ? 'it never became ready' : (ctx.facts.snapshots?.length ?? 0) > 0 ? 'its volumes are restored from their snapshots' : undefined;
+  await ctx.engine.removeContainer(id, { kill: why !== undefined });
+  return `removed the new container ${id.slice(0, 12)}${why ? ` (killed: ${why})` : ''}`;
 }
 
 async function restoreOldName(ctx: StepContext): Promise<string> {
