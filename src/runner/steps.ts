@@ -92,7 +92,7 @@ async function renameOld(ctx: StepContext): Promise<string> {
 }
 
 async function createNew(ctx: StepContext): Promise<string> {
-  const existing = await findNew(ctx);
+  const existing = await existingNew(ctx);
   if (existing) {
     ctx.facts.newContainerId = existing;
     await openStartupGate(ctx, existing);
@@ -102,6 +102,18 @@ async function createNew(ctx: StepContext): Promise<string> {
   ctx.facts.newContainerId = await ctx.engine.createContainer(spec);
   await openStartupGate(ctx, ctx.facts.newContainerId);
   return `created ${spec.name} (${ctx.facts.newContainerId.slice(0, 12)}) at ${spec.network?.ipv4}${spec.cmd ? ` cmd ${JSON.stringify(spec.cmd)}` : ''}`;
+}
+
+/**
+ * The new container of this operation if a crashed run already created it. It has the app's
+ * name (the old one is parked first), so one inspect by name answers; the label search, which
+ * makes the engine look at every container, runs only when something else holds the name.
+ */
+async function existingNew(ctx: StepContext): Promise<string | undefined> {
+  const byName = await ctx.engine.inspectContainer(appName(ctx));
+  if (!byName) return undefined;
+  if (byName.labels[LABEL.upgrade] === String(ctx.op.id) && byName.labels[LABEL.helper] === undefined) return byName.id;
+  return findNew(ctx);
 }
 
 async function startNew(ctx: StepContext): Promise<string> {

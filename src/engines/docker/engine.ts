@@ -241,14 +241,23 @@ export class DockerEngine implements ContainerEngine {
 
   /** Removes a container, keeping its volumes (named and anonymous); a missing container is fine. */
   async removeContainer(id: string, options: RemoveOptions = {}): Promise<void> {
-    // 404: gone; 409: not running (Docker and Podman); either way there is nothing to kill.
-    if (options.kill) await this.#http.request('POST', `/containers/${enc(id)}/kill`, { query: { signal: 'SIGKILL' }, accept: [404, 409], operation: `kill container ${id}` });
+    if (options.kill) await this.#kill(id);
     await this.#http.request('DELETE', `/containers/${enc(id)}`, {
       query: { force: options.force ?? true, v: false },
       accept: [404],
       idleTimeoutMs: SLOW_CALL_MS,
       operation: `remove container ${id}`,
     });
+  }
+
+  /** SIGKILLs a running container; one that is gone or not running (404, 409, Podman's 500) is fine. */
+  async #kill(id: string): Promise<void> {
+    try {
+      await this.#http.request('POST', `/containers/${enc(id)}/kill`, { query: { signal: 'SIGKILL' }, accept: [404, 409], operation: `kill container ${id}` });
+    } catch (error) {
+      if (error instanceof EngineError && !(await this.inspectContainer(id))?.running) return;
+      throw error;
+    }
   }
 
   /** Runs `cmd` in a running container without a TTY, streaming its output; waits for its exit code. */
