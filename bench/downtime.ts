@@ -94,8 +94,8 @@ export async function benchDowntime(h: PodmanHarness, rounds: number): Promise<R
     'molt downtime ms (median)': moltMs,
     'raw podman rm -f + run, same IP: downtime ms (median)': rawIp ?? NaN,
     'raw podman rm -f + run, same IP and MAC: downtime ms (median)': rawMac ?? NaN,
-    'downtime ratio molt / raw same IP (target ≤ 1.15)': moltMs / (rawIp ?? NaN),
-    'downtime ratio molt / raw same IP and MAC': moltMs / (rawMac ?? NaN),
+    'downtime ratio molt / raw same IP': moltMs / (rawIp ?? NaN),
+    'downtime ratio molt / raw same IP and MAC (target ≤ 0.9)': moltMs / (rawMac ?? NaN),
     'molt CPU ms per upgrade (user+sys, median)': med(molt.map((s) => (s.userMs ?? 0) + (s.systemMs ?? 0))),
     'molt peak RSS MiB per upgrade (max)': Math.max(...molt.map((s) => (s.maxRssKiB ?? 0) / 1024)),
   };
