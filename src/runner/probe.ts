@@ -84,6 +84,7 @@ export async function awaitReady(engine: ContainerEngine, wait: ReadinessWait): 
   let last: ProbeAttempt | undefined;
   for (;;) {
     if (wait.signal.aborted) throw wait.signal.reason instanceof Error ? wait.signal.reason : new InterruptedError('Interrupted', 'interrupted');
+    const attemptStarted = Date.now();
     await assertStillRunning(engine, wait.containerId);
     if (!wait.probe) {
       if (Date.now() - started >= wait.minReadySeconds * 1000) return `kept running for ${wait.minReadySeconds}s`;
@@ -99,7 +100,10 @@ export async function awaitReady(engine: ContainerEngine, wait: ReadinessWait): 
     if (++failures >= threshold) {
       throw new NotReadyError('ProbeFailed', `startup probe failed ${failures} times; last: ${last.detail}`, 'Check the new version\'s logs (`molt history` shows them) and its startup probe in the manifest.');
     }
-    await sleep(wait.probe.periodSeconds * 1000, undefined, { signal: wait.signal }).catch(() => undefined);
+    // Attempts start every periodSeconds (like the kubelet's), not periodSeconds after the last
+    // one ended: the failure budget stays threshold × period of time even when the engine is slow.
+    const pause = wait.probe.periodSeconds * 1000 - (Date.now() - attemptStarted);
+    if (pause > 0) await sleep(pause, undefined, { signal: wait.signal }).catch(() => undefined);
   }
 }
 
