@@ -20,7 +20,7 @@ interface Sample extends Partial<MoltUsage> { downtimeMs: number }
  * address hangs until its timeout) until `stop()`; returns the longest gap between the send
  * times of two successful requests, i.e. the downtime seen by clients, to ~5 ms.
  */
-function pollGaps(ip: string): { stop: () => Promise<number> } {
+export function pollGaps(ip: string): { stop: () => Promise<number> } {
   const okAt: number[] = [];
   const inflight = new Set<Promise<void>>();
   const timer = setInterval(() => {
@@ -94,14 +94,14 @@ export async function benchDowntime(h: PodmanHarness, rounds: number): Promise<R
     'molt downtime ms (median)': moltMs,
     'raw podman rm -f + run, same IP: downtime ms (median)': rawIp ?? NaN,
     'raw podman rm -f + run, same IP and MAC: downtime ms (median)': rawMac ?? NaN,
-    'downtime ratio molt / raw same IP (target ≤ 1.15)': moltMs / (rawIp ?? NaN),
-    'downtime ratio molt / raw same IP and MAC': moltMs / (rawMac ?? NaN),
+    'downtime ratio molt / raw same IP': moltMs / (rawIp ?? NaN),
+    'downtime ratio molt / raw same IP and MAC (target ≤ 0.9)': moltMs / (rawMac ?? NaN),
     'molt CPU ms per upgrade (user+sys, median)': med(molt.map((s) => (s.userMs ?? 0) + (s.systemMs ?? 0))),
     'molt peak RSS MiB per upgrade (max)': Math.max(...molt.map((s) => (s.maxRssKiB ?? 0) / 1024)),
   };
 }
 
-async function waitUp(ip: string): Promise<void> {
+export async function waitUp(ip: string): Promise<void> {
   for (let i = 0; i < 400; i++) {
     try {
       const res = await fetch(`http://${ip}:8080/cgi-bin/notes`, { signal: AbortSignal.timeout(500) });

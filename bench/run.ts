@@ -8,13 +8,17 @@ import { benchDowntime } from './downtime.ts';
 import { benchFleet } from './fleet.ts';
 import { benchScripts } from './scripts.ts';
 import { benchRelease } from './release.ts';
+import { benchRollback } from './rollback.ts';
+import { benchStartup } from './startup.ts';
 
 type Suite = (h: PodmanHarness, rounds: number) => Promise<Record<string, number>>;
 
 /** Every benchmark suite, by name, in the order they run. */
 const SUITES: Record<string, { title: string; run: Suite }> = {
+  startup: { title: 'CLI start-up: molt\'s own CPU and peak RSS vs node -e 0 (alternating)', run: benchStartup },
   downtime: { title: 'downtime of one upgrade: molt vs raw podman rm -f + run (alternating)', run: benchDowntime },
-  fleet: { title: 'fleet throughput: FLEET_APPS apps by one UpgradeTask at concurrency 1, 8, 16 vs a serial raw podman loop', run: benchFleet },
+  rollback: { title: 'rollback downtime of a new version failing its startup probe vs an upgrade\'s downtime plus the probe budget (alternating)', run: benchRollback },
+  fleet: { title: 'fleet throughput: FLEET_APPS apps by one UpgradeTask at concurrency 1, 8, 16 vs raw podman rm -f + run, serial and at the same concurrency', run: benchFleet },
   scripts: { title: 'upgrade with scripts and a volume snapshot', run: benchScripts },
   release: { title: 'a 2-role release app upgraded role-parallel', run: benchRelease },
   k8s: { title: 'on the test/k8s cluster: a 3-member app upgraded by the molt operator vs a native StatefulSet RollingUpdate', run: (h, rounds) => import('./k8s.ts').then((m) => m.benchK8s(h, rounds)) },

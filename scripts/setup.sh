@@ -30,4 +30,10 @@ if [ ! -x node_modules/node/bin/node ] || [ ! -f "$stamp" ] || [ package-lock.js
   npm ci --no-audit --no-fund --loglevel=error >&2
   touch "$stamp"
 fi
+# The CLI bundle (scripts/build.ts): rebuilt when a source file is newer; bin/molt runs the
+# sources meanwhile.
+if [ ! -f dist/molt.mjs ] || [ -n "$(find src -name '*.ts' -newer dist/molt.mjs -print -quit)" ]; then
+  say "bundling the CLI (dist/molt.mjs)"
+  node_modules/node/bin/node scripts/build.ts
+fi
 say "ready: $(node_modules/node/bin/node --version), $(podman --version)"

@@ -1,22 +1,28 @@
 /** The actions behind each CLI command. Each returns the process exit code. */
 import { AppNotFoundError } from '../core/errors.ts';
 import { describeStep } from '../core/plan.ts';
-import { applyApp, deleteApp, planApp, recoverApp, rollbackApp, type ApplyResult } from '../runner/app-service.ts';
-import { recoverReleaseApp } from '../runner/release-service.ts';
-import { checkHostInputs, checkReleaseHostInputs } from '../runner/host-checks.ts';
-import { inputsChanged } from '../runner/host-inputs.ts';
+import type { ApplyResult } from '../runner/app-service.ts';
 import { connectEngine, openStore, readManifests, runDeps, say, type GlobalOptions } from './context.ts';
-import { readUpgradeNotification } from '../runner/notification.ts';
 import type { AppManifest } from '../core/model.ts';
 import { outputFormat, parseDuration, structured, table, UsageError } from './output.ts';
 import { appHeader, appObject, appRow, renderApps, renderHistory, renderSnapshots } from './render.ts';
 import { SnapshotFiles } from '../store/snapshots.ts';
 import { moltHome } from './context.ts';
 import type { DocumentOf } from '../core/manifest.ts';
-import { applyReleaseAppDocument, applyReleaseDocument, deleteReleaseAppCommand, getReleasesCommand, pauseCommand, planReleaseDocument, releaseAppObject, releaseAppRows, releaseHistory, rollbackReleaseAppCommand } from './release-commands.ts';
 import { ReleaseStore } from '../store/release-store.ts';
 import { MEMBER_LABEL } from '../core/release.ts';
 import { isKubeMode } from './context.ts';
+import { lazyModule } from './lazy.ts';
+
+// The runner (engine, steps, schemas) loads with the first command that acts: reading
+// commands (get, history, snapshots) start without it.
+const { applyApp, deleteApp, planApp, recoverApp, rollbackApp } = lazyModule(() => import('../runner/app-service.ts'));
+const { recoverReleaseApp } = lazyModule(() => import('../runner/release-service.ts'));
+const { readUpgradeNotification } = lazyModule(() => import('../runner/notification.ts'));
+const releaseCommands = () => import('./release-commands.ts');
+const { applyReleaseAppDocument, applyReleaseDocument, deleteReleaseAppCommand, getReleasesCommand, pauseCommand, planReleaseDocument, rollbackReleaseAppCommand } = lazyModule(releaseCommands);
+const { checkHostInputs, checkReleaseHostInputs } = lazyModule(() => import('../runner/host-checks.ts'));
+const { inputsChanged } = lazyModule(() => import('../runner/host-inputs.ts'));
 import { observedRecords, observedReleaseApps, planConvergence } from './lifecycle-commands.ts';
 import { FORWARD_STEPS } from '../core/upgrade-machine.ts';
 import { reportError } from './report.ts';
@@ -29,7 +35,7 @@ const kubeCommands = () => import('./kube-commands.ts');
 /** `molt apply -f FILE`. */
 export async function applyCommand(opts: GlobalOptions & { filename: string; timeout: string; wait?: boolean }): Promise<number> {
   if (isKubeMode(opts)) return (await import('./kube-apply.ts')).kubeApplyCommand(opts);
-  const docs = readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
+  const docs = await readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
   const deps = await runDeps(opts, parseDuration(opts.timeout));
   let failed = 0;
   try {
@@ -93,13 +99,13 @@ export function failedInstallNote(name: string): string {
 
 /** `molt plan -f FILE`: exit 0 nothing to do, 2 changes pending, 1 error. */
 export async function planCommand(opts: GlobalOptions & { filename: string }): Promise<number> {
-  const docs = readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
+  const docs = await readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
   const store = openStore(opts);
   let pending = false;
   try {
     for (const doc of docs) {
       if (doc.kind !== 'App') {
-        pending = planReleaseDocument(store, doc) || pending;
+        pending = (await planReleaseDocument(store, doc)) || pending;
         continue;
       }
       const manifest = doc.manifest;
@@ -108,7 +114,7 @@ export async function planCommand(opts: GlobalOptions & { filename: string }): P
       const record = store.getApp(name);
       // New contents of env or secret files under the same paths: only the running container's digest label tells.
       const changedInputs = record?.manifest && (manifest.spec.envFrom?.length || manifest.spec.secrets?.length) ? await inputsChanged(await connectEngine(opts), moltHome(opts), manifest, record.status.containerId) : false;
-      const d = planApp({ store }, manifest, changedInputs);
+      const d = await planApp({ store }, manifest, changedInputs);
       const converge = d.action === 'none' || d.action === 'record' ? await planConvergence(opts, store, name) : undefined;
       if (converge) {
         pending = true;
@@ -146,7 +152,7 @@ async function noticeFor(opts: GlobalOptions, manifest: AppManifest): Promise<st
 }
 
 /** `molt get apps` / `molt get app NAME`. */
-export function getCommand(resource: string, name: string | undefined, opts: GlobalOptions & { output: string }): number | Promise<number> {
+export async function getCommand(resource: string, name: string | undefined, opts: GlobalOptions & { output: string }): Promise<number> {
   if (isKubeMode(opts)) return kubeCommands().then((k) => k.kubeGetCommand(resource, name, opts));
   if (['release', 'releases'].includes(resource)) return getReleasesCommand(opts);
   const format = outputFormat(opts.output);
@@ -161,6 +167,7 @@ async function getApps(name: string | undefined, format: ReturnType<typeof outpu
     const recordedRelease = name ? rs.getApp(name) : undefined;
     if (recordedRelease) {
       const [releaseApp] = (await observedReleaseApps(opts, store, [recordedRelease])) as [typeof recordedRelease];
+      const { releaseAppObject, releaseAppRows } = await releaseCommands();
       process.stdout.write(format === 'json' || format === 'yaml' ? structured(releaseAppObject(releaseApp), format) : table(['NAME', 'VERSION', 'PHASE', 'IP', 'AGE'], releaseAppRows([releaseApp], rs)));
       return 0;
     }
@@ -174,9 +181,10 @@ async function getApps(name: string | undefined, format: ReturnType<typeof outpu
       say('No apps found.');
       return 0;
     }
-    if (releaseApps.length > 0 && (format === 'json' || format === 'yaml')) {
+    const { releaseAppObject, releaseAppRows } = releaseApps.length > 0 ? await releaseCommands() : { releaseAppObject: undefined, releaseAppRows: () => [] };
+    if (releaseAppObject && (format === 'json' || format === 'yaml')) {
       process.stdout.write(structured({ apiVersion: 'molt.dev/v1alpha1', kind: 'List', items: [...apps.map(appObject), ...releaseApps.map(releaseAppObject)] }, format));
-    } else if (releaseApps.length > 0) {
+    } else if (releaseAppObject) {
       const wide = format === 'wide';
       const pad = (row: string[]) => (wide ? [...row, '', '', ''] : row);
       process.stdout.write(table(appHeader(wide), [...apps.map((a) => appRow(a, wide)), ...releaseAppRows(releaseApps, rs).map(pad)]));
@@ -190,14 +198,14 @@ async function getApps(name: string | undefined, format: ReturnType<typeof outpu
 }
 
 /** `molt history NAME`. */
-export function historyCommand(name: string, opts: GlobalOptions & { output: string }): number | Promise<number> {
+export async function historyCommand(name: string, opts: GlobalOptions & { output: string }): Promise<number> {
   if (isKubeMode(opts)) return kubeCommands().then((k) => k.kubeHistoryCommand(name, opts));
   const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
   const store = openStore(opts);
   try {
     const rs = new ReleaseStore(store);
     if (rs.getApp(name)) {
-      process.stdout.write(releaseHistory(rs, name, format));
+      process.stdout.write((await releaseCommands()).releaseHistory(rs, name, format));
       return 0;
     }
     const ops = store.listOperations(name);

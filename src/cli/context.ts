@@ -7,8 +7,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InterruptedError, InvalidInputError } from '../core/errors.ts';
 import { composeApps, looksLikeCompose } from '../core/compose.ts';
-import { parseManifests, type DocumentOf, type ManifestKind, type ParseOptions } from '../core/manifest.ts';
-import { discoverEngine } from '../engines/docker/discover.ts';
+import type { DocumentOf, ManifestKind, ParseOptions } from '../core/manifest.ts';
 import type { ContainerEngine } from '../engines/types.ts';
 import { Store } from '../store/store.ts';
 import type { RunDeps } from '../runner/run-operation.ts';
@@ -45,8 +44,11 @@ export function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-/** Reads and validates a manifest file; a missing file is an input error, not a crash. */
-export function readManifests<K extends ManifestKind>(file: string, accept: readonly K[], options: ParseOptions = {}): DocumentOf<K>[] {
+/**
+ * Reads and validates a manifest file; a missing file is an input error, not a crash. The
+ * schemas load here, with the first manifest: commands that read none start without them.
+ */
+export async function readManifests<K extends ManifestKind>(file: string, accept: readonly K[], options: ParseOptions = {}): Promise<DocumentOf<K>[]> {
   let text: string;
   try {
     text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
@@ -55,6 +57,7 @@ export function readManifests<K extends ManifestKind>(file: string, accept: read
     throw new InvalidInputError([{ file, message: code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot read: ${(e as Error).message}` }], 'Pass the path of a manifest file with -f.');
   }
   if (accept.includes('App' as K) && looksLikeCompose(text)) return composeDocuments<K>(text, file, options);
+  const { parseManifests } = await import('../core/manifest.ts');
   return parseManifests(text, file, accept, options);
 }
 
@@ -73,6 +76,7 @@ export function openStore(opts: GlobalOptions): Store {
 
 /** Connects to the engine (starting Podman's service when none answers). */
 export async function connectEngine(opts: GlobalOptions): Promise<ContainerEngine> {
+  const { discoverEngine } = await import('../engines/docker/discover.ts');
   const { engine } = await discoverEngine({ engine: opts.engine, moltHome: moltHome(opts), log: say });
   return engine;
 }

@@ -27,7 +27,7 @@ export interface KubeWaitFlags {
 
 /** `molt apply -f FILE` against the cluster; returns the exit code. */
 export async function kubeApplyCommand(opts: GlobalOptions & KubeWaitFlags & { filename: string }): Promise<number> {
-  const docs = readManifests(opts.filename, ['App', 'Release', 'ReleaseApp'], { namespaces: true, cluster: true });
+  const docs = await readManifests(opts.filename, ['App', 'Release', 'ReleaseApp'], { namespaces: true, cluster: true });
   const timeoutSeconds = parseDuration(opts.timeout);
   requireSameNamespace(docs, opts.namespace);
   const cluster = await connect(opts);

@@ -4,11 +4,14 @@
  * 130 interrupted twice.
  */
 import { Command, CommanderError } from 'commander';
-import { applyCommand, deleteCommand, getCommand, historyCommand, pauseResumeCommand, planCommand, recoverCommand, reportError, rollbackCommand, snapshotsCommand } from './commands.ts';
 import type { GlobalOptions } from './context.ts';
-import { registerTaskCommands } from './task-commands.ts';
+import { lazyModule } from './lazy.ts';
+import { registerTaskCommands } from './task-cli.ts';
 import { registerLifecycleCommands } from './lifecycle-commands.ts';
 import { registerContainerCommands } from './container-commands.ts';
+
+// Each command's code is loaded when it runs (lazy.ts): `--version` and `--help` load none.
+const { applyCommand, deleteCommand, getCommand, historyCommand, pauseResumeCommand, planCommand, recoverCommand, reportError, rollbackCommand, snapshotsCommand } = lazyModule(() => import('./commands.ts'));
 
 type Action = (...args: never[]) => number | Promise<number>;
 
@@ -80,7 +83,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : 1;
       return;
     }
-    reportError(e);
+    await reportError(e);
     process.exitCode = 1;
   }
 }

@@ -5,10 +5,10 @@
  * succeeded (or the command did its job), 1 error or the task ended in Error, 130 the worker
  * was stopped (the task stays Started; running it again continues). With --kubeconfig,
  * --context or --in-cluster the same verbs act on UpgradeTask resources (kube-task-commands.ts).
+ * The verbs are registered in task-cli.ts, which loads this module only when one runs.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { Option, type Command } from 'commander';
 import { InvalidInputError } from '../core/errors.ts';
 import { parseManifests } from '../core/manifest.ts';
 import { sameValue } from '../core/plan.ts';
@@ -18,50 +18,12 @@ import { openEndpoints } from '../runner/task-endpoints.ts';
 import { runTask, type WorkerResult } from '../runner/task-worker.ts';
 import { Store } from '../store/store.ts';
 import { TaskStore, workerAlive } from '../store/task-store.ts';
-import { connectEngine, isKubeMode, moltHome, say, type GlobalOptions } from './context.ts';
-import { outputFormat, parseDuration, UsageError } from './output.ts';
+import { connectEngine, moltHome, say, type GlobalOptions } from './context.ts';
+import { outputFormat, UsageError } from './output.ts';
 import { cancelWorker, spawnDetached } from './task-detach.ts';
-
-// The cluster side, loaded only in cluster mode (see isKubeMode).
-const kubeTasks = () => import('./kube-task-commands.ts');
 import { renderDescribe, renderTargets, renderTasks } from './task-render.ts';
 
-type Action = (...args: never[]) => number | Promise<number>;
-
-/** Registers `molt task` and its subcommands on the program. */
-export function registerTaskCommands(program: Command): void {
-  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-  const run = (fn: Action) => async (...args: unknown[]) => {
-    process.exitCode = await (fn as (...a: unknown[]) => number | Promise<number>)(...args);
-  };
-  const task = program.command('task').description('UpgradeTasks: upgrades as auditable objects, run by a worker across many apps and hosts');
-  task.command('apply').description('create or update UpgradeTasks and Inventories from a file')
-    .requiredOption('-f, --filename <file>', 'YAML file (- for stdin)')
-    .action(run((o: { filename: string }) => (isKubeMode(globals()) ? kubeTasks().then((k) => k.kubeApplyTasks(globals(), o.filename)) : applyTasks(globals(), o.filename))));
-  task.command('run').description('run the task as a worker until it succeeds or fails (resumes a task a stopped worker left)')
-    .argument('<name>')
-    .option('--detach', 'run the worker in the background; it outlives the terminal (log under MOLT_HOME/tasks/)')
-    .option('-o, --output <format>', 'final report: table, json or yaml', 'table')
-    .option('-v, --verbose', 'print every step of every target')
-    .addOption(new Option('--log-file <file>', 'the log file of a detached worker (set by --detach)').hideHelp())
-    .addOption(new Option('--in-job', 'run as the operator\'s Job: exit 0 once the task has ended, even in Error').hideHelp())
-    .action(run((name: string, o: RunOptions) => (isKubeMode(globals()) ? kubeTasks().then((k) => k.kubeRunTask(globals(), name, o)) : runCommand(globals(), name, o))));
-  task.command('get').description('show one task, or all').argument('[name]')
-    .option('-o, --output <format>', 'table, wide, json or yaml', 'table')
-    .action(run((name: string | undefined, o: { output: string }) => (isKubeMode(globals()) ? kubeTasks().then((k) => k.kubeGetTasks(globals(), name, o.output)) : getTasks(globals(), name, o.output))));
-  task.command('list').description('list tasks')
-    .option('-o, --output <format>', 'table, wide, json or yaml', 'table')
-    .action(run((o: { output: string }) => (isKubeMode(globals()) ? kubeTasks().then((k) => k.kubeGetTasks(globals(), undefined, o.output)) : getTasks(globals(), undefined, o.output))));
-  task.command('describe').description('the task in detail: spec, phase, counts, targets and every step').argument('<name>')
-    .action(run((name: string) => (isKubeMode(globals()) ? kubeTasks().then((k) => k.kubeDescribeTask(globals(), name)) : describeTask(globals(), name))));
-  task.command('cancel').description('stop the task safely: what is in flight rolls back, nothing new starts')
-    .argument('<name>').option('--timeout <duration>', 'how long to wait for the worker', '10m')
-    .action(run((name: string, o: { timeout: string }) => (isKubeMode(globals()) ? kubeTasks().then((k) => k.kubeCancelTask(globals(), name, parseDuration(o.timeout))) : cancelTask(globals(), name, parseDuration(o.timeout)))));
-  task.command('delete').description('forget a finished (or never started) task; apps are not touched').argument('<name>')
-    .action(run((name: string) => (isKubeMode(globals()) ? kubeTasks().then((k) => k.kubeDeleteTask(globals(), name)) : deleteTask(globals(), name))));
-}
-
-interface RunOptions { detach?: boolean; output: string; verbose?: boolean; logFile?: string; inJob?: boolean }
+export interface RunOptions { detach?: boolean; output: string; verbose?: boolean; logFile?: string; inJob?: boolean }
 
 /** Runs `fn` with the task store of the molt home, closing it after. */
 function withTasks<T>(opts: GlobalOptions, fn: (tasks: TaskStore, store: Store) => T): T {
@@ -134,7 +96,7 @@ function resolvePaths(inv: InventoryManifest, base: string): InventoryManifest {
 }
 
 /** `molt task run NAME [--detach]`: the final report goes to stdout (targets table, or the task object). */
-async function runCommand(opts: GlobalOptions, name: string, o: RunOptions): Promise<number> {
+export async function runCommand(opts: GlobalOptions, name: string, o: RunOptions): Promise<number> {
   const format = outputFormat(o.output, ['table', 'json', 'yaml']);
   const before = withTasks(opts, (tasks) => tasks.getTask(name));
   if (!before) throw new TaskNotFoundError(name);
@@ -190,7 +152,7 @@ export async function runWorker(opts: GlobalOptions, name: string, o: { verbose:
 }
 
 /** `molt task get [NAME]` and `molt task list`. */
-function getTasks(opts: GlobalOptions, name: string | undefined, output: string): number {
+export function getTasks(opts: GlobalOptions, name: string | undefined, output: string): number {
   const format = outputFormat(output);
   return withTasks(opts, (tasks) => {
     const records = name === undefined ? tasks.listTasks() : [tasks.getTask(name)];
@@ -206,7 +168,7 @@ function getTasks(opts: GlobalOptions, name: string | undefined, output: string)
 }
 
 /** `molt task describe NAME`. */
-function describeTask(opts: GlobalOptions, name: string): number {
+export function describeTask(opts: GlobalOptions, name: string): number {
   return withTasks(opts, (tasks) => {
     const task = tasks.getTask(name);
     if (!task) throw new TaskNotFoundError(name);
@@ -220,7 +182,7 @@ function describeTask(opts: GlobalOptions, name: string): number {
  * (signalled, then awaited) or — when no worker runs — finishes or rolls back what a dead
  * worker left in flight right here, and marks the task Error (Cancelled).
  */
-async function cancelTask(opts: GlobalOptions, name: string, timeoutSeconds: number): Promise<number> {
+export async function cancelTask(opts: GlobalOptions, name: string, timeoutSeconds: number): Promise<number> {
   const state = withTasks(opts, (tasks) => {
     const task = tasks.getTask(name);
     if (!task) throw new TaskNotFoundError(name);
@@ -246,7 +208,7 @@ async function cancelTask(opts: GlobalOptions, name: string, timeoutSeconds: num
 }
 
 /** `molt task delete NAME`. */
-function deleteTask(opts: GlobalOptions, name: string): number {
+export function deleteTask(opts: GlobalOptions, name: string): number {
   return withTasks(opts, (tasks) => {
     const task = tasks.getTask(name);
     if (!task) throw new TaskNotFoundError(name);

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Store } from '../store/store.ts';
 import { TaskStore, workerAlive, type TaskRecord } from '../store/task-store.ts';
@@ -30,7 +30,7 @@ export async function spawnDetached(opts: GlobalOptions, name: string, home: str
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const log = join(dir, `${name}.log`);
   const fd = openSync(log, 'a', 0o600);
-  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+  const main = cliEntry();
   const args = [...process.execArgv, main, '--home', home, ...(opts.engine ? ['--engine', opts.engine] : []), 'task', 'run', name, '--verbose', '--log-file', log];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: process.env });
   closeSync(fd);
@@ -93,4 +93,13 @@ function tail(file: string): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * The CLI's entry file: src/cli/main.ts beside this module when molt runs from its sources,
+ * dist/molt.mjs when it runs from the bundle (this code is then in dist/chunks/).
+ */
+function cliEntry(): string {
+  const here = fileURLToPath(import.meta.url);
+  return here.endsWith('.ts') ? join(dirname(here), 'main.ts') : join(dirname(here), '..', 'molt.mjs');
 }

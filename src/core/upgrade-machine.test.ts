@@ -44,9 +44,9 @@ test('a failure at any step ends Aborted, RolledBack or Succeeded-with-warning â
   }
 });
 
-test('the old instance is untouched exactly until StopOld, and live-new exactly from RemoveOld', () => {
+test('the old instance is untouched exactly until RenameOld, and live-new exactly from RemoveOld', () => {
   const steps = FORWARD_STEPS.upgrade;
-  assert.deepEqual(steps.filter((s) => SAFE_STEPS.has(s)), steps.slice(0, steps.indexOf('StopOld')));
+  assert.deepEqual(steps.filter((s) => SAFE_STEPS.has(s)), steps.slice(0, steps.indexOf('RenameOld')));
   assert.deepEqual(steps.filter((s) => COMMITTED_STEPS.has(s)), steps.slice(steps.indexOf('RemoveOld')));
 });
 

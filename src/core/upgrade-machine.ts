@@ -10,12 +10,16 @@
  */
 import type { ErrorRecord } from './errors.ts';
 
-/** Forward steps, in the order they run. */
+/**
+ * Forward steps, in the order they run. The old container is parked (renamed) and the new one
+ * created while the old still serves: the app is down only from StopOld to the new version's
+ * start, not while molt creates containers.
+ */
 export const FORWARD_STEPS = {
   install: ['EnsureImage', 'PrepareResources', 'CreateNew', 'StartNew', 'AwaitReady'],
   upgrade: [
     'EnsureImage', 'PrepareResources', 'FetchScripts', 'SnapshotVolumes', 'PreUpgrade',
-    'StopOld', 'RenameOld', 'CreateNew', 'StartNew', 'PostUpgrade', 'AwaitReady',
+    'RenameOld', 'CreateNew', 'StopOld', 'StartNew', 'PostUpgrade', 'AwaitReady',
     // The monitor window (spec.upgrade.monitorSeconds): a failure here still rolls back.
     'MonitorNew',
     'RemoveOld', 'PruneSnapshots',

@@ -70,7 +70,8 @@ export interface ContainerEngine {
   startContainer(id: string): Promise<void>;
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
   renameContainer(id: string, newName: string): Promise<void>;
-  removeContainer(id: string): Promise<void>;
+  /** Removes a container (volumes kept); `kill`: SIGKILL it rather than stop it gracefully. */
+  removeContainer(id: string, options?: { kill?: boolean }): Promise<void>;
   exec(id: string, cmd: string[], options?: ExecOptions): Promise<ExecResult>;
   /** Extracts a tar archive into the container at `path` (a directory); works on stopped containers. */
   putArchive(id: string, path: string, tar: Readable | Buffer, signal?: AbortSignal): Promise<void>;

@@ -42,27 +42,36 @@ export async function runOperation(deps: RunDeps, op: OperationRecord): Promise<
     const started = Date.now();
     deps.log(`${rollingBack ? '↩' : '→'} ${current.step}`);
     const signal = rollingBack ? new AbortController().signal : deps.signal;
+    let outcome: Parameters<Store['finishStep']>;
     try {
       const result = await withAttempts(rollingBack ? ROLLBACK_ATTEMPTS : FORWARD_ATTEMPTS, signal, () =>
         STEPS[current.step]({ engine: deps.engine, op, facts, signal, home: deps.home, store: deps.store, log: (l) => deps.log(`    ${l}`) }),
       );
       const message = typeof result === 'string' ? result : result.message;
-      deps.store.finishStep(stepId, 'Completed', message, typeof result === 'string' ? '' : result.output);
+      outcome = [stepId, 'Completed', message, typeof result === 'string' ? '' : result.output];
       deps.log(`  ✓ ${current.step} (${seconds(started)}): ${message}`);
       state = transition(op.kind, current, { type: 'StepSucceeded' });
     } catch (thrown) {
       const error = toErrorRecord(deps.signal.aborted && !rollingBack ? interruptionOf(deps.signal, thrown) : thrown);
-      deps.store.finishStep(stepId, 'Failed', `${error.code}: ${error.message}`, thrown instanceof ScriptError ? thrown.output : '');
+      outcome = [stepId, 'Failed', `${error.code}: ${error.message}`, thrown instanceof ScriptError ? thrown.output : ''];
       deps.log(`  ✗ ${current.step} (${seconds(started)}): ${error.code}: ${error.message}`);
       if (rollingBack) {
-        deps.store.saveOperationState(op.id, current, facts, false);
+        deps.store.transaction(() => {
+          deps.store.finishStep(...outcome);
+          deps.store.saveOperationState(op.id, current, facts, false);
+        });
         throw new RollbackIncompleteError(op.app, `${current.step}: ${error.message}`, { cause: thrown });
       }
       state = transition(op.kind, current, { type: 'StepFailed', error });
     }
     killPoint(current.step, 'after');
-    deps.store.saveOperationState(op.id, state, facts, isFinal(state));
-    publishStatus(deps.store, op, state, facts);
+    // The step's outcome, the next state and the app's status in one commit (one fsync, not
+    // three: between StopOld and StartNew the app is down).
+    deps.store.transaction(() => {
+      deps.store.finishStep(...outcome);
+      deps.store.saveOperationState(op.id, state, facts, isFinal(state));
+      publishStatus(deps.store, op, state, facts);
+    });
   }
   return { ...op, state, facts };
 }

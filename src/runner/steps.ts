@@ -102,7 +102,7 @@ async function renameOld(ctx: StepContext): Promise<string> {
 }
 
 async function createNew(ctx: StepContext): Promise<string> {
-  const existing = await findNew(ctx);
+  const existing = await existingNew(ctx);
   // envFrom files and secrets are read now, never journaled (a secret lives only in the container).
   const inputs = withDigest(manifestOf(ctx).spec, readInputs(manifestOf(ctx).spec), inputsKey(ctx.home));
   if (existing) {
@@ -124,6 +124,18 @@ async function createNew(ctx: StepContext): Promise<string> {
   return `created ${spec.name} (${ctx.facts.newContainerId.slice(0, 12)}) at ${spec.network?.ipv4}${spec.cmd ? ` cmd ${JSON.stringify(spec.cmd)}` : ''}`;
 }
 
+/**
+ * The new container of this operation if a crashed run already created it. It has the app's
+ * name (the old one is parked first), so one inspect by name answers; the label search, which
+ * makes the engine look at every container, runs only when something else holds the name.
+ */
+async function existingNew(ctx: StepContext): Promise<string | undefined> {
+  const byName = await ctx.engine.inspectContainer(appName(ctx));
+  if (!byName) return undefined;
+  if (byName.labels[LABEL.upgrade] === String(ctx.op.id) && byName.labels[LABEL.helper] === undefined) return byName.id;
+  return findNew(ctx);
+}
+
 async function startNew(ctx: StepContext): Promise<string> {
   const id = ctx.facts.newContainerId ?? (await findNew(ctx));
   if (!id) throw new NotReadyError('ContainerExited', 'the new container was not found', 'Re-run the command; the operation will recreate it.');
@@ -134,7 +146,7 @@ async function startNew(ctx: StepContext): Promise<string> {
 async function awaitNewReady(ctx: StepContext): Promise<string> {
   const { spec } = manifestOf(ctx);
   const id = ctx.facts.newContainerId ?? (await findNew(ctx)) ?? '';
-  return awaitReady(ctx.engine, {
+  const passed = await awaitReady(ctx.engine, {
     containerId: id,
     ip: requireIp(ctx),
     probe: spec.probes.startup,
@@ -143,6 +155,8 @@ async function awaitNewReady(ctx: StepContext): Promise<string> {
     signal: ctx.signal,
     onAttempt: (a, n) => { if (!a.ok) ctx.log(`probe attempt ${n}: ${a.detail}`); },
   });
+  ctx.facts.newReady = true;
+  return passed;
 }
 
 async function removeOld(ctx: StepContext): Promise<string> {
@@ -156,8 +170,12 @@ async function removeNew(ctx: StepContext): Promise<string> {
   await removeHelpers(ctx);
   const id = ctx.facts.newContainerId ?? (await findNew(ctx));
   if (!id) return 'no new container to remove';
-  await ctx.engine.removeContainer(id);
-  return `removed the new container ${id.slice(0, 12)}`;
+  // A graceful stop protects data the container keeps. There is none to protect when the
+  // volumes are about to be restored from their snapshots, or when the container never became
+  // ready: it is killed rather than waited for (its stopTimeoutSeconds) while the app is down.
+  const why = !ctx.facts.newReady ? 'it never became ready' : (ctx.facts.snapshots?.length ?? 0) > 0 ? 'its volumes are restored from their snapshots' : undefined;
+  await ctx.engine.removeContainer(id, { kill: why !== undefined });
+  return `removed the new container ${id.slice(0, 12)}${why ? ` (killed: ${why})` : ''}`;
 }
 
 async function restoreOldName(ctx: StepContext): Promise<string> {

@@ -51,6 +51,8 @@ export interface OperationFacts {
   snapshots?: SnapshotEntry[];
   /** Where a rollback kept what the volumes held before it restored them. */
   displaced?: string[];
+  /** The new container passed its startup probe (AwaitReady): a rollback then stops it gracefully. */
+  newReady?: boolean;
 }
 
 /** One install / upgrade / rollback attempt. */

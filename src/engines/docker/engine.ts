@@ -37,6 +37,11 @@ export interface DockerEngineOptions {
 export interface RemoveOptions {
   /** Kill a running container first. @default true */
   force?: boolean;
+  /**
+   * SIGKILL a running container instead of stopping it gracefully (SIGTERM, then its stop
+   * timeout): for a container whose state is thrown away. @default false
+   */
+  kill?: boolean;
 }
 
 const PULL_IDLE_MS = 10 * 60_000;
@@ -257,12 +262,23 @@ export class DockerEngine implements ContainerEngine {
 
   /** Removes a container, keeping its volumes (named and anonymous); a missing container is fine. */
   async removeContainer(id: string, options: RemoveOptions = {}): Promise<void> {
+    if (options.kill) await this.#kill(id);
     await this.#http.request('DELETE', `/containers/${enc(id)}`, {
       query: { force: options.force ?? true, v: false },
       accept: [404],
       idleTimeoutMs: SLOW_CALL_MS,
       operation: `remove container ${id}`,
     });
+  }
+
+  /** SIGKILLs a running container; one that is gone or not running (404, 409, Podman's 500) is fine. */
+  async #kill(id: string): Promise<void> {
+    try {
+      await this.#http.request('POST', `/containers/${enc(id)}/kill`, { query: { signal: 'SIGKILL' }, accept: [404, 409], operation: `kill container ${id}` });
+    } catch (error) {
+      if (error instanceof EngineError && !(await this.inspectContainer(id))?.running) return;
+      throw error;
+    }
   }
 
   /** Runs `cmd` in a running container without a TTY, streaming its output; waits for its exit code. */

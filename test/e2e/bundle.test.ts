@@ -1,0 +1,118 @@
+/**
+ * molt as users install it: the esbuild bundle (scripts/build.ts) run by bin/molt from a
+ * directory without the TypeScript sources — so nothing can fall back on them — doing a real
+ * install, upgrade, history and a detached task worker on Podman; and `npm install -g .` into
+ * a temporary prefix giving a `molt` on that prefix's PATH.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run, type PodmanHarness } from './harness.ts';
+import { getTask, taskDoc } from './fleet-kit.ts';
+import { appDoc, buildApp, moltProcessEnv, startTestbed, writeManifest, type MoltEnv } from './molt-cli.ts';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const NODE = process.execPath;
+const REPO = 'localhost/e2e-bundle';
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+let h: PodmanHarness;
+let m: MoltEnv;
+let net: string;
+let subnet: string;
+let install: string;
+
+before(async () => {
+  ({ h, m, net, subnet } = await startTestbed());
+  await Promise.all([buildApp(h, REPO, '1.0.0-1'), buildApp(h, REPO, '1.1.0-1'), buildApp(h, REPO, '1.2.0-1')]);
+  // An installed molt: bin/, the bundle and the runtime dependencies — and no src/.
+  install = mkdtempSync(join(h.dir, 'installed-'));
+  const built = await run(NODE, [join(ROOT, 'scripts/build.ts'), '--outdir', join(install, 'dist')], process.env);
+  assert.equal(built.code, 0, built.stderr);
+  mkdirSync(join(install, 'bin'));
+  copyFileSync(join(ROOT, 'bin/molt'), join(install, 'bin/molt'));
+  symlinkSync(join(ROOT, 'node_modules'), join(install, 'node_modules'));
+  symlinkSync(join(ROOT, 'examples'), join(install, 'examples'));
+});
+after(async () => h?.stop());
+
+/** Runs the installed molt; a trace hook records every module file Node loads. */
+async function molt(args: string[]) {
+  const trace = join(m.dir, 'loaded.txt');
+  const hook = join(m.dir, 'trace-hook.mjs');
+  writeFileSync(hook, `import { registerHooks } from 'node:module';\nimport { appendFileSync } from 'node:fs';\nregisterHooks({ load(url, ctx, next) { if (url.startsWith('file:')) appendFileSync(${JSON.stringify(trace)}, url + '\\n'); return next(url, ctx); } });\n`);
+  rmSync(trace, { force: true });
+  const r = await run(join(install, 'bin/molt'), args, moltProcessEnv(m, { NODE_OPTIONS: `--import=${hook}` }), undefined, 180_000);
+  const loaded = existsSync(trace) ? readFileSync(trace, 'utf8').trim().split('\n').filter((u) => u !== `file://${hook}`) : [];
+  return { ...r, loaded };
+}
+
+const file = (version: string) => writeManifest(m, `bundled-${version}.yaml`, { ...(appDoc({ name: 'bundled', version, image: `${REPO}:${version}`, network: net, subnet }) as object), metadata: { name: 'bundled', labels: { suite: 'bundle' } } });
+
+test('--version and --help load the bundle\'s entry and nothing of the commands', async () => {
+  const v = await molt(['--version']);
+  assert.equal(v.code, 0, v.stderr);
+  assert.equal(v.stdout.trim(), VERSION);
+  // The entry and shared chunks only: each command (a chunk named after its module) loads when it runs.
+  assert.equal(v.loaded[0], `file://${install}/dist/molt.mjs`);
+  assert.deepEqual(v.loaded.filter((u) => !/\/dist\/(molt|chunks\/chunk-[A-Z0-9]+)\.mjs$/.test(u)), []);
+  const bytes = v.loaded.reduce((sum, u) => sum + statSync(new URL(u)).size, 0);
+  assert.ok(bytes < 400 * 1024, `--version loaded ${bytes} bytes of code`);
+  const help = await molt(['--help']);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /apply \[options\][\s\S]*task/);
+});
+
+test('the bundle installs, upgrades and reports an app, loading only bundle files', async () => {
+  const installed = await molt(['apply', '-f', file('1.0.0-1')]);
+  assert.equal(installed.code, 0, installed.stderr);
+  assert.match(installed.stdout, /app\/bundled created: 1\.0\.0-1/);
+  const upgraded = await molt(['apply', '-f', file('1.1.0-1')]);
+  assert.equal(upgraded.code, 0, upgraded.stderr);
+  assert.match(upgraded.stdout, /app\/bundled upgraded: 1\.0\.0-1 → 1\.1\.0-1/);
+  assert.deepEqual(upgraded.loaded.filter((u) => !u.startsWith(`file://${install}/dist/`)), [], 'no file outside the bundle (no sources, no node_modules)');
+  assert.ok(upgraded.loaded.length > 2, 'the upgrade loaded its chunks');
+  assert.equal((await h.engine.inspectContainer('bundled'))?.running, true);
+  const got = await molt(['get', 'app', 'bundled', '-o', 'json']);
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(JSON.parse(got.stdout).status.installedVersion, '1.1.0-1');
+  const history = await molt(['history', 'bundled']);
+  assert.equal(history.code, 0, history.stderr);
+  assert.match(history.stdout, /upgrade[\s\S]*Succeeded/);
+});
+
+test('a detached task worker started from the bundle runs the bundle and finishes the task', async () => {
+  const applied = await molt(['task', 'apply', '-f', writeManifest(m, 'bundle-task.yaml', taskDoc('bundled-task', { target: { selector: { matchLabels: { suite: 'bundle' } } }, toVersion: '1.2.0-1' }))]);
+  assert.equal(applied.code, 0, applied.stderr);
+  const r = await molt(['task', 'run', 'bundled-task', '--detach']);
+  assert.equal(r.code, 0, r.stderr);
+  const deadline = Date.now() + 120_000;
+  let phase = '';
+  while (Date.now() < deadline) {
+    phase = (await getTask(m, 'bundled-task')).status.phase;
+    if (phase !== 'Started' && phase !== 'Pending') break;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  assert.equal(phase, 'Success', readFileSync(join(m.home, 'tasks', 'bundled-task.log'), 'utf8'));
+  const got = await molt(['get', 'app', 'bundled', '-o', 'json']);
+  assert.equal(JSON.parse(got.stdout).status.installedVersion, '1.2.0-1');
+});
+
+test('npm install -g . into a temporary prefix gives a molt that runs', async () => {
+  const prefix = mkdtempSync(join(tmpdir(), 'molt-global-'));
+  try {
+    const r = await run('npm', ['install', '-g', ROOT, '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error'], { ...process.env, npm_config_update_notifier: 'false' }, undefined, 300_000);
+    assert.equal(r.code, 0, r.stderr);
+    const env = { ...process.env, PATH: `${join(prefix, 'bin')}:${process.env.PATH}`, MOLT_HOME: join(prefix, 'home') };
+    const v = await run('molt', ['--version'], env);
+    assert.equal(v.code, 0, v.stderr);
+    assert.equal(v.stdout.trim(), VERSION);
+    const apps = await run('molt', ['get', 'apps'], env);
+    assert.equal(apps.code, 0, apps.stderr);
+    assert.match(apps.stderr, /No apps found/);
+  } finally {
+    rmSync(prefix, { recursive: true, force: true });
+  }
+});
