@@ -3,6 +3,7 @@
  * it (observations) and what molt asks the engine to create (container specs).
  * Pure types, no I/O. Manifest parsing and validation live in `manifest.ts`.
  */
+import type { PodSettings } from './pod-settings.ts';
 
 /** A probe that decides whether a container is ready. Exactly one of exec/tcp/http is set. */
 export interface ProbeSpec {
@@ -21,6 +22,10 @@ export interface ProbeSpec {
 export interface VolumeSpec {
   name: string;
   mountPath: string;
+  /** Kubernetes only: the claim's size. @default 1Gi */
+  size?: string;
+  /** Kubernetes only: the claim's StorageClass. @default the cluster's default class */
+  storageClassName?: string;
 }
 
 /** The network the app joins; `ipv4`, once assigned, is kept across upgrades. */
@@ -64,7 +69,7 @@ export interface UpgradeSettings {
 }
 
 /** The desired state of one single-container app, as validated from a manifest. */
-export interface AppSpec {
+export interface AppSpec extends PodSettings {
   /** `namespace/name`: the package identity (seed 001). */
   package: string;
   version: string;

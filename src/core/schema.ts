@@ -6,6 +6,7 @@
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { parseVersion, VERSION_RULE } from './version.ts';
+import { podSettingsShape, volumeKubeShape } from './pod-settings.ts';
 
 export const API_VERSION = 'molt.dev/v1alpha1';
 
@@ -52,6 +53,7 @@ const probe = z
 const volume = z.strictObject({
   name: z.string().regex(VOLUME_NAME, 'must be a volume name: letters, digits, "_", "." and "-", starting with a letter or digit'),
   mountPath: absolutePath,
+  ...volumeKubeShape,
 });
 
 const network = z
@@ -92,6 +94,7 @@ const containerShape = {
   minReadySeconds: z.number().min(0).max(3600).default(2),
   stopTimeoutSeconds: z.number().int().min(0).max(3600).default(10),
   upgrade: upgradeSettings.prefault({}),
+  ...podSettingsShape,
 };
 
 /** Flags duplicate volume names and mount paths. */

@@ -21,6 +21,7 @@ export const RESOURCES = {
   pods: { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true },
   services: { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },
   pvcs: { group: '', version: 'v1', plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', namespaced: true },
+  secrets: { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true },
   events: { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true },
   statefulsets: { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet', namespaced: true },
   jobs: { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job', namespaced: true },

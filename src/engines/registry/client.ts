@@ -49,6 +49,8 @@ export interface RegistryClientOptions {
   platform?: { os: string; architecture: string };
   /** Milliseconds one request may take. @default 30000 */
   timeoutMs?: number;
+  /** A config cache (manifest digest → labels) shared between clients; content-addressed, so never stale. */
+  cache?: Map<string, Record<string, string>>;
 }
 
 interface Answer {
@@ -68,12 +70,13 @@ export class RegistryClient {
   readonly #opts: RegistryClientOptions;
   readonly #ca: string[] | undefined;
   /** Manifest digest → labels. */
-  readonly #configs = new Map<string, Record<string, string>>();
+  readonly #configs: Map<string, Record<string, string>>;
   /** "registry repository" → Authorization header value that worked. */
   readonly #tokens = new Map<string, string>();
 
   constructor(opts: RegistryClientOptions = {}) {
     this.#opts = opts;
+    this.#configs = opts.cache ?? new Map();
     this.#ca = opts.ca?.length ? [...rootCertificates, ...opts.ca] : undefined;
   }
 

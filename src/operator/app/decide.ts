@@ -16,7 +16,7 @@ import { UpgradeRefusedError, type ErrorRecord } from '../../core/errors.ts';
 import { decide as decideChange } from '../../core/plan.ts';
 import type { AppManifest, AppSpec } from '../../core/model.ts';
 import { upgradeFailureThreshold } from '../../core/scripts.ts';
-import type { AppWorld, MemberView, PodView, UpgradeJournal } from './world.ts';
+import { scriptsOf, type AppWorld, type MemberView, type PodView, type UpgradeJournal } from './world.ts';
 
 /** The next step of a pass. Terminal steps (wait, steady, refuse, …) end the pass. */
 export type Step =
@@ -129,9 +129,9 @@ function steady(w: AppWorld): Step {
   // A change that leaves the pod as it is (settings, or spec.network, which Kubernetes ignores) is only recorded.
   if (change.action === 'record' || (change.action === 'upgrade' && w.desired.hash === installed.hash)) return { kind: 'Record' };
   if (change.action === 'upgrade') {
-    const volumes = (s: AppSpec) => JSON.stringify(s.volumes.map((v) => v.name).sort());
+    const volumes = (s: AppSpec) => JSON.stringify(s.volumes.map((v) => [v.name, v.size, v.storageClassName].filter((x) => x !== undefined).join(' ')).sort());
     if (volumes(desired.spec) !== volumes(installed.spec)) {
-      return { kind: 'Refuse', reason: 'VolumeChangeRefused', message: `spec.volumes changes the set of volumes (${volumes(installed.spec)} → ${volumes(desired.spec)}); a StatefulSet's volume claims cannot change in place` };
+      return { kind: 'Refuse', reason: 'VolumeChangeRefused', message: `spec.volumes changes the volumes (names, sizes or StorageClasses: ${volumes(installed.spec)} → ${volumes(desired.spec)}); a StatefulSet's volume claims cannot change in place` };
     }
     const last = sts.last;
     if (last && last.toHash === w.desired.hash && last.outcome !== 'Succeeded') {
@@ -162,7 +162,7 @@ function upgrading(w: AppWorld, j: UpgradeJournal): Step {
     if (pod.hash === j.toHash) {
       const failure = podFailure(pod, budget, w.now);
       if (failure) return { kind: 'StartRollback', cause: failure };
-      if (j.target.upgrade.postUpgrade && !j.postUpgraded.includes(m.name)) {
+      if (scriptsOf(j).postUpgrade && !j.postUpgraded.includes(m.name)) {
         return pod.running ? { kind: 'PostUpgrade', member: m.name } : wait('Upgrading', `waiting for ${m.name}'s container to start`, 1000);
       }
       if (!podReady(pod, j.target, w.now)) return wait('Upgrading', `waiting for ${m.name} ${j.to} to be ready`, 1000);
@@ -174,7 +174,7 @@ function upgrading(w: AppWorld, j: UpgradeJournal): Step {
 }
 
 function oldMember(w: AppWorld, j: UpgradeJournal, m: MemberView, pod: PodView, touched: boolean): Step {
-  if (j.target.upgrade.preUpgrade && !j.preUpgraded.includes(m.name)) {
+  if (scriptsOf(j).preUpgrade && !j.preUpgraded.includes(m.name)) {
     const exec = w.execPods.find((p) => p.hash === j.toHash && !p.terminating);
     const pull = exec?.waitingReason ? FATAL_WAITING[exec.waitingReason] : undefined;
     if (exec && pull) {
