@@ -133,6 +133,8 @@ export interface ImageObservation {
   entrypoint: string[] | undefined;
   labels: Record<string, string>;
   volumes: string[];
+  /** `repo@sha256:…` names of the image (those it was pulled or pushed by). */
+  repoDigests?: string[];
 }
 
 /** Everything molt asks the engine for when it creates a container. */

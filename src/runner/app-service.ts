@@ -25,7 +25,7 @@ export function planApp(deps: Pick<RunDeps, 'store'>, manifest: AppManifest): De
 }
 
 /** Creates or upgrades the app to `manifest`, waiting until done. */
-export async function applyApp(deps: RunDeps, manifest: AppManifest, trigger: OperationPlan['trigger'] = 'apply'): Promise<ApplyResult> {
+export async function applyApp(deps: RunDeps, manifest: AppManifest, trigger: OperationPlan['trigger'] = 'apply', pinnedImage?: string): Promise<ApplyResult> {
   const name = manifest.metadata.name;
   return withLock(deps, name, `molt ${trigger} ${name}`, async () => {
     const resumed = await resumeInFlight(deps, name);
@@ -39,6 +39,7 @@ export async function applyApp(deps: RunDeps, manifest: AppManifest, trigger: Op
     }
     if (deps.signal.aborted) throw deps.signal.reason;
     const plan = await planOperation(deps, manifest, record?.manifest, decision, trigger);
+    if (pinnedImage) plan.pinnedImage = pinnedImage;
     const op = deps.store.createOperation({ app: name, kind: plan.old ? 'upgrade' : 'install', fromVersion: record?.manifest?.spec.version, toVersion: manifest.spec.version, plan, state: initialState(plan.old ? 'upgrade' : 'install') });
     deps.log(`${op.kind} ${name}${op.fromVersion ? ` ${op.fromVersion} →` : ''} ${op.toVersion} (operation ${op.id})`);
     return { decision, operation: await runOperation(deps, op), resumed };
@@ -57,7 +58,10 @@ export async function rollbackApp(deps: RunDeps, name: string): Promise<ApplyRes
   const previous = last.plan.previous;
   deps.log(`rolling ${name} back from ${current} to ${previous.spec.version}`);
   const target: AppManifest = { ...previous, spec: { ...previous.spec, upgradeConfig: { ...previous.spec.upgradeConfig, forceUpgrade: true } } };
-  return applyApp(deps, target, 'rollback');
+  // What the previous version ran, exactly: its tag may name other content by now.
+  const ran = deps.store.listOperations(name).reverse().find((o) => o.state.phase === 'Succeeded' && o.toVersion === previous.spec.version && o.plan.manifest.spec.image === previous.spec.image && o.facts.image);
+  if (ran?.facts.image) deps.log(`running ${previous.spec.image} as the digest ${previous.spec.version} ran: ${ran.facts.image.ref}`);
+  return applyApp(deps, target, 'rollback', ran?.facts.image?.ref);
 }
 
 /** Finishes or rolls back whatever operation of the app was interrupted. */

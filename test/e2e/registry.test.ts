@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PodmanHarness } from './harness.ts';
 import { appDoc, buildApp, molt, writeManifest, type MoltEnv, startTestbed } from './molt-cli.ts';
@@ -89,5 +89,43 @@ describe('EnsureImage pulls from a registry with auth', () => {
     const r = await molt(m, ['apply', '-f', writeManifest(m, 'home.yaml', { ...(doc('reg-home') as object), spec: { ...(doc('reg-home') as { spec: object }).spec, image: remote2 } })], { HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, '.config'), REGISTRY_AUTH_FILE: '' });
     assert.equal(r.code, 0, r.stderr);
     assert.ok((await h.engine.inspectContainer('reg-home'))?.running);
+  });
+});
+
+describe('digests: recorded on install and upgrade; molt rollback runs the recorded digest', () => {
+  async function pushVersion(tag: string, content: string): Promise<{ ref: string; digest: string }> {
+    const local = await buildApp(h, 'localhost/e2e-reg-d', content);
+    const ref = `${reg.address}/e2e-${h.id}/digests:${tag}`;
+    const file = join(m.dir, `digest-${content}`);
+    await mustPodman(['tag', local, ref]);
+    await mustPodman(['push', '--authfile', reg.authFile, '--digestfile', file, ref]);
+    await mustPodman(['rmi', ref, local]);
+    return { ref, digest: readFileSync(file, 'utf8').trim() };
+  }
+  const status = async (name: string) => JSON.parse((await molt(m, ['get', 'app', name, '-o', 'json'])).stdout).status;
+  const docAt = (name: string, version: string, image: string) => appDoc({ name, version, image, network: net, subnet });
+
+  test('install and upgrade record status.imageDigest; the old tag pushed again: rollback runs the old digest', async () => {
+    const v1 = await pushVersion('1.0.0-1', '1.0.0-1');
+    const v2 = await pushVersion('2.0.0-1', '2.0.0-1');
+    const env = authEnv(reg.authFile);
+    let r = await molt(m, ['apply', '-f', writeManifest(m, 'd1.yaml', docAt('reg-dig', '1.0.0-1', v1.ref))], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await status('reg-dig')).imageDigest, v1.digest);
+    r = await molt(m, ['apply', '-f', writeManifest(m, 'd2.yaml', docAt('reg-dig', '2.0.0-1', v2.ref))], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await status('reg-dig')).imageDigest, v2.digest);
+    // 1.0.0-1's tag now names other content, and the engine has it under that tag.
+    const evil = await pushVersion('1.0.0-1', '1.0.0-1-evil');
+    assert.notEqual(evil.digest, v1.digest);
+    await mustPodman(['pull', '--authfile', reg.authFile, v1.ref]);
+    r = await molt(m, ['rollback', 'reg-dig'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const s = await status('reg-dig');
+    assert.equal(s.installedVersion, '1.0.0-1');
+    assert.equal(s.imageDigest, v1.digest, 'the digest 1.0.0-1 ran, not what its tag names now');
+    const c = await h.engine.inspectContainer('reg-dig');
+    assert.ok(c?.running);
+    assert.ok(c.env.includes('APP_VERSION=1.0.0-1'), `runs the original 1.0.0-1 content: ${c.env.join(' ')}`);
   });
 });
