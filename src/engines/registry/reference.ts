@@ -68,3 +68,15 @@ export function pinnedReference(ref: string, digest: string): string {
 export function registryBaseUrl(registry: string): string {
   return `https://${registry === 'docker.io' ? 'registry-1.docker.io' : registry}`;
 }
+
+/**
+ * True for an image that lives in no registry: Podman's `localhost/NAME` convention for images
+ * built or loaded on a machine (no port). Its digest names nothing a node could pull.
+ */
+export function isLocalImage(image: string): boolean {
+  try {
+    return parseReference(image).registry === 'localhost';
+  } catch {
+    return false;
+  }
+}

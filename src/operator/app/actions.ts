@@ -15,6 +15,7 @@ import { ANNOTATIONS, FINALIZER, statefulSetName } from './names.ts';
 import { checkRun, fetchScript, openGate, prepareRun, runScript, type FetchedScript, type ScriptContext, type ScriptRunRecord } from './scripts.ts';
 import { execPodFor, serviceFor, specHash, statefulSetFor, type AppRef } from './template.ts';
 import { installedRecord, podDigest, resolveUpgrade } from './digests.ts';
+import { isLocalImage } from '../../engines/registry/reference.ts';
 import { scriptsOf, type AppWorld, type InstalledRecord, type LastUpgradeRecord, type UpgradeJournal } from './world.ts';
 
 /** What the actions need. */
@@ -109,7 +110,7 @@ async function markInstalled(ctx: ActionContext): Promise<undefined> {
   const ran = podDigest(ctx.world);
   const installed = installedRecord(spec, ran?.digest, undefined);
   // The members run this digest: pin it, so a member recreated later runs the same content.
-  if (ran?.pinnable) await ctx.api.apply(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetFor(ctx.ref, spec, undefined, ran.digest));
+  if (ran?.pinnable && !isLocalImage(spec.image)) await ctx.api.apply(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetFor(ctx.ref, spec, undefined, ran.digest));
   await writeRecords(ctx, { installed });
   await event(ctx, 'Normal', 'Installed', 'Install', `${spec.version} is running and ready${ran ? ` (${ran.digest})` : ''}`);
   return undefined;

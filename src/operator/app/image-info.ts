@@ -17,7 +17,7 @@ import type { KubeObject, ResourceApi } from '../../engines/kubernetes/index.ts'
 import { RESOURCES } from '../../engines/kubernetes/index.ts';
 import { credentialsFor, parseAuthConfig, type AuthConfig } from '../../engines/registry/auth.ts';
 import { RegistryClient } from '../../engines/registry/client.ts';
-import { parseReference } from '../../engines/registry/reference.ts';
+import { isLocalImage } from '../../engines/registry/reference.ts';
 
 /** A Secret as the API returns it. */
 interface Secret extends KubeObject {
@@ -37,14 +37,6 @@ export interface TargetImage {
 /** Configs are content-addressed: shared across passes and namespaces (every manifest GET is still authorized per App). */
 const configCache = new Map<string, Record<string, string>>();
 
-/** True for an image that lives in no registry (Podman's `localhost/NAME` convention; no port). */
-export function isLocalImage(image: string): boolean {
-  try {
-    return parseReference(image).registry === 'localhost';
-  } catch {
-    return false;
-  }
-}
 
 /** The extra CAs the operator trusts for registries: Node's default store (with NODE_EXTRA_CA_CERTS) plus MOLT_REGISTRY_CA. */
 function extraCa(): string[] | undefined {

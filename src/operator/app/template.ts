@@ -14,7 +14,7 @@
 import type { AppSpec, ProbeSpec } from '../../core/model.ts';
 import { GATE_DIR, GATE_UPGRADE } from '../../core/scripts.ts';
 import type { Container, KubeObject, OwnerReference, Pod, Probe, StatefulSet } from '../../engines/kubernetes/index.ts';
-import { pinnedReference } from '../../engines/registry/reference.ts';
+import { isLocalImage, pinnedReference } from '../../engines/registry/reference.ts';
 import { ANNOTATIONS, COMPONENT, LABELS, MAIN_CONTAINER, execPodName, hashOf, statefulSetName } from './names.ts';
 import { containerSecurityFor, EXEC_CONTAINER_SECURITY, execPodFieldsFor, podFieldsFor } from './pod-settings.ts';
 
@@ -68,9 +68,13 @@ export function serviceFor(app: AppRef): KubeObject {
   } as KubeObject;
 }
 
-/** The image a pod runs: pinned to `digest` (`repo@sha256:…`) when it is known, so a moved tag never changes what runs. */
+/**
+ * The image a pod runs: pinned to `digest` (`repo@sha256:…`) when it is known, so a moved tag
+ * never changes what runs — except a `localhost/` image, loaded onto the nodes and in no
+ * registry: a node resolves only its tag.
+ */
 export function runImage(spec: AppSpec, digest?: string): string {
-  return digest ? pinnedReference(spec.image, digest) : spec.image;
+  return digest && !isLocalImage(spec.image) ? pinnedReference(spec.image, digest) : spec.image;
 }
 
 /** The digest a template's image is pinned to, if any. */
