@@ -72,6 +72,7 @@ function reportApply(name: string, r: ApplyResult): number {
 
 /** `molt plan -f FILE`: exit 0 nothing to do, 2 changes pending, 1 error. */
 export async function planCommand(opts: GlobalOptions & { filename: string }): Promise<number> {
+  if (isKubeMode(opts)) return (await import('./kube-plan.ts')).kubePlanCommand(opts);
   const docs = readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
   const store = openStore(opts);
   let pending = false;

@@ -11,7 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,6 +114,8 @@ before(async () => {
 });
 
 after(async () => {
+  // The App goes first, while its operator runs to remove its finalizer; then the operator.
+  kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', 'notes', '--timeout=90s']);
   operator?.kill('SIGTERM');
   kubectlResult(['delete', 'namespace', NS, '--wait=false']);
   if (work) rmSync(work, { recursive: true, force: true });
@@ -172,6 +174,35 @@ test('the old tag pushed again with other content: molt rollback runs the record
   assert.equal(pod.status.containerStatuses[0].imageID, `${reg.address}/${NS}/app@${digests['1.0.0']}`);
   assert.equal(kubectl(['-n', NS, 'exec', 'notes-0', '--', 'cat', '/app/VERSION']).trim(), '1.0.0');
   assert.match(events(), /pre argc=2 2\.0\.0 1\.0\.0 in=2\.0\.0/, 'the recorded 1.0.0 image\'s own pre-upgrade label ran');
+});
+
+function plan(yaml: string): { status: number; out: string } {
+  const file = join(work, `plan-${randomBytes(3).toString('hex')}.yaml`);
+  writeFileSync(file, yaml);
+  const r = spawnSync(MOLT, ['--kubeconfig', kubeconfig, '-n', NS, 'plan', '-f', file], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '', MOLT_HOME: join(work, 'empty-molt-home') }, timeout: 60_000 });
+  return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+test('molt plan on a cluster answers from the cluster (an empty local store): 0 nothing to do, 2 pending, 1 refused', () => {
+  let r = plan(app('1.0.0'));
+  assert.equal(r.status, 0, r.out);
+  assert.match(r.out, /app\/notes .*no changes/);
+  r = plan(app('2.0.0'));
+  assert.equal(r.status, 2, r.out);
+  assert.match(r.out, /upgrade 1\.0\.0 → 2\.0\.0/);
+  r = plan(app('1.0.0').replace('name: notes,', 'name: planned,'));
+  assert.equal(r.status, 2, r.out);
+  assert.match(r.out, /app\/planned .*install/);
+  r = plan(app('0.9.0'));
+  assert.equal(r.status, 1, r.out);
+  assert.match(r.out, /DowngradeRefused/);
+  r = plan(app('2.0.0').replace('size: 64Mi', 'size: 1Gi'));
+  assert.equal(r.status, 1, r.out);
+  assert.match(r.out, /volume claims cannot change in place/);
+  r = plan(app('2.0.0').replace('runAsGroup: 1000,', 'runAsGroup: -5,'));
+  assert.equal(r.status, 1, r.out);
+  assert.match(r.out, /runAsGroup/);
+  assert.equal(kubectlResult(['-n', NS, 'get', 'apps.molt.dev', 'planned']).status, 1, 'plan created nothing');
 });
 
 test.todo('the rolled-back volume holds exactly the bytes from before the failed upgrade (PVC snapshots: not built yet)');

@@ -84,13 +84,13 @@ export class ResourceApi {
     return this.client.request<T>({ method: 'POST', path: pathOf(t, namespace), body: obj, query: { fieldManager: this.fieldManager }, operation: `create ${t.kind} ${body.metadata.name ?? body.metadata.generateName ?? ''}` });
   }
 
-  /** Server-side apply: the fields in `body` become molt's (force: take them over from others). */
-  apply<T extends KubeObject>(t: ResourceType, namespace: string | undefined, body: T, force = true): Promise<T> {
+  /** Server-side apply: the fields in `body` become molt's (force: take them over from others; dryRun: validated and answered, not stored). */
+  apply<T extends KubeObject>(t: ResourceType, namespace: string | undefined, body: T, force = true, dryRun = false): Promise<T> {
     const name = body.metadata.name ?? '';
     const obj = { apiVersion: apiVersionOf(t), kind: t.kind, ...body };
     return this.client.request<T>({
       method: 'PATCH', path: pathOf(t, namespace, name), body: obj, contentType: 'application/apply-patch+yaml',
-      query: { fieldManager: this.fieldManager, force }, operation: `apply ${t.kind} ${name}`,
+      query: { fieldManager: this.fieldManager, force, ...(dryRun ? { dryRun: 'All' } : {}) }, operation: `${dryRun ? 'dry-run ' : ''}apply ${t.kind} ${name}`,
     });
   }
 

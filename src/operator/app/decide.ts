@@ -82,6 +82,13 @@ export function podReady(pod: PodView, spec: AppSpec, now: number): boolean {
   return now - (pod.readySince ?? now) >= spec.minReadySeconds * 1000;
 }
 
+/** Why a change of spec.volumes cannot be made on a StatefulSet (names, sizes, classes), or undefined. */
+export function volumeChange(installed: AppSpec, desired: AppSpec): string | undefined {
+  const volumes = (s: AppSpec) => JSON.stringify(s.volumes.map((v) => [v.name, v.size, v.storageClassName].filter((x) => x !== undefined).join(' ')).sort());
+  if (volumes(desired) === volumes(installed)) return undefined;
+  return `spec.volumes changes the volumes (names, sizes or StorageClasses: ${volumes(installed)} → ${volumes(desired)}); a StatefulSet's volume claims cannot change in place`;
+}
+
 /** The next step for the world as it is. */
 export function decide(w: AppWorld): Step {
   if (w.app.deleting) return { kind: 'Delete' };
@@ -129,10 +136,8 @@ function steady(w: AppWorld): Step {
   // A change that leaves the pod as it is (settings, or spec.network, which Kubernetes ignores) is only recorded.
   if (change.action === 'record' || (change.action === 'upgrade' && w.desired.hash === installed.hash)) return { kind: 'Record' };
   if (change.action === 'upgrade') {
-    const volumes = (s: AppSpec) => JSON.stringify(s.volumes.map((v) => [v.name, v.size, v.storageClassName].filter((x) => x !== undefined).join(' ')).sort());
-    if (volumes(desired.spec) !== volumes(installed.spec)) {
-      return { kind: 'Refuse', reason: 'VolumeChangeRefused', message: `spec.volumes changes the volumes (names, sizes or StorageClasses: ${volumes(installed.spec)} → ${volumes(desired.spec)}); a StatefulSet's volume claims cannot change in place` };
-    }
+    const volumes = volumeChange(installed.spec, desired.spec);
+    if (volumes) return { kind: 'Refuse', reason: 'VolumeChangeRefused', message: volumes };
     const last = sts.last;
     if (last && last.toHash === w.desired.hash && last.outcome !== 'Succeeded') {
       return { kind: 'Blocked', message: `the upgrade to ${desired.spec.version} ${last.outcome === 'RolledBack' ? 'was rolled back' : 'was aborted'} (${last.reason}: ${last.message}); change the spec to try again` };
