@@ -10,7 +10,9 @@
 import { UpgradeRefusedError } from '../core/errors.ts';
 import type { DocumentOf } from '../core/manifest.ts';
 import type { AppManifest } from '../core/model.ts';
-import { decide } from '../core/plan.ts';
+import { decide, sameValue } from '../core/plan.ts';
+import { API_VERSION, appDocument } from '../core/schema.ts';
+import { releaseAppDocument, releaseDocument } from '../core/release-schema.ts';
 import { RESOURCES, type StatefulSet } from '../engines/kubernetes/index.ts';
 import { volumeChange } from '../operator/app/decide.ts';
 import { ANNOTATIONS, statefulSetName } from '../operator/app/names.ts';
@@ -50,7 +52,9 @@ async function planDocument(t: KubeTarget, doc: Doc): Promise<Verdict> {
   const namespace = release ? undefined : t.namespace;
   const live = await t.api.get<MoltObject>(type, namespace, name);
   const dry = await serverSideApply(t, type, namespace, doc, true);
-  const objectChanges = !live || live.metadata.generation !== dry.metadata.generation;
+  // Defaults molt writes and kubectl does not are no change: compare what each spec means.
+  const objectChanges = !live || (live.metadata.generation !== dry.metadata.generation && !sameMeaning(doc, live));
+  if (live && objectChanges) process.stdout.write(`  fields the apply changes: ${changedPaths(live.spec, dry.spec).join(', ') || '(metadata)'}\n`);
   const what = `${release ? 'release' : 'app'}/${name}${namespace ? ` (namespace ${namespace})` : ''}`;
   if (doc.kind !== 'App') {
     process.stdout.write(`${what}: ${!live ? 'would be created' : objectChanges ? 'would be configured' : 'no changes'}\n`);
@@ -91,4 +95,20 @@ async function planApp(t: KubeTarget, desired: AppManifest, what: string, live: 
   if (d.action === 'install') process.stdout.write(`  a StatefulSet and headless Service ${desired.metadata.name}, ${desired.spec.volumes.length} volume claim(s), ${image}\n`);
   else process.stdout.write(`  per member from the highest ordinal: pre-upgrade of ${desired.spec.version} in the old pod (spec.upgrade, else ${image}'s labels), template to ${image} (pinned to its digest), pod restarted, post-upgrade, Ready; automatic rollback on failure\n`);
   return 'pending';
+}
+
+/** True when the live object's spec, validated with the document's schema (defaults filled), is the document's. */
+function sameMeaning(doc: Doc, live: MoltObject): boolean {
+  const schema = doc.kind === 'Release' ? releaseDocument : doc.kind === 'App' ? appDocument : releaseAppDocument;
+  const parsed = schema.safeParse({ apiVersion: API_VERSION, kind: doc.kind === 'ReleaseApp' ? 'App' : doc.kind, metadata: { name: live.metadata.name, labels: live.metadata.labels ?? {} }, spec: live.spec });
+  return parsed.success && sameValue(parsed.data.spec, doc.manifest.spec) && sameValue(parsed.data.metadata.labels, doc.manifest.metadata.labels);
+}
+
+/** Dotted paths where two JSON values differ (arrays compared whole). */
+export function changedPaths(a: unknown, b: unknown, prefix = 'spec'): string[] {
+  if (JSON.stringify(a) === JSON.stringify(b)) return [];
+  const isObj = (x: unknown): x is Record<string, unknown> => Boolean(x) && typeof x === 'object' && !Array.isArray(x);
+  if (!isObj(a) || !isObj(b)) return [prefix];
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return keys.flatMap((k) => changedPaths(a[k], b[k], `${prefix}.${k}`));
 }
