@@ -51,6 +51,9 @@ async function planDocument(t: KubeTarget, doc: Doc): Promise<Verdict> {
   const type = release ? RESOURCES.releases : RESOURCES.apps;
   const namespace = release ? undefined : t.namespace;
   const live = await t.api.get<MoltObject>(type, namespace, name);
+  // A change the rules refuse is reported as such before the dry run (which might only meet a field conflict).
+  const installed = doc.kind === 'App' && live ? annotationJson<InstalledRecord>(await t.api.get<StatefulSet>(RESOURCES.statefulsets, t.namespace, statefulSetName(name)), ANNOTATIONS.installed) : undefined;
+  if (doc.kind === 'App' && installed) refusal(doc.manifest, installed, `app/${name}`);
   const dry = await serverSideApply(t, type, namespace, doc, true);
   // Defaults molt writes and kubectl does not are no change: compare what each spec means.
   const objectChanges = !live || (live.metadata.generation !== dry.metadata.generation && !sameMeaning(doc, live));
@@ -77,10 +80,6 @@ async function planApp(t: KubeTarget, desired: AppManifest, what: string, live: 
   }
   const current = installed ? { ...desired, spec: installed.spec } : undefined;
   const d = decide(desired, current); // a refused change throws UpgradeRefusedError: exit 1, as locally
-  if (installed && d.action === 'upgrade') {
-    const volumes = volumeChange(installed.spec, desired.spec);
-    if (volumes) throw new UpgradeRefusedError('ChangeRefused', `${what}: ${volumes}`, 'Keep the volumes as they are; a new volume needs a new app (or move the data yourself).');
-  }
   if (d.action === 'none') {
     process.stdout.write(`${what}: no changes (${d.reason}${objectChanges ? '; the stored object changes' : ''})\n`);
     return objectChanges ? 'pending' : 'none';
@@ -95,6 +94,13 @@ async function planApp(t: KubeTarget, desired: AppManifest, what: string, live: 
   if (d.action === 'install') process.stdout.write(`  a StatefulSet and headless Service ${desired.metadata.name}, ${desired.spec.volumes.length} volume claim(s), ${image}\n`);
   else process.stdout.write(`  per member from the highest ordinal: pre-upgrade of ${desired.spec.version} in the old pod (spec.upgrade, else ${image}'s labels), template to ${image} (pinned to its digest), pod restarted, post-upgrade, Ready; automatic rollback on failure\n`);
   return 'pending';
+}
+
+/** Throws the refusal the operator would answer for this change (the core's rules, then the volume-claim rule). */
+function refusal(desired: AppManifest, installed: InstalledRecord, what: string): void {
+  const d = decide(desired, { ...desired, spec: installed.spec });
+  const volumes = d.action === 'upgrade' ? volumeChange(installed.spec, desired.spec) : undefined;
+  if (volumes) throw new UpgradeRefusedError('ChangeRefused', `${what}: ${volumes}`, 'Keep the volumes as they are; a new volume needs a new app (or move the data yourself).');
 }
 
 /** True when the live object's spec, validated with the document's schema (defaults filled), is the document's. */
