@@ -13,6 +13,7 @@ import { upgradeFailureThreshold } from '../../core/scripts.ts';
 import type { Container, KubeObject, StatefulSet } from '../../engines/kubernetes/index.ts';
 import { COMPONENT, LABELS, MAIN_CONTAINER } from '../app/names.ts';
 import { DEFAULT_VOLUME_SIZE, ownerOf, probeFor, type AppRef } from '../app/template.ts';
+import { containerSecurityFor, podFieldsFor } from '../app/pod-settings.ts';
 
 /** Label on a release app's templates and pods: the release they run. */
 export const RELEASE_LABEL = 'molt.dev/release';
@@ -110,11 +111,11 @@ export function roleSetFor(app: AppRef, manifest: ReleaseAppManifest, release: R
       persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
       template: {
         metadata: { labels: { ...labels, [RELEASE_LABEL]: release.metadata.name, [LABELS.version]: release.spec.version }, annotations: upgrading ? { 'molt.dev/upgrade-mode': 'true' } : {} },
-        spec: { containers: [containerFor(spec, app.name, role, upgrading)], terminationGracePeriodSeconds: spec.spec.stopTimeoutSeconds, enableServiceLinks: false },
+        spec: { containers: [containerFor(spec, app.name, role, upgrading)], terminationGracePeriodSeconds: spec.spec.stopTimeoutSeconds, enableServiceLinks: false, ...podFieldsFor(spec.spec) },
       },
       volumeClaimTemplates: roleSpec.volumes.map((v) => ({
         metadata: { name: v.name, labels: { [LABELS.app]: app.name, [LABELS.role]: role } },
-        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: DEFAULT_VOLUME_SIZE } } },
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: v.size ?? DEFAULT_VOLUME_SIZE } }, ...(v.storageClassName ? { storageClassName: v.storageClassName } : {}) },
       })),
     },
   };
@@ -135,6 +136,8 @@ function containerFor(member: AppManifest, app: string, role: string, upgrading:
   const vols = s.volumes.map((v) => ({ name: v.name.slice(memberName(app, role, 0).length + 1), mountPath: v.mountPath }));
   if (vols.length) c.volumeMounts = vols;
   if (s.probes.startup) c.startupProbe = probeFor(s.probes.startup, upgrading ? upgradeFailureThreshold(member, s.probes.startup) : undefined);
+  const security = containerSecurityFor(s);
+  if (security) c.securityContext = security;
   return c;
 }
 
