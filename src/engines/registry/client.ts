@@ -13,6 +13,7 @@
  * by manifest digest (content-addressed: they never change).
  */
 import { createHash } from 'node:crypto';
+import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { rootCertificates } from 'node:tls';
@@ -171,7 +172,8 @@ export class RegistryClient {
   #request(url: string, ref: string, headers: Record<string, string>, signal?: AbortSignal, hops = 0): Promise<Answer> {
     const timeout = this.#opts.timeoutMs ?? 30_000;
     return new Promise<Answer>((resolve, reject) => {
-      const req = https.get(url, { headers: { 'user-agent': 'molt', ...headers }, ...(this.#ca ? { ca: this.#ca } : {}), signal }, (res) => {
+      const get = url.startsWith('http:') ? http.get : https.get; // a token realm may be plain http
+      const req = get(url, { headers: { 'user-agent': 'molt', ...headers }, ...(this.#ca ? { ca: this.#ca } : {}), signal }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
