@@ -11,12 +11,14 @@ function sha256(b: Buffer): string {
   return `sha256:${createHash('sha256').update(b).digest('hex')}`;
 }
 
-function call(reg: TestRegistry, method: string, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+type Target = TestRegistry & { authorization?: string };
+
+function call(reg: Target, method: string, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const url = path.startsWith('https://') ? path : `https://${reg.address}${path}`;
   return new Promise((resolve, reject) => {
     const req = https.request(url, {
       method, ca: readFileSync(reg.ca),
-      headers: { authorization: `Basic ${Buffer.from(`${reg.username}:${reg.password}`).toString('base64')}`, ...(body ? { 'content-length': String(body.length) } : {}), ...headers },
+      headers: { authorization: reg.authorization ?? `Basic ${Buffer.from(`${reg.username}:${reg.password}`).toString('base64')}`, ...(body ? { 'content-length': String(body.length) } : {}), ...headers },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -27,7 +29,7 @@ function call(reg: TestRegistry, method: string, path: string, body?: Buffer, he
   });
 }
 
-async function putBlob(reg: TestRegistry, repo: string, blob: Buffer): Promise<string> {
+async function putBlob(reg: Target, repo: string, blob: Buffer): Promise<string> {
   const digest = sha256(blob);
   const start = await call(reg, 'POST', `/v2/${repo}/blobs/uploads/`);
   if (start.status !== 202) throw new Error(`upload start: HTTP ${start.status} ${start.body}`);
@@ -38,7 +40,7 @@ async function putBlob(reg: TestRegistry, repo: string, blob: Buffer): Promise<s
   return digest;
 }
 
-async function putManifest(reg: TestRegistry, repo: string, ref: string, doc: unknown, mediaType: string): Promise<string> {
+async function putManifest(reg: Target, repo: string, ref: string, doc: unknown, mediaType: string): Promise<string> {
   const body = Buffer.from(JSON.stringify(doc));
   const res = await call(reg, 'PUT', `/v2/${repo}/manifests/${ref}`, body, { 'content-type': mediaType });
   if (res.status !== 201) throw new Error(`manifest put: HTTP ${res.status} ${res.body}`);
@@ -46,7 +48,7 @@ async function putManifest(reg: TestRegistry, repo: string, ref: string, doc: un
 }
 
 /** Pushes a one-layer OCI image whose config has `labels`; returns its manifest digest. */
-export async function pushImage(reg: TestRegistry, repo: string, tag: string, labels: Record<string, string>, arch = 'amd64'): Promise<{ digest: string; size: number }> {
+export async function pushImage(reg: Target, repo: string, tag: string, labels: Record<string, string>, arch = 'amd64'): Promise<{ digest: string; size: number }> {
   const layer = gzipSync(Buffer.alloc(1024)); // an empty tar: two zero blocks
   const layerDigest = await putBlob(reg, repo, layer);
   const config = Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', config: { Labels: labels }, rootfs: { type: 'layers', diff_ids: [sha256(Buffer.alloc(1024))] } }));
@@ -61,7 +63,7 @@ export async function pushImage(reg: TestRegistry, repo: string, tag: string, la
 }
 
 /** Pushes an OCI index over per-platform images (each with its own labels); returns the index digest. */
-export async function pushIndex(reg: TestRegistry, repo: string, tag: string, platforms: { arch: string; labels: Record<string, string> }[]): Promise<{ digest: string; manifests: Record<string, string> }> {
+export async function pushIndex(reg: Target, repo: string, tag: string, platforms: { arch: string; labels: Record<string, string> }[]): Promise<{ digest: string; manifests: Record<string, string> }> {
   const manifests: Record<string, string> = {};
   const entries = [];
   for (const p of platforms) {
