@@ -99,6 +99,7 @@ export function failedInstallNote(name: string): string {
 
 /** `molt plan -f FILE`: exit 0 nothing to do, 2 changes pending, 1 error. */
 export async function planCommand(opts: GlobalOptions & { filename: string }): Promise<number> {
+  if (isKubeMode(opts)) return (await import('./kube-plan.ts')).kubePlanCommand(opts);
   const docs = await readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
   const store = openStore(opts);
   let pending = false;

@@ -71,11 +71,12 @@ async function requireReleases(t: KubeTarget, docs: Doc[]): Promise<void> {
   }
 }
 
-async function serverSideApply(t: KubeTarget, type: ResourceType, namespace: string | undefined, doc: Doc): Promise<MoltObject> {
+/** Server-side apply of one document (never forced); `dryRun`: the server validates and answers, nothing is stored. */
+export async function serverSideApply(t: KubeTarget, type: ResourceType, namespace: string | undefined, doc: Doc, dryRun = false): Promise<MoltObject> {
   const { metadata, spec } = doc.manifest;
   const body: MoltObject = { metadata: { name: metadata.name, labels: metadata.labels, ...(namespace ? { namespace } : {}) }, spec: spec as Record<string, unknown> };
   try {
-    return await t.api.apply<MoltObject>(type, namespace, body, false);
+    return await t.api.apply<MoltObject>(type, namespace, body, false, dryRun);
   } catch (e) {
     if (isStatus(e, 409)) throw new ApplyConflictError(`${doc.file}:${doc.line}: ${type.kind.toLowerCase()}/${metadata.name}`, e.message);
     throw e;

@@ -3,6 +3,7 @@
  * it (observations) and what molt asks the engine to create (container specs).
  * Pure types, no I/O. Manifest parsing and validation live in `manifest.ts`.
  */
+import type { PodSettings } from './pod-settings.ts';
 
 /** A probe that decides whether a container is ready. Exactly one of exec/tcp/http is set. */
 export interface ProbeSpec {
@@ -67,7 +68,7 @@ export interface UpgradeSettings {
 }
 
 /** The desired state of one single-container app, as validated from a manifest. */
-export interface AppSpec extends ContainerSettings {
+export interface AppSpec extends ContainerSettings, PodSettings {
   /** `namespace/name`: the package identity (seed 001). */
   package: string;
   version: string;
@@ -135,6 +136,8 @@ export interface ImageObservation {
   entrypoint: string[] | undefined;
   labels: Record<string, string>;
   volumes: string[];
+  /** `repo@sha256:…` names of the image (those it was pulled or pushed by). */
+  repoDigests?: string[];
 }
 
 /** Everything molt asks the engine for when it creates a container. */

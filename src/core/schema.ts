@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { parseVersion, VERSION_RULE } from './version.ts';
 import { absolutePath, argv, port } from './schema-parts.ts';
 import { monitorSeconds, settingsShape, uniqueSettings, volumeEntry } from './settings-schema.ts';
+import { podSettingsShape } from './pod-settings.ts';
 
 export const API_VERSION = 'molt.dev/v1alpha1';
 
@@ -100,6 +101,7 @@ const containerShape = {
   stopTimeoutSeconds: z.number().int().min(0).max(3600).default(10),
   upgrade: upgradeSettings.prefault({}),
   ...settingsShape,
+  ...podSettingsShape,
 };
 
 /** Flags duplicate volume names and mount paths. */

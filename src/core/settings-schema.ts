@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { absolutePath, argv, port } from './schema-parts.ts';
+import { volumeKubeShape } from './pod-settings.ts';
 import { normaliseSignal, parseBytes, parseNanoCpus, parsePort, parseRestart, type PortSpec } from './settings.ts';
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -57,6 +58,7 @@ export const volumeEntry = z.union([
     name: z.string().regex(VOLUME_NAME, 'must be a volume name: letters, digits, "_", "." and "-", starting with a letter or digit'),
     mountPath: absolutePath,
     readOnly: z.boolean().optional(),
+    ...volumeKubeShape,
   }),
   z.strictObject({ hostPath: absolutePath, mountPath: absolutePath, readOnly: z.boolean().optional() }),
 ], { error: 'a volume is {name, mountPath[, readOnly]} or {hostPath, mountPath[, readOnly]}' });

@@ -72,7 +72,8 @@ const TABLE: Record<SettingsField, Row> = {
       assert.equal(b.User, '999:998');
       assert.equal(o.user, '999:998');
     },
-    pod: ({ sts }) => assert.deepEqual(sts.spec?.template.spec.securityContext, { runAsUser: 999, runAsGroup: 998 }),
+    // A non-root user also gets what Pod Security 'restricted' asks (operator/app/pod-settings.ts).
+    pod: ({ sts }) => assert.deepEqual(sts.spec?.template.spec.securityContext, { runAsUser: 999, runAsGroup: 998, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }),
     compose: { service: { user: '999:998' } },
   },
   workingDir: {

@@ -23,6 +23,10 @@ export interface NamedVolumeSpec {
   name: string;
   mountPath: string;
   readOnly?: boolean;
+  /** Kubernetes only: the claim's size. @default 1Gi */
+  size?: string;
+  /** Kubernetes only: the claim's StorageClass. @default the cluster's default class */
+  storageClassName?: string;
 }
 
 /** A host directory or file bind-mounted into the container (local engines only). */

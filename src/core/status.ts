@@ -38,6 +38,8 @@ export interface AppStatus {
   phase: AppPhase;
   installedVersion?: string;
   image?: string;
+  /** The digest the installed version runs: its registry digest, else the local image ID. */
+  imageDigest?: string;
   containerId?: string;
   ip?: string;
   conditions: Condition[];

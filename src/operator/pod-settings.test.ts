@@ -16,7 +16,7 @@ test('a Release role\'s StatefulSet carries the role\'s settings, like an inline
   const c = pod.spec.containers[0]!;
   assert.deepEqual(c.ports, [{ containerPort: 6379, protocol: 'TCP' }]);
   assert.deepEqual(c.resources, { limits: { memory: '256Mi', cpu: '500m' } });
-  assert.deepEqual(pod.spec.securityContext, { runAsUser: 999, runAsGroup: 999 });
+  assert.deepEqual(pod.spec.securityContext, { runAsUser: 999, runAsGroup: 999, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
   assert.deepEqual(c.volumeMounts?.map((m) => m.mountPath), ['/data', '/dev/shm']);
   assert.equal(pod.metadata.annotations?.team, 'kv');
 });

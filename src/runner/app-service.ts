@@ -32,7 +32,7 @@ export function planApp(deps: Pick<RunDeps, 'store'>, manifest: AppManifest, cha
 }
 
 /** Creates or upgrades the app to `manifest`, waiting until done. */
-export async function applyApp(deps: RunDeps, manifest: AppManifest, trigger: OperationPlan['trigger'] = 'apply'): Promise<ApplyResult> {
+export async function applyApp(deps: RunDeps, manifest: AppManifest, trigger: OperationPlan['trigger'] = 'apply', pinnedImage?: string): Promise<ApplyResult> {
   const name = manifest.metadata.name;
   return withLock(deps, name, `molt ${trigger} ${name}`, async () => {
     const resumed = await resumeInFlight(deps, name);
@@ -48,6 +48,7 @@ export async function applyApp(deps: RunDeps, manifest: AppManifest, trigger: Op
     }
     if (deps.signal.aborted) throw deps.signal.reason;
     const plan = await planOperation(deps, manifest, record?.manifest, decision, trigger);
+    if (pinnedImage) plan.pinnedImage = pinnedImage;
     const op = deps.store.createOperation({ app: name, kind: plan.old ? 'upgrade' : 'install', fromVersion: record?.manifest?.spec.version, toVersion: manifest.spec.version, plan, state: initialState(plan.old ? 'upgrade' : 'install') });
     deps.log(`${trigger === 'apply' ? op.kind : trigger} ${name}${op.fromVersion ? ` ${op.fromVersion} →` : ''} ${op.toVersion} (operation ${op.id})`);
     const done = await runOperation(deps, op);
@@ -68,8 +69,11 @@ export async function rollbackApp(deps: RunDeps, name: string): Promise<ApplyRes
   }
   const previous = last.plan.previous;
   deps.log(`rolling ${name} back from ${current} to ${previous.spec.version}`);
-  // The previous spec exactly as it was applied: a rollback records nothing the user did not write.
-  return applyApp(deps, previous, 'rollback');
+  // The previous spec exactly as it was applied (a rollback records nothing the user did not
+  // write), run as the digest the previous version ran: its tag may name other content by now.
+  const ran = deps.store.listOperations(name).reverse().find((o) => o.state.phase === 'Succeeded' && o.toVersion === previous.spec.version && o.plan.manifest.spec.image === previous.spec.image && o.facts.image);
+  if (ran?.facts.image) deps.log(`running ${previous.spec.image} as the digest ${previous.spec.version} ran: ${ran.facts.image.ref}`);
+  return applyApp(deps, previous, 'rollback', ran?.facts.image?.ref);
 }
 
 /** Finishes or rolls back whatever operation of the app was interrupted. */

@@ -27,7 +27,10 @@ export type StepResult = string | { message: string; output: string };
 /** One step of the machine. */
 export type Step = (ctx: StepContext) => Promise<StepResult>;
 
-export const manifestOf = (ctx: StepContext): AppManifest => ctx.op.plan.manifest;
+export const manifestOf = (ctx: StepContext): AppManifest => {
+  const { manifest, pinnedImage } = ctx.op.plan;
+  return pinnedImage ? { ...manifest, spec: { ...manifest.spec, image: pinnedImage } } : manifest;
+};
 export const appName = (ctx: StepContext): string => manifestOf(ctx).metadata.name;
 
 /** The new container of this operation, found by its label (survives a crash right after create). */

@@ -17,6 +17,7 @@ import { removeHelpers } from './helpers.ts';
 import { monitorNew } from './monitor-step.ts';
 import { createInherited, pinOldNetworks, prepareInherited, recreateFromDefinition } from './inherit-steps.ts';
 import { inputsKey, putFiles, readInputs, withDigest } from './host-inputs.ts';
+import { imageDigest } from './image-digest.ts';
 import { appName, findNew, manifestOf, oldInstance, requireIp, requireOld, type Step, type StepContext } from './step-context.ts';
 
 /** The default subnet of a network molt creates. */
@@ -24,11 +25,17 @@ export const DEFAULT_SUBNET = '10.90.0.0/24';
 
 async function ensureImage(ctx: StepContext): Promise<string> {
   const image = manifestOf(ctx).spec.image;
-  if (await ctx.engine.inspectImage(image)) return `${image} is present`;
+  const present = await ctx.engine.inspectImage(image);
+  if (present) {
+    ctx.facts.image = imageDigest(image, present);
+    return `${image} is present (${ctx.facts.image.digest})`;
+  }
   ctx.log(`pulling ${image}`);
   await ctx.engine.pullImage(image, ctx.signal);
-  if (!(await ctx.engine.inspectImage(image))) throw new ImageUnavailableError(image, 'the pull reported success but the image is not there');
-  return `pulled ${image}`;
+  const pulled = await ctx.engine.inspectImage(image);
+  if (!pulled) throw new ImageUnavailableError(image, 'the pull reported success but the image is not there');
+  ctx.facts.image = imageDigest(image, pulled);
+  return `pulled ${image} (${ctx.facts.image.digest})`;
 }
 
 async function prepareResources(ctx: StepContext): Promise<string> {

@@ -33,6 +33,8 @@ export interface OperationPlan {
   /** The IP the app had, kept when its old container is gone. */
   ip?: string;
   warnings: string[];
+  /** `molt rollback`: the exact image the target version ran before (`repo@digest` or an image ID), run instead of its tag. */
+  pinnedImage?: string;
 }
 
 /** What an operation learned while running, journaled with its state. */
@@ -41,6 +43,8 @@ export interface OperationFacts {
   newContainerId?: string;
   /** Set only when the old container vanished and the rollback had to recreate it. */
   recreatedOldId?: string;
+  /** The digest of the image this operation runs (a registry digest, else the image ID) and a reference that runs exactly it. */
+  image?: { digest: string; ref: string };
   /** The scripts the new version declares (FetchScripts). */
   scripts?: DeclaredScripts;
   /** The pre-upgrade script as fetched from the new image, kept under molt's home. */

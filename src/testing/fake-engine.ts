@@ -93,7 +93,7 @@ export class FakeEngine implements ContainerEngine {
   async ping(): Promise<void> {}
 
   async inspectImage(ref: string): Promise<ImageObservation | undefined> {
-    const image = this.images.get(ref) ?? [...this.images.values()].find((i) => i.id === ref);
+    const image = this.images.get(ref) ?? this.imageById(ref);
     return image && { id: image.id, cmd: ['/bin/app'], entrypoint: undefined, labels: { ...image.labels }, volumes: [] };
   }
 
@@ -101,8 +101,13 @@ export class FakeEngine implements ContainerEngine {
     throw new EngineError('build', 501, 'the fake engine does not build images');
   }
 
+  /** An image by its ID, with or without "sha256:" (as engines accept it). */
+  private imageById(ref: string): (FakeImage & { id: string }) | undefined {
+    return [...this.images.values()].find((i) => i.id === ref || i.id === `sha256:${ref}`);
+  }
+
   async pullImage(ref: string): Promise<void> {
-    if (!this.images.has(ref)) throw new ImageUnavailableError(ref, 'not in the fake registry');
+    if (!this.images.has(ref) && !this.imageById(ref)) throw new ImageUnavailableError(ref, 'not in the fake registry');
   }
 
   async inspectNetwork(name: string): Promise<NetworkObservation | undefined> {
@@ -138,7 +143,7 @@ export class FakeEngine implements ContainerEngine {
   async createContainer(spec: ContainerSpec): Promise<string> {
     this.calls.push(`createContainer ${spec.name}`);
     if (this.container(spec.name)) throw new EngineError(`create container ${spec.name}`, 409, `the container name "${spec.name}" is already in use`);
-    const image = this.images.get(spec.image) ?? [...this.images.values()].find((i) => i.id === spec.image);
+    const image = this.images.get(spec.image) ?? this.imageById(spec.image);
     if (!image) throw new EngineError(`create container ${spec.name}`, 404, `no such image ${spec.image}`);
     for (const m of spec.mounts) if (m.type === 'volume' && !this.volumes.has(m.source)) await this.createVolume(m.source);
     const id = `c${(++this.seq).toString(16).padStart(15, '0')}`;
@@ -191,7 +196,7 @@ export class FakeEngine implements ContainerEngine {
     const c = this.require(id, 'start');
     this.calls.push(`startContainer ${c.name}`);
     if (c.running) return;
-    const image = this.images.get(c.image) ?? [...this.images.values()].find((i) => i.id === c.image);
+    const image = this.images.get(c.image) ?? this.imageById(c.image);
     if (image?.onStart === 'exit') {
       c.running = false;
       c.exitCode = 1;

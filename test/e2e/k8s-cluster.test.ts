@@ -287,6 +287,11 @@ function assertNothingLeft(before: Footprint): void {
   assert.doesNotMatch(sh('nft list tables'), /kube-proxy/, 'nftables table kube-proxy left behind');
   assert.equal(sh('ls -d /sys/fs/cgroup/*/kubepods 2>/dev/null').trim(), '', 'kubepods cgroups left behind');
   assert.equal(existsSync(RUN), false, `${RUN} left behind`);
+  // The registry `up` started goes with the cluster: process, data, Podman's trust of its CA, its firewall rule.
+  const registryRun = process.env['MOLT_REGISTRY_RUN'] ?? '/var/lib/molt-registry';
+  assert.equal(existsSync(registryRun), false, `${registryRun} left behind`);
+  assert.equal(existsSync(`/etc/containers/certs.d/10.244.0.1:${process.env['MOLT_REGISTRY_PORT'] ?? '5443'}`), false, 'certs.d entry of the registry left behind');
+  assert.deepEqual(rules.filter((l) => l.includes('molt-registry')), [], 'the registry\'s iptables rule left behind');
 }
 
 // The lifecycle checks stop and restart the cluster: only when a test started it (not by

@@ -116,13 +116,13 @@ export async function buildTestImage(h: PodmanHarness, options: TestImageOptions
  * Writes a one-layer docker-archive (what `ctr images import` and `podman load` read) of a
  * busybox rootfs holding `files`, tagged `ref`, whose entrypoint is `/bin/sh <start>`.
  */
-export async function writeDockerArchive(file: string, ref: string, files: TestImageOptions['files'], start: string): Promise<void> {
+export async function writeDockerArchive(file: string, ref: string, files: TestImageOptions['files'], start: string, labels?: Record<string, string>): Promise<void> {
   const layer = await rootfsTar(files);
   const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
   const diff = sha(layer);
   const config = JSON.stringify({
     architecture: 'amd64', os: 'linux', created: '1970-01-01T00:00:00Z',
-    config: { Env: ['PATH=/bin:/usr/bin'], Entrypoint: ['/bin/sh', start] },
+    config: { Env: ['PATH=/bin:/usr/bin'], Entrypoint: ['/bin/sh', start], ...(labels ? { Labels: labels } : {}) },
     rootfs: { type: 'layers', diff_ids: [`sha256:${diff}`] },
   });
   const cfg = sha(config);

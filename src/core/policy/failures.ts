@@ -23,6 +23,9 @@ export type FailureCode =
   | 'EngineUnreachable' | 'ContainerMissing' | 'Unhealthy' | 'OOMKilled' | 'Error' | 'MembersNotRunning' | 'DependencyCycle'
   // seed 002 on containers molt did not create
   | 'ContainerNotFound'
+  // reading an image from a registry (engines/registry)
+  | 'ImageReferenceInvalid' | 'ImageNotFound' | 'RegistryUnauthorized' | 'RegistryUnavailable' | 'ManifestInvalid'
+  | 'PlatformNotFound' | 'RegistryError' | 'ImageUnreadable'
   // upgrade scripts and lifecycle hooks
   | 'PreUpgradeFailed' | 'PostUpgradeFailed' | 'ScriptTimeout' | 'ScriptInvalid' | 'ScriptInterrupted' | 'HookFailed'
   // stopped from outside, or a rollback on its way
@@ -86,6 +89,14 @@ export const FAILURES = {
   Error: { retryable: false, reason: 'the container exited with a non-zero code' },
   MembersNotRunning: { retryable: false, reason: 'members of a release app are not running' },
   DependencyCycle: { retryable: false, reason: 'spec.dependsOn of the installed apps forms a cycle' },
+  ImageReferenceInvalid: { retryable: false, reason: 'the image reference is not valid' },
+  ImageNotFound: { retryable: false, reason: 'the registry has no such image, tag or digest' },
+  RegistryUnauthorized: { retryable: false, reason: 'the registry refused the credentials (or none were given)' },
+  RegistryUnavailable: { retryable: true, reason: 'the registry did not answer' },
+  ManifestInvalid: { retryable: false, reason: 'the registry served a damaged or unknown manifest' },
+  PlatformNotFound: { retryable: false, reason: 'the image has no manifest for this platform' },
+  RegistryError: { retryable: false, reason: 'the registry answered with an error' },
+  ImageUnreadable: { retryable: true, reason: 'the new image\'s labels could not be read from its registry' },
   ContainerNotFound: { retryable: false, reason: 'no container of that name or id on the engine' },
   ReadyTimeout: { retryable: false, reason: 'the new version was not ready within its readiness budget' },
   PreUpgradeFailed: { retryable: false, reason: 'the pre-upgrade script failed' },

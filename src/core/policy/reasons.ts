@@ -19,7 +19,7 @@ export type ProgressReason =
   | 'UpgradeWarning' | 'UpgradeStarted' | 'RollbackStarted' | 'ExecPodCreated' | 'ExecPodRemoved'
   | 'PreUpgradeSucceeded' | 'PostUpgradeSucceeded' | 'TemplateSwitched' | 'TemplateReverted' | 'TemplateRestored'
   | 'MemberRestarted' | 'MemberReverting' | 'MemberUpgraded' | 'MemberReverted' | 'RoleUpgraded' | 'RoleReverted'
-  | 'HookSucceeded'
+  | 'HookSucceeded' | 'ScriptsResolved'
   // UpgradeTasks
   | 'AlreadyAtTarget' | 'Completed' | 'CompletedWithFailures' | 'NoTargets' | 'JobCreated' | 'JobSucceeded' | 'TaskFailed';
 

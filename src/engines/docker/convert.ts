@@ -18,6 +18,7 @@ export const REQUESTED_IPV4_LABEL = 'dev.molt.requested-ipv4.';
 /** The parts of GET /images/{name}/json that molt reads. */
 export interface ImageJson {
   Id: string;
+  RepoDigests?: string[] | null;
   Config?: {
     Cmd?: string[] | null;
     Entrypoint?: string[] | string | null;
@@ -85,6 +86,7 @@ export function toImageObservation(image: ImageJson): ImageObservation {
     entrypoint: command(config.Entrypoint),
     labels: { ...(config.Labels ?? {}) },
     volumes: Object.keys(config.Volumes ?? {}).sort(),
+    ...(image.RepoDigests?.length ? { repoDigests: [...image.RepoDigests] } : {}),
   };
 }
 

@@ -22,6 +22,8 @@ import { connectionError, DockerHttpClient, filters, type TcpEndpoint } from './
 import { demultiplex, TextCollector } from './stream.ts';
 import type { ContainerState } from '../../core/observed.ts';
 import { fromCompatList, fromInspect, fromLibpodList, type CompatListJson, type InspectStateJson, type LibpodListJson } from './state-convert.ts';
+import { credentialsFromFiles, defaultAuthFiles } from '../registry/auth.ts';
+import { parseReference } from '../registry/reference.ts';
 
 /** How to reach the engine. */
 export interface DockerEngineOptions {
@@ -31,6 +33,8 @@ export interface DockerEngineOptions {
   tcp?: TcpEndpoint;
   /** Idle timeout of ordinary calls in milliseconds. @default 30000 */
   idleTimeoutMs?: number;
+  /** Registry auth files (dockerconfigjson) for pulls, first match wins. @default Podman's and Docker's usual files (registry/auth.ts) */
+  authFiles?: string[];
 }
 
 /** Options of removeContainer. */
@@ -54,8 +58,10 @@ export class DockerEngine implements ContainerEngine {
   /** Learnt by `ping`: the engine is Podman, whose own API has cheaper calls for some answers. */
   #podman = false;
   readonly #http: DockerHttpClient;
+  readonly #authFiles: string[] | undefined;
 
   constructor(options: DockerEngineOptions) {
+    this.#authFiles = options.authFiles;
     const httpOptions = { socketPath: options.socketPath, tcp: options.tcp, ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}) };
     this.#http = new DockerHttpClient(httpOptions);
     this.socketPath = this.#http.socketPath;
@@ -104,7 +110,8 @@ export class DockerEngine implements ContainerEngine {
   async pullImage(ref: string, signal?: AbortSignal): Promise<void> {
     let res;
     try {
-      res = await this.#http.stream('POST', '/images/create', { query: pullParams(ref), signal, idleTimeoutMs: PULL_IDLE_MS, operation: `pull ${ref}` });
+      const headers = registryAuthHeader(ref, this.#authFiles ?? defaultAuthFiles());
+      res = await this.#http.stream('POST', '/images/create', { query: pullParams(ref), signal, idleTimeoutMs: PULL_IDLE_MS, operation: `pull ${ref}`, headers });
     } catch (error) {
       if (error instanceof EngineError) throw new ImageUnavailableError(ref, error.message);
       throw error;
@@ -419,4 +426,28 @@ export class DockerEngine implements ContainerEngine {
 
 function enc(segment: string): string {
   return encodeURIComponent(segment);
+}
+
+/**
+ * The X-Registry-Auth header of a pull (base64url JSON, as the docker CLI sends it) with the
+ * credentials the auth files hold for the image's registry; none when they hold none.
+ */
+export function registryAuthHeader(ref: string, authFiles: string[]): Record<string, string> {
+  let registry: string;
+  let repository: string;
+  try {
+    ({ registry, repository } = parseReference(ref));
+  } catch (e) {
+    throw new ImageUnavailableError(ref, (e as Error).message);
+  }
+  let creds;
+  try {
+    creds = credentialsFromFiles(authFiles, registry, repository);
+  } catch (e) {
+    throw new ImageUnavailableError(ref, `cannot read registry credentials: ${(e as Error).message}`);
+  }
+  if (!creds) return {};
+  const auth = { username: creds.username, password: creds.password, serveraddress: registry };
+  // base64url WITH padding, as Go's base64.URLEncoding (Docker's and Podman's decoder) wants it.
+  return { 'X-Registry-Auth': Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_') };
 }

@@ -36,6 +36,8 @@ export interface RequestOptions {
   operation?: string;
   /** Send to Podman's own API (`/v4.0.0/libpod/…`) instead of the Docker-compatible one. */
   libpod?: boolean;
+  /** Extra request headers (e.g. X-Registry-Auth). */
+  headers?: Record<string, string>;
 }
 
 /** The version prefix of Podman's own API calls (served by Podman 4 and later). */
@@ -141,7 +143,7 @@ export class DockerHttpClient {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const idle = options.idleTimeoutMs ?? this.idleTimeoutMs;
     // Over TCP the Host header is the endpoint: node verifies the server certificate against it.
-    const headers: Record<string, string> = { Host: this.tcp ? hostHeader(this.tcp) : 'docker' };
+    const headers: Record<string, string> = { Host: this.tcp ? hostHeader(this.tcp) : 'docker', ...options.headers };
     let payload: Buffer | Readable | undefined;
     if (options.json !== undefined) {
       payload = Buffer.from(JSON.stringify(options.json));

@@ -21,6 +21,7 @@ export const RESOURCES = {
   pods: { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true },
   services: { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },
   pvcs: { group: '', version: 'v1', plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', namespaced: true },
+  secrets: { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true },
   events: { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true },
   statefulsets: { group: 'apps', version: 'v1', plural: 'statefulsets', kind: 'StatefulSet', namespaced: true },
   jobs: { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job', namespaced: true },
@@ -83,13 +84,13 @@ export class ResourceApi {
     return this.client.request<T>({ method: 'POST', path: pathOf(t, namespace), body: obj, query: { fieldManager: this.fieldManager }, operation: `create ${t.kind} ${body.metadata.name ?? body.metadata.generateName ?? ''}` });
   }
 
-  /** Server-side apply: the fields in `body` become molt's (force: take them over from others). */
-  apply<T extends KubeObject>(t: ResourceType, namespace: string | undefined, body: T, force = true): Promise<T> {
+  /** Server-side apply: the fields in `body` become molt's (force: take them over from others; dryRun: validated and answered, not stored). */
+  apply<T extends KubeObject>(t: ResourceType, namespace: string | undefined, body: T, force = true, dryRun = false): Promise<T> {
     const name = body.metadata.name ?? '';
     const obj = { apiVersion: apiVersionOf(t), kind: t.kind, ...body };
     return this.client.request<T>({
       method: 'PATCH', path: pathOf(t, namespace, name), body: obj, contentType: 'application/apply-patch+yaml',
-      query: { fieldManager: this.fieldManager, force }, operation: `apply ${t.kind} ${name}`,
+      query: { fieldManager: this.fieldManager, force, ...(dryRun ? { dryRun: 'All' } : {}) }, operation: `${dryRun ? 'dry-run ' : ''}apply ${t.kind} ${name}`,
     });
   }
 

@@ -86,6 +86,8 @@ export interface ContainerStatus {
   started?: boolean;
   restartCount: number;
   image: string;
+  /** What the runtime ran: `repo@sha256:…` for a pulled image, an image ID for a loaded one. */
+  imageID?: string;
   state?: {
     waiting?: { reason?: string; message?: string };
     running?: { startedAt?: string };

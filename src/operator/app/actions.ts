@@ -15,7 +15,9 @@ import type { Step } from './decide.ts';
 import { ANNOTATIONS, FINALIZER, statefulSetName } from './names.ts';
 import { checkRun, fetchScript, openGate, prepareRun, runScript, type FetchedScript, type ScriptContext, type ScriptRunRecord } from './scripts.ts';
 import { execPodFor, serviceFor, specHash, statefulSetFor, type AppRef } from './template.ts';
-import type { AppWorld, InstalledRecord, LastUpgradeRecord, UpgradeJournal } from './world.ts';
+import { installedRecord, podDigest, resolveUpgrade } from './digests.ts';
+import { isLocalImage } from '../../engines/registry/reference.ts';
+import { scriptsOf, type AppWorld, type InstalledRecord, type LastUpgradeRecord, type UpgradeJournal } from './world.ts';
 
 /** What the actions need. */
 export interface ActionContext {
@@ -34,7 +36,7 @@ export interface ActionContext {
 export async function act(ctx: ActionContext, step: Step): Promise<Step | undefined> {
   switch (step.kind) {
     case 'Install': return install(ctx);
-    case 'Converge': return applyTemplate(ctx, desiredSpec(ctx), undefined, 'Converging', step.message);
+    case 'Converge': return applyTemplate(ctx, desiredSpec(ctx), undefined, undefined, 'Converging', step.message);
     case 'MarkInstalled': return markInstalled(ctx);
     case 'Record': return record(ctx);
     case 'BeginUpgrade': return beginUpgrade(ctx, step.warnings, step.rollback === true);
@@ -86,12 +88,12 @@ async function writeRecords(ctx: ActionContext, records: { installed?: Installed
   await ctx.api.mergePatch(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetName(ctx.ref.name), { metadata: { annotations } });
 }
 
-async function applyTemplate(ctx: ActionContext, spec: AppSpec, journal: UpgradeJournal | undefined, reason: Reason, note: string): Promise<undefined> {
+async function applyTemplate(ctx: ActionContext, spec: AppSpec, journal: UpgradeJournal | undefined, digest: string | undefined, reason: Reason, note: string): Promise<undefined> {
   const mode = journal && {
-    from: journal.from, to: journal.to, gate: Boolean(journal.target.upgrade.postUpgrade),
+    from: journal.from, to: journal.to, gate: Boolean(scriptsOf(journal).postUpgrade),
     failureThreshold: upgradeFailureThreshold(spec, spec.probes.startup),
   };
-  await ctx.api.apply(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetFor(ctx.ref, spec, mode));
+  await ctx.api.apply(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetFor(ctx.ref, spec, mode, digest));
   await event(ctx, 'Normal', reason, 'UpdateTemplate', note);
   return undefined;
 }
@@ -106,19 +108,24 @@ async function install(ctx: ActionContext): Promise<undefined> {
 
 async function markInstalled(ctx: ActionContext): Promise<undefined> {
   const spec = desiredSpec(ctx);
-  await writeRecords(ctx, { installed: { version: spec.version, hash: specHash(spec), spec } });
-  await event(ctx, 'Normal', 'Installed', 'Install', `${spec.version} is running and ready`);
+  const ran = podDigest(ctx.world);
+  const installed = installedRecord(spec, ran?.digest, undefined);
+  // The members run this digest: pin it, so a member recreated later runs the same content.
+  if (ran?.pinnable && !isLocalImage(spec.image)) await ctx.api.apply(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetFor(ctx.ref, spec, undefined, ran.digest));
+  await writeRecords(ctx, { installed });
+  await event(ctx, 'Normal', 'Installed', 'Install', `${spec.version} is running and ready${ran ? ` (${ran.digest})` : ''}`);
   return undefined;
 }
 
 async function record(ctx: ActionContext): Promise<undefined> {
   const spec = desiredSpec(ctx);
-  await writeRecords(ctx, { installed: { version: spec.version, hash: specHash(spec), spec } });
+  const before = installedOf(ctx);
+  await writeRecords(ctx, { installed: { ...installedRecord(spec, before.digest, before), hash: specHash(spec) } });
   await event(ctx, 'Normal', 'SettingsRecorded', 'Record', 'settings changed; members pick up pod-level changes at their next restart');
   return undefined;
 }
 
-async function beginUpgrade(ctx: ActionContext, warnings: string[], rollback: boolean): Promise<undefined> {
+async function beginUpgrade(ctx: ActionContext, warnings: string[], rollback: boolean): Promise<Step | undefined> {
   const installed = installedOf(ctx);
   const target = desiredSpec(ctx);
   const journal: UpgradeJournal = {
@@ -126,7 +133,14 @@ async function beginUpgrade(ctx: ActionContext, warnings: string[], rollback: bo
     generation: ctx.world.app.generation, startedAt: new Date().toISOString(), preUpgraded: [], postUpgraded: [], postAttempts: {},
     ...(rollback ? { rollback: true } : {}),
   };
+  const resolved = await resolveUpgrade(ctx.api, ctx.ref.namespace, installed, target, rollback, ctx.signal);
+  if ('failure' in resolved) {
+    await event(ctx, 'Warning', 'ImageUnreadable', 'BeginUpgrade', `${resolved.failure.code}: ${resolved.failure.message}`);
+    return finish(ctx, { outcome: 'Aborted', cause: resolved.failure }, journal);
+  }
+  Object.assign(journal, resolved.journal);
   await writeRecords(ctx, { upgrade: journal });
+  if (resolved.note) await event(ctx, 'Normal', 'ScriptsResolved', 'BeginUpgrade', resolved.note);
   for (const w of warnings) await event(ctx, 'Warning', 'UpgradeWarning', 'BeginUpgrade', w);
   await event(ctx, 'Normal', rollback ? 'RollbackStarted' : 'UpgradeStarted', 'BeginUpgrade', `${rollback ? 'rolling back (molt rollback)' : 'upgrading'} ${installed.version} → ${target.version} (${target.image}), members from the highest ordinal down`);
   return undefined;
@@ -142,7 +156,7 @@ async function clearRollbackTo(ctx: ActionContext): Promise<undefined> {
 
 async function preUpgrade(ctx: ActionContext, member: string): Promise<Step | undefined> {
   const j = journalOf(ctx);
-  const podSpec = execPodFor(ctx.ref, j.target);
+  const podSpec = execPodFor(ctx.ref, j.target, j.digest);
   const execName = podSpec.metadata.name ?? '';
   const exec = ctx.world.execPods.find((p) => p.name === execName);
   if (!exec) {
@@ -155,7 +169,7 @@ async function preUpgrade(ctx: ActionContext, member: string): Promise<Step | un
     return { kind: 'Wait', reason: 'Upgrading', message: `waiting for ExecPod ${execName}`, afterMs: 1000 };
   }
   if (!exec.running) return { kind: 'Wait', reason: 'Upgrading', message: `waiting for ExecPod ${execName} to run`, afterMs: 1000 };
-  const path = j.target.upgrade.preUpgrade ?? '';
+  const path = scriptsOf(j).preUpgrade ?? '';
   const run = await scriptStep(ctx, j, member, 'pre-upgrade', async (sctx) => {
     const script = await fetchScript(sctx, execName, path, j.target.upgrade.scriptMaxBytes, j.target.image);
     const dir = preUpgradeDir(j.generation, Date.now());
@@ -230,11 +244,11 @@ function scriptFailure(e: unknown): e is MoltError {
 async function switchTemplate(ctx: ActionContext, to: 'target' | 'installed' | 'normal'): Promise<undefined> {
   if (to === 'target') {
     const j = journalOf(ctx);
-    return applyTemplate(ctx, j.target, j, 'TemplateSwitched', `pod template now runs ${j.to} (${j.target.image}) with the raised startup budget${j.target.upgrade.postUpgrade ? ' and the startup gate' : ''}`);
+    return applyTemplate(ctx, j.target, j, j.digest, 'TemplateSwitched', `pod template now runs ${j.to} (${j.target.image}${j.digest ? `@${j.digest}` : ''}) with the raised startup budget${scriptsOf(j).postUpgrade ? ' and the startup gate' : ''}`);
   }
   const installed = installedOf(ctx);
   const note = to === 'installed' ? `pod template back to ${installed.version} (${installed.spec.image})` : `pod template restored to ${installed.version}'s normal startup budget`;
-  return applyTemplate(ctx, installed.spec, undefined, to === 'installed' ? 'TemplateReverted' : 'TemplateRestored', note);
+  return applyTemplate(ctx, installed.spec, undefined, installed.digest, to === 'installed' ? 'TemplateReverted' : 'TemplateRestored', note);
 }
 
 async function restartMember(ctx: ActionContext, member: string, uid: string): Promise<undefined> {
@@ -247,7 +261,7 @@ async function restartMember(ctx: ActionContext, member: string, uid: string): P
 
 async function postUpgrade(ctx: ActionContext, member: string): Promise<Step | undefined> {
   const j = journalOf(ctx);
-  const path = j.target.upgrade.postUpgrade ?? '';
+  const path = scriptsOf(j).postUpgrade ?? '';
   const run = await scriptStep(ctx, j, member, 'post-upgrade', async () => ({
     record: newRun(ctx, j, 'post-upgrade', member, `/tmp/molt-post-upgrade-${j.generation}-${Date.now()}`, [path, j.from, j.to]),
   }));
@@ -271,8 +285,10 @@ async function finish(ctx: ActionContext, end: { outcome: LastUpgradeRecord['out
     from: j.from, to: j.to, toHash: j.toHash, outcome: end.outcome, startedAt: j.startedAt, finishedAt: new Date().toISOString(),
     reason: end.cause?.code ?? 'UpgradeSucceeded', message: end.cause?.message ?? `${j.from} → ${j.to}`,
     fromImage: installedOf(ctx).spec.image, toImage: j.target.image, fromSpec: installedOf(ctx).spec, ...(j.rollback ? { rollback: true } : {}),
+    ...(installedOf(ctx).digest ? { fromDigest: installedOf(ctx).digest } : {}), ...(j.digest ? { toDigest: j.digest } : {}),
   };
-  const records = end.outcome === 'Succeeded' ? { installed: { version: j.to, hash: j.toHash, spec: j.target }, upgrade: null, last } : { upgrade: null, last };
+  const upgraded = end.outcome === 'Succeeded' ? { ...installedRecord(j.target, j.digest ?? podDigest(ctx.world)?.digest, installedOf(ctx)), hash: j.toHash } : undefined;
+  const records = upgraded ? { installed: upgraded, upgrade: null, last } : { upgrade: null, last };
   await writeRecords(ctx, records);
   await cleanup(ctx, ctx.world.execPods.map((p) => p.name), 'ExecPodRemoved');
   await clearRollbackTo(ctx);

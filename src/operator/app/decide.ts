@@ -17,7 +17,7 @@ import { UpgradeRefusedError, type ErrorRecord } from '../../core/errors.ts';
 import { decide as decideChange } from '../../core/plan.ts';
 import type { AppManifest, AppSpec } from '../../core/model.ts';
 import { fatalWaiting, isDowngradeWarning, permitDowngrade, podFailure as classifyPod, readyBudgetMs, type FailureCode, type PodFailure, type Reason } from '../../core/policy/index.ts';
-import type { AppWorld, MemberView, PodView, UpgradeJournal } from './world.ts';
+import { scriptsOf, type AppWorld, type MemberView, type PodView, type UpgradeJournal } from './world.ts';
 
 /** The next step of a pass. Terminal steps (wait, steady, refuse, …) end the pass. */
 export type Step =
@@ -59,6 +59,13 @@ export function podReady(pod: PodView, spec: AppSpec, now: number): boolean {
   if (!pod.ready) return false;
   if (spec.probes.startup) return true;
   return now - (pod.readySince ?? now) >= spec.minReadySeconds * 1000;
+}
+
+/** Why a change of spec.volumes cannot be made on a StatefulSet (names, sizes, classes), or undefined. */
+export function volumeChange(installed: AppSpec, desired: AppSpec): string | undefined {
+  const volumes = (s: AppSpec) => JSON.stringify(namedVolumes(s.volumes).map((v) => [v.name, v.size, v.storageClassName].filter((x) => x !== undefined).join(' ')).sort());
+  if (volumes(desired) === volumes(installed)) return undefined;
+  return `spec.volumes changes the volumes (names, sizes or StorageClasses: ${volumes(installed)} → ${volumes(desired)}); a StatefulSet's volume claims cannot change in place`;
 }
 
 /** The next step for the world as it is. */
@@ -108,10 +115,8 @@ function steady(w: AppWorld): Step {
   // A change that leaves the pod as it is (settings, or spec.network, which Kubernetes ignores) is only recorded.
   if (change.action === 'record' || (change.action === 'upgrade' && w.desired.hash === installed.hash)) return { kind: 'Record' };
   if (change.action === 'upgrade') {
-    const volumes = (s: AppSpec) => JSON.stringify(namedVolumes(s.volumes).map((v) => v.name).sort());
-    if (volumes(desired.spec) !== volumes(installed.spec)) {
-      return { kind: 'Refuse', reason: 'VolumeChangeRefused', message: `spec.volumes changes the set of volumes (${volumes(installed.spec)} → ${volumes(desired.spec)}); a StatefulSet's volume claims cannot change in place` };
-    }
+    const volumes = volumeChange(installed.spec, desired.spec);
+    if (volumes) return { kind: 'Refuse', reason: 'VolumeChangeRefused', message: volumes };
     const last = sts.last;
     if (last && last.toHash === w.desired.hash && last.outcome !== 'Succeeded') {
       return { kind: 'Blocked', message: `the upgrade to ${desired.spec.version} ${last.outcome === 'RolledBack' ? 'was rolled back' : 'was aborted'} (${last.reason}: ${last.message}); change the spec to try again` };
@@ -140,7 +145,7 @@ function upgrading(w: AppWorld, j: UpgradeJournal): Step {
     if (pod.hash === j.toHash) {
       const failure = podFailure(pod, budget, w.now);
       if (failure) return { kind: 'StartRollback', cause: failure };
-      if (j.target.upgrade.postUpgrade && !j.postUpgraded.includes(m.name)) {
+      if (scriptsOf(j).postUpgrade && !j.postUpgraded.includes(m.name)) {
         return pod.running ? { kind: 'PostUpgrade', member: m.name } : wait('Upgrading', `waiting for ${m.name}'s container to start`, 1000);
       }
       if (!podReady(pod, j.target, w.now)) return wait('Upgrading', `waiting for ${m.name} ${j.to} to be ready`, 1000);
@@ -152,7 +157,7 @@ function upgrading(w: AppWorld, j: UpgradeJournal): Step {
 }
 
 function oldMember(w: AppWorld, j: UpgradeJournal, m: MemberView, pod: PodView, touched: boolean): Step {
-  if (j.target.upgrade.preUpgrade && !j.preUpgraded.includes(m.name)) {
+  if (scriptsOf(j).preUpgrade && !j.preUpgraded.includes(m.name)) {
     const exec = w.execPods.find((p) => p.hash === j.toHash && !p.terminating);
     const pull = fatalWaiting(exec?.waitingReason);
     if (exec && pull) {

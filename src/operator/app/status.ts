@@ -31,7 +31,7 @@ export function statusOf(w: AppWorld, outcome: PassOutcome, previous: AppStatus 
     members: w.members.map((m) => memberStatus(w, m.name, m.ordinal)),
     message: progressing.status === 'True' || progressing.reason !== 'UpToDate' ? progressing.message : ready.message,
   };
-  if (installed) Object.assign(status, { installedVersion: installed.version, image: installed.spec.image });
+  if (installed) Object.assign(status, { installedVersion: installed.version, image: installed.spec.image, ...(installed.digest ? { imageDigest: installed.digest } : {}) });
   if (journal) {
     status.upgrade = { from: journal.from, to: journal.to, state: journal.state, startedAt: journal.startedAt, ...(journal.cause ? { cause: `${journal.cause.code}: ${journal.cause.message}` } : {}) };
   }

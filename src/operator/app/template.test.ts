@@ -44,3 +44,21 @@ test('the ExecPod sleeps in the new image with small limits, no token, owned by 
   assert.match(pod.metadata.name ?? '', /^notes-molt-exec-[0-9a-f]{10}$/);
   assert.equal((serviceFor(ref) as any).spec.clusterIP, 'None');
 });
+
+test('a registry image runs pinned to its digest; a localhost/ image (loaded onto the nodes) keeps its tag', () => {
+  const d = `sha256:${'b'.repeat(64)}`;
+  const remote = { ...spec, image: '10.244.0.1:5443/shop/notes:1' };
+  assert.equal(statefulSetFor(ref, remote, undefined, d).spec?.template.spec.containers[0]?.image, `10.244.0.1:5443/shop/notes@${d}`);
+  assert.equal(execPodFor(ref, remote, d).spec?.containers[0]?.image, `10.244.0.1:5443/shop/notes@${d}`);
+  assert.equal(statefulSetFor(ref, spec, undefined, d).spec?.template.spec.containers[0]?.image, 'localhost/notes:1');
+});
+
+test('volume size and StorageClass go on the claim templates; pull secrets and placement on the pod', () => {
+  const s = { ...spec, volumes: [{ name: 'data', mountPath: '/data', size: '5Gi', storageClassName: 'fast' }], imagePullSecrets: [{ name: 'pull' }], nodeSelector: { disk: 'ssd' }, tolerations: [{ key: 'db', operator: 'Exists' as const, effect: 'NoSchedule' as const }], serviceAccountName: 'notes' };
+  const sts = statefulSetFor(ref, s);
+  assert.deepEqual(sts.spec?.volumeClaimTemplates?.[0]?.['spec' as never], { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '5Gi' } }, storageClassName: 'fast' });
+  const pod = sts.spec?.template.spec as Record<string, unknown>;
+  assert.deepEqual([pod.imagePullSecrets, pod.nodeSelector, pod.tolerations, pod.serviceAccountName], [[{ name: 'pull' }], { disk: 'ssd' }, [{ key: 'db', operator: 'Exists', effect: 'NoSchedule' }], 'notes']);
+  assert.notEqual(specHash(s), specHash(spec), 'the settings shape the pod');
+  assert.deepEqual((execPodFor(ref, s).spec as Record<string, unknown>).imagePullSecrets, [{ name: 'pull' }]);
+});

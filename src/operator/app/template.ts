@@ -16,7 +16,9 @@ import type { AppSpec, ProbeSpec } from '../../core/model.ts';
 import { GATE_DIR, GATE_UPGRADE } from '../../core/scripts.ts';
 import { applyPodSettings, podSettings, podSettingsShape } from '../pod-settings.ts';
 import type { Container, KubeObject, OwnerReference, Pod, Probe, StatefulSet } from '../../engines/kubernetes/index.ts';
+import { isLocalImage, pinnedReference } from '../../engines/registry/reference.ts';
 import { ANNOTATIONS, COMPONENT, LABELS, MAIN_CONTAINER, execPodName, hashOf, statefulSetName } from './names.ts';
+import { containerSecurityFor, EXEC_CONTAINER_SECURITY, execPodFieldsFor, podFieldsFor } from './pod-settings.ts';
 
 /** The App a built object belongs to. */
 export interface AppRef {
@@ -35,13 +37,14 @@ export interface UpgradeMode {
   gate: boolean;
 }
 
-/** Default size of a volume claim (the App spec has no size yet). */
+/** Default size of a volume claim (a volume without `size`). */
 export const DEFAULT_VOLUME_SIZE = '1Gi';
 
 /** The spec fields that shape a member's pod; their hash identifies what a pod runs. */
 export function podShape(spec: AppSpec): Record<string, unknown> {
   const { version, image, command, entrypoint, env, volumes, probes, minReadySeconds, stopTimeoutSeconds } = spec;
-  return { version, image, command, entrypoint, env, volumes, probes, minReadySeconds, stopTimeoutSeconds, ...podSettingsShape(spec) };
+  const { imagePullSecrets, serviceAccountName, nodeSelector, tolerations, podSecurityContext, securityContext } = spec;
+  return { version, image, command, entrypoint, env, volumes, probes, minReadySeconds, stopTimeoutSeconds, imagePullSecrets, serviceAccountName, nodeSelector, tolerations, podSecurityContext, securityContext, ...podSettingsShape(spec) };
 }
 
 /** The spec hash carried by the template and the pods (label molt.dev/spec-hash). */
@@ -67,14 +70,29 @@ export function serviceFor(app: AppRef): KubeObject {
   } as KubeObject;
 }
 
-/** The StatefulSet of an inline app running `spec`, in normal or upgrade mode. */
-export function statefulSetFor(app: AppRef, spec: AppSpec, mode?: UpgradeMode): StatefulSet {
+/**
+ * The image a pod runs: pinned to `digest` (`repo@sha256:…`) when it is known, so a moved tag
+ * never changes what runs — except a `localhost/` image, loaded onto the nodes and in no
+ * registry: a node resolves only its tag.
+ */
+export function runImage(spec: AppSpec, digest?: string): string {
+  return digest && !isLocalImage(spec.image) ? pinnedReference(spec.image, digest) : spec.image;
+}
+
+/** The digest a template's image is pinned to, if any. */
+export function digestOfImage(image: string | undefined): string | undefined {
+  const at = image?.indexOf('@') ?? -1;
+  return image && at >= 0 ? image.slice(at + 1) : undefined;
+}
+
+/** The StatefulSet of an inline app running `spec` (pinned to `digest` when known), in normal or upgrade mode. */
+export function statefulSetFor(app: AppRef, spec: AppSpec, mode?: UpgradeMode, digest?: string): StatefulSet {
   const name = statefulSetName(app.name);
   const labels = { ...selectorOf(app.name), [LABELS.managedBy]: 'molt', [LABELS.name]: app.name };
   const podLabels = { ...labels, [LABELS.version]: spec.version, [LABELS.specHash]: specHash(spec) };
   const podAnnotations: Record<string, string> = mode ? { [ANNOTATIONS.upgradeMode]: 'true' } : {};
   if (mode?.gate) podAnnotations[ANNOTATIONS.gate] = `${mode.from} ${mode.to}`;
-  const container = containerFor(spec, mode);
+  const container = containerFor(spec, mode, digest);
   const settings = podSettings(spec);
   Object.assign(podAnnotations, settings.annotations);
   const pod: { volumes?: Record<string, unknown>[]; securityContext?: Record<string, unknown> } = {};
@@ -99,27 +117,29 @@ export function statefulSetFor(app: AppRef, spec: AppSpec, mode?: UpgradeMode): 
         spec: {
           containers: [container],
           ...(volumes.length ? { volumes } : {}),
-          ...(pod.securityContext ? { securityContext: pod.securityContext } : {}),
+          ...podFieldsFor(spec),
           terminationGracePeriodSeconds: spec.stopTimeoutSeconds,
           enableServiceLinks: false,
         },
       },
       volumeClaimTemplates: namedVolumes(spec.volumes).map((v) => ({
         metadata: { name: v.name, labels: { [LABELS.app]: app.name } },
-        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: DEFAULT_VOLUME_SIZE } } },
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: v.size ?? DEFAULT_VOLUME_SIZE } }, ...(v.storageClassName ? { storageClassName: v.storageClassName } : {}) },
       })),
     },
   };
 }
 
-function containerFor(spec: AppSpec, mode?: UpgradeMode): Container {
-  const c: Container = { name: MAIN_CONTAINER, image: spec.image, imagePullPolicy: 'IfNotPresent' };
+function containerFor(spec: AppSpec, mode?: UpgradeMode, digest?: string): Container {
+  const c: Container = { name: MAIN_CONTAINER, image: runImage(spec, digest), imagePullPolicy: 'IfNotPresent' };
   if (spec.entrypoint) c.command = spec.entrypoint;
   if (spec.command) c.args = spec.command;
   const env = Object.entries(spec.env).sort(([a], [b]) => (a < b ? -1 : 1));
   if (env.length) c.env = env.map(([name, value]) => ({ name, value }));
   if (spec.volumes.length) c.volumeMounts = namedVolumes(spec.volumes).map((v) => ({ name: v.name, mountPath: v.mountPath }));
   if (spec.probes.startup) c.startupProbe = probeFor(spec.probes.startup, mode?.failureThreshold);
+  const security = containerSecurityFor(spec);
+  if (security) c.securityContext = security;
   return c;
 }
 
@@ -136,8 +156,8 @@ export function probeFor(p: ProbeSpec, failureThreshold?: number): Probe {
   return probe;
 }
 
-/** The ExecPod of a new version: its image, asleep, so molt can read the scripts out of it. */
-export function execPodFor(app: AppRef, spec: AppSpec): Pod {
+/** The ExecPod of a new version: its image (pinned to `digest` when known), asleep, so molt can read the scripts out of it. */
+export function execPodFor(app: AppRef, spec: AppSpec, digest?: string): Pod {
   const hash = specHash(spec);
   return {
     metadata: {
@@ -148,9 +168,11 @@ export function execPodFor(app: AppRef, spec: AppSpec): Pod {
     },
     spec: {
       containers: [{
-        name: 'exec', image: spec.image, imagePullPolicy: 'IfNotPresent', command: ['sleep', 'infinity'],
+        name: 'exec', image: runImage(spec, digest), imagePullPolicy: 'IfNotPresent', command: ['sleep', 'infinity'],
         resources: { limits: { cpu: '100m', memory: '64Mi' }, requests: { cpu: '10m', memory: '16Mi' } },
+        securityContext: EXEC_CONTAINER_SECURITY,
       }],
+      ...execPodFieldsFor(spec),
       restartPolicy: 'Never',
       automountServiceAccountToken: false,
       enableServiceLinks: false,

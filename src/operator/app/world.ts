@@ -16,6 +16,10 @@ export interface InstalledRecord {
   version: string;
   hash: string;
   spec: AppSpec;
+  /** The image digest it runs (`sha256:…`); the template pins it (`repo@digest`) when it is a registry digest. */
+  digest?: string;
+  /** Registry digests that ran, by "<version> <image>" (the last 20): what `molt rollback` to that version runs again. */
+  ran?: Record<string, string>;
 }
 
 /** The upgrade in flight, kept on the StatefulSet (the journal the next pass reads). */
@@ -41,6 +45,10 @@ export interface UpgradeJournal {
   cause?: ErrorRecord;
   /** Started by `molt rollback` (history kind "rollback"). */
   rollback?: boolean;
+  /** The registry digest of the target image, resolved when the upgrade began (pinned in the template). */
+  digest?: string;
+  /** The scripts that run: spec.upgrade's, else the target image's labels (read from its registry). */
+  scripts?: { preUpgrade?: string; postUpgrade?: string; notification?: string };
 }
 
 /** The outcome of the last upgrade; a failed one is not retried for the same spec. */
@@ -59,6 +67,9 @@ export interface LastUpgradeRecord {
   toImage?: string;
   /** The whole spec installed before: what `molt rollback` restores (not just version and image). */
   fromSpec?: AppSpec;
+  /** The digest installed before (what `molt rollback` runs again) and the digest upgraded to. */
+  fromDigest?: string;
+  toDigest?: string;
 }
 
 /** One member pod as the reconciler needs it. */
@@ -75,6 +86,8 @@ export interface PodView {
   /** The main container is running (started, maybe not ready). */
   running: boolean;
   restarts: number;
+  /** The main container's imageID as the runtime reports it. */
+  imageID?: string;
   waitingReason?: string;
   waitingMessage?: string;
   lastTerminated?: string;
@@ -101,6 +114,8 @@ export interface AppWorld {
   /** Undefined when the StatefulSet does not exist. */
   sts?: {
     templateHash: string;
+    /** The main container's image in the template (`repo@digest` when pinned). */
+    templateImage?: string;
     upgradeMode: boolean;
     installed?: InstalledRecord;
     journal?: UpgradeJournal;
@@ -109,6 +124,21 @@ export interface AppWorld {
   /** Members from the highest ordinal down. */
   members: MemberView[];
   execPods: { name: string; hash: string; running: boolean; waitingReason?: string; waitingMessage?: string; terminating: boolean }[];
+}
+
+/** The scripts an upgrade runs: those the journal resolved (spec, else image labels), else the spec's. */
+export function scriptsOf(j: UpgradeJournal): { preUpgrade?: string; postUpgrade?: string; notification?: string } {
+  const u = j.target.upgrade;
+  return j.scripts ?? { ...(u.preUpgrade ? { preUpgrade: u.preUpgrade } : {}), ...(u.postUpgrade ? { postUpgrade: u.postUpgrade } : {}), ...(u.notification ? { notification: u.notification } : {}) };
+}
+
+/** The digest in a runtime imageID: `repo@sha256:…` → `sha256:…` (pinnable), `sha256:…` (an image ID) as it is. */
+export function digestOfImageID(imageID: string | undefined): { digest: string; pinnable: boolean } | undefined {
+  if (!imageID) return undefined;
+  const id = imageID.replace(/^[a-z-]+:\/\//, '');
+  const at = id.lastIndexOf('@');
+  if (at >= 0) return { digest: id.slice(at + 1), pinnable: true };
+  return /^sha256:[0-9a-f]{64}$/.test(id) ? { digest: id, pinnable: false } : undefined;
 }
 
 /** Reads a JSON annotation; undefined when absent or unreadable. */
@@ -127,6 +157,7 @@ export function stsView(sts: StatefulSet): NonNullable<AppWorld['sts']> {
   const template = sts.spec?.template.metadata;
   return {
     templateHash: template?.labels?.[LABELS.specHash] ?? '',
+    templateImage: sts.spec?.template.spec.containers.find((c) => c.name === MAIN_CONTAINER)?.image,
     upgradeMode: template?.annotations?.[ANNOTATIONS.upgradeMode] === 'true',
     installed: annotationJson<InstalledRecord>(sts, ANNOTATIONS.installed),
     journal: annotationJson<UpgradeJournal>(sts, ANNOTATIONS.upgrade),
@@ -151,6 +182,7 @@ export function podView(pod: Pod, container = MAIN_CONTAINER): PodView {
     createdAt: Date.parse(pod.metadata.creationTimestamp ?? '') || 0,
   };
   if (view.ready && ready?.lastTransitionTime) view.readySince = Date.parse(ready.lastTransitionTime);
+  if (cs?.imageID) view.imageID = cs.imageID;
   if (cs?.state?.waiting?.reason) view.waitingReason = cs.state.waiting.reason;
   if (cs?.state?.waiting?.message) view.waitingMessage = cs.state.waiting.message;
   const last = cs?.lastState?.terminated ?? cs?.state?.terminated;

@@ -65,6 +65,8 @@ export const appStatusSchema = z.object({
   phase: z.enum(['Installing', 'Running', 'Upgrading', 'RollingBack', 'Paused', 'Failed']).optional(),
   installedVersion: z.string().optional(),
   image: z.string().optional(),
+  /** The digest the installed version runs (a registry digest, or the image ID of a loaded image). */
+  imageDigest: z.string().optional(),
   message: z.string().optional().describe('one line: what the app is doing or why it is not'),
   conditions: z.array(conditionSchema).optional(),
   upgrade: z

@@ -15,6 +15,7 @@ import type { Container, KubeObject, StatefulSet } from '../../engines/kubernete
 import { COMPONENT, LABELS, MAIN_CONTAINER } from '../app/names.ts';
 import { DEFAULT_VOLUME_SIZE, ownerOf, probeFor, type AppRef } from '../app/template.ts';
 import { applyPodSettings, podSettings } from '../pod-settings.ts';
+import { containerSecurityFor, podFieldsFor } from '../app/pod-settings.ts';
 
 /** Label on a release app's templates and pods: the release they run. */
 export const RELEASE_LABEL = 'molt.dev/release';
@@ -134,11 +135,11 @@ export function roleSetFor(app: AppRef, manifest: ReleaseAppManifest, release: R
           labels: { ...labels, ...marks.labels, [LABELS.version]: release.spec.version },
           annotations: { ...settings.annotations, ...marks.annotations, ...(upgrading ? { 'molt.dev/upgrade-mode': 'true' } : {}) },
         },
-        spec: { containers: [container], ...pod, terminationGracePeriodSeconds: spec.spec.stopTimeoutSeconds, enableServiceLinks: false },
+        spec: { containers: [container], ...pod, terminationGracePeriodSeconds: spec.spec.stopTimeoutSeconds, enableServiceLinks: false, ...podFieldsFor(spec.spec) },
       },
       volumeClaimTemplates: namedVolumes(roleSpec.volumes).map((v) => ({
         metadata: { name: v.name, labels: { [LABELS.app]: app.name, [LABELS.role]: role } },
-        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: DEFAULT_VOLUME_SIZE } } },
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: v.size ?? DEFAULT_VOLUME_SIZE } }, ...(v.storageClassName ? { storageClassName: v.storageClassName } : {}) },
       })),
     },
   };
@@ -159,5 +160,7 @@ function containerFor(member: AppManifest, app: string, role: string, upgrading:
   const vols = namedVolumes(s.volumes).map((v) => ({ name: v.name.slice(memberName(app, role, 0).length + 1), mountPath: v.mountPath }));
   if (vols.length) c.volumeMounts = vols;
   if (s.probes.startup) c.startupProbe = probeFor(s.probes.startup, upgrading ? upgradeFailureThreshold(s, s.probes.startup) : undefined);
+  const security = containerSecurityFor(s);
+  if (security) c.securityContext = security;
   return c;
 }

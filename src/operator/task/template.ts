@@ -82,7 +82,7 @@ export function jobFor(input: JobInput): KubeObject & { spec: Record<string, unk
           restartPolicy: 'Never',
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 10,
-          securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532 },
+          securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
           containers: [{
             name: 'worker',
             image: input.image,

@@ -38,7 +38,26 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$RUN/cni/net.d"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$RUN/containerd/certs.d"
 TOML
+  write_registry_hosts
+}
+
+# The test registry (lib/registry.sh): containerd trusts its CA. No credentials at node level:
+# pods pull with their imagePullSecrets, as on a real cluster (node credentials would hide a
+# missing secret).
+write_registry_hosts() {
+  local host
+  for host in "$NODE_IP:$REG_PORT" "127.0.0.1:$REG_PORT" "localhost:$REG_PORT"; do
+    mkdir -p "$RUN/containerd/certs.d/$host"
+    cat >"$RUN/containerd/certs.d/$host/hosts.toml" <<TOML
+server = "https://$host"
+[host."https://$host"]
+  capabilities = ["pull", "resolve"]
+  ca = "$REG_DIR/ca.crt"
+TOML
+  done
 }
 
 # Pods get an address on the bridge and a route to the service range only: no default route.

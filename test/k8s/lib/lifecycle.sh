@@ -6,7 +6,7 @@ DEB_DEPS=(etcd:etcd-server containerd:containerd ctr:containerd runc:runc
   /usr/lib/cni/bridge:containernetworking-plugins /usr/lib/cni/host-local:containernetworking-plugins
   conntrack:conntrack iptables:iptables nft:nftables jq:jq curl:curl openssl:openssl gcc:gcc
   /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev static_busybox:busybox-static ip:iproute2
-  mount:mount setsid:util-linux)
+  mount:mount setsid:util-linux docker-registry:docker-registry htpasswd:apache2-utils)
 
 have() {
   if [[ "$1" == /* ]]; then [[ -e "$1" ]]

@@ -35,7 +35,10 @@ provision() {
   while read -r claim; do
     [[ -n "$claim" ]] || continue
     uid=$(jq -r .uid <<<"$claim")
-    mkdir -p "$DATA/pvc-$uid" && chmod 0777 "$DATA/pvc-$uid"
+    # 2777: any pod user may write at once, and files take the directory's group — which
+    # apply_fs_groups sets to the fsGroup of the pods that mount it, as real storage's
+    # ownership management does (hostPath volumes get none from the kubelet).
+    mkdir -p "$DATA/pvc-$uid" && chmod 2777 "$DATA/pvc-$uid"
     if pv_manifest <<<"$claim" | k create -f - >/dev/null 2>&1; then
       say "made pvc-$uid for $(jq -r '.ns + "/" + .name' <<<"$claim")"
     fi
@@ -53,13 +56,30 @@ reclaim() {
   done
 }
 
-# Block until a claim changes or 10 s pass.
+# fsGroup as real storage honours it: the volume's files get the group of the pods that mount
+# it (chgrp -R), group read/write, and setgid directories — done once per (volume, group).
+apply_fs_groups() {
+  local pv group dir
+  while read -r pv group; do
+    dir="$DATA/$pv"
+    [[ -n "$pv" && -d "$dir" && "$(stat -c %g "$dir")" != "$group" ]] || continue
+    chgrp -R "$group" "$dir" && chmod -R g+rwX "$dir" && find "$dir" -type d -exec chmod g+s {} + &&
+      say "fsGroup $group applied to $pv"
+  done < <(k get pods,pvc -A -o json | jq -r '
+      ([.items[] | select(.kind == "PersistentVolumeClaim") | {key: (.metadata.namespace + "/" + .metadata.name), value: (.spec.volumeName // "")}] | from_entries) as $pv
+      | .items[] | select(.kind == "Pod" and .spec.securityContext.fsGroup != null)
+      | .metadata.namespace as $ns | .spec.securityContext.fsGroup as $g
+      | .spec.volumes[]? | select(.persistentVolumeClaim != null)
+      | $pv[$ns + "/" + .persistentVolumeClaim.claimName] // "" | select(startswith("pvc-")) | "\(.) \($g)"')
+}
+
+# Block until a claim changes or 3 s pass (pods are looked at for fsGroup on every pass).
 WATCH_PID=""
 wait_for_change() {
   local fd
   exec {fd}< <(exec "$KUBECTL" --kubeconfig "$KCFG" get pvc -A --watch-only -o name 2>/dev/null)
   WATCH_PID=$!
-  read -r -t 10 -u "$fd" _ || true
+  read -r -t 3 -u "$fd" _ || true
   kill "$WATCH_PID" 2>/dev/null || true
   exec {fd}<&-
   wait "$WATCH_PID" 2>/dev/null || true
@@ -77,5 +97,6 @@ say "watching claims of class $CLASS"
 while true; do
   provision || say "provision pass failed; retrying"
   reclaim || say "reclaim pass failed; retrying"
+  apply_fs_groups || say "fsGroup pass failed; retrying"
   wait_for_change
 done
