@@ -59,11 +59,7 @@ export const volumeEntry = z.union([
     readOnly: z.boolean().optional(),
   }),
   z.strictObject({ hostPath: absolutePath, mountPath: absolutePath, readOnly: z.boolean().optional() }),
-], { error: (issue) => (issueHasKey(issue.input, 'hostPath') ? undefined : 'a volume is {name, mountPath[, readOnly]} or {hostPath, mountPath[, readOnly]}') });
-
-function issueHasKey(v: unknown, key: string): boolean {
-  return typeof v === 'object' && v !== null && key in v;
-}
+], { error: 'a volume is {name, mountPath[, readOnly]} or {hostPath, mountPath[, readOnly]}' });
 
 /** `upgrade.monitorSeconds`: how long after ready a failing healthcheck or an exit still rolls back. */
 export const monitorSeconds = z.number().min(0).max(3600).optional();

@@ -193,6 +193,11 @@ export function portBindings(ports: PortSpec[] | undefined): PortBinding[] {
   return (ports ?? []).map(parsePort).filter((p): p is PortBinding => !('error' in p));
 }
 
+/** Bindings in a canonical order (host port, then protocol), as engines report them back. */
+export function sortPorts(ports: PortBinding[]): PortBinding[] {
+  return [...ports].sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol) || a.hostIP.localeCompare(b.hostIP));
+}
+
 /** A binding in short syntax, e.g. 127.0.0.1:5432:5432/udp (protocol tcp left out). */
 export function formatPort(p: PortBinding): string {
   return `${p.hostIP ? `${p.hostIP}:` : ''}${p.hostPort}:${p.containerPort}${p.protocol === 'tcp' ? '' : `/${p.protocol}`}`;
@@ -258,7 +263,7 @@ export interface RuntimeSettings {
 export function runtimeSettings(spec: ContainerSettings): RuntimeSettings {
   const r = spec.resources ?? {};
   const out: RuntimeSettings = {
-    ports: portBindings(spec.ports),
+    ports: sortPorts(portBindings(spec.ports)),
     restart: parseRestart(spec.restart) ?? { name: 'unless-stopped', maximumRetryCount: 0 },
     tmpfs: (spec.tmpfs ?? []).map((t) => ({ mountPath: t.mountPath, ...(t.size !== undefined ? { sizeBytes: parseBytes(t.size) } : {}) })),
   };
@@ -290,6 +295,8 @@ export interface ResolvedInputs {
   secretEnv: Record<string, string>;
   /** Secrets given as files (mode 0400, owned by the container's user). */
   files: ContainerFile[];
+  /** A keyed digest of all of the above (label dev.molt.inputs-digest): tells a changed file without storing its content. */
+  digest?: string;
 }
 
 /** No host inputs. */

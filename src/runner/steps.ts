@@ -14,7 +14,7 @@ import { awaitReady } from './probe.ts';
 import { fetchScripts, openStartupGate, postUpgrade, preUpgrade } from './script-steps.ts';
 import { pruneSnapshots, restoreVolumes, snapshotVolumes } from './snapshot-steps.ts';
 import { removeHelpers } from './helpers.ts';
-import { putFiles, readInputs } from './host-inputs.ts';
+import { inputsKey, putFiles, readInputs, withDigest } from './host-inputs.ts';
 import { appName, findNew, manifestOf, oldInstance, requireIp, requireOld, type Step, type StepContext } from './step-context.ts';
 
 /** The default subnet of a network molt creates. */
@@ -96,7 +96,7 @@ async function renameOld(ctx: StepContext): Promise<string> {
 async function createNew(ctx: StepContext): Promise<string> {
   const existing = await findNew(ctx);
   // envFrom files and secrets are read now, never journaled (a secret lives only in the container).
-  const inputs = readInputs(manifestOf(ctx).spec);
+  const inputs = withDigest(manifestOf(ctx).spec, readInputs(manifestOf(ctx).spec), inputsKey(ctx.home));
   if (existing) {
     ctx.facts.newContainerId = existing;
     await putFiles(ctx.engine, existing, inputs.files, manifestOf(ctx).spec.user, ctx.signal);

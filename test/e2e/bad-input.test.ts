@@ -9,6 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { DockerHttpClient } from '../../src/engines/docker/http.ts';
 import { startPodman, volumeChecksum, type PodmanHarness, type RunResult } from './harness.ts';
@@ -40,8 +41,13 @@ let subnet: string;
 let workDir: string;
 let mark: string;
 let baseline: Snapshot;
+/** A port this test holds on 127.0.0.1 (`${BUSYPORT}`): publishing it must be refused. */
+let busy: Server;
+let busyPort: number;
 
 before(async () => {
+  busy = createServer();
+  busyPort = await new Promise<number>((resolve) => busy.listen(0, '127.0.0.1', () => resolve((busy.address() as { port: number }).port)));
   h = await startPodman();
   m = moltEnv(h);
   net = h.name('net');
@@ -60,7 +66,10 @@ before(async () => {
   assert.equal(written.exitCode, 0, written.stderr);
   baseline = await snapshot();
 });
-after(async () => h?.stop());
+after(async () => {
+  busy?.close();
+  await h?.stop();
+});
 
 /** The corpus file with its placeholders filled in, written to the test's dir; its path. */
 function place(file: string): string {
@@ -72,7 +81,7 @@ function place(file: string): string {
 function materialize(file: string): Buffer {
   const bytes = readFileSync(join(CORPUS, file));
   if (!file.endsWith('.yaml')) return bytes;
-  return Buffer.from(bytes.toString('latin1').replaceAll('${NET}', net).replaceAll('${SUBNET}', subnet).replaceAll('${MARK}', mark), 'latin1');
+  return Buffer.from(bytes.toString('latin1').replaceAll('${NET}', net).replaceAll('${SUBNET}', subnet).replaceAll('${MARK}', mark).replaceAll('${BUSYPORT}', String(busyPort)), 'latin1');
 }
 
 /** Everything bad input must not change, in the store and in the engine. */

@@ -8,7 +8,7 @@
  * the whole healthcheck is also kept in a label so it reads back exactly on both engines.
  */
 import { constants } from 'node:os';
-import type { HealthcheckSpec, PortBinding, RestartPolicy, RuntimeSettings } from '../../core/settings.ts';
+import { sortPorts, type HealthcheckSpec, type PortBinding, type RestartPolicy, type RuntimeSettings } from '../../core/settings.ts';
 
 /** Label holding the healthcheck (JSON) of a container molt created. */
 export const HEALTHCHECK_LABEL = 'dev.molt.healthcheck';
@@ -115,7 +115,7 @@ function portsOf(bindings: NonNullable<SettingsJson['HostConfig']>['PortBindings
       out.push({ hostIP: b.HostIp === '0.0.0.0' ? '' : (b.HostIp ?? ''), hostPort: Number(b.HostPort), containerPort: Number(port), protocol: protocol === 'udp' ? 'udp' : 'tcp' });
     }
   }
-  return out.sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol));
+  return sortPorts(out);
 }
 
 function restartOf(p: NonNullable<SettingsJson['HostConfig']>['RestartPolicy']): RestartPolicy {
