@@ -10,14 +10,24 @@ import { randomBytes } from 'node:crypto';
 import { appDocument } from '../../src/core/schema.ts';
 import type { AppSpec } from '../../src/core/model.ts';
 import { statefulSetFor } from '../../src/operator/app/template.ts';
-import { buildAndLoadBusybox, ensureCluster, kubectl, kubectlResult, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeDockerArchive } from '../images/build.ts';
+import { ensureCluster, kubectl, kubectlResult, loadImage, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
 
 const NS = `molt-settings-${randomBytes(3).toString('hex')}`;
-const IMAGE = `localhost/molt-settings-busybox:${randomBytes(3).toString('hex')}`;
+const IMAGE = `localhost/molt-settings-app:${randomBytes(3).toString('hex')}`;
 
 before(async () => {
   await ensureCluster();
-  buildAndLoadBusybox(IMAGE);
+  const dir = mkdtempSync(join(tmpdir(), 'molt-k8s-settings-'));
+  try {
+    await writeDockerArchive(join(dir, 'app.tar'), IMAGE, { '/app/start.sh': { content: '#!/bin/sh\nexec sleep 3600\n', mode: 0o755 } }, '/app/start.sh');
+    loadImage(join(dir, 'app.tar'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   kubectl(['create', 'namespace', NS]);
 });
 after(() => {
@@ -51,7 +61,9 @@ test('an App\'s settings become a pod that runs with them', async () => {
   const name = await waitFor(`pod of sett ready in ${NS}`, () => {
     const pods = JSON.parse(kubectl(['-n', NS, 'get', 'pods', '-o', 'json'])) as { items: { metadata: { name: string }; status: { containerStatuses?: { ready: boolean }[] } }[] };
     return pods.items.find((p) => p.status.containerStatuses?.[0]?.ready)?.metadata.name;
-  }, 180_000);
+  }, 180_000).catch((e: Error) => {
+    throw new Error(`${e.message}\n${kubectlResult(['-n', NS, 'describe', 'statefulset,pods']).stdout}\n${kubectlResult(['-n', NS, 'get', 'events']).stdout}`);
+  });
   assert.ok(name.endsWith('-0'), `${name} (expected like ${pod})`);
   const live = JSON.parse(kubectl(['-n', NS, 'get', 'pod', name, '-o', 'json'])) as { metadata: { annotations: Record<string, string> }; spec: { containers: Record<string, any>[]; securityContext: Record<string, unknown> } }; // eslint-disable-line @typescript-eslint/no-explicit-any
   const c = live.spec.containers[0]!;
