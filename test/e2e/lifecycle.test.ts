@@ -31,7 +31,8 @@ mkdir -p /data
 [ -n "$WRITE_DATA" ] && echo "$APP_VERSION was here" >> /data/log
 touch /tmp/ready /tmp/healthy
 [ -n "$UNHEALTHY_AFTER" ] && (sleep "$UNHEALTHY_AFTER"; rm -f /tmp/healthy; echo "turned unhealthy") &
-[ -n "$EXIT_AFTER" ] && { sleep "$EXIT_AFTER"; echo "exiting with 3"; exit 3; }
+# EXIT_AFTER counts from the first startup probe (which touches /tmp/probed): the exit falls after ready, however slow the host.
+[ -n "$EXIT_AFTER" ] && { while [ ! -e /tmp/probed ]; do sleep 1; done; sleep "$EXIT_AFTER"; echo "exiting with 3"; exit 3; }
 while true; do sleep 1 & wait $!; done
 `;
 
@@ -54,7 +55,7 @@ function doc(name: string, version: string, extra: Record<string, unknown> = {},
       package: 'test/life', version, image: `${REPO}:${version}`,
       volumes: [{ name: `${name}-data`, mountPath: '/data' }],
       network: { name: net, subnet },
-      probes: { startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 0.2, failureThreshold: 50 } },
+      probes: { startup: { exec: ['sh', '-c', 'touch /tmp/probed; cat /tmp/ready'], periodSeconds: 0.2, failureThreshold: 50 } },
       stopTimeoutSeconds: 2,
       ...extra,
       ...(Object.keys(upgrade).length ? { upgrade } : {}),
