@@ -31,7 +31,8 @@ mkdir -p /data
 [ -n "$WRITE_DATA" ] && echo "$APP_VERSION was here" >> /data/log
 touch /tmp/ready /tmp/healthy
 [ -n "$UNHEALTHY_AFTER" ] && (sleep "$UNHEALTHY_AFTER"; rm -f /tmp/healthy; echo "turned unhealthy") &
-[ -n "$EXIT_AFTER" ] && { sleep "$EXIT_AFTER"; echo "exiting with 3"; exit 3; }
+# EXIT_AFTER counts from the first startup probe (which touches /tmp/probed): the exit falls after ready, however slow the host.
+[ -n "$EXIT_AFTER" ] && { while [ ! -e /tmp/probed ]; do sleep 1; done; sleep "$EXIT_AFTER"; echo "exiting with 3"; exit 3; }
 while true; do sleep 1 & wait $!; done
 `;
 
@@ -43,7 +44,7 @@ before(async () => {
   ({ h, m, net, subnet } = await startTestbed());
   await build('1.0.0-1');
   await build('2.0.0-1', { WRITE_DATA: '1', UNHEALTHY_AFTER: '2' });
-  await build('3.0.0-1', { WRITE_DATA: '1', EXIT_AFTER: '2' });
+  await build('3.0.0-1', { WRITE_DATA: '1', EXIT_AFTER: '8' });
 });
 after(async () => h?.stop());
 
@@ -54,7 +55,7 @@ function doc(name: string, version: string, extra: Record<string, unknown> = {},
       package: 'test/life', version, image: `${REPO}:${version}`,
       volumes: [{ name: `${name}-data`, mountPath: '/data' }],
       network: { name: net, subnet },
-      probes: { startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 0.2, failureThreshold: 50 } },
+      probes: { startup: { exec: ['sh', '-c', 'touch /tmp/probed; cat /tmp/ready'], periodSeconds: 0.2, failureThreshold: 50, timeoutSeconds: 30 } },
       stopTimeoutSeconds: 2,
       ...extra,
       ...(Object.keys(upgrade).length ? { upgrade } : {}),
@@ -217,7 +218,7 @@ describe('upgrade.monitorSeconds: a version that fails after it was ready rolls 
 
   test('an exit within the window, even one the restart policy undid', async () => {
     const sum = await volumeChecksum(h, 'mon-data');
-    const r = await molt(m, ['apply', '-f', file(m, 'mon', '3.0.0-1', { healthcheck }, { monitorSeconds: 15 })]);
+    const r = await molt(m, ['apply', '-f', file(m, 'mon', '3.0.0-1', { healthcheck }, { monitorSeconds: 40 })]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /monitor window: (container mon exited with code 3|restarted by the engine)/);
     const c = (await h.engine.inspectContainer('mon'))!;
