@@ -12,7 +12,6 @@ import { SnapshotFiles } from '../store/snapshots.ts';
 import { moltHome } from './context.ts';
 import type { DocumentOf } from '../core/manifest.ts';
 import { applyReleaseAppDocument, applyReleaseDocument, deleteReleaseAppCommand, getReleasesCommand, pauseCommand, planReleaseDocument, releaseAppObject, releaseAppRows, releaseHistory, rollbackReleaseAppCommand } from './release-commands.ts';
-import { ReleaseStore } from '../store/release-store.ts';
 import { MEMBER_LABEL } from '../core/release.ts';
 import { isKubeMode } from './context.ts';
 import { reportError } from './report.ts';
@@ -123,7 +122,7 @@ export function getCommand(resource: string, name: string | undefined, opts: Glo
   if (!['app', 'apps'].includes(resource)) throw new UsageError(`unknown resource type "${resource}"`, 'Use `molt get apps`, `molt get app NAME` or `molt get releases`.');
   const store = openStore(opts);
   try {
-    const rs = new ReleaseStore(store);
+    const rs = store.releases;
     const releaseApp = name ? rs.getApp(name) : undefined;
     if (releaseApp) {
       process.stdout.write(format === 'json' || format === 'yaml' ? structured(releaseAppObject(releaseApp), format) : table(['NAME', 'VERSION', 'PHASE', 'IP', 'AGE'], releaseAppRows([releaseApp], rs)));
@@ -158,7 +157,7 @@ export function historyCommand(name: string, opts: GlobalOptions & { output: str
   const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
   const store = openStore(opts);
   try {
-    const rs = new ReleaseStore(store);
+    const rs = store.releases;
     if (rs.getApp(name)) {
       process.stdout.write(releaseHistory(rs, name, format));
       return 0;
@@ -192,7 +191,7 @@ export async function rollbackCommand(name: string, opts: GlobalOptions & { time
   if (isKubeMode(opts)) return (await kubeCommands()).kubeRollbackCommand(name, opts);
   const deps = await runDeps(opts, parseDuration(opts.timeout));
   try {
-    if (new ReleaseStore(deps.store).getApp(name)) return await rollbackReleaseAppCommand(deps, name);
+    if (deps.store.releases.getApp(name)) return await rollbackReleaseAppCommand(deps, name);
     return reportApply(name, await rollbackApp(deps, name));
   } finally {
     deps.dispose();
@@ -203,7 +202,7 @@ export async function rollbackCommand(name: string, opts: GlobalOptions & { time
 export async function recoverCommand(name: string, opts: GlobalOptions): Promise<number> {
   const deps = await runDeps(opts, undefined);
   try {
-    if (new ReleaseStore(deps.store).getApp(name)) return await recoverReleaseAppCommand(deps, name);
+    if (deps.store.releases.getApp(name)) return await recoverReleaseAppCommand(deps, name);
     const op = await recoverApp(deps, name);
     process.stdout.write(op ? `app/${name}: operation ${op.id} ended ${op.state.phase}\n` : `app/${name}: nothing was in flight\n`);
     return op && op.state.phase !== 'Succeeded' ? 1 : 0;
@@ -228,7 +227,7 @@ export async function deleteCommand(name: string, opts: GlobalOptions & { volume
   if (isKubeMode(opts)) return (await kubeCommands()).kubeDeleteCommand(name, opts);
   const deps = await runDeps(opts, undefined);
   try {
-    if (new ReleaseStore(deps.store).getApp(name)) return await deleteReleaseAppCommand(deps, name, opts.volumes === true);
+    if (deps.store.releases.getApp(name)) return await deleteReleaseAppCommand(deps, name, opts.volumes === true);
     const removed = await deleteApp(deps, name, opts.volumes === true);
     process.stdout.write(`app/${name} deleted${removed.length ? ` (${removed.join(', ')})` : ''}${opts.volumes ? '' : '; volumes kept (use --volumes to remove them)'}\n`);
     return 0;
