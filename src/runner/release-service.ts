@@ -14,7 +14,7 @@ import { deleteApp } from './app-service.ts';
 import type { RunDeps } from './run-operation.ts';
 import type { Store } from '../store/store.ts';
 import { beginRollout, clusterHook, installMembers, revertMembers, upgradeMembers } from './rollout.ts';
-import { killPoint } from './test-hooks.ts';
+import { killPoint } from '../testing/test-hooks.ts';
 
 /** How applying a release app ended. */
 export interface ReleaseAppResult {

@@ -16,7 +16,7 @@ import { compareVersionStrings } from '../core/version.ts';
 import { ReleaseStore, type RolloutRecord } from '../store/release-store.ts';
 import { applyApp, recoverApp } from './app-service.ts';
 import type { RunDeps } from './run-operation.ts';
-import { killPoint } from './test-hooks.ts';
+import { killPoint } from '../testing/test-hooks.ts';
 
 /** One rollout in progress: its deps, ids and the first failure seen. */
 interface Rollout {

@@ -5,7 +5,7 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppBusyError } from '../core/errors.ts';
-import { appManifest } from '../core/testing.ts';
+import { appManifest } from '../testing/fixtures.ts';
 import { initialState } from '../core/upgrade-machine.ts';
 import { Store } from './store.ts';
 
