@@ -9,7 +9,6 @@ import { appHeader, appObject, appRow, renderApps, renderHistory, renderSnapshot
 import { SnapshotFiles } from '../store/snapshots.ts';
 import { moltHome } from './context.ts';
 import type { DocumentOf } from '../core/manifest.ts';
-import { ReleaseStore } from '../store/release-store.ts';
 import { MEMBER_LABEL } from '../core/release.ts';
 import { isKubeMode } from './context.ts';
 import { lazyModule } from './lazy.ts';
@@ -164,7 +163,7 @@ export async function getCommand(resource: string, name: string | undefined, opt
 async function getApps(name: string | undefined, format: ReturnType<typeof outputFormat>, opts: GlobalOptions): Promise<number> {
   const store = openStore(opts);
   try {
-    const rs = new ReleaseStore(store);
+    const rs = store.releases;
     const recordedRelease = name ? rs.getApp(name) : undefined;
     if (recordedRelease) {
       const [releaseApp] = (await observedReleaseApps(opts, store, [recordedRelease])) as [typeof recordedRelease];
@@ -204,7 +203,7 @@ export async function historyCommand(name: string, opts: GlobalOptions & { outpu
   const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
   const store = openStore(opts);
   try {
-    const rs = new ReleaseStore(store);
+    const rs = store.releases;
     if (rs.getApp(name)) {
       process.stdout.write((await releaseCommands()).releaseHistory(rs, name, format));
       return 0;
@@ -238,7 +237,7 @@ export async function rollbackCommand(name: string, opts: GlobalOptions & { time
   if (isKubeMode(opts)) return (await kubeCommands()).kubeRollbackCommand(name, opts);
   const deps = await runDeps(opts, parseDuration(opts.timeout));
   try {
-    if (new ReleaseStore(deps.store).getApp(name)) return await rollbackReleaseAppCommand(deps, name);
+    if (deps.store.releases.getApp(name)) return await rollbackReleaseAppCommand(deps, name);
     return reportApply(name, await rollbackApp(deps, name));
   } finally {
     deps.dispose();
@@ -249,7 +248,7 @@ export async function rollbackCommand(name: string, opts: GlobalOptions & { time
 export async function recoverCommand(name: string, opts: GlobalOptions): Promise<number> {
   const deps = await runDeps(opts, undefined);
   try {
-    if (new ReleaseStore(deps.store).getApp(name)) return await recoverReleaseAppCommand(deps, name);
+    if (deps.store.releases.getApp(name)) return await recoverReleaseAppCommand(deps, name);
     const op = await recoverApp(deps, name);
     process.stdout.write(op ? `app/${name}: operation ${op.id} ended ${op.state.phase}\n` : `app/${name}: nothing was in flight\n`);
     return op && op.state.phase !== 'Succeeded' ? 1 : 0;
@@ -274,7 +273,7 @@ export async function deleteCommand(name: string, opts: GlobalOptions & { volume
   if (isKubeMode(opts)) return (await kubeCommands()).kubeDeleteCommand(name, opts);
   const deps = await runDeps(opts, undefined);
   try {
-    if (new ReleaseStore(deps.store).getApp(name)) return await deleteReleaseAppCommand(deps, name, opts.volumes === true);
+    if (deps.store.releases.getApp(name)) return await deleteReleaseAppCommand(deps, name, opts.volumes === true);
     const removed = await deleteApp(deps, name, opts.volumes === true);
     process.stdout.write(`app/${name} deleted${removed.length ? ` (${removed.join(', ')})` : ''}${opts.volumes ? '' : '; volumes kept (use --volumes to remove them)'}\n`);
     return 0;

@@ -23,7 +23,7 @@ export async function applyReleaseAppDocument(deps: RunDeps, manifest: ReleaseAp
 
 /** `plan` for a Release or a release app: prints what apply would do; true when changes are pending. */
 export function planReleaseDocument(store: Store, doc: DocumentOf<'Release' | 'ReleaseApp'>): boolean {
-  const rs = new ReleaseStore(store);
+  const rs = store.releases;
   if (doc.kind === 'Release') {
     const current = rs.getRelease(doc.manifest.metadata.name);
     checkReleaseChange(current, doc.manifest, rs.appsUsing(doc.manifest.metadata.name));
@@ -63,7 +63,7 @@ export async function pauseCommand(name: string, paused: boolean, opts: GlobalOp
     return 0;
   }
   pauseReleaseApp(deps, name, false);
-  const record = new ReleaseStore(deps.store).getApp(name)!;
+  const record = deps.store.releases.getApp(name)!;
   return report(name, await applyReleaseApp(deps, record.manifest));
 }
 
@@ -91,7 +91,7 @@ export function getReleasesCommand(opts: GlobalOptions & { output: string }): nu
   const format = outputFormat(opts.output);
   const store = openStore(opts);
   try {
-    const rs = new ReleaseStore(store);
+    const rs = store.releases;
     const releases = rs.listReleases();
     if (format === 'json' || format === 'yaml') {
       process.stdout.write(structured({ apiVersion: 'molt.dev/v1alpha1', kind: 'List', items: releases }, format));

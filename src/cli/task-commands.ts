@@ -29,7 +29,7 @@ export interface RunOptions { detach?: boolean; output: string; verbose?: boolea
 function withTasks<T>(opts: GlobalOptions, fn: (tasks: TaskStore, store: Store) => T): T {
   const store = Store.open(moltHome(opts));
   try {
-    return fn(new TaskStore(store), store);
+    return fn(store.tasks, store);
   } finally {
     store.close();
   }
@@ -122,7 +122,7 @@ export async function runCommand(opts: GlobalOptions, name: string, o: RunOption
 export async function runWorker(opts: GlobalOptions, name: string, o: { verbose: boolean; logFile?: string | undefined }): Promise<WorkerResult> {
   const home = moltHome(opts);
   const store = Store.open(home);
-  const tasks = new TaskStore(store);
+  const tasks = store.tasks;
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {

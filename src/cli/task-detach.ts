@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Store } from '../store/store.ts';
-import { TaskStore, workerAlive, type TaskRecord } from '../store/task-store.ts';
+import { workerAlive, type TaskRecord } from '../store/task-store.ts';
 import { moltHome, say, type GlobalOptions } from './context.ts';
 
 const CLAIM_TIMEOUT_MS = 15_000;
@@ -18,7 +18,7 @@ const CLAIM_TIMEOUT_MS = 15_000;
 function readTask(opts: GlobalOptions, name: string): TaskRecord | undefined {
   const store = Store.open(moltHome(opts));
   try {
-    return new TaskStore(store).getTask(name);
+    return store.tasks.getTask(name);
   } finally {
     store.close();
   }

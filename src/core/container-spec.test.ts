@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseArgv, chooseMounts, macForIPv4, newContainerSpec, replacedMounts } from './container-spec.ts';
-import { appManifest, containerObservation } from './testing.ts';
+import { appManifest, containerObservation } from '../testing/fixtures.ts';
 
 // Seed 002: CMD1 old container, CMD2 old image, CMD3 upgrade request (manifest), CMD4 new image.
 test('CMD3: the command given in the manifest wins over everything', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UpgradeRefusedError } from './errors.ts';
 import { decide } from './plan.ts';
-import { appManifest } from './testing.ts';
+import { appManifest } from '../testing/fixtures.ts';
 
 const v1 = appManifest();
 const refusedWith = (code: string) => (e: unknown) => e instanceof UpgradeRefusedError && e.code === code;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { InvalidInputError } from './errors.ts';
 import { parseManifests } from './manifest.ts';
 import { decideNonInlineTarget, decideTarget, deriveImage, durationSeconds, imageRepository, selectApps, type UpgradeTaskSpec } from './task.ts';
-import { appManifest } from './testing.ts';
+import { appManifest } from '../testing/fixtures.ts';
 
 const spec = (s: Partial<UpgradeTaskSpec> = {}): UpgradeTaskSpec => ({
   target: { selector: { matchLabels: { tier: 'db' }, matchExpressions: [] } },

@@ -14,7 +14,7 @@ import { deleteApp } from './app-service.ts';
 import type { RunDeps } from './run-operation.ts';
 import type { Store } from '../store/store.ts';
 import { beginRollout, clusterHook, installMembers, revertMembers, upgradeMembers } from './rollout.ts';
-import { killPoint } from './test-hooks.ts';
+import { killPoint } from '../testing/test-hooks.ts';
 
 /** How applying a release app ended. */
 export interface ReleaseAppResult {
@@ -25,7 +25,7 @@ export interface ReleaseAppResult {
 
 /** Adds or updates a release in the catalog (seed 003 rules for releases in use). */
 export function applyRelease(deps: Pick<RunDeps, 'store'>, release: ReleaseManifest): 'created' | 'configured' | 'unchanged' {
-  const rs = new ReleaseStore(deps.store);
+  const rs = deps.store.releases;
   const current = rs.getRelease(release.metadata.name);
   checkReleaseChange(current, release, rs.appsUsing(release.metadata.name));
   if (current && JSON.stringify(current) === JSON.stringify(release)) return 'unchanged';
@@ -36,7 +36,7 @@ export function applyRelease(deps: Pick<RunDeps, 'store'>, release: ReleaseManif
 /** Creates, upgrades, resumes, rolls back or scales a release app to `manifest`. */
 export async function applyReleaseApp(deps: RunDeps, manifest: ReleaseAppManifest): Promise<ReleaseAppResult> {
   const name = manifest.metadata.name;
-  const rs = new ReleaseStore(deps.store);
+  const rs = deps.store.releases;
   const target = requireRelease(rs, manifest.spec.release);
   checkMemberNames(manifest);
   manifest.spec.roles.forEach((r) => roleOf(target, r.name));
@@ -64,7 +64,7 @@ export async function applyReleaseApp(deps: RunDeps, manifest: ReleaseAppManifes
 
 /** `molt rollback` of a release app: undo the rollout in flight, or the last one. */
 export async function rollbackReleaseApp(deps: RunDeps, name: string): Promise<ReleaseAppResult> {
-  const rs = new ReleaseStore(deps.store);
+  const rs = deps.store.releases;
   const record = rs.getApp(name);
   if (!record) throw new AppNotFoundError(name);
   return withAppLock(deps, rs, name, async () => {
@@ -81,7 +81,7 @@ export async function rollbackReleaseApp(deps: RunDeps, name: string): Promise<R
  * nothing was in flight (a paused or partitioned rollout is not in flight: `molt resume`).
  */
 export async function recoverReleaseApp(deps: RunDeps, name: string): Promise<(ReleaseAppResult & { continued: 'rollout' | 'rollback' }) | undefined> {
-  const rs = new ReleaseStore(deps.store);
+  const rs = deps.store.releases;
   const record = rs.getApp(name);
   if (!record) throw new AppNotFoundError(name);
   const { phase, upgradeInfo } = record.status;
@@ -95,14 +95,14 @@ export async function recoverReleaseApp(deps: RunDeps, name: string): Promise<(R
 
 /** Asks a running rollout to stop before its next member. */
 export function pauseReleaseApp(deps: Pick<RunDeps, 'store'>, name: string, paused: boolean): void {
-  const rs = new ReleaseStore(deps.store);
+  const rs = deps.store.releases;
   if (!rs.getApp(name)) throw new AppNotFoundError(name);
   rs.updateStatus(name, (s) => ({ ...s, pauseRequested: paused }));
 }
 
 /** Removes every member (volumes kept unless asked) and forgets the app. */
 export async function deleteReleaseApp(deps: RunDeps, name: string, withVolumes: boolean): Promise<string[]> {
-  const rs = new ReleaseStore(deps.store);
+  const rs = deps.store.releases;
   const record = rs.getApp(name);
   if (!record) throw new AppNotFoundError(name);
   return withAppLock(deps, rs, name, async () => {
@@ -116,7 +116,7 @@ export async function deleteReleaseApp(deps: RunDeps, name: string, withVolumes:
 }
 
 async function install(deps: RunDeps, manifest: ReleaseAppManifest, release: ReleaseManifest): Promise<ReleaseAppResult> {
-  const rs = new ReleaseStore(deps.store);
+  const rs = deps.store.releases;
   const name = manifest.metadata.name;
   const existing = manifest.spec.roles.flatMap((r) => Array.from({ length: r.members }, (_, i) => memberName(name, r.name, i))).filter((m) => deps.store.getApp(m) && !deps.store.getApp(m)?.manifest?.metadata.labels[MEMBER_LABEL.owner]);
   if (existing.length > 0) throw new UpgradeRefusedError('ChangeRefused', `app names ${existing.join(', ')} are taken by other apps`, 'Choose another app name.');
@@ -129,7 +129,7 @@ async function install(deps: RunDeps, manifest: ReleaseAppManifest, release: Rel
 }
 
 async function rollout(deps: RunDeps, manifest: ReleaseAppManifest, from: ReleaseManifest, to: ReleaseManifest, kind: 'upgrade' | 'resume'): Promise<ReleaseAppResult> {
-  const rs = new ReleaseStore(deps.store);
+  const rs = deps.store.releases;
   const name = manifest.metadata.name;
   killPoint('BeginRollout', 'before');
   rs.saveApp(manifest, rs.updateStatus(name, (s) => ({ ...s, phase: 'Upgrading', state: 'updating', release: from.metadata.name, upgradeInfo: { isRollingBack: false, prevRelease: from.metadata.name }, pauseRequested: false })));
@@ -159,7 +159,7 @@ async function rollout(deps: RunDeps, manifest: ReleaseAppManifest, from: Releas
 }
 
 async function revert(deps: RunDeps, record: ReleaseAppRecord, prev: ReleaseManifest): Promise<ReleaseAppResult> {
-  const rs = new ReleaseStore(deps.store);
+  const rs = deps.store.releases;
   const to = requireRelease(rs, record.manifest.spec.release);
   const r = beginRollout(deps, record.manifest, 'rollback', to.metadata.name, prev.metadata.name);
   await revertWith(deps, r, record.manifest, to, prev);
@@ -170,7 +170,7 @@ async function revert(deps: RunDeps, record: ReleaseAppRecord, prev: ReleaseMani
 }
 
 async function revertWith(deps: RunDeps, r: ReturnType<typeof beginRollout>, manifest: ReleaseAppManifest, to: ReleaseManifest, prev: ReleaseManifest): Promise<void> {
-  const rs = new ReleaseStore(deps.store);
+  const rs = deps.store.releases;
   killPoint('BeginRevert', 'before');
   rs.updateStatus(manifest.metadata.name, (s) => ({ ...s, phase: 'RollingBack', state: 'updating', upgradeInfo: { isRollingBack: true, prevRelease: prev.metadata.name } }));
   killPoint('BeginRevert', 'after');
@@ -181,7 +181,7 @@ async function revertWith(deps: RunDeps, r: ReturnType<typeof beginRollout>, man
 }
 
 async function scale(deps: RunDeps, record: ReleaseAppRecord, manifest: ReleaseAppManifest, release: ReleaseManifest): Promise<ReleaseAppResult> {
-  const rs = new ReleaseStore(deps.store);
+  const rs = deps.store.releases;
   const name = manifest.metadata.name;
   for (const role of record.manifest.spec.roles) {
     const wanted = manifest.spec.roles.find((r) => r.name === role.name)?.members ?? 0;

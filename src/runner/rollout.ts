@@ -15,7 +15,7 @@ import { compareVersionStrings } from '../core/version.ts';
 import { ReleaseStore, type RolloutRecord } from '../store/release-store.ts';
 import { applyApp, recoverApp } from './app-service.ts';
 import type { RunDeps } from './run-operation.ts';
-import { killPoint } from './test-hooks.ts';
+import { killPoint } from '../testing/test-hooks.ts';
 
 /** One rollout in progress: its deps, ids and the first failure seen. */
 interface Rollout {
@@ -30,7 +30,7 @@ interface Rollout {
 
 /** Starts a rollout record and returns its context. */
 export function beginRollout(deps: RunDeps, app: ReleaseAppManifest, kind: string, from: string | undefined, to: string): Rollout {
-  const rs = new ReleaseStore(deps.store);
+  const rs = deps.store.releases;
   // We hold the app's lock: a rollout still open was cut short by a molt that died.
   for (const open of rs.listRollouts(app.metadata.name).filter((x) => x.outcome === undefined)) rs.finishRollout(open.id, 'Interrupted');
   const all = rs.listRollouts(app.metadata.name);

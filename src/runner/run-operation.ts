@@ -11,7 +11,7 @@ import type { Store } from '../store/store.ts';
 import type { OperationRecord } from '../store/types.ts';
 import { publishStatus } from './publish-status.ts';
 import { STEPS } from './steps.ts';
-import { killPoint } from './test-hooks.ts';
+import { killPoint } from '../testing/test-hooks.ts';
 
 /** What running an operation needs. */
 export interface RunDeps {

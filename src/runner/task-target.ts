@@ -15,7 +15,7 @@ import type { OperationRecord } from '../store/types.ts';
 import { applyApp, recoverApp } from './app-service.ts';
 import type { RunDeps } from './run-operation.ts';
 import { nonInlineKind } from './task-apps.ts';
-import { killPoint } from './test-hooks.ts';
+import { killPoint } from '../testing/test-hooks.ts';
 import type { Endpoint } from './task-endpoints.ts';
 
 /** What running one target needs. */

@@ -19,7 +19,7 @@ import type { TargetRecord, TaskRecord, TaskRunState, TaskStore } from '../store
 import { selectableApps } from './task-apps.ts';
 import type { EndpointSet } from './task-endpoints.ts';
 import { runTarget, type TargetContext } from './task-target.ts';
-import { killPoint } from './test-hooks.ts';
+import { killPoint } from '../testing/test-hooks.ts';
 
 /** What the worker needs. */
 export interface WorkerDeps {

@@ -5,7 +5,7 @@
  */
 import type { ReleaseAppManifest, ReleaseManifest } from '../core/release-schema.ts';
 import type { ReleaseAppStatus } from '../core/release-status.ts';
-import type { Store } from './store.ts';
+import type { StoreAccess } from './access.ts';
 
 /** Tables of this module; created by Store.open. */
 export const RELEASE_SCHEMA = `
@@ -39,25 +39,24 @@ export interface RolloutRecord {
 
 /** Access to the release tables of a store. */
 export class ReleaseStore {
-  readonly #store: Store;
+  readonly #store: StoreAccess;
 
-  constructor(store: Store) {
+  constructor(store: StoreAccess) {
     this.#store = store;
   }
 
   getRelease(name: string): ReleaseManifest | undefined {
-    const row = this.#store.db.prepare('SELECT manifest FROM releases WHERE name = ?').get(name) as { manifest: string } | undefined;
+    const row = this.#store.prepare('SELECT manifest FROM releases WHERE name = ?').get(name) as { manifest: string } | undefined;
     return row && (JSON.parse(row.manifest) as ReleaseManifest);
   }
 
   listReleases(): ReleaseManifest[] {
-    return (this.#store.db.prepare('SELECT manifest FROM releases ORDER BY name').all() as { manifest: string }[]).map((r) => JSON.parse(r.manifest) as ReleaseManifest);
+    return (this.#store.prepare('SELECT manifest FROM releases ORDER BY name').all() as { manifest: string }[]).map((r) => JSON.parse(r.manifest) as ReleaseManifest);
   }
 
   saveRelease(release: ReleaseManifest): void {
     const now = new Date().toISOString();
-    this.#store.db
-      .prepare('INSERT INTO releases (name, manifest, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, updated_at = excluded.updated_at')
+    this.#store.prepare('INSERT INTO releases (name, manifest, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, updated_at = excluded.updated_at')
       .run(release.metadata.name, JSON.stringify(release), now, now);
   }
 
@@ -67,18 +66,17 @@ export class ReleaseStore {
   }
 
   getApp(name: string): ReleaseAppRecord | undefined {
-    const row = this.#store.db.prepare('SELECT * FROM release_apps WHERE name = ?').get(name) as RawApp | undefined;
+    const row = this.#store.prepare('SELECT * FROM release_apps WHERE name = ?').get(name) as RawApp | undefined;
     return row && toApp(row);
   }
 
   listApps(): ReleaseAppRecord[] {
-    return (this.#store.db.prepare('SELECT * FROM release_apps ORDER BY name').all() as unknown as RawApp[]).map(toApp);
+    return (this.#store.prepare('SELECT * FROM release_apps ORDER BY name').all() as unknown as RawApp[]).map(toApp);
   }
 
   saveApp(manifest: ReleaseAppManifest, status: ReleaseAppStatus): void {
     const now = new Date().toISOString();
-    this.#store.db
-      .prepare('INSERT INTO release_apps (name, manifest, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, status = excluded.status, updated_at = excluded.updated_at')
+    this.#store.prepare('INSERT INTO release_apps (name, manifest, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, status = excluded.status, updated_at = excluded.updated_at')
       .run(manifest.metadata.name, JSON.stringify(manifest), JSON.stringify(status), now, now);
   }
 
@@ -87,36 +85,36 @@ export class ReleaseStore {
     const app = this.getApp(name);
     if (!app) throw new Error(`internal: release app ${name} vanished`);
     const next = change(app.status);
-    this.#store.db.prepare('UPDATE release_apps SET status = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(next), new Date().toISOString(), name);
+    this.#store.prepare('UPDATE release_apps SET status = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(next), new Date().toISOString(), name);
     return next;
   }
 
   deleteApp(name: string): void {
     this.#store.transaction(() => {
-      this.#store.db.prepare('DELETE FROM rollout_events WHERE rollout_id IN (SELECT id FROM rollouts WHERE app = ?)').run(name);
-      this.#store.db.prepare('DELETE FROM rollouts WHERE app = ?').run(name);
-      this.#store.db.prepare('DELETE FROM release_apps WHERE name = ?').run(name);
+      this.#store.prepare('DELETE FROM rollout_events WHERE rollout_id IN (SELECT id FROM rollouts WHERE app = ?)').run(name);
+      this.#store.prepare('DELETE FROM rollouts WHERE app = ?').run(name);
+      this.#store.prepare('DELETE FROM release_apps WHERE name = ?').run(name);
     });
   }
 
   startRollout(app: string, kind: string, fromRelease: string | undefined, toRelease: string): number {
-    const r = this.#store.db.prepare('INSERT INTO rollouts (app, kind, from_release, to_release, started_at) VALUES (?, ?, ?, ?, ?)').run(app, kind, fromRelease ?? null, toRelease, new Date().toISOString());
+    const r = this.#store.prepare('INSERT INTO rollouts (app, kind, from_release, to_release, started_at) VALUES (?, ?, ?, ?, ?)').run(app, kind, fromRelease ?? null, toRelease, new Date().toISOString());
     return Number(r.lastInsertRowid);
   }
 
   finishRollout(id: number, outcome: string): void {
-    this.#store.db.prepare('UPDATE rollouts SET outcome = ?, finished_at = ? WHERE id = ?').run(outcome, new Date().toISOString(), id);
+    this.#store.prepare('UPDATE rollouts SET outcome = ?, finished_at = ? WHERE id = ?').run(outcome, new Date().toISOString(), id);
   }
 
   event(rollout: number, event: string, message: string, role?: string, member?: string): void {
-    this.#store.db.prepare('INSERT INTO rollout_events (rollout_id, at, role, member, event, message) VALUES (?, ?, ?, ?, ?, ?)').run(rollout, new Date().toISOString(), role ?? null, member ?? null, event, message);
+    this.#store.prepare('INSERT INTO rollout_events (rollout_id, at, role, member, event, message) VALUES (?, ?, ?, ?, ?, ?)').run(rollout, new Date().toISOString(), role ?? null, member ?? null, event, message);
   }
 
   listRollouts(app: string): RolloutRecord[] {
-    const rows = this.#store.db.prepare('SELECT * FROM rollouts WHERE app = ? ORDER BY id').all(app) as unknown as RawRollout[];
+    const rows = this.#store.prepare('SELECT * FROM rollouts WHERE app = ? ORDER BY id').all(app) as unknown as RawRollout[];
     return rows.map((r) => ({
       id: r.id, app: r.app, kind: r.kind, fromRelease: r.from_release ?? undefined, toRelease: r.to_release, outcome: r.outcome ?? undefined, startedAt: r.started_at, finishedAt: r.finished_at ?? undefined,
-      events: (this.#store.db.prepare('SELECT at, role, member, event, message FROM rollout_events WHERE rollout_id = ? ORDER BY id').all(r.id) as { at: string; role: string | null; member: string | null; event: string; message: string }[])
+      events: (this.#store.prepare('SELECT at, role, member, event, message FROM rollout_events WHERE rollout_id = ? ORDER BY id').all(r.id) as { at: string; role: string | null; member: string | null; event: string; message: string }[])
         .map((e) => ({ at: e.at, event: e.event, message: e.message, ...(e.role ? { role: e.role } : {}), ...(e.member ? { member: e.member } : {}) })),
     }));
   }

@@ -5,7 +5,7 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppBusyError } from '../core/errors.ts';
-import { appManifest } from '../core/testing.ts';
+import { appManifest } from '../testing/fixtures.ts';
 import { initialState } from '../core/upgrade-machine.ts';
 import { Store } from './store.ts';
 
@@ -41,7 +41,7 @@ test('a lock held by a live process makes others busy; a dead holder is taken ov
   const store = Store.open(home);
   const child = spawn('sleep', ['30']);
   try {
-    store.db.prepare("INSERT INTO locks (app, pid, host, command, acquired_at) VALUES ('notes', ?, ?, 'molt apply', 'now')").run(child.pid ?? 0, (await import('node:os')).hostname());
+    store.prepare("INSERT INTO locks (app, pid, host, command, acquired_at) VALUES ('notes', ?, ?, 'molt apply', 'now')").run(child.pid ?? 0, (await import('node:os')).hostname());
     assert.throws(() => store.lock('notes', 'molt apply'), (e) => e instanceof AppBusyError && /molt apply/.test(e.message));
     assert.match(store.lockHolder('notes') ?? '', new RegExp(`molt apply.*pid ${child.pid}`));
   } finally {

@@ -7,21 +7,39 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { AppBusyError } from '../core/errors.ts';
 import type { AppManifest } from '../core/model.ts';
 import type { OperationKind, OperationState } from '../core/upgrade-machine.ts';
 import { SCHEMA } from './schema.ts';
 import { TASK_SCHEMA } from './task-schema.ts';
-import { RELEASE_SCHEMA } from './release-store.ts';
+import { RELEASE_SCHEMA, ReleaseStore } from './release-store.ts';
+import { TaskStore } from './task-store.ts';
 import type { AppRecord, AppStatus, OperationFacts, OperationRecord, StepRecord } from './types.ts';
 
 /** The store of one molt home directory. */
 export class Store {
-  readonly db: DatabaseSync;
+  readonly #db: DatabaseSync;
+  #releases: ReleaseStore | undefined;
+  #tasks: TaskStore | undefined;
 
   private constructor(db: DatabaseSync) {
-    this.db = db;
+    this.#db = db;
+  }
+
+  /** The release tables of this store (made once). */
+  get releases(): ReleaseStore {
+    return (this.#releases ??= new ReleaseStore(this));
+  }
+
+  /** The task and inventory tables of this store (made once). */
+  get tasks(): TaskStore {
+    return (this.#tasks ??= new TaskStore(this));
+  }
+
+  /** A prepared statement on this store's database (for the tables built on it: StoreAccess). */
+  prepare(sql: string): StatementSync {
+    return this.#db.prepare(sql);
   }
 
   /** Opens (creating when missing, owner-only) the store under `home`. */
@@ -39,18 +57,18 @@ export class Store {
   }
 
   close(): void {
-    this.db.close();
+    this.#db.close();
   }
 
   /** Runs `fn` in one IMMEDIATE transaction (a writer lock taken up front). */
   transaction<T>(fn: () => T): T {
-    this.db.exec('BEGIN IMMEDIATE');
+    this.#db.exec('BEGIN IMMEDIATE');
     try {
       const result = fn();
-      this.db.exec('COMMIT');
+      this.#db.exec('COMMIT');
       return result;
     } catch (e) {
-      this.db.exec('ROLLBACK');
+      this.#db.exec('ROLLBACK');
       throw e;
     }
   }
@@ -58,18 +76,18 @@ export class Store {
   // ---- apps ----
 
   getApp(name: string): AppRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM apps WHERE name = ?').get(name) as RawApp | undefined;
+    const row = this.#db.prepare('SELECT * FROM apps WHERE name = ?').get(name) as RawApp | undefined;
     return row && toApp(row);
   }
 
   listApps(): AppRecord[] {
-    return (this.db.prepare('SELECT * FROM apps ORDER BY name').all() as unknown as RawApp[]).map(toApp);
+    return (this.#db.prepare('SELECT * FROM apps ORDER BY name').all() as unknown as RawApp[]).map(toApp);
   }
 
   /** Creates or replaces the app's row. `manifest` is what is installed (undefined: nothing yet). */
   saveApp(name: string, manifest: AppManifest | undefined, status: AppStatus): void {
     const now = new Date().toISOString();
-    this.db
+    this.#db
       .prepare(`INSERT INTO apps (name, manifest, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, status = excluded.status, updated_at = excluded.updated_at`)
       .run(name, manifest ? JSON.stringify(manifest) : null, JSON.stringify(status), now, now);
@@ -77,10 +95,10 @@ export class Store {
 
   deleteApp(name: string): void {
     this.transaction(() => {
-      this.db.prepare('DELETE FROM steps WHERE operation_id IN (SELECT id FROM operations WHERE app = ?)').run(name);
-      this.db.prepare('DELETE FROM operations WHERE app = ?').run(name);
-      this.db.prepare('DELETE FROM apps WHERE name = ?').run(name);
-      this.db.prepare('DELETE FROM ip_reservations WHERE app = ?').run(name);
+      this.#db.prepare('DELETE FROM steps WHERE operation_id IN (SELECT id FROM operations WHERE app = ?)').run(name);
+      this.#db.prepare('DELETE FROM operations WHERE app = ?').run(name);
+      this.#db.prepare('DELETE FROM apps WHERE name = ?').run(name);
+      this.#db.prepare('DELETE FROM ip_reservations WHERE app = ?').run(name);
     });
   }
 
@@ -88,7 +106,7 @@ export class Store {
 
   createOperation(op: Omit<OperationRecord, 'id' | 'startedAt' | 'finishedAt' | 'facts'>): OperationRecord {
     const startedAt = new Date().toISOString();
-    const result = this.db
+    const result = this.#db
       .prepare('INSERT INTO operations (app, kind, from_version, to_version, plan, state, facts, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(op.app, op.kind, op.fromVersion ?? null, op.toVersion, JSON.stringify(op.plan), JSON.stringify(op.state), '{}', startedAt);
     return { ...op, id: Number(result.lastInsertRowid), facts: {}, startedAt };
@@ -96,17 +114,17 @@ export class Store {
 
   /** The app's operation that has not finished, if any. */
   inFlightOperation(app: string): OperationRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM operations WHERE app = ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1').get(app) as RawOperation | undefined;
+    const row = this.#db.prepare('SELECT * FROM operations WHERE app = ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1').get(app) as RawOperation | undefined;
     return row && toOperation(row);
   }
 
   listOperations(app: string): OperationRecord[] {
-    return (this.db.prepare('SELECT * FROM operations WHERE app = ? ORDER BY id').all(app) as unknown as RawOperation[]).map(toOperation);
+    return (this.#db.prepare('SELECT * FROM operations WHERE app = ? ORDER BY id').all(app) as unknown as RawOperation[]).map(toOperation);
   }
 
   /** Journals the operation's next state (and facts learned) before the runner acts on it. */
   saveOperationState(id: number, state: OperationState, facts: OperationFacts, finished: boolean): void {
-    this.db
+    this.#db
       .prepare('UPDATE operations SET state = ?, facts = ?, finished_at = ? WHERE id = ?')
       .run(JSON.stringify(state), JSON.stringify(facts), finished ? new Date().toISOString() : null, id);
   }
@@ -114,27 +132,27 @@ export class Store {
   // ---- steps ----
 
   startStep(operationId: number, name: string, rollback: boolean): number {
-    const r = this.db
+    const r = this.#db
       .prepare("INSERT INTO steps (operation_id, name, rollback, phase, started_at) VALUES (?, ?, ?, 'Started', ?)")
       .run(operationId, name, rollback ? 1 : 0, new Date().toISOString());
     return Number(r.lastInsertRowid);
   }
 
   finishStep(stepId: number, phase: 'Completed' | 'Failed' | 'Interrupted', message: string, output = ''): void {
-    this.db
+    this.#db
       .prepare('UPDATE steps SET phase = ?, finished_at = ?, message = ?, output = ? WHERE id = ?')
       .run(phase, new Date().toISOString(), message, output, stepId);
   }
 
   /** Steps left `Started` by a killed process are marked Interrupted. */
   markInterruptedSteps(operationId: number): void {
-    this.db
+    this.#db
       .prepare("UPDATE steps SET phase = 'Interrupted', finished_at = ?, message = 'molt stopped during this step' WHERE operation_id = ? AND phase = 'Started'")
       .run(new Date().toISOString(), operationId);
   }
 
   listSteps(operationId: number): StepRecord[] {
-    return (this.db.prepare('SELECT * FROM steps WHERE operation_id = ? ORDER BY id').all(operationId) as unknown as RawStep[]).map(toStep);
+    return (this.#db.prepare('SELECT * FROM steps WHERE operation_id = ? ORDER BY id').all(operationId) as unknown as RawStep[]).map(toStep);
   }
 
   // ---- IP reservations ----
@@ -145,11 +163,11 @@ export class Store {
    */
   reserveIp(network: string, app: string, candidates: Iterable<string>): string | undefined {
     return this.transaction(() => {
-      const held = new Map((this.db.prepare('SELECT ip, app FROM ip_reservations WHERE network = ?').all(network) as { ip: string; app: string }[]).map((r) => [r.ip, r.app]));
+      const held = new Map((this.#db.prepare('SELECT ip, app FROM ip_reservations WHERE network = ?').all(network) as { ip: string; app: string }[]).map((r) => [r.ip, r.app]));
       for (const ip of candidates) {
         const holder = held.get(ip);
         if (holder !== undefined && holder !== app) continue;
-        this.db.prepare('INSERT OR REPLACE INTO ip_reservations (network, ip, app) VALUES (?, ?, ?)').run(network, ip, app);
+        this.#db.prepare('INSERT OR REPLACE INTO ip_reservations (network, ip, app) VALUES (?, ?, ?)').run(network, ip, app);
         return ip;
       }
       return undefined;
@@ -158,7 +176,7 @@ export class Store {
 
   /** Forgets every IP reservation of the app. */
   releaseIps(app: string): void {
-    this.db.prepare('DELETE FROM ip_reservations WHERE app = ?').run(app);
+    this.#db.prepare('DELETE FROM ip_reservations WHERE app = ?').run(app);
   }
 
   // ---- locks ----
@@ -168,7 +186,7 @@ export class Store {
     this.transaction(() => {
       const holder = this.lockHolder(app);
       if (holder) throw new AppBusyError(app, holder);
-      this.db
+      this.#db
         .prepare('INSERT OR REPLACE INTO locks (app, pid, host, command, acquired_at) VALUES (?, ?, ?, ?, ?)')
         .run(app, process.pid, hostname(), command, new Date().toISOString());
     });
@@ -176,12 +194,12 @@ export class Store {
 
   /** Who else holds the app's lock now (a live process other than this one), or undefined when nobody does. */
   lockHolder(app: string): string | undefined {
-    const held = this.db.prepare('SELECT pid, host, command, acquired_at FROM locks WHERE app = ?').get(app) as RawLock | undefined;
+    const held = this.#db.prepare('SELECT pid, host, command, acquired_at FROM locks WHERE app = ?').get(app) as RawLock | undefined;
     return held && held.pid !== process.pid && isAlive(held) ? `\`${held.command}\` (pid ${held.pid} on ${held.host}, since ${held.acquired_at})` : undefined;
   }
 
   unlock(app: string): void {
-    this.db.prepare('DELETE FROM locks WHERE app = ? AND pid = ?').run(app, process.pid);
+    this.#db.prepare('DELETE FROM locks WHERE app = ? AND pid = ?').run(app, process.pid);
   }
 }
 

@@ -60,7 +60,7 @@ test('a second live worker is refused with TaskBusy naming the first; a dead one
   tasks.saveTask(task('busy'), undefined);
   const other = spawn('sh', ['-c', 'sleep 30', 'task', 'busy'], { stdio: 'ignore' });
   try {
-    tasks.db.prepare("UPDATE tasks SET worker_pid = ?, worker_host = (SELECT ?), worker_started_at = 'then' WHERE name = 'busy'").run(other.pid ?? 0, (await import('node:os')).hostname());
+    store.prepare("UPDATE tasks SET worker_pid = ?, worker_host = (SELECT ?), worker_started_at = 'then' WHERE name = 'busy'").run(other.pid ?? 0, (await import('node:os')).hostname());
     assert.throws(() => tasks.claimWorker('busy', undefined), (e: unknown) => e instanceof TaskBusyError && new RegExp(`pid ${other.pid}`).test(e.message));
   } finally {
     other.kill('SIGKILL');

@@ -8,9 +8,9 @@ import { applyRelease, applyReleaseApp } from '../../src/runner/release-service.
 import type { RunDeps } from '../../src/runner/run-operation.ts';
 import { openEndpoints } from '../../src/runner/task-endpoints.ts';
 import { runTask } from '../../src/runner/task-worker.ts';
-import { ReleaseStore } from '../../src/store/release-store.ts';
+
 import { Store } from '../../src/store/store.ts';
-import { TaskStore } from '../../src/store/task-store.ts';
+
 import { FakeEngine } from '../../src/testing/fake-engine.ts';
 import { contractSuite, type ContractDriver } from './scenarios.ts';
 
@@ -51,13 +51,13 @@ contractSuite('podman (fake engine)', async () => {
     applyRelease: async (r) => void applyRelease(deps, r),
     applyReleaseApp: async (m) => void (await applyReleaseApp(deps, m)),
     releaseApp: async (name) => {
-      const record = new ReleaseStore(store).getApp(name);
+      const record = store.releases.getApp(name);
       const members = Object.fromEntries((record?.status.roles ?? []).flatMap((r) => r.members).map((m) => [m.name, store.getApp(m.name)?.manifest?.metadata.labels[MEMBER_LABEL.release]]));
       const last = record?.status.lastUpgrade;
       return { release: record?.status.release, lastOutcome: last?.outcome, lastReason: last?.error?.code, members };
     },
     runTask: async (manifest) => {
-      const tasks = new TaskStore(store);
+      const tasks = store.tasks;
       tasks.saveTask(manifest, undefined);
       const endpoints = openEndpoints({ task: manifest, tasks, mainStore: store, mainHome: deps.home, connectLocal: async () => engine });
       try {

@@ -1,6 +1,6 @@
 /**
  * Fault injection for end-to-end tests: holding a molt at an exact step boundary (the
- * MOLT_TEST_PAUSE_AT hook of src/runner/test-hooks.ts) while the test breaks something,
+ * MOLT_TEST_PAUSE_AT hook of src/testing/test-hooks.ts) while the test breaks something,
  * crashing and restarting a harness's Podman service, and the invariant every fault test
  * ends on (the old version back, whole, with its IP and bytes).
  */

@@ -6,7 +6,7 @@ import type { ProbeSpec } from '../model.ts';
 import { roleOf } from '../release.ts';
 import type { ReleaseManifest } from '../release-schema.ts';
 import { UPGRADE_DEFAULTS } from '../schema.ts';
-import { appManifest } from '../testing.ts';
+import { appManifest } from '../../testing/fixtures.ts';
 import { FAILURES, isDowngradeWarning, isFailureCode, onMemberFailure, permitDowngrade, podFailure, postUpgradeRetryDelayMs, readyBudgetMs, retryPostUpgrade, upgradeFailureThreshold, type FailureCode, type PodState } from './index.ts';
 
 const probe = (periodSeconds: number, failureThreshold: number): ProbeSpec => ({ exec: ['true'], periodSeconds, failureThreshold, timeoutSeconds: 1 });

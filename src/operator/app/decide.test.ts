@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appManifest } from '../../core/testing.ts';
+import { appManifest } from '../../testing/fixtures.ts';
 import type { AppSpec } from '../../core/model.ts';
 import { readyBudgetMs } from '../../core/policy/index.ts';
 import { decide, podFailure } from './decide.ts';

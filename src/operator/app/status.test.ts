@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appManifest } from '../../core/testing.ts';
+import { appManifest } from '../../testing/fixtures.ts';
 import { specHash } from './template.ts';
 import { statusOf } from './status.ts';
 import type { AppWorld } from './world.ts';

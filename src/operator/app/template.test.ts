@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appManifest } from '../../core/testing.ts';
+import { appManifest } from '../../testing/fixtures.ts';
 import { execPodFor, serviceFor, specHash, statefulSetFor } from './template.ts';
 
 const ref = { name: 'notes', namespace: 'ns', uid: 'u1' };

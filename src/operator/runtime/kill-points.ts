@@ -1,5 +1,5 @@
 /**
- * The operator's step boundaries for fault injection (runner/test-hooks.ts `killPoint`:
+ * The operator's step boundaries for fault injection (testing/test-hooks.ts `killPoint`:
  * MOLT_TEST_HOOKS=1 + MOLT_TEST_KILL_AT=<point>[:before|:after] SIGKILLs the process there, at
  * the first pass). A step passed more than once on a path (the second member's restart, the
  * template switched back by a rollback) is reached with `MOLT_TEST_KILL_AT=<point>:<when>@<n>`:
@@ -7,7 +7,7 @@
  * `{"killpoint":"<point>:<when>"}` on stderr, so a test's reference run learns the path.
  * Without MOLT_TEST_HOOKS=1 nothing here does anything.
  */
-import { killPoint } from '../../runner/test-hooks.ts';
+import { killPoint } from '../../testing/test-hooks.ts';
 
 const passes = new Map<string, number>();
 
