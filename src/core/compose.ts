@@ -115,7 +115,6 @@ const COMPOSE_FIELD = Object.fromEntries(Object.entries(MANIFEST_FIELD).map(([c,
 /** The App document object of one service, and how to map its fields back to the file. */
 function serviceApp(ctx: Context, service: string, svc: Raw): { manifest: Raw; sourceOf: (path: (string | number)[]) => (string | number)[] } | undefined {
   const base = ['services', service];
-  const at = (key: string, message: string, index?: number) => ctx.at([...base, key, ...(index === undefined ? [] : [index])], message);
   for (const key of Object.keys(svc)) {
     if (!(SERVICE_KEYS as readonly string[]).includes(key) && !key.startsWith('x-')) {
       ctx.at([...base, key], `"${key}" is not supported by molt${HINTS[key] ? `: ${HINTS[key]}` : ''}; remove it (molt refuses what it would otherwise ignore)`, true);
@@ -127,29 +126,44 @@ function serviceApp(ctx: Context, service: string, svc: Raw): { manifest: Raw; s
     ctx.at(base, 'a service needs image: (molt does not build)', true);
     return undefined;
   }
+  const spec: Raw = { image: svc.image, ...identity(ctx, service, svc, svc.image), ...containerFields(ctx, service, svc) };
+  spec.network = networkOf(ctx, service, svc.networks);
+  Object.assign(spec, mountsOf(ctx, service, svc));
+  if (svc.secrets !== undefined) spec.secrets = secretsOf(ctx, service, svc.secrets);
+  if (svc.depends_on !== undefined) spec.dependsOn = dependencies(svc.depends_on, (m) => ctx.at([...base, 'depends_on'], m)).map((d) => `${ctx.project}-${d}`);
+  return { manifest: { apiVersion: API_VERSION, kind: 'App', metadata: { name, labels: {} }, spec }, sourceOf: sourceMapper(base, svc) };
+}
+
+/** package, version and molt's own settings: the service's x-molt over the file's, the image tag as the version. */
+function identity(ctx: Context, service: string, svc: Raw, image: string): Raw {
+  const own = svc['x-molt'] !== undefined;
+  const where = (...rest: string[]) => (own ? ['services', service, 'x-molt', ...rest] : ['x-molt', ...rest]);
   const xmolt = { ...((ctx.root['x-molt'] ?? {}) as Raw), ...((svc['x-molt'] ?? {}) as Raw) };
-  for (const key of Object.keys(xmolt)) if (!X_MOLT_KEYS.has(key)) at('x-molt', `x-molt key "${key}" is not known (package, version, upgrade, probes, minReadySeconds, upgradeConfig)`);
+  for (const key of Object.keys(xmolt)) if (!X_MOLT_KEYS.has(key)) ctx.at(where(key), `x-molt key "${key}" is not known (package, version, upgrade, probes, minReadySeconds, upgradeConfig)`, true);
+  const version = xmolt.version ?? imageTag(image);
+  if (typeof version !== 'string' || parseVersion(version) === undefined) {
+    const why = xmolt.version !== undefined ? `x-molt version "${String(version)}" is not a version` : `its image tag "${version ?? '(none)'}" is not a version`;
+    ctx.at(xmolt.version !== undefined ? where('version') : ['services', service, 'image'], `cannot tell the version of ${service}: ${why}; set x-molt: {version: MAJOR.MINOR.PATCH}`);
+  }
+  const out: Raw = { package: xmolt.package ?? packageOfImage(image), version };
+  for (const k of ['upgrade', 'probes', 'minReadySeconds', 'upgradeConfig']) if (xmolt[k] !== undefined) out[k] = xmolt[k];
+  return out;
+}
+
+/** The container fields that map one to one (command, env, ports, restart, limits, healthcheck…). */
+function containerFields(ctx: Context, service: string, svc: Raw): Raw {
+  const at = (key: string, message: string) => ctx.at(['services', service, key], message);
   const value = <T>(key: string, v: T | ValueError): T | undefined => {
-    if (typeof v === 'object' && v !== null && 'error' in v && Object.keys(v).length === 1) {
-      at(key, (v as ValueError).error);
-      return undefined;
-    }
+    if (typeof v === 'object' && v !== null && 'error' in v && Object.keys(v).length === 1) return void at(key, (v as ValueError).error);
     return v as T;
   };
-  const spec: Raw = { image: svc.image };
-  const version = xmolt.version ?? imageTag(svc.image);
-  if (typeof version !== 'string' || parseVersion(version) === undefined) {
-    at(xmolt.version !== undefined ? 'x-molt' : 'image', `cannot tell the version of ${service}: ${xmolt.version !== undefined ? `x-molt version "${String(version)}" is not a version` : `its image tag "${version ?? '(none)'}" is not a version`}; set x-molt: {version: MAJOR.MINOR.PATCH}`);
-  }
-  spec.package = xmolt.package ?? packageOfImage(svc.image);
-  spec.version = version;
-  for (const k of ['upgrade', 'probes', 'minReadySeconds', 'upgradeConfig']) if (xmolt[k] !== undefined) spec[k] = xmolt[k];
+  const spec: Raw = {};
   if (svc.command !== undefined) spec.command = value('command', commandList(svc.command));
   if (svc.entrypoint !== undefined) spec.entrypoint = value('entrypoint', commandList(svc.entrypoint));
   if (svc.environment !== undefined) spec.env = value('environment', stringMap(svc.environment, 'environment'));
   if (svc.labels !== undefined) spec.containerLabels = value('labels', stringMap(svc.labels, 'labels'));
   if (svc.env_file !== undefined) spec.envFrom = (Array.isArray(svc.env_file) ? svc.env_file : [svc.env_file]).map((f) => ({ file: resolve(ctx.dir, String(typeof f === 'object' && f !== null ? (f as Raw).path : f)) }));
-  if (svc.ports !== undefined) spec.ports = (svc.ports as unknown[]).map((p, i) => value('ports', portEntry(p)) ?? (at('ports', 'invalid port', i), undefined));
+  if (svc.ports !== undefined) spec.ports = (Array.isArray(svc.ports) ? svc.ports : [svc.ports]).map((p) => value('ports', portEntry(p)));
   for (const key of ['restart', 'user', 'working_dir', 'stop_signal'] as const) if (svc[key] !== undefined) spec[MANIFEST_FIELD[key] as string] = String(svc[key]);
   if (svc.shm_size !== undefined) spec.shmSize = svc.shm_size;
   if (svc.stop_grace_period !== undefined) spec.stopTimeoutSeconds = value('stop_grace_period', roundUp(parseDuration(svc.stop_grace_period)));
@@ -158,20 +172,19 @@ function serviceApp(ctx: Context, service: string, svc: Raw): { manifest: Raw; s
     if (h) spec.healthcheck = h;
   }
   if (svc.deploy !== undefined) spec.resources = resourcesOf(svc.deploy, (m) => at('deploy', m));
-  spec.network = networkOf(ctx, service, svc.networks);
-  Object.assign(spec, mountsOf(ctx, service, svc));
-  if (svc.secrets !== undefined) spec.secrets = secretsOf(ctx, service, svc.secrets);
-  if (svc.depends_on !== undefined) spec.dependsOn = dependencies(svc.depends_on, (m) => at('depends_on', m)).map((d) => `${ctx.project}-${d}`);
-  const manifest = { apiVersion: API_VERSION, kind: 'App', metadata: { name, labels: {} }, spec };
-  const sourceOf = (path: (string | number)[]) => {
+  return spec;
+}
+
+/** Maps a path in the App document to the Compose key it came from, for problems the schema finds. */
+function sourceMapper(base: (string | number)[], svc: Raw): (path: (string | number)[]) => (string | number)[] {
+  return (path) => {
     const [, field, ...rest] = path;
     if (path[0] !== 'spec' || typeof field !== 'string') return base;
-    if (['package', 'version', 'upgrade', 'probes', 'minReadySeconds', 'upgradeConfig'].includes(field)) return [...base, 'x-molt', field, ...rest].filter((p) => svc['x-molt'] !== undefined || p !== field);
+    if (X_MOLT_KEYS.has(field)) return svc['x-molt'] !== undefined ? [...base, 'x-molt', field, ...rest] : ['x-molt', field, ...rest];
     if (field === 'tmpfs') return [...base, svc.tmpfs !== undefined ? 'tmpfs' : 'volumes'];
     const key = COMPOSE_FIELD[field];
     return key !== undefined && svc[key] !== undefined ? [...base, key, ...(typeof rest[0] === 'number' ? [rest[0]] : [])] : base;
   };
-  return { manifest, sourceOf };
 }
 
 function roundUp(v: number | ValueError): number | ValueError {
