@@ -3,7 +3,8 @@ import { AppNotFoundError, MoltError } from '../core/errors.ts';
 import { describeStep } from '../core/plan.ts';
 import { applyApp, deleteApp, planApp, recoverApp, rollbackApp, type ApplyResult } from '../runner/app-service.ts';
 import { recoverReleaseApp } from '../runner/release-service.ts';
-import { checkHostInputs } from '../runner/host-checks.ts';
+import { checkHostInputs, checkReleaseHostInputs } from '../runner/host-checks.ts';
+import { inputsChanged } from '../runner/host-inputs.ts';
 import { connectEngine, openStore, readManifests, runDeps, say, type GlobalOptions } from './context.ts';
 import { readUpgradeNotification } from '../runner/notification.ts';
 import type { AppManifest } from '../core/model.ts';
@@ -30,7 +31,10 @@ export async function applyCommand(opts: GlobalOptions & { filename: string; tim
   let failed = 0;
   try {
     // Host files, paths and ports of every app first: one bad one and nothing is touched.
-    for (const doc of docs) if (doc.kind === 'App') await checkHostInputs(doc, deps.store.getApp(doc.manifest.metadata.name)?.manifest);
+    for (const doc of docs) {
+      if (doc.kind === 'App') await checkHostInputs(doc, deps.store.getApp(doc.manifest.metadata.name)?.manifest);
+      if (doc.kind === 'Release') await checkReleaseHostInputs(doc);
+    }
     // Releases first: an app in the same file may run one of them.
     const ordered = [...docs.filter((d) => d.kind === 'Release'), ...docs.filter((d) => d.kind !== 'Release')];
     for (const doc of ordered) {
@@ -91,7 +95,10 @@ export async function planCommand(opts: GlobalOptions & { filename: string }): P
       const manifest = doc.manifest;
       const name = manifest.metadata.name;
       await checkHostInputs(doc, store.getApp(name)?.manifest);
-      const d = planApp({ store }, manifest);
+      const record = store.getApp(name);
+      // New contents of env or secret files under the same paths: only the running container's digest label tells.
+      const changedInputs = record?.manifest && (manifest.spec.envFrom?.length || manifest.spec.secrets?.length) ? await inputsChanged(await connectEngine(opts), moltHome(opts), manifest, record.status.containerId) : false;
+      const d = planApp({ store }, manifest, changedInputs);
       const converge = d.action === 'none' || d.action === 'record' ? await planConvergence(opts, store, name) : undefined;
       if (converge) {
         pending = true;

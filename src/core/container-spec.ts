@@ -78,6 +78,7 @@ export function newContainerSpec(manifest: AppManifest, old: OldInstance | undef
       [LABEL.app]: metadata.name,
       [LABEL.version]: spec.version,
       [LABEL.upgrade]: operationId,
+      ...(inputs.digest ? { [LABEL.inputs]: inputs.digest } : {}),
     },
     mounts: chooseMounts(manifest, old),
     network: { name: spec.network.name, ipv4: ip, mac: macForIPv4(ip) },

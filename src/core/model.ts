@@ -177,6 +177,8 @@ export const LABEL = {
   managed: 'dev.molt.managed',
   /** On helper containers: what they are for. */
   helper: 'dev.molt.helper',
+  /** A keyed digest of the envFrom and secret file contents the container was created with. */
+  inputs: 'dev.molt.inputs-digest',
 } as const;
 
 /** Image labels by which a version declares its upgrade scripts. */

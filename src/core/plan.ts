@@ -8,7 +8,7 @@ import type { AppManifest, AppSpec } from './model.ts';
 import { FORWARD_STEPS, type ForwardStep, type OperationKind } from './upgrade-machine.ts';
 import { compareVersionStrings } from './version.ts';
 import { namedVolumes } from './settings.ts';
-import { comparable, fieldDiff, SHAPING_SETTINGS } from './settings-diff.ts';
+import { comparable, fieldDiff, INPUTS_CHANGED, SHAPING_SETTINGS } from './settings-diff.ts';
 
 /** The outcome of planning one App. */
 export type Decision =
@@ -20,7 +20,7 @@ export type Decision =
 const CONTAINER_FIELDS = ['image', 'command', 'entrypoint', 'env', 'volumes', 'network', ...SHAPING_SETTINGS] as const satisfies readonly (keyof AppSpec)[];
 
 /** Decides what applying `desired` over `installed` (undefined: not installed) means. */
-export function decide(desired: AppManifest, installed: AppManifest | undefined): Decision {
+export function decide(desired: AppManifest, installed: AppManifest | undefined, inputsChanged = false): Decision {
   if (!installed) {
     return { action: 'install', reason: 'not installed', to: desired.spec.version, warnings: [], steps: FORWARD_STEPS.install };
   }
@@ -28,11 +28,13 @@ export function decide(desired: AppManifest, installed: AppManifest | undefined)
   const from = installed.spec.version;
   const to = desired.spec.version;
   const changed = CONTAINER_FIELDS.filter((f) => !sameValue(comparable(f, installed.spec), comparable(f, desired.spec)));
-  if (from === to && changed.length === 0) {
+  if (from === to && changed.length === 0 && !inputsChanged) {
     return sameValue(installed, desired) ? { action: 'none', reason: 'up to date' } : { action: 'record', reason: 'only settings that do not shape the container changed' };
   }
-  const reason = from !== to ? `version ${from} → ${to}` : `${changed.join(', ')} changed`;
-  return { action: 'upgrade', reason, from, to, warnings, steps: FORWARD_STEPS.upgrade, diffs: changed.map((f) => fieldDiff(f, installed.spec, desired.spec)) };
+  const diffs = changed.map((f) => fieldDiff(f, installed.spec, desired.spec));
+  if (inputsChanged) diffs.push(INPUTS_CHANGED);
+  const reason = from !== to ? `version ${from} → ${to}` : `${[...changed, ...(inputsChanged ? ['envFrom/secrets contents'] : [])].join(', ')} changed`;
+  return { action: 'upgrade', reason, from, to, warnings, steps: FORWARD_STEPS.upgrade, diffs };
 }
 
 /** Throws when the change is not allowed; returns warnings for allowed-but-risky changes. */

@@ -19,6 +19,9 @@ export function comparable(f: keyof AppSpec, spec: AppSpec): unknown {
   return value;
 }
 
+/** The diff line of env or secret files whose content changed under the same paths (values never shown). */
+export const INPUTS_CHANGED = 'envFrom/secrets: file contents changed (values not shown)';
+
 /** `field: old → new`, each side as compact JSON ("(none)" when absent). */
 export function fieldDiff(f: keyof AppSpec, before: AppSpec, after: AppSpec): string {
   const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v).replace(/,/g, ', '));

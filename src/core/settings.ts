@@ -295,6 +295,8 @@ export interface ResolvedInputs {
   secretEnv: Record<string, string>;
   /** Secrets given as files (mode 0400, owned by the container's user). */
   files: ContainerFile[];
+  /** A keyed digest of all of the above (label dev.molt.inputs-digest): tells a changed file without storing its content. */
+  digest?: string;
 }
 
 /** No host inputs. */

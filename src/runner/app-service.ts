@@ -14,6 +14,7 @@ import { runOperation, type RunDeps } from './run-operation.ts';
 import { publishStatus } from './publish-status.ts';
 import { convergeLocked, type Converged } from './lifecycle.ts';
 import { RunIntents } from '../store/intents.ts';
+import { inputsChanged } from './host-inputs.ts';
 
 /** The result of applying one manifest. */
 export interface ApplyResult {
@@ -25,8 +26,8 @@ export interface ApplyResult {
 }
 
 /** What `plan` shows for one manifest, without acting. */
-export function planApp(deps: Pick<RunDeps, 'store'>, manifest: AppManifest): Decision {
-  return decide(manifest, deps.store.getApp(manifest.metadata.name)?.manifest);
+export function planApp(deps: Pick<RunDeps, 'store'>, manifest: AppManifest, changedInputs = false): Decision {
+  return decide(manifest, deps.store.getApp(manifest.metadata.name)?.manifest, changedInputs);
 }
 
 /** Creates or upgrades the app to `manifest`, waiting until done. */
@@ -35,7 +36,8 @@ export async function applyApp(deps: RunDeps, manifest: AppManifest, trigger: Op
   return withLock(deps, name, `molt ${trigger} ${name}`, async () => {
     const resumed = await resumeInFlight(deps, name);
     const record = deps.store.getApp(name);
-    const decision = decide(manifest, record?.manifest);
+    const changedInputs = record?.manifest ? await inputsChanged(deps.engine, deps.home, manifest, record.status.containerId) : false;
+    const decision = decide(manifest, record?.manifest, changedInputs);
     for (const w of decision.action === 'install' || decision.action === 'upgrade' ? decision.warnings : []) deps.log(`WARNING: ${w}`);
     if (decision.action === 'none' || decision.action === 'record') {
       if (decision.action === 'record') deps.store.saveApp(name, manifest, record?.status ?? { phase: 'Running', conditions: [] });

@@ -15,8 +15,12 @@ import { formatPort, isBindMount, parseEnvFile, portBindings, type PortBinding }
 /** A parsed App document: its manifest and where its fields are. */
 export interface LocatedApp {
   file: string;
-  manifest: AppManifest;
+  manifest: { spec: Pick<AppManifest['spec'], 'envFrom' | 'secrets' | 'volumes' | 'ports'> };
   locate?: (path: (string | number)[]) => { line?: number; column?: number };
+  /** Where the spec is in the document. @default ['spec'] (a Release role: ['spec', 'roles', i]) */
+  prefix?: (string | number)[];
+  /** Try the published ports. @default true (a Release role's ports are tried by its members' creation) */
+  ports?: boolean;
 }
 
 /** Throws an InvalidInputError listing every host problem of `doc`; `installed` is what runs now. */
@@ -25,12 +29,19 @@ export async function checkHostInputs(doc: LocatedApp, installed: AppManifest | 
   if (problems.length) throw new InvalidInputError(problems, 'Fix the files, paths or ports named above; nothing was changed.');
 }
 
+/** The host checks of every role of a Release (files and host paths; ports are per member). */
+export async function checkReleaseHostInputs(doc: { file: string; manifest: { spec: { roles: LocatedApp['manifest']['spec'][] } }; locate?: LocatedApp['locate'] }): Promise<void> {
+  const problems = (await Promise.all(doc.manifest.spec.roles.map((role, i) => hostProblems({ file: doc.file, locate: doc.locate, manifest: { spec: role }, prefix: ['spec', 'roles', i], ports: false }, undefined)))).flat();
+  if (problems.length) throw new InvalidInputError(problems, 'Fix the files, paths or ports named above; nothing was changed.');
+}
+
 /** Every host problem of `doc`. */
 export async function hostProblems(doc: LocatedApp, installed: AppManifest | undefined): Promise<InputProblem[]> {
   const { spec } = doc.manifest;
   const problems: InputProblem[] = [];
   const at = (path: (string | number)[], message: string) => {
-    problems.push({ file: doc.file, ...doc.locate?.(['spec', ...path]), field: `spec.${path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[')}`, message });
+    const full = [...(doc.prefix ?? ['spec']), ...path];
+    problems.push({ file: doc.file, ...doc.locate?.(full), field: full.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '['), message });
   };
   (spec.envFrom ?? []).forEach((f, i) => {
     const text = readable(f.file, (m) => at(['envFrom', i, 'file'], m));
@@ -51,7 +62,7 @@ export async function hostProblems(doc: LocatedApp, installed: AppManifest | und
     }
   });
   const held = new Set(portBindings(installed?.spec.ports).map(portKey));
-  const bindings = portBindings(spec.ports);
+  const bindings = doc.ports === false ? [] : portBindings(spec.ports);
   for (const [i, p] of bindings.entries()) {
     if (held.has(portKey(p))) continue;
     const error = await tryBind(p);

@@ -4,9 +4,11 @@
  * ever in memory and in the container), and the copying of secret files into a created
  * container, mode 0400, owned by the container's user.
  */
-import { readFileSync } from 'node:fs';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { InvalidInputError } from '../core/errors.ts';
-import type { AppSpec, ContainerFile } from '../core/model.ts';
+import { LABEL, type AppManifest, type AppSpec, type ContainerFile } from '../core/model.ts';
 import { numericUser, parseEnvFile, secretTarget, type ResolvedInputs } from '../core/settings.ts';
 import type { ContainerEngine } from '../engines/types.ts';
 import { fileArchive, missingParents } from './container-files.ts';
@@ -85,4 +87,39 @@ async function readText(engine: ContainerEngine, id: string, path: string, signa
   } catch {
     return undefined;
   }
+}
+
+/** The key of the inputs digest: random, owner-only, one per molt home (so a digest reveals nothing of a short secret). */
+export function inputsKey(home: string): Buffer {
+  const file = join(home, 'inputs.key');
+  try {
+    return readFileSync(file);
+  } catch {
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    try {
+      writeFileSync(file, randomBytes(32), { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    return readFileSync(file);
+  }
+}
+
+/** The inputs with their keyed digest (undefined when the spec has no envFrom or secrets). */
+export function withDigest(spec: AppSpec, inputs: ResolvedInputs, key: Buffer): ResolvedInputs {
+  if (!spec.envFrom?.length && !spec.secrets?.length) return inputs;
+  const canonical = JSON.stringify([Object.entries(inputs.env).sort(), Object.entries(inputs.secretEnv).sort(), inputs.files.map((f) => [f.path, f.mode, f.content.toString('base64')])]);
+  return { ...inputs, digest: createHmac('sha256', key).update(canonical).digest('hex').slice(0, 32) };
+}
+
+/**
+ * True when the envFrom or secret files of `manifest` no longer give what the app's running
+ * container was created with (same paths, new contents): compared by the keyed digest label.
+ */
+export async function inputsChanged(engine: ContainerEngine, home: string, manifest: AppManifest, containerId: string | undefined): Promise<boolean> {
+  const { spec } = manifest;
+  if (!spec.envFrom?.length && !spec.secrets?.length) return false;
+  const container = (containerId && (await engine.inspectContainer(containerId))) || (await engine.inspectContainer(manifest.metadata.name));
+  if (!container) return false;
+  return container.labels[LABEL.inputs] !== withDigest(spec, readInputs(spec), inputsKey(home)).digest;
 }

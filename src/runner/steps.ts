@@ -15,7 +15,7 @@ import { fetchScripts, openStartupGate, postUpgrade, preUpgrade } from './script
 import { pruneSnapshots, restoreVolumes, snapshotVolumes } from './snapshot-steps.ts';
 import { removeHelpers } from './helpers.ts';
 import { monitorNew } from './monitor-step.ts';
-import { putFiles, readInputs } from './host-inputs.ts';
+import { inputsKey, putFiles, readInputs, withDigest } from './host-inputs.ts';
 import { appName, findNew, manifestOf, oldInstance, requireIp, requireOld, type Step, type StepContext } from './step-context.ts';
 
 /** The default subnet of a network molt creates. */
@@ -97,7 +97,7 @@ async function renameOld(ctx: StepContext): Promise<string> {
 async function createNew(ctx: StepContext): Promise<string> {
   const existing = await findNew(ctx);
   // envFrom files and secrets are read now, never journaled (a secret lives only in the container).
-  const inputs = readInputs(manifestOf(ctx).spec);
+  const inputs = withDigest(manifestOf(ctx).spec, readInputs(manifestOf(ctx).spec), inputsKey(ctx.home));
   if (existing) {
     ctx.facts.newContainerId = existing;
     await putFiles(ctx.engine, existing, inputs.files, manifestOf(ctx).spec.user, ctx.signal);

@@ -191,6 +191,40 @@ describe('container settings across upgrade and rollback', () => {
     assert.equal((await h.engine.inspectContainer(name))!.settings?.memoryBytes, 96 * 1024 * 1024);
   });
 
+  test('new contents of an env or secret file under the same path are an upgrade; plan says so without the values', async () => {
+    const name = 'refresh';
+    const files = hostFiles(name);
+    const file = writeManifest(m, `${name}.yaml`, doc(name, '1.0.0-1', await freePort(), files));
+    assert.equal((await molt(m, ['apply', '-f', file])).code, 0);
+    const same = await molt(m, ['plan', '-f', file]);
+    assert.equal(same.code, 0, `${same.stdout}${same.stderr}`);
+    writeFileSync(files.envFile, 'FROM_FILE=changed-value\n');
+    writeFileSync(files.secretFile, 'rotated-secret-value\n');
+    const plan = await molt(m, ['plan', '-f', file]);
+    assert.equal(plan.code, 2, plan.stderr);
+    assert.match(plan.stdout, /envFrom\/secrets: file contents changed \(values not shown\)/);
+    assert.doesNotMatch(plan.stdout + plan.stderr, /changed-value|rotated-secret-value/);
+    const r = await molt(m, ['apply', '-f', file]);
+    assert.equal(r.code, 0, r.stderr);
+    const c = (await h.engine.inspectContainer(name))!;
+    const inside = await h.engine.exec(c.id, ['sh', '-c', 'echo "$FROM_FILE"; cat /run/secrets/pw']);
+    assert.equal(inside.stdout, 'changed-value\nrotated-secret-value\n');
+    assert.equal((await molt(m, ['plan', '-f', file])).code, 0, 'nothing left to do');
+  });
+
+  test('a host port another app publishes is refused at its line, nothing created', async () => {
+    const files = hostFiles('taker');
+    const port = await freePort();
+    const held = await apply('holder', doc('holder', '1.0.0-1', port, hostFiles('holder')));
+    assert.equal(held.code, 0, held.stderr);
+    const file = writeManifest(m, 'taker.yaml', doc('taker', '1.0.0-1', port, files));
+    const r = await molt(m, ['apply', '-f', file]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`^error\\[InvalidInput\\]: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: spec\\.ports\\[0\\]: host port 127\\.0\\.0\\.1:${port}:8080 is already in use`, 'm'));
+    assert.equal(await h.engine.inspectContainer('taker'), undefined, 'nothing created');
+    assert.equal(await version(port), '1.0.0-1', 'the holder still answers');
+  });
+
   test('a secret appears nowhere: get -o yaml, history -o json, progress output, the SQLite files, snapshots', async () => {
     const outputs: string[] = [];
     const name = 'sett'; // installed, upgraded, rolled back above: every path has run
