@@ -7,7 +7,7 @@ import { namedVolumes } from '../core/settings.ts';
 import { AppNotFoundError, InterruptedError, UpgradeRefusedError } from '../core/errors.ts';
 import { parkedName } from '../core/container-spec.ts';
 import { inheritsDefinition, type InheritPlan } from '../core/inherit.ts';
-import { LABEL, type AppManifest } from '../core/model.ts';
+import { LABEL, type AppManifest, type ContainerObservation } from '../core/model.ts';
 import { decide, type Decision } from '../core/plan.ts';
 import { initialState } from '../core/upgrade-machine.ts';
 import type { OperationPlan, OperationRecord } from '../store/types.ts';
@@ -90,7 +90,7 @@ export async function deleteApp(deps: RunDeps, name: string, withVolumes: boolea
     await resumeInFlight(deps, name);
     const removed: string[] = [];
     const volumes = new Set(namedVolumes(record?.manifest?.spec.volumes ?? []).map((v) => v.name) ?? []);
-    for (const c of await deps.engine.listContainers([`${LABEL.app}=${name}`])) {
+    for (const c of await appContainers(deps, name, record?.status.containerId)) {
       c.mounts.filter((m) => m.type === 'volume').forEach((m) => volumes.add(m.source));
       await deps.engine.stopContainer(c.id, record?.manifest?.spec.stopTimeoutSeconds ?? 10);
       await deps.engine.removeContainer(c.id);
@@ -108,6 +108,13 @@ export async function deleteApp(deps: RunDeps, name: string, withVolumes: boolea
     new RunIntents(deps.store).forget(name);
     return removed;
   });
+}
+
+/** The app's containers: those labelled with it, and an adopted one molt has not re-created yet (it has no label). */
+async function appContainers(deps: RunDeps, name: string, recordedId: string | undefined): Promise<ContainerObservation[]> {
+  const labelled = await deps.engine.listContainers([`${LABEL.app}=${name}`]);
+  const recorded = recordedId && !labelled.some((c) => c.id === recordedId) ? await deps.engine.inspectContainer(recordedId) : undefined;
+  return recorded ? [...labelled, recorded] : labelled;
 }
 
 export async function withLock<T>(deps: RunDeps, name: string, command: string, fn: () => Promise<T>): Promise<T> {

@@ -238,6 +238,16 @@ describe('molt adopt CONTAINER, then manage it as an app', () => {
     assert.equal((await molt(m, ['plan', '-f', file])).code, 0, 'nothing left to do');
   });
 
+  test('molt delete of an adopted app removes its container (molt never re-created it); its volume stays', async () => {
+    await podmanRun(['--name', 'gone', '-v', 'gonedata:/data', '--network', net, `${REPO}:1.0.0`]);
+    assert.equal((await molt(m, ['adopt', 'gone'])).code, 0);
+    const r = await molt(m, ['delete', 'gone']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /container gone/);
+    assert.equal(await h.engine.inspectContainer('gone'), undefined);
+    assert.ok(await h.engine.volumeExists('gonedata'));
+  });
+
   test('no version to be had: refused with what to pass', async () => {
     await h.podman(['tag', `${REPO}:1.0.0`, `${REPO}:latest`]);
     await podmanRun(['--name', 'nover', '--network', net, `${REPO}:latest`]);
