@@ -2,7 +2,6 @@
  * The lifecycle commands: `molt describe app`, `molt stop`, `molt start`, `molt up`,
  * `molt systemd install`, and the observation behind honest `get` output.
  */
-import type { Command } from 'commander';
 import { AppNotFoundError, EngineUnavailableError } from '../core/errors.ts';
 import { appContainer, observedStatus, type ContainerState } from '../core/observed.ts';
 import { converge, type Convergence } from '../core/converge.ts';
@@ -18,33 +17,7 @@ import { renderDescribe } from './describe.ts';
 import { parseDuration } from './output.ts';
 import { installUnit } from './systemd.ts';
 
-type Action = (...args: never[]) => number | Promise<number>;
 
-/** Adds describe, stop, start, up and systemd to the program. */
-export function registerLifecycleCommands(program: Command): void {
-  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-  const run = (fn: Action) => async (...args: unknown[]) => {
-    process.exitCode = await (fn as (...a: unknown[]) => number | Promise<number>)(...args);
-  };
-  program.command('describe').description('an app in detail: spec, observed status, conditions, last operation and its container\'s last log lines')
-    .argument('<resource>', 'app').argument('<name>')
-    .option('--tail <lines>', 'log lines to show', '20')
-    .action(run((resource: string, name: string, o: { tail: string }) => describeCommand(resource, name, Number(o.tail), globals())));
-  program.command('stop').description('stop the app on purpose (recorded: `molt up` and `apply` leave it stopped; status shows Stopped)')
-    .argument('<name>')
-    .action(run((name: string) => stopCommand(name, globals())));
-  program.command('start').description('start an app stopped with `molt stop` (or whose container exited or is gone), and wait until it is ready')
-    .argument('<name>').option('--timeout <duration>', 'give up waiting after this long', '10m')
-    .action(run((name: string, o: { timeout: string }) => startCommand(name, { ...globals(), ...o })));
-  program.command('up').description('after a host restart or crash: finish interrupted operations, then start every app that should run, dependencies first')
-    .option('--timeout <duration>', 'give up after this long', '30m')
-    .action(run((o: { timeout: string }) => upCommand({ ...globals(), ...o })));
-  const systemd = program.command('systemd').description('run `molt up` at boot through systemd');
-  systemd.command('install').description('write the systemd unit that runs `molt up` at boot (then enable it as printed)')
-    .option('--user', 'a user unit (~/.config/systemd/user) instead of a system unit (/etc/systemd/system)')
-    .option('--dir <dir>', 'write the unit into this directory instead')
-    .action(run((o: { user?: boolean; dir?: string }) => installUnit({ ...globals(), ...o })));
-}
 
 /**
  * The records with their status as the engine shows it now: one list call for all apps;

@@ -7,8 +7,8 @@ import { Command, CommanderError } from 'commander';
 import type { GlobalOptions } from './context.ts';
 import { lazyModule } from './lazy.ts';
 import { registerTaskCommands } from './task-cli.ts';
-import { registerLifecycleCommands } from './lifecycle-commands.ts';
-import { registerContainerCommands } from './container-commands.ts';
+import { registerLifecycleCommands } from './lifecycle-cli.ts';
+import { registerContainerCommands } from './container-cli.ts';
 
 // Each command's code is loaded when it runs (lazy.ts): `--version` and `--help` load none.
 const { applyCommand, deleteCommand, getCommand, historyCommand, pauseResumeCommand, planCommand, recoverCommand, reportError, rollbackCommand, snapshotsCommand } = lazyModule(() => import('./commands.ts'));
