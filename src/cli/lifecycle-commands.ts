@@ -6,7 +6,7 @@ import { AppNotFoundError, EngineUnavailableError } from '../core/errors.ts';
 import { appContainer, observedStatus, type ContainerState } from '../core/observed.ts';
 import { converge, type Convergence } from '../core/converge.ts';
 import type { ContainerEngine } from '../engines/types.ts';
-import { observeApp, observeApps, startApp, stopApp, upApps, type UpResult } from '../runner/lifecycle.ts';
+import { observeApp, observeApps, unlabelledContainer, startApp, stopApp, upApps, type UpResult } from '../runner/lifecycle.ts';
 import { RunIntents } from '../store/intents.ts';
 import type { Store } from '../store/store.ts';
 import type { AppRecord } from '../store/types.ts';
@@ -39,7 +39,7 @@ export async function observedRecords(opts: GlobalOptions, store: Store, records
     return records.map((r) => ({ ...r, status: observedStatus(r.status, r.manifest !== undefined, { observed: false, now }) }));
   }
   return Promise.all(records.map(async (r) => {
-    let container = appContainer(r.name, r.status.containerId, byApp.get(r.name) ?? []);
+    let container = appContainer(r.name, r.status.containerId, byApp.get(r.name) ?? []) ?? (r.manifest ? await unlabelledContainer({ engine }, r) : undefined);
     if (container && (mode === 'one' || (mode === 'list' && !container.running))) container = (await engine.inspectState(container.id)) ?? container;
     return { ...r, status: observedStatus(r.status, r.manifest !== undefined, { observed: true, container, intent: intents.get(r.name), now }) };
   }));

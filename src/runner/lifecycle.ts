@@ -41,7 +41,16 @@ export async function observeApps(deps: Pick<RunDeps, 'engine'>): Promise<Map<st
 /** The app's own container as the engine shows it now (one list call filtered to the app). */
 export async function observeApp(deps: Pick<RunDeps, 'engine'>, record: AppRecord): Promise<ContainerState | undefined> {
   const states = await deps.engine.listContainerStates([`${LABEL.app}=${record.name}`]);
-  return appContainer(record.name, record.status.containerId, states);
+  return appContainer(record.name, record.status.containerId, states) ?? (await unlabelledContainer(deps, record));
+}
+
+/**
+ * The container of an app whose container carries no molt label — one adopted with `molt
+ * adopt` (created by `podman run` or a Compose tool): by its recorded id, else by the app's name.
+ */
+export async function unlabelledContainer(deps: Pick<RunDeps, 'engine'>, record: AppRecord): Promise<ContainerState | undefined> {
+  const byId = record.status.containerId ? await deps.engine.inspectState(record.status.containerId) : undefined;
+  return byId ?? (await deps.engine.inspectState(record.name));
 }
 
 /** Brings an installed app to its run intent; the caller holds its lock. `wait`: also for a running one's readiness. */
