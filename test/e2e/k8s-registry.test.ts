@@ -160,7 +160,7 @@ test('3.0.0, whose post-upgrade script fails, is rolled back to the 2.0.0 digest
   assert.equal(pod.status.containerStatuses[0].imageID, `${reg.address}/${NS}/app@${digests['2.0.0']}`);
 });
 
-test('every pod molt made in the restricted namespace was admitted (no FailedCreate, no forbidden)', () => {
+test('every pod molt made in the restricted namespace was admitted (no PodSecurity violation, no FailedCreate)', () => {
   const warnings = kubectl(['-n', NS, 'get', 'events', '-o', 'jsonpath={range .items[*]}{.reason} {.message}{"\\n"}{end}']);
   assert.doesNotMatch(warnings, /violates PodSecurity|^FailedCreate/im);
   assert.match(warnings, /SuccessfulCreate Create Pod notes-0/);
