@@ -11,9 +11,10 @@ import type { PodmanHarness } from '../test/e2e/harness.ts';
 import { median, runMolt, type MoltUsage } from './lib.ts';
 import { macForIPv4 } from '../src/core/container-spec.ts';
 
-
 /** One measured upgrade. */
-interface Sample extends Partial<MoltUsage> { downtimeMs: number }
+interface Sample extends Partial<MoltUsage> {
+  downtimeMs: number;
+}
 
 /**
  * Sends a request every 5 ms (not waiting for the previous one: a request to a stopped
@@ -26,7 +27,10 @@ export function pollGaps(ip: string): { stop: () => Promise<number> } {
   const timer = setInterval(() => {
     const sentAt = performance.now();
     const p = fetch(`http://${ip}:8080/cgi-bin/notes`, { signal: AbortSignal.timeout(2000) })
-      .then(async (res) => { await res.text(); if (res.ok) okAt.push(sentAt); })
+      .then(async (res) => {
+        await res.text();
+        if (res.ok) okAt.push(sentAt);
+      })
       .catch(() => undefined)
       .finally(() => inflight.delete(p));
     inflight.add(p);
@@ -50,7 +54,12 @@ export async function benchDowntime(h: PodmanHarness, rounds: number): Promise<R
   const home = join(h.dir, 'bench-home');
   const manifest = (v: string) => {
     const file = join(h.dir, `bench-${v}.yaml`);
-    writeFileSync(file, notesManifest({ name: 'bench-molt', version: v, image: `${repo}:${v}`, network }).replace('periodSeconds: 0.5', 'periodSeconds: 0.05').replace('failureThreshold: 20', 'failureThreshold: 200'));
+    writeFileSync(
+      file,
+      notesManifest({ name: 'bench-molt', version: v, image: `${repo}:${v}`, network })
+        .replace('periodSeconds: 0.5', 'periodSeconds: 0.05')
+        .replace('failureThreshold: 20', 'failureThreshold: 200'),
+    );
     return file;
   };
   await runMolt(h, home, ['apply', '-f', manifest(versions[0]!)]);
@@ -60,8 +69,18 @@ export async function benchDowntime(h: PodmanHarness, rounds: number): Promise<R
     { name: 'bench-rawmac', ip: moltIp.replace(/\.\d+$/, '.201'), mac: true, samples: [] as Sample[] },
   ];
   const rawArgs = (r: (typeof raws)[number], v: string) => [
-    'run', '-d', '--name', r.name, '--network', network.name, '--ip', r.ip, ...(r.mac ? ['--mac-address', macForIPv4(r.ip)] : []),
-    '-v', `${r.name}-data:/var/lib/notes`, `${repo}:${v}`,
+    'run',
+    '-d',
+    '--name',
+    r.name,
+    '--network',
+    network.name,
+    '--ip',
+    r.ip,
+    ...(r.mac ? ['--mac-address', macForIPv4(r.ip)] : []),
+    '-v',
+    `${r.name}-data:/var/lib/notes`,
+    `${repo}:${v}`,
   ];
   for (const r of raws) {
     await h.podman(rawArgs(r, versions[0]!));
@@ -107,7 +126,9 @@ export async function waitUp(ip: string): Promise<void> {
       const res = await fetch(`http://${ip}:8080/cgi-bin/notes`, { signal: AbortSignal.timeout(500) });
       await res.text();
       if (res.ok) return;
-    } catch { /* not yet */ }
+    } catch {
+      /* not yet */
+    }
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`${ip} never answered`);

@@ -19,8 +19,13 @@ const CONCURRENCY = [1, 8, 16] as const;
 const VERSIONS = ['1.0.0-1', '1.1.0-1', '1.2.0-1', '1.3.0-1'] as const;
 
 /** Runs the fleet benchmark; `rounds` is unused (one pass of each is already N upgrades). */
-export async function benchFleet(h: PodmanHarness, _rounds: number, apps = Number(process.env.FLEET_APPS ?? 200)): Promise<Record<string, number>> {
-  if (!Number.isInteger(apps) || apps < 1 || apps > 240) throw new Error(`FLEET_APPS must be 1..240 (one /24 per side), got ${process.env.FLEET_APPS}`);
+export async function benchFleet(
+  h: PodmanHarness,
+  _rounds: number,
+  apps = Number(process.env.FLEET_APPS ?? 200),
+): Promise<Record<string, number>> {
+  if (!Number.isInteger(apps) || apps < 1 || apps > 240)
+    throw new Error(`FLEET_APPS must be 1..240 (one /24 per side), got ${process.env.FLEET_APPS}`);
   for (const v of VERSIONS) await buildApp(h, REPO, v);
   const say = (line: string): void => void process.stderr.write(`  fleet: ${line}\n`);
   const raw = await rawLoop(h, apps, say);
@@ -33,7 +38,15 @@ export async function benchFleet(h: PodmanHarness, _rounds: number, apps = Numbe
   for (const [i, concurrency] of CONCURRENCY.entries()) {
     const to = VERSIONS[i + 1] ?? '';
     const file = join(h.dir, `bench-task-${concurrency}.yaml`);
-    writeFileSync(file, stringify({ apiVersion: 'molt.dev/v1alpha1', kind: 'UpgradeTask', metadata: { name: `fleet-c${concurrency}` }, spec: { target: { selector: { matchLabels: { bench: 'fleet' } } }, toVersion: to, options: { concurrency } } }));
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'molt.dev/v1alpha1',
+        kind: 'UpgradeTask',
+        metadata: { name: `fleet-c${concurrency}` },
+        spec: { target: { selector: { matchLabels: { bench: 'fleet' } } }, toVersion: to, options: { concurrency } },
+      }),
+    );
     await runMolt(h, home, ['task', 'apply', '-f', file]);
     say(`molt task, concurrency ${concurrency}: ${apps} upgrades to ${to}…`);
     const usage = await runMolt(h, home, ['task', 'run', `fleet-c${concurrency}`]);
@@ -41,33 +54,56 @@ export async function benchFleet(h: PodmanHarness, _rounds: number, apps = Numbe
     say(`  ${(usage.wallMs / 1000).toFixed(1)} s, peak RSS ${(usage.maxRssKiB / 1024).toFixed(0)} MiB`);
   }
   const perMinute = (seconds: number): number => (apps / seconds) * 60;
-  const figures: Record<string, number> = { 'apps': apps, 'raw podman rm -f + run, serial: apps/min': perMinute(rawSeconds) };
-  for (const [c, seconds] of raw) if (c > 1) figures[`raw podman rm -f + run, ${c} in flight: apps/min`] = perMinute(seconds);
+  const figures: Record<string, number> = {
+    apps: apps,
+    'raw podman rm -f + run, serial: apps/min': perMinute(rawSeconds),
+  };
+  for (const [c, seconds] of raw)
+    if (c > 1) figures[`raw podman rm -f + run, ${c} in flight: apps/min`] = perMinute(seconds);
   for (const r of runs) figures[`molt task concurrency ${r.concurrency}: apps/min`] = perMinute(r.seconds);
   for (const r of runs) figures[`ratio molt c${r.concurrency} / raw serial (throughput)`] = rawSeconds / r.seconds;
-  for (const r of runs) if (raw.has(r.concurrency) && r.concurrency > 1) figures[`ratio molt c${r.concurrency} / raw c${r.concurrency} (throughput; target ≥ 0.8)`] = (raw.get(r.concurrency) ?? NaN) / r.seconds;
-  for (const r of runs) figures[`molt c${r.concurrency}: peak RSS MiB (target ≤ 150 at 200 apps)`] = r.usage.maxRssKiB / 1024;
-  for (const r of runs) figures[`molt c${r.concurrency}: CPU ms per app (user+sys)`] = (r.usage.userMs + r.usage.systemMs) / apps;
+  for (const r of runs)
+    if (raw.has(r.concurrency) && r.concurrency > 1)
+      figures[`ratio molt c${r.concurrency} / raw c${r.concurrency} (throughput; target ≥ 0.8)`] =
+        (raw.get(r.concurrency) ?? NaN) / r.seconds;
+  for (const r of runs)
+    figures[`molt c${r.concurrency}: peak RSS MiB (target ≤ 150 at 200 apps)`] = r.usage.maxRssKiB / 1024;
+  for (const r of runs)
+    figures[`molt c${r.concurrency}: CPU ms per app (user+sys)`] = (r.usage.userMs + r.usage.systemMs) / apps;
   return figures;
 }
 
 /** Installs the fleet through molt: a few molt processes in parallel, explicit IPs. */
-async function install(h: PodmanHarness, home: string, apps: number, network: { name: string; subnet: string }): Promise<void> {
+async function install(
+  h: PodmanHarness,
+  home: string,
+  apps: number,
+  network: { name: string; subnet: string },
+): Promise<void> {
   const base = network.subnet.split('.').slice(0, 3).join('.');
   const docs = Array.from({ length: apps }, (_, i) => {
-    const d = appDoc({ name: `fleet-${String(i).padStart(3, '0')}`, version: VERSIONS[0], image: `${REPO}:${VERSIONS[0]}`, network: network.name, subnet: network.subnet, ipv4: `${base}.${10 + i}` }) as { metadata: { labels: Record<string, string> }; spec: { probes: { startup: Record<string, unknown> } } };
+    const d = appDoc({
+      name: `fleet-${String(i).padStart(3, '0')}`,
+      version: VERSIONS[0],
+      image: `${REPO}:${VERSIONS[0]}`,
+      network: network.name,
+      subnet: network.subnet,
+      ipv4: `${base}.${10 + i}`,
+    }) as { metadata: { labels: Record<string, string> }; spec: { probes: { startup: Record<string, unknown> } } };
     d.metadata.labels = { bench: 'fleet' };
     d.spec.probes.startup = { exec: ['cat', '/tmp/ready'], periodSeconds: 0.1, failureThreshold: 100 };
     return stringify(d);
   });
   const chunks = 4;
-  await Promise.all(Array.from({ length: chunks }, (_, c) => {
-    const mine = docs.filter((_, i) => i % chunks === c);
-    if (mine.length === 0) return Promise.resolve();
-    const file = join(h.dir, `bench-fleet-install-${c}.yaml`);
-    writeFileSync(file, mine.join('---\n'));
-    return runMolt(h, home, ['apply', '-f', file]);
-  }));
+  await Promise.all(
+    Array.from({ length: chunks }, (_, c) => {
+      const mine = docs.filter((_, i) => i % chunks === c);
+      if (mine.length === 0) return Promise.resolve();
+      const file = join(h.dir, `bench-fleet-install-${c}.yaml`);
+      writeFileSync(file, mine.join('---\n'));
+      return runMolt(h, home, ['apply', '-f', file]);
+    }),
+  );
 }
 
 /**
@@ -80,7 +116,19 @@ async function rawLoop(h: PodmanHarness, apps: number, say: (line: string) => vo
   const network = { name: h.name('braw'), subnet: h.freeSubnet() };
   const base = network.subnet.split('.').slice(0, 3).join('.');
   await h.engine.createNetwork(network.name, network.subnet);
-  const run = (i: number, version: string) => ['run', '-d', '--name', `raw-${i}`, '--network', network.name, '--ip', `${base}.${10 + i}`, '-v', `raw-${i}-data:/data`, `${REPO}:${version}`];
+  const run = (i: number, version: string) => [
+    'run',
+    '-d',
+    '--name',
+    `raw-${i}`,
+    '--network',
+    network.name,
+    '--ip',
+    `${base}.${10 + i}`,
+    '-v',
+    `raw-${i}-data:/data`,
+    `${REPO}:${version}`,
+  ];
   say(`creating ${apps} raw containers (not timed)…`);
   for (let i = 0; i < apps; i += 8) {
     await Promise.all(Array.from({ length: Math.min(8, apps - i) }, (_, k) => podman(h, run(i + k, VERSIONS[0]))));
@@ -90,12 +138,14 @@ async function rawLoop(h: PodmanHarness, apps: number, say: (line: string) => vo
     say(`raw loop, ${concurrency} in flight: ${apps} × (podman rm -f + podman run)…`);
     const started = performance.now();
     let next = 0;
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      for (let k = next++; k < apps; k = next++) {
-        await podman(h, ['rm', '-f', `raw-${k}`]);
-        await podman(h, run(k, VERSIONS[i + 1] ?? ''));
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let k = next++; k < apps; k = next++) {
+          await podman(h, ['rm', '-f', `raw-${k}`]);
+          await podman(h, run(k, VERSIONS[i + 1] ?? ''));
+        }
+      }),
+    );
     seconds.set(concurrency, (performance.now() - started) / 1000);
     say(`  ${seconds.get(concurrency)!.toFixed(1)} s`);
   }

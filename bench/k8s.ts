@@ -12,16 +12,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeDockerArchive } from '../test/images/build.ts';
-import { apply, ensureCluster, kubectl, kubectlResult, loadImage, otherUsers, stopClusterIfStarted, waitFor } from '../test/k8s/cluster.ts';
+import {
+  apply,
+  ensureCluster,
+  kubectl,
+  kubectlResult,
+  loadImage,
+  otherUsers,
+  stopClusterIfStarted,
+  waitFor,
+} from '../test/k8s/cluster.ts';
 import { median } from './lib.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const IMAGE = 'localhost/molt-bench-k8s';
-const START = '#!/bin/sh\ntouch /tmp/ready\ntrap \'exit 0\' TERM\nwhile true; do sleep 1; done\n';
+const START = "#!/bin/sh\ntouch /tmp/ready\ntrap 'exit 0' TERM\nwhile true; do sleep 1; done\n";
 const PROBE = '{exec: [cat, /tmp/ready], periodSeconds: 1, failureThreshold: 20}';
 
 async function imageTar(tag: string, file: string): Promise<void> {
-  await writeDockerArchive(file, `${IMAGE}:${tag}`, { '/app/start.sh': { content: START, mode: 0o755 }, '/app/hook.sh': { content: '#!/bin/sh\nexit 0\n', mode: 0o755 }, '/app/TAG': tag }, '/app/start.sh');
+  await writeDockerArchive(
+    file,
+    `${IMAGE}:${tag}`,
+    {
+      '/app/start.sh': { content: START, mode: 0o755 },
+      '/app/hook.sh': { content: '#!/bin/sh\nexit 0\n', mode: 0o755 },
+      '/app/TAG': tag,
+    },
+    '/app/start.sh',
+  );
 }
 
 function releaseDoc(name: string, version: string, tag: string): string {
@@ -60,10 +78,15 @@ spec:
 /** Installs the operator (own image tag) unless this run must leave an existing one alone. */
 function installOperator(work: string): boolean {
   const image = `localhost/molt-operator:bench-${randomBytes(4).toString('hex')}`;
-  const built = execFileSync(join(ROOT, 'deploy/image/build'), [join(work, 'operator.tar')], { encoding: 'utf8', env: { ...process.env, MOLT_OPERATOR_IMAGE: image } }).trim();
+  const built = execFileSync(join(ROOT, 'deploy/image/build'), [join(work, 'operator.tar')], {
+    encoding: 'utf8',
+    env: { ...process.env, MOLT_OPERATOR_IMAGE: image },
+  }).trim();
   loadImage(built);
   const existed = kubectlResult(['-n', 'molt-system', 'get', 'deploy', 'molt-operator']).status === 0;
-  apply(kubectl(['kustomize', join(ROOT, 'deploy')]).replaceAll('image: localhost/molt-operator:dev', `image: ${image}`));
+  apply(
+    kubectl(['kustomize', join(ROOT, 'deploy')]).replaceAll('image: localhost/molt-operator:dev', `image: ${image}`),
+  );
   kubectl(['wait', '--for=condition=Established', 'crd/apps.molt.dev', 'crd/releases.molt.dev', '--timeout=60s']);
   kubectl(['-n', 'molt-system', 'rollout', 'status', 'deploy/molt-operator', '--timeout=180s'], { timeoutMs: 190_000 });
   return !existed;
@@ -72,11 +95,17 @@ function installOperator(work: string): boolean {
 /** Applies the App on release `rel` and waits until it runs it (installed, or upgraded to it). */
 async function timeMolt(ns: string, rel: string): Promise<number> {
   const t0 = Date.now();
-  apply(`apiVersion: molt.dev/v1alpha1\nkind: App\nmetadata: {name: bench, namespace: ${ns}}\nspec: {release: ${rel}, roles: [{name: db, members: 3}]}\n`);
-  await waitFor(`molt upgrade to ${rel}`, () => {
-    const s = JSON.parse(kubectl(['-n', ns, 'get', 'apps.molt.dev', 'bench', '-o', 'json'])).status ?? {};
-    return s.release === rel && s.state === 'configured' ? s : undefined;
-  }, 300_000);
+  apply(
+    `apiVersion: molt.dev/v1alpha1\nkind: App\nmetadata: {name: bench, namespace: ${ns}}\nspec: {release: ${rel}, roles: [{name: db, members: 3}]}\n`,
+  );
+  await waitFor(
+    `molt upgrade to ${rel}`,
+    () => {
+      const s = JSON.parse(kubectl(['-n', ns, 'get', 'apps.molt.dev', 'bench', '-o', 'json'])).status ?? {};
+      return s.release === rel && s.state === 'configured' ? s : undefined;
+    },
+    300_000,
+  );
   return Date.now() - t0;
 }
 
@@ -120,8 +149,10 @@ export async function benchK8s(_h: unknown, rounds: number): Promise<Record<stri
   } finally {
     kubectlResult(['-n', ns, 'delete', 'apps.molt.dev', '--all', '--timeout=60s']);
     kubectlResult(['delete', 'namespace', ns, '--wait=false']);
-    if (releases.length) kubectlResult(['delete', 'releases.molt.dev', ...releases, '--ignore-not-found', '--wait=false']);
-    if (ours && otherUsers().length === 0) kubectlResult(['delete', '-k', join(ROOT, 'deploy'), '--wait=false', '--ignore-not-found']);
+    if (releases.length)
+      kubectlResult(['delete', 'releases.molt.dev', ...releases, '--ignore-not-found', '--wait=false']);
+    if (ours && otherUsers().length === 0)
+      kubectlResult(['delete', '-k', join(ROOT, 'deploy'), '--wait=false', '--ignore-not-found']);
     rmSync(work, { recursive: true, force: true });
     stopClusterIfStarted();
   }

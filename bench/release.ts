@@ -39,17 +39,28 @@ export async function benchRelease(h: PodmanHarness, rounds: number): Promise<Re
   for (const w of WORKLOADS) {
     const r = await benchWorkload(h, rounds, w);
     const target = w.readyAfter > 0 ? ' (target ≤ 1.1)' : '';
-    figures[`[${w.label}] rollout wall ms, 3 + 2 members (journal: rollout start → end, incl. hooks)`] = median(r.rollout);
+    figures[`[${w.label}] rollout wall ms, 3 + 2 members (journal: rollout start → end, incl. hooks)`] = median(
+      r.rollout,
+    );
     figures[`[${w.label}] rollout wall ms, role a alone (3 members, incl. its hooks): the baseline`] = median(r.solo);
     figures[`[${w.label}] ratio rollout / slowest role upgraded on its own${target}`] = median(r.vsSoloRole);
-    figures[`[${w.label}] ratio rollout / slowest role's member times only (the rest: role + cluster hooks)`] = median(r.vsMemberTimes);
+    figures[`[${w.label}] ratio rollout / slowest role's member times only (the rest: role + cluster hooks)`] = median(
+      r.vsMemberTimes,
+    );
     figures[`[${w.label}] ratio rollout / sum of all member times (a serial walk = 1)`] = median(r.vsSerial);
     figures[`[${w.label}] molt process wall ms, 3 + 2 members (includes start-up)`] = median(r.wall);
   }
   return figures;
 }
 
-interface Samples { vsSoloRole: number[]; vsMemberTimes: number[]; vsSerial: number[]; wall: number[]; rollout: number[]; solo: number[] }
+interface Samples {
+  vsSoloRole: number[];
+  vsMemberTimes: number[];
+  vsSerial: number[];
+  wall: number[];
+  rollout: number[];
+  solo: number[];
+}
 
 /** `rounds` install + upgrade cycles of one workload, the 2-role and the solo upgrade alternating. */
 async function benchWorkload(h: PodmanHarness, rounds: number, w: Workload): Promise<Samples> {
@@ -67,11 +78,24 @@ async function benchWorkload(h: PodmanHarness, rounds: number, w: Workload): Pro
     for (const role of r.spec.roles) role.probes.startup.periodSeconds = w.probePeriod;
     return r;
   };
-  await runMolt(h, home, ['apply', '-f', file('releases.yaml', [release('kv-1', '1.0.0', v1), release('kv-2', '2.0.0', v2)])]);
+  await runMolt(h, home, [
+    'apply',
+    '-f',
+    file('releases.yaml', [release('kv-1', '1.0.0', v1), release('kv-2', '2.0.0', v2)]),
+  ]);
   const s: Samples = { vsSoloRole: [], vsMemberTimes: [], vsSerial: [], wall: [], rollout: [], solo: [] };
   for (let i = 0; i < rounds; i++) {
-    const app = (name: string, rel: string, roles: { name: string; members: number }[]) => ({ apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name }, spec: { release: rel, roles, network } });
-    const both = (rel: string) => app(`br${i}`, rel, [{ name: 'a', members: 3 }, { name: 'b', members: 2 }]);
+    const app = (name: string, rel: string, roles: { name: string; members: number }[]) => ({
+      apiVersion: 'molt.dev/v1alpha1',
+      kind: 'App',
+      metadata: { name },
+      spec: { release: rel, roles, network },
+    });
+    const both = (rel: string) =>
+      app(`br${i}`, rel, [
+        { name: 'a', members: 3 },
+        { name: 'b', members: 2 },
+      ]);
     const solo = (rel: string) => app(`bs${i}`, rel, [{ name: 'a', members: 3 }]);
     await runMolt(h, home, ['apply', '-f', file(`br${i}-1.yaml`, [both('kv-1'), solo('kv-1')])]);
     // Alternate which upgrade goes first, so drift in the machine's load favours neither.
@@ -98,15 +122,19 @@ async function benchWorkload(h: PodmanHarness, rounds: number, w: Workload): Pro
 function memberTimes(home: string, app: string): { perRole: Record<string, number[]>; rolloutMs: number } {
   const db = new DatabaseSync(join(home, 'state.db'), { readOnly: true });
   try {
-    const rows = db.prepare(`SELECT e.role AS role, e.member AS member, e.event AS event, e.at AS at FROM rollout_events e
-      WHERE e.rollout_id = (SELECT max(id) FROM rollouts WHERE app = ?) AND e.event IN ('member-started', 'member-upgraded') ORDER BY e.id`).all(app) as { role: string; member: string; event: string; at: string }[];
+    const rows = db
+      .prepare(`SELECT e.role AS role, e.member AS member, e.event AS event, e.at AS at FROM rollout_events e
+      WHERE e.rollout_id = (SELECT max(id) FROM rollouts WHERE app = ?) AND e.event IN ('member-started', 'member-upgraded') ORDER BY e.id`)
+      .all(app) as { role: string; member: string; event: string; at: string }[];
     const started = new Map<string, number>();
     const out: Record<string, number[]> = {};
     for (const r of rows) {
       if (r.event === 'member-started') started.set(r.member, Date.parse(r.at));
       else (out[r.role] ??= []).push(Date.parse(r.at) - (started.get(r.member) ?? Date.parse(r.at)));
     }
-    const r = db.prepare('SELECT started_at AS a, finished_at AS b FROM rollouts WHERE app = ? ORDER BY id DESC LIMIT 1').get(app) as { a: string; b: string };
+    const r = db
+      .prepare('SELECT started_at AS a, finished_at AS b FROM rollouts WHERE app = ? ORDER BY id DESC LIMIT 1')
+      .get(app) as { a: string; b: string };
     return { perRole: out, rolloutMs: Date.parse(r.b) - Date.parse(r.a) };
   } finally {
     db.close();

@@ -24,7 +24,11 @@ export async function benchRollback(h: PodmanHarness, rounds: number): Promise<R
   const good = Array.from({ length: rounds + 1 }, (_, i) => `1.${i}.0-1`);
   const hung = Array.from({ length: rounds }, (_, i) => `1.${i}.5-1`);
   for (const v of good) await buildNotesImage(h.engine, repo, v);
-  for (const v of hung) await h.engine.buildImage(`${repo}:${v}`, busyboxContext({ cmd: ['sh', '-c', "trap '' TERM; while true; do sleep 1; done"], env: { NOTES_VERSION: v } }));
+  for (const v of hung)
+    await h.engine.buildImage(
+      `${repo}:${v}`,
+      busyboxContext({ cmd: ['sh', '-c', "trap '' TERM; while true; do sleep 1; done"], env: { NOTES_VERSION: v } }),
+    );
   const network = { name: h.name('brb'), subnet: h.freeSubnet() };
   const home = join(h.dir, 'bench-rollback-home');
   const manifest = (v: string) => {
@@ -32,7 +36,10 @@ export async function benchRollback(h: PodmanHarness, rounds: number): Promise<R
     const text = notesManifest({ name: 'bench-rb', version: v, image: `${repo}:${v}`, network })
       .replace('periodSeconds: 0.5', `periodSeconds: ${PERIOD_SECONDS}`)
       .replace('failureThreshold: 20', `failureThreshold: ${FAILURE_THRESHOLD}`)
-      .replace('stopTimeoutSeconds: 5', `stopTimeoutSeconds: ${STOP_TIMEOUT_SECONDS}\n  upgrade:\n    startupFailureThreshold: ${FAILURE_THRESHOLD}\n    snapshotVolumes: false`);
+      .replace(
+        'stopTimeoutSeconds: 5',
+        `stopTimeoutSeconds: ${STOP_TIMEOUT_SECONDS}\n  upgrade:\n    startupFailureThreshold: ${FAILURE_THRESHOLD}\n    snapshotVolumes: false`,
+      );
     writeFileSync(file, text);
     return file;
   };
@@ -62,6 +69,7 @@ export async function benchRollback(h: PodmanHarness, rounds: number): Promise<R
     'upgrade downtime ms (median)': up,
     'probe budget ms (periodSeconds × startupFailureThreshold)': budgetMs,
     'rollback downtime ms (median)': back,
-    [`ratio rollback / (upgrade + budget) (target ≤ 1.5; stopTimeoutSeconds ${STOP_TIMEOUT_SECONDS})`]: back / (up + budgetMs),
+    [`ratio rollback / (upgrade + budget) (target ≤ 1.5; stopTimeoutSeconds ${STOP_TIMEOUT_SECONDS})`]:
+      back / (up + budgetMs),
   };
 }

@@ -21,12 +21,19 @@ export async function benchStartup(h: PodmanHarness, rounds: number): Promise<Re
   await Promise.all(versions.map((v) => buildApp(h, REPO, v)));
   const home = join(h.dir, 'bench-startup-home');
   const network = { name: h.name('bstart'), subnet: h.freeSubnet() };
-  const doc = (i: number, version: string) => appDoc({ name: `start-${i}`, version, image: `${REPO}:${version}`, network: network.name, subnet: network.subnet });
+  const doc = (i: number, version: string) =>
+    appDoc({ name: `start-${i}`, version, image: `${REPO}:${version}`, network: network.name, subnet: network.subnet });
   const file = join(h.dir, 'bench-startup-apps.yaml');
   writeFileSync(file, Array.from({ length: APPS }, (_, i) => stringify(doc(i, versions[0]!))).join('---\n'));
   await runMolt(h, home, ['apply', '-f', file]);
 
-  const samples: Record<'node' | 'version' | 'sources' | 'get' | 'upgrade', MoltUsage[]> = { node: [], version: [], sources: [], get: [], upgrade: [] };
+  const samples: Record<'node' | 'version' | 'sources' | 'get' | 'upgrade', MoltUsage[]> = {
+    node: [],
+    version: [],
+    sources: [],
+    get: [],
+    upgrade: [],
+  };
   // One warm-up of each: Node's compile cache is filled once per machine, not per call.
   await runNode(['-e', '0']);
   await runMolt(h, home, ['--version']);

@@ -24,7 +24,9 @@ try {
   ({ build } = await import('esbuild'));
 } catch (e) {
   if (!process.argv.includes('--if-possible')) throw e;
-  process.stderr.write(`molt build: esbuild is not installed (${(e as Error).message.split('\n')[0]}); molt will run from its sources\n`);
+  process.stderr.write(
+    `molt build: esbuild is not installed (${(e as Error).message.split('\n')[0]}); molt will run from its sources\n`,
+  );
   process.exit(0);
 }
 /**
@@ -35,8 +37,15 @@ try {
 const builtinsByRequire: import('esbuild').Plugin = {
   name: 'builtins-by-require',
   setup(b) {
-    b.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'import-statement' || args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin' } : undefined));
-    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      args.kind === 'import-statement' || args.kind === 'dynamic-import'
+        ? { path: args.path, namespace: 'builtin' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
   },
 };
 
@@ -54,7 +63,9 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
   // Some dependencies are CommonJS and require() Node's modules: give the ESM bundle a require.
-  banner: { js: "import { createRequire as __moltRequire } from 'node:module'; const require = __moltRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __moltRequire } from 'node:module'; const require = __moltRequire(import.meta.url);",
+  },
   plugins: [builtinsByRequire],
   logLevel: 'warning',
 });

@@ -8,5 +8,7 @@ bash scripts/setup.sh --quiet
 node=node_modules/node/bin/node
 echo "typecheck: tsc --noEmit" >&2
 "$node" node_modules/typescript/bin/tsc --noEmit -p .
+echo "format: biome format (120 columns; npm run format fixes it)" >&2
+node_modules/.bin/biome format . >/dev/null || { node_modules/.bin/biome format . 2>&1 | tail -40; echo "format: files above are not formatted: run npm run format" >&2; exit 1; }
 exec "$node" --disable-warning=ExperimentalWarning --test --test-concurrency="${MOLT_TEST_CONCURRENCY:-4}" \
   'src/**/*.test.ts' 'test/**/*.test.ts' "$@"

@@ -11,13 +11,27 @@
 import { spawnSync, type SpawnSyncOptionsWithStringEncoding } from 'node:child_process';
 
 /** molt commands with a time limit, and its default. */
-export const MOLT_DEFAULT_TIMEOUTS: Readonly<Record<string, string>> = { apply: '10m', rollback: '10m', resume: '30m', 'task cancel': '10m' };
+export const MOLT_DEFAULT_TIMEOUTS: Readonly<Record<string, string>> = {
+  apply: '10m',
+  rollback: '10m',
+  resume: '30m',
+  'task cancel': '10m',
+};
 
 /** kubectl commands whose default wait is bounded, and that bound (`kubectl wait`: 30s). */
 const KUBECTL_DEFAULT_TIMEOUTS: Readonly<Record<string, string>> = { wait: '30s' };
 
 /** kubectl's global options that take a value (before the verb). */
-const KUBECTL_VALUE_OPTIONS = new Set(['-n', '--namespace', '--context', '--kubeconfig', '--cluster', '--user', '-s', '--server']);
+const KUBECTL_VALUE_OPTIONS = new Set([
+  '-n',
+  '--namespace',
+  '--context',
+  '--kubeconfig',
+  '--cluster',
+  '--user',
+  '-s',
+  '--server',
+]);
 
 /** What a command may still do after its own deadline (roll back, report) before the harness gives up. */
 export const GRACE_MS = 120_000;
@@ -80,7 +94,9 @@ export function harnessWaitMs(limitMs: number | undefined, floorMs: number): num
 export class HarnessTimeout extends Error {
   constructor(command: string, args: readonly string[], waitedMs: number, limitMs: number | undefined, stderr: string) {
     const limit = limitMs === undefined ? 'it has no time limit of its own' : `its own limit was ${limitMs / 1000}s`;
-    super(`the test harness killed \`${[command, ...args].join(' ')}\` after ${waitedMs / 1000}s (${limit}); its stderr:\n${stderr.trimEnd() || '(empty)'}`);
+    super(
+      `the test harness killed \`${[command, ...args].join(' ')}\` after ${waitedMs / 1000}s (${limit}); its stderr:\n${stderr.trimEnd() || '(empty)'}`,
+    );
     this.name = 'HarnessTimeout';
   }
 }
@@ -89,10 +105,17 @@ export class HarnessTimeout extends Error {
  * spawnSync that waits `harnessWaitMs(limitMs, floorMs)` and throws a HarnessTimeout naming
  * the command and its stderr when it had to kill it; else status (-1 only for a signal), stdout, stderr.
  */
-export function spawnSyncWithin(command: string, args: string[], limitMs: number | undefined, floorMs: number, options: Omit<SpawnSyncOptionsWithStringEncoding, 'encoding' | 'timeout'> = {}): { status: number; stdout: string; stderr: string } {
+export function spawnSyncWithin(
+  command: string,
+  args: string[],
+  limitMs: number | undefined,
+  floorMs: number,
+  options: Omit<SpawnSyncOptionsWithStringEncoding, 'encoding' | 'timeout'> = {},
+): { status: number; stdout: string; stderr: string } {
   const waitMs = harnessWaitMs(limitMs, floorMs);
   const r = spawnSync(command, args, { maxBuffer: 64 * 1024 * 1024, ...options, encoding: 'utf8', timeout: waitMs });
-  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') throw new HarnessTimeout(command, args, waitMs, limitMs, r.stderr ?? '');
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT')
+    throw new HarnessTimeout(command, args, waitMs, limitMs, r.stderr ?? '');
   if (r.error) throw r.error;
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

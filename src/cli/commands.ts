@@ -19,7 +19,15 @@ const { applyApp, deleteApp, planApp, recoverApp, rollbackApp } = lazyModule(() 
 const { recoverReleaseApp } = lazyModule(() => import('../runner/release-service.ts'));
 const { readUpgradeNotification } = lazyModule(() => import('../runner/notification.ts'));
 const releaseCommands = () => import('./release-commands.ts');
-const { applyReleaseAppDocument, applyReleaseDocument, deleteReleaseAppCommand, getReleasesCommand, pauseCommand, planReleaseDocument, rollbackReleaseAppCommand } = lazyModule(releaseCommands);
+const {
+  applyReleaseAppDocument,
+  applyReleaseDocument,
+  deleteReleaseAppCommand,
+  getReleasesCommand,
+  pauseCommand,
+  planReleaseDocument,
+  rollbackReleaseAppCommand,
+} = lazyModule(releaseCommands);
 const { checkHostInputs, checkReleaseHostInputs } = lazyModule(() => import('../runner/host-checks.ts'));
 const { inputsChanged } = lazyModule(() => import('../runner/host-inputs.ts'));
 import { observedRecords, observedReleaseApps, planConvergence } from './lifecycle-commands.ts';
@@ -32,7 +40,9 @@ export { reportError };
 const kubeCommands = () => import('./kube-commands.ts');
 
 /** `molt apply -f FILE`. */
-export async function applyCommand(opts: GlobalOptions & { filename: string; timeout: string; wait?: boolean }): Promise<number> {
+export async function applyCommand(
+  opts: GlobalOptions & { filename: string; timeout: string; wait?: boolean },
+): Promise<number> {
   if (isKubeMode(opts)) return (await import('./kube-apply.ts')).kubeApplyCommand(opts);
   const docs = await readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
   const deps = await runDeps(opts, parseDuration(opts.timeout));
@@ -58,7 +68,10 @@ export async function applyCommand(opts: GlobalOptions & { filename: string; tim
   return failed > 0 ? 1 : 0;
 }
 
-async function applyDocument(deps: Awaited<ReturnType<typeof runDeps>>, doc: DocumentOf<'App' | 'Release' | 'ReleaseApp'>): Promise<number> {
+async function applyDocument(
+  deps: Awaited<ReturnType<typeof runDeps>>,
+  doc: DocumentOf<'App' | 'Release' | 'ReleaseApp'>,
+): Promise<number> {
   switch (doc.kind) {
     case 'Release':
       return applyReleaseDocument(deps.store, doc.manifest);
@@ -73,19 +86,33 @@ function reportApply(name: string, r: ApplyResult): number {
   const d = r.decision;
   if (!r.operation) {
     const c = r.converged;
-    const started = c && c.action !== 'none' ? `; ${c.action === 'start' ? 'started' : 'recreated'} its container (${c.reason}): ${c.detail}` : c?.reason.startsWith('stopped on purpose') ? `; ${c.reason}` : '';
+    const started =
+      c && c.action !== 'none'
+        ? `; ${c.action === 'start' ? 'started' : 'recreated'} its container (${c.reason}): ${c.detail}`
+        : c?.reason.startsWith('stopped on purpose')
+          ? `; ${c.reason}`
+          : '';
     process.stdout.write(`app/${name} ${d.action === 'none' ? 'unchanged' : 'configured'} (${d.reason}${started})\n`);
     return 0;
   }
   const s = r.operation.state;
   if (s.phase === 'Succeeded') {
-    const done = r.operation.plan.trigger !== 'apply' ? 'rolled back' : r.operation.kind === 'install' ? 'created' : 'upgraded';
-    process.stdout.write(`app/${name} ${done}: ${r.operation.fromVersion ? `${r.operation.fromVersion} → ` : ''}${r.operation.toVersion}\n`);
+    const done =
+      r.operation.plan.trigger !== 'apply' ? 'rolled back' : r.operation.kind === 'install' ? 'created' : 'upgraded';
+    process.stdout.write(
+      `app/${name} ${done}: ${r.operation.fromVersion ? `${r.operation.fromVersion} → ` : ''}${r.operation.toVersion}\n`,
+    );
     return 0;
   }
   const cause = 'cause' in s ? s.cause : undefined;
   say(`error[${cause?.code ?? 'Failed'}]: ${name}: ${cause?.message ?? s.phase}`);
-  say(s.phase === 'RolledBack' ? `${name} was rolled back${r.operation.fromVersion ? ` to ${r.operation.fromVersion}` : ' (nothing is installed)'}; its data is as it was before.` : r.operation.fromVersion ? `${r.operation.fromVersion} kept running; molt changed nothing.` : 'nothing was installed.');
+  say(
+    s.phase === 'RolledBack'
+      ? `${name} was rolled back${r.operation.fromVersion ? ` to ${r.operation.fromVersion}` : ' (nothing is installed)'}; its data is as it was before.`
+      : r.operation.fromVersion
+        ? `${r.operation.fromVersion} kept running; molt changed nothing.`
+        : 'nothing was installed.',
+  );
   if (!r.operation.fromVersion) say(failedInstallNote(name));
   if (cause?.hint) say(`hint: ${cause.hint}`);
   return 1;
@@ -113,17 +140,28 @@ export async function planCommand(opts: GlobalOptions & { filename: string }): P
       await checkHostInputs(doc, store.getApp(name)?.manifest);
       const record = store.getApp(name);
       // New contents of env or secret files under the same paths: only the running container's digest label tells.
-      const changedInputs = record?.manifest && (manifest.spec.envFrom?.length || manifest.spec.secrets?.length) ? await inputsChanged(await connectEngine(opts), moltHome(opts), manifest, record.status.containerId) : false;
+      const changedInputs =
+        record?.manifest && (manifest.spec.envFrom?.length || manifest.spec.secrets?.length)
+          ? await inputsChanged(await connectEngine(opts), moltHome(opts), manifest, record.status.containerId)
+          : false;
       const d = await planApp({ store }, manifest, changedInputs);
-      const converge = d.action === 'none' || d.action === 'record' ? await planConvergence(opts, store, name) : undefined;
+      const converge =
+        d.action === 'none' || d.action === 'record' ? await planConvergence(opts, store, name) : undefined;
       if (converge) {
         pending = true;
-        process.stdout.write(`app/${name}: ${converge.action} (${converge.reason}; apply ${converge.action === 'start' ? 'starts it' : 'recreates it on the same volumes and IP'})\n`);
-        if (converge.action === 'recreate') FORWARD_STEPS.install.forEach((step, i) => process.stdout.write(`  ${i + 1}. ${step.padEnd(17)} ${describeStep(step, manifest, undefined)}\n`));
+        process.stdout.write(
+          `app/${name}: ${converge.action} (${converge.reason}; apply ${converge.action === 'start' ? 'starts it' : 'recreates it on the same volumes and IP'})\n`,
+        );
+        if (converge.action === 'recreate')
+          FORWARD_STEPS.install.forEach((step, i) =>
+            process.stdout.write(`  ${i + 1}. ${step.padEnd(17)} ${describeStep(step, manifest, undefined)}\n`),
+          );
         continue;
       }
       if (d.action === 'none' || d.action === 'record') {
-        process.stdout.write(`app/${name}: ${d.action === 'none' ? 'no changes' : 'settings recorded, no container change'} (${d.reason})\n`);
+        process.stdout.write(
+          `app/${name}: ${d.action === 'none' ? 'no changes' : 'settings recorded, no container change'} (${d.reason})\n`,
+        );
         pending ||= d.action === 'record';
         continue;
       }
@@ -132,9 +170,12 @@ export async function planCommand(opts: GlobalOptions & { filename: string }): P
       process.stdout.write(`app/${name}: ${d.action} ${d.from ? `${d.from} → ` : ''}${d.to} (${d.reason})\n`);
       d.warnings.forEach((w) => process.stdout.write(`  WARNING: ${w}\n`));
       d.diffs?.forEach((line) => process.stdout.write(`  ~ ${line}\n`));
-      d.steps.forEach((step, i) => process.stdout.write(`  ${i + 1}. ${step.padEnd(17)} ${describeStep(step, manifest, installed)}\n`));
+      d.steps.forEach((step, i) =>
+        process.stdout.write(`  ${i + 1}. ${step.padEnd(17)} ${describeStep(step, manifest, installed)}\n`),
+      );
       const notice = d.action === 'upgrade' ? await noticeFor(opts, manifest) : undefined;
-      if (notice) process.stdout.write(`  NOTICE from ${manifest.spec.version}:\n${notice.trimEnd().replace(/^/gm, '    ')}\n`);
+      if (notice)
+        process.stdout.write(`  NOTICE from ${manifest.spec.version}:\n${notice.trimEnd().replace(/^/gm, '    ')}\n`);
     }
   } finally {
     store.close();
@@ -152,15 +193,27 @@ async function noticeFor(opts: GlobalOptions, manifest: AppManifest): Promise<st
 }
 
 /** `molt get apps` / `molt get app NAME`. */
-export async function getCommand(resource: string, name: string | undefined, opts: GlobalOptions & { output: string }): Promise<number> {
+export async function getCommand(
+  resource: string,
+  name: string | undefined,
+  opts: GlobalOptions & { output: string },
+): Promise<number> {
   if (isKubeMode(opts)) return kubeCommands().then((k) => k.kubeGetCommand(resource, name, opts));
   if (['release', 'releases'].includes(resource)) return getReleasesCommand(opts);
   const format = outputFormat(opts.output);
-  if (!['app', 'apps'].includes(resource)) throw new UsageError(`unknown resource type "${resource}"`, 'Use `molt get apps`, `molt get app NAME` or `molt get releases`.');
+  if (!['app', 'apps'].includes(resource))
+    throw new UsageError(
+      `unknown resource type "${resource}"`,
+      'Use `molt get apps`, `molt get app NAME` or `molt get releases`.',
+    );
   return getApps(name, format, opts);
 }
 
-async function getApps(name: string | undefined, format: ReturnType<typeof outputFormat>, opts: GlobalOptions): Promise<number> {
+async function getApps(
+  name: string | undefined,
+  format: ReturnType<typeof outputFormat>,
+  opts: GlobalOptions,
+): Promise<number> {
   const store = openStore(opts);
   try {
     const rs = store.releases;
@@ -168,26 +221,49 @@ async function getApps(name: string | undefined, format: ReturnType<typeof outpu
     if (recordedRelease) {
       const [releaseApp] = (await observedReleaseApps(opts, store, [recordedRelease])) as [typeof recordedRelease];
       const { releaseAppObject, releaseAppRows } = await releaseCommands();
-      process.stdout.write(format === 'json' || format === 'yaml' ? structured(releaseAppObject(releaseApp), format) : table(['NAME', 'VERSION', 'PHASE', 'IP', 'AGE'], releaseAppRows([releaseApp], rs)));
+      process.stdout.write(
+        format === 'json' || format === 'yaml'
+          ? structured(releaseAppObject(releaseApp), format)
+          : table(['NAME', 'VERSION', 'PHASE', 'IP', 'AGE'], releaseAppRows([releaseApp], rs)),
+      );
       return 0;
     }
     // Members of release apps are shown through their app, not as apps of their own.
-    const recorded = (name ? [store.getApp(name)] : store.listApps().filter((a) => !a.manifest?.metadata.labels[MEMBER_LABEL.owner])).filter((a) => a !== undefined);
+    const recorded = (
+      name ? [store.getApp(name)] : store.listApps().filter((a) => !a.manifest?.metadata.labels[MEMBER_LABEL.owner])
+    ).filter((a) => a !== undefined);
     // Honest status: what the engine shows now, not only what the journal remembers.
-    const apps = await observedRecords(opts, store, recorded, name !== undefined ? 'one' : format === 'json' || format === 'yaml' ? 'list' : 'table');
+    const apps = await observedRecords(
+      opts,
+      store,
+      recorded,
+      name !== undefined ? 'one' : format === 'json' || format === 'yaml' ? 'list' : 'table',
+    );
     const releaseApps = name ? [] : await observedReleaseApps(opts, store, rs.listApps());
     if (name && apps.length === 0) throw new AppNotFoundError(name);
     if (!name && apps.length + releaseApps.length === 0 && (format === 'table' || format === 'wide')) {
       say('No apps found.');
       return 0;
     }
-    const { releaseAppObject, releaseAppRows } = releaseApps.length > 0 ? await releaseCommands() : { releaseAppObject: undefined, releaseAppRows: () => [] };
+    const { releaseAppObject, releaseAppRows } =
+      releaseApps.length > 0 ? await releaseCommands() : { releaseAppObject: undefined, releaseAppRows: () => [] };
     if (releaseAppObject && (format === 'json' || format === 'yaml')) {
-      process.stdout.write(structured({ apiVersion: 'molt.dev/v1alpha1', kind: 'List', items: [...apps.map(appObject), ...releaseApps.map(releaseAppObject)] }, format));
+      process.stdout.write(
+        structured(
+          {
+            apiVersion: 'molt.dev/v1alpha1',
+            kind: 'List',
+            items: [...apps.map(appObject), ...releaseApps.map(releaseAppObject)],
+          },
+          format,
+        ),
+      );
     } else if (releaseAppObject) {
       const wide = format === 'wide';
       const pad = (row: string[]) => (wide ? [...row, '', '', ''] : row);
-      process.stdout.write(table(appHeader(wide), [...apps.map((a) => appRow(a, wide)), ...releaseAppRows(releaseApps, rs).map(pad)]));
+      process.stdout.write(
+        table(appHeader(wide), [...apps.map((a) => appRow(a, wide)), ...releaseAppRows(releaseApps, rs).map(pad)]),
+      );
     } else {
       process.stdout.write(renderApps(apps, format, name !== undefined));
     }
@@ -210,7 +286,12 @@ export async function historyCommand(name: string, opts: GlobalOptions & { outpu
     }
     const ops = store.listOperations(name);
     if (ops.length === 0 && !store.getApp(name)) throw new AppNotFoundError(name);
-    process.stdout.write(renderHistory(ops.map((operation) => ({ operation, steps: store.listSteps(operation.id) })), format));
+    process.stdout.write(
+      renderHistory(
+        ops.map((operation) => ({ operation, steps: store.listSteps(operation.id) })),
+        format,
+      ),
+    );
     return 0;
   } finally {
     store.close();
@@ -225,7 +306,12 @@ export function snapshotsCommand(name: string, opts: GlobalOptions & { output: s
     if (!store.getApp(name)) throw new AppNotFoundError(name);
     const ops = new Map(store.listOperations(name).map((o) => [o.id, o]));
     const sets = new SnapshotFiles(moltHome(opts)).list(name);
-    process.stdout.write(renderSnapshots(sets.map((s) => ({ ...s, from: ops.get(s.operation)?.fromVersion, to: ops.get(s.operation)?.toVersion })), format));
+    process.stdout.write(
+      renderSnapshots(
+        sets.map((s) => ({ ...s, from: ops.get(s.operation)?.fromVersion, to: ops.get(s.operation)?.toVersion })),
+        format,
+      ),
+    );
     return 0;
   } finally {
     store.close();
@@ -233,7 +319,10 @@ export function snapshotsCommand(name: string, opts: GlobalOptions & { output: s
 }
 
 /** `molt rollback NAME`. */
-export async function rollbackCommand(name: string, opts: GlobalOptions & { timeout: string; wait?: boolean }): Promise<number> {
+export async function rollbackCommand(
+  name: string,
+  opts: GlobalOptions & { timeout: string; wait?: boolean },
+): Promise<number> {
   if (isKubeMode(opts)) return (await kubeCommands()).kubeRollbackCommand(name, opts);
   const deps = await runDeps(opts, parseDuration(opts.timeout));
   try {
@@ -250,7 +339,9 @@ export async function recoverCommand(name: string, opts: GlobalOptions): Promise
   try {
     if (deps.store.releases.getApp(name)) return await recoverReleaseAppCommand(deps, name);
     const op = await recoverApp(deps, name);
-    process.stdout.write(op ? `app/${name}: operation ${op.id} ended ${op.state.phase}\n` : `app/${name}: nothing was in flight\n`);
+    process.stdout.write(
+      op ? `app/${name}: operation ${op.id} ended ${op.state.phase}\n` : `app/${name}: nothing was in flight\n`,
+    );
     return op && op.state.phase !== 'Succeeded' ? 1 : 0;
   } finally {
     deps.dispose();
@@ -263,7 +354,9 @@ async function recoverReleaseAppCommand(deps: Awaited<ReturnType<typeof runDeps>
     process.stdout.write(`app/${name}: nothing was in flight\n`);
     return 0;
   }
-  process.stdout.write(`app/${name}: the interrupted ${r.continued} ended ${r.outcome}${r.error ? ` (${r.error.code}: ${r.error.message})` : ''}\n`);
+  process.stdout.write(
+    `app/${name}: the interrupted ${r.continued} ended ${r.outcome}${r.error ? ` (${r.error.code}: ${r.error.message})` : ''}\n`,
+  );
   const done = r.continued === 'rollback' ? 'RolledBack' : 'Succeeded';
   return r.outcome === done ? 0 : 1;
 }
@@ -275,7 +368,9 @@ export async function deleteCommand(name: string, opts: GlobalOptions & { volume
   try {
     if (deps.store.releases.getApp(name)) return await deleteReleaseAppCommand(deps, name, opts.volumes === true);
     const removed = await deleteApp(deps, name, opts.volumes === true);
-    process.stdout.write(`app/${name} deleted${removed.length ? ` (${removed.join(', ')})` : ''}${opts.volumes ? '' : '; volumes kept (use --volumes to remove them)'}\n`);
+    process.stdout.write(
+      `app/${name} deleted${removed.length ? ` (${removed.join(', ')})` : ''}${opts.volumes ? '' : '; volumes kept (use --volumes to remove them)'}\n`,
+    );
     return 0;
   } finally {
     deps.dispose();
@@ -283,7 +378,11 @@ export async function deleteCommand(name: string, opts: GlobalOptions & { volume
 }
 
 /** `molt pause NAME` / `molt resume NAME` for a release app. */
-export async function pauseResumeCommand(name: string, paused: boolean, opts: GlobalOptions & { timeout?: string }): Promise<number> {
+export async function pauseResumeCommand(
+  name: string,
+  paused: boolean,
+  opts: GlobalOptions & { timeout?: string },
+): Promise<number> {
   if (isKubeMode(opts)) return (await import('./kube-pause.ts')).kubePauseCommand(name, paused, opts);
   if (paused) return pauseCommand(name, true, opts);
   const deps = await runDeps(opts, parseDuration(opts.timeout ?? '30m'));

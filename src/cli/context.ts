@@ -36,7 +36,9 @@ export function isKubeMode(opts: GlobalOptions): boolean {
 
 /** The molt home: --home, else $MOLT_HOME, else ~/.local/share/molt. */
 export function moltHome(opts: GlobalOptions): string {
-  return resolve(opts.home ?? process.env.MOLT_HOME ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'molt'));
+  return resolve(
+    opts.home ?? process.env.MOLT_HOME ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'molt'),
+  );
 }
 
 /** Prints a progress/message line on stderr. */
@@ -48,13 +50,30 @@ export function say(line: string): void {
  * Reads and validates a manifest file; a missing file is an input error, not a crash. The
  * schemas load here, with the first manifest: commands that read none start without them.
  */
-export async function readManifests<K extends ManifestKind>(file: string, accept: readonly K[], options: ParseOptions = {}): Promise<DocumentOf<K>[]> {
+export async function readManifests<K extends ManifestKind>(
+  file: string,
+  accept: readonly K[],
+  options: ParseOptions = {},
+): Promise<DocumentOf<K>[]> {
   let text: string;
   try {
     text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InvalidInputError([{ file, message: code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot read: ${(e as Error).message}` }], 'Pass the path of a manifest file with -f.');
+    throw new InvalidInputError(
+      [
+        {
+          file,
+          message:
+            code === 'ENOENT'
+              ? 'no such file'
+              : code === 'EISDIR'
+                ? 'is a directory, not a file'
+                : `cannot read: ${(e as Error).message}`,
+        },
+      ],
+      'Pass the path of a manifest file with -f.',
+    );
   }
   if (accept.includes('App' as K) && looksLikeCompose(text)) return composeDocuments<K>(text, file, options);
   const { parseManifests } = await import('../core/manifest.ts');
@@ -64,9 +83,15 @@ export async function readManifests<K extends ManifestKind>(file: string, accept
 /** A Compose file's services as App documents (core/compose.ts); local engines only. */
 function composeDocuments<K extends ManifestKind>(text: string, file: string, options: ParseOptions): DocumentOf<K>[] {
   if (options.namespaces || options.cluster) {
-    throw new InvalidInputError([{ file, message: 'a Compose file is applied to a local engine (Podman or Docker), not to a cluster' }], 'Drop --kubeconfig/--context, or write App manifests for the cluster.');
+    throw new InvalidInputError(
+      [{ file, message: 'a Compose file is applied to a local engine (Podman or Docker), not to a cluster' }],
+      'Drop --kubeconfig/--context, or write App manifests for the cluster.',
+    );
   }
-  return composeApps(text, file).map((a) => ({ kind: 'App', file, line: a.line, column: a.column, manifest: a.manifest, locate: a.locate }) as DocumentOf<K>);
+  return composeApps(text, file).map(
+    (a) =>
+      ({ kind: 'App', file, line: a.line, column: a.column, manifest: a.manifest, locate: a.locate }) as DocumentOf<K>,
+  );
 }
 
 /** Opens the store only (commands that do not need the engine). */
@@ -85,7 +110,10 @@ export async function connectEngine(opts: GlobalOptions): Promise<ContainerEngin
  * Run dependencies with a signal that aborts on the first Ctrl-C/SIGTERM (the operation rolls
  * back) or at the deadline; a second Ctrl-C exits at once (the journal lets a re-run continue).
  */
-export async function runDeps(opts: GlobalOptions, timeoutSeconds: number | undefined): Promise<RunDeps & { dispose: () => void }> {
+export async function runDeps(
+  opts: GlobalOptions,
+  timeoutSeconds: number | undefined,
+): Promise<RunDeps & { dispose: () => void }> {
   const store = openStore(opts);
   const engine = await connectEngine(opts);
   const controller = new AbortController();
@@ -100,10 +128,20 @@ export async function runDeps(opts: GlobalOptions, timeoutSeconds: number | unde
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const timer = timeoutSeconds === undefined ? undefined : setTimeout(() => controller.abort(new InterruptedError('Timeout', `not done within ${timeoutSeconds}s (--timeout)`)), timeoutSeconds * 1000);
+  const timer =
+    timeoutSeconds === undefined
+      ? undefined
+      : setTimeout(
+          () => controller.abort(new InterruptedError('Timeout', `not done within ${timeoutSeconds}s (--timeout)`)),
+          timeoutSeconds * 1000,
+        );
   timer?.unref();
   return {
-    store, engine, log: say, signal: controller.signal, home: moltHome(opts),
+    store,
+    engine,
+    log: say,
+    signal: controller.signal,
+    home: moltHome(opts),
     dispose: () => {
       clearTimeout(timer);
       process.off('SIGINT', onSignal);

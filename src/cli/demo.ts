@@ -21,7 +21,10 @@ export async function demo(opts: GlobalOptions): Promise<number> {
   say(`\n== molt demo — engine: ${engine.description}; manifests in ${dir}\n`);
   say('1. Building three versions of the "notes" example app offline (busybox + a CGI script):');
   const versions = ['1.0.0-1', '1.1.0-1', '2.0.0-1'] as const;
-  for (const v of versions) say(`   built ${await buildNotesImage(engine, REPO, v, v === '2.0.0-1' ? 'config format 3 not understood' : undefined)}${v === '2.0.0-1' ? '  (broken on purpose: exits at start)' : ''}`);
+  for (const v of versions)
+    say(
+      `   built ${await buildNotesImage(engine, REPO, v, v === '2.0.0-1' ? 'config format 3 not understood' : undefined)}${v === '2.0.0-1' ? '  (broken on purpose: exits at start)' : ''}`,
+    );
   if (await engine.inspectContainer(APP)) {
     say(`\n   (removing the ${APP} app left by an earlier demo)`);
     await deleteCommand(APP, { ...opts, volumes: true });
@@ -42,17 +45,23 @@ export async function demo(opts: GlobalOptions): Promise<number> {
   if ((await applyCommand({ ...opts, filename: files[1]!, timeout: '2m' })) !== 0) return fail('upgrade failed');
   const afterUpgrade = await get(ip);
   say(`\n   Same IP (${ip}), same notes, new version:\n${indent(afterUpgrade)}`);
-  if (!afterUpgrade.includes('1.1.0-1') || !afterUpgrade.includes('buy milk')) return fail('v2 does not serve the old notes');
+  if (!afterUpgrade.includes('1.1.0-1') || !afterUpgrade.includes('buy milk'))
+    return fail('v2 does not serve the old notes');
   step(`5. Try the broken v3:  molt apply -f ${files[2]}   (expected to fail and roll back)`);
   const broken = await applyCommand({ ...opts, filename: files[2]!, timeout: '2m' });
   const afterRollback = await get(ip);
-  say(`\n   v3 ${broken === 0 ? 'unexpectedly succeeded' : 'failed; molt rolled back'}. v2 still serves, same IP and notes:\n${indent(afterRollback)}`);
-  if (broken === 0 || !afterRollback.includes('1.1.0-1') || !afterRollback.includes('buy milk')) return fail('rollback did not restore v2');
+  say(
+    `\n   v3 ${broken === 0 ? 'unexpectedly succeeded' : 'failed; molt rolled back'}. v2 still serves, same IP and notes:\n${indent(afterRollback)}`,
+  );
+  if (broken === 0 || !afterRollback.includes('1.1.0-1') || !afterRollback.includes('buy milk'))
+    return fail('rollback did not restore v2');
   step('6. molt get apps');
   getCommand('apps', undefined, { ...opts, output: 'wide' });
   step(`7. molt history ${APP}`);
   historyCommand(APP, { ...opts, output: 'table' });
-  say(`\n== Demo done: the app is still running. Try:\n   bin/molt get app ${APP} -o yaml\n   bin/molt rollback ${APP}\n   bin/molt delete ${APP} --volumes\n`);
+  say(
+    `\n== Demo done: the app is still running. Try:\n   bin/molt get app ${APP} -o yaml\n   bin/molt rollback ${APP}\n   bin/molt delete ${APP} --volumes\n`,
+  );
   return 0;
 }
 
@@ -66,7 +75,11 @@ function fail(why: string): number {
 }
 
 function indent(text: string): string {
-  return text.trimEnd().split('\n').map((l) => `     | ${l}`).join('\n');
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `     | ${l}`)
+    .join('\n');
 }
 
 async function post(ip: string, note: string): Promise<void> {

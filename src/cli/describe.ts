@@ -16,7 +16,8 @@ export interface DescribeInput {
   tail: number;
 }
 
-const field = (label: string, value: string | number | undefined) => `${`${label}:`.padEnd(16)}${value === undefined || value === '' ? '<none>' : value}`;
+const field = (label: string, value: string | number | undefined) =>
+  `${`${label}:`.padEnd(16)}${value === undefined || value === '' ? '<none>' : value}`;
 const indent = (text: string, by = '  ') => text.replace(/\n$/, '').replace(/^/gm, by);
 
 /** Renders the describe text. */
@@ -27,7 +28,12 @@ export function renderDescribe(d: DescribeInput): string {
   const c = s.container;
   const lines = [
     field('Name', r.name),
-    field('Labels', Object.entries(r.manifest?.metadata.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',')),
+    field(
+      'Labels',
+      Object.entries(r.manifest?.metadata.labels ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(','),
+    ),
     field('Created', r.createdAt),
     field('Package', spec?.package),
     field('Version', s.installedVersion),
@@ -35,21 +41,29 @@ export function renderDescribe(d: DescribeInput): string {
     field('Phase', s.phase),
     field('Wanted', d.intent?.desired === 'stopped' ? `stopped (molt stop at ${d.intent.changedAt})` : 'running'),
     field('IP', s.ip),
-    field('Restart Policy', spec ? formatRestart(parseRestart(spec.restart) ?? { name: 'unless-stopped', maximumRetryCount: 0 }) : undefined),
+    field(
+      'Restart Policy',
+      spec ? formatRestart(parseRestart(spec.restart) ?? { name: 'unless-stopped', maximumRetryCount: 0 }) : undefined,
+    ),
     field('Depends On', spec?.dependsOn?.join(', ')),
     'Container:',
     ...(c
       ? [
-        `  ${field('Name', `${c.name} (${c.id.slice(0, 12)})`)}`,
-        `  ${field('State', `${c.state}${c.exitCode !== undefined ? ` (exit code ${c.exitCode}${c.reason ? `, ${c.reason}` : ''})` : ''}`)}`,
-        `  ${field('Started', c.startedAt)}`,
-        ...(c.finishedAt ? [`  ${field('Finished', c.finishedAt)}`] : []),
-        ...(c.health ? [`  ${field('Health', c.health)}`] : []),
-        `  ${field('Restart Count', s.restartCount)}`,
-      ]
+          `  ${field('Name', `${c.name} (${c.id.slice(0, 12)})`)}`,
+          `  ${field('State', `${c.state}${c.exitCode !== undefined ? ` (exit code ${c.exitCode}${c.reason ? `, ${c.reason}` : ''})` : ''}`)}`,
+          `  ${field('Started', c.startedAt)}`,
+          ...(c.finishedAt ? [`  ${field('Finished', c.finishedAt)}`] : []),
+          ...(c.health ? [`  ${field('Health', c.health)}`] : []),
+          `  ${field('Restart Count', s.restartCount)}`,
+        ]
       : ['  <none: the engine has no container for this app>']),
     'Conditions:',
-    indent(table(['TYPE', 'STATUS', 'REASON', 'LAST TRANSITION', 'MESSAGE'], s.conditions.map((x) => [x.type, x.status, x.reason, x.lastTransitionTime, x.message]))),
+    indent(
+      table(
+        ['TYPE', 'STATUS', 'REASON', 'LAST TRANSITION', 'MESSAGE'],
+        s.conditions.map((x) => [x.type, x.status, x.reason, x.lastTransitionTime, x.message]),
+      ),
+    ),
     'Last Operation:',
     indent(lastOperation(d.lastOperation)),
     'Spec:',

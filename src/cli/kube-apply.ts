@@ -27,7 +27,10 @@ export interface KubeWaitFlags {
 
 /** `molt apply -f FILE` against the cluster; returns the exit code. */
 export async function kubeApplyCommand(opts: GlobalOptions & KubeWaitFlags & { filename: string }): Promise<number> {
-  const docs = await readManifests(opts.filename, ['App', 'Release', 'ReleaseApp'], { namespaces: true, cluster: true });
+  const docs = await readManifests(opts.filename, ['App', 'Release', 'ReleaseApp'], {
+    namespaces: true,
+    cluster: true,
+  });
   const timeoutSeconds = parseDuration(opts.timeout);
   requireSameNamespace(docs, opts.namespace);
   const cluster = await connect(opts);
@@ -42,16 +45,28 @@ export async function kubeApplyCommand(opts: GlobalOptions & KubeWaitFlags & { f
     const namespace = doc.kind === 'Release' ? undefined : t.namespace;
     const before = await t.api.get<MoltObject>(type, namespace, name);
     const after = await serverSideApply(t, type, namespace, doc);
-    if (doc.kind === 'Release') process.stdout.write(`release/${name} ${!before ? 'created' : before.metadata.generation !== after.metadata.generation ? 'configured' : 'unchanged'}\n`);
+    if (doc.kind === 'Release')
+      process.stdout.write(
+        `release/${name} ${!before ? 'created' : before.metadata.generation !== after.metadata.generation ? 'configured' : 'unchanged'}\n`,
+      );
     else written.push({ name, t, after, ...(before ? { before } : {}) });
   }
   let failed = 0;
   for (const w of written) {
     if (opts.wait === false) {
-      process.stdout.write(`app/${w.name} ${!w.before ? 'created' : w.before.metadata.generation !== w.after.metadata.generation ? 'configured' : 'unchanged'} (not waiting: --no-wait)\n`);
+      process.stdout.write(
+        `app/${w.name} ${!w.before ? 'created' : w.before.metadata.generation !== w.after.metadata.generation ? 'configured' : 'unchanged'} (not waiting: --no-wait)\n`,
+      );
       continue;
     }
-    const code = await waitAndReport(w.t, opts, w.name, w.after.metadata.generation ?? 0, timeoutSeconds, w.before).catch((e: unknown) => {
+    const code = await waitAndReport(
+      w.t,
+      opts,
+      w.name,
+      w.after.metadata.generation ?? 0,
+      timeoutSeconds,
+      w.before,
+    ).catch((e: unknown) => {
       reportError(e);
       return 1;
     });
@@ -66,28 +81,55 @@ async function requireReleases(t: KubeTarget, docs: Doc[]): Promise<void> {
   for (const d of docs) {
     if (d.kind !== 'ReleaseApp' || inFile.has(d.manifest.spec.release)) continue;
     if (!(await t.api.get(RESOURCES.releases, undefined, d.manifest.spec.release))) {
-      throw new OperationFailedError('ReleaseNotFound', `${d.file}:${d.line}: app ${d.manifest.metadata.name}: release "${d.manifest.spec.release}" is not on the cluster (nothing was applied)`, 'Apply the Release first (it may be in the same file), or correct spec.release; `molt get releases` lists them.');
+      throw new OperationFailedError(
+        'ReleaseNotFound',
+        `${d.file}:${d.line}: app ${d.manifest.metadata.name}: release "${d.manifest.spec.release}" is not on the cluster (nothing was applied)`,
+        'Apply the Release first (it may be in the same file), or correct spec.release; `molt get releases` lists them.',
+      );
     }
   }
 }
 
 /** Server-side apply of one document (never forced); `dryRun`: the server validates and answers, nothing is stored. */
-export async function serverSideApply(t: KubeTarget, type: ResourceType, namespace: string | undefined, doc: Doc, dryRun = false): Promise<MoltObject> {
+export async function serverSideApply(
+  t: KubeTarget,
+  type: ResourceType,
+  namespace: string | undefined,
+  doc: Doc,
+  dryRun = false,
+): Promise<MoltObject> {
   const { metadata, spec } = doc.manifest;
-  const body: MoltObject = { metadata: { name: metadata.name, labels: metadata.labels, ...(namespace ? { namespace } : {}) }, spec: spec as Record<string, unknown> };
+  const body: MoltObject = {
+    metadata: { name: metadata.name, labels: metadata.labels, ...(namespace ? { namespace } : {}) },
+    spec: spec as Record<string, unknown>,
+  };
   try {
     return await t.api.apply<MoltObject>(type, namespace, body, false, dryRun);
   } catch (e) {
-    if (isStatus(e, 409)) throw new ApplyConflictError(`${doc.file}:${doc.line}: ${type.kind.toLowerCase()}/${metadata.name}`, e.message);
+    if (isStatus(e, 409))
+      throw new ApplyConflictError(`${doc.file}:${doc.line}: ${type.kind.toLowerCase()}/${metadata.name}`, e.message);
     throw e;
   }
 }
 
 /** Waits for generation `generation` of the App and prints the outcome like local apply; returns the exit code. */
-export async function waitAndReport(t: KubeTarget, opts: GlobalOptions, name: string, generation: number, timeoutSeconds: number, before?: MoltObject, verb?: string): Promise<number> {
+export async function waitAndReport(
+  t: KubeTarget,
+  opts: GlobalOptions,
+  name: string,
+  generation: number,
+  timeoutSeconds: number,
+  before?: MoltObject,
+  verb?: string,
+): Promise<number> {
   const { app, outcome } = await waitForApp({
-    api: t.api, namespace: t.namespace, name, generation, timeoutSeconds,
-    watch: watchCommand(opts, t.namespace, name), progress: (line) => say(`app/${name}: ${line}`),
+    api: t.api,
+    namespace: t.namespace,
+    name,
+    generation,
+    timeoutSeconds,
+    watch: watchCommand(opts, t.namespace, name),
+    progress: (line) => say(`app/${name}: ${line}`),
   });
   return reportOutcome(name, before, app, outcome, verb);
 }
@@ -98,26 +140,39 @@ function versionOf(app: MoltObject | undefined): string | undefined {
 }
 
 /** Prints `app/x created|upgraded: a → b|unchanged` or the failure; returns the exit code. */
-export function reportOutcome(name: string, before: MoltObject | undefined, app: MoltObject, outcome: Exclude<AppOutcome, { kind: 'pending' }>, verb?: string): number {
+export function reportOutcome(
+  name: string,
+  before: MoltObject | undefined,
+  app: MoltObject,
+  outcome: Exclude<AppOutcome, { kind: 'pending' }>,
+  verb?: string,
+): number {
   const from = versionOf(before);
   const to = versionOf(app);
   if (outcome.kind === 'done') {
     if (!before || !from) process.stdout.write(`app/${name} created: ${to}\n`);
     else if (from !== to) process.stdout.write(`app/${name} ${verb ?? 'upgraded'}: ${from} → ${to}\n`);
     else if (verb) process.stdout.write(`app/${name} ${verb} to ${to}\n`);
-    else process.stdout.write(`app/${name} ${before.metadata.generation === app.metadata.generation ? 'unchanged' : 'configured'}\n`);
+    else
+      process.stdout.write(
+        `app/${name} ${before.metadata.generation === app.metadata.generation ? 'unchanged' : 'configured'}\n`,
+      );
     return 0;
   }
   say(`error[${outcome.reason}]: ${name}: ${outcome.message}`);
-  if (outcome.reason === 'RolledBack' || outcome.reason === 'Aborted') say(to ? `${name} was rolled back to ${to}; its data is as it was before.` : 'nothing is installed.');
+  if (outcome.reason === 'RolledBack' || outcome.reason === 'Aborted')
+    say(to ? `${name} was rolled back to ${to}; its data is as it was before.` : 'nothing is installed.');
   else if (to) say(`${to} kept running.`);
   say(`hint: ${hintFor(outcome.reason, name)}`);
   return 1;
 }
 
 function hintFor(reason: string, name: string): string {
-  if (reason === 'DowngradeRefused') return `Downgrades are refused. \`molt rollback ${name}\` goes back to the previously installed version; or set spec.upgradeConfig.forceUpgrade: true if you are sure the old version reads the data.`;
-  if (reason === 'RolledBack' || reason === 'Aborted') return `Fix what failed (\`molt history ${name}\`, kubectl describe apps.molt.dev ${name}) and apply a changed spec; the same spec is not tried again.`;
-  if (reason === 'NamespaceSwitchRefused') return 'Set spec.upgradeConfig.allowNamespaceSwitch: true if the package really moved.';
+  if (reason === 'DowngradeRefused')
+    return `Downgrades are refused. \`molt rollback ${name}\` goes back to the previously installed version; or set spec.upgradeConfig.forceUpgrade: true if you are sure the old version reads the data.`;
+  if (reason === 'RolledBack' || reason === 'Aborted')
+    return `Fix what failed (\`molt history ${name}\`, kubectl describe apps.molt.dev ${name}) and apply a changed spec; the same spec is not tried again.`;
+  if (reason === 'NamespaceSwitchRefused')
+    return 'Set spec.upgradeConfig.allowNamespaceSwitch: true if the package really moved.';
   return `See \`molt history ${name}\` and the App's events (kubectl describe apps.molt.dev ${name}); correct the spec and apply again.`;
 }

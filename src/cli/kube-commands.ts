@@ -26,15 +26,27 @@ function list(items: MoltObject[]): unknown {
 }
 
 /** `molt get apps|app NAME|releases` on a cluster. */
-export async function kubeGetCommand(resource: string, name: string | undefined, opts: GlobalOptions & { output: string }): Promise<number> {
+export async function kubeGetCommand(
+  resource: string,
+  name: string | undefined,
+  opts: GlobalOptions & { output: string },
+): Promise<number> {
   const format = outputFormat(opts.output);
   const isRelease = ['release', 'releases'].includes(resource);
-  if (!isRelease && !['app', 'apps'].includes(resource)) throw new UsageError(`unknown resource type "${resource}"`, 'Use `molt get apps`, `molt get app NAME` or `molt get releases`.');
+  if (!isRelease && !['app', 'apps'].includes(resource))
+    throw new UsageError(
+      `unknown resource type "${resource}"`,
+      'Use `molt get apps`, `molt get app NAME` or `molt get releases`.',
+    );
   const t = await connect(opts);
   if (isRelease) {
-    const releases = name ? [await t.api.get<MoltObject>(RESOURCES.releases, undefined, name)].filter((r) => r !== undefined) : (await t.api.list<MoltObject>(RESOURCES.releases, undefined)).items;
-    if (name && releases.length === 0) throw new UsageError(`release "${name}" not found`, 'List the releases with `molt get releases`.');
-    if (format === 'json' || format === 'yaml') process.stdout.write(structured(name ? printable(releases[0] as MoltObject) : list(releases), format));
+    const releases = name
+      ? [await t.api.get<MoltObject>(RESOURCES.releases, undefined, name)].filter((r) => r !== undefined)
+      : (await t.api.list<MoltObject>(RESOURCES.releases, undefined)).items;
+    if (name && releases.length === 0)
+      throw new UsageError(`release "${name}" not found`, 'List the releases with `molt get releases`.');
+    if (format === 'json' || format === 'yaml')
+      process.stdout.write(structured(name ? printable(releases[0] as MoltObject) : list(releases), format));
     else process.stdout.write(renderKubeReleases(releases, await appsForReleases(t)));
     return 0;
   }
@@ -66,7 +78,9 @@ export async function kubeHistoryCommand(name: string, opts: GlobalOptions & { o
   const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
   const t = await connect(opts);
   const history = ((await requireApp(t, name)).status as AppStatus | undefined)?.history ?? [];
-  process.stdout.write(format === 'json' || format === 'yaml' ? structured(history, format) : renderKubeHistory(history));
+  process.stdout.write(
+    format === 'json' || format === 'yaml' ? structured(history, format) : renderKubeHistory(history),
+  );
   return 0;
 }
 
@@ -83,22 +97,44 @@ export async function kubeRollbackCommand(name: string, opts: GlobalOptions & Ku
   const isRelease = typeof app.spec?.['release'] === 'string';
   const requested = app.metadata.annotations?.[ANNOTATIONS.rollbackTo];
   if (s.upgrade?.state === 'RollingBack' || requested) {
-    throw new RollbackRefusedError('RollbackInProgress', `app "${name}" is already rolling back${requested ? ` to ${requested}` : s.upgrade ? ` to ${s.upgrade.from}` : ''}`, `Wait for it: \`molt history ${name}\` shows when it ended.`);
+    throw new RollbackRefusedError(
+      'RollbackInProgress',
+      `app "${name}" is already rolling back${requested ? ` to ${requested}` : s.upgrade ? ` to ${s.upgrade.from}` : ''}`,
+      `Wait for it: \`molt history ${name}\` shows when it ended.`,
+    );
   }
-  const target = s.upgrade?.state === 'Upgrading' && s.upgrade.from
-    ? { to: s.upgrade.from, ...(!isRelease && s.image ? { image: s.image } : {}) }
-    : rollbackTarget(s.history, isRelease ? s.release : s.installedVersion);
+  const target =
+    s.upgrade?.state === 'Upgrading' && s.upgrade.from
+      ? { to: s.upgrade.from, ...(!isRelease && s.image ? { image: s.image } : {}) }
+      : rollbackTarget(s.history, isRelease ? s.release : s.installedVersion);
   if (!target) {
-    throw new RollbackRefusedError('NothingToRollBack', `app "${name}" has no previous ${isRelease ? 'release' : 'version'} to go back to (${s.installedVersion ? `it runs ${isRelease ? s.release : s.installedVersion}, as installed` : 'nothing is installed'})`, `\`molt history ${name}\` lists what happened to it.`);
+    throw new RollbackRefusedError(
+      'NothingToRollBack',
+      `app "${name}" has no previous ${isRelease ? 'release' : 'version'} to go back to (${s.installedVersion ? `it runs ${isRelease ? s.release : s.installedVersion}, as installed` : 'nothing is installed'})`,
+      `\`molt history ${name}\` lists what happened to it.`,
+    );
   }
   // An inline app goes back to its whole previous spec (env, volumes, probes… as they were),
   // as helm rollback would; without a recorded spec (an upgrade in flight), version and image.
-  const spec = isRelease ? { ...app.spec, release: target.to }
-    : 'spec' in target && target.spec ? applyable(target.spec) : { ...app.spec, version: target.to, ...(target.image ? { image: target.image } : {}) };
-  const body: MoltObject = { metadata: { name, namespace: t.namespace, labels: app.metadata.labels ?? {}, annotations: { [ANNOTATIONS.rollbackTo]: target.to } }, spec };
+  const spec = isRelease
+    ? { ...app.spec, release: target.to }
+    : 'spec' in target && target.spec
+      ? applyable(target.spec)
+      : { ...app.spec, version: target.to, ...(target.image ? { image: target.image } : {}) };
+  const body: MoltObject = {
+    metadata: {
+      name,
+      namespace: t.namespace,
+      labels: app.metadata.labels ?? {},
+      annotations: { [ANNOTATIONS.rollbackTo]: target.to },
+    },
+    spec,
+  };
   // Forced: the rollback takes the version over from whoever applied it (kubectl, molt, GitOps).
   const after = await t.api.apply<MoltObject>(RESOURCES.apps, t.namespace, body, true);
-  say(`app/${name}: rolling back to ${target.to}${s.upgrade?.state === 'Upgrading' ? ` (the upgrade to ${s.upgrade.to} in flight is rolled back)` : ''}`);
+  say(
+    `app/${name}: rolling back to ${target.to}${s.upgrade?.state === 'Upgrading' ? ` (the upgrade to ${s.upgrade.to} in flight is rolled back)` : ''}`,
+  );
   if (opts.wait === false) {
     process.stdout.write(`app/${name} rollback to ${target.to} requested (not waiting: --no-wait)\n`);
     return 0;
@@ -114,7 +150,9 @@ export async function kubeDeleteCommand(name: string, opts: GlobalOptions & { vo
   const deadline = Date.now() + 120_000;
   while (await t.api.get(RESOURCES.apps, t.namespace, name)) {
     if (Date.now() > deadline) {
-      say(`app/${name} is being deleted; the operator has not released it within 120s (is it running?)${opts.volumes ? ': its volume claims were NOT removed' : ''}`);
+      say(
+        `app/${name} is being deleted; the operator has not released it within 120s (is it running?)${opts.volumes ? ': its volume claims were NOT removed' : ''}`,
+      );
       return 1;
     }
     await new Promise((r) => setTimeout(r, 500));
@@ -123,9 +161,12 @@ export async function kubeDeleteCommand(name: string, opts: GlobalOptions & { vo
     process.stdout.write(`app/${name} deleted; volumes kept (use --volumes to remove them)\n`);
     return 0;
   }
-  const claims = (await t.api.list<KubeObject>(RESOURCES.pvcs, t.namespace, { labelSelector: `${LABELS.app}=${name}` })).items;
+  const claims = (await t.api.list<KubeObject>(RESOURCES.pvcs, t.namespace, { labelSelector: `${LABELS.app}=${name}` }))
+    .items;
   for (const c of claims) await t.api.delete(RESOURCES.pvcs, t.namespace, c.metadata.name ?? '');
-  process.stdout.write(`app/${name} deleted (${claims.length ? claims.map((c) => `pvc/${c.metadata.name}`).join(', ') : 'no volume claims'} removed)\n`);
+  process.stdout.write(
+    `app/${name} deleted (${claims.length ? claims.map((c) => `pvc/${c.metadata.name}`).join(', ') : 'no volume claims'} removed)\n`,
+  );
   return 0;
 }
 

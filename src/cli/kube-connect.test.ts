@@ -11,13 +11,16 @@ import { CrdsNotInstalledError } from './kube-errors.ts';
 
 function kubeconfig(dir: string, server: string): string {
   const file = join(dir, 'config');
-  writeFileSync(file, `apiVersion: v1
+  writeFileSync(
+    file,
+    `apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]
 users: [{name: u, user: {token: t}}]
 contexts: [{name: ctx, context: {cluster: c, user: u, namespace: shop}}]
 current-context: ctx
-`);
+`,
+  );
   return file;
 }
 
@@ -26,7 +29,16 @@ test('an API server without the molt.dev group: CrdsNotInstalled, naming the fix
   // A real HTTP exchange with an API server that serves no molt.dev group (answers like kube-apiserver: 404 Status).
   const server = createServer((_req, res) => {
     res.writeHead(404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', message: 'the server could not find the requested resource', code: 404 }));
+    res.end(
+      JSON.stringify({
+        kind: 'Status',
+        apiVersion: 'v1',
+        status: 'Failure',
+        reason: 'NotFound',
+        message: 'the server could not find the requested resource',
+        code: 404,
+      }),
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => {

@@ -15,24 +15,39 @@ export interface MoltObject extends KubeObject {
 }
 
 /** The target, checked: the API server answers and molt.dev/v1alpha1 serves `resources` (by default apps and releases). */
-export async function connect(opts: GlobalOptions, resources: readonly string[] = ['apps', 'releases']): Promise<KubeTarget> {
+export async function connect(
+  opts: GlobalOptions,
+  resources: readonly string[] = ['apps', 'releases'],
+): Promise<KubeTarget> {
   const target = kubeTarget(opts);
   let list: { resources?: { name: string }[] };
   try {
-    list = await target.client.request({ method: 'GET', path: '/apis/molt.dev/v1alpha1', operation: 'discover molt.dev/v1alpha1' });
+    list = await target.client.request({
+      method: 'GET',
+      path: '/apis/molt.dev/v1alpha1',
+      operation: 'discover molt.dev/v1alpha1',
+    });
   } catch (e) {
-    if (isStatus(e, 404)) throw new CrdsNotInstalledError(target.client.server, 'the API group molt.dev/v1alpha1 is not served');
+    if (isStatus(e, 404))
+      throw new CrdsNotInstalledError(target.client.server, 'the API group molt.dev/v1alpha1 is not served');
     throw e;
   }
   const names = new Set((list.resources ?? []).map((r) => r.name));
   const missing = resources.filter((r) => !names.has(r));
-  if (missing.length) throw new CrdsNotInstalledError(target.client.server, `molt.dev/v1alpha1 has no ${missing.join(', ')}`);
+  if (missing.length)
+    throw new CrdsNotInstalledError(target.client.server, `molt.dev/v1alpha1 has no ${missing.join(', ')}`);
   return target;
 }
 
 /** The command line that shows the App, for hints (same cluster flags). */
 export function watchCommand(opts: GlobalOptions, namespace: string, name: string): string {
-  const flags = [opts.kubeconfig ? `--kubeconfig ${opts.kubeconfig}` : '', opts.context ? `--context ${opts.context}` : '', opts.inCluster ? '--in-cluster' : ''].filter(Boolean).join(' ');
+  const flags = [
+    opts.kubeconfig ? `--kubeconfig ${opts.kubeconfig}` : '',
+    opts.context ? `--context ${opts.context}` : '',
+    opts.inCluster ? '--in-cluster' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
   return `molt ${flags} -n ${namespace} get app ${name}`;
 }
 

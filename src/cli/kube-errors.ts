@@ -10,7 +10,10 @@ import type { FailureCode } from '../core/policy/index.ts';
 export class CrdsNotInstalledError extends MoltError {
   readonly code = 'CrdsNotInstalled';
   constructor(server: string, detail: string) {
-    super(`molt's CRDs are not installed on this cluster (${server}): ${detail}`, "Install them and the operator: kubectl apply -k deploy/ (or the Helm chart deploy/helm/molt).");
+    super(
+      `molt's CRDs are not installed on this cluster (${server}): ${detail}`,
+      'Install them and the operator: kubectl apply -k deploy/ (or the Helm chart deploy/helm/molt).',
+    );
   }
 }
 
@@ -18,7 +21,10 @@ export class CrdsNotInstalledError extends MoltError {
 export class KubeAppNotFoundError extends MoltError {
   readonly code = 'AppNotFound';
   constructor(name: string, namespace: string) {
-    super(`app "${name}" not found in namespace "${namespace}"`, 'List the apps with `molt --kubeconfig FILE -n NAMESPACE get apps`; -n picks the namespace (default: the context\'s).');
+    super(
+      `app "${name}" not found in namespace "${namespace}"`,
+      "List the apps with `molt --kubeconfig FILE -n NAMESPACE get apps`; -n picks the namespace (default: the context's).",
+    );
   }
 }
 
@@ -26,7 +32,10 @@ export class KubeAppNotFoundError extends MoltError {
 export class ApplyConflictError extends MoltError {
   readonly code = 'ApplyConflict';
   constructor(what: string, detail: string) {
-    super(`${what}: ${detail}`, 'Another tool (kubectl, a GitOps controller) owns these fields. Change them with that tool, or take them over: kubectl apply --server-side --field-manager=molt-cli --force-conflicts -f FILE.');
+    super(
+      `${what}: ${detail}`,
+      'Another tool (kubectl, a GitOps controller) owns these fields. Change them with that tool, or take them over: kubectl apply --server-side --field-manager=molt-cli --force-conflicts -f FILE.',
+    );
   }
 }
 
@@ -43,7 +52,10 @@ export class OperationFailedError extends MoltError {
 export class WaitTimeoutError extends MoltError {
   readonly code = 'WaitTimeout';
   constructor(what: string, seconds: number, state: string, watch: string) {
-    super(`${what} is not done after ${seconds}s (--timeout); it continues in the cluster. Now: ${state}`, `Watch it with \`${watch}\` (or kubectl get apps.molt.dev -w); a failure is rolled back by the operator.`);
+    super(
+      `${what} is not done after ${seconds}s (--timeout); it continues in the cluster. Now: ${state}`,
+      `Watch it with \`${watch}\` (or kubectl get apps.molt.dev -w); a failure is rolled back by the operator.`,
+    );
   }
 }
 

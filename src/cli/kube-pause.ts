@@ -15,7 +15,10 @@ import { KubeAppNotFoundError } from './kube-errors.ts';
 export class NotPausableError extends MoltError {
   readonly code = 'NotPausable';
   constructor(name: string) {
-    super(`app "${name}" runs an image (spec.image), not a Release: only a release app's rollout goes member by member and can pause`, 'Pause and resume apps that name a Release (spec.release); an inline app upgrades as one step.');
+    super(
+      `app "${name}" runs an image (spec.image), not a Release: only a release app's rollout goes member by member and can pause`,
+      'Pause and resume apps that name a Release (spec.release); an inline app upgrades as one step.',
+    );
   }
 }
 
@@ -26,11 +29,21 @@ export async function kubePauseCommand(name: string, paused: boolean, opts: Glob
   if (!app) throw new KubeAppNotFoundError(name, t.namespace);
   if (typeof app.spec?.['release'] !== 'string') throw new NotPausableError(name);
   const was = app.metadata.annotations?.[PAUSED_ANNOTATION] === 'true';
-  await t.api.mergePatch(RESOURCES.apps, t.namespace, name, { metadata: { annotations: { [PAUSED_ANNOTATION]: paused ? 'true' : null } } });
+  await t.api.mergePatch(RESOURCES.apps, t.namespace, name, {
+    metadata: { annotations: { [PAUSED_ANNOTATION]: paused ? 'true' : null } },
+  });
   const status = (app.status ?? {}) as { phase?: string; upgrade?: { cause?: string } };
   const line = paused
-    ? was ? 'already paused' : status.upgrade ? 'pause requested: the rollout stops before its next member' : 'pause requested: no rollout is in flight; the next one stops before its first member'
-    : !was ? 'not paused' : status.phase === 'Paused' && status.upgrade?.cause ? `resumed: the failed member is restarted once more (${status.upgrade.cause})` : 'resumed';
+    ? was
+      ? 'already paused'
+      : status.upgrade
+        ? 'pause requested: the rollout stops before its next member'
+        : 'pause requested: no rollout is in flight; the next one stops before its first member'
+    : !was
+      ? 'not paused'
+      : status.phase === 'Paused' && status.upgrade?.cause
+        ? `resumed: the failed member is restarted once more (${status.upgrade.cause})`
+        : 'resumed';
   process.stdout.write(`app/${name} ${line}\n`);
   return 0;
 }

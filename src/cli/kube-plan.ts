@@ -28,7 +28,10 @@ type Verdict = 'none' | 'pending' | 'error';
 
 /** `molt plan -f FILE` against the cluster; returns the exit code. */
 export async function kubePlanCommand(opts: GlobalOptions & { filename: string }): Promise<number> {
-  const docs = await readManifests(opts.filename, ['App', 'Release', 'ReleaseApp'], { namespaces: true, cluster: true });
+  const docs = await readManifests(opts.filename, ['App', 'Release', 'ReleaseApp'], {
+    namespaces: true,
+    cluster: true,
+  });
   requireSameNamespace(docs, opts.namespace);
   const cluster = await connect(opts);
   let pending = false;
@@ -52,30 +55,53 @@ async function planDocument(t: KubeTarget, doc: Doc): Promise<Verdict> {
   const namespace = release ? undefined : t.namespace;
   const live = await t.api.get<MoltObject>(type, namespace, name);
   // A change the rules refuse is reported as such before the dry run (which might only meet a field conflict).
-  const installed = doc.kind === 'App' && live ? annotationJson<InstalledRecord>(await t.api.get<StatefulSet>(RESOURCES.statefulsets, t.namespace, statefulSetName(name)), ANNOTATIONS.installed) : undefined;
+  const installed =
+    doc.kind === 'App' && live
+      ? annotationJson<InstalledRecord>(
+          await t.api.get<StatefulSet>(RESOURCES.statefulsets, t.namespace, statefulSetName(name)),
+          ANNOTATIONS.installed,
+        )
+      : undefined;
   if (doc.kind === 'App' && installed) refusal(doc.manifest, installed, `app/${name}`);
   const dry = await serverSideApply(t, type, namespace, doc, true);
   // Defaults molt writes and kubectl does not are no change: compare what each spec means.
   const objectChanges = !live || (live.metadata.generation !== dry.metadata.generation && !sameMeaning(doc, live));
-  if (live && objectChanges) process.stdout.write(`  fields the apply changes: ${changedPaths(live.spec, dry.spec).join(', ') || '(metadata)'}\n`);
+  if (live && objectChanges)
+    process.stdout.write(
+      `  fields the apply changes: ${changedPaths(live.spec, dry.spec).join(', ') || '(metadata)'}\n`,
+    );
   const what = `${release ? 'release' : 'app'}/${name}${namespace ? ` (namespace ${namespace})` : ''}`;
   if (doc.kind !== 'App') {
-    process.stdout.write(`${what}: ${!live ? 'would be created' : objectChanges ? 'would be configured' : 'no changes'}\n`);
+    process.stdout.write(
+      `${what}: ${!live ? 'would be created' : objectChanges ? 'would be configured' : 'no changes'}\n`,
+    );
     return objectChanges ? 'pending' : 'none';
   }
   return planApp(t, doc.manifest, what, live, objectChanges);
 }
 
-async function planApp(t: KubeTarget, desired: AppManifest, what: string, live: MoltObject | undefined, objectChanges: boolean): Promise<Verdict> {
-  const sts = live ? await t.api.get<StatefulSet>(RESOURCES.statefulsets, t.namespace, statefulSetName(desired.metadata.name)) : undefined;
+async function planApp(
+  t: KubeTarget,
+  desired: AppManifest,
+  what: string,
+  live: MoltObject | undefined,
+  objectChanges: boolean,
+): Promise<Verdict> {
+  const sts = live
+    ? await t.api.get<StatefulSet>(RESOURCES.statefulsets, t.namespace, statefulSetName(desired.metadata.name))
+    : undefined;
   const installed = annotationJson<InstalledRecord>(sts, ANNOTATIONS.installed);
   const journal = annotationJson<UpgradeJournal>(sts, ANNOTATIONS.upgrade);
   if (journal) {
-    process.stdout.write(`${what}: ${journal.state === 'Upgrading' ? 'upgrade' : 'rollback'} ${journal.from} → ${journal.to} in flight on the cluster; ${objectChanges ? 'this change waits until it is over' : 'nothing more to do'}\n`);
+    process.stdout.write(
+      `${what}: ${journal.state === 'Upgrading' ? 'upgrade' : 'rollback'} ${journal.from} → ${journal.to} in flight on the cluster; ${objectChanges ? 'this change waits until it is over' : 'nothing more to do'}\n`,
+    );
     return 'pending';
   }
   if (live && !installed) {
-    process.stdout.write(`${what}: being installed by the operator (not yet running)${objectChanges ? '; the spec changes' : ''}\n`);
+    process.stdout.write(
+      `${what}: being installed by the operator (not yet running)${objectChanges ? '; the spec changes' : ''}\n`,
+    );
     return 'pending';
   }
   const current = installed ? { ...desired, spec: installed.spec } : undefined;
@@ -91,8 +117,14 @@ async function planApp(t: KubeTarget, desired: AppManifest, what: string, live: 
   process.stdout.write(`${what}: ${d.action} ${d.from ? `${d.from} → ` : ''}${d.to} (${d.reason}) by the operator\n`);
   d.warnings.forEach((w) => process.stdout.write(`  WARNING: ${w}\n`));
   const image = desired.spec.image;
-  if (d.action === 'install') process.stdout.write(`  a StatefulSet and headless Service ${desired.metadata.name}, ${desired.spec.volumes.length} volume claim(s), ${image}\n`);
-  else process.stdout.write(`  per member from the highest ordinal: pre-upgrade of ${desired.spec.version} in the old pod (spec.upgrade, else ${image}'s labels), template to ${image} (pinned to its digest), pod restarted, post-upgrade, Ready; automatic rollback on failure\n`);
+  if (d.action === 'install')
+    process.stdout.write(
+      `  a StatefulSet and headless Service ${desired.metadata.name}, ${desired.spec.volumes.length} volume claim(s), ${image}\n`,
+    );
+  else
+    process.stdout.write(
+      `  per member from the highest ordinal: pre-upgrade of ${desired.spec.version} in the old pod (spec.upgrade, else ${image}'s labels), template to ${image} (pinned to its digest), pod restarted, post-upgrade, Ready; automatic rollback on failure\n`,
+    );
   return 'pending';
 }
 
@@ -100,14 +132,28 @@ async function planApp(t: KubeTarget, desired: AppManifest, what: string, live: 
 function refusal(desired: AppManifest, installed: InstalledRecord, what: string): void {
   const d = decide(desired, { ...desired, spec: installed.spec });
   const volumes = d.action === 'upgrade' ? volumeChange(installed.spec, desired.spec) : undefined;
-  if (volumes) throw new UpgradeRefusedError('ChangeRefused', `${what}: ${volumes}`, 'Keep the volumes as they are; a new volume needs a new app (or move the data yourself).');
+  if (volumes)
+    throw new UpgradeRefusedError(
+      'ChangeRefused',
+      `${what}: ${volumes}`,
+      'Keep the volumes as they are; a new volume needs a new app (or move the data yourself).',
+    );
 }
 
 /** True when the live object's spec, validated with the document's schema (defaults filled), is the document's. */
 function sameMeaning(doc: Doc, live: MoltObject): boolean {
   const schema = doc.kind === 'Release' ? releaseDocument : doc.kind === 'App' ? appDocument : releaseAppDocument;
-  const parsed = schema.safeParse({ apiVersion: API_VERSION, kind: doc.kind === 'ReleaseApp' ? 'App' : doc.kind, metadata: { name: live.metadata.name, labels: live.metadata.labels ?? {} }, spec: live.spec });
-  return parsed.success && sameValue(parsed.data.spec, doc.manifest.spec) && sameValue(parsed.data.metadata.labels, doc.manifest.metadata.labels);
+  const parsed = schema.safeParse({
+    apiVersion: API_VERSION,
+    kind: doc.kind === 'ReleaseApp' ? 'App' : doc.kind,
+    metadata: { name: live.metadata.name, labels: live.metadata.labels ?? {} },
+    spec: live.spec,
+  });
+  return (
+    parsed.success &&
+    sameValue(parsed.data.spec, doc.manifest.spec) &&
+    sameValue(parsed.data.metadata.labels, doc.manifest.metadata.labels)
+  );
 }
 
 /** Dotted paths where two JSON values differ (arrays compared whole). */

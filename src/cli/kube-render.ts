@@ -29,38 +29,63 @@ export function kubeAppRow(app: MoltObject, wide: boolean, now = Date.now()): st
     s.phase ?? '<pending>',
     readyMembers(s),
     age(app.metadata.creationTimestamp, now),
-    ...(wide ? [
-      typeof spec['release'] === 'string' ? `release ${s.release ?? spec['release']}` : (s.image ?? String(spec['image'] ?? '<none>')),
-      u ? `${u.from ?? '∅'}→${u.to} ${u.outcome}` : '<none>',
-      s.message ?? '',
-    ] : []),
+    ...(wide
+      ? [
+          typeof spec['release'] === 'string'
+            ? `release ${s.release ?? spec['release']}`
+            : (s.image ?? String(spec['image'] ?? '<none>')),
+          u ? `${u.from ?? '∅'}→${u.to} ${u.outcome}` : '<none>',
+          s.message ?? '',
+        ]
+      : []),
   ];
 }
 
 /** `get apps` / `get app NAME` as a table. */
 export function renderKubeApps(apps: MoltObject[], wide: boolean, now = Date.now()): string {
-  return table(kubeAppHeader(wide), apps.map((a) => kubeAppRow(a, wide, now)));
+  return table(
+    kubeAppHeader(wide),
+    apps.map((a) => kubeAppRow(a, wide, now)),
+  );
 }
 
 /** `molt history NAME` from status.history, numbered from the oldest kept, like local history. */
 export function renderKubeHistory(entries: HistoryEntry[]): string {
   if (entries.length === 0) return 'No history recorded yet.\n';
-  return entries.map((e, i) => {
-    const head = `#${i + 1} ${e.kind} ${e.from ?? '∅'} → ${e.to}   ${e.result}   ${e.startedAt ?? e.finishedAt}`;
-    const images = e.toImage ? `\n   image: ${e.fromImage ? `${e.fromImage} → ` : ''}${e.toImage}` : '';
-    return `${head}${images}${e.cause ? `\n   cause: ${e.cause}` : ''}`;
-  }).join('\n') + '\n';
+  return (
+    entries
+      .map((e, i) => {
+        const head = `#${i + 1} ${e.kind} ${e.from ?? '∅'} → ${e.to}   ${e.result}   ${e.startedAt ?? e.finishedAt}`;
+        const images = e.toImage ? `\n   image: ${e.fromImage ? `${e.fromImage} → ` : ''}${e.toImage}` : '';
+        return `${head}${images}${e.cause ? `\n   cause: ${e.cause}` : ''}`;
+      })
+      .join('\n') + '\n'
+  );
 }
 
 /** `get releases`: the catalog, with the Apps (of the namespaces read) that run or name each. */
 export function renderKubeReleases(releases: MoltObject[], apps: MoltObject[]): string {
-  return table(['NAME', 'PACKAGE', 'VERSION', 'UPGRADABLE', 'ROLES', 'USED BY'], releases.map((r) => {
-    const name = r.metadata.name ?? '';
-    const spec = r.spec ?? {};
-    const users = apps.filter((a) => a.spec?.['release'] === name || statusOf(a).release === name).map((a) => `${a.metadata.namespace}/${a.metadata.name}`);
-    const roles = Array.isArray(spec['roles']) ? (spec['roles'] as { name: string }[]).map((x) => x.name).join(',') : '';
-    return [name, String(spec['package'] ?? ''), String(spec['version'] ?? ''), spec['upgradable'] === undefined ? '<unset>' : String(spec['upgradable']), roles, users.join(',') || '<none>'];
-  }));
+  return table(
+    ['NAME', 'PACKAGE', 'VERSION', 'UPGRADABLE', 'ROLES', 'USED BY'],
+    releases.map((r) => {
+      const name = r.metadata.name ?? '';
+      const spec = r.spec ?? {};
+      const users = apps
+        .filter((a) => a.spec?.['release'] === name || statusOf(a).release === name)
+        .map((a) => `${a.metadata.namespace}/${a.metadata.name}`);
+      const roles = Array.isArray(spec['roles'])
+        ? (spec['roles'] as { name: string }[]).map((x) => x.name).join(',')
+        : '';
+      return [
+        name,
+        String(spec['package'] ?? ''),
+        String(spec['version'] ?? ''),
+        spec['upgradable'] === undefined ? '<unset>' : String(spec['upgradable']),
+        roles,
+        users.join(',') || '<none>',
+      ];
+    }),
+  );
 }
 
 /**
@@ -68,8 +93,15 @@ export function renderKubeReleases(releases: MoltObject[], apps: MoltObject[]): 
  * operation that succeeded, with its image and (inline apps, operators that record it) its
  * whole spec; undefined when there is none (only the install).
  */
-export function rollbackTarget(history: HistoryEntry[] | undefined, installed: string | undefined): { to: string; image?: string; spec?: Record<string, unknown> } | undefined {
+export function rollbackTarget(
+  history: HistoryEntry[] | undefined,
+  installed: string | undefined,
+): { to: string; image?: string; spec?: Record<string, unknown> } | undefined {
   const last = [...(history ?? [])].reverse().find((e) => e.result === 'Succeeded' && e.kind !== 'install');
   if (!last?.from || last.to !== installed) return undefined;
-  return { to: last.from, ...(last.fromImage ? { image: last.fromImage } : {}), ...(last.fromSpec ? { spec: last.fromSpec } : {}) };
+  return {
+    to: last.from,
+    ...(last.fromImage ? { image: last.fromImage } : {}),
+    ...(last.fromSpec ? { spec: last.fromSpec } : {}),
+  };
 }

@@ -33,7 +33,18 @@ export function kubeTarget(opts: GlobalOptions): KubeTarget {
  * is sent (kubectl's rule). Releases are cluster-wide: their namespace is ignored, as kubectl does.
  */
 export function requireSameNamespace(docs: readonly ManifestDocument[], flag: string | undefined): void {
-  const clash = docs.filter((d) => d.kind !== 'Release' && flag !== undefined && d.namespace && d.namespace.name !== flag);
+  const clash = docs.filter(
+    (d) => d.kind !== 'Release' && flag !== undefined && d.namespace && d.namespace.name !== flag,
+  );
   if (clash.length === 0) return;
-  throw new InvalidInputError(clash.map((d) => ({ file: d.file, line: d.namespace?.line, column: d.namespace?.column, field: 'metadata.namespace', message: `"${d.namespace?.name}" does not match --namespace "${flag}" (nothing was applied)` })), `Pass -n ${clash[0]?.namespace?.name}, or remove metadata.namespace from the document.`);
+  throw new InvalidInputError(
+    clash.map((d) => ({
+      file: d.file,
+      line: d.namespace?.line,
+      column: d.namespace?.column,
+      field: 'metadata.namespace',
+      message: `"${d.namespace?.name}" does not match --namespace "${flag}" (nothing was applied)`,
+    })),
+    `Pass -n ${clash[0]?.namespace?.name}, or remove metadata.namespace from the document.`,
+  );
 }

@@ -16,7 +16,14 @@ export type AppOutcome =
   | { kind: 'failed'; reason: string; message: string };
 
 /** Progressing reasons with status False that mean "not there yet", not "it failed". */
-const NOT_FAILED = new Set(['UpToDate', 'MembersNotReady', 'Installing', 'Progressing', 'ReleaseNotFound', 'ReconcileError']);
+const NOT_FAILED = new Set([
+  'UpToDate',
+  'MembersNotReady',
+  'Installing',
+  'Progressing',
+  'ReleaseNotFound',
+  'ReconcileError',
+]);
 
 function condition(s: AppStatus, type: string): KubeCondition | undefined {
   return s.conditions?.find((c) => c.type === type);
@@ -33,12 +40,14 @@ export function atSpec(app: MoltObject): boolean {
 /** The outcome of generation `generation` of the App, as its status tells it. */
 export function appOutcome(app: MoltObject, generation: number): AppOutcome {
   const s = (app.status ?? {}) as AppStatus;
-  if ((s.observedGeneration ?? 0) < generation) return { kind: 'pending', message: `waiting for the operator to observe generation ${generation}` };
+  if ((s.observedGeneration ?? 0) < generation)
+    return { kind: 'pending', message: `waiting for the operator to observe generation ${generation}` };
   const message = s.message ?? s.phase ?? 'no status yet';
   if (s.phase === 'Upgrading' || s.phase === 'RollingBack') return { kind: 'pending', message };
   if (s.phase === 'Running' && atSpec(app) && condition(s, 'Ready')?.status === 'True') return { kind: 'done' };
   const progressing = condition(s, 'Progressing');
-  if (progressing && progressing.status === 'False' && !NOT_FAILED.has(progressing.reason)) return { kind: 'failed', reason: progressing.reason, message: progressing.message };
+  if (progressing && progressing.status === 'False' && !NOT_FAILED.has(progressing.reason))
+    return { kind: 'failed', reason: progressing.reason, message: progressing.message };
   if (s.phase === 'Failed') return { kind: 'failed', reason: progressing?.reason ?? 'Failed', message };
   return { kind: 'pending', message };
 }
@@ -59,7 +68,9 @@ export interface WaitOptions {
 }
 
 /** Polls the App until its outcome is known; throws WaitTimeoutError at the deadline. */
-export async function waitForApp(o: WaitOptions): Promise<{ app: MoltObject; outcome: Exclude<AppOutcome, { kind: 'pending' }> }> {
+export async function waitForApp(
+  o: WaitOptions,
+): Promise<{ app: MoltObject; outcome: Exclude<AppOutcome, { kind: 'pending' }> }> {
   const deadline = Date.now() + o.timeoutSeconds * 1000;
   let last = '';
   for (;;) {

@@ -6,18 +6,26 @@
 
 /** A module's functions, each returning a promise (its module is imported on first call). */
 export type LazyModule<T> = {
-  [K in keyof T as T[K] extends (...args: never[]) => unknown ? K : never]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+  [K in keyof T as T[K] extends (...args: never[]) => unknown ? K : never]: T[K] extends (...args: infer A) => infer R
+    ? (...args: A) => Promise<Awaited<R>>
+    : never;
 };
 
 /** Wraps `load` so that calling any exported function imports the module first, once. */
 export function lazyModule<T extends object>(load: () => Promise<T>): LazyModule<T> {
   let loaded: Promise<T> | undefined;
-  return new Proxy({}, {
-    get: (_, name) => async (...args: unknown[]) => {
-      const mod = (await (loaded ??= load())) as Record<string | symbol, unknown>;
-      const fn = mod[name];
-      if (typeof fn !== 'function') throw new Error(`internal: ${String(name)} is not a function of the lazily loaded module`);
-      return (fn as (...a: unknown[]) => unknown)(...args);
+  return new Proxy(
+    {},
+    {
+      get:
+        (_, name) =>
+        async (...args: unknown[]) => {
+          const mod = (await (loaded ??= load())) as Record<string | symbol, unknown>;
+          const fn = mod[name];
+          if (typeof fn !== 'function')
+            throw new Error(`internal: ${String(name)} is not a function of the lazily loaded module`);
+          return (fn as (...a: unknown[]) => unknown)(...args);
+        },
     },
-  }) as LazyModule<T>;
+  ) as LazyModule<T>;
 }

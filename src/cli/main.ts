@@ -11,7 +11,18 @@ import { registerLifecycleCommands } from './lifecycle-cli.ts';
 import { registerContainerCommands } from './container-cli.ts';
 
 // Each command's code is loaded when it runs (lazy.ts): `--version` and `--help` load none.
-const { applyCommand, deleteCommand, getCommand, historyCommand, pauseResumeCommand, planCommand, recoverCommand, reportError, rollbackCommand, snapshotsCommand } = lazyModule(() => import('./commands.ts'));
+const {
+  applyCommand,
+  deleteCommand,
+  getCommand,
+  historyCommand,
+  pauseResumeCommand,
+  planCommand,
+  recoverCommand,
+  reportError,
+  rollbackCommand,
+  snapshotsCommand,
+} = lazyModule(() => import('./commands.ts'));
 
 type Action = (...args: never[]) => number | Promise<number>;
 
@@ -19,57 +30,106 @@ function build(): Command {
   const program = new Command('molt')
     .description('Upgrade running stateful containerized apps without losing their data or their network identity.')
     .version('0.1.0')
-    .option('--engine <url>', 'container engine socket (unix:///path); default: CONTAINER_HOST, DOCKER_HOST, Podman and Docker sockets')
+    .option(
+      '--engine <url>',
+      'container engine socket (unix:///path); default: CONTAINER_HOST, DOCKER_HOST, Podman and Docker sockets',
+    )
     .option('--home <dir>', 'molt state directory (default: $MOLT_HOME or ~/.local/share/molt)')
-    .option('--kubeconfig <file>', 'act on this Kubernetes cluster through molt\'s custom resources instead of the local engine')
+    .option(
+      '--kubeconfig <file>',
+      "act on this Kubernetes cluster through molt's custom resources instead of the local engine",
+    )
     .option('--context <name>', 'the kubeconfig context to use (implies the cluster)')
-    .option('-n, --namespace <ns>', 'namespace on the cluster (default: the context\'s)')
-    .option('--in-cluster', 'act on the cluster of this pod\'s service account')
+    .option('-n, --namespace <ns>', "namespace on the cluster (default: the context's)")
+    .option('--in-cluster', "act on the cluster of this pod's service account")
     .showHelpAfterError()
     .exitOverride();
-  const withGlobals = <T extends object>(cmd: Command, opts: T): T & GlobalOptions => ({ ...program.opts<GlobalOptions>(), ...opts });
-  const run = (fn: Action) => async (...args: unknown[]) => {
-    process.exitCode = await (fn as (...a: unknown[]) => number | Promise<number>)(...args);
-  };
+  const withGlobals = <T extends object>(cmd: Command, opts: T): T & GlobalOptions => ({
+    ...program.opts<GlobalOptions>(),
+    ...opts,
+  });
+  const run =
+    (fn: Action) =>
+    async (...args: unknown[]) => {
+      process.exitCode = await (fn as (...a: unknown[]) => number | Promise<number>)(...args);
+    };
 
-  program.command('apply').description('create the app, or upgrade it when its version, image or container settings changed')
+  program
+    .command('apply')
+    .description('create the app, or upgrade it when its version, image or container settings changed')
     .requiredOption('-f, --filename <file>', 'manifest file (YAML; - for stdin)')
-    .option('--timeout <duration>', 'roll back when not done within this time (on a cluster: stop waiting; the operator goes on)', '10m')
+    .option(
+      '--timeout <duration>',
+      'roll back when not done within this time (on a cluster: stop waiting; the operator goes on)',
+      '10m',
+    )
     .option('--no-wait', 'on a cluster: return right after the apply, without waiting for the operator')
     .action(run((o: { filename: string; timeout: string; wait: boolean }) => applyCommand(withGlobals(program, o))));
-  program.command('plan').description('show the steps apply would take; exit 0 nothing to do, 2 changes pending, 1 error')
+  program
+    .command('plan')
+    .description('show the steps apply would take; exit 0 nothing to do, 2 changes pending, 1 error')
     .requiredOption('-f, --filename <file>', 'manifest file')
     .action(run((o: { filename: string }) => planCommand(withGlobals(program, o))));
-  program.command('get').description('list apps (`get apps`), show one (`get app NAME`), or the release catalog (`get releases`)')
-    .argument('<resource>', 'apps, app or releases').argument('[name]')
+  program
+    .command('get')
+    .description('list apps (`get apps`), show one (`get app NAME`), or the release catalog (`get releases`)')
+    .argument('<resource>', 'apps, app or releases')
+    .argument('[name]')
     .option('-o, --output <format>', 'table, wide, json or yaml', 'table')
-    .action(run((resource: string, name: string | undefined, o: { output: string }) => getCommand(resource, name, withGlobals(program, o))));
-  program.command('history').description('every install, upgrade and rollback of the app, with its steps')
-    .argument('<name>').option('-o, --output <format>', 'table, json or yaml', 'table')
+    .action(
+      run((resource: string, name: string | undefined, o: { output: string }) =>
+        getCommand(resource, name, withGlobals(program, o)),
+      ),
+    );
+  program
+    .command('history')
+    .description('every install, upgrade and rollback of the app, with its steps')
+    .argument('<name>')
+    .option('-o, --output <format>', 'table, json or yaml', 'table')
     .action(run((name: string, o: { output: string }) => historyCommand(name, withGlobals(program, o))));
-  program.command('snapshots').description('the volume snapshots kept for the app (taken before each upgrade\'s scripts)')
-    .argument('<name>').option('-o, --output <format>', 'table, json or yaml', 'table')
+  program
+    .command('snapshots')
+    .description("the volume snapshots kept for the app (taken before each upgrade's scripts)")
+    .argument('<name>')
+    .option('-o, --output <format>', 'table, json or yaml', 'table')
     .action(run((name: string, o: { output: string }) => snapshotsCommand(name, withGlobals(program, o))));
-  program.command('rollback').description('go back to the previously installed version, keeping the data')
-    .argument('<name>').option('--timeout <duration>', 'give up (and restore) when not done within this time', '10m')
+  program
+    .command('rollback')
+    .description('go back to the previously installed version, keeping the data')
+    .argument('<name>')
+    .option('--timeout <duration>', 'give up (and restore) when not done within this time', '10m')
     .option('--no-wait', 'on a cluster: return right after asking the operator')
-    .action(run((name: string, o: { timeout: string; wait: boolean }) => rollbackCommand(name, withGlobals(program, o))));
-  program.command('pause').description('stop a release app\'s rollout before its next member')
+    .action(
+      run((name: string, o: { timeout: string; wait: boolean }) => rollbackCommand(name, withGlobals(program, o))),
+    );
+  program
+    .command('pause')
+    .description("stop a release app's rollout before its next member")
     .argument('<name>')
     .action(run((name: string) => pauseResumeCommand(name, true, withGlobals(program, {}))));
-  program.command('resume').description('continue a paused or partitioned rollout of a release app')
-    .argument('<name>').option('--timeout <duration>', 'give up (and roll back) when not done within this time', '30m')
+  program
+    .command('resume')
+    .description('continue a paused or partitioned rollout of a release app')
+    .argument('<name>')
+    .option('--timeout <duration>', 'give up (and roll back) when not done within this time', '30m')
     .action(run((name: string, o: { timeout: string }) => pauseResumeCommand(name, false, withGlobals(program, o))));
-  program.command('recover').description('finish or roll back an operation that was interrupted')
+  program
+    .command('recover')
+    .description('finish or roll back an operation that was interrupted')
     .argument('<name>')
     .action(run((name: string) => recoverCommand(name, withGlobals(program, {}))));
-  program.command('delete').description('remove the app\'s containers; volumes are kept unless --volumes')
-    .argument('<name>').option('--volumes', 'also remove the app\'s volumes (its data!)')
+  program
+    .command('delete')
+    .description("remove the app's containers; volumes are kept unless --volumes")
+    .argument('<name>')
+    .option('--volumes', "also remove the app's volumes (its data!)")
     .action(run((name: string, o: { volumes?: boolean }) => deleteCommand(name, withGlobals(program, o))));
   registerTaskCommands(program);
   registerLifecycleCommands(program);
   registerContainerCommands(program);
-  program.command('demo').description('build two versions of an example app offline and show an upgrade and a rollback')
+  program
+    .command('demo')
+    .description('build two versions of an example app offline and show an upgrade and a rollback')
     .action(run(async () => (await import('./demo.ts')).demo(withGlobals(program, {}))));
   return program;
 }

@@ -22,7 +22,11 @@ export class UsageError extends MoltError {
 /** Renders rows as a left-aligned table with a header, like kubectl. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('   ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('   ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 
@@ -44,6 +48,10 @@ export function age(iso: string | undefined, now = Date.now()): string {
 /** Parses durations like 90, 90s, 10m, 1h into seconds. */
 export function parseDuration(value: string): number {
   const m = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(value.trim());
-  if (!m) throw new UsageError(`invalid duration "${value}"`, 'Use a number of seconds, or a number followed by s, m or h (e.g. 90s, 10m).');
+  if (!m)
+    throw new UsageError(
+      `invalid duration "${value}"`,
+      'Use a number of seconds, or a number followed by s, m or h (e.g. 90s, 10m).',
+    );
   return Number(m[1]) * ({ s: 1, m: 60, h: 3600 }[m[2] ?? 's'] ?? 1);
 }

@@ -17,10 +17,18 @@ export function appObject(app: AppRecord): Record<string, unknown> {
 /** `molt get apps` (a List) or `molt get app NAME` (`single`: the object itself). */
 export function renderApps(apps: AppRecord[], format: OutputFormat, single: boolean): string {
   if (format === 'json' || format === 'yaml') {
-    return structured(single && apps[0] ? appObject(apps[0]) : { apiVersion: 'molt.dev/v1alpha1', kind: 'List', items: apps.map(appObject) }, format);
+    return structured(
+      single && apps[0]
+        ? appObject(apps[0])
+        : { apiVersion: 'molt.dev/v1alpha1', kind: 'List', items: apps.map(appObject) },
+      format,
+    );
   }
   const wide = format === 'wide';
-  return table(appHeader(wide), apps.map((a) => appRow(a, wide)));
+  return table(
+    appHeader(wide),
+    apps.map((a) => appRow(a, wide)),
+  );
 }
 
 /** The columns of `get apps`. */
@@ -54,18 +62,44 @@ export interface HistoryEntry {
 /** `molt history NAME`. */
 export function renderHistory(entries: HistoryEntry[], format: OutputFormat): string {
   if (format === 'json' || format === 'yaml') {
-    return structured(entries.map(({ operation: o, steps }) => ({
-      id: o.id, kind: o.plan.trigger === 'apply' ? o.kind : 'rollback', from: o.fromVersion ?? null, to: o.toVersion,
-      outcome: outcome(o), error: 'cause' in o.state ? o.state.cause : null, warnings: o.plan.warnings,
-      startedAt: o.startedAt, finishedAt: o.finishedAt ?? null,
-      steps: steps.map((s) => ({ name: s.name, rollback: s.rollback, phase: s.phase, startedAt: s.startedAt, finishedAt: s.finishedAt ?? null, message: s.message, output: s.output })),
-    })), format);
+    return structured(
+      entries.map(({ operation: o, steps }) => ({
+        id: o.id,
+        kind: o.plan.trigger === 'apply' ? o.kind : 'rollback',
+        from: o.fromVersion ?? null,
+        to: o.toVersion,
+        outcome: outcome(o),
+        error: 'cause' in o.state ? o.state.cause : null,
+        warnings: o.plan.warnings,
+        startedAt: o.startedAt,
+        finishedAt: o.finishedAt ?? null,
+        steps: steps.map((s) => ({
+          name: s.name,
+          rollback: s.rollback,
+          phase: s.phase,
+          startedAt: s.startedAt,
+          finishedAt: s.finishedAt ?? null,
+          message: s.message,
+          output: s.output,
+        })),
+      })),
+      format,
+    );
   }
-  return entries.map(({ operation: o, steps }) => {
-    const head = `#${o.id} ${o.plan.trigger === 'apply' ? o.kind : 'rollback'} ${o.fromVersion ?? '∅'} → ${o.toVersion}   ${outcome(o)}   ${o.startedAt}${'cause' in o.state ? `\n${hanging('   cause: ', `${o.state.cause.code}: ${o.state.cause.message}`)}` : ''}`;
-    const lines = steps.map((s) => hanging(`   ${s.rollback ? '↩' : ' '} ${s.name.padEnd(17)} ${s.phase.padEnd(11)} ${duration(s)}  `, s.message));
-    return [head, ...lines].join('\n');
-  }).join('\n\n') + '\n';
+  return (
+    entries
+      .map(({ operation: o, steps }) => {
+        const head = `#${o.id} ${o.plan.trigger === 'apply' ? o.kind : 'rollback'} ${o.fromVersion ?? '∅'} → ${o.toVersion}   ${outcome(o)}   ${o.startedAt}${'cause' in o.state ? `\n${hanging('   cause: ', `${o.state.cause.code}: ${o.state.cause.message}`)}` : ''}`;
+        const lines = steps.map((s) =>
+          hanging(
+            `   ${s.rollback ? '↩' : ' '} ${s.name.padEnd(17)} ${s.phase.padEnd(11)} ${duration(s)}  `,
+            s.message,
+          ),
+        );
+        return [head, ...lines].join('\n');
+      })
+      .join('\n\n') + '\n'
+  );
 }
 
 /**
@@ -90,6 +124,16 @@ function duration(s: StepRecord): string {
 /** `molt snapshots NAME`: one row per saved volume. */
 export function renderSnapshots(sets: (SnapshotSet & { from?: string; to?: string })[], format: OutputFormat): string {
   if (format === 'json' || format === 'yaml') return structured(sets, format);
-  const rows = sets.flatMap((s) => s.entries.map((e) => [String(s.operation), s.from ?? '<none>', s.to ?? '<none>', e.volume, `${(e.bytes / 1024 / 1024).toFixed(1)} MiB`, age(s.createdAt), e.file]));
+  const rows = sets.flatMap((s) =>
+    s.entries.map((e) => [
+      String(s.operation),
+      s.from ?? '<none>',
+      s.to ?? '<none>',
+      e.volume,
+      `${(e.bytes / 1024 / 1024).toFixed(1)} MiB`,
+      age(s.createdAt),
+      e.file,
+    ]),
+  );
   return table(['OPERATION', 'FROM', 'TO', 'VOLUME', 'SIZE', 'AGE', 'FILE'], rows);
 }

@@ -36,7 +36,9 @@ export function unitText(o: UnitOptions): string {
     '[Service]',
     'Type=oneshot',
     'RemainAfterExit=yes',
-    ...Object.entries(o.env).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `Environment=${quote(`${k}=${v}`)}`),
+    ...Object.entries(o.env)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `Environment=${quote(`${k}=${v}`)}`),
     `ExecStart=${args}`,
     'TimeoutStartSec=30min',
     // What `molt up` leaves running (the Podman service molt starts, the containers' conmon
@@ -61,10 +63,18 @@ export function installUnit(opts: GlobalOptions & { user?: boolean; dir?: string
   const user = opts.user === true;
   const dir = opts.dir ?? unitDir(user);
   const launcher = realpathSync(new URL('../../bin/molt', import.meta.url));
-  const env = Object.fromEntries(['CONTAINER_HOST', 'DOCKER_HOST', 'CONTAINERS_CONF', 'CONTAINERS_STORAGE_CONF', 'PATH'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+  const env = Object.fromEntries(
+    ['CONTAINER_HOST', 'DOCKER_HOST', 'CONTAINERS_CONF', 'CONTAINERS_STORAGE_CONF', 'PATH'].flatMap((k) =>
+      process.env[k] ? [[k, process.env[k]!]] : [],
+    ),
+  );
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'molt.service');
-  writeFileSync(file, unitText({ molt: launcher, home: moltHome(opts), ...(opts.engine ? { engine: opts.engine } : {}), env, user }), { mode: 0o644 });
+  writeFileSync(
+    file,
+    unitText({ molt: launcher, home: moltHome(opts), ...(opts.engine ? { engine: opts.engine } : {}), env, user }),
+    { mode: 0o644 },
+  );
   const ctl = user ? 'systemctl --user' : 'systemctl';
   process.stdout.write(`wrote ${file}\n`);
   say(`enable it with: ${ctl} daemon-reload && ${ctl} enable molt.service`);

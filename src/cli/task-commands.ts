@@ -13,7 +13,13 @@ import { InvalidInputError } from '../core/errors.ts';
 import { parseManifests } from '../core/manifest.ts';
 import { sameValue } from '../core/plan.ts';
 import type { EndpointSpec, InventoryManifest } from '../core/task.ts';
-import { InventoryInUseError, InventoryNotFoundError, TaskBusyError, TaskImmutableError, TaskNotFoundError } from '../core/task-errors.ts';
+import {
+  InventoryInUseError,
+  InventoryNotFoundError,
+  TaskBusyError,
+  TaskImmutableError,
+  TaskNotFoundError,
+} from '../core/task-errors.ts';
 import { openEndpoints } from '../runner/task-endpoints.ts';
 import { runTask, type WorkerResult } from '../runner/task-worker.ts';
 import { Store } from '../store/store.ts';
@@ -23,7 +29,13 @@ import { outputFormat, UsageError } from './output.ts';
 import { cancelWorker, spawnDetached } from './task-detach.ts';
 import { renderDescribe, renderTargets, renderTasks } from './task-render.ts';
 
-export interface RunOptions { detach?: boolean; output: string; verbose?: boolean; logFile?: string; inJob?: boolean }
+export interface RunOptions {
+  detach?: boolean;
+  output: string;
+  verbose?: boolean;
+  logFile?: string;
+  inJob?: boolean;
+}
 
 /** Runs `fn` with the task store of the molt home, closing it after. */
 function withTasks<T>(opts: GlobalOptions, fn: (tasks: TaskStore, store: Store) => T): T {
@@ -41,7 +53,16 @@ export function applyTasks(opts: GlobalOptions, file: string): number {
   try {
     text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
   } catch (e) {
-    throw new InvalidInputError([{ file, message: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `cannot read: ${(e as Error).message}` }], 'Pass the path of a task file with -f.');
+    throw new InvalidInputError(
+      [
+        {
+          file,
+          message:
+            (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `cannot read: ${(e as Error).message}`,
+        },
+      ],
+      'Pass the path of a task file with -f.',
+    );
   }
   const docs = parseManifests(text, file, ['UpgradeTask', 'Inventory']);
   const base = file === '-' ? process.cwd() : dirname(resolve(file));
@@ -53,13 +74,16 @@ export function applyTasks(opts: GlobalOptions, file: string): number {
       const before = tasks.getInventory(manifest.metadata.name);
       if (before) checkInventoryChange(tasks, before.manifest, manifest);
       tasks.saveInventory(manifest, source);
-      process.stdout.write(`inventory/${manifest.metadata.name} ${!before ? 'created' : sameValue(before.manifest, manifest) ? 'unchanged' : 'configured'}\n`);
+      process.stdout.write(
+        `inventory/${manifest.metadata.name} ${!before ? 'created' : sameValue(before.manifest, manifest) ? 'unchanged' : 'configured'}\n`,
+      );
     }
     for (const d of docs) {
       if (d.kind !== 'UpgradeTask') continue;
       const { manifest } = d;
       const name = manifest.metadata.name;
-      if (manifest.spec.inventory !== undefined && !tasks.getInventory(manifest.spec.inventory)) throw new InventoryNotFoundError(manifest.spec.inventory);
+      if (manifest.spec.inventory !== undefined && !tasks.getInventory(manifest.spec.inventory))
+        throw new InventoryNotFoundError(manifest.spec.inventory);
       const before = tasks.getTask(name);
       if (before && sameValue(before.manifest, manifest)) {
         process.stdout.write(`upgradetask/${name} unchanged\n`);
@@ -77,7 +101,10 @@ export function applyTasks(opts: GlobalOptions, file: string): number {
 function checkInventoryChange(tasks: TaskStore, before: InventoryManifest, after: InventoryManifest): void {
   const places = (inv: InventoryManifest) => inv.spec.endpoints.map((e) => [e.name, e.home ?? '']);
   if (sameValue(places(before), places(after))) return;
-  const users = tasks.listTasks().filter((t) => t.manifest.spec.inventory === after.metadata.name && t.state.phase === 'Started').map((t) => t.name);
+  const users = tasks
+    .listTasks()
+    .filter((t) => t.manifest.spec.inventory === after.metadata.name && t.state.phase === 'Started')
+    .map((t) => t.name);
   if (users.length > 0) throw new InventoryInUseError(after.metadata.name, users);
 }
 
@@ -89,7 +116,12 @@ function resolvePaths(inv: InventoryManifest, base: string): InventoryManifest {
     if (engine.startsWith('unix://')) engine = `unix://${abs(engine.slice('unix://'.length))}`;
     else if (engine.startsWith('unix:')) engine = `unix://${abs(engine.slice('unix:'.length))}`;
     else if (engine.startsWith('/')) engine = `unix://${engine}`;
-    const tls = e.tls && { ...e.tls, ...(e.tls.ca ? { ca: abs(e.tls.ca) } : {}), ...(e.tls.cert ? { cert: abs(e.tls.cert) } : {}), ...(e.tls.key ? { key: abs(e.tls.key) } : {}) };
+    const tls = e.tls && {
+      ...e.tls,
+      ...(e.tls.ca ? { ca: abs(e.tls.ca) } : {}),
+      ...(e.tls.cert ? { cert: abs(e.tls.cert) } : {}),
+      ...(e.tls.key ? { key: abs(e.tls.key) } : {}),
+    };
     return { ...e, engine, ...(tls ? { tls } : {}), ...(e.home ? { home: abs(e.home) } : {}) };
   };
   return { ...inv, spec: { endpoints: inv.spec.endpoints.map(endpoint) } };
@@ -101,15 +133,23 @@ export async function runCommand(opts: GlobalOptions, name: string, o: RunOption
   const before = withTasks(opts, (tasks) => tasks.getTask(name));
   if (!before) throw new TaskNotFoundError(name);
   const finished = before.state.phase === 'Success' || before.state.phase === 'Error';
-  if (finished) say(`task/${name} already finished: ${before.state.phase}${before.state.reason ? ` (${before.state.reason})` : ''}; apply a new task to upgrade again`);
+  if (finished)
+    say(
+      `task/${name} already finished: ${before.state.phase}${before.state.reason ? ` (${before.state.reason})` : ''}; apply a new task to upgrade again`,
+    );
   else if (o.detach) {
-    if (before.worker && workerAlive(before.worker, name)) throw new TaskBusyError(name, `pid ${before.worker.pid} on ${before.worker.host}`);
+    if (before.worker && workerAlive(before.worker, name))
+      throw new TaskBusyError(name, `pid ${before.worker.pid} on ${before.worker.host}`);
     return spawnDetached(opts, name, moltHome(opts));
   }
-  const result: WorkerResult = finished ? { task: before, stopped: false } : await runWorker(opts, name, { verbose: o.verbose === true, logFile: o.logFile });
+  const result: WorkerResult = finished
+    ? { task: before, stopped: false }
+    : await runWorker(opts, name, { verbose: o.verbose === true, logFile: o.logFile });
   withTasks(opts, (tasks) => {
     const fresh = tasks.getTask(name) ?? result.task;
-    process.stdout.write(format === 'table' ? renderTargets(tasks.listTargets(name)) : renderTasks(tasks, [fresh], format, true));
+    process.stdout.write(
+      format === 'table' ? renderTargets(tasks.listTargets(name)) : renderTasks(tasks, [fresh], format, true),
+    );
   });
   if (result.stopped) return 130;
   return result.task.state.phase === 'Success' ? 0 : 1;
@@ -119,7 +159,11 @@ export async function runCommand(opts: GlobalOptions, name: string, o: RunOption
  * Runs the worker in this process: the endpoints' stores and engines, SIGINT/SIGTERM as a
  * stop (a second one exits at once, the journal lets the next run continue).
  */
-export async function runWorker(opts: GlobalOptions, name: string, o: { verbose: boolean; logFile?: string | undefined }): Promise<WorkerResult> {
+export async function runWorker(
+  opts: GlobalOptions,
+  name: string,
+  o: { verbose: boolean; logFile?: string | undefined },
+): Promise<WorkerResult> {
   const home = moltHome(opts);
   const store = Store.open(home);
   const tasks = store.tasks;
@@ -138,9 +182,25 @@ export async function runWorker(opts: GlobalOptions, name: string, o: { verbose:
   try {
     const task = tasks.getTask(name);
     if (!task) throw new TaskNotFoundError(name);
-    const endpoints = openEndpoints({ task: task.manifest, tasks, mainStore: store, mainHome: home, connectLocal: () => connectEngine(opts) });
+    const endpoints = openEndpoints({
+      task: task.manifest,
+      tasks,
+      mainStore: store,
+      mainHome: home,
+      connectLocal: () => connectEngine(opts),
+    });
     try {
-      return await runTask({ tasks, endpoints, progress: line, log: o.verbose ? line : () => {}, signal: controller.signal, ...(o.logFile ? { logFile: o.logFile } : {}) }, name);
+      return await runTask(
+        {
+          tasks,
+          endpoints,
+          progress: line,
+          log: o.verbose ? line : () => {},
+          signal: controller.signal,
+          ...(o.logFile ? { logFile: o.logFile } : {}),
+        },
+        name,
+      );
     } finally {
       endpoints.close();
     }
@@ -202,7 +262,9 @@ export async function cancelTask(opts: GlobalOptions, name: string, timeoutSecon
   return withTasks(opts, (tasks) => {
     const task = tasks.getTask(name);
     process.stdout.write(renderTargets(tasks.listTargets(name)));
-    say(`task/${name}: ${task?.state.phase}${task?.state.reason ? ` (${task.state.reason})` : ''}${task?.state.message ? `: ${task.state.message}` : ''}`);
+    say(
+      `task/${name}: ${task?.state.phase}${task?.state.reason ? ` (${task.state.reason})` : ''}${task?.state.message ? `: ${task.state.message}` : ''}`,
+    );
     return task?.state.phase === 'Error' || task?.state.phase === 'Success' ? 0 : 1;
   });
 }
@@ -213,7 +275,10 @@ export function deleteTask(opts: GlobalOptions, name: string): number {
     const task = tasks.getTask(name);
     if (!task) throw new TaskNotFoundError(name);
     if (task.state.phase === 'Started' || (task.worker && workerAlive(task.worker, name))) {
-      throw new UsageError(`task "${name}" is ${task.state.phase}${task.worker ? ` (worker pid ${task.worker.pid})` : ''}`, `Cancel it first: \`molt task cancel ${name}\`.`);
+      throw new UsageError(
+        `task "${name}" is ${task.state.phase}${task.worker ? ` (worker pid ${task.worker.pid})` : ''}`,
+        `Cancel it first: \`molt task cancel ${name}\`.`,
+      );
     }
     tasks.deleteTask(name);
     process.stdout.write(`upgradetask/${name} deleted\n`);

@@ -31,24 +31,42 @@ export async function spawnDetached(opts: GlobalOptions, name: string, home: str
   const log = join(dir, `${name}.log`);
   const fd = openSync(log, 'a', 0o600);
   const main = cliEntry();
-  const args = [...process.execArgv, main, '--home', home, ...(opts.engine ? ['--engine', opts.engine] : []), 'task', 'run', name, '--verbose', '--log-file', log];
+  const args = [
+    ...process.execArgv,
+    main,
+    '--home',
+    home,
+    ...(opts.engine ? ['--engine', opts.engine] : []),
+    'task',
+    'run',
+    name,
+    '--verbose',
+    '--log-file',
+    log,
+  ];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], env: process.env });
   closeSync(fd);
   let exited: string | undefined;
-  child.once('exit', (code, signal) => { exited = signal ?? `code ${code}`; });
+  child.once('exit', (code, signal) => {
+    exited = signal ?? `code ${code}`;
+  });
   child.unref();
   const deadline = Date.now() + CLAIM_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (readTask(opts, name)?.worker?.pid === child.pid) {
       process.stdout.write(`upgradetask/${name} running in the background (pid ${child.pid})\n`);
       say(`log: ${log}`);
-      say(`follow it with \`molt task describe ${name}\` or \`molt task get ${name}\`; stop it with \`molt task cancel ${name}\``);
+      say(
+        `follow it with \`molt task describe ${name}\` or \`molt task get ${name}\`; stop it with \`molt task cancel ${name}\``,
+      );
       return 0;
     }
     if (exited !== undefined) break;
     await sleep(100);
   }
-  say(`error[WorkerNotStarted]: the worker for task/${name} ${exited ? `exited (${exited})` : 'did not start in time'}; its log ${log} ends with:`);
+  say(
+    `error[WorkerNotStarted]: the worker for task/${name} ${exited ? `exited (${exited})` : 'did not start in time'}; its log ${log} ends with:`,
+  );
   say(tail(log));
   return 1;
 }
@@ -68,7 +86,9 @@ export async function cancelWorker(opts: GlobalOptions, name: string, timeoutSec
       return false;
     }
   }
-  say(`task/${name}: cancel requested; worker pid ${worker.pid} on ${worker.host} rolls back what is in flight and starts nothing new`);
+  say(
+    `task/${name}: cancel requested; worker pid ${worker.pid} on ${worker.host} rolls back what is in flight and starts nothing new`,
+  );
   const deadline = Date.now() + timeoutSeconds * 1000;
   while (Date.now() < deadline) {
     const task = readTask(opts, name);
@@ -79,7 +99,9 @@ export async function cancelWorker(opts: GlobalOptions, name: string, timeoutSec
     if (!task?.worker || !workerAlive(task.worker, name)) return false;
     await sleep(250);
   }
-  say(`task/${name}: the worker is still rolling back after ${timeoutSeconds}s; it carries on — follow it with \`molt task describe ${name}\``);
+  say(
+    `task/${name}: the worker is still rolling back after ${timeoutSeconds}s; it carries on — follow it with \`molt task describe ${name}\``,
+  );
   return true;
 }
 

@@ -7,7 +7,14 @@
  */
 import { chooseArgv } from './container-spec.ts';
 import { InvalidInputError } from './errors.ts';
-import { imageTag, userSetEnv, userSetLabels, userSetProcess, type ContainerDefinition, type ProcessSettings } from './inherit.ts';
+import {
+  imageTag,
+  userSetEnv,
+  userSetLabels,
+  userSetProcess,
+  type ContainerDefinition,
+  type ProcessSettings,
+} from './inherit.ts';
 import { API_VERSION } from './schema.ts';
 import { formatPort, formatRestart, type RuntimeSettings } from './settings.ts';
 import { parseVersion } from './version.ts';
@@ -35,8 +42,14 @@ export interface Adoption {
 export function adoptedVersion(def: ContainerDefinition, given: string | undefined): string {
   const from = given ?? imageTag(def.image);
   if (from !== undefined && parseVersion(from) !== undefined) return from;
-  const why = given !== undefined ? `--version ${given} is not a version` : `its image ${def.image} has ${from === undefined ? 'no tag' : `the tag "${from}", which is not a version`}`;
-  throw new InvalidInputError([{ file: '--version', message: `cannot tell which version ${def.name} runs: ${why}` }], `Pass the version it runs, MAJOR.MINOR.PATCH[-RELEASE], e.g. \`molt adopt ${def.name} --version 1.2.3\`.`);
+  const why =
+    given !== undefined
+      ? `--version ${given} is not a version`
+      : `its image ${def.image} has ${from === undefined ? 'no tag' : `the tag "${from}", which is not a version`}`;
+  throw new InvalidInputError(
+    [{ file: '--version', message: `cannot tell which version ${def.name} runs: ${why}` }],
+    `Pass the version it runs, MAJOR.MINOR.PATCH[-RELEASE], e.g. \`molt adopt ${def.name} --version 1.2.3\`.`,
+  );
 }
 
 /** The package of an adopted container: --package, else namespace/name from its image repository. */
@@ -47,23 +60,53 @@ export function adoptedPackage(def: ContainerDefinition, given: string | undefin
 /** namespace/name from an image repository (`registry/ns/name:tag` → ns/name; a bare name → local/name). */
 export function packageOfImage(image: string): string {
   const repo = (image.split('@')[0] ?? '').replace(/:[^/:]*$/, '');
-  const parts = repo.split('/').map((p) => p.toLowerCase().replace(/[^a-z0-9._-]/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '')).filter((p) => p !== '');
+  const parts = repo
+    .split('/')
+    .map((p) =>
+      p
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]/g, '-')
+        .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, ''),
+    )
+    .filter((p) => p !== '');
   const name = parts.at(-1) ?? 'app';
   const namespace = parts.length > 1 ? (parts.at(-2) ?? 'local') : 'local';
   return `${namespace}/${name}`;
 }
 
 /** The manifest that describes `def`, run from an image with `image`'s settings. */
-export function adoptManifest(def: ContainerDefinition, image: ProcessSettings | undefined, options: AdoptOptions): Adoption {
+export function adoptManifest(
+  def: ContainerDefinition,
+  image: ProcessSettings | undefined,
+  options: AdoptOptions,
+): Adoption {
   if (!DNS_LABEL.test(def.name)) {
-    throw new InvalidInputError([{ file: def.name, message: `container name "${def.name}" is not a DNS label (an app's name is its container's and DNS name)` }], `Give it an app name: \`molt adopt ${def.name} --name ${def.name.toLowerCase().replace(/[^a-z0-9-]/g, '-')}\` (the container is renamed; a rename does not restart it).`);
+    throw new InvalidInputError(
+      [
+        {
+          file: def.name,
+          message: `container name "${def.name}" is not a DNS label (an app's name is its container's and DNS name)`,
+        },
+      ],
+      `Give it an app name: \`molt adopt ${def.name} --name ${def.name.toLowerCase().replace(/[^a-z0-9-]/g, '-')}\` (the container is renamed; a rename does not restart it).`,
+    );
   }
   const [network, attachment] = Object.entries(def.networks)[0] ?? [];
   if (network === undefined) {
-    throw new InvalidInputError([{ file: def.name, message: 'the container is on no network molt can keep (host or none network mode)' }], 'molt apps run on a bridge network; upgrade such a container with `molt upgrade` instead.');
+    throw new InvalidInputError(
+      [{ file: def.name, message: 'the container is on no network molt can keep (host or none network mode)' }],
+      'molt apps run on a bridge network; upgrade such a container with `molt upgrade` instead.',
+    );
   }
-  const inherited: string[] = Object.keys(def.networks).slice(1).map((n) => `network ${n}`);
-  const argv = (pick: (p: ProcessSettings) => string[] | undefined) => chooseArgv(undefined, { container: pick(def.process), image: image ? pick(image) : undefined, manifest: image ? undefined : pick(def.process) });
+  const inherited: string[] = Object.keys(def.networks)
+    .slice(1)
+    .map((n) => `network ${n}`);
+  const argv = (pick: (p: ProcessSettings) => string[] | undefined) =>
+    chooseArgv(undefined, {
+      container: pick(def.process),
+      image: image ? pick(image) : undefined,
+      manifest: image ? undefined : pick(def.process),
+    });
   const env: Record<string, string> = {};
   for (const [k, v] of userSetEnv(def.process.env, image?.env)) {
     if (ENV_NAME.test(k)) env[k] = v;
@@ -97,7 +140,10 @@ export function adoptManifest(def: ContainerDefinition, image: ProcessSettings |
     ...userSetProcess(def.process, image),
     ...(Object.keys(labels).length > 0 ? { containerLabels: labels } : {}),
   };
-  return { manifest: { apiVersion: API_VERSION, kind: 'App', metadata: { name: def.name, labels: {} }, spec }, inherited };
+  return {
+    manifest: { apiVersion: API_VERSION, kind: 'App', metadata: { name: def.name, labels: {} }, spec },
+    inherited,
+  };
 }
 
 /** The manifest fields of the engine-reported settings; what they cannot say goes to `inherited`. */
@@ -113,7 +159,17 @@ function settingsFields(s: RuntimeSettings, inherited: string[]): Record<string,
     restart: formatRestart(s.restart),
     ...(Object.keys(resources).length > 0 ? { resources } : {}),
     ...(s.shmSizeBytes !== undefined && !DEFAULT_SHM.has(s.shmSizeBytes) ? { shmSize: s.shmSizeBytes } : {}),
-    ...(s.tmpfs.length > 0 ? { tmpfs: s.tmpfs.map((t) => ({ mountPath: t.mountPath, ...(t.sizeBytes ? { size: t.sizeBytes } : {}) })) } : {}),
-    ...(health ? { healthcheck: { ...health, periodSeconds: Math.max(1, health.periodSeconds), timeoutSeconds: Math.max(1, health.timeoutSeconds) } } : {}),
+    ...(s.tmpfs.length > 0
+      ? { tmpfs: s.tmpfs.map((t) => ({ mountPath: t.mountPath, ...(t.sizeBytes ? { size: t.sizeBytes } : {}) })) }
+      : {}),
+    ...(health
+      ? {
+          healthcheck: {
+            ...health,
+            periodSeconds: Math.max(1, health.periodSeconds),
+            timeoutSeconds: Math.max(1, health.timeoutSeconds),
+          },
+        }
+      : {}),
   };
 }

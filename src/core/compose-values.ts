@@ -17,9 +17,11 @@ const DURATION_UNITS: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3,
 export function parseDuration(value: unknown): number | ValueError {
   if (typeof value === 'number' && value >= 0) return value;
   const text = String(value).trim();
-  if (!/^(\d+(\.\d+)?(h|ms|us|ns|m|s))+$/.test(text)) return { error: `"${text}" is not a duration such as 1m30s, 10s or 500ms` };
+  if (!/^(\d+(\.\d+)?(h|ms|us|ns|m|s))+$/.test(text))
+    return { error: `"${text}" is not a duration such as 1m30s, 10s or 500ms` };
   let seconds = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(h|ms|us|ns|m|s)/g)) seconds += Number(m[1]) * (DURATION_UNITS[m[2] ?? 's'] ?? 1);
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(h|ms|us|ns|m|s)/g))
+    seconds += Number(m[1]) * (DURATION_UNITS[m[2] ?? 's'] ?? 1);
   return seconds;
 }
 
@@ -64,14 +66,18 @@ export function stringMap(value: unknown, what: string): Record<string, string> 
     for (const entry of value) {
       const text = String(entry);
       const eq = text.indexOf('=');
-      if (eq < 0) return { error: `"${text}" has no value: write ${text}=VALUE (molt does not read values from its own environment)` };
+      if (eq < 0)
+        return {
+          error: `"${text}" has no value: write ${text}=VALUE (molt does not read values from its own environment)`,
+        };
       out[text.slice(0, eq)] = text.slice(eq + 1);
     }
     return out;
   }
   if (typeof value !== 'object' || value === null) return { error: `${what} must be a map or a list of KEY=VALUE` };
   for (const [k, v] of Object.entries(value)) {
-    if (v === null || v === undefined) return { error: `"${k}" has no value: give one (molt does not read values from its own environment)` };
+    if (v === null || v === undefined)
+      return { error: `"${k}" has no value: give one (molt does not read values from its own environment)` };
     if (typeof v === 'object') return { error: `"${k}" must be a string, number or boolean` };
     out[k] = String(v);
   }
@@ -79,17 +85,22 @@ export function stringMap(value: unknown, what: string): Record<string, string> 
 }
 
 /** One `ports` entry as a manifest port: short syntax as it is, long form renamed. */
-export function portEntry(value: unknown): string | { target: number; published: number; hostIP?: string; protocol?: 'tcp' | 'udp' } | ValueError {
+export function portEntry(
+  value: unknown,
+): string | { target: number; published: number; hostIP?: string; protocol?: 'tcp' | 'udp' } | ValueError {
   if (typeof value === 'string' || typeof value === 'number') return String(value);
   if (typeof value !== 'object' || value === null) return { error: 'must be "HOST:CONTAINER" or {target, published}' };
   const p = value as Record<string, unknown>;
   const extra = Object.keys(p).filter((k) => !['target', 'published', 'host_ip', 'protocol', 'mode'].includes(k));
   if (extra.length > 0) return { error: `port key "${extra[0]}" is not supported by molt` };
-  if (p.mode !== undefined && p.mode !== 'host') return { error: `mode "${String(p.mode)}" is not supported (only host)` };
-  if (p.published === undefined) return { error: 'give published: the host port (molt publishes every port it is given on a fixed host port)' };
+  if (p.mode !== undefined && p.mode !== 'host')
+    return { error: `mode "${String(p.mode)}" is not supported (only host)` };
+  if (p.published === undefined)
+    return { error: 'give published: the host port (molt publishes every port it is given on a fixed host port)' };
   const published = Number(p.published);
   return {
-    target: Number(p.target), published,
+    target: Number(p.target),
+    published,
     ...(p.host_ip !== undefined ? { hostIP: String(p.host_ip) } : {}),
     ...(p.protocol === 'tcp' || p.protocol === 'udp' ? { protocol: p.protocol } : {}),
   };
@@ -105,11 +116,14 @@ export type VolumeUse =
 export function volumeEntry(value: unknown, dir: string): VolumeUse | ValueError {
   if (typeof value === 'string') {
     const [source, target, mode, ...rest] = value.split(':');
-    if (target === undefined) return { error: `"${value}" is an anonymous volume: name it (NAME:${value}) so its data can be kept` };
-    if (rest.length > 0 || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) return { error: `"${value}": only the modes ro and rw are supported` };
+    if (target === undefined)
+      return { error: `"${value}" is an anonymous volume: name it (NAME:${value}) so its data can be kept` };
+    if (rest.length > 0 || (mode !== undefined && mode !== 'ro' && mode !== 'rw'))
+      return { error: `"${value}": only the modes ro and rw are supported` };
     return useOf(source ?? '', target, mode === 'ro', dir);
   }
-  if (typeof value !== 'object' || value === null) return { error: 'must be "SOURCE:TARGET[:ro]" or {type, source, target}' };
+  if (typeof value !== 'object' || value === null)
+    return { error: 'must be "SOURCE:TARGET[:ro]" or {type, source, target}' };
   const v = value as Record<string, unknown>;
   const extra = Object.keys(v).filter((k) => !['type', 'source', 'target', 'read_only', 'tmpfs'].includes(k));
   if (extra.length > 0) return { error: `volume key "${extra[0]}" is not supported by molt` };
@@ -118,7 +132,8 @@ export function volumeEntry(value: unknown, dir: string): VolumeUse | ValueError
     const size = (v.tmpfs as { size?: string | number } | undefined)?.size;
     return { type: 'tmpfs', target, ...(size !== undefined ? { size } : {}) };
   }
-  if (v.type !== 'volume' && v.type !== 'bind') return { error: `volume type "${String(v.type)}" is not supported (volume, bind or tmpfs)` };
+  if (v.type !== 'volume' && v.type !== 'bind')
+    return { error: `volume type "${String(v.type)}" is not supported (volume, bind or tmpfs)` };
   if (v.source === undefined) return { error: 'give source: anonymous volumes cannot keep data across upgrades' };
   const use = useOf(String(v.source), target, v.read_only === true, dir);
   if ('error' in use || use.type === v.type) return use;
@@ -127,7 +142,8 @@ export function volumeEntry(value: unknown, dir: string): VolumeUse | ValueError
 
 function useOf(source: string, target: string, readOnly: boolean, dir: string): VolumeUse | ValueError {
   if (source.startsWith('~')) return { error: `"${source}": write the host path without "~"` };
-  if (source.startsWith('.') || isAbsolute(source)) return { type: 'bind', source: resolve(dir, source), target, readOnly };
+  if (source.startsWith('.') || isAbsolute(source))
+    return { type: 'bind', source: resolve(dir, source), target, readOnly };
   return { type: 'volume', source, target, readOnly };
 }
 
@@ -147,9 +163,12 @@ export function tmpfsEntries(value: unknown): { mountPath: string; size?: string
 
 /** A Compose healthcheck as a manifest healthcheck; undefined for `disable: true` or test NONE. */
 export function healthcheck(value: unknown): Record<string, unknown> | undefined | ValueError {
-  if (typeof value !== 'object' || value === null) return { error: 'must be a map with test, interval, timeout, retries, start_period' };
+  if (typeof value !== 'object' || value === null)
+    return { error: 'must be a map with test, interval, timeout, retries, start_period' };
   const h = value as Record<string, unknown>;
-  const extra = Object.keys(h).filter((k) => !['test', 'interval', 'timeout', 'retries', 'start_period', 'disable'].includes(k));
+  const extra = Object.keys(h).filter(
+    (k) => !['test', 'interval', 'timeout', 'retries', 'start_period', 'disable'].includes(k),
+  );
   if (extra.length > 0) return { error: `healthcheck key "${extra[0]}" is not supported by molt` };
   if (h.disable === true) return undefined;
   const test = typeof h.test === 'string' ? ['CMD-SHELL', h.test] : Array.isArray(h.test) ? h.test.map(String) : [];
@@ -167,5 +186,11 @@ export function healthcheck(value: unknown): Record<string, unknown> | undefined
   const timeout = seconds(h.timeout, 30, 1);
   const start = seconds(h.start_period, 0, 0);
   for (const v of [period, timeout, start]) if (typeof v !== 'number') return v;
-  return { exec, periodSeconds: period, timeoutSeconds: timeout, startPeriodSeconds: start, failureThreshold: h.retries === undefined ? 3 : Number(h.retries) };
+  return {
+    exec,
+    periodSeconds: period,
+    timeoutSeconds: timeout,
+    startPeriodSeconds: start,
+    failureThreshold: h.retries === undefined ? 3 : Number(h.retries),
+  };
 }

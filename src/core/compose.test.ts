@@ -45,14 +45,20 @@ test('a Compose file is told from a molt manifest', () => {
   assert.equal(looksLikeCompose('kind: App\nservices: {}\n'), false);
 });
 
-test('each service is an App <project>-<service>, in depends_on order, with Compose\'s volume and network names', () => {
+test("each service is an App <project>-<service>, in depends_on order, with Compose's volume and network names", () => {
   const apps = composeApps(TWO, FILE);
-  assert.deepEqual(apps.map((a) => a.manifest.metadata.name), ['shop-db', 'shop-web']);
+  assert.deepEqual(
+    apps.map((a) => a.manifest.metadata.name),
+    ['shop-db', 'shop-web'],
+  );
   const [db, web] = apps.map((a) => a.manifest.spec);
   assert.equal(db?.version, '15.4.0-2');
   assert.equal(db?.package, 'official/db');
   assert.deepEqual(db?.env, { POSTGRES_PASSWORD: 'x', PORT: '5432' });
-  assert.deepEqual(db?.volumes, [{ name: 'shop_data', mountPath: '/var/lib/db' }, { hostPath: '/srv/shop/conf', mountPath: '/etc/db', readOnly: true }]);
+  assert.deepEqual(db?.volumes, [
+    { name: 'shop_data', mountPath: '/var/lib/db' },
+    { hostPath: '/srv/shop/conf', mountPath: '/etc/db', readOnly: true },
+  ]);
   assert.deepEqual(db?.network, { name: 'shop_front', subnet: '10.90.7.0/24' });
   assert.equal(db?.upgrade.snapshotVolumes, true);
   assert.equal(web?.version, '2.1.0', 'the image tag when it is a version');
@@ -65,11 +71,15 @@ test('each service is an App <project>-<service>, in depends_on order, with Comp
 
 test('build: is refused at its line, naming it, with what to do', () => {
   const text = 'services:\n  app:\n    image: localhost/a:1.0.0\n    build: .\n';
-  assert.match(problems(text), /compose\.yaml:4:5: services\.app\.build: "build" is not supported by molt: molt runs images: build it first/);
+  assert.match(
+    problems(text),
+    /compose\.yaml:4:5: services\.app\.build: "build" is not supported by molt: molt runs images: build it first/,
+  );
 });
 
 test('every unsupported key is refused at its own line, at any level', () => {
-  const text = 'name: p\nservices:\n  a:\n    image: localhost/a:1.0.0\n    container_name: x\n    deploy: {replicas: 2}\n    volumes: [/anon]\n    environment: [NOVALUE]\nconfigs: {}\n';
+  const text =
+    'name: p\nservices:\n  a:\n    image: localhost/a:1.0.0\n    container_name: x\n    deploy: {replicas: 2}\n    volumes: [/anon]\n    environment: [NOVALUE]\nconfigs: {}\n';
   const out = problems(text);
   assert.match(out, /:5:5: services\.a\.container_name: "container_name" is not supported/);
   assert.match(out, /:6:13: services\.a\.deploy: deploy\.replicas is not supported/);
@@ -79,18 +89,40 @@ test('every unsupported key is refused at its own line, at any level', () => {
 });
 
 test('a version must be had: the image tag or x-molt', () => {
-  assert.match(problems('services:\n  a:\n    image: localhost/a:latest\n'), /:3:12: services\.a\.image: cannot tell the version of a: its image tag "latest" is not a version; set x-molt: \{version/);
+  assert.match(
+    problems('services:\n  a:\n    image: localhost/a:latest\n'),
+    /:3:12: services\.a\.image: cannot tell the version of a: its image tag "latest" is not a version; set x-molt: \{version/,
+  );
 });
 
 test('depends_on: unknown services, cycles and unsupported conditions are refused', () => {
-  assert.match(problems('services:\n  a:\n    image: localhost/a:1.0.0\n    depends_on: [b]\n'), /services\.a\.depends_on: depends on "b", which is not a service/);
-  assert.match(problems('services:\n  a:\n    image: localhost/a:1.0.0\n    depends_on: [b]\n  b:\n    image: localhost/b:1.0.0\n    depends_on: [a]\n'), /depends_on makes a cycle/);
-  assert.match(problems('services:\n  a:\n    image: localhost/a:1.0.0\n    depends_on: {b: {condition: service_completed_successfully}}\n  b:\n    image: localhost/b:1.0.0\n'), /condition "service_completed_successfully" is not supported/);
+  assert.match(
+    problems('services:\n  a:\n    image: localhost/a:1.0.0\n    depends_on: [b]\n'),
+    /services\.a\.depends_on: depends on "b", which is not a service/,
+  );
+  assert.match(
+    problems(
+      'services:\n  a:\n    image: localhost/a:1.0.0\n    depends_on: [b]\n  b:\n    image: localhost/b:1.0.0\n    depends_on: [a]\n',
+    ),
+    /depends_on makes a cycle/,
+  );
+  assert.match(
+    problems(
+      'services:\n  a:\n    image: localhost/a:1.0.0\n    depends_on: {b: {condition: service_completed_successfully}}\n  b:\n    image: localhost/b:1.0.0\n',
+    ),
+    /condition "service_completed_successfully" is not supported/,
+  );
 });
 
 test('a value the manifest schema refuses is reported at the Compose key it came from', () => {
-  assert.match(problems('services:\n  a:\n    image: localhost/a:1.0.0\n    ports: ["80"]\n'), /:4:13: services\.a\.ports\[0\]: "80" names only the container port/);
-  assert.match(problems('services:\n  a:\n    image: localhost/a:1.0.0\n    restart: sometimes\n'), /:4:14: services\.a\.restart: must be no, on-failure/);
+  assert.match(
+    problems('services:\n  a:\n    image: localhost/a:1.0.0\n    ports: ["80"]\n'),
+    /:4:13: services\.a\.ports\[0\]: "80" names only the container port/,
+  );
+  assert.match(
+    problems('services:\n  a:\n    image: localhost/a:1.0.0\n    restart: sometimes\n'),
+    /:4:14: services\.a\.restart: must be no, on-failure/,
+  );
 });
 
 test('healthcheck, stop_grace_period, tmpfs, labels, secrets, limits', () => {
@@ -109,10 +141,22 @@ secrets:
   key: {file: /etc/key}
 `;
   const [a] = composeApps(text, FILE).map((x) => x.manifest.spec);
-  assert.deepEqual(a?.healthcheck, { exec: ['/bin/sh', '-c', 'pg_isready -q'], periodSeconds: 90, timeoutSeconds: 30, startPeriodSeconds: 0, failureThreshold: 5 });
+  assert.deepEqual(a?.healthcheck, {
+    exec: ['/bin/sh', '-c', 'pg_isready -q'],
+    periodSeconds: 90,
+    timeoutSeconds: 30,
+    startPeriodSeconds: 0,
+    failureThreshold: 5,
+  });
   assert.equal(a?.stopTimeoutSeconds, 90);
   assert.deepEqual(a?.tmpfs, [{ mountPath: '/run' }]);
   assert.deepEqual(a?.containerLabels, { team: 'db' });
   assert.deepEqual(a?.resources, { cpus: '0.5', memory: '256m', pids: 100 });
-  assert.deepEqual(a?.secrets?.map((s) => [s.name, s.file, s.mountPath]), [['pw', '/srv/shop/pw.txt', undefined], ['key', '/etc/key', '/run/secrets/other']]);
+  assert.deepEqual(
+    a?.secrets?.map((s) => [s.name, s.file, s.mountPath]),
+    [
+      ['pw', '/srv/shop/pw.txt', undefined],
+      ['key', '/etc/key', '/run/secrets/other'],
+    ],
+  );
 });

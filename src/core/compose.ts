@@ -10,7 +10,16 @@
  */
 import { basename, resolve } from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import { commandList, healthcheck, parseDuration, portEntry, stringMap, tmpfsEntries, volumeEntry, type ValueError } from './compose-values.ts';
+import {
+  commandList,
+  healthcheck,
+  parseDuration,
+  portEntry,
+  stringMap,
+  tmpfsEntries,
+  volumeEntry,
+  type ValueError,
+} from './compose-values.ts';
 import { packageOfImage } from './adopt.ts';
 import { imageTag } from './inherit.ts';
 import { InvalidInputError, type InputProblem } from './errors.ts';
@@ -20,8 +29,27 @@ import { parseVersion } from './version.ts';
 
 /** Service keys molt reads (the Compose Specification's names). */
 export const SERVICE_KEYS = [
-  'image', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'volumes', 'networks', 'restart', 'healthcheck',
-  'depends_on', 'deploy', 'user', 'working_dir', 'stop_signal', 'stop_grace_period', 'shm_size', 'tmpfs', 'labels', 'secrets', 'x-molt',
+  'image',
+  'command',
+  'entrypoint',
+  'environment',
+  'env_file',
+  'ports',
+  'volumes',
+  'networks',
+  'restart',
+  'healthcheck',
+  'depends_on',
+  'deploy',
+  'user',
+  'working_dir',
+  'stop_signal',
+  'stop_grace_period',
+  'shm_size',
+  'tmpfs',
+  'labels',
+  'secrets',
+  'x-molt',
 ] as const;
 /** Top-level keys molt reads (`version` is informational in the specification and ignored). */
 const TOP_KEYS = new Set(['name', 'version', 'services', 'volumes', 'networks', 'secrets', 'x-molt']);
@@ -49,7 +77,14 @@ export interface ComposeApp {
 export function looksLikeCompose(text: string): boolean {
   try {
     const value = parseDocument(text, { uniqueKeys: false }).toJS({ maxAliasCount: 100 }) as unknown;
-    return typeof value === 'object' && value !== null && !Array.isArray(value) && 'services' in value && !('apiVersion' in value) && !('kind' in value);
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value) &&
+      'services' in value &&
+      !('apiVersion' in value) &&
+      !('kind' in value)
+    );
   } catch {
     return false;
   }
@@ -62,17 +97,28 @@ export function composeApps(text: string, file: string): ComposeApp[] {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const problems: InputProblem[] = [];
-  for (const e of doc.errors) problems.push({ file, ...lines.linePos(e.pos[0]), message: `YAML: ${e.message.split('\n')[0]}` });
+  for (const e of doc.errors)
+    problems.push({ file, ...lines.linePos(e.pos[0]), message: `YAML: ${e.message.split('\n')[0]}` });
   if (problems.length > 0) throw new InvalidInputError(problems);
   const root = doc.toJS({ maxAliasCount: 100 }) as Raw;
   const pos = (path: (string | number)[], key = false) => position(doc, lines, path, key);
-  const at = (path: (string | number)[], message: string, key = false) => problems.push({ file, ...pos(path, key), field: fieldName(path), message });
+  const at = (path: (string | number)[], message: string, key = false) =>
+    problems.push({ file, ...pos(path, key), field: fieldName(path), message });
   for (const key of Object.keys(root)) {
-    if (!TOP_KEYS.has(key) && !key.startsWith('x-')) at([key], `"${key}" is not supported by molt${HINTS[key] ? `: ${HINTS[key]}` : ''}; remove it (molt refuses what it would otherwise ignore)`, true);
+    if (!TOP_KEYS.has(key) && !key.startsWith('x-'))
+      at(
+        [key],
+        `"${key}" is not supported by molt${HINTS[key] ? `: ${HINTS[key]}` : ''}; remove it (molt refuses what it would otherwise ignore)`,
+        true,
+      );
   }
   const dir = resolve(file === '-' ? '.' : resolve(file, '..'));
   const project = String(root.name ?? basename(dir)).toLowerCase();
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(project)) at(root.name === undefined ? [] : ['name'], `project name "${project}" must be lowercase letters, digits, "-" and "_"${root.name === undefined ? ' (it is the directory name: set name:)' : ''}`);
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(project))
+    at(
+      root.name === undefined ? [] : ['name'],
+      `project name "${project}" must be lowercase letters, digits, "-" and "_"${root.name === undefined ? ' (it is the directory name: set name:)' : ''}`,
+    );
   const services = (root.services ?? {}) as Raw;
   const context: Context = { root, project, dir, at };
   const apps: ComposeApp[] = [];
@@ -84,16 +130,27 @@ export function composeApps(text: string, file: string): ComposeApp[] {
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
         const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-        at(object.sourceOf(path), issue.code === 'unrecognized_keys' ? `unknown field "${issue.keys[0]}"` : issue.message, issue.code === 'unrecognized_keys');
+        at(
+          object.sourceOf(path),
+          issue.code === 'unrecognized_keys' ? `unknown field "${issue.keys[0]}"` : issue.message,
+          issue.code === 'unrecognized_keys',
+        );
       }
       continue;
     }
     const keyAt = pos(['services', service], true);
-    apps.push({ service, line: keyAt.line ?? 1, column: keyAt.column, manifest: parsed.data, locate: (path) => pos(object.sourceOf(path)) });
+    apps.push({
+      service,
+      line: keyAt.line ?? 1,
+      column: keyAt.column,
+      manifest: parsed.data,
+      locate: (path) => pos(object.sourceOf(path)),
+    });
   }
   const ordered = dependencyOrder(apps, project, at);
   if (problems.length > 0) throw new InvalidInputError(problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
-  if (ordered.length === 0) throw new InvalidInputError([{ file, message: 'no services found' }], 'Add at least one service with an image.');
+  if (ordered.length === 0)
+    throw new InvalidInputError([{ file, message: 'no services found' }], 'Add at least one service with an image.');
   return ordered;
 }
 
@@ -106,32 +163,71 @@ interface Context {
 
 /** Compose field → the manifest field it becomes (the reverse maps problems back to their line). */
 const MANIFEST_FIELD: Record<string, string> = {
-  image: 'image', command: 'command', entrypoint: 'entrypoint', environment: 'env', env_file: 'envFrom', ports: 'ports', volumes: 'volumes',
-  networks: 'network', restart: 'restart', healthcheck: 'healthcheck', depends_on: 'dependsOn', deploy: 'resources', user: 'user',
-  working_dir: 'workingDir', stop_signal: 'stopSignal', stop_grace_period: 'stopTimeoutSeconds', shm_size: 'shmSize', labels: 'containerLabels', secrets: 'secrets',
+  image: 'image',
+  command: 'command',
+  entrypoint: 'entrypoint',
+  environment: 'env',
+  env_file: 'envFrom',
+  ports: 'ports',
+  volumes: 'volumes',
+  networks: 'network',
+  restart: 'restart',
+  healthcheck: 'healthcheck',
+  depends_on: 'dependsOn',
+  deploy: 'resources',
+  user: 'user',
+  working_dir: 'workingDir',
+  stop_signal: 'stopSignal',
+  stop_grace_period: 'stopTimeoutSeconds',
+  shm_size: 'shmSize',
+  labels: 'containerLabels',
+  secrets: 'secrets',
 };
 const COMPOSE_FIELD = Object.fromEntries(Object.entries(MANIFEST_FIELD).map(([c, m]) => [m, c]));
 
 /** The App document object of one service, and how to map its fields back to the file. */
-function serviceApp(ctx: Context, service: string, svc: Raw): { manifest: Raw; sourceOf: (path: (string | number)[]) => (string | number)[] } | undefined {
+function serviceApp(
+  ctx: Context,
+  service: string,
+  svc: Raw,
+): { manifest: Raw; sourceOf: (path: (string | number)[]) => (string | number)[] } | undefined {
   const base = ['services', service];
   for (const key of Object.keys(svc)) {
     if (!(SERVICE_KEYS as readonly string[]).includes(key) && !key.startsWith('x-')) {
-      ctx.at([...base, key], `"${key}" is not supported by molt${HINTS[key] ? `: ${HINTS[key]}` : ''}; remove it (molt refuses what it would otherwise ignore)`, true);
+      ctx.at(
+        [...base, key],
+        `"${key}" is not supported by molt${HINTS[key] ? `: ${HINTS[key]}` : ''}; remove it (molt refuses what it would otherwise ignore)`,
+        true,
+      );
     }
   }
   const name = `${ctx.project}-${service}`;
-  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) ctx.at(base, `the app name "${name}" (<project>-<service>) must be a DNS label: lowercase letters, digits and "-"`, true);
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name))
+    ctx.at(
+      base,
+      `the app name "${name}" (<project>-<service>) must be a DNS label: lowercase letters, digits and "-"`,
+      true,
+    );
   if (typeof svc.image !== 'string') {
     ctx.at(base, 'a service needs image: (molt does not build)', true);
     return undefined;
   }
-  const spec: Raw = { image: svc.image, ...identity(ctx, service, svc, svc.image), ...containerFields(ctx, service, svc) };
+  const spec: Raw = {
+    image: svc.image,
+    ...identity(ctx, service, svc, svc.image),
+    ...containerFields(ctx, service, svc),
+  };
   spec.network = networkOf(ctx, service, svc.networks);
   Object.assign(spec, mountsOf(ctx, service, svc));
   if (svc.secrets !== undefined) spec.secrets = secretsOf(ctx, service, svc.secrets);
-  if (svc.depends_on !== undefined) spec.dependsOn = dependencies(svc.depends_on, (m) => ctx.at([...base, 'depends_on'], m)).map((d) => `${ctx.project}-${d}`);
-  return { manifest: { apiVersion: API_VERSION, kind: 'App', metadata: { name, labels: {} }, spec }, sourceOf: sourceMapper(base, svc) };
+  if (svc.depends_on !== undefined)
+    spec.dependsOn = dependencies(svc.depends_on, (m) => ctx.at([...base, 'depends_on'], m)).map(
+      (d) => `${ctx.project}-${d}`,
+    );
+  return {
+    manifest: { apiVersion: API_VERSION, kind: 'App', metadata: { name, labels: {} }, spec },
+    sourceOf: sourceMapper(base, svc),
+  };
 }
 
 /** package, version and molt's own settings: the service's x-molt over the file's, the image tag as the version. */
@@ -139,14 +235,27 @@ function identity(ctx: Context, service: string, svc: Raw, image: string): Raw {
   const own = svc['x-molt'] !== undefined;
   const where = (...rest: string[]) => (own ? ['services', service, 'x-molt', ...rest] : ['x-molt', ...rest]);
   const xmolt = { ...((ctx.root['x-molt'] ?? {}) as Raw), ...((svc['x-molt'] ?? {}) as Raw) };
-  for (const key of Object.keys(xmolt)) if (!X_MOLT_KEYS.has(key)) ctx.at(where(key), `x-molt key "${key}" is not known (package, version, upgrade, probes, minReadySeconds, upgradeConfig)`, true);
+  for (const key of Object.keys(xmolt))
+    if (!X_MOLT_KEYS.has(key))
+      ctx.at(
+        where(key),
+        `x-molt key "${key}" is not known (package, version, upgrade, probes, minReadySeconds, upgradeConfig)`,
+        true,
+      );
   const version = xmolt.version ?? imageTag(image);
   if (typeof version !== 'string' || parseVersion(version) === undefined) {
-    const why = xmolt.version !== undefined ? `x-molt version "${String(version)}" is not a version` : `its image tag "${version ?? '(none)'}" is not a version`;
-    ctx.at(xmolt.version !== undefined ? where('version') : ['services', service, 'image'], `cannot tell the version of ${service}: ${why}; set x-molt: {version: MAJOR.MINOR.PATCH}`);
+    const why =
+      xmolt.version !== undefined
+        ? `x-molt version "${String(version)}" is not a version`
+        : `its image tag "${version ?? '(none)'}" is not a version`;
+    ctx.at(
+      xmolt.version !== undefined ? where('version') : ['services', service, 'image'],
+      `cannot tell the version of ${service}: ${why}; set x-molt: {version: MAJOR.MINOR.PATCH}`,
+    );
   }
   const out: Raw = { package: xmolt.package ?? packageOfImage(image), version };
-  for (const k of ['upgrade', 'probes', 'minReadySeconds', 'upgradeConfig']) if (xmolt[k] !== undefined) out[k] = xmolt[k];
+  for (const k of ['upgrade', 'probes', 'minReadySeconds', 'upgradeConfig'])
+    if (xmolt[k] !== undefined) out[k] = xmolt[k];
   return out;
 }
 
@@ -154,7 +263,8 @@ function identity(ctx: Context, service: string, svc: Raw, image: string): Raw {
 function containerFields(ctx: Context, service: string, svc: Raw): Raw {
   const at = (key: string, message: string) => ctx.at(['services', service, key], message);
   const value = <T>(key: string, v: T | ValueError): T | undefined => {
-    if (typeof v === 'object' && v !== null && 'error' in v && Object.keys(v).length === 1) return void at(key, (v as ValueError).error);
+    if (typeof v === 'object' && v !== null && 'error' in v && Object.keys(v).length === 1)
+      return void at(key, (v as ValueError).error);
     return v as T;
   };
   const spec: Raw = {};
@@ -162,11 +272,17 @@ function containerFields(ctx: Context, service: string, svc: Raw): Raw {
   if (svc.entrypoint !== undefined) spec.entrypoint = value('entrypoint', commandList(svc.entrypoint));
   if (svc.environment !== undefined) spec.env = value('environment', stringMap(svc.environment, 'environment'));
   if (svc.labels !== undefined) spec.containerLabels = value('labels', stringMap(svc.labels, 'labels'));
-  if (svc.env_file !== undefined) spec.envFrom = (Array.isArray(svc.env_file) ? svc.env_file : [svc.env_file]).map((f) => ({ file: resolve(ctx.dir, String(typeof f === 'object' && f !== null ? (f as Raw).path : f)) }));
-  if (svc.ports !== undefined) spec.ports = (Array.isArray(svc.ports) ? svc.ports : [svc.ports]).map((p) => value('ports', portEntry(p)));
-  for (const key of ['restart', 'user', 'working_dir', 'stop_signal'] as const) if (svc[key] !== undefined) spec[MANIFEST_FIELD[key] as string] = String(svc[key]);
+  if (svc.env_file !== undefined)
+    spec.envFrom = (Array.isArray(svc.env_file) ? svc.env_file : [svc.env_file]).map((f) => ({
+      file: resolve(ctx.dir, String(typeof f === 'object' && f !== null ? (f as Raw).path : f)),
+    }));
+  if (svc.ports !== undefined)
+    spec.ports = (Array.isArray(svc.ports) ? svc.ports : [svc.ports]).map((p) => value('ports', portEntry(p)));
+  for (const key of ['restart', 'user', 'working_dir', 'stop_signal'] as const)
+    if (svc[key] !== undefined) spec[MANIFEST_FIELD[key] as string] = String(svc[key]);
   if (svc.shm_size !== undefined) spec.shmSize = svc.shm_size;
-  if (svc.stop_grace_period !== undefined) spec.stopTimeoutSeconds = value('stop_grace_period', roundUp(parseDuration(svc.stop_grace_period)));
+  if (svc.stop_grace_period !== undefined)
+    spec.stopTimeoutSeconds = value('stop_grace_period', roundUp(parseDuration(svc.stop_grace_period)));
   if (svc.healthcheck !== undefined) {
     const h = value('healthcheck', healthcheck(svc.healthcheck));
     if (h) spec.healthcheck = h;
@@ -180,10 +296,13 @@ function sourceMapper(base: (string | number)[], svc: Raw): (path: (string | num
   return (path) => {
     const [, field, ...rest] = path;
     if (path[0] !== 'spec' || typeof field !== 'string') return base;
-    if (X_MOLT_KEYS.has(field)) return svc['x-molt'] !== undefined ? [...base, 'x-molt', field, ...rest] : ['x-molt', field, ...rest];
+    if (X_MOLT_KEYS.has(field))
+      return svc['x-molt'] !== undefined ? [...base, 'x-molt', field, ...rest] : ['x-molt', field, ...rest];
     if (field === 'tmpfs') return [...base, svc.tmpfs !== undefined ? 'tmpfs' : 'volumes'];
     const key = COMPOSE_FIELD[field];
-    return key !== undefined && svc[key] !== undefined ? [...base, key, ...(typeof rest[0] === 'number' ? [rest[0]] : [])] : base;
+    return key !== undefined && svc[key] !== undefined
+      ? [...base, key, ...(typeof rest[0] === 'number' ? [rest[0]] : [])]
+      : base;
   };
 }
 
@@ -202,26 +321,43 @@ function resourcesOf(deploy: unknown, report: (m: string) => void): Raw | undefi
   const limits = (r.limits ?? {}) as Raw;
   const otherL = Object.keys(limits).find((k) => !['cpus', 'memory', 'pids'].includes(k));
   if (otherL) return void report(`deploy.resources.limits.${otherL} is not supported (cpus, memory, pids)`);
-  return { ...(limits.cpus !== undefined ? { cpus: String(limits.cpus) } : {}), ...(limits.memory !== undefined ? { memory: limits.memory } : {}), ...(limits.pids !== undefined ? { pids: Number(limits.pids) } : {}) };
+  return {
+    ...(limits.cpus !== undefined ? { cpus: String(limits.cpus) } : {}),
+    ...(limits.memory !== undefined ? { memory: limits.memory } : {}),
+    ...(limits.pids !== undefined ? { pids: Number(limits.pids) } : {}),
+  };
 }
 
 /** The one network of a service: Compose's name for it, its subnet from the top level, its ipv4_address. */
 function networkOf(ctx: Context, service: string, value: unknown): Raw {
   const base = ['services', service, 'networks'];
-  const entries = Array.isArray(value) ? value.map((n) => [String(n), {} as Raw] as const) : Object.entries((value ?? {}) as Raw).map(([n, v]) => [n, (v ?? {}) as Raw] as const);
+  const entries = Array.isArray(value)
+    ? value.map((n) => [String(n), {} as Raw] as const)
+    : Object.entries((value ?? {}) as Raw).map(([n, v]) => [n, (v ?? {}) as Raw] as const);
   if (entries.length > 1) ctx.at(base, 'molt apps join one network: list one');
   const [key, options]: readonly [string, Raw] = entries[0] ?? ['default', {}];
   const extra = Object.keys(options).find((k) => k !== 'ipv4_address');
   if (extra) ctx.at([...base, key], `network option "${extra}" is not supported (only ipv4_address)`);
   const declared = ((ctx.root.networks ?? {}) as Raw)[key] as Raw | null | undefined;
-  if (key !== 'default' && declared === undefined) ctx.at(base, `network "${key}" is not declared under the top-level networks:`);
+  if (key !== 'default' && declared === undefined)
+    ctx.at(base, `network "${key}" is not declared under the top-level networks:`);
   const top = (declared ?? {}) as Raw;
   const badTop = Object.keys(top).find((k) => !['name', 'external', 'driver', 'ipam'].includes(k));
-  if (badTop) ctx.at(['networks', key, badTop], `network key "${badTop}" is not supported (name, external, driver: bridge, ipam.config[].subnet)`, true);
-  if (top.driver !== undefined && top.driver !== 'bridge') ctx.at(['networks', key, 'driver'], `driver "${String(top.driver)}" is not supported (only bridge)`);
+  if (badTop)
+    ctx.at(
+      ['networks', key, badTop],
+      `network key "${badTop}" is not supported (name, external, driver: bridge, ipam.config[].subnet)`,
+      true,
+    );
+  if (top.driver !== undefined && top.driver !== 'bridge')
+    ctx.at(['networks', key, 'driver'], `driver "${String(top.driver)}" is not supported (only bridge)`);
   const subnet = ((top.ipam as Raw | undefined)?.config as Raw[] | undefined)?.[0]?.subnet;
   const name = typeof top.name === 'string' ? top.name : top.external === true ? key : `${ctx.project}_${key}`;
-  return { name, ...(subnet !== undefined ? { subnet: String(subnet) } : {}), ...(options.ipv4_address !== undefined ? { ipv4: String(options.ipv4_address) } : {}) };
+  return {
+    name,
+    ...(subnet !== undefined ? { subnet: String(subnet) } : {}),
+    ...(options.ipv4_address !== undefined ? { ipv4: String(options.ipv4_address) } : {}),
+  };
 }
 
 /** volumes and tmpfs of a service: named volumes get Compose's names, binds absolute host paths. */
@@ -232,14 +368,31 @@ function mountsOf(ctx: Context, service: string, svc: Raw): Raw {
   (Array.isArray(svc.volumes) ? svc.volumes : []).forEach((entry, i) => {
     const use = volumeEntry(entry, ctx.dir);
     if ('error' in use) return ctx.at(['services', service, 'volumes', i], use.error);
-    if (use.type === 'tmpfs') return void tmpfs.push({ mountPath: use.target, ...(use.size !== undefined ? { size: use.size } : {}) });
+    if (use.type === 'tmpfs')
+      return void tmpfs.push({ mountPath: use.target, ...(use.size !== undefined ? { size: use.size } : {}) });
     const ro = use.readOnly ? { readOnly: true } : {};
     if (use.type === 'bind') return void volumes.push({ hostPath: use.source, mountPath: use.target, ...ro });
-    if (!(use.source in topVolumes)) return ctx.at(['services', service, 'volumes', i], `volume "${use.source}" is not declared under the top-level volumes:`);
+    if (!(use.source in topVolumes))
+      return ctx.at(
+        ['services', service, 'volumes', i],
+        `volume "${use.source}" is not declared under the top-level volumes:`,
+      );
     const top = (topVolumes[use.source] ?? {}) as Raw;
-    const bad = Object.keys(top).find((k) => !['name', 'external'].includes(k) && !(k === 'driver' && top.driver === 'local'));
-    if (bad) return ctx.at(['volumes', use.source, bad], `volume key "${bad}" is not supported (name, external, driver: local)`, true);
-    volumes.push({ name: typeof top.name === 'string' ? top.name : top.external === true ? use.source : `${ctx.project}_${use.source}`, mountPath: use.target, ...ro });
+    const bad = Object.keys(top).find(
+      (k) => !['name', 'external'].includes(k) && !(k === 'driver' && top.driver === 'local'),
+    );
+    if (bad)
+      return ctx.at(
+        ['volumes', use.source, bad],
+        `volume key "${bad}" is not supported (name, external, driver: local)`,
+        true,
+      );
+    volumes.push({
+      name:
+        typeof top.name === 'string' ? top.name : top.external === true ? use.source : `${ctx.project}_${use.source}`,
+      mountPath: use.target,
+      ...ro,
+    });
   });
   if (svc.tmpfs !== undefined) {
     const t = tmpfsEntries(svc.tmpfs);
@@ -259,8 +412,20 @@ function secretsOf(ctx: Context, service: string, value: unknown): Raw[] {
     if (bad) return (ctx.at(where, `secret option "${bad}" is not supported (source, target)`), []);
     const source = String(e.source);
     const declared = top[source] as Raw | undefined;
-    if (typeof declared?.file !== 'string') return (ctx.at(where, `secret "${source}" must be declared at the top level with file: (environment and external secrets are not supported)`), []);
-    const target = e.target === undefined ? undefined : String(e.target).startsWith('/') ? String(e.target) : `/run/secrets/${String(e.target)}`;
+    if (typeof declared?.file !== 'string')
+      return (
+        ctx.at(
+          where,
+          `secret "${source}" must be declared at the top level with file: (environment and external secrets are not supported)`,
+        ),
+        []
+      );
+    const target =
+      e.target === undefined
+        ? undefined
+        : String(e.target).startsWith('/')
+          ? String(e.target)
+          : `/run/secrets/${String(e.target)}`;
     return [{ name: source, file: resolve(ctx.dir, declared.file), ...(target ? { mountPath: target } : {}) }];
   });
 }
@@ -272,7 +437,9 @@ function dependencies(value: unknown, report: (m: string) => void): string[] {
   for (const [name, options] of Object.entries((value ?? {}) as Raw)) {
     const condition = ((options ?? {}) as Raw).condition ?? 'service_started';
     if (condition !== 'service_started' && condition !== 'service_healthy') {
-      report(`depends_on ${name}: condition "${String(condition)}" is not supported (service_started, service_healthy: molt starts a service once the one it depends on is ready)`);
+      report(
+        `depends_on ${name}: condition "${String(condition)}" is not supported (service_started, service_healthy: molt starts a service once the one it depends on is ready)`,
+      );
     } else out.push(name);
   }
   return out;
@@ -286,12 +453,20 @@ function dependencyOrder(apps: ComposeApp[], project: string, at: Context['at'])
   const visit = (app: ComposeApp, chain: string[]) => {
     const name = app.manifest.metadata.name;
     if (state.get(name) === 'done') return;
-    if (state.get(name) === 'visiting') return at(['services', app.service, 'depends_on'], `depends_on makes a cycle: ${[...chain, app.service].join(' → ')}`);
+    if (state.get(name) === 'visiting')
+      return at(
+        ['services', app.service, 'depends_on'],
+        `depends_on makes a cycle: ${[...chain, app.service].join(' → ')}`,
+      );
     state.set(name, 'visiting');
     for (const dep of app.manifest.spec.dependsOn ?? []) {
       const target = byName.get(dep);
       if (target) visit(target, [...chain, app.service]);
-      else at(['services', app.service, 'depends_on'], `depends on "${dep.slice(project.length + 1)}", which is not a service of this file`);
+      else
+        at(
+          ['services', app.service, 'depends_on'],
+          `depends on "${dep.slice(project.length + 1)}", which is not a service of this file`,
+        );
     }
     state.set(name, 'done');
     ordered.push(app);
@@ -305,7 +480,12 @@ function fieldName(path: (string | number)[]): string {
 }
 
 /** The line and column of the node at `path` (its key when `key`), as near as exists. */
-function position(doc: Document, lines: LineCounter, path: (string | number)[], key: boolean): { line?: number; column?: number } {
+function position(
+  doc: Document,
+  lines: LineCounter,
+  path: (string | number)[],
+  key: boolean,
+): { line?: number; column?: number } {
   let node: unknown = doc.contents;
   let offset = doc.contents?.range?.[0];
   path.forEach((segment, i) => {

@@ -5,11 +5,16 @@ import { appManifest, containerObservation } from '../testing/fixtures.ts';
 
 // Seed 002: CMD1 old container, CMD2 old image, CMD3 upgrade request (manifest), CMD4 new image.
 test('CMD3: the command given in the manifest wins over everything', () => {
-  assert.deepEqual(chooseArgv(['new', 'cmd'], { container: ['custom'], image: ['default'], manifest: ['custom'] }), ['new', 'cmd']);
+  assert.deepEqual(chooseArgv(['new', 'cmd'], { container: ['custom'], image: ['default'], manifest: ['custom'] }), [
+    'new',
+    'cmd',
+  ]);
 });
 
 test('CMD1: the old container command is kept when it was customised', () => {
-  assert.deepEqual(chooseArgv(undefined, { container: ['custom'], image: ['default'], manifest: undefined }), ['custom']);
+  assert.deepEqual(chooseArgv(undefined, { container: ['custom'], image: ['default'], manifest: undefined }), [
+    'custom',
+  ]);
 });
 
 test('CMD4: the new image default applies when the old command was the old image default', () => {
@@ -37,7 +42,12 @@ test('the new container inherits every old mount and adds the manifest volumes',
     image: undefined,
     manifest: undefined,
   };
-  const manifest = appManifest({ volumes: [{ name: 'notes-data', mountPath: '/data' }, { name: 'logs', mountPath: '/logs' }] });
+  const manifest = appManifest({
+    volumes: [
+      { name: 'notes-data', mountPath: '/data' },
+      { name: 'logs', mountPath: '/logs' },
+    ],
+  });
   const mounts = chooseMounts(manifest, old);
   assert.deepEqual(mounts.map((m) => `${m.type}:${m.source}:${m.destination}:${m.readOnly}`).sort(), [
     'bind:/srv/conf:/etc/notes:true',
@@ -51,12 +61,20 @@ test('the new container inherits every old mount and adds the manifest volumes',
 test('a manifest volume at the same path as a different old volume replaces it and is reported', () => {
   const old = { container: containerObservation(), image: undefined, manifest: undefined };
   const manifest = appManifest({ volumes: [{ name: 'other', mountPath: '/data' }] });
-  assert.deepEqual(chooseMounts(manifest, old).map((m) => m.source), ['other']);
+  assert.deepEqual(
+    chooseMounts(manifest, old).map((m) => m.source),
+    ['other'],
+  );
   assert.equal(replacedMounts(manifest, old)[0]?.source, 'notes-data');
 });
 
 test('the new container spec keeps the IP given and labels the operation', () => {
-  const spec = newContainerSpec(appManifest({ version: '1.2.3-5', image: 'localhost/notes:1.2.3-5' }), undefined, '10.90.0.10', '42');
+  const spec = newContainerSpec(
+    appManifest({ version: '1.2.3-5', image: 'localhost/notes:1.2.3-5' }),
+    undefined,
+    '10.90.0.10',
+    '42',
+  );
   assert.equal(spec.name, 'notes');
   assert.deepEqual(spec.network, { name: 'molt', ipv4: '10.90.0.10', mac: '02:42:0a:5a:00:0a' });
   assert.equal(spec.labels['dev.molt.version'], '1.2.3-5');

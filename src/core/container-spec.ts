@@ -3,7 +3,14 @@
  * one and its IP; Cmd and Entrypoint follow the upgrade precedence. Pure.
  */
 import { isBindMount, NO_INPUTS, runtimeSettings, type ResolvedInputs } from './settings.ts';
-import { LABEL, type AppManifest, type ContainerObservation, type ContainerSpec, type ImageObservation, type MountObservation } from './model.ts';
+import {
+  LABEL,
+  type AppManifest,
+  type ContainerObservation,
+  type ContainerSpec,
+  type ImageObservation,
+  type MountObservation,
+} from './model.ts';
 
 /** What molt knows of the instance being replaced. */
 export interface OldInstance {
@@ -38,37 +45,67 @@ function sameArgv(a: string[] | undefined, b: string[] | undefined): boolean {
 /** The mounts of the new container: the old ones, plus the manifest's, the manifest winning per path. */
 export function chooseMounts(manifest: AppManifest, old: OldInstance | undefined): MountObservation[] {
   const declared = declaredMounts(manifest.spec);
-  const claimed = new Set([...declared.map((m) => m.destination), ...(manifest.spec.tmpfs ?? []).map((t) => t.mountPath)]);
+  const claimed = new Set([
+    ...declared.map((m) => m.destination),
+    ...(manifest.spec.tmpfs ?? []).map((t) => t.mountPath),
+  ]);
   // A bind mount or tmpfs the previous manifest declared and this one dropped goes; anything
   // else of the old container (named volumes, mounts molt did not make) is inherited (seed 002).
-  const dropped = old?.manifest ? new Set([...declaredMounts(old.manifest.spec).filter((m) => m.type !== 'volume'), ...(old.manifest.spec.tmpfs ?? []).map((t) => ({ destination: t.mountPath }))].map((m) => m.destination)) : new Set<string>();
-  const inherited = (old?.container.mounts ?? []).filter((m) => !claimed.has(m.destination) && !(m.type !== 'volume' && dropped.has(m.destination)));
+  const dropped = old?.manifest
+    ? new Set(
+        [
+          ...declaredMounts(old.manifest.spec).filter((m) => m.type !== 'volume'),
+          ...(old.manifest.spec.tmpfs ?? []).map((t) => ({ destination: t.mountPath })),
+        ].map((m) => m.destination),
+      )
+    : new Set<string>();
+  const inherited = (old?.container.mounts ?? []).filter(
+    (m) => !claimed.has(m.destination) && !(m.type !== 'volume' && dropped.has(m.destination)),
+  );
   return [...inherited, ...declared];
 }
 
 /** The mounts a spec's `volumes` declare: named volumes and bind mounts. */
 export function declaredMounts(spec: AppManifest['spec']): MountObservation[] {
-  return spec.volumes.map((v) => isBindMount(v)
-    ? { type: 'bind', source: v.hostPath, destination: v.mountPath, readOnly: v.readOnly === true }
-    : { type: 'volume', source: v.name, destination: v.mountPath, readOnly: v.readOnly === true });
+  return spec.volumes.map((v) =>
+    isBindMount(v)
+      ? { type: 'bind', source: v.hostPath, destination: v.mountPath, readOnly: v.readOnly === true }
+      : { type: 'volume', source: v.name, destination: v.mountPath, readOnly: v.readOnly === true },
+  );
 }
 
 /** Old mounts that the manifest replaces with another source at the same path. */
 export function replacedMounts(manifest: AppManifest, old: OldInstance | undefined): MountObservation[] {
   const byPath = new Map(declaredMounts(manifest.spec).map((m) => [m.destination, m.source]));
-  return (old?.container.mounts ?? []).filter((m) => byPath.has(m.destination) && byPath.get(m.destination) !== m.source);
+  return (old?.container.mounts ?? []).filter(
+    (m) => byPath.has(m.destination) && byPath.get(m.destination) !== m.source,
+  );
 }
 
 /** The full spec of the container that runs `manifest`. */
-export function newContainerSpec(manifest: AppManifest, old: OldInstance | undefined, ip: string, operationId: string, inputs: ResolvedInputs = NO_INPUTS): ContainerSpec {
-  const argv = (pick: (x: { cmd: string[] | undefined; entrypoint: string[] | undefined }) => string[] | undefined, fromOldManifest: string[] | undefined) =>
-    old && { container: pick(old.container), image: old.image && pick(old.image), manifest: fromOldManifest };
+export function newContainerSpec(
+  manifest: AppManifest,
+  old: OldInstance | undefined,
+  ip: string,
+  operationId: string,
+  inputs: ResolvedInputs = NO_INPUTS,
+): ContainerSpec {
+  const argv = (
+    pick: (x: { cmd: string[] | undefined; entrypoint: string[] | undefined }) => string[] | undefined,
+    fromOldManifest: string[] | undefined,
+  ) => old && { container: pick(old.container), image: old.image && pick(old.image), manifest: fromOldManifest };
   const { metadata, spec } = manifest;
   return {
     name: metadata.name,
     image: spec.image,
-    cmd: chooseArgv(spec.command, argv((x) => x.cmd, old?.manifest?.spec.command)),
-    entrypoint: chooseArgv(spec.entrypoint, argv((x) => x.entrypoint, old?.manifest?.spec.entrypoint)),
+    cmd: chooseArgv(
+      spec.command,
+      argv((x) => x.cmd, old?.manifest?.spec.command),
+    ),
+    entrypoint: chooseArgv(
+      spec.entrypoint,
+      argv((x) => x.entrypoint, old?.manifest?.spec.entrypoint),
+    ),
     // The manifest's env wins over env files; secrets given as env win over both.
     env: { ...inputs.env, ...spec.env, ...inputs.secretEnv },
     labels: {

@@ -28,16 +28,32 @@ test('startOrder puts dependencies first, ties by name', () => {
 });
 
 test('startOrder: a missing dependency blocks the app and its dependents only', () => {
-  const r = startOrder([{ name: 'web', dependsOn: ['api'] }, { name: 'api', dependsOn: ['nosuch'] }, { name: 'db', dependsOn: [] }]);
+  const r = startOrder([
+    { name: 'web', dependsOn: ['api'] },
+    { name: 'api', dependsOn: ['nosuch'] },
+    { name: 'db', dependsOn: [] },
+  ]);
   assert.deepEqual(r.order, ['db']);
-  assert.deepEqual(r.blocked, [{ name: 'api', missing: 'nosuch' }, { name: 'web', missing: 'nosuch' }]);
+  assert.deepEqual(r.blocked, [
+    { name: 'api', missing: 'nosuch' },
+    { name: 'web', missing: 'nosuch' },
+  ]);
 });
 
 test('startOrder: a cycle is an error naming it', () => {
-  assert.throws(() => startOrder([{ name: 'a', dependsOn: ['b'] }, { name: 'b', dependsOn: ['c'] }, { name: 'c', dependsOn: ['a'] }, { name: 'd', dependsOn: [] }]), (e: unknown) => {
-    assert.ok(e instanceof DependencyCycle);
-    assert.deepEqual(e.cycle, ['a', 'b', 'c', 'a']);
-    return true;
-  });
+  assert.throws(
+    () =>
+      startOrder([
+        { name: 'a', dependsOn: ['b'] },
+        { name: 'b', dependsOn: ['c'] },
+        { name: 'c', dependsOn: ['a'] },
+        { name: 'd', dependsOn: [] },
+      ]),
+    (e: unknown) => {
+      assert.ok(e instanceof DependencyCycle);
+      assert.deepEqual(e.cycle, ['a', 'b', 'c', 'a']);
+      return true;
+    },
+  );
   assert.throws(() => startOrder([{ name: 'self', dependsOn: ['self'] }]), /self → self/);
 });

@@ -17,7 +17,10 @@ export type Convergence =
 /** Decides what brings `container` to the user's intent (undefined intent: running). */
 export function converge(container: ContainerState | undefined, intent: RunIntent | undefined): Convergence {
   if (intent?.desired === 'stopped') {
-    return { action: 'none', reason: `stopped on purpose with \`molt stop\` at ${intent.changedAt}; \`molt start\` runs it again` };
+    return {
+      action: 'none',
+      reason: `stopped on purpose with \`molt stop\` at ${intent.changedAt}; \`molt start\` runs it again`,
+    };
   }
   if (!container) return { action: 'recreate', reason: 'its container is gone' };
   if (container.running) return { action: 'none', reason: 'its container is running' };
@@ -71,17 +74,26 @@ export function startOrder(apps: OrderedApp[]): StartOrder {
     return undefined;
   };
   for (const a of apps) missingOf(a.name, new Set());
-  findCycle(apps.filter((a) => !blocked.has(a.name)), known);
+  findCycle(
+    apps.filter((a) => !blocked.has(a.name)),
+    known,
+  );
   const pending = new Map(apps.filter((a) => !blocked.has(a.name)).map((a) => [a.name, new Set(a.dependsOn)]));
   const order: string[] = [];
   while (pending.size > 0) {
-    const free = [...pending].filter(([, deps]) => [...deps].every((d) => !pending.has(d))).map(([n]) => n).sort();
+    const free = [...pending]
+      .filter(([, deps]) => [...deps].every((d) => !pending.has(d)))
+      .map(([n]) => n)
+      .sort();
     for (const n of free) {
       order.push(n);
       pending.delete(n);
     }
   }
-  return { order, blocked: [...blocked].map(([name, missing]) => ({ name, missing })).sort((a, b) => a.name.localeCompare(b.name)) };
+  return {
+    order,
+    blocked: [...blocked].map(([name, missing]) => ({ name, missing })).sort((a, b) => a.name.localeCompare(b.name)),
+  };
 }
 
 function findCycle(apps: OrderedApp[], known: Map<string, OrderedApp>): void {

@@ -62,7 +62,11 @@ export function formatProblem(p: InputProblem): string {
 /** The requested change is not allowed by the upgrade rules; nothing was changed. */
 export class UpgradeRefusedError extends MoltError {
   readonly code: 'DowngradeRefused' | 'NamespaceSwitchRefused' | 'PackageChangeRefused' | 'ChangeRefused';
-  constructor(code: 'DowngradeRefused' | 'NamespaceSwitchRefused' | 'PackageChangeRefused' | 'ChangeRefused', message: string, hint: string) {
+  constructor(
+    code: 'DowngradeRefused' | 'NamespaceSwitchRefused' | 'PackageChangeRefused' | 'ChangeRefused',
+    message: string,
+    hint: string,
+  ) {
     super(message, hint);
     this.code = code;
   }
@@ -88,7 +92,10 @@ export class AppNotFoundError extends MoltError {
 export class ImageUnavailableError extends MoltError {
   readonly code = 'ImageUnavailable';
   constructor(image: string, detail: string) {
-    super(`image ${image} is not available: ${detail}`, `Build or load the image (e.g. \`podman build -t ${image} .\`), or fix spec.image.`);
+    super(
+      `image ${image} is not available: ${detail}`,
+      `Build or load the image (e.g. \`podman build -t ${image} .\`), or fix spec.image.`,
+    );
   }
 }
 
@@ -96,7 +103,11 @@ export class ImageUnavailableError extends MoltError {
 export class EngineUnavailableError extends MoltError {
   readonly code = 'EngineUnavailable';
   constructor(detail: string, options?: { cause?: unknown }) {
-    super(`no container engine answers: ${detail}`, 'Start Podman (`podman system service`) or Docker, or point --engine / CONTAINER_HOST at its socket.', options);
+    super(
+      `no container engine answers: ${detail}`,
+      'Start Podman (`podman system service`) or Docker, or point --engine / CONTAINER_HOST at its socket.',
+      options,
+    );
   }
 }
 
@@ -105,7 +116,11 @@ export class EngineError extends MoltError {
   readonly code = 'EngineError';
   readonly status: number;
   constructor(operation: string, status: number, detail: string) {
-    super(`${operation} failed: ${detail} (HTTP ${status})`, 'See the engine message above; `podman logs` / `podman inspect` may tell more.', { retryable: status >= 500 && !/no such|not found/i.test(detail) });
+    super(
+      `${operation} failed: ${detail} (HTTP ${status})`,
+      'See the engine message above; `podman logs` / `podman inspect` may tell more.',
+      { retryable: status >= 500 && !/no such|not found/i.test(detail) },
+    );
     this.status = status;
   }
 }
@@ -123,7 +138,10 @@ export class NotReadyError extends MoltError {
 export class InterruptedError extends MoltError {
   readonly code: 'Interrupted' | 'Timeout';
   constructor(code: 'Interrupted' | 'Timeout', message: string) {
-    super(message, code === 'Timeout' ? 'Raise --timeout, or make the app start faster.' : 'Run the command again to continue.');
+    super(
+      message,
+      code === 'Timeout' ? 'Raise --timeout, or make the app start faster.' : 'Run the command again to continue.',
+    );
     this.code = code;
   }
 }
@@ -132,7 +150,11 @@ export class InterruptedError extends MoltError {
 export class RollbackIncompleteError extends MoltError {
   readonly code = 'RollbackIncomplete';
   constructor(app: string, detail: string, options?: { cause?: unknown }) {
-    super(`rollback of "${app}" could not finish: ${detail}`, `Fix the engine, then run \`molt recover ${app}\` (or any molt command on it) to finish the rollback.`, options);
+    super(
+      `rollback of "${app}" could not finish: ${detail}`,
+      `Fix the engine, then run \`molt recover ${app}\` (or any molt command on it) to finish the rollback.`,
+      options,
+    );
   }
 }
 
@@ -158,7 +180,10 @@ export function toErrorRecord(error: unknown): FailureRecord {
 export class NoFreeAddressError extends MoltError {
   readonly code = 'NoFreeAddress';
   constructor(network: string, subnet: string) {
-    super(`network ${network} (${subnet}) has no free address`, 'Remove unused containers from the network, or give the app another network or a larger subnet.');
+    super(
+      `network ${network} (${subnet}) has no free address`,
+      'Remove unused containers from the network, or give the app another network or a larger subnet.',
+    );
   }
 }
 
@@ -167,7 +192,12 @@ export class ScriptError extends MoltError {
   readonly code: 'PreUpgradeFailed' | 'PostUpgradeFailed' | 'ScriptTimeout' | 'ScriptInvalid';
   /** What the script printed (stdout, stderr lines prefixed "! "), kept in the history. */
   readonly output: string;
-  constructor(code: 'PreUpgradeFailed' | 'PostUpgradeFailed' | 'ScriptTimeout' | 'ScriptInvalid', message: string, hint: string, output = '') {
+  constructor(
+    code: 'PreUpgradeFailed' | 'PostUpgradeFailed' | 'ScriptTimeout' | 'ScriptInvalid',
+    message: string,
+    hint: string,
+    output = '',
+  ) {
     super(message, hint);
     this.code = code;
     this.output = output;
@@ -182,7 +212,10 @@ export class MemberFailedError extends MoltError {
   readonly code: FailureCode;
   readonly record: ErrorRecord;
   constructor(record: ErrorRecord, message = record.message) {
-    super(message, 'See the member in `molt history APP`; the rollout went back or paused as upgradeStrategy.onFailure says.');
+    super(
+      message,
+      'See the member in `molt history APP`; the rollout went back or paused as upgradeStrategy.onFailure says.',
+    );
     this.code = isFailureCode(record.code) ? record.code : 'Failed';
     this.record = record;
   }
@@ -191,7 +224,10 @@ export class MemberFailedError extends MoltError {
 /** Saving or restoring a volume snapshot failed. */
 export class SnapshotError extends MoltError {
   readonly code = 'SnapshotFailed';
-  constructor(message: string, hint = 'Check free disk space in the molt home and that molt runs on the engine\'s host; or set spec.upgrade.snapshotVolumes: false.') {
+  constructor(
+    message: string,
+    hint = "Check free disk space in the molt home and that molt runs on the engine's host; or set spec.upgrade.snapshotVolumes: false.",
+  ) {
     super(message, hint);
   }
 }

@@ -100,9 +100,18 @@ const ENGINE_ENV = new Set(['container', 'HOSTNAME', 'HOME', 'TERM']);
 const MOLT_LABEL_PREFIX = 'dev.molt.';
 
 /** Decides the new container's process settings (see the module comment). */
-export function inheritProcess(old: ProcessSettings, oldImage: ProcessSettings | undefined, newImage: ProcessSettings, request: InheritRequest): InheritedProcess {
+export function inheritProcess(
+  old: ProcessSettings,
+  oldImage: ProcessSettings | undefined,
+  newImage: ProcessSettings,
+  request: InheritRequest,
+): InheritedProcess {
   const argv = (pick: (p: ProcessSettings) => string[] | undefined, requested: string[] | undefined) =>
-    chooseArgv(requested, { container: pick(old), image: oldImage ? pick(oldImage) : undefined, manifest: oldImage ? undefined : pick(old) });
+    chooseArgv(requested, {
+      container: pick(old),
+      image: oldImage ? pick(oldImage) : undefined,
+      manifest: oldImage ? undefined : pick(old),
+    });
   const env = new Map(parseEnv(newImage.env));
   const userEnv = request.envExact ? new Map<string, string>() : userSetEnv(old.env, oldImage?.env);
   for (const [k, v] of [...userEnv, ...Object.entries(request.env ?? {})]) env.set(k, v);
@@ -133,7 +142,10 @@ export function userSetEnv(containerEnv: string[], imageEnv: string[] | undefine
 }
 
 /** The labels the user set on a container: not equal to its image's; molt's own left out. */
-export function userSetLabels(container: Record<string, string>, image: Record<string, string> | undefined): Record<string, string> {
+export function userSetLabels(
+  container: Record<string, string>,
+  image: Record<string, string> | undefined,
+): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [k, v] of Object.entries(container)) {
     if (k.startsWith(MOLT_LABEL_PREFIX) || image?.[k] === v) continue;
@@ -143,11 +155,18 @@ export function userSetLabels(container: Record<string, string>, image: Record<s
 }
 
 /** The working dir, user and stop signal the user set on a container (not its image's nor the engine's defaults). */
-export function userSetProcess(container: ProcessSettings, image: ProcessSettings | undefined): { workingDir?: string; user?: string; stopSignal?: string } {
+export function userSetProcess(
+  container: ProcessSettings,
+  image: ProcessSettings | undefined,
+): { workingDir?: string; user?: string; stopSignal?: string } {
   const workingDir = userSetting(container.workingDir, image?.workingDir, '/');
   const user = userSetting(container.user, image?.user, '');
   const stopSignal = userSignal(container.stopSignal, image?.stopSignal);
-  return { ...(workingDir ? { workingDir } : {}), ...(user ? { user } : {}), ...(stopSignal ? { stopSignal: `SIG${signalName(stopSignal)}` } : {}) };
+  return {
+    ...(workingDir ? { workingDir } : {}),
+    ...(user ? { user } : {}),
+    ...(stopSignal ? { stopSignal: `SIG${signalName(stopSignal)}` } : {}),
+  };
 }
 
 /** `KEY=value` entries as pairs (a bare `KEY` is an empty value). */
@@ -159,14 +178,27 @@ export function parseEnv(entries: string[]): [string, string][] {
 }
 
 /** The container's value when the user set it (differs from the image's and from the engine's default), else undefined. */
-function userSetting(container: string | undefined, image: string | undefined, engineDefault: string): string | undefined {
+function userSetting(
+  container: string | undefined,
+  image: string | undefined,
+  engineDefault: string,
+): string | undefined {
   const c = container ?? '';
   const i = image ?? '';
   if (c === i || (i === '' && c === engineDefault)) return undefined;
   return container;
 }
 
-const SIGNAL_NUMBERS: Record<string, string> = { '1': 'HUP', '2': 'INT', '3': 'QUIT', '9': 'KILL', '10': 'USR1', '12': 'USR2', '15': 'TERM', '28': 'WINCH' };
+const SIGNAL_NUMBERS: Record<string, string> = {
+  '1': 'HUP',
+  '2': 'INT',
+  '3': 'QUIT',
+  '9': 'KILL',
+  '10': 'USR1',
+  '12': 'USR2',
+  '15': 'TERM',
+  '28': 'WINCH',
+};
 
 /** A signal name without "SIG", numbers named: "15", "SIGTERM" and "TERM" are the same. */
 export function signalName(s: string | undefined): string {
@@ -207,15 +239,28 @@ export function inheritsDefinition(labels: Record<string, string>): boolean {
  * env (with env files and secrets: `container.env`), labels, user, working dir and stop
  * signal are the user's settings.
  */
-export function requestOf(manifest: AppManifest, previous: AppManifest | undefined, standalone: boolean, container?: ContainerSpec): InheritRequest {
+export function requestOf(
+  manifest: AppManifest,
+  previous: AppManifest | undefined,
+  standalone: boolean,
+  container?: ContainerSpec,
+): InheritRequest {
   const { spec, metadata } = manifest;
-  const argv = { ...(spec.command ? { cmd: spec.command } : {}), ...(spec.entrypoint ? { entrypoint: spec.entrypoint } : {}) };
+  const argv = {
+    ...(spec.command ? { cmd: spec.command } : {}),
+    ...(spec.entrypoint ? { entrypoint: spec.entrypoint } : {}),
+  };
   if (standalone) return { image: spec.image, ...argv };
   const labelsOf = (m: AppManifest | undefined) => ({ ...m?.spec.containerLabels, ...m?.metadata.labels });
   const labels = labelsOf(manifest);
   const unsetLabels = Object.keys(labelsOf(previous)).filter((k) => !(k in labels));
   return {
-    image: spec.image, ...argv, env: container?.env ?? spec.env, envExact: true, labels, unsetLabels,
+    image: spec.image,
+    ...argv,
+    env: container?.env ?? spec.env,
+    envExact: true,
+    labels,
+    unsetLabels,
     ...(spec.user !== undefined ? { user: spec.user } : {}),
     ...(spec.workingDir !== undefined ? { workingDir: spec.workingDir } : {}),
     ...(spec.stopSignal !== undefined ? { stopSignal: spec.stopSignal } : {}),
@@ -225,7 +270,11 @@ export function requestOf(manifest: AppManifest, previous: AppManifest | undefin
 /** Refuses an upgrade to the image the container already runs (pouch: "image not changed"). */
 export function requireImageChange(container: ContainerDefinition, newImageId: string, newImage: string): void {
   if (container.imageId === newImageId) {
-    throw new UpgradeRefusedError('ChangeRefused', `image not changed: ${container.name} already runs ${newImage} (${newImageId.replace(/^sha256:/, '').slice(0, 12)})`, 'Pass another image with --image; to re-create the container with the same image, remove and run it again.');
+    throw new UpgradeRefusedError(
+      'ChangeRefused',
+      `image not changed: ${container.name} already runs ${newImage} (${newImageId.replace(/^sha256:/, '').slice(0, 12)})`,
+      'Pass another image with --image; to re-create the container with the same image, remove and run it again.',
+    );
   }
 }
 

@@ -27,12 +27,20 @@ function problemsOf(text: string, namespaces?: boolean): InvalidInputError {
 test('locally metadata.namespace is refused at its line, with what to do', () => {
   const e = problemsOf(app('  name: notes\n  namespace: shop'));
   assert.equal(e.problems.length, 1);
-  assert.deepEqual({ line: e.problems[0]?.line, column: e.problems[0]?.column, field: e.problems[0]?.field }, { line: 5, column: 3, field: 'metadata.namespace' });
-  assert.match(e.message, /a\.yaml:5:3: metadata\.namespace: namespaces exist only on a cluster: remove it here, or apply the file to a cluster \(--kubeconfig\/--context\)/);
+  assert.deepEqual(
+    { line: e.problems[0]?.line, column: e.problems[0]?.column, field: e.problems[0]?.field },
+    { line: 5, column: 3, field: 'metadata.namespace' },
+  );
+  assert.match(
+    e.message,
+    /a\.yaml:5:3: metadata\.namespace: namespaces exist only on a cluster: remove it here, or apply the file to a cluster \(--kubeconfig\/--context\)/,
+  );
 });
 
 test('with namespaces allowed the document says where it goes; the manifest itself has no namespace', () => {
-  const [d] = parseManifests(app('  name: notes\n  namespace: shop\n  labels: {tier: web}'), 'a.yaml', ['App'], { namespaces: true });
+  const [d] = parseManifests(app('  name: notes\n  namespace: shop\n  labels: {tier: web}'), 'a.yaml', ['App'], {
+    namespaces: true,
+  });
   assert.deepEqual(d?.namespace, { name: 'shop', line: 5, column: 3 });
   assert.deepEqual(d?.manifest.metadata, { name: 'notes', labels: { tier: 'web' } });
   const [plain] = parseManifests(app('  name: notes'), 'a.yaml', ['App'], { namespaces: true });

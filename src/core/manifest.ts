@@ -13,7 +13,12 @@ import { localOnlyFields, type LocalOnlyField } from './local-only.ts';
 import { API_VERSION, appDocument, dashedAppName, dnsName } from './schema.ts';
 import type { InventoryManifest, UpgradeTaskManifest } from './task.ts';
 import { inventoryDocument, upgradeTaskDocument } from './task-schema.ts';
-import { releaseAppDocument, releaseDocument, type ReleaseAppManifest, type ReleaseManifest } from './release-schema.ts';
+import {
+  releaseAppDocument,
+  releaseDocument,
+  type ReleaseAppManifest,
+  type ReleaseManifest,
+} from './release-schema.ts';
 
 /** The largest manifest file molt reads. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
@@ -29,12 +34,14 @@ interface Origin {
 }
 
 /** One validated document and where it came from. */
-export type ManifestDocument = Origin & (
-  | { kind: 'App'; manifest: AppManifest }
-  | { kind: 'ReleaseApp'; manifest: ReleaseAppManifest }
-  | { kind: 'Release'; manifest: ReleaseManifest }
-  | { kind: 'UpgradeTask'; manifest: UpgradeTaskManifest }
-  | { kind: 'Inventory'; manifest: InventoryManifest });
+export type ManifestDocument = Origin &
+  (
+    | { kind: 'App'; manifest: AppManifest }
+    | { kind: 'ReleaseApp'; manifest: ReleaseAppManifest }
+    | { kind: 'Release'; manifest: ReleaseManifest }
+    | { kind: 'UpgradeTask'; manifest: UpgradeTaskManifest }
+    | { kind: 'Inventory'; manifest: InventoryManifest }
+  );
 
 /** How to read a manifest. */
 export interface ParseOptions {
@@ -55,14 +62,32 @@ export type DocumentOf<K extends ManifestKind> = Extract<ManifestDocument, { kin
 type Schema = z.ZodType<unknown>;
 
 /** The document kinds molt knows, by kind name. More kinds register here. */
-const KINDS: Record<string, Schema> = { App: appDocument, Release: releaseDocument, UpgradeTask: upgradeTaskDocument, Inventory: inventoryDocument };
+const KINDS: Record<string, Schema> = {
+  App: appDocument,
+  Release: releaseDocument,
+  UpgradeTask: upgradeTaskDocument,
+  Inventory: inventoryDocument,
+};
 /** The command that takes each kind, for documents given to another command. */
-const APPLIED_WITH: Record<string, string> = { App: 'molt apply -f', Release: 'molt apply -f', UpgradeTask: 'molt task apply -f', Inventory: 'molt task apply -f' };
+const APPLIED_WITH: Record<string, string> = {
+  App: 'molt apply -f',
+  Release: 'molt apply -f',
+  UpgradeTask: 'molt task apply -f',
+  Inventory: 'molt task apply -f',
+};
 
 /** Parses and validates every document in a manifest file's text; kinds other than `accept` are problems. */
-export function parseManifests<K extends ManifestKind = 'App'>(text: string, file: string, accept: readonly K[] = ['App' as K], options: ParseOptions = {}): DocumentOf<K>[] {
+export function parseManifests<K extends ManifestKind = 'App'>(
+  text: string,
+  file: string,
+  accept: readonly K[] = ['App' as K],
+  options: ParseOptions = {},
+): DocumentOf<K>[] {
   if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) {
-    throw new InvalidInputError([{ file, message: `the file is larger than ${MAX_MANIFEST_BYTES} bytes` }], 'Split it into smaller files.');
+    throw new InvalidInputError(
+      [{ file, message: `the file is larger than ${MAX_MANIFEST_BYTES} bytes` }],
+      'Split it into smaller files.',
+    );
   }
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
@@ -80,13 +105,33 @@ export function parseManifests<K extends ManifestKind = 'App'>(text: string, fil
     if (validated) result.push(validated);
   }
   problems.push(...duplicateNames(result));
-  if (problems.length > 0) throw new InvalidInputError(problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)), appNameHint(problems));
-  if (result.length === 0) throw new InvalidInputError([{ file, message: 'no documents found' }], 'Put at least one document (e.g. kind: App) in the file.');
+  if (problems.length > 0)
+    throw new InvalidInputError(
+      problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)),
+      appNameHint(problems),
+    );
+  if (result.length === 0)
+    throw new InvalidInputError(
+      [{ file, message: 'no documents found' }],
+      'Put at least one document (e.g. kind: App) in the file.',
+    );
   return result as DocumentOf<K>[];
 }
 
-function validateDocument(doc: Document, file: string, lines: LineCounter, problems: InputProblem[], accept: readonly string[], options: ParseOptions): ManifestDocument | undefined {
-  const at = (path: (string | number)[], key?: string): InputProblem => ({ file, ...position(doc, lines, path, key), field: formatPath(key === undefined ? path : [...path, key]), message: '' });
+function validateDocument(
+  doc: Document,
+  file: string,
+  lines: LineCounter,
+  problems: InputProblem[],
+  accept: readonly string[],
+  options: ParseOptions,
+): ManifestDocument | undefined {
+  const at = (path: (string | number)[], key?: string): InputProblem => ({
+    file,
+    ...position(doc, lines, path, key),
+    field: formatPath(key === undefined ? path : [...path, key]),
+    message: '',
+  });
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 100 });
@@ -100,22 +145,35 @@ function validateDocument(doc: Document, file: string, lines: LineCounter, probl
   }
   const record = value as Record<string, unknown>;
   if (record.apiVersion !== API_VERSION) {
-    problems.push({ ...at(['apiVersion']), field: 'apiVersion', message: `must be ${API_VERSION} (got ${JSON.stringify(record.apiVersion ?? null)})` });
+    problems.push({
+      ...at(['apiVersion']),
+      field: 'apiVersion',
+      message: `must be ${API_VERSION} (got ${JSON.stringify(record.apiVersion ?? null)})`,
+    });
     return undefined;
   }
   const kind = typeof record.kind === 'string' ? record.kind : '';
   const schema = KINDS[kind];
   if (!schema) {
-    problems.push({ ...at(['kind']), field: 'kind', message: `unknown kind ${JSON.stringify(record.kind ?? null)}; known kinds: ${Object.keys(KINDS).join(', ')}` });
+    problems.push({
+      ...at(['kind']),
+      field: 'kind',
+      message: `unknown kind ${JSON.stringify(record.kind ?? null)}; known kinds: ${Object.keys(KINDS).join(', ')}`,
+    });
     return undefined;
   }
   if (!accept.includes(kind)) {
-    problems.push({ ...at(['kind']), field: 'kind', message: `kind ${kind} is not taken by this command; apply it with \`${APPLIED_WITH[kind]}\`` });
+    problems.push({
+      ...at(['kind']),
+      field: 'kind',
+      message: `kind ${kind} is not taken by this command; apply it with \`${APPLIED_WITH[kind]}\``,
+    });
     return undefined;
   }
   const namespace = takeNamespace(record, at(['metadata'], 'namespace'), problems, options);
   // An App either runs an inline container (spec.image…) or a Release (spec.release + roles).
-  const runsRelease = kind === 'App' && typeof record.spec === 'object' && record.spec !== null && 'release' in record.spec;
+  const runsRelease =
+    kind === 'App' && typeof record.spec === 'object' && record.spec !== null && 'release' in record.spec;
   const parsed = (runsRelease ? releaseAppDocument : schema).safeParse(namespace ? namespace.rest : value);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -125,9 +183,16 @@ function validateDocument(doc: Document, file: string, lines: LineCounter, probl
       } else if (issue.code === 'invalid_key') {
         // A bad map key (e.g. an env name): point at the key, with the key schema's own words.
         const key = String(path.at(-1));
-        problems.push({ ...at(path.slice(0, -1), key), message: `"${key}": ${issue.issues[0]?.message ?? issue.message}` });
+        problems.push({
+          ...at(path.slice(0, -1), key),
+          message: `"${key}": ${issue.issues[0]?.message ?? issue.message}`,
+        });
       } else {
-        problems.push({ ...at(path), message: issue.message + (kind === 'App' && formatPath(path) === 'metadata.name' ? dashedSuggestion(record) : '') });
+        problems.push({
+          ...at(path),
+          message:
+            issue.message + (kind === 'App' && formatPath(path) === 'metadata.name' ? dashedSuggestion(record) : ''),
+        });
       }
     }
     return undefined;
@@ -139,22 +204,42 @@ function validateDocument(doc: Document, file: string, lines: LineCounter, probl
   }
   const line = lines.linePos(doc.contents?.range?.[0] ?? 0).line;
   const nameAt = position(doc, lines, ['metadata'], 'name');
-  const where = namespace?.name === undefined ? {} : { namespace: { name: namespace.name, line: namespace.at.line, column: namespace.at.column } };
+  const where =
+    namespace?.name === undefined
+      ? {}
+      : { namespace: { name: namespace.name, line: namespace.at.line, column: namespace.at.column } };
   const locate = (path: (string | number)[]) => position(doc, lines, path);
-  return { kind: runsRelease ? 'ReleaseApp' : kind, file, line: nameAt.line ?? line, column: nameAt.column, manifest: withFilesResolved(parsed.data, file), locate, ...where } as ManifestDocument;
+  return {
+    kind: runsRelease ? 'ReleaseApp' : kind,
+    file,
+    line: nameAt.line ?? line,
+    column: nameAt.column,
+    manifest: withFilesResolved(parsed.data, file),
+    locate,
+    ...where,
+  } as ManifestDocument;
 }
 
 /**
  * Splits `metadata.namespace` off the document (the schemas describe the object, not where it
  * goes): a valid DNS label where namespaces are allowed, else a problem at the field.
  */
-function takeNamespace(record: Record<string, unknown>, at: InputProblem, problems: InputProblem[], options: ParseOptions): { name?: string; at: InputProblem; rest: unknown } | undefined {
+function takeNamespace(
+  record: Record<string, unknown>,
+  at: InputProblem,
+  problems: InputProblem[],
+  options: ParseOptions,
+): { name?: string; at: InputProblem; rest: unknown } | undefined {
   const metadata = record.metadata;
   if (typeof metadata !== 'object' || metadata === null || !('namespace' in metadata)) return undefined;
   const { namespace, ...others } = metadata as Record<string, unknown>;
   const rest = { ...record, metadata: others };
   if (!options.namespaces) {
-    problems.push({ ...at, message: 'namespaces exist only on a cluster: remove it here, or apply the file to a cluster (--kubeconfig/--context)' });
+    problems.push({
+      ...at,
+      message:
+        'namespaces exist only on a cluster: remove it here, or apply the file to a cluster (--kubeconfig/--context)',
+    });
     return { at, rest };
   }
   const checked = dnsName.safeParse(namespace);
@@ -168,9 +253,12 @@ function takeNamespace(record: Record<string, unknown>, at: InputProblem, proble
 /** The local-only settings of an inline App or of a Release's roles, with their paths from the document root. */
 function clusterRefusals(manifest: unknown): LocalOnlyField[] {
   const m = manifest as { kind: string; spec: Record<string, unknown> & { roles?: unknown[] } };
-  if ('image' in m.spec) return localOnlyFields(m.spec as Partial<AppSpec>).map((f) => ({ ...f, path: ['spec', ...f.path] }));
+  if ('image' in m.spec)
+    return localOnlyFields(m.spec as Partial<AppSpec>).map((f) => ({ ...f, path: ['spec', ...f.path] }));
   if (m.kind !== 'Release' || !Array.isArray(m.spec.roles)) return [];
-  return m.spec.roles.flatMap((r, i) => localOnlyFields(r as Partial<AppSpec>).map((f) => ({ ...f, path: ['spec', 'roles', i, ...f.path] })));
+  return m.spec.roles.flatMap((r, i) =>
+    localOnlyFields(r as Partial<AppSpec>).map((f) => ({ ...f, path: ['spec', 'roles', i, ...f.path] })),
+  );
 }
 
 /** envFrom and secret files are relative to the manifest's directory (stdin: the working directory). */
@@ -178,7 +266,11 @@ function withFilesResolved(manifest: unknown, file: string): unknown {
   const base = file === '-' ? '.' : dirname(file);
   const m = manifest as { kind: string; spec: Record<string, unknown> & { roles?: unknown[] } };
   if ('image' in m.spec) return { ...m, spec: resolveSettingFiles(m.spec as ContainerSettings, base) };
-  if (m.kind === 'Release' && Array.isArray(m.spec.roles)) return { ...m, spec: { ...m.spec, roles: m.spec.roles.map((r) => resolveSettingFiles(r as ContainerSettings, base)) } };
+  if (m.kind === 'Release' && Array.isArray(m.spec.roles))
+    return {
+      ...m,
+      spec: { ...m.spec, roles: m.spec.roles.map((r) => resolveSettingFiles(r as ContainerSettings, base)) },
+    };
   return manifest;
 }
 
@@ -198,7 +290,12 @@ function appNameHint(problems: InputProblem[]): string | undefined {
 }
 
 /** The line and column of the node at `path` (or of the key `key` inside it), as near as exists. */
-function position(doc: Document, lines: LineCounter, path: (string | number)[], key?: string): { line?: number; column?: number } {
+function position(
+  doc: Document,
+  lines: LineCounter,
+  path: (string | number)[],
+  key?: string,
+): { line?: number; column?: number } {
   let node: unknown = doc.contents;
   let offset = doc.contents?.range?.[0];
   for (const segment of key === undefined ? path : [...path, key]) {
@@ -206,7 +303,7 @@ function position(doc: Document, lines: LineCounter, path: (string | number)[], 
     if (isMap(node)) {
       const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === segment);
       if (!pair) break;
-      const target = (isLast ? pair.key : pair.value ?? pair.key) as Node | null;
+      const target = (isLast ? pair.key : (pair.value ?? pair.key)) as Node | null;
       offset = target?.range?.[0] ?? offset;
       node = pair.value;
     } else if (isSeq(node) && typeof segment === 'number') {
@@ -231,7 +328,14 @@ function duplicateNames(docs: ManifestDocument[]): InputProblem[] {
   for (const d of docs) {
     const key = `${d.kind}/${d.manifest.metadata.name}`;
     const first = seen.get(key);
-    if (first) problems.push({ file: d.file, line: d.line, column: d.column, field: 'metadata.name', message: `${key} is defined twice (first at line ${first.line})` });
+    if (first)
+      problems.push({
+        file: d.file,
+        line: d.line,
+        column: d.column,
+        field: 'metadata.name',
+        message: `${key} is defined twice (first at line ${first.line})`,
+      });
     else seen.set(key, d);
   }
   return problems;
@@ -249,7 +353,9 @@ function aliasProblem(doc: Document, lines: LineCounter, file: string, error: un
   });
   offset ??= first;
   const pos = offset === undefined ? undefined : lines.linePos(offset);
-  const reason = /excessive alias count/i.test(String(error)) ? 'too many alias expansions (an alias bomb?); at most 100 are allowed' : `an alias refers to an anchor that is not defined before it (${firstLine(String((error as Error).message ?? error))})`;
+  const reason = /excessive alias count/i.test(String(error))
+    ? 'too many alias expansions (an alias bomb?); at most 100 are allowed'
+    : `an alias refers to an anchor that is not defined before it (${firstLine(String((error as Error).message ?? error))})`;
   return { file, ...(pos ? { line: pos.line, column: pos.col } : {}), message: `YAML: ${reason}` };
 }
 

@@ -42,7 +42,12 @@ function refusal(text: string, kinds: ('App' | 'Release' | 'UpgradeTask')[] = ['
 }
 
 test('a Release may carry its version in its name, with dots, up to 253 characters', () => {
-  for (const name of ['kvstore-2.0.0-1', 'kvstore.example.com', 'a', `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`]) {
+  for (const name of [
+    'kvstore-2.0.0-1',
+    'kvstore.example.com',
+    'a',
+    `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`,
+  ]) {
     const [d] = parseManifests(release(name), 'a.yaml', ['Release']);
     assert.equal(d?.manifest.metadata.name, name);
   }
@@ -60,12 +65,18 @@ test('Release names Kubernetes refuses are refused at their line, saying what a 
 
 test('an App name stays a DNS label: refused with the reason and the dashed form, in the message and the hint', () => {
   const e = refusal(inlineApp('notes-1.2.3'));
-  assert.match(e.message, /a\.yaml:3:\d+: metadata\.name: must be a DNS label: .*an App's name is also its container's name and DNS name, so no dots\); try "notes-1-2-3"/);
+  assert.match(
+    e.message,
+    /a\.yaml:3:\d+: metadata\.name: must be a DNS label: .*an App's name is also its container's name and DNS name, so no dots\); try "notes-1-2-3"/,
+  );
   assert.match(e.hint, /App names are DNS labels .*use "notes-1-2-3"/);
   assert.match(e.hint, /Release names may contain dots/);
   const upper = refusal(inlineApp('Notes_A'));
   assert.match(upper.message, /try "notes-a"/);
-  assert.deepEqual(parseManifests(inlineApp('notes-1-2-3'), 'a.yaml').map((d) => d.manifest.metadata.name), ['notes-1-2-3']);
+  assert.deepEqual(
+    parseManifests(inlineApp('notes-1-2-3'), 'a.yaml').map((d) => d.manifest.metadata.name),
+    ['notes-1-2-3'],
+  );
 });
 
 test('dashedAppName suggests only a name that is valid and different', () => {

@@ -5,10 +5,22 @@ import type { AppStatus } from './status.ts';
 
 const now = '2026-12-04T06:00:00.000Z';
 const recorded: AppStatus = {
-  phase: 'Running', installedVersion: '1.0.0-1', containerId: 'c1', ip: '10.0.0.2',
-  conditions: [{ type: 'Ready', status: 'True', reason: 'Running', message: 'ok', lastTransitionTime: '2026-12-04T05:00:00.000Z' }],
+  phase: 'Running',
+  installedVersion: '1.0.0-1',
+  containerId: 'c1',
+  ip: '10.0.0.2',
+  conditions: [
+    { type: 'Ready', status: 'True', reason: 'Running', message: 'ok', lastTransitionTime: '2026-12-04T05:00:00.000Z' },
+  ],
 };
-const running: ContainerState = { id: 'c1', name: 'db', running: true, status: 'running', startedAt: '2026-12-04T05:00:00.000Z', restartCount: 2 };
+const running: ContainerState = {
+  id: 'c1',
+  name: 'db',
+  running: true,
+  status: 'running',
+  startedAt: '2026-12-04T05:00:00.000Z',
+  restartCount: 2,
+};
 const ready = (s: AppStatus) => s.conditions.find((c) => c.type === 'Ready')!;
 
 test('a running container: Running, Ready=True, restartCount shown', () => {
@@ -19,20 +31,33 @@ test('a running container: Running, Ready=True, restartCount shown', () => {
   assert.equal(ready(s).lastTransitionTime, '2026-12-04T05:00:00.000Z');
 });
 
-test('an exited container not stopped on purpose: Degraded, Ready=False with the exit code and the engine\'s reason', () => {
-  const s = observedStatus(recorded, true, { observed: true, container: { ...running, running: false, status: 'exited', exitCode: 137, finishedAt: '2026-12-04T05:59:00.000Z' }, now });
+test("an exited container not stopped on purpose: Degraded, Ready=False with the exit code and the engine's reason", () => {
+  const s = observedStatus(recorded, true, {
+    observed: true,
+    container: { ...running, running: false, status: 'exited', exitCode: 137, finishedAt: '2026-12-04T05:59:00.000Z' },
+    now,
+  });
   assert.equal(s.phase, 'Degraded');
   assert.equal(ready(s).status, 'False');
   assert.equal(ready(s).reason, 'Error');
   assert.match(ready(s).message, /exited with code 137/);
   assert.equal(ready(s).lastTransitionTime, '2026-12-04T05:59:00.000Z');
   assert.equal(s.container?.exitCode, 137);
-  const oom = observedStatus(recorded, true, { observed: true, container: { ...running, running: false, status: 'exited', exitCode: 137, oomKilled: true }, now });
+  const oom = observedStatus(recorded, true, {
+    observed: true,
+    container: { ...running, running: false, status: 'exited', exitCode: 137, oomKilled: true },
+    now,
+  });
   assert.equal(ready(oom).reason, 'OOMKilled');
 });
 
 test('stopped with molt stop: Stopped; gone: Degraded ContainerMissing; unhealthy: Degraded', () => {
-  const stopped = observedStatus(recorded, true, { observed: true, container: { ...running, running: false, status: 'exited', exitCode: 0 }, intent: { desired: 'stopped', changedAt: now }, now });
+  const stopped = observedStatus(recorded, true, {
+    observed: true,
+    container: { ...running, running: false, status: 'exited', exitCode: 0 },
+    intent: { desired: 'stopped', changedAt: now },
+    now,
+  });
   assert.equal(stopped.phase, 'Stopped');
   assert.equal(ready(stopped).reason, 'StoppedByUser');
   const gone = observedStatus(recorded, true, { observed: true, now });

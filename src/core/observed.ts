@@ -49,19 +49,34 @@ export interface ContainerStatus {
 }
 
 /** The container that is the app's own among those carrying its label. */
-export function appContainer(app: string, containerId: string | undefined, candidates: ContainerState[]): ContainerState | undefined {
+export function appContainer(
+  app: string,
+  containerId: string | undefined,
+  candidates: ContainerState[],
+): ContainerState | undefined {
   return candidates.find((c) => c.id === containerId) ?? candidates.find((c) => c.name === app);
 }
 
 /** The engine's reason for a container that does not run: OOMKilled, or "exited N (…)". */
 export function stopReason(c: ContainerState): { reason: Reason; message: string } {
-  if (c.status === 'created' || c.status === 'configured') return { reason: 'ContainerNotStarted', message: `container ${c.name} was created but never started` };
+  if (c.status === 'created' || c.status === 'configured')
+    return { reason: 'ContainerNotStarted', message: `container ${c.name} was created but never started` };
   if (c.status === 'paused') return { reason: 'ContainerPaused', message: `container ${c.name} is paused` };
   const code = c.exitCode ?? 0;
   const when = c.finishedAt ? ` at ${c.finishedAt}` : '';
-  if (c.oomKilled) return { reason: 'OOMKilled', message: `container ${c.name} was killed for lack of memory (exit code ${code})${when}` };
-  const signal = code > 128 && code < 160 ? ` (killed by signal ${code - 128}${code === 137 ? ', SIGKILL: from outside or the kernel\'s out-of-memory killer' : ''})` : '';
-  return { reason: code === 0 ? 'Completed' : 'Error', message: `container ${c.name} exited with code ${code}${signal}${when}${c.error ? `: ${c.error}` : ''}` };
+  if (c.oomKilled)
+    return {
+      reason: 'OOMKilled',
+      message: `container ${c.name} was killed for lack of memory (exit code ${code})${when}`,
+    };
+  const signal =
+    code > 128 && code < 160
+      ? ` (killed by signal ${code - 128}${code === 137 ? ", SIGKILL: from outside or the kernel's out-of-memory killer" : ''})`
+      : '';
+  return {
+    reason: code === 0 ? 'Completed' : 'Error',
+    message: `container ${c.name} exited with code ${code}${signal}${when}${c.error ? `: ${c.error}` : ''}`,
+  };
 }
 
 /** Phases that belong to an operation in flight: the journal knows better than a snapshot of the engine. */
@@ -72,30 +87,69 @@ const IN_FLIGHT = new Set(['Installing', 'Upgrading', 'RollingBack']);
  * `container` undefined means the engine has no container for it; `observed` false means the
  * engine could not be asked (the status is then the record's, Ready Unknown).
  */
-export function observedStatus(status: AppStatus, installed: boolean, obs: { observed: boolean; container?: ContainerState; intent?: RunIntent; now: string }): AppStatus {
+export function observedStatus(
+  status: AppStatus,
+  installed: boolean,
+  obs: { observed: boolean; container?: ContainerState; intent?: RunIntent; now: string },
+): AppStatus {
   if (!installed || IN_FLIGHT.has(status.phase)) return status;
   if (!obs.observed) {
-    return { ...status, conditions: setCondition(status.conditions, { type: 'Ready', status: 'Unknown', reason: 'EngineUnreachable', message: 'the container engine did not answer; this is molt\'s record, not an observation' }, obs.now) };
+    return {
+      ...status,
+      conditions: setCondition(
+        status.conditions,
+        {
+          type: 'Ready',
+          status: 'Unknown',
+          reason: 'EngineUnreachable',
+          message: "the container engine did not answer; this is molt's record, not an observation",
+        },
+        obs.now,
+      ),
+    };
   }
   const c = obs.container;
   const stopped = obs.intent?.desired === 'stopped';
-  const extra = c ? { container: containerStatus(c), ...(c.restartCount !== undefined ? { restartCount: c.restartCount } : {}) } : {};
+  const extra = c
+    ? { container: containerStatus(c), ...(c.restartCount !== undefined ? { restartCount: c.restartCount } : {}) }
+    : {};
   let phase: AppStatus['phase'];
   let ready: Omit<Condition, 'lastTransitionTime'>;
   let since = obs.now;
   if (!c) {
     phase = 'Degraded';
-    ready = { type: 'Ready', status: 'False', reason: 'ContainerMissing', message: 'the app\'s container is gone; `molt apply -f` of its manifest, `molt start` or `molt up` recreates it on the same volumes and IP' };
+    ready = {
+      type: 'Ready',
+      status: 'False',
+      reason: 'ContainerMissing',
+      message:
+        "the app's container is gone; `molt apply -f` of its manifest, `molt start` or `molt up` recreates it on the same volumes and IP",
+    };
   } else if (c.running && c.health === 'unhealthy') {
     phase = 'Degraded';
-    ready = { type: 'Ready', status: 'False', reason: 'Unhealthy', message: `container ${c.name} runs but its healthcheck fails` };
+    ready = {
+      type: 'Ready',
+      status: 'False',
+      reason: 'Unhealthy',
+      message: `container ${c.name} runs but its healthcheck fails`,
+    };
   } else if (c.running) {
     phase = 'Running';
-    ready = { type: 'Ready', status: 'True', reason: 'Running', message: `container ${c.name} is running${c.health ? ` (health: ${c.health})` : ''}` };
+    ready = {
+      type: 'Ready',
+      status: 'True',
+      reason: 'Running',
+      message: `container ${c.name} is running${c.health ? ` (health: ${c.health})` : ''}`,
+    };
     since = c.startedAt ?? obs.now;
   } else if (stopped) {
     phase = 'Stopped';
-    ready = { type: 'Ready', status: 'False', reason: 'StoppedByUser', message: `stopped on purpose with \`molt stop\` at ${obs.intent?.changedAt}; \`molt start\` runs it again` };
+    ready = {
+      type: 'Ready',
+      status: 'False',
+      reason: 'StoppedByUser',
+      message: `stopped on purpose with \`molt stop\` at ${obs.intent?.changedAt}; \`molt start\` runs it again`,
+    };
     since = obs.intent?.changedAt ?? obs.now;
   } else {
     phase = 'Degraded';
@@ -105,14 +159,19 @@ export function observedStatus(status: AppStatus, installed: boolean, obs: { obs
   }
   const prev = status.conditions.find((x) => x.type === 'Ready');
   const changed = !prev || prev.status !== ready.status || prev.reason !== ready.reason;
-  const conditions = [...status.conditions.filter((x) => x.type !== 'Ready'), { ...ready, lastTransitionTime: changed ? since : prev.lastTransitionTime }];
+  const conditions = [
+    ...status.conditions.filter((x) => x.type !== 'Ready'),
+    { ...ready, lastTransitionTime: changed ? since : prev.lastTransitionTime },
+  ];
   return { ...status, phase, conditions, ...extra };
 }
 
 function containerStatus(c: ContainerState): ContainerStatus {
   const reason = c.running ? undefined : stopReason(c).reason;
   return {
-    id: c.id, name: c.name, state: c.status,
+    id: c.id,
+    name: c.name,
+    state: c.status,
     ...(c.running ? {} : { exitCode: c.exitCode ?? 0 }),
     ...(reason ? { reason } : {}),
     ...(c.startedAt ? { startedAt: c.startedAt } : {}),

@@ -28,7 +28,11 @@ test('the same lower version applied by hand is still refused (rollback is not a
 });
 
 test('a settings-only change names every field that differs', () => {
-  const changed = appManifest({ ...v1.spec, stopTimeoutSeconds: 30, upgradeConfig: { forceUpgrade: true, allowNamespaceSwitch: false } });
+  const changed = appManifest({
+    ...v1.spec,
+    stopTimeoutSeconds: 30,
+    upgradeConfig: { forceUpgrade: true, allowNamespaceSwitch: false },
+  });
   const d = decide(changed, v1);
   assert.equal(d.action, 'record');
   assert.match(d.reason, /: spec\.stopTimeoutSeconds, spec\.upgradeConfig\.forceUpgrade$/);

@@ -24,19 +24,35 @@ test('a newer version is an upgrade with the full step list', () => {
 
 test('a lower version is refused unless forceUpgrade, and forcing warns', () => {
   assert.throws(() => decide(appManifest({ version: '1.2.3-3' }), v1), refusedWith('DowngradeRefused'));
-  const forced = decide(appManifest({ version: '1.2.3-3', upgradeConfig: { forceUpgrade: true, allowNamespaceSwitch: false } }), v1);
+  const forced = decide(
+    appManifest({ version: '1.2.3-3', upgradeConfig: { forceUpgrade: true, allowNamespaceSwitch: false } }),
+    v1,
+  );
   assert.ok(forced.action === 'upgrade' && forced.warnings.some((w) => w.includes('DOWNGRADE')));
 });
 
 test('a namespace switch is refused unless allowNamespaceSwitch', () => {
-  assert.throws(() => decide(appManifest({ package: 'premium/notes', version: '1.2.3-5' }), v1), refusedWith('NamespaceSwitchRefused'));
-  const allowed = decide(appManifest({ package: 'premium/notes', version: '1.2.3-5', upgradeConfig: { forceUpgrade: false, allowNamespaceSwitch: true } }), v1);
+  assert.throws(
+    () => decide(appManifest({ package: 'premium/notes', version: '1.2.3-5' }), v1),
+    refusedWith('NamespaceSwitchRefused'),
+  );
+  const allowed = decide(
+    appManifest({
+      package: 'premium/notes',
+      version: '1.2.3-5',
+      upgradeConfig: { forceUpgrade: false, allowNamespaceSwitch: true },
+    }),
+    v1,
+  );
   assert.equal(allowed.action, 'upgrade');
 });
 
 test('a changed package name is always refused', () => {
   const flags = { forceUpgrade: true, allowNamespaceSwitch: true };
-  assert.throws(() => decide(appManifest({ package: 'official/other', version: '1.2.3-5', upgradeConfig: flags }), v1), refusedWith('PackageChangeRefused'));
+  assert.throws(
+    () => decide(appManifest({ package: 'official/other', version: '1.2.3-5', upgradeConfig: flags }), v1),
+    refusedWith('PackageChangeRefused'),
+  );
 });
 
 test('a changed env at the same version replaces the container; a changed probe is only recorded', () => {

@@ -15,10 +15,14 @@ const id = z.number().int().min(0).max(2147483647);
 /** A Kubernetes quantity such as 1Gi, 500Mi, 10G. */
 export const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$/;
 
-const seccompProfile = z.strictObject({
-  type: z.enum(['RuntimeDefault', 'Localhost', 'Unconfined']),
-  localhostProfile: z.string().min(1).optional(),
-}).refine((p) => (p.type === 'Localhost') === (p.localhostProfile !== undefined), { message: 'localhostProfile is set exactly when type is Localhost' });
+const seccompProfile = z
+  .strictObject({
+    type: z.enum(['RuntimeDefault', 'Localhost', 'Unconfined']),
+    localhostProfile: z.string().min(1).optional(),
+  })
+  .refine((p) => (p.type === 'Localhost') === (p.localhostProfile !== undefined), {
+    message: 'localhostProfile is set exactly when type is Localhost',
+  });
 
 const capability = z.string().regex(/^[A-Z_]+$/, 'capabilities are names such as NET_BIND_SERVICE or ALL');
 
@@ -41,21 +45,29 @@ export const securityContextSchema = z.strictObject({
   allowPrivilegeEscalation: z.boolean().optional(),
   readOnlyRootFilesystem: z.boolean().optional(),
   privileged: z.boolean().optional(),
-  capabilities: z.strictObject({ add: z.array(capability).optional(), drop: z.array(capability).optional() }).optional(),
+  capabilities: z
+    .strictObject({ add: z.array(capability).optional(), drop: z.array(capability).optional() })
+    .optional(),
   seccompProfile: seccompProfile.optional(),
 });
 
-const toleration = z.strictObject({
-  key: z.string().regex(LABEL_KEY, 'must be a taint key').optional(),
-  operator: z.enum(['Exists', 'Equal']).optional(),
-  value: z.string().max(63).optional(),
-  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
-  tolerationSeconds: z.number().int().optional(),
-}).refine((t) => t.operator !== 'Exists' || t.value === undefined, { message: 'a toleration with operator Exists has no value' });
+const toleration = z
+  .strictObject({
+    key: z.string().regex(LABEL_KEY, 'must be a taint key').optional(),
+    operator: z.enum(['Exists', 'Equal']).optional(),
+    value: z.string().max(63).optional(),
+    effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+    tolerationSeconds: z.number().int().optional(),
+  })
+  .refine((t) => t.operator !== 'Exists' || t.value === undefined, {
+    message: 'a toleration with operator Exists has no value',
+  });
 
 /** The Kubernetes-only pod settings of an App (spread into the app spec's schema). */
 export const podSettingsShape = {
-  imagePullSecrets: z.array(z.strictObject({ name: z.string().regex(DNS_SUBDOMAIN, 'must be the name of a Secret') })).optional(),
+  imagePullSecrets: z
+    .array(z.strictObject({ name: z.string().regex(DNS_SUBDOMAIN, 'must be the name of a Secret') }))
+    .optional(),
   serviceAccountName: z.string().regex(DNS_SUBDOMAIN, 'must be the name of a ServiceAccount').optional(),
   nodeSelector: z.record(z.string().regex(LABEL_KEY, 'must be a node label key'), z.string().max(63)).optional(),
   tolerations: z.array(toleration).optional(),

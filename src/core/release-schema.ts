@@ -4,7 +4,17 @@
  * members per role.
  */
 import { z } from 'zod';
-import { API_VERSION, appMetadata, dnsName, metadataNamed, networkSchema, packageName, releaseName, roleSchema, versionString } from './schema.ts';
+import {
+  API_VERSION,
+  appMetadata,
+  dnsName,
+  metadataNamed,
+  networkSchema,
+  packageName,
+  releaseName,
+  roleSchema,
+  versionString,
+} from './schema.ts';
 
 /** A Release document: the catalog entry of one package version. */
 export const releaseDocument = z.strictObject({
@@ -22,7 +32,8 @@ export const releaseDocument = z.strictObject({
     .superRefine((spec, ctx) => {
       const seen = new Set<string>();
       spec.roles.forEach((r, i) => {
-        if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['roles', i, 'name'], message: `role "${r.name}" is defined twice` });
+        if (seen.has(r.name))
+          ctx.addIssue({ code: 'custom', path: ['roles', i, 'name'], message: `role "${r.name}" is defined twice` });
         seen.add(r.name);
       });
     }),
@@ -46,14 +57,17 @@ export const releaseAppDocument = z.strictObject({
   spec: z
     .strictObject({
       release: releaseName,
-      roles: z.array(z.strictObject({ name: dnsName, members: z.number().int().min(1).max(100) })).min(1, 'an app runs at least one role'),
+      roles: z
+        .array(z.strictObject({ name: dnsName, members: z.number().int().min(1).max(100) }))
+        .min(1, 'an app runs at least one role'),
       network: networkSchema,
       upgradeStrategy: upgradeStrategy.prefault({}),
     })
     .superRefine((spec, ctx) => {
       const seen = new Set<string>();
       spec.roles.forEach((r, i) => {
-        if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['roles', i, 'name'], message: `role "${r.name}" is listed twice` });
+        if (seen.has(r.name))
+          ctx.addIssue({ code: 'custom', path: ['roles', i, 'name'], message: `role "${r.name}" is listed twice` });
         seen.add(r.name);
       });
     }),

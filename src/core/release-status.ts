@@ -36,13 +36,26 @@ export interface ReleaseAppStatus {
   upgradeInfo?: { isRollingBack: boolean; prevRelease: string };
   roles: RoleStatus[];
   conditions: Condition[];
-  lastUpgrade?: { rollout: number; from?: string; to: string; outcome: 'InProgress' | 'Succeeded' | 'RolledBack' | 'Paused' | 'Partitioned' | 'Failed'; error?: ErrorRecord; startedAt: string; finishedAt?: string };
+  lastUpgrade?: {
+    rollout: number;
+    from?: string;
+    to: string;
+    outcome: 'InProgress' | 'Succeeded' | 'RolledBack' | 'Paused' | 'Partitioned' | 'Failed';
+    error?: ErrorRecord;
+    startedAt: string;
+    finishedAt?: string;
+  };
   /** Set by `molt pause`: the running rollout stops before its next member. */
   pauseRequested?: boolean;
 }
 
 /** Returns the status with one member changed (roles recomputed). */
-export function withMember(status: ReleaseAppStatus, role: string, ordinal: number, change: Partial<MemberStatus>): ReleaseAppStatus {
+export function withMember(
+  status: ReleaseAppStatus,
+  role: string,
+  ordinal: number,
+  change: Partial<MemberStatus>,
+): ReleaseAppStatus {
   const roles = status.roles.map((r) => {
     if (r.name !== role) return r;
     const members = r.members.map((m) => (m.ordinal === ordinal ? { ...m, ...change } : m));
@@ -61,14 +74,22 @@ export function roleUpgradeStatus(members: MemberStatus[]): UpgradeStatus {
 }
 
 /** The status of a new app: every member listed, nothing done yet. */
-export function initialStatus(roles: { name: string; members: number }[], appName: string, memberName: (app: string, role: string, ordinal: number) => string): ReleaseAppStatus {
+export function initialStatus(
+  roles: { name: string; members: number }[],
+  appName: string,
+  memberName: (app: string, role: string, ordinal: number) => string,
+): ReleaseAppStatus {
   return {
     phase: 'Installing',
     state: 'creating',
     roles: roles.map((r) => ({
       name: r.name,
       upgradeStatus: '',
-      members: Array.from({ length: r.members }, (_, ordinal) => ({ name: memberName(appName, r.name, ordinal), ordinal, upgradeStatus: '' as const })),
+      members: Array.from({ length: r.members }, (_, ordinal) => ({
+        name: memberName(appName, r.name, ordinal),
+        ordinal,
+        upgradeStatus: '' as const,
+      })),
     })),
     conditions: [],
   };

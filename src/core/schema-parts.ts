@@ -9,7 +9,9 @@ export const absolutePath = z
   .refine((p) => !/[\0\n]/.test(p), { message: 'must not contain NUL or newline characters' });
 
 /** An argv: at least one element, no NUL. */
-export const argv = z.array(z.string().refine((s) => !s.includes('\0'), 'must not contain NUL')).min(1, 'must have at least one element');
+export const argv = z
+  .array(z.string().refine((s) => !s.includes('\0'), 'must not contain NUL'))
+  .min(1, 'must have at least one element');
 
 /** A TCP/UDP port number. */
 export const port = z.number().int().min(1).max(65535);

@@ -22,20 +22,41 @@ const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const LABEL_KEY = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
 
 /** A DNS-1123 label: the app's name is also its container name and DNS name. */
-export const dnsName = z.string().regex(DNS_LABEL, 'must be a DNS label: lowercase letters, digits and "-", at most 63, starting and ending with a letter or digit');
+export const dnsName = z
+  .string()
+  .regex(
+    DNS_LABEL,
+    'must be a DNS label: lowercase letters, digits and "-", at most 63, starting and ending with a letter or digit',
+  );
 
 /** An App's name: a DNS label, because it names the app's container(s) and their DNS names. */
-export const appName = z.string().regex(DNS_LABEL, `must be a DNS label: lowercase letters, digits and "-", at most 63, starting and ending with a letter or digit (an App's name is also its container's name and DNS name, so no dots)`);
+export const appName = z
+  .string()
+  .regex(
+    DNS_LABEL,
+    `must be a DNS label: lowercase letters, digits and "-", at most 63, starting and ending with a letter or digit (an App's name is also its container's name and DNS name, so no dots)`,
+  );
 
 /**
  * A Release's name: a DNS-1123 subdomain, what Kubernetes accepts for the name of a
  * cluster-scoped object — dots allowed, so a version can be part of it (kvstore-2.0.0-1).
  */
-export const releaseName = z.string().max(253, 'must be at most 253 characters').regex(DNS_SUBDOMAIN, 'must be a DNS subdomain: lowercase letters, digits, "-" and ".", at most 253, each dot-separated part starting and ending with a letter or digit (e.g. kvstore-2.0.0-1)');
+export const releaseName = z
+  .string()
+  .max(253, 'must be at most 253 characters')
+  .regex(
+    DNS_SUBDOMAIN,
+    'must be a DNS subdomain: lowercase letters, digits, "-" and ".", at most 253, each dot-separated part starting and ending with a letter or digit (e.g. kvstore-2.0.0-1)',
+  );
 
 /** The closest valid App name to `name` (dots and other characters become "-"), or undefined. */
 export function dashedAppName(name: string): string | undefined {
-  const dashed = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-{2,}/g, '-').slice(0, 63).replace(/^-+|-+$/g, '');
+  const dashed = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .slice(0, 63)
+    .replace(/^-+|-+$/g, '');
   return DNS_LABEL.test(dashed) && dashed !== name ? dashed : undefined;
 }
 
@@ -45,7 +66,15 @@ export { absolutePath };
 
 const cidr = z.string().refine((s) => {
   const [ip, bits, ...rest] = s.split('/');
-  return rest.length === 0 && ip !== undefined && isIPv4(ip) && bits !== undefined && /^\d+$/.test(bits) && Number(bits) >= 8 && Number(bits) <= 30;
+  return (
+    rest.length === 0 &&
+    ip !== undefined &&
+    isIPv4(ip) &&
+    bits !== undefined &&
+    /^\d+$/.test(bits) &&
+    Number(bits) >= 8 &&
+    Number(bits) <= 30
+  );
 }, 'must be an IPv4 CIDR such as 10.90.0.0/24 (prefix 8 to 30)');
 
 const probe = z
@@ -64,7 +93,10 @@ const probe = z
 const network = z
   .strictObject({
     name: z.string().regex(VOLUME_NAME, 'must be a network name: letters, digits, "_", "." and "-"').default('molt'),
-    ipv4: z.string().refine((s) => isIPv4(s), 'must be an IPv4 address such as 10.90.0.10').optional(),
+    ipv4: z
+      .string()
+      .refine((s) => isIPv4(s), 'must be an IPv4 address such as 10.90.0.10')
+      .optional(),
     subnet: cidr.optional(),
   })
   .refine((n) => n.ipv4 === undefined || n.subnet === undefined || ipInSubnet(n.ipv4, n.subnet), {
@@ -77,7 +109,12 @@ const upgradeSettings = z.strictObject({
   postUpgrade: absolutePath.optional(),
   notification: absolutePath.optional(),
   scriptTimeoutSeconds: z.number().positive().max(86400).default(600),
-  scriptMaxBytes: z.number().int().min(1).max(1024 * 1024 * 1024).default(10 * 1024 * 1024),
+  scriptMaxBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(1024 * 1024 * 1024)
+    .default(10 * 1024 * 1024),
   startupFailureThreshold: z.number().int().min(1).max(1000000).optional(),
   monitorSeconds,
   onFailure: z.enum(['rollback', 'retry']).default('rollback'),
@@ -94,7 +131,12 @@ const containerShape = {
   image: z.string().regex(IMAGE_REF, 'must be an image reference such as localhost/notes:1.2.3-4'),
   command: argv.optional(),
   entrypoint: argv.optional(),
-  env: z.record(z.string().regex(ENV_NAME, 'env names are letters, digits and "_", not starting with a digit'), z.string({ error: 'env values must be strings: quote numbers and booleans' })).default({}),
+  env: z
+    .record(
+      z.string().regex(ENV_NAME, 'env names are letters, digits and "_", not starting with a digit'),
+      z.string({ error: 'env values must be strings: quote numbers and booleans' }),
+    )
+    .default({}),
   volumes: z.array(volumeEntry).default([]),
   probes: z.strictObject({ startup: probe.optional() }).default({}),
   minReadySeconds: z.number().min(0).max(3600).default(2),
@@ -105,13 +147,22 @@ const containerShape = {
 };
 
 /** Flags duplicate volume names and mount paths. */
-function uniqueVolumes(spec: Parameters<typeof uniqueSettings>[0] & { volumes: ({ name: string; mountPath: string } | { hostPath: string; mountPath: string })[] }, ctx: z.RefinementCtx): void {
+function uniqueVolumes(
+  spec: Parameters<typeof uniqueSettings>[0] & {
+    volumes: ({ name: string; mountPath: string } | { hostPath: string; mountPath: string })[];
+  },
+  ctx: z.RefinementCtx,
+): void {
   uniqueSettings(spec, ctx);
   const seen = new Map<string, number>();
   spec.volumes.forEach((v, i) => {
     for (const key of [...('name' in v ? [`name:${v.name}`] : []), `path:${v.mountPath}`]) {
       if (seen.has(key)) {
-        ctx.addIssue({ code: 'custom', path: ['volumes', i, key.startsWith('name') ? 'name' : 'mountPath'], message: `duplicates volumes[${seen.get(key)}]` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['volumes', i, key.startsWith('name') ? 'name' : 'mountPath'],
+          message: `duplicates volumes[${seen.get(key)}]`,
+        });
       } else seen.set(key, i);
     }
   });
@@ -152,7 +203,9 @@ export const roleSchema = z
 export function metadataNamed(name: z.ZodString) {
   return z.strictObject({
     name,
-    labels: z.record(z.string().regex(LABEL_KEY, 'must be a label key such as tier or example.com/tier'), z.string().max(63)).default({}),
+    labels: z
+      .record(z.string().regex(LABEL_KEY, 'must be a label key such as tier or example.com/tier'), z.string().max(63))
+      .default({}),
   });
 }
 
@@ -173,7 +226,7 @@ export const appDocument = z.strictObject({
 export function ipInSubnet(ip: string, subnet: string): boolean {
   const [base, bits] = subnet.split('/');
   const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
-  return ((ipToInt(ip) & mask) >>> 0) === ((ipToInt(base ?? '') & mask) >>> 0);
+  return (ipToInt(ip) & mask) >>> 0 === (ipToInt(base ?? '') & mask) >>> 0;
 }
 
 /** An IPv4 address as an unsigned 32-bit integer. */

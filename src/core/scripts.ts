@@ -41,8 +41,17 @@ export function declaredScripts(manifest: AppManifest, imageLabels: Record<strin
     const path = fromManifest ?? imageLabels[label];
     if (path === undefined || path === '') return undefined;
     if (!path.startsWith('/') || path.split('/').includes('..')) {
-      const where = fromManifest !== undefined ? `spec.upgrade.${field}` : `image label ${label} of ${manifest.spec.image}`;
-      throw new InvalidInputError([{ file: where, message: `script path "${path}" must be absolute and free of ".." (scripts are copied and run from the same absolute path)` }], 'Use an absolute path such as /usr/local/bin/pre-upgrade.sh.');
+      const where =
+        fromManifest !== undefined ? `spec.upgrade.${field}` : `image label ${label} of ${manifest.spec.image}`;
+      throw new InvalidInputError(
+        [
+          {
+            file: where,
+            message: `script path "${path}" must be absolute and free of ".." (scripts are copied and run from the same absolute path)`,
+          },
+        ],
+        'Use an absolute path such as /usr/local/bin/pre-upgrade.sh.',
+      );
     }
     return path;
   };

@@ -22,14 +22,28 @@ test('In and NotIn follow Kubernetes: NotIn also matches apps without the key', 
 });
 
 test('Exists and DoesNotExist look only at the key, and all requirements must hold', () => {
-  const s = sel({ matchLabels: { tier: 'db' }, matchExpressions: [{ key: 'canary', operator: 'Exists', values: [] }, { key: 'frozen', operator: 'DoesNotExist', values: [] }] });
+  const s = sel({
+    matchLabels: { tier: 'db' },
+    matchExpressions: [
+      { key: 'canary', operator: 'Exists', values: [] },
+      { key: 'frozen', operator: 'DoesNotExist', values: [] },
+    ],
+  });
   assert.equal(matchesSelector({ tier: 'db', canary: '' }, s), true);
   assert.equal(matchesSelector({ tier: 'db', canary: 'yes', frozen: 'true' }, s), false);
   assert.equal(matchesSelector({ tier: 'web', canary: 'yes' }, s), false);
 });
 
 test('a selector prints in kubectl form and an empty one is recognised', () => {
-  const s = sel({ matchLabels: { tier: 'db' }, matchExpressions: [{ key: 'env', operator: 'In', values: ['a', 'b'] }, { key: 'x', operator: 'NotIn', values: ['y'] }, { key: 'c', operator: 'Exists', values: [] }, { key: 'f', operator: 'DoesNotExist', values: [] }] });
+  const s = sel({
+    matchLabels: { tier: 'db' },
+    matchExpressions: [
+      { key: 'env', operator: 'In', values: ['a', 'b'] },
+      { key: 'x', operator: 'NotIn', values: ['y'] },
+      { key: 'c', operator: 'Exists', values: [] },
+      { key: 'f', operator: 'DoesNotExist', values: [] },
+    ],
+  });
   assert.equal(formatSelector(s), 'tier=db,env in (a,b),x notin (y),c,!f');
   assert.equal(isEmptySelector(sel({})), true);
   assert.equal(isEmptySelector(s), false);

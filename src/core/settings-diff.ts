@@ -7,15 +7,34 @@ import type { AppSpec } from './model.ts';
 import { formatPort, formatRestart, parseRestart, portBindings } from './settings.ts';
 
 /** The settings of issue 13 that shape the container (a change replaces it). dependsOn and upgrade.monitorSeconds do not. */
-export const SHAPING_SETTINGS = ['ports', 'restart', 'resources', 'user', 'workingDir', 'stopSignal', 'shmSize', 'tmpfs', 'envFrom', 'secrets', 'containerLabels', 'healthcheck'] as const satisfies readonly (keyof AppSpec)[];
+export const SHAPING_SETTINGS = [
+  'ports',
+  'restart',
+  'resources',
+  'user',
+  'workingDir',
+  'stopSignal',
+  'shmSize',
+  'tmpfs',
+  'envFrom',
+  'secrets',
+  'containerLabels',
+  'healthcheck',
+] as const satisfies readonly (keyof AppSpec)[];
 
 /** The value of field `f` as compared: what it means, not how it was written. */
 export function comparable(f: keyof AppSpec, spec: AppSpec): unknown {
-  if (f === 'restart') return formatRestart(parseRestart(spec.restart) ?? { name: 'unless-stopped', maximumRetryCount: 0 });
+  if (f === 'restart')
+    return formatRestart(parseRestart(spec.restart) ?? { name: 'unless-stopped', maximumRetryCount: 0 });
   if (f === 'ports') return portBindings(spec.ports).map(formatPort);
   if (f === 'stopSignal') return spec.stopSignal?.toUpperCase().replace(/^(?!SIG)/, 'SIG');
   const value = spec[f];
-  if (value === undefined || (Array.isArray(value) && value.length === 0) || (f === 'containerLabels' && Object.keys(value).length === 0)) return undefined;
+  if (
+    value === undefined ||
+    (Array.isArray(value) && value.length === 0) ||
+    (f === 'containerLabels' && Object.keys(value).length === 0)
+  )
+    return undefined;
   return value;
 }
 

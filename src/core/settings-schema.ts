@@ -24,7 +24,12 @@ const size = (min = 1, what = 'size') =>
 const portEntry = z
   .union([
     z.string(),
-    z.strictObject({ target: port, published: port, hostIP: z.string().optional(), protocol: z.enum(['tcp', 'udp']).optional() }),
+    z.strictObject({
+      target: port,
+      published: port,
+      hostIP: z.string().optional(),
+      protocol: z.enum(['tcp', 'udp']).optional(),
+    }),
   ])
   .superRefine((p, ctx) => {
     const parsed = parsePort(p as PortSpec);
@@ -41,7 +46,9 @@ const healthcheck = z
     timeoutSeconds: z.number().int().min(1).max(3600).default(5),
     startPeriodSeconds: z.number().int().min(0).max(3600).default(0),
   })
-  .refine((p) => [p.exec, p.tcp, p.http].filter((x) => x !== undefined).length === 1, { message: 'set exactly one of exec, tcp or http' });
+  .refine((p) => [p.exec, p.tcp, p.http].filter((x) => x !== undefined).length === 1, {
+    message: 'set exactly one of exec, tcp or http',
+  });
 
 const secret = z
   .strictObject({
@@ -53,15 +60,23 @@ const secret = z
   .refine((s) => s.mountPath === undefined || s.env === undefined, { message: 'set mountPath or env, not both' });
 
 /** One entry of `volumes`: a named volume, or a bind mount of a host path. */
-export const volumeEntry = z.union([
-  z.strictObject({
-    name: z.string().regex(VOLUME_NAME, 'must be a volume name: letters, digits, "_", "." and "-", starting with a letter or digit'),
-    mountPath: absolutePath,
-    readOnly: z.boolean().optional(),
-    ...volumeKubeShape,
-  }),
-  z.strictObject({ hostPath: absolutePath, mountPath: absolutePath, readOnly: z.boolean().optional() }),
-], { error: 'a volume is {name, mountPath[, readOnly]} or {hostPath, mountPath[, readOnly]}' });
+export const volumeEntry = z.union(
+  [
+    z.strictObject({
+      name: z
+        .string()
+        .regex(
+          VOLUME_NAME,
+          'must be a volume name: letters, digits, "_", "." and "-", starting with a letter or digit',
+        ),
+      mountPath: absolutePath,
+      readOnly: z.boolean().optional(),
+      ...volumeKubeShape,
+    }),
+    z.strictObject({ hostPath: absolutePath, mountPath: absolutePath, readOnly: z.boolean().optional() }),
+  ],
+  { error: 'a volume is {name, mountPath[, readOnly]} or {hostPath, mountPath[, readOnly]}' },
+);
 
 /** `upgrade.monitorSeconds`: how long after ready a failing healthcheck or an exit still rolls back. */
 export const monitorSeconds = z.number().min(0).max(3600).optional();
@@ -69,24 +84,47 @@ export const monitorSeconds = z.number().min(0).max(3600).optional();
 /** The settings fields of containerShape. */
 export const settingsShape = {
   ports: z.array(portEntry).optional(),
-  restart: z.string().refine((r) => parseRestart(r) !== undefined, 'must be no, on-failure, on-failure:N, always or unless-stopped').optional(),
+  restart: z
+    .string()
+    .refine((r) => parseRestart(r) !== undefined, 'must be no, on-failure, on-failure:N, always or unless-stopped')
+    .optional(),
   resources: z
     .strictObject({
       memory: size(6 * 1024 * 1024, 'memory size').optional(),
-      cpus: z.union([z.number(), z.string()]).refine((c) => parseNanoCpus(c) !== undefined, 'must be a number of CPUs such as "1.5", 0.5 or "500m" (0.001 to 1024)').optional(),
+      cpus: z
+        .union([z.number(), z.string()])
+        .refine(
+          (c) => parseNanoCpus(c) !== undefined,
+          'must be a number of CPUs such as "1.5", 0.5 or "500m" (0.001 to 1024)',
+        )
+        .optional(),
       pids: z.number().int().min(1).max(4194304).optional(),
     })
     .optional(),
-  user: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$/, 'must be a user: name, uid, name:group or uid:gid (e.g. "999:999")').optional(),
+  user: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$/,
+      'must be a user: name, uid, name:group or uid:gid (e.g. "999:999")',
+    )
+    .optional(),
   workingDir: absolutePath.optional(),
-  stopSignal: z.string().refine((s) => normaliseSignal(s) !== undefined, 'must be a signal name such as SIGINT, SIGTERM or SIGQUIT').optional(),
+  stopSignal: z
+    .string()
+    .refine((s) => normaliseSignal(s) !== undefined, 'must be a signal name such as SIGINT, SIGTERM or SIGQUIT')
+    .optional(),
   shmSize: size().optional(),
   tmpfs: z.array(z.strictObject({ mountPath: absolutePath, size: size().optional() })).optional(),
-  envFrom: z.array(z.strictObject({ file: z.string().min(1, 'must name a KEY=VALUE file (relative to the manifest)') })).optional(),
+  envFrom: z
+    .array(z.strictObject({ file: z.string().min(1, 'must name a KEY=VALUE file (relative to the manifest)') }))
+    .optional(),
   secrets: z.array(secret).optional(),
   containerLabels: z
     .record(
-      z.string().regex(CONTAINER_LABEL, 'must be a label key such as com.example.team').refine((k) => !k.startsWith('dev.molt.'), 'dev.molt.* labels are molt\'s own'),
+      z
+        .string()
+        .regex(CONTAINER_LABEL, 'must be a label key such as com.example.team')
+        .refine((k) => !k.startsWith('dev.molt.'), "dev.molt.* labels are molt's own"),
       z.string({ error: 'label values must be strings: quote numbers and booleans' }),
     )
     .optional(),
@@ -95,7 +133,15 @@ export const settingsShape = {
 };
 
 /** Flags two settings claiming one container path, duplicate secrets and duplicate host ports. */
-export function uniqueSettings(spec: { volumes: { mountPath: string }[]; tmpfs?: { mountPath: string }[]; secrets?: { name: string; mountPath?: string; env?: string }[]; ports?: PortSpec[] }, ctx: z.RefinementCtx): void {
+export function uniqueSettings(
+  spec: {
+    volumes: { mountPath: string }[];
+    tmpfs?: { mountPath: string }[];
+    secrets?: { name: string; mountPath?: string; env?: string }[];
+    ports?: PortSpec[];
+  },
+  ctx: z.RefinementCtx,
+): void {
   const paths = new Map<string, string>(spec.volumes.map((v, i) => [v.mountPath, `volumes[${i}]`]));
   const claim = (path: string, where: (string | number)[], field: string) => {
     const first = paths.get(path);
@@ -105,9 +151,15 @@ export function uniqueSettings(spec: { volumes: { mountPath: string }[]; tmpfs?:
   spec.tmpfs?.forEach((t, i) => claim(t.mountPath, ['tmpfs', i, 'mountPath'], `tmpfs[${i}]`));
   const names = new Set<string>();
   spec.secrets?.forEach((s, i) => {
-    if (names.has(s.name)) ctx.addIssue({ code: 'custom', path: ['secrets', i, 'name'], message: `secret "${s.name}" is listed twice` });
+    if (names.has(s.name))
+      ctx.addIssue({ code: 'custom', path: ['secrets', i, 'name'], message: `secret "${s.name}" is listed twice` });
     names.add(s.name);
-    if (s.env === undefined) claim(s.mountPath ?? `/run/secrets/${s.name}`, ['secrets', i, s.mountPath ? 'mountPath' : 'name'], `secrets[${i}]`);
+    if (s.env === undefined)
+      claim(
+        s.mountPath ?? `/run/secrets/${s.name}`,
+        ['secrets', i, s.mountPath ? 'mountPath' : 'name'],
+        `secrets[${i}]`,
+      );
   });
   const published: { ip: string; key: string }[] = [];
   spec.ports?.forEach((p, i) => {
@@ -115,7 +167,12 @@ export function uniqueSettings(spec: { volumes: { mountPath: string }[]; tmpfs?:
     if ('error' in b) return;
     const key = `${b.hostPort}/${b.protocol}`;
     const clash = published.findIndex((x) => x.key === key && (x.ip === b.hostIP || x.ip === '' || b.hostIP === ''));
-    if (clash >= 0) ctx.addIssue({ code: 'custom', path: ['ports', i], message: `host port ${key} is already published by ports[${clash}]` });
+    if (clash >= 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ports', i],
+        message: `host port ${key} is already published by ports[${clash}]`,
+      });
     published.push({ ip: b.hostIP, key });
   });
 }

@@ -40,11 +40,27 @@ const TABLE: Record<SettingsField, Row> = {
     spec: { ports: ['8080:80', '127.0.0.1:5432:5432/tcp', { target: 53, published: 5353, protocol: 'udp' }] },
     docker: (b, o) => {
       assert.deepEqual(b.ExposedPorts, { '80/tcp': {}, '5432/tcp': {}, '53/udp': {} });
-      assert.deepEqual(b.HostConfig.PortBindings, { '80/tcp': [{ HostIp: '', HostPort: '8080' }], '5432/tcp': [{ HostIp: '127.0.0.1', HostPort: '5432' }], '53/udp': [{ HostIp: '', HostPort: '5353' }] });
-      assert.deepEqual(o.settings?.ports.map((p) => `${p.hostIP}:${p.hostPort}:${p.containerPort}/${p.protocol}`), ['127.0.0.1:5432:5432/tcp', ':5353:53/udp', ':8080:80/tcp'].sort((a, b) => Number(a.split(':')[1]) - Number(b.split(':')[1])));
+      assert.deepEqual(b.HostConfig.PortBindings, {
+        '80/tcp': [{ HostIp: '', HostPort: '8080' }],
+        '5432/tcp': [{ HostIp: '127.0.0.1', HostPort: '5432' }],
+        '53/udp': [{ HostIp: '', HostPort: '5353' }],
+      });
+      assert.deepEqual(
+        o.settings?.ports.map((p) => `${p.hostIP}:${p.hostPort}:${p.containerPort}/${p.protocol}`),
+        ['127.0.0.1:5432:5432/tcp', ':5353:53/udp', ':8080:80/tcp'].sort(
+          (a, b) => Number(a.split(':')[1]) - Number(b.split(':')[1]),
+        ),
+      );
     },
-    pod: ({ container }) => assert.deepEqual(container.ports, [{ containerPort: 80, protocol: 'TCP' }, { containerPort: 5432, protocol: 'TCP' }, { containerPort: 53, protocol: 'UDP' }]),
-    compose: { service: { ports: ['8080:80', '127.0.0.1:5432:5432/tcp', { target: 53, published: 5353, protocol: 'udp' }] } },
+    pod: ({ container }) =>
+      assert.deepEqual(container.ports, [
+        { containerPort: 80, protocol: 'TCP' },
+        { containerPort: 5432, protocol: 'TCP' },
+        { containerPort: 53, protocol: 'UDP' },
+      ]),
+    compose: {
+      service: { ports: ['8080:80', '127.0.0.1:5432:5432/tcp', { target: 53, published: 5353, protocol: 'udp' }] },
+    },
   },
   restart: {
     spec: { restart: 'on-failure:5' },
@@ -73,7 +89,13 @@ const TABLE: Record<SettingsField, Row> = {
       assert.equal(o.user, '999:998');
     },
     // A non-root user also gets what Pod Security 'restricted' asks (operator/app/pod-settings.ts).
-    pod: ({ sts }) => assert.deepEqual(sts.spec?.template.spec.securityContext, { runAsUser: 999, runAsGroup: 998, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }),
+    pod: ({ sts }) =>
+      assert.deepEqual(sts.spec?.template.spec.securityContext, {
+        runAsUser: 999,
+        runAsGroup: 998,
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      }),
     compose: { service: { user: '999:998' } },
   },
   workingDir: {
@@ -101,7 +123,10 @@ const TABLE: Record<SettingsField, Row> = {
       assert.equal(o.settings?.shmSizeBytes, 256 * 1024 * 1024);
     },
     pod: ({ container, sts }) => {
-      assert.deepEqual(sts.spec?.template.spec.volumes?.find((v) => v.name === 'molt-shm'), { name: 'molt-shm', emptyDir: { medium: 'Memory', sizeLimit: '256Mi' } });
+      assert.deepEqual(
+        sts.spec?.template.spec.volumes?.find((v) => v.name === 'molt-shm'),
+        { name: 'molt-shm', emptyDir: { medium: 'Memory', sizeLimit: '256Mi' } },
+      );
       assert.ok(container.volumeMounts?.some((m) => m.name === 'molt-shm' && m.mountPath === '/dev/shm'));
     },
     compose: { service: { shm_size: '256m' } },
@@ -113,7 +138,10 @@ const TABLE: Record<SettingsField, Row> = {
       assert.deepEqual(o.settings?.tmpfs, [{ mountPath: '/run', sizeBytes: 64 * 1024 * 1024 }]);
     },
     pod: ({ container, sts }) => {
-      assert.deepEqual(sts.spec?.template.spec.volumes?.find((v) => v.name === 'molt-tmpfs-0'), { name: 'molt-tmpfs-0', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } });
+      assert.deepEqual(
+        sts.spec?.template.spec.volumes?.find((v) => v.name === 'molt-tmpfs-0'),
+        { name: 'molt-tmpfs-0', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
+      );
       assert.ok(container.volumeMounts?.some((m) => m.name === 'molt-tmpfs-0' && m.mountPath === '/run'));
     },
     compose: { service: { tmpfs: ['/run:size=64Mi'] } },
@@ -121,7 +149,9 @@ const TABLE: Record<SettingsField, Row> = {
   hostPath: {
     spec: { volumes: [{ hostPath: '/srv/conf', mountPath: '/etc/app', readOnly: true }] },
     docker: (b, o) => {
-      assert.deepEqual(b.HostConfig.Mounts, [{ Type: 'bind', Source: '/srv/conf', Target: '/etc/app', ReadOnly: true }]);
+      assert.deepEqual(b.HostConfig.Mounts, [
+        { Type: 'bind', Source: '/srv/conf', Target: '/etc/app', ReadOnly: true },
+      ]);
       assert.deepEqual(o.mounts, [{ type: 'bind', source: '/srv/conf', destination: '/etc/app', readOnly: true }]);
     },
     pod: { localOnly: 'hostPath bind mounts exist only on the local engine' },
@@ -131,22 +161,35 @@ const TABLE: Record<SettingsField, Row> = {
     spec: { envFrom: [{ file: '/etc/app.env' }], env: { B: 'manifest' } },
     inputs: { env: { A: 'from-file', B: 'from-file' }, secretEnv: {}, files: [] },
     docker: (b, o) => {
-      assert.deepEqual(b.Env, ['A=from-file', 'B=manifest'], 'the manifest\'s env wins over the file');
+      assert.deepEqual(b.Env, ['A=from-file', 'B=manifest'], "the manifest's env wins over the file");
       assert.deepEqual(o.env, ['A=from-file', 'B=manifest']);
     },
     pod: { localOnly: 'envFrom files are read on the local host' },
     compose: { service: { env_file: '/etc/app.env', environment: ['B=manifest'] } },
   },
   secrets: {
-    spec: { secrets: [{ name: 'pw', file: '/etc/pw', env: 'PGPASSWORD' }, { name: 'key', file: '/etc/key' }] },
-    inputs: { env: {}, secretEnv: { PGPASSWORD: 's3cret' }, files: [{ path: '/run/secrets/key', content: Buffer.from('k'), mode: 0o400, uid: 0, gid: 0 }] },
+    spec: {
+      secrets: [
+        { name: 'pw', file: '/etc/pw', env: 'PGPASSWORD' },
+        { name: 'key', file: '/etc/key' },
+      ],
+    },
+    inputs: {
+      env: {},
+      secretEnv: { PGPASSWORD: 's3cret' },
+      files: [{ path: '/run/secrets/key', content: Buffer.from('k'), mode: 0o400, uid: 0, gid: 0 }],
+    },
     docker: (b, o) => {
       assert.deepEqual(b.Env, ['PGPASSWORD=s3cret'], 'the engine gets the value');
       assert.deepEqual(o.env, [`PGPASSWORD=${REDACTED}`], 'the observation (journaled, printed) never has it');
       assert.ok(!JSON.stringify(o).includes('s3cret'));
     },
     pod: { localOnly: 'secret files are read on the local host' },
-    compose: { service: { secrets: ['key'] }, top: { secrets: { key: { file: '/etc/key' } } }, spec: { secrets: [{ name: 'key', file: '/etc/key' }] } },
+    compose: {
+      service: { secrets: ['key'] },
+      top: { secrets: { key: { file: '/etc/key' } } },
+      spec: { secrets: [{ name: 'key', file: '/etc/key' }] },
+    },
   },
   containerLabels: {
     spec: { containerLabels: { 'com.example.team': 'db' } },
@@ -160,11 +203,34 @@ const TABLE: Record<SettingsField, Row> = {
   healthcheck: {
     spec: { healthcheck: { exec: ['pg_isready'], periodSeconds: 10, failureThreshold: 3, startPeriodSeconds: 5 } },
     docker: (b, o) => {
-      assert.deepEqual(b.Healthcheck, { Test: ['CMD', 'pg_isready'], Interval: 10e9, Timeout: 5e9, StartPeriod: 5e9, Retries: 3 });
-      assert.deepEqual(o.settings?.healthcheck, { exec: ['pg_isready'], periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 5, startPeriodSeconds: 5 });
+      assert.deepEqual(b.Healthcheck, {
+        Test: ['CMD', 'pg_isready'],
+        Interval: 10e9,
+        Timeout: 5e9,
+        StartPeriod: 5e9,
+        Retries: 3,
+      });
+      assert.deepEqual(o.settings?.healthcheck, {
+        exec: ['pg_isready'],
+        periodSeconds: 10,
+        failureThreshold: 3,
+        timeoutSeconds: 5,
+        startPeriodSeconds: 5,
+      });
     },
-    pod: ({ container }) => assert.deepEqual(container.livenessProbe, { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 5, initialDelaySeconds: 5, exec: { command: ['pg_isready'] } }),
-    compose: { service: { healthcheck: { test: ['CMD', 'pg_isready'], interval: '10s', timeout: '5s', retries: 3, start_period: '5s' } } },
+    pod: ({ container }) =>
+      assert.deepEqual(container.livenessProbe, {
+        periodSeconds: 10,
+        failureThreshold: 3,
+        timeoutSeconds: 5,
+        initialDelaySeconds: 5,
+        exec: { command: ['pg_isready'] },
+      }),
+    compose: {
+      service: {
+        healthcheck: { test: ['CMD', 'pg_isready'], interval: '10s', timeout: '5s', retries: 3, start_period: '5s' },
+      },
+    },
   },
   dependsOn: {
     spec: { dependsOn: ['db'] },
@@ -185,13 +251,20 @@ const TABLE: Record<SettingsField, Row> = {
 /** A validated spec with the fragment (through the real schema, defaults filled). */
 function spec(fragment: Record<string, unknown>): AppSpec {
   return appDocument.parse({
-    apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name: 'db' },
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'App',
+    metadata: { name: 'db' },
     spec: { package: 'official/db', version: '1.0.0-1', image: 'localhost/db:1', ...fragment },
   }).spec as AppSpec;
 }
 
 function bodyOf(s: AppSpec, inputs: ResolvedInputs = NO_INPUTS): Body {
-  const manifest = { apiVersion: 'molt.dev/v1alpha1' as const, kind: 'App' as const, metadata: { name: 'db', labels: {} }, spec: s };
+  const manifest = {
+    apiVersion: 'molt.dev/v1alpha1' as const,
+    kind: 'App' as const,
+    metadata: { name: 'db', labels: {} },
+    spec: s,
+  };
   const body = createBody(newContainerSpec(manifest, undefined, '10.90.0.5', '7', inputs));
   delete (body.Labels as Record<string, string>)['dev.molt.upgrade-id'];
   return body;
@@ -201,24 +274,46 @@ function bodyOf(s: AppSpec, inputs: ResolvedInputs = NO_INPUTS): Body {
 function inspectOf(body: Body): ContainerJson {
   const h = body.HostConfig;
   return {
-    Id: 'c1', Name: '/db', Image: 'sha256:1',
-    Config: { Image: body.Image, Env: body.Env, Labels: body.Labels, User: body.User, WorkingDir: body.WorkingDir, StopSignal: body.StopSignal, Healthcheck: body.Healthcheck },
+    Id: 'c1',
+    Name: '/db',
+    Image: 'sha256:1',
+    Config: {
+      Image: body.Image,
+      Env: body.Env,
+      Labels: body.Labels,
+      User: body.User,
+      WorkingDir: body.WorkingDir,
+      StopSignal: body.StopSignal,
+      Healthcheck: body.Healthcheck,
+    },
     State: { Status: 'created', Running: false, ExitCode: 0, OOMKilled: false },
-    Mounts: (h.Mounts as Body[]).map((m) => ({ Type: m.Type, Source: m.Source, Name: m.Type === 'volume' ? m.Source : undefined, Destination: m.Target, RW: !m.ReadOnly })),
+    Mounts: (h.Mounts as Body[]).map((m) => ({
+      Type: m.Type,
+      Source: m.Source,
+      Name: m.Type === 'volume' ? m.Source : undefined,
+      Destination: m.Target,
+      RW: !m.ReadOnly,
+    })),
     HostConfig: h,
   };
 }
 
 /** The App a one-service Compose file (project p, service db, plus a `store` service to depend on) gives. */
 function composeSpec(c: Row['compose']): AppSpec {
-  const services = { db: { image: 'localhost/db:1.0.0-1', 'x-molt': { package: 'official/db' }, ...c.service }, store: { image: 'localhost/store:1.0.0' } };
+  const services = {
+    db: { image: 'localhost/db:1.0.0-1', 'x-molt': { package: 'official/db' }, ...c.service },
+    store: { image: 'localhost/store:1.0.0' },
+  };
   if (c.service['x-molt']) Object.assign(services.db['x-molt'], c.service['x-molt']);
-  const app = composeApps(stringify({ name: 'p', services, ...c.top }), '/srv/p/compose.yaml').map((a) => a.manifest).find((m) => m.metadata.name === 'p-db');
+  const app = composeApps(stringify({ name: 'p', services, ...c.top }), '/srv/p/compose.yaml')
+    .map((a) => a.manifest)
+    .find((m) => m.metadata.name === 'p-db');
   return app!.spec;
 }
 
 describe('every container setting through every converter', () => {
-  it('has a row for every settings field', () => assert.deepEqual(Object.keys(TABLE).sort(), [...SETTINGS_FIELDS].sort()));
+  it('has a row for every settings field', () =>
+    assert.deepEqual(Object.keys(TABLE).sort(), [...SETTINGS_FIELDS].sort()));
 
   for (const field of SETTINGS_FIELDS) {
     const row = TABLE[field];
@@ -232,7 +327,8 @@ describe('every container setting through every converter', () => {
     it(`${field}: Compose gives the same manifest fields (core/compose.ts)`, () => {
       const want = spec(row.compose.spec ?? row.spec);
       const got = composeSpec(row.compose);
-      for (const key of Object.keys(row.compose.spec ?? row.spec) as (keyof AppSpec)[]) assert.deepEqual(got[key], want[key], key);
+      for (const key of Object.keys(row.compose.spec ?? row.spec) as (keyof AppSpec)[])
+        assert.deepEqual(got[key], want[key], key);
     });
     it(`${field}: pod template${'localOnly' in row.pod ? ' (refused on a cluster)' : ''}`, () => {
       const s = spec(row.spec);

@@ -4,7 +4,17 @@ import { chooseMounts } from './container-spec.ts';
 import { localOnlyFields } from './local-only.ts';
 import { parseManifests } from './manifest.ts';
 import { decide } from './plan.ts';
-import { formatRestart, parseBytes, parseEnvFile, parseNanoCpus, parsePort, parseRestart, numericUser, normaliseSignal, toQuantity } from './settings.ts';
+import {
+  formatRestart,
+  parseBytes,
+  parseEnvFile,
+  parseNanoCpus,
+  parsePort,
+  parseRestart,
+  numericUser,
+  normaliseSignal,
+  toQuantity,
+} from './settings.ts';
 import { appManifest, containerObservation } from './testing.ts';
 
 describe('sizes, CPUs, ports, restart policies, signals', () => {
@@ -14,7 +24,8 @@ describe('sizes, CPUs, ports, restart policies, signals', () => {
     assert.equal(parseBytes('1g'), 1024 ** 3);
     assert.equal(parseBytes('1.5GiB'), 1.5 * 1024 ** 3);
     assert.equal(parseBytes(4096), 4096);
-    for (const bad of ['lots', '', '-1m', '1x', 'Mi', '0', 1.5, 0]) assert.equal(parseBytes(bad), undefined, String(bad));
+    for (const bad of ['lots', '', '-1m', '1x', 'Mi', '0', 1.5, 0])
+      assert.equal(parseBytes(bad), undefined, String(bad));
     assert.equal(toQuantity(512 * 1024 ** 2), '512Mi');
     assert.equal(toQuantity(1000), '1000');
   });
@@ -28,8 +39,18 @@ describe('sizes, CPUs, ports, restart policies, signals', () => {
 
   it('reads Compose short syntax and the long form into one binding', () => {
     assert.deepEqual(parsePort('8080:80'), { hostIP: '', hostPort: 8080, containerPort: 80, protocol: 'tcp' });
-    assert.deepEqual(parsePort('127.0.0.1:5432:5432/udp'), { hostIP: '127.0.0.1', hostPort: 5432, containerPort: 5432, protocol: 'udp' });
-    assert.deepEqual(parsePort({ target: 80, published: 8080, hostIP: '0.0.0.0' }), { hostIP: '', hostPort: 8080, containerPort: 80, protocol: 'tcp' });
+    assert.deepEqual(parsePort('127.0.0.1:5432:5432/udp'), {
+      hostIP: '127.0.0.1',
+      hostPort: 5432,
+      containerPort: 5432,
+      protocol: 'udp',
+    });
+    assert.deepEqual(parsePort({ target: 80, published: 8080, hostIP: '0.0.0.0' }), {
+      hostIP: '',
+      hostPort: 8080,
+      containerPort: 80,
+      protocol: 'tcp',
+    });
     assert.match((parsePort('80') as { error: string }).error, /give the host port too/);
     assert.match((parsePort('70000:80') as { error: string }).error, /1 to 65535/);
   });
@@ -37,7 +58,8 @@ describe('sizes, CPUs, ports, restart policies, signals', () => {
   it('reads restart policies and writes them back the same', () => {
     assert.deepEqual(parseRestart(undefined), { name: 'unless-stopped', maximumRetryCount: 0 });
     assert.deepEqual(parseRestart('on-failure:3'), { name: 'on-failure', maximumRetryCount: 3 });
-    for (const p of ['no', 'always', 'unless-stopped', 'on-failure', 'on-failure:3']) assert.equal(formatRestart(parseRestart(p)!), p);
+    for (const p of ['no', 'always', 'unless-stopped', 'on-failure', 'on-failure:3'])
+      assert.equal(formatRestart(parseRestart(p)!), p);
     assert.equal(parseRestart('sometimes'), undefined);
   });
 
@@ -52,25 +74,44 @@ describe('sizes, CPUs, ports, restart policies, signals', () => {
   it('reads env files line by line, naming the bad line', () => {
     const r = parseEnvFile('# c\nA=1\n\nB=x=y\nbad line\n');
     assert.deepEqual(r.env, { A: '1', B: 'x=y' });
-    assert.deepEqual(r.problems.map((p) => p.line), [5]);
+    assert.deepEqual(
+      r.problems.map((p) => p.line),
+      [5],
+    );
   });
 });
 
 describe('manifests with settings', () => {
-  const text = (extra: string) => `apiVersion: molt.dev/v1alpha1\nkind: App\nmetadata: {name: db}\nspec:\n  package: a/db\n  version: 1.0.0-1\n  image: localhost/db:1\n${extra}`;
+  const text = (extra: string) =>
+    `apiVersion: molt.dev/v1alpha1\nkind: App\nmetadata: {name: db}\nspec:\n  package: a/db\n  version: 1.0.0-1\n  image: localhost/db:1\n${extra}`;
 
   it('resolves envFrom and secret files against the manifest directory', () => {
-    const [doc] = parseManifests(text('  envFrom: [{file: ./app.env}]\n  secrets: [{name: pw, file: ../pw.txt}]\n'), '/srv/conf/app.yaml');
+    const [doc] = parseManifests(
+      text('  envFrom: [{file: ./app.env}]\n  secrets: [{name: pw, file: ../pw.txt}]\n'),
+      '/srv/conf/app.yaml',
+    );
     assert.equal(doc!.manifest.spec.envFrom?.[0]?.file, '/srv/conf/app.env');
     assert.equal(doc!.manifest.spec.secrets?.[0]?.file, '/srv/pw.txt');
   });
 
   it('refuses local-only settings at their line when the manifest goes to a cluster', () => {
-    assert.throws(() => parseManifests(text('  restart: always\n  volumes: [{hostPath: /srv, mountPath: /srv}]\n'), 'app.yaml', ['App'], { namespaces: true, cluster: true }), (e: Error) => {
-      assert.match(e.message, /app\.yaml:8:\d+: spec\.restart: restart exists only on the local engine/);
-      assert.match(e.message, /app\.yaml:9:\d+: spec\.volumes\[0\]\.hostPath: hostPath bind mounts exist only on the local engine/);
-      return true;
-    });
+    assert.throws(
+      () =>
+        parseManifests(
+          text('  restart: always\n  volumes: [{hostPath: /srv, mountPath: /srv}]\n'),
+          'app.yaml',
+          ['App'],
+          { namespaces: true, cluster: true },
+        ),
+      (e: Error) => {
+        assert.match(e.message, /app\.yaml:8:\d+: spec\.restart: restart exists only on the local engine/);
+        assert.match(
+          e.message,
+          /app\.yaml:9:\d+: spec\.volumes\[0\]\.hostPath: hostPath bind mounts exist only on the local engine/,
+        );
+        return true;
+      },
+    );
     assert.deepEqual(localOnlyFields(appManifest({ user: '999', resources: { memory: '1g' } }).spec), []);
     assert.equal(localOnlyFields(appManifest({ user: 'postgres' }).spec)[0]?.path[0], 'user');
   });
@@ -86,7 +127,10 @@ describe('settings in plans and upgrades', () => {
 
   it('settings are compared by meaning: the long form of the same port, restart absent or unless-stopped', () => {
     const installed = appManifest({ ports: ['127.0.0.1:5432:5432'] });
-    assert.equal(decide(appManifest({ ports: [{ target: 5432, published: 5432, hostIP: '127.0.0.1' }] }), installed).action, 'record');
+    assert.equal(
+      decide(appManifest({ ports: [{ target: 5432, published: 5432, hostIP: '127.0.0.1' }] }), installed).action,
+      'record',
+    );
     assert.equal(decide(appManifest({ restart: 'unless-stopped' }), appManifest()).action, 'record');
   });
 
@@ -95,12 +139,19 @@ describe('settings in plans and upgrades', () => {
   });
 
   it('a bind mount the new manifest dropped is not inherited; named volumes and foreign mounts are', () => {
-    const old = appManifest({ volumes: [{ name: 'notes-data', mountPath: '/data' }, { hostPath: '/srv/conf', mountPath: '/etc/app' }] });
-    const container = containerObservation({ mounts: [
-      { type: 'volume', source: 'notes-data', destination: '/data', readOnly: false },
-      { type: 'bind', source: '/srv/conf', destination: '/etc/app', readOnly: false },
-      { type: 'bind', source: '/srv/adopted', destination: '/adopted', readOnly: false },
-    ] });
+    const old = appManifest({
+      volumes: [
+        { name: 'notes-data', mountPath: '/data' },
+        { hostPath: '/srv/conf', mountPath: '/etc/app' },
+      ],
+    });
+    const container = containerObservation({
+      mounts: [
+        { type: 'volume', source: 'notes-data', destination: '/data', readOnly: false },
+        { type: 'bind', source: '/srv/conf', destination: '/etc/app', readOnly: false },
+        { type: 'bind', source: '/srv/adopted', destination: '/adopted', readOnly: false },
+      ],
+    });
     const mounts = chooseMounts(appManifest({ volumes: [] }), { container, image: undefined, manifest: old });
     assert.deepEqual(mounts.map((x) => x.destination).sort(), ['/adopted', '/data']);
   });

@@ -98,8 +98,21 @@ export interface ContainerSettings {
  * these keys, so a field added here without a row (and so without a converter) fails tsc.
  */
 export const SETTINGS_FIELDS = [
-  'ports', 'restart', 'resources', 'user', 'workingDir', 'stopSignal', 'shmSize', 'tmpfs',
-  'hostPath', 'envFrom', 'secrets', 'containerLabels', 'healthcheck', 'dependsOn', 'monitorSeconds',
+  'ports',
+  'restart',
+  'resources',
+  'user',
+  'workingDir',
+  'stopSignal',
+  'shmSize',
+  'tmpfs',
+  'hostPath',
+  'envFrom',
+  'secrets',
+  'containerLabels',
+  'healthcheck',
+  'dependsOn',
+  'monitorSeconds',
 ] as const;
 export type SettingsField = (typeof SETTINGS_FIELDS)[number];
 
@@ -144,7 +157,11 @@ export function parseBytes(value: string | number | undefined): number | undefin
 
 /** A byte count as a Kubernetes quantity (Mi/Ki when exact). */
 export function toQuantity(bytes: number): string {
-  for (const [unit, size] of [['Gi', 1024 ** 3], ['Mi', 1024 ** 2], ['Ki', 1024]] as const) {
+  for (const [unit, size] of [
+    ['Gi', 1024 ** 3],
+    ['Mi', 1024 ** 2],
+    ['Ki', 1024],
+  ] as const) {
     if (bytes % size === 0) return `${bytes / size}${unit}`;
   }
   return String(bytes);
@@ -171,18 +188,29 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 export function parsePort(spec: PortSpec): PortBinding | { error: string } {
   if (typeof spec !== 'string') {
     const hostIP = spec.hostIP ?? '';
-    if (hostIP !== '' && !IPV4.test(hostIP)) return { error: `hostIP "${hostIP}" must be an IPv4 address such as 127.0.0.1` };
-    return { hostIP: hostIP === '0.0.0.0' ? '' : hostIP, hostPort: spec.published, containerPort: spec.target, protocol: spec.protocol ?? 'tcp' };
+    if (hostIP !== '' && !IPV4.test(hostIP))
+      return { error: `hostIP "${hostIP}" must be an IPv4 address such as 127.0.0.1` };
+    return {
+      hostIP: hostIP === '0.0.0.0' ? '' : hostIP,
+      hostPort: spec.published,
+      containerPort: spec.target,
+      protocol: spec.protocol ?? 'tcp',
+    };
   }
   const m = /^(?:(.+):)?([^:]+):([^:/]+)(?:\/(tcp|udp))?$/.exec(spec);
   if (!m) {
-    return { error: /^\d+(\/(tcp|udp))?$/.test(spec) ? `"${spec}" names only the container port: give the host port too, e.g. "${spec.split('/')[0]}:${spec}"` : `"${spec}" must be [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp], e.g. "8080:80" or "127.0.0.1:5432:5432/tcp"` };
+    return {
+      error: /^\d+(\/(tcp|udp))?$/.test(spec)
+        ? `"${spec}" names only the container port: give the host port too, e.g. "${spec.split('/')[0]}:${spec}"`
+        : `"${spec}" must be [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp], e.g. "8080:80" or "127.0.0.1:5432:5432/tcp"`,
+    };
   }
   const [, ip = '', host, container, protocol = 'tcp'] = m;
   if (ip !== '' && !IPV4.test(ip)) return { error: `"${ip}" in "${spec}" must be an IPv4 address such as 127.0.0.1` };
   const hostPort = portNumber(host!);
   const containerPort = portNumber(container!);
-  if (hostPort === undefined || containerPort === undefined) return { error: `"${spec}": ports are numbers 1 to 65535 (ranges are not supported)` };
+  if (hostPort === undefined || containerPort === undefined)
+    return { error: `"${spec}": ports are numbers 1 to 65535 (ranges are not supported)` };
   return { hostIP: ip === '0.0.0.0' ? '' : ip, hostPort, containerPort, protocol: protocol as 'tcp' | 'udp' };
 }
 
@@ -199,7 +227,9 @@ export function portBindings(ports: PortSpec[] | undefined): PortBinding[] {
 
 /** Bindings in a canonical order (host port, then protocol), as engines report them back. */
 export function sortPorts(ports: PortBinding[]): PortBinding[] {
-  return [...ports].sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol) || a.hostIP.localeCompare(b.hostIP));
+  return [...ports].sort(
+    (a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol) || a.hostIP.localeCompare(b.hostIP),
+  );
 }
 
 /** A binding in short syntax, e.g. 127.0.0.1:5432:5432/udp (protocol tcp left out). */
@@ -207,7 +237,39 @@ export function formatPort(p: PortBinding): string {
   return `${p.hostIP ? `${p.hostIP}:` : ''}${p.hostPort}:${p.containerPort}${p.protocol === 'tcp' ? '' : `/${p.protocol}`}`;
 }
 
-const SIGNALS = new Set(['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR1', 'SIGSEGV', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGCHLD', 'SIGCONT', 'SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR', 'SIGSYS']);
+const SIGNALS = new Set([
+  'SIGHUP',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGILL',
+  'SIGTRAP',
+  'SIGABRT',
+  'SIGBUS',
+  'SIGFPE',
+  'SIGKILL',
+  'SIGUSR1',
+  'SIGSEGV',
+  'SIGUSR2',
+  'SIGPIPE',
+  'SIGALRM',
+  'SIGTERM',
+  'SIGSTKFLT',
+  'SIGCHLD',
+  'SIGCONT',
+  'SIGSTOP',
+  'SIGTSTP',
+  'SIGTTIN',
+  'SIGTTOU',
+  'SIGURG',
+  'SIGXCPU',
+  'SIGXFSZ',
+  'SIGVTALRM',
+  'SIGPROF',
+  'SIGWINCH',
+  'SIGIO',
+  'SIGPWR',
+  'SIGSYS',
+]);
 
 /** A signal name normalised to SIGNAME (INT → SIGINT); undefined when unknown. */
 export function normaliseSignal(value: string | undefined): string | undefined {
@@ -231,7 +293,10 @@ export function secretTarget(s: SecretSpec): { mountPath: string } | { env: stri
 }
 
 /** Parses KEY=VALUE lines (an env file, as `podman run --env-file` reads it); problems by line. */
-export function parseEnvFile(text: string): { env: Record<string, string>; problems: { line: number; message: string }[] } {
+export function parseEnvFile(text: string): {
+  env: Record<string, string>;
+  problems: { line: number; message: string }[];
+} {
   const env: Record<string, string> = {};
   const problems: { line: number; message: string }[] = [];
   text.split('\n').forEach((raw, i) => {
@@ -239,7 +304,11 @@ export function parseEnvFile(text: string): { env: Record<string, string>; probl
     if (line.trim() === '' || line.trimStart().startsWith('#')) return;
     const eq = line.indexOf('=');
     const key = (eq < 0 ? line : line.slice(0, eq)).trim();
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) problems.push({ line: i + 1, message: `"${key}" is not an env name (letters, digits and "_", not starting with a digit)` });
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+      problems.push({
+        line: i + 1,
+        message: `"${key}" is not an env name (letters, digits and "_", not starting with a digit)`,
+      });
     else if (eq < 0) problems.push({ line: i + 1, message: `"${key}" has no "=": write ${key}=VALUE` });
     else env[key] = line.slice(eq + 1);
   });
@@ -269,7 +338,10 @@ export function runtimeSettings(spec: ContainerSettings): RuntimeSettings {
   const out: RuntimeSettings = {
     ports: sortPorts(portBindings(spec.ports)),
     restart: parseRestart(spec.restart) ?? { name: 'unless-stopped', maximumRetryCount: 0 },
-    tmpfs: (spec.tmpfs ?? []).map((t) => ({ mountPath: t.mountPath, ...(t.size !== undefined ? { sizeBytes: parseBytes(t.size) } : {}) })),
+    tmpfs: (spec.tmpfs ?? []).map((t) => ({
+      mountPath: t.mountPath,
+      ...(t.size !== undefined ? { sizeBytes: parseBytes(t.size) } : {}),
+    })),
   };
   if (r.memory !== undefined) out.memoryBytes = parseBytes(r.memory);
   if (r.cpus !== undefined) out.nanoCpus = parseNanoCpus(r.cpus);

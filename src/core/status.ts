@@ -66,7 +66,11 @@ export function phaseFor(kind: OperationKind, state: OperationState, hasRunningV
 }
 
 /** Sets a condition, keeping lastTransitionTime when its status did not change. */
-export function setCondition(conditions: Condition[], next: Omit<Condition, 'lastTransitionTime'>, now: string): Condition[] {
+export function setCondition(
+  conditions: Condition[],
+  next: Omit<Condition, 'lastTransitionTime'>,
+  now: string,
+): Condition[] {
   const prev = conditions.find((c) => c.type === next.type);
   const lastTransitionTime = prev && prev.status === next.status ? prev.lastTransitionTime : now;
   return [...conditions.filter((c) => c.type !== next.type), { ...next, lastTransitionTime }];
@@ -76,16 +80,60 @@ export function setCondition(conditions: Condition[], next: Omit<Condition, 'las
 export function conditionsFor(conditions: Condition[], state: OperationState, to: string, now: string): Condition[] {
   switch (state.phase) {
     case 'Progressing':
-      return setCondition(conditions, { type: 'Progressing', status: 'True', reason: 'Upgrading', message: `moving to ${to}: ${state.step}` }, now);
+      return setCondition(
+        conditions,
+        { type: 'Progressing', status: 'True', reason: 'Upgrading', message: `moving to ${to}: ${state.step}` },
+        now,
+      );
     case 'RollingBack':
-      return setCondition(conditions, { type: 'Progressing', status: 'True', reason: 'RollingBack', message: `rolling back (${state.step}) after: ${state.cause.message}` }, now);
+      return setCondition(
+        conditions,
+        {
+          type: 'Progressing',
+          status: 'True',
+          reason: 'RollingBack',
+          message: `rolling back (${state.step}) after: ${state.cause.message}`,
+        },
+        now,
+      );
     case 'Succeeded': {
-      const ready = setCondition(conditions, { type: 'Ready', status: 'True', reason: 'Running', message: `${to} is running and ready` }, now);
-      return setCondition(ready, { type: 'Progressing', status: 'False', reason: 'UpgradeSucceeded', message: state.warnings.join('; ') || `now at ${to}` }, now);
+      const ready = setCondition(
+        conditions,
+        { type: 'Ready', status: 'True', reason: 'Running', message: `${to} is running and ready` },
+        now,
+      );
+      return setCondition(
+        ready,
+        {
+          type: 'Progressing',
+          status: 'False',
+          reason: 'UpgradeSucceeded',
+          message: state.warnings.join('; ') || `now at ${to}`,
+        },
+        now,
+      );
     }
     case 'Aborted':
-      return setCondition(conditions, { type: 'Progressing', status: 'False', reason: 'UpgradeAborted', message: `${state.cause.code}: ${state.cause.message} (nothing was changed)` }, now);
+      return setCondition(
+        conditions,
+        {
+          type: 'Progressing',
+          status: 'False',
+          reason: 'UpgradeAborted',
+          message: `${state.cause.code}: ${state.cause.message} (nothing was changed)`,
+        },
+        now,
+      );
     case 'RolledBack':
-      return setCondition(conditions, { type: 'Progressing', status: 'False', reason: 'RolledBack', message: `${state.cause.code}: ${state.cause.message}` }, now);
+      return setCondition(
+        conditions,
+        {
+          type: 'Progressing',
+          status: 'False',
+          reason: 'RolledBack',
+          message: `${state.cause.code}: ${state.cause.message}`,
+        },
+        now,
+      );
   }
 }

@@ -9,7 +9,13 @@ test('boundaries lists before then after of every step, in order', () => {
 });
 
 test('no step name is used twice across all step lists, so a kill point names one boundary kind', () => {
-  const all = [...FORWARD_STEPS.upgrade, ...ROLLBACK_STEPS.upgrade, ...ROLLOUT_STEPS.upgrade, ...ROLLOUT_STEPS.rollback, ...TASK_STEPS];
+  const all = [
+    ...FORWARD_STEPS.upgrade,
+    ...ROLLBACK_STEPS.upgrade,
+    ...ROLLOUT_STEPS.upgrade,
+    ...ROLLOUT_STEPS.rollback,
+    ...TASK_STEPS,
+  ];
   const install = new Set<string>(FORWARD_STEPS.install);
   const ours = [...ROLLOUT_STEPS.upgrade, ...ROLLOUT_STEPS.rollback, ...TASK_STEPS];
   assert.equal(new Set(ours).size, ours.length, 'rollout and task steps are distinct');

@@ -14,13 +14,27 @@ export const ROLLOUT_STEPS = {
    * member's own upgrade and its `--pod_upgraded` hook, per role `--role_upgraded`, at the end
    * `--cluster_upgraded` and the final status.
    */
-  upgrade: ['BeginRollout', 'UpgradeMember', 'PodUpgradedHook', 'RoleUpgradedHook', 'ClusterUpgradedHook', 'FinishRollout'],
+  upgrade: [
+    'BeginRollout',
+    'UpgradeMember',
+    'PodUpgradedHook',
+    'RoleUpgradedHook',
+    'ClusterUpgradedHook',
+    'FinishRollout',
+  ],
   /**
    * Going back after a failed member: the app is marked rolling back, then each touched member
    * is reverted with `--pod_reverted`, per role `--role_reverted`, at the end
    * `--cluster_reverted` and the final status.
    */
-  rollback: ['BeginRevert', 'RevertMember', 'PodRevertedHook', 'RoleRevertedHook', 'ClusterRevertedHook', 'FinishRevert'],
+  rollback: [
+    'BeginRevert',
+    'RevertMember',
+    'PodRevertedHook',
+    'RoleRevertedHook',
+    'ClusterRevertedHook',
+    'FinishRevert',
+  ],
 } as const;
 
 /** A step of a release app's rollout. */

@@ -9,7 +9,10 @@ import { MoltError } from './errors.ts';
 export class TaskNotFoundError extends MoltError {
   readonly code = 'TaskNotFound';
   constructor(name: string) {
-    super(`task "${name}" not found`, 'List tasks with `molt task list`, or create one with `molt task apply -f FILE`.');
+    super(
+      `task "${name}" not found`,
+      'List tasks with `molt task list`, or create one with `molt task apply -f FILE`.',
+    );
   }
 }
 
@@ -17,7 +20,10 @@ export class TaskNotFoundError extends MoltError {
 export class TaskBusyError extends MoltError {
   readonly code = 'TaskBusy';
   constructor(name: string, holder: string) {
-    super(`task "${name}" is already being run by ${holder}`, `Follow it with \`molt task describe ${name}\`, or stop it with \`molt task cancel ${name}\`.`);
+    super(
+      `task "${name}" is already being run by ${holder}`,
+      `Follow it with \`molt task describe ${name}\`, or stop it with \`molt task cancel ${name}\`.`,
+    );
   }
 }
 
@@ -25,7 +31,10 @@ export class TaskBusyError extends MoltError {
 export class TaskImmutableError extends MoltError {
   readonly code = 'TaskImmutable';
   constructor(name: string, phase: string) {
-    super(`task "${name}" is ${phase}: its spec can no longer change`, 'Apply the new spec under another metadata.name (targets already at the new version are skipped), or `molt task delete` the old task first.');
+    super(
+      `task "${name}" is ${phase}: its spec can no longer change`,
+      'Apply the new spec under another metadata.name (targets already at the new version are skipped), or `molt task delete` the old task first.',
+    );
   }
 }
 
@@ -33,7 +42,10 @@ export class TaskImmutableError extends MoltError {
 export class InventoryNotFoundError extends MoltError {
   readonly code = 'InventoryNotFound';
   constructor(name: string) {
-    super(`inventory "${name}" not found`, 'Apply it with `molt task apply -f inventory.yaml` (kind: Inventory), or fix spec.inventory.');
+    super(
+      `inventory "${name}" not found`,
+      'Apply it with `molt task apply -f inventory.yaml` (kind: Inventory), or fix spec.inventory.',
+    );
   }
 }
 
@@ -41,7 +53,10 @@ export class InventoryNotFoundError extends MoltError {
 export class InventoryInUseError extends MoltError {
   readonly code = 'InventoryInUse';
   constructor(name: string, tasks: string[]) {
-    super(`inventory "${name}" is used by the started task(s) ${tasks.join(', ')}: its endpoints' names and homes cannot change now (their targets are journaled there)`, 'Change only engine addresses or TLS files now, or wait until those tasks finish (or cancel them).');
+    super(
+      `inventory "${name}" is used by the started task(s) ${tasks.join(', ')}: its endpoints' names and homes cannot change now (their targets are journaled there)`,
+      'Change only engine addresses or TLS files now, or wait until those tasks finish (or cancel them).',
+    );
   }
 }
 
@@ -49,6 +64,9 @@ export class InventoryInUseError extends MoltError {
 export class EndpointUnusableError extends MoltError {
   readonly code = 'EndpointUnusable';
   constructor(endpoint: string, detail: string) {
-    super(`endpoint "${endpoint}": ${detail}`, 'Fix the endpoint in the Inventory and apply it again; the task keeps its targets and continues on the next run.');
+    super(
+      `endpoint "${endpoint}": ${detail}`,
+      'Fix the endpoint in the Inventory and apply it again; the task keeps its targets and continues on the next run.',
+    );
   }
 }

@@ -17,7 +17,16 @@ export type TaskPhase = 'Pending' | 'Started' | 'Success' | 'Error';
  * still in flight; `molt recover` or a re-run finishes it). NotStarted: the task stopped
  * before reaching it — it was never touched.
  */
-export type TargetPhase = 'Pending' | 'Running' | 'Upgraded' | 'Skipped' | 'RolledBack' | 'Aborted' | 'Refused' | 'Incomplete' | 'NotStarted';
+export type TargetPhase =
+  | 'Pending'
+  | 'Running'
+  | 'Upgraded'
+  | 'Skipped'
+  | 'RolledBack'
+  | 'Aborted'
+  | 'Refused'
+  | 'Incomplete'
+  | 'NotStarted';
 
 /** Target phases that count as failed. */
 export const FAILED_PHASES: ReadonlySet<TargetPhase> = new Set(['RolledBack', 'Aborted', 'Refused', 'Incomplete']);
@@ -79,13 +88,25 @@ export function failureRatioExceeded(counts: TargetCounts, maxFailureRatio: numb
 export function outcomeOfOperation(state: OperationState, to: string): TargetOutcome {
   switch (state.phase) {
     case 'Succeeded':
-      return { phase: 'Upgraded', reason: 'Upgraded', message: `now at ${to}${state.warnings.length ? ` (${state.warnings.join('; ')})` : ''}` };
+      return {
+        phase: 'Upgraded',
+        reason: 'Upgraded',
+        message: `now at ${to}${state.warnings.length ? ` (${state.warnings.join('; ')})` : ''}`,
+      };
     case 'RolledBack':
-      return { phase: 'RolledBack', reason: state.cause.code, message: `${state.cause.message}; the old version was restored` };
+      return {
+        phase: 'RolledBack',
+        reason: state.cause.code,
+        message: `${state.cause.message}; the old version was restored`,
+      };
     case 'Aborted':
       return { phase: 'Aborted', reason: state.cause.code, message: `${state.cause.message}; nothing was changed` };
     default:
-      return { phase: 'Incomplete', reason: 'OperationInFlight', message: `stopped at ${state.step} (${state.phase}); \`molt recover\` or re-running the task finishes it` };
+      return {
+        phase: 'Incomplete',
+        reason: 'OperationInFlight',
+        message: `stopped at ${state.step} (${state.phase}); \`molt recover\` or re-running the task finishes it`,
+      };
   }
 }
 
@@ -100,15 +121,28 @@ export function shouldRetry(outcome: TargetOutcome, attempts: number, retries: n
 export type StopCause = 'Cancelled' | 'MaxFailureRatioExceeded' | undefined;
 
 /** The final phase of a task whose targets are all settled. */
-export function finalPhase(counts: TargetCounts, maxFailureRatio: number, stop: StopCause): { phase: 'Success' | 'Error'; reason: string; message: string } {
+export function finalPhase(
+  counts: TargetCounts,
+  maxFailureRatio: number,
+  stop: StopCause,
+): { phase: 'Success' | 'Error'; reason: string; message: string } {
   const summary = `${counts.done} done, ${counts.failed} failed, ${counts.notStarted} not started, of ${counts.total}`;
   if (stop === 'Cancelled') return { phase: 'Error', reason: 'Cancelled', message: `cancelled: ${summary}` };
   if (counts.total === 0) return { phase: 'Error', reason: 'NoTargets', message: 'no app matches spec.target' };
   if (stop === 'MaxFailureRatioExceeded' || failureRatioExceeded(counts, maxFailureRatio)) {
     const share = Math.round((counts.failed / counts.total) * 100);
-    return { phase: 'Error', reason: 'MaxFailureRatioExceeded', message: `${counts.failed} of ${counts.total} targets failed (${share}%), more than maxFailureRatio ${maxFailureRatio} allows; stopped: ${summary}` };
+    return {
+      phase: 'Error',
+      reason: 'MaxFailureRatioExceeded',
+      message: `${counts.failed} of ${counts.total} targets failed (${share}%), more than maxFailureRatio ${maxFailureRatio} allows; stopped: ${summary}`,
+    };
   }
-  if (counts.failed > 0) return { phase: 'Success', reason: 'CompletedWithFailures', message: `${summary} (within maxFailureRatio ${maxFailureRatio})` };
+  if (counts.failed > 0)
+    return {
+      phase: 'Success',
+      reason: 'CompletedWithFailures',
+      message: `${summary} (within maxFailureRatio ${maxFailureRatio})`,
+    };
   return { phase: 'Success', reason: 'Completed', message: summary };
 }
 
@@ -130,7 +164,12 @@ export function entryOfStep(target: string, step: JournaledStep): DetailedStatus
     case 'Completed':
       return { ...base, phase: 'Completed', message: step.message || 'done', reason: '' };
     case 'Interrupted':
-      return { ...base, phase: 'Errored', message: step.message || 'molt stopped during this step', reason: 'Interrupted' };
+      return {
+        ...base,
+        phase: 'Errored',
+        message: step.message || 'molt stopped during this step',
+        reason: 'Interrupted',
+      };
     case 'Failed': {
       const m = /^([A-Z][A-Za-z0-9]*): ([\s\S]*)$/.exec(step.message);
       return { ...base, phase: 'Errored', reason: m?.[1] ?? 'Failed', message: m?.[2] || step.message || 'failed' };
@@ -151,9 +190,19 @@ export function waitingEntry(target: string, step: string, now: string, message 
 }
 
 /** Replaces a Waiting entry by Completed (message required) or Errored (reason and message required). */
-export function settleEntry(entry: DetailedStatus, now: string, result: { phase: 'Completed'; message: string } | { phase: 'Errored'; reason: string; message: string }): DetailedStatus {
+export function settleEntry(
+  entry: DetailedStatus,
+  now: string,
+  result: { phase: 'Completed'; message: string } | { phase: 'Errored'; reason: string; message: string },
+): DetailedStatus {
   if (result.phase === 'Errored') {
-    return { ...entry, lastUpdatedAt: now, phase: 'Errored', reason: result.reason || 'Failed', message: result.message || 'failed' };
+    return {
+      ...entry,
+      lastUpdatedAt: now,
+      phase: 'Errored',
+      reason: result.reason || 'Failed',
+      message: result.message || 'failed',
+    };
   }
   return { ...entry, lastUpdatedAt: now, phase: 'Completed', reason: '', message: result.message || 'done' };
 }

@@ -27,7 +27,10 @@ export interface TaskPool<T extends { phase: TargetPhase }> {
  * holds), then the Pending ones, `concurrency` at a time; returns why it stopped starting
  * new ones early, if it did (a cancel or stop is the caller's to name).
  */
-export async function schedule<T extends { phase: TargetPhase }>(targets: readonly T[], pool: TaskPool<T>): Promise<StopCause> {
+export async function schedule<T extends { phase: TargetPhase }>(
+  targets: readonly T[],
+  pool: TaskPool<T>,
+): Promise<StopCause> {
   const queue = [...targets.filter((t) => t.phase === 'Running'), ...targets.filter((t) => t.phase === 'Pending')];
   const inflight = new Set<Promise<void>>();
   let stop: StopCause;

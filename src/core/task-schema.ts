@@ -6,13 +6,24 @@
 import { z } from 'zod';
 import { API_VERSION, dnsName, metadata, releaseName, versionString } from './schema.ts';
 import { isEmptySelector } from './selector.ts';
-import { DEFAULT_IMAGE_TEMPLATE, durationSeconds, IMAGE_PLACEHOLDERS, type InventoryManifest, type UpgradeTaskManifest } from './task.ts';
+import {
+  DEFAULT_IMAGE_TEMPLATE,
+  durationSeconds,
+  IMAGE_PLACEHOLDERS,
+  type InventoryManifest,
+  type UpgradeTaskManifest,
+} from './task.ts';
 
 const LABEL_KEY = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 
 const labelKey = z.string().regex(LABEL_KEY, 'must be a label key such as tier or example.com/tier');
-const labelValue = z.string().regex(LABEL_VALUE, 'must be a label value: at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit');
+const labelValue = z
+  .string()
+  .regex(
+    LABEL_VALUE,
+    'must be a label value: at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit',
+  );
 
 const requirement = z
   .strictObject({
@@ -22,8 +33,10 @@ const requirement = z
   })
   .superRefine((r, ctx) => {
     const needsValues = r.operator === 'In' || r.operator === 'NotIn';
-    if (needsValues && r.values.length === 0) ctx.addIssue({ code: 'custom', path: ['values'], message: `${r.operator} needs at least one value` });
-    if (!needsValues && r.values.length > 0) ctx.addIssue({ code: 'custom', path: ['values'], message: `${r.operator} takes no values` });
+    if (needsValues && r.values.length === 0)
+      ctx.addIssue({ code: 'custom', path: ['values'], message: `${r.operator} needs at least one value` });
+    if (!needsValues && r.values.length > 0)
+      ctx.addIssue({ code: 'custom', path: ['values'], message: `${r.operator} takes no values` });
   });
 
 const selector = z
@@ -31,7 +44,10 @@ const selector = z
     matchLabels: z.record(labelKey, labelValue).default({}),
     matchExpressions: z.array(requirement).default([]),
   })
-  .refine((s) => !isEmptySelector(s), { message: 'an empty selector would select every app: give matchLabels or matchExpressions (e.g. {key: tier, operator: Exists})' });
+  .refine((s) => !isEmptySelector(s), {
+    message:
+      'an empty selector would select every app: give matchLabels or matchExpressions (e.g. {key: tier, operator: Exists})',
+  });
 
 const target = z
   .strictObject({
@@ -40,8 +56,13 @@ const target = z
     role: dnsName.optional(),
     member: dnsName.optional(),
   })
-  .refine((t) => (t.app === undefined) !== (t.selector === undefined), { message: 'set exactly one of app or selector' })
-  .refine((t) => t.role === undefined || t.member === undefined, { message: 'set at most one of role or member', path: ['member'] });
+  .refine((t) => (t.app === undefined) !== (t.selector === undefined), {
+    message: 'set exactly one of app or selector',
+  })
+  .refine((t) => t.role === undefined || t.member === undefined, {
+    message: 'set at most one of role or member',
+    path: ['member'],
+  });
 
 const duration = z.union([z.number(), z.string()]).refine((v) => durationSeconds(v) !== undefined, {
   message: 'must be a positive duration: seconds, or a number followed by s, m or h (e.g. 90s, 10m)',
@@ -57,10 +78,15 @@ const options = z.strictObject({
 const imageTemplate = z
   .string()
   .min(1)
-  .refine((t) => [...t.matchAll(/\{(\w*)\}/g)].every((m) => (IMAGE_PLACEHOLDERS as readonly string[]).includes(m[1] ?? '')), {
-    message: `unknown placeholder; use ${IMAGE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`,
-  })
-  .refine((t) => t.includes('{version}') || !t.includes('{'), { message: 'a template with placeholders must use {version}' });
+  .refine(
+    (t) => [...t.matchAll(/\{(\w*)\}/g)].every((m) => (IMAGE_PLACEHOLDERS as readonly string[]).includes(m[1] ?? '')),
+    {
+      message: `unknown placeholder; use ${IMAGE_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`,
+    },
+  )
+  .refine((t) => t.includes('{version}') || !t.includes('{'), {
+    message: 'a template with placeholders must use {version}',
+  });
 
 const taskSpec = z
   .strictObject({
@@ -72,8 +98,13 @@ const taskSpec = z
     imageTemplate: imageTemplate.default(DEFAULT_IMAGE_TEMPLATE),
     options: options.prefault({}),
   })
-  .refine((s) => (s.toVersion === undefined) !== (s.toRelease === undefined), { message: 'set exactly one of toVersion or toRelease' })
-  .refine((s) => s.fromVersion === undefined || s.fromVersion !== s.toVersion, { message: 'fromVersion and toVersion are the same', path: ['fromVersion'] });
+  .refine((s) => (s.toVersion === undefined) !== (s.toRelease === undefined), {
+    message: 'set exactly one of toVersion or toRelease',
+  })
+  .refine((s) => s.fromVersion === undefined || s.fromVersion !== s.toVersion, {
+    message: 'fromVersion and toVersion are the same',
+    path: ['fromVersion'],
+  });
 
 /** The UpgradeTask document. */
 export const upgradeTaskDocument = z.strictObject({
@@ -87,15 +118,25 @@ const engineAddress = z.string().refine((s) => /^(unix:\/\/\/|unix:|tcp:\/\/)/.t
   message: 'must be unix:///path/to/socket or tcp://host:port',
 });
 
-const endpoint = z.strictObject({
-  name: dnsName,
-  engine: engineAddress,
-  tls: z
-    .strictObject({ ca: z.string().min(1).optional(), cert: z.string().min(1).optional(), key: z.string().min(1).optional(), serverName: z.string().min(1).optional() })
-    .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'set both cert and key, or neither' })
-    .optional(),
-  home: z.string().min(1).optional(),
-}).refine((e) => e.tls === undefined || e.engine.startsWith('tcp://'), { message: 'tls applies to tcp:// engines only', path: ['tls'] });
+const endpoint = z
+  .strictObject({
+    name: dnsName,
+    engine: engineAddress,
+    tls: z
+      .strictObject({
+        ca: z.string().min(1).optional(),
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+        serverName: z.string().min(1).optional(),
+      })
+      .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'set both cert and key, or neither' })
+      .optional(),
+    home: z.string().min(1).optional(),
+  })
+  .refine((e) => e.tls === undefined || e.engine.startsWith('tcp://'), {
+    message: 'tls applies to tcp:// engines only',
+    path: ['tls'],
+  });
 
 /** The Inventory document. */
 export const inventoryDocument = z.strictObject({
@@ -103,17 +144,24 @@ export const inventoryDocument = z.strictObject({
   kind: z.literal('Inventory'),
   metadata,
   spec: z.strictObject({
-    endpoints: z.array(endpoint).min(1, 'list at least one endpoint').superRefine((eps, ctx) => {
-      const seen = new Map<string, number>();
-      eps.forEach((e, i) => {
-        const first = seen.get(e.name);
-        if (first !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicates endpoints[${first}]` });
-        else seen.set(e.name, i);
-      });
-    }),
+    endpoints: z
+      .array(endpoint)
+      .min(1, 'list at least one endpoint')
+      .superRefine((eps, ctx) => {
+        const seen = new Map<string, number>();
+        eps.forEach((e, i) => {
+          const first = seen.get(e.name);
+          if (first !== undefined)
+            ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicates endpoints[${first}]` });
+          else seen.set(e.name, i);
+        });
+      }),
   }),
 });
 
 // Compile-time check that the schemas produce the documented shapes.
-const _shapeCheck: [(x: z.infer<typeof upgradeTaskDocument>) => UpgradeTaskManifest, (x: z.infer<typeof inventoryDocument>) => InventoryManifest] = [(x) => x, (x) => x];
+const _shapeCheck: [
+  (x: z.infer<typeof upgradeTaskDocument>) => UpgradeTaskManifest,
+  (x: z.infer<typeof inventoryDocument>) => InventoryManifest,
+] = [(x) => x, (x) => x];
 void _shapeCheck;

@@ -121,24 +121,44 @@ export type TargetDecision =
  */
 export function decideTarget(spec: UpgradeTaskSpec, name: string, installed: AppManifest | undefined): TargetDecision {
   if (!installed) {
-    return { action: 'refuse', reason: 'NotInstalled', message: `app "${name}" has no installed version (its first install never succeeded)` };
+    return {
+      action: 'refuse',
+      reason: 'NotInstalled',
+      message: `app "${name}" has no installed version (its first install never succeeded)`,
+    };
   }
   if (spec.target.role !== undefined || spec.target.member !== undefined) {
     const which = spec.target.role !== undefined ? `role "${spec.target.role}"` : `member "${spec.target.member}"`;
-    return { action: 'refuse', reason: 'RolesNotSupported', message: `app "${name}" has no roles, so the task's ${which} matches nothing in it; narrow by role or member only for multi-member apps` };
+    return {
+      action: 'refuse',
+      reason: 'RolesNotSupported',
+      message: `app "${name}" has no roles, so the task's ${which} matches nothing in it; narrow by role or member only for multi-member apps`,
+    };
   }
   if (spec.toRelease !== undefined) {
-    return { action: 'refuse', reason: 'ReleaseNotSupported', message: `spec.toRelease is not yet supported for inline apps: "${name}" is a kind App with its image inline; use spec.toVersion` };
+    return {
+      action: 'refuse',
+      reason: 'ReleaseNotSupported',
+      message: `spec.toRelease is not yet supported for inline apps: "${name}" is a kind App with its image inline; use spec.toVersion`,
+    };
   }
   const to = spec.toVersion ?? '';
   const from = installed.spec.version;
   if (from === to) return { action: 'skip', reason: 'AlreadyAtTarget', message: `already at ${to}; nothing to do` };
   if (spec.fromVersion !== undefined && from !== spec.fromVersion) {
-    return { action: 'refuse', reason: 'FromVersionMismatch', message: `app "${name}" is at ${from}, not at spec.fromVersion ${spec.fromVersion} (nor at ${to})` };
+    return {
+      action: 'refuse',
+      reason: 'FromVersionMismatch',
+      message: `app "${name}" is at ${from}, not at spec.fromVersion ${spec.fromVersion} (nor at ${to})`,
+    };
   }
   const image = deriveImage(installed.spec.image, spec.imageTemplate, to, name);
   if (!IMAGE_REF.test(image)) {
-    return { action: 'refuse', reason: 'ImageNotDerivable', message: `spec.imageTemplate gives "${image}" for "${name}", which is not an image reference` };
+    return {
+      action: 'refuse',
+      reason: 'ImageNotDerivable',
+      message: `spec.imageTemplate gives "${image}" for "${name}", which is not an image reference`,
+    };
   }
   const manifest: AppManifest = { ...installed, spec: { ...installed.spec, version: to, image } };
   try {
@@ -180,7 +200,12 @@ export interface SelectableApp {
 export function selectApps(target: TaskTargetSpec, apps: readonly SelectableApp[]): string[] {
   const chosen = apps.filter((a) => {
     if (target.app !== undefined) return a.name === target.app;
-    return a.kind !== 'member' && a.labels !== undefined && target.selector !== undefined && matchesSelector(a.labels, target.selector);
+    return (
+      a.kind !== 'member' &&
+      a.labels !== undefined &&
+      target.selector !== undefined &&
+      matchesSelector(a.labels, target.selector)
+    );
   });
   return [...new Set(chosen.map((a) => a.name))].sort();
 }
@@ -190,13 +215,34 @@ export function selectApps(target: TaskTargetSpec, apps: readonly SelectableApp[
  * rollout owns it), and so is a release app — with toVersion because it runs releases, with
  * toRelease because UpgradeTask does not roll out releases yet.
  */
-export function decideNonInlineTarget(spec: UpgradeTaskSpec, name: string, what: { kind: 'member'; owner: string } | { kind: 'release'; release: string }): TargetDecision {
+export function decideNonInlineTarget(
+  spec: UpgradeTaskSpec,
+  name: string,
+  what: { kind: 'member'; owner: string } | { kind: 'release'; release: string },
+): TargetDecision {
   if (what.kind === 'member') {
-    return { action: 'refuse', reason: 'MemberOfReleaseApp', message: `"${name}" is a member of the release app "${what.owner}": members change only through their app's rollout; target "${what.owner}" instead` };
+    return {
+      action: 'refuse',
+      reason: 'MemberOfReleaseApp',
+      message: `"${name}" is a member of the release app "${what.owner}": members change only through their app's rollout; target "${what.owner}" instead`,
+    };
   }
   if (spec.toRelease === undefined) {
-    return { action: 'refuse', reason: 'ToReleaseRequired', message: `"${name}" runs release ${what.release} (a multi-member app): it moves to another release (spec.toRelease), not to a version` };
+    return {
+      action: 'refuse',
+      reason: 'ToReleaseRequired',
+      message: `"${name}" runs release ${what.release} (a multi-member app): it moves to another release (spec.toRelease), not to a version`,
+    };
   }
-  if (spec.toRelease === what.release) return { action: 'skip', reason: 'AlreadyAtTarget', message: `already runs release ${what.release}; nothing to do` };
-  return { action: 'refuse', reason: 'ReleaseRolloutNotSupported', message: `UpgradeTask does not roll out releases yet: apply "${name}" with spec.release: ${spec.toRelease} (\`molt apply -f\`)` };
+  if (spec.toRelease === what.release)
+    return {
+      action: 'skip',
+      reason: 'AlreadyAtTarget',
+      message: `already runs release ${what.release}; nothing to do`,
+    };
+  return {
+    action: 'refuse',
+    reason: 'ReleaseRolloutNotSupported',
+    message: `UpgradeTask does not roll out releases yet: apply "${name}" with spec.release: ${spec.toRelease} (\`molt apply -f\`)`,
+  };
 }

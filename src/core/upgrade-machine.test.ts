@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COMMITTED_STEPS, FORWARD_STEPS, ROLLBACK_STEPS, SAFE_STEPS, initialState, isFinal, transition, type OperationKind, type OperationState } from './upgrade-machine.ts';
+import {
+  COMMITTED_STEPS,
+  FORWARD_STEPS,
+  ROLLBACK_STEPS,
+  SAFE_STEPS,
+  initialState,
+  isFinal,
+  transition,
+  type OperationKind,
+  type OperationState,
+} from './upgrade-machine.ts';
 
 const boom = { code: 'Boom', message: 'boom' };
 const kinds: OperationKind[] = ['install', 'upgrade'];
@@ -23,7 +33,10 @@ test('without failures every forward step runs once, in order, and ends Succeede
   for (const kind of kinds) {
     const { final, visited } = run(kind, undefined);
     assert.equal(final.phase, 'Succeeded');
-    assert.deepEqual(visited, FORWARD_STEPS[kind].map((s) => `Progressing:${s}`));
+    assert.deepEqual(
+      visited,
+      FORWARD_STEPS[kind].map((s) => `Progressing:${s}`),
+    );
   }
 });
 
@@ -38,7 +51,10 @@ test('a failure at any step ends Aborted, RolledBack or Succeeded-with-warning â
         assert.ok(final.phase === 'Succeeded' && final.warnings.length === 1, `${kind}/${step}`);
       } else {
         assert.equal(final.phase, 'RolledBack', `${kind}/${step}`);
-        assert.deepEqual(visited.filter((v) => v.startsWith('RollingBack')), ROLLBACK_STEPS[kind].map((s) => `RollingBack:${s}`));
+        assert.deepEqual(
+          visited.filter((v) => v.startsWith('RollingBack')),
+          ROLLBACK_STEPS[kind].map((s) => `RollingBack:${s}`),
+        );
       }
     });
   }
@@ -46,13 +62,22 @@ test('a failure at any step ends Aborted, RolledBack or Succeeded-with-warning â
 
 test('the old instance is untouched exactly until RenameOld, and live-new exactly from RemoveOld', () => {
   const steps = FORWARD_STEPS.upgrade;
-  assert.deepEqual(steps.filter((s) => SAFE_STEPS.has(s)), steps.slice(0, steps.indexOf('RenameOld')));
-  assert.deepEqual(steps.filter((s) => COMMITTED_STEPS.has(s)), steps.slice(steps.indexOf('RemoveOld')));
+  assert.deepEqual(
+    steps.filter((s) => SAFE_STEPS.has(s)),
+    steps.slice(0, steps.indexOf('RenameOld')),
+  );
+  assert.deepEqual(
+    steps.filter((s) => COMMITTED_STEPS.has(s)),
+    steps.slice(steps.indexOf('RemoveOld')),
+  );
 });
 
 test('a failing rollback step keeps its state so the next run retries it', () => {
   const state: OperationState = { phase: 'RollingBack', step: 'StartOld', cause: boom };
-  assert.deepEqual(transition('upgrade', state, { type: 'StepFailed', error: { code: 'X', message: 'engine down' } }), state);
+  assert.deepEqual(
+    transition('upgrade', state, { type: 'StepFailed', error: { code: 'X', message: 'engine down' } }),
+    state,
+  );
 });
 
 test('the cause of the first failure is kept through the whole rollback', () => {

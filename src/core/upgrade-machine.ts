@@ -18,11 +18,21 @@ import type { ErrorRecord } from './errors.ts';
 export const FORWARD_STEPS = {
   install: ['EnsureImage', 'PrepareResources', 'CreateNew', 'StartNew', 'AwaitReady'],
   upgrade: [
-    'EnsureImage', 'PrepareResources', 'FetchScripts', 'SnapshotVolumes', 'PreUpgrade',
-    'RenameOld', 'CreateNew', 'StopOld', 'StartNew', 'PostUpgrade', 'AwaitReady',
+    'EnsureImage',
+    'PrepareResources',
+    'FetchScripts',
+    'SnapshotVolumes',
+    'PreUpgrade',
+    'RenameOld',
+    'CreateNew',
+    'StopOld',
+    'StartNew',
+    'PostUpgrade',
+    'AwaitReady',
     // The monitor window (spec.upgrade.monitorSeconds): a failure here still rolls back.
     'MonitorNew',
-    'RemoveOld', 'PruneSnapshots',
+    'RemoveOld',
+    'PruneSnapshots',
   ],
 } as const;
 
@@ -43,7 +53,13 @@ export type StepName = ForwardStep | RollbackStep;
  * rollback. The pre-upgrade script runs inside the old instance, which keeps running when it
  * fails (seed 000), so it is one of them.
  */
-export const SAFE_STEPS: ReadonlySet<StepName> = new Set(['EnsureImage', 'PrepareResources', 'FetchScripts', 'SnapshotVolumes', 'PreUpgrade']);
+export const SAFE_STEPS: ReadonlySet<StepName> = new Set([
+  'EnsureImage',
+  'PrepareResources',
+  'FetchScripts',
+  'SnapshotVolumes',
+  'PreUpgrade',
+]);
 /** Forward steps after which the new version is live: a failure there is cleanup, not a reason to go back. */
 export const COMMITTED_STEPS: ReadonlySet<StepName> = new Set(['RemoveOld', 'PruneSnapshots']);
 
@@ -72,7 +88,9 @@ export function isFinal(state: OperationState): boolean {
 export function transition(kind: OperationKind, state: OperationState, event: StepEvent): OperationState {
   switch (state.phase) {
     case 'Progressing':
-      return event.type === 'StepSucceeded' ? afterForward(kind, state.step) : afterForwardFailure(kind, state.step, event.error);
+      return event.type === 'StepSucceeded'
+        ? afterForward(kind, state.step)
+        : afterForwardFailure(kind, state.step, event.error);
     case 'RollingBack':
       return event.type === 'StepSucceeded' ? afterRollback(kind, state.step, state.cause) : state;
     default:

@@ -21,7 +21,18 @@ test('pre-releases rank below the release they lead to', () => {
 });
 
 test('versions with shell metacharacters, build metadata or leading zeros are rejected', () => {
-  for (const bad of ['1.0.0-1;touch /tmp/x', '1.0.0-$(id)', '1.0.0+build', '01.0.0', '1.0', 'v1.0.0', '1.0.0-01', '1.0.0 ', '1.0.0-a b', '']) {
+  for (const bad of [
+    '1.0.0-1;touch /tmp/x',
+    '1.0.0-$(id)',
+    '1.0.0+build',
+    '01.0.0',
+    '1.0',
+    'v1.0.0',
+    '1.0.0-01',
+    '1.0.0 ',
+    '1.0.0-a b',
+    '',
+  ]) {
     assert.equal(parseVersion(bad), undefined, bad);
   }
 });

@@ -92,5 +92,10 @@ export interface ContainerEngine {
    */
   pinNetwork(id: string, network: string, address: { ipv4: string; mac: string; aliases?: string[] }): Promise<void>;
   /** Creates (does not start) `name` from an old container's definition with the decided process settings and changes. */
-  createFromDefinition(name: string, definition: ContainerDefinition, process: InheritedProcess, changes?: DefinitionChanges): Promise<string>;
+  createFromDefinition(
+    name: string,
+    definition: ContainerDefinition,
+    process: InheritedProcess,
+    changes?: DefinitionChanges,
+  ): Promise<string>;
 }

@@ -10,7 +10,14 @@ import { buildNotesImage } from './notes.ts';
 import type { ContainerEngine } from '../engines/types.ts';
 
 /** Each example: the versions its manifests use and how to build one. */
-export const EXAMPLE_IMAGES: Record<string, { repo: string; versions: string[]; build: (engine: ContainerEngine, repo: string, version: string) => Promise<string> }> = {
+export const EXAMPLE_IMAGES: Record<
+  string,
+  {
+    repo: string;
+    versions: string[];
+    build: (engine: ContainerEngine, repo: string, version: string) => Promise<string>;
+  }
+> = {
   notes: { repo: 'localhost/notes', versions: ['1.0.0-1', '1.1.0-1'], build: (e, r, v) => buildNotesImage(e, r, v) },
   ledger: { repo: 'localhost/ledger', versions: ['1.0.0-1', '2.0.0-1'], build: buildLedgerImage },
 };

@@ -32,7 +32,8 @@ export interface ExampleImage {
   stopSignal: string;
 }
 
-const PG_PATH = (major: number) => `/usr/lib/postgresql/${major}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+const PG_PATH = (major: number) =>
+  `/usr/lib/postgresql/${major}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
 const DEB_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 function postgres(major: 15 | 17): ExampleImage {
@@ -43,11 +44,21 @@ function postgres(major: 15 | 17): ExampleImage {
     files: {
       '/opt/postgres/start.sh': 'postgres/start.sh',
       '/opt/postgres/initdb.sh': 'postgres/initdb.sh',
-      ...(upgrade ? { '/opt/postgres/pre-upgrade.sh': 'postgres/pre-upgrade.sh', '/opt/postgres/post-upgrade.sh': 'postgres/post-upgrade.sh', '/opt/postgres/NOTICE': 'postgres/NOTICE' } : {}),
+      ...(upgrade
+        ? {
+            '/opt/postgres/pre-upgrade.sh': 'postgres/pre-upgrade.sh',
+            '/opt/postgres/post-upgrade.sh': 'postgres/post-upgrade.sh',
+            '/opt/postgres/NOTICE': 'postgres/NOTICE',
+          }
+        : {}),
     },
     env: { PG_MAJOR: String(major), PATH: PG_PATH(major), LANG: 'C.UTF-8' },
     labels: upgrade
-      ? { [SCRIPT_LABEL.preUpgrade]: '/opt/postgres/pre-upgrade.sh', [SCRIPT_LABEL.postUpgrade]: '/opt/postgres/post-upgrade.sh', [SCRIPT_LABEL.notification]: '/opt/postgres/NOTICE' }
+      ? {
+          [SCRIPT_LABEL.preUpgrade]: '/opt/postgres/pre-upgrade.sh',
+          [SCRIPT_LABEL.postUpgrade]: '/opt/postgres/post-upgrade.sh',
+          [SCRIPT_LABEL.notification]: '/opt/postgres/NOTICE',
+        }
       : {},
     cmd: ['/opt/postgres/start.sh'],
     // Fast shutdown: SIGTERM (smart) would wait for every client to disconnect.
@@ -63,11 +74,21 @@ function keyValue(server: 'redis' | 'valkey'): ExampleImage {
     files: {
       '/opt/kv/start.sh': 'valkey/start.sh',
       '/opt/kv/ready.sh': 'valkey/ready.sh',
-      ...(valkey ? { '/opt/kv/pre-upgrade.sh': 'valkey/pre-upgrade.sh', '/opt/kv/post-upgrade.sh': 'valkey/post-upgrade.sh', '/opt/kv/NOTICE': 'valkey/NOTICE' } : {}),
+      ...(valkey
+        ? {
+            '/opt/kv/pre-upgrade.sh': 'valkey/pre-upgrade.sh',
+            '/opt/kv/post-upgrade.sh': 'valkey/post-upgrade.sh',
+            '/opt/kv/NOTICE': 'valkey/NOTICE',
+          }
+        : {}),
     },
     env: { KV_SERVER: `${server}-server`, KV_USER: server, PATH: DEB_PATH, LANG: 'C.UTF-8' },
     labels: valkey
-      ? { [SCRIPT_LABEL.preUpgrade]: '/opt/kv/pre-upgrade.sh', [SCRIPT_LABEL.postUpgrade]: '/opt/kv/post-upgrade.sh', [SCRIPT_LABEL.notification]: '/opt/kv/NOTICE' }
+      ? {
+          [SCRIPT_LABEL.preUpgrade]: '/opt/kv/pre-upgrade.sh',
+          [SCRIPT_LABEL.postUpgrade]: '/opt/kv/post-upgrade.sh',
+          [SCRIPT_LABEL.notification]: '/opt/kv/NOTICE',
+        }
       : {},
     cmd: ['/opt/kv/start.sh'],
     stopSignal: 'SIGTERM',
@@ -108,7 +129,12 @@ export function containerfile(image: ExampleImage, base: string, rootfs: CachedR
   const lines = [`FROM ${base}`];
   for (const [i, path] of Object.keys(image.files).entries()) lines.push(`COPY f${i} ${path}`);
   for (const [k, v] of Object.entries(image.env)) lines.push(`ENV ${k}=${JSON.stringify(v)}`);
-  const labels = { ...image.labels, 'dev.molt.example.debian': `${rootfs.suite} ${Object.entries(rootfs.versions).map(([p, v]) => `${p}=${v}`).join(' ')}` };
+  const labels = {
+    ...image.labels,
+    'dev.molt.example.debian': `${rootfs.suite} ${Object.entries(rootfs.versions)
+      .map(([p, v]) => `${p}=${v}`)
+      .join(' ')}`,
+  };
   for (const [k, v] of Object.entries(labels)) lines.push(`LABEL ${JSON.stringify(k)}=${JSON.stringify(v)}`);
   lines.push(`STOPSIGNAL ${image.stopSignal}`, `CMD ${JSON.stringify(image.cmd)}`);
   return `${lines.join('\n')}\n`;
@@ -127,7 +153,11 @@ export interface BuildReport {
 }
 
 /** Builds the named example images into the engine behind `podman`, using the rootfs cache. */
-export async function buildExampleImages(podman: PodmanCli, names: ExampleImageName[], options: EnsureOptions & { mirror?: string } = {}): Promise<BuildReport> {
+export async function buildExampleImages(
+  podman: PodmanCli,
+  names: ExampleImageName[],
+  options: EnsureOptions & { mirror?: string } = {},
+): Promise<BuildReport> {
   const suites = [...new Set(names.map((n) => EXAMPLE_IMAGES[n].suite))];
   let t = Date.now();
   // The suites' debootstraps run side by side: mostly downloads and dpkg, not CPU.
@@ -135,23 +165,33 @@ export async function buildExampleImages(podman: PodmanCli, names: ExampleImageN
   const rootfsSeconds = (Date.now() - t) / 1000;
   t = Date.now();
   const bases = new Map<Suite, { tag: string; rootfs: CachedRootfs }>();
-  await Promise.all(rootfs.map(async (r) => {
-    const tag = baseTag(r);
-    if ((await podman(['image', 'exists', tag])).code !== 0) {
-      options.log?.(`importing ${r.tar} as ${tag}`);
-      const imported = await podman(['import', '--quiet', '--change', `ENV PATH=${DEB_PATH}`, r.tar, tag]);
-      if (imported.code !== 0) throw new Error(`podman import ${r.tar} failed: ${imported.stderr.trim()}`);
-    }
-    bases.set(r.suite as Suite, { tag, rootfs: r });
-  }));
+  await Promise.all(
+    rootfs.map(async (r) => {
+      const tag = baseTag(r);
+      if ((await podman(['image', 'exists', tag])).code !== 0) {
+        options.log?.(`importing ${r.tar} as ${tag}`);
+        const imported = await podman(['import', '--quiet', '--change', `ENV PATH=${DEB_PATH}`, r.tar, tag]);
+        if (imported.code !== 0) throw new Error(`podman import ${r.tar} failed: ${imported.stderr.trim()}`);
+      }
+      bases.set(r.suite as Suite, { tag, rootfs: r });
+    }),
+  );
   const importSeconds = (Date.now() - t) / 1000;
   t = Date.now();
-  await Promise.all(names.map((name) => {
-    const image = EXAMPLE_IMAGES[name];
-    const base = bases.get(image.suite)!;
-    return buildLayer(podman, image, base.tag, base.rootfs);
-  }));
-  return { rootfs, rootfsSeconds, importSeconds, layerSeconds: (Date.now() - t) / 1000, tags: names.map((n) => EXAMPLE_IMAGES[n].tag) };
+  await Promise.all(
+    names.map((name) => {
+      const image = EXAMPLE_IMAGES[name];
+      const base = bases.get(image.suite)!;
+      return buildLayer(podman, image, base.tag, base.rootfs);
+    }),
+  );
+  return {
+    rootfs,
+    rootfsSeconds,
+    importSeconds,
+    layerSeconds: (Date.now() - t) / 1000,
+    tags: names.map((n) => EXAMPLE_IMAGES[n].tag),
+  };
 }
 
 /** The rootfs spec of a suite. */
@@ -167,7 +207,17 @@ async function buildLayer(podman: PodmanCli, image: ExampleImage, base: string, 
       chmodSync(join(context, `f${i}`), src.endsWith('.sh') ? 0o755 : 0o644);
     }
     writeFileSync(join(context, 'Containerfile'), containerfile(image, base, rootfs));
-    const built = await podman(['build', '--quiet', '--pull=never', '--network=none', '-t', image.tag, '-f', join(context, 'Containerfile'), context]);
+    const built = await podman([
+      'build',
+      '--quiet',
+      '--pull=never',
+      '--network=none',
+      '-t',
+      image.tag,
+      '-f',
+      join(context, 'Containerfile'),
+      context,
+    ]);
     if (built.code !== 0) throw new Error(`podman build ${image.tag} failed: ${built.stderr.trim()}`);
   } finally {
     rmSync(context, { recursive: true, force: true });

@@ -14,7 +14,14 @@ test('the cache key ignores package order and duplicates, and changes with suite
   assert.equal(rootfsKey({ suite: 'bookworm', packages: ['redis-server', 'postgresql-15', 'redis-server'] }), key);
   assert.notEqual(rootfsKey({ suite: 'trixie', packages: ['postgresql-15', 'redis-server'] }), key);
   assert.notEqual(rootfsKey({ suite: 'bookworm', packages: ['postgresql-15'] }), key);
-  assert.notEqual(rootfsKey({ suite: 'bookworm', packages: ['postgresql-15', 'redis-server'], mirror: 'http://mirror.example/debian' }), key);
+  assert.notEqual(
+    rootfsKey({
+      suite: 'bookworm',
+      packages: ['postgresql-15', 'redis-server'],
+      mirror: 'http://mirror.example/debian',
+    }),
+    key,
+  );
 });
 
 test('suite and package names that debootstrap would read as options or paths are refused', () => {
@@ -39,7 +46,15 @@ test('a cached rootfs is returned as it is, without building', async () => {
     writeFileSync(`${base}.tar`, 'x'.repeat(1234));
     writeFileSync(`${base}.json`, JSON.stringify({ versions: { 'redis-server': '5:7.0.15-1' }, buildSeconds: 99.5 }));
     const found = await ensureRootfs(spec, { cacheDir: dir });
-    assert.deepEqual(found, { suite: 'bookworm', key: rootfsKey(spec), tar: `${base}.tar`, bytes: 1234, versions: { 'redis-server': '5:7.0.15-1' }, buildSeconds: 99.5, cached: true });
+    assert.deepEqual(found, {
+      suite: 'bookworm',
+      key: rootfsKey(spec),
+      tar: `${base}.tar`,
+      bytes: 1234,
+      versions: { 'redis-server': '5:7.0.15-1' },
+      buildSeconds: 99.5,
+      cached: true,
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -51,13 +66,25 @@ test('withFileLock serialises holders, tells a waiter it waits, and is free agai
     const file = join(dir, 'x.lock');
     const events: string[] = [];
     let waited = 0;
-    const first = withFileLock(file, () => {}, async () => {
-      events.push('first in');
-      await new Promise((r) => setTimeout(r, 1_300));
-      events.push('first out');
-    });
+    const first = withFileLock(
+      file,
+      () => {},
+      async () => {
+        events.push('first in');
+        await new Promise((r) => setTimeout(r, 1_300));
+        events.push('first out');
+      },
+    );
     await new Promise((r) => setTimeout(r, 100));
-    const second = withFileLock(file, () => { waited++; }, async () => { events.push('second in'); });
+    const second = withFileLock(
+      file,
+      () => {
+        waited++;
+      },
+      async () => {
+        events.push('second in');
+      },
+    );
     await Promise.all([first, second]);
     assert.deepEqual(events, ['first in', 'first out', 'second in']);
     assert.equal(waited, 1);
@@ -67,7 +94,14 @@ test('withFileLock serialises holders, tells a waiter it waits, and is free agai
     await new Promise((r) => setTimeout(r, 200));
     holder.kill('SIGKILL');
     await new Promise((r) => holder.on('exit', r));
-    const got = await Promise.race([withFileLock(file, () => {}, async () => 'got it'), new Promise((r) => setTimeout(() => r('timed out'), 5_000))]);
+    const got = await Promise.race([
+      withFileLock(
+        file,
+        () => {},
+        async () => 'got it',
+      ),
+      new Promise((r) => setTimeout(() => r('timed out'), 5_000)),
+    ]);
     assert.equal(got, 'got it');
     holder.stdin.end(); // ends the orphaned cat
   } finally {
@@ -86,7 +120,10 @@ test('every example image names files that exist, and only the new versions decl
     assert.equal(scripts, name === 'postgres:17' || name === 'valkey:8.1', `${name} upgrade scripts`);
     if (scripts) {
       for (const label of ['dev.molt.pre-upgrade', 'dev.molt.post-upgrade', 'dev.molt.upgrade-notification']) {
-        assert.ok(Object.keys(image.files).includes(image.labels[label as keyof typeof image.labels]!), `${name}: ${label} points at a file of the image`);
+        assert.ok(
+          Object.keys(image.files).includes(image.labels[label as keyof typeof image.labels]!),
+          `${name}: ${label} points at a file of the image`,
+        );
       }
     }
     assert.ok(SUITE_PACKAGES[image.suite].length > 0);
@@ -94,14 +131,25 @@ test('every example image names files that exist, and only the new versions decl
   assert.deepEqual(Object.values(EXAMPLE_SETS).flat().sort(), Object.keys(EXAMPLE_IMAGES).sort());
 });
 
-test('an example image is its suite\'s base plus its files, env, labels, stop signal and command', () => {
-  const rootfs = { suite: 'trixie', key: '0123456789abcdef', tar: '/c/t.tar', bytes: 1, versions: { 'postgresql-17': '17.12-0+deb13u1', 'valkey-server': '8.1.1' }, buildSeconds: 1, cached: true };
+test("an example image is its suite's base plus its files, env, labels, stop signal and command", () => {
+  const rootfs = {
+    suite: 'trixie',
+    key: '0123456789abcdef',
+    tar: '/c/t.tar',
+    bytes: 1,
+    versions: { 'postgresql-17': '17.12-0+deb13u1', 'valkey-server': '8.1.1' },
+    buildSeconds: 1,
+    cached: true,
+  };
   const text = containerfile(EXAMPLE_IMAGES['postgres:17'], baseTag(rootfs), rootfs);
   assert.equal(text.split('\n')[0], 'FROM localhost/molt-example/debian:trixie-0123456789abcdef');
   assert.match(text, /^COPY f2 \/opt\/postgres\/pre-upgrade\.sh$/m);
   assert.match(text, /^ENV PG_MAJOR="17"$/m);
   assert.match(text, /^ENV PATH="\/usr\/lib\/postgresql\/17\/bin:/m);
   assert.match(text, /^LABEL "dev\.molt\.post-upgrade"="\/opt\/postgres\/post-upgrade\.sh"$/m);
-  assert.match(text, /^LABEL "dev\.molt\.example\.debian"="trixie postgresql-17=17\.12-0\+deb13u1 valkey-server=8\.1\.1"$/m);
+  assert.match(
+    text,
+    /^LABEL "dev\.molt\.example\.debian"="trixie postgresql-17=17\.12-0\+deb13u1 valkey-server=8\.1\.1"$/m,
+  );
   assert.match(text, /^STOPSIGNAL SIGINT\nCMD \["\/opt\/postgres\/start\.sh"\]\n$/m);
 });

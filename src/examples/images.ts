@@ -32,16 +32,24 @@ export interface BusyboxImageSpec {
 
 /** The build context (a tar stream) for a busybox image. */
 export function busyboxContext(spec: BusyboxImageSpec): Readable {
-  if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: install Debian's busybox-static (apt-get install busybox-static)`);
+  if (!existsSync(BUSYBOX))
+    throw new Error(`${BUSYBOX} is missing: install Debian's busybox-static (apt-get install busybox-static)`);
   const tar = pack();
   const busybox = readFileSync(BUSYBOX);
   tar.entry({ name: 'rootfs/bin/busybox', mode: 0o755 }, busybox);
   for (const applet of applets()) tar.entry({ name: `rootfs/bin/${applet}`, type: 'symlink', linkname: 'busybox' });
-  for (const dir of ['tmp', 'etc', 'var/lib', 'root']) tar.entry({ name: `rootfs/${dir}`, type: 'directory', mode: dir === 'tmp' ? 0o1777 : 0o755 });
-  tar.entry({ name: 'rootfs/etc/passwd', mode: 0o644 }, 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\n');
+  for (const dir of ['tmp', 'etc', 'var/lib', 'root'])
+    tar.entry({ name: `rootfs/${dir}`, type: 'directory', mode: dir === 'tmp' ? 0o1777 : 0o755 });
+  tar.entry(
+    { name: 'rootfs/etc/passwd', mode: 0o644 },
+    'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\n',
+  );
   tar.entry({ name: 'rootfs/etc/group', mode: 0o644 }, 'root:x:0:\nnogroup:x:65534:\napp:x:1000:\n');
   for (const [path, file] of Object.entries(spec.files ?? {})) {
-    tar.entry({ name: `rootfs${path}`, mode: file.mode ?? 0o644 }, typeof file.content === 'string' ? Buffer.from(file.content) : file.content);
+    tar.entry(
+      { name: `rootfs${path}`, mode: file.mode ?? 0o644 },
+      typeof file.content === 'string' ? Buffer.from(file.content) : file.content,
+    );
   }
   tar.entry({ name: 'Containerfile', mode: 0o644 }, containerfile(spec));
   tar.finalize();
@@ -61,7 +69,9 @@ function containerfile(spec: BusyboxImageSpec): string {
 
 let appletCache: string[] | undefined;
 function applets(): string[] {
-  appletCache ??= execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== 'busybox');
+  appletCache ??= execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== 'busybox');
   return appletCache;
 }
 

@@ -15,11 +15,16 @@ const file = (path: string, mode = 0o755) => ({ content: readFileSync(`${DIR}/${
 /** The image of a ledger version: 1.x (format A) or 2.x (format B, with upgrade scripts). */
 export function ledgerImage(version: string): BusyboxImageSpec {
   const env = { LEDGER_VERSION: version };
-  if (version.startsWith('1.')) return { cmd: ['/opt/ledger/start.sh'], env, files: { '/opt/ledger/start.sh': file('v1/start.sh') } };
+  if (version.startsWith('1.'))
+    return { cmd: ['/opt/ledger/start.sh'], env, files: { '/opt/ledger/start.sh': file('v1/start.sh') } };
   return {
     cmd: ['/opt/ledger/start.sh'],
     env,
-    labels: { [SCRIPT_LABEL.preUpgrade]: '/opt/ledger/pre-upgrade.sh', [SCRIPT_LABEL.postUpgrade]: '/opt/ledger/post-upgrade.sh', [SCRIPT_LABEL.notification]: '/opt/ledger/NOTICE' },
+    labels: {
+      [SCRIPT_LABEL.preUpgrade]: '/opt/ledger/pre-upgrade.sh',
+      [SCRIPT_LABEL.postUpgrade]: '/opt/ledger/post-upgrade.sh',
+      [SCRIPT_LABEL.notification]: '/opt/ledger/NOTICE',
+    },
     files: {
       '/opt/ledger/start.sh': file('v2/start.sh'),
       '/opt/ledger/pre-upgrade.sh': file('v2/pre-upgrade.sh'),
@@ -37,7 +42,13 @@ export async function buildLedgerImage(engine: ContainerEngine, repo: string, ve
 }
 
 /** A ledger App manifest as YAML. */
-export function ledgerManifest(o: { name: string; version: string; image: string; network: { name: string; subnet: string }; upgrade?: Record<string, unknown> }): string {
+export function ledgerManifest(o: {
+  name: string;
+  version: string;
+  image: string;
+  network: { name: string; subnet: string };
+  upgrade?: Record<string, unknown>;
+}): string {
   return stringify({
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'App',

@@ -15,12 +15,20 @@ export function notesImage(version: string, broken?: string): BusyboxImageSpec {
   return {
     cmd: ['/app/start.sh'],
     env: { NOTES_VERSION: version, ...(broken ? { NOTES_BROKEN: broken } : {}) },
-    files: { ...filesFrom(`${EXAMPLE_DIR}/www`, '/www'), '/app/start.sh': { content: readFileSync(`${EXAMPLE_DIR}/start.sh`), mode: 0o755 } },
+    files: {
+      ...filesFrom(`${EXAMPLE_DIR}/www`, '/www'),
+      '/app/start.sh': { content: readFileSync(`${EXAMPLE_DIR}/start.sh`), mode: 0o755 },
+    },
   };
 }
 
 /** Builds the notes image for `version` with tag `repo:version`. */
-export async function buildNotesImage(engine: ContainerEngine, repo: string, version: string, broken?: string): Promise<string> {
+export async function buildNotesImage(
+  engine: ContainerEngine,
+  repo: string,
+  version: string,
+  broken?: string,
+): Promise<string> {
   const tag = `${repo}:${version}`;
   await engine.buildImage(tag, busyboxContext(notesImage(version, broken)));
   return tag;

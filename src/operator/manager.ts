@@ -57,22 +57,46 @@ interface Parts {
 
 /** Builds the client, controller, informers and elector (nothing runs yet). */
 function assemble(opts: OperatorOptions): Parts {
-  const client = KubeClient.load({ ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), ...(opts.context ? { context: opts.context } : {}) });
+  const client = KubeClient.load({
+    ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}),
+    ...(opts.context ? { context: opts.context } : {}),
+  });
   const api = new ResourceApi(client, FIELD_MANAGER);
   const identity = opts.identity ?? process.env['POD_NAME'] ?? hostname();
   const metrics = new OperatorMetrics();
   const events = new EventRecorder(api, CONTROLLER, identity);
-  const controller = new Controller({ name: 'app', workers: opts.workers ?? 4, metrics, log: logLine, reconcile: (key, signal) => reconcileApp({ api, client, events, log: logLine, ...(opts.instance ? { instance: opts.instance } : {}) }, key, signal) });
+  const controller = new Controller({
+    name: 'app',
+    workers: opts.workers ?? 4,
+    metrics,
+    log: logLine,
+    reconcile: (key, signal) =>
+      reconcileApp(
+        { api, client, events, log: logLine, ...(opts.instance ? { instance: opts.instance } : {}) },
+        key,
+        signal,
+      ),
+  });
   const enqueueOwner = (_: string, obj: KubeObject) => {
     const app = obj.metadata.labels?.[LABELS.app];
     // Only Apps this instance watches: pods and StatefulSets of every instance's Apps come through here.
-    if (app && obj.metadata.namespace && informers[0]?.get(`${obj.metadata.namespace}/${app}`)) controller.queue.add(`${obj.metadata.namespace}/${app}`);
+    if (app && obj.metadata.namespace && informers[0]?.get(`${obj.metadata.namespace}/${app}`))
+      controller.queue.add(`${obj.metadata.namespace}/${app}`);
   };
   const resyncMs = opts.resyncMs ?? 30_000;
-  const onError = (e: unknown) => logLine({ level: 'error', msg: 'watch failed; retrying', error: e instanceof Error ? e.message : String(e) });
+  const onError = (e: unknown) =>
+    logLine({ level: 'error', msg: 'watch failed; retrying', error: e instanceof Error ? e.message : String(e) });
   const informers = [
-    new Informer<KubeObject>(api, RESOURCES.apps, (_, obj) => controller.queue.add(keyOf(obj)), { labelSelector: instanceSelector(opts.instance), resyncMs, onError }),
-    new Informer<KubeObject>(api, RESOURCES.statefulsets, enqueueOwner, { labelSelector: LABELS.app, resyncMs, onError }),
+    new Informer<KubeObject>(api, RESOURCES.apps, (_, obj) => controller.queue.add(keyOf(obj)), {
+      labelSelector: instanceSelector(opts.instance),
+      resyncMs,
+      onError,
+    }),
+    new Informer<KubeObject>(api, RESOURCES.statefulsets, enqueueOwner, {
+      labelSelector: LABELS.app,
+      resyncMs,
+      onError,
+    }),
     new Informer<KubeObject>(api, RESOURCES.pods, enqueueOwner, { labelSelector: LABELS.app, resyncMs, onError }),
   ];
   // A Release changed (e.g. upgradable set on the installed one, or the target published
@@ -80,15 +104,27 @@ function assemble(opts: OperatorOptions): Parts {
   const apps = informers[0] as Informer<KubeObject>;
   const enqueueUsers = (_: string, rel: KubeObject) => {
     for (const a of apps.list() as (KubeObject & { spec?: { release?: unknown }; status?: { release?: unknown } })[]) {
-      if (a.spec?.release === rel.metadata.name || a.status?.release === rel.metadata.name) controller.queue.add(keyOf(a));
+      if (a.spec?.release === rel.metadata.name || a.status?.release === rel.metadata.name)
+        controller.queue.add(keyOf(a));
     }
   };
   informers.push(new Informer<KubeObject>(api, RESOURCES.releases, enqueueUsers, { resyncMs, onError }));
-  const tasks = taskController({ api, metrics, identity, log: logLine, resyncMs, onError, labelSelector: instanceSelector(opts.instance) });
+  const tasks = taskController({
+    api,
+    metrics,
+    identity,
+    log: logLine,
+    resyncMs,
+    onError,
+    labelSelector: instanceSelector(opts.instance),
+  });
   informers.push(...tasks.informers);
   const elector = new LeaderElector(api, {
-    namespace: opts.leaseNamespace ?? process.env['POD_NAMESPACE'] ?? 'molt-system', name: opts.leaseName ?? leaseFor(opts.instance), identity,
-    ...(opts.timing ? { timing: opts.timing } : {}), log: (msg) => logLine({ msg, identity }),
+    namespace: opts.leaseNamespace ?? process.env['POD_NAMESPACE'] ?? 'molt-system',
+    name: opts.leaseName ?? leaseFor(opts.instance),
+    identity,
+    ...(opts.timing ? { timing: opts.timing } : {}),
+    log: (msg) => logLine({ msg, identity }),
   });
   return { client, controller, tasks: tasks.controller, informers, elector, metrics };
 }
@@ -97,11 +133,16 @@ function assemble(opts: OperatorOptions): Parts {
 export async function runOperator(opts: OperatorOptions = {}): Promise<number> {
   const { client, controller, tasks, informers, elector, metrics } = assemble(opts);
   let apiOk = false;
-  const probeApi = () => client.request({ method: 'GET', path: '/version', timeoutMs: 5000 }).then(() => (apiOk = true), () => (apiOk = false));
+  const probeApi = () =>
+    client.request({ method: 'GET', path: '/version', timeoutMs: 5000 }).then(
+      () => (apiOk = true),
+      () => (apiOk = false),
+    );
   await probeApi();
   const apiTimer = setInterval(() => void probeApi(), 10_000);
   const { server, port } = await startHealthServer({
-    address: opts.healthAddress ?? ':8081', metrics,
+    address: opts.healthAddress ?? ':8081',
+    metrics,
     readyChecks: {
       'api-server': () => (apiOk ? undefined : 'the API server does not answer'),
       informers: () => (elector.isLeader && !informers.every((i) => i.hasSynced) ? 'caches not synced yet' : undefined),

@@ -13,7 +13,16 @@ import { appManifest } from '../core/testing.ts';
 import { execPodFor, statefulSetFor } from './app/template.ts';
 import { jobFor } from './task/template.ts';
 
-const ALLOWED_VOLUMES = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
+const ALLOWED_VOLUMES = [
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+];
 
 /** The `restricted` violations of a pod spec (empty: it passes). */
 export function restrictedViolations(pod: any): string[] {
@@ -31,19 +40,29 @@ export function restrictedViolations(pod: any): string[] {
     if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') out.push(`${c.name}: seccompProfile ${seccomp}`);
     if (sc.allowPrivilegeEscalation !== false) out.push(`${c.name}: allowPrivilegeEscalation is not false`);
     if (!sc.capabilities?.drop?.includes('ALL')) out.push(`${c.name}: capabilities do not drop ALL`);
-    if ((sc.capabilities?.add ?? []).some((a: string) => a !== 'NET_BIND_SERVICE')) out.push(`${c.name}: adds capabilities`);
+    if ((sc.capabilities?.add ?? []).some((a: string) => a !== 'NET_BIND_SERVICE'))
+      out.push(`${c.name}: adds capabilities`);
     if (sc.privileged) out.push(`${c.name}: privileged`);
   }
   return out;
 }
 
 const ref = { name: 'notes', namespace: 'ns', uid: 'u' };
-const nonRoot = appManifest({ version: '1.0.0', image: 'r.example/notes:1', podSecurityContext: { runAsUser: 1000, fsGroup: 1000 } }).spec;
+const nonRoot = appManifest({
+  version: '1.0.0',
+  image: 'r.example/notes:1',
+  podSecurityContext: { runAsUser: 1000, fsGroup: 1000 },
+}).spec;
 const root = appManifest({ version: '1.0.0', image: 'r.example/notes:1' }).spec;
 
 test('a non-root app: its members (normal and upgrade mode, with the startup gate) pass restricted', () => {
   assert.deepEqual(restrictedViolations(statefulSetFor(ref, nonRoot).spec?.template.spec), []);
-  assert.deepEqual(restrictedViolations(statefulSetFor(ref, nonRoot, { from: '1', to: '2', gate: true, failureThreshold: 9 }).spec?.template.spec), []);
+  assert.deepEqual(
+    restrictedViolations(
+      statefulSetFor(ref, nonRoot, { from: '1', to: '2', gate: true, failureThreshold: 9 }).spec?.template.spec,
+    ),
+    [],
+  );
 });
 
 test('a root app keeps running as root (it cannot pass restricted) but gets seccomp RuntimeDefault', () => {
@@ -52,23 +71,43 @@ test('a root app keeps running as root (it cannot pass restricted) but gets secc
   assert.equal(pod.containers[0].securityContext, undefined, 'no capability dropped from a root app behind its back');
 });
 
-test('the app\'s own settings win: an explicit securityContext is kept, completed only where it is silent', () => {
-  const spec = appManifest({ version: '1.0.0', image: 'r.example/n:1', securityContext: { runAsUser: 70, capabilities: { add: ['NET_BIND_SERVICE'] }, allowPrivilegeEscalation: true } }).spec;
+test("the app's own settings win: an explicit securityContext is kept, completed only where it is silent", () => {
+  const spec = appManifest({
+    version: '1.0.0',
+    image: 'r.example/n:1',
+    securityContext: { runAsUser: 70, capabilities: { add: ['NET_BIND_SERVICE'] }, allowPrivilegeEscalation: true },
+  }).spec;
   const c = statefulSetFor(ref, spec).spec?.template.spec.containers[0] as any;
-  assert.deepEqual(c.securityContext, { runAsUser: 70, capabilities: { add: ['NET_BIND_SERVICE'], drop: ['ALL'] }, allowPrivilegeEscalation: true });
+  assert.deepEqual(c.securityContext, {
+    runAsUser: 70,
+    capabilities: { add: ['NET_BIND_SERVICE'], drop: ['ALL'] },
+    allowPrivilegeEscalation: true,
+  });
 });
 
-test('ExecPods pass restricted for root and non-root apps (as the app\'s user, else nobody)', () => {
+test("ExecPods pass restricted for root and non-root apps (as the app's user, else nobody)", () => {
   for (const spec of [nonRoot, root]) assert.deepEqual(restrictedViolations(execPodFor(ref, spec).spec), []);
   assert.equal((execPodFor(ref, nonRoot).spec as any).securityContext.runAsUser, 1000);
   assert.equal((execPodFor(ref, root).spec as any).securityContext.runAsUser, 65534);
 });
 
 test('UpgradeTask Jobs and the operator Deployment pass restricted; molt-system enforces it', () => {
-  const job = jobFor({ task: { name: 't', namespace: 'ns', uid: 'u' }, spec: { options: { timeout: '10m', concurrency: 1, retries: 0 } } as any, targets: 1, image: 'localhost/molt-operator:dev' }) as any;
+  const job = jobFor({
+    task: { name: 't', namespace: 'ns', uid: 'u' },
+    spec: { options: { timeout: '10m', concurrency: 1, retries: 0 } } as any,
+    targets: 1,
+    image: 'localhost/molt-operator:dev',
+  }) as any;
   assert.deepEqual(restrictedViolations(job.spec.template.spec), []);
-  const docs = parseAllDocuments(execFileSync('/usr/bin/kubectl', ['kustomize', new URL('../../deploy', import.meta.url).pathname], { encoding: 'utf8' })).map((d) => d.toJS());
+  const docs = parseAllDocuments(
+    execFileSync('/usr/bin/kubectl', ['kustomize', new URL('../../deploy', import.meta.url).pathname], {
+      encoding: 'utf8',
+    }),
+  ).map((d) => d.toJS());
   const deploy = docs.find((d) => d?.kind === 'Deployment');
   assert.deepEqual(restrictedViolations(deploy.spec.template.spec), []);
-  assert.equal(docs.find((d) => d?.kind === 'Namespace')?.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
+  assert.equal(
+    docs.find((d) => d?.kind === 'Namespace')?.metadata.labels['pod-security.kubernetes.io/enforce'],
+    'restricted',
+  );
 });

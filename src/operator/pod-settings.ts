@@ -34,7 +34,8 @@ export function podSettings(spec: AppSpec): PodSettings {
   const volumes: Record<string, unknown>[] = [];
   const mounts: { name: string; mountPath: string }[] = [];
   const ports = portBindings(spec.ports);
-  if (ports.length) container.ports = ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol.toUpperCase() }));
+  if (ports.length)
+    container.ports = ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol.toUpperCase() }));
   const limits: Record<string, string> = {};
   const memory = parseBytes(spec.resources?.memory);
   const nano = parseNanoCpus(spec.resources?.cpus);
@@ -44,7 +45,10 @@ export function podSettings(spec: AppSpec): PodSettings {
   if (spec.workingDir !== undefined) container.workingDir = spec.workingDir;
   const memoryDir = (name: string, mountPath: string, size: string | number | undefined) => {
     const bytes = parseBytes(size);
-    volumes.push({ name, emptyDir: { medium: 'Memory', ...(bytes !== undefined ? { sizeLimit: toQuantity(bytes) } : {}) } });
+    volumes.push({
+      name,
+      emptyDir: { medium: 'Memory', ...(bytes !== undefined ? { sizeLimit: toQuantity(bytes) } : {}) },
+    });
     mounts.push({ name, mountPath });
   };
   if (spec.shmSize !== undefined) memoryDir('molt-shm', '/dev/shm', spec.shmSize);
@@ -61,7 +65,11 @@ export function podSettings(spec: AppSpec): PodSettings {
 }
 
 function livenessProbe(h: NonNullable<AppSpec['healthcheck']>): Probe {
-  const probe: Probe = { periodSeconds: h.periodSeconds, failureThreshold: h.failureThreshold, timeoutSeconds: h.timeoutSeconds };
+  const probe: Probe = {
+    periodSeconds: h.periodSeconds,
+    failureThreshold: h.failureThreshold,
+    timeoutSeconds: h.timeoutSeconds,
+  };
   if (h.startPeriodSeconds > 0) probe.initialDelaySeconds = h.startPeriodSeconds;
   if (h.exec) probe.exec = { command: h.exec };
   else if (h.tcp) probe.tcpSocket = { port: h.tcp.port };
@@ -70,10 +78,18 @@ function livenessProbe(h: NonNullable<AppSpec['healthcheck']>): Probe {
 }
 
 /** Applies `s` to a built container and pod spec (volume mounts appended). */
-export function applyPodSettings(s: PodSettings, container: Container, pod: { volumes?: Record<string, unknown>[]; securityContext?: Record<string, unknown> }): void {
+export function applyPodSettings(
+  s: PodSettings,
+  container: Container,
+  pod: { volumes?: Record<string, unknown>[]; securityContext?: Record<string, unknown> },
+): void {
   const { volumeMounts, ...rest } = s.container;
   Object.assign(container, rest);
-  if (volumeMounts?.length) container.volumeMounts = [...(container.volumeMounts ?? []), ...(volumeMounts as NonNullable<Container['volumeMounts']>)];
+  if (volumeMounts?.length)
+    container.volumeMounts = [
+      ...(container.volumeMounts ?? []),
+      ...(volumeMounts as NonNullable<Container['volumeMounts']>),
+    ];
   if (s.volumes.length) pod.volumes = [...(pod.volumes ?? []), ...s.volumes];
   if (Object.keys(s.securityContext).length) pod.securityContext = { ...pod.securityContext, ...s.securityContext };
 }

@@ -20,7 +20,8 @@ export async function missingParents(path: string, exists: (dir: string) => Prom
 /** A tar (to extract at "/") of `file` and its missing parent directories (0755, owned like the file). */
 export async function fileArchive(file: ContainerFile, missingDirs: string[]): Promise<Buffer> {
   const p = pack();
-  for (const dir of missingDirs) p.entry({ name: `${dir.slice(1)}/`, type: 'directory', mode: 0o755, uid: file.uid, gid: file.gid });
+  for (const dir of missingDirs)
+    p.entry({ name: `${dir.slice(1)}/`, type: 'directory', mode: 0o755, uid: file.uid, gid: file.gid });
   p.entry({ name: file.path.slice(1), mode: file.mode, uid: file.uid, gid: file.gid }, file.content);
   p.finalize();
   const chunks: Buffer[] = [];

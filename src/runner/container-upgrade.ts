@@ -17,7 +17,10 @@ import { runOperation, type RunDeps } from './run-operation.ts';
 export class ContainerNotFoundError extends MoltError {
   readonly code = 'ContainerNotFound';
   constructor(ref: string) {
-    super(`no container "${ref}" on the engine`, 'List them with `podman ps -a` (or `docker ps -a`) and pass a name or id.');
+    super(
+      `no container "${ref}" on the engine`,
+      'List them with `podman ps -a` (or `docker ps -a`) and pass a name or id.',
+    );
   }
 }
 
@@ -32,7 +35,11 @@ export interface ContainerUpgradeRequest {
 }
 
 /** Upgrades the container `ref` to `request.image`, waiting until done (or rolled back). */
-export async function upgradeContainer(deps: RunDeps, ref: string, request: ContainerUpgradeRequest): Promise<OperationRecord> {
+export async function upgradeContainer(
+  deps: RunDeps,
+  ref: string,
+  request: ContainerUpgradeRequest,
+): Promise<OperationRecord> {
   const found = await deps.engine.inspectDefinition(ref);
   // A molt killed mid-upgrade may have left the container parked: its operation is found by name.
   if (!found && !deps.store.inFlightOperation(ref)) throw new ContainerNotFoundError(ref);
@@ -52,8 +59,22 @@ export async function upgradeContainer(deps: RunDeps, ref: string, request: Cont
     const previous = standaloneManifest(def, def.image, fromVersion, {});
     const manifest = standaloneManifest(def, request.image, toVersion, request);
     const image = await deps.engine.inspectImage(def.imageId || def.image);
-    const plan = { manifest, previous, old: { container, image, wasRunning: container.running }, inherit, trigger: 'apply' as const, warnings: [] };
-    const op = deps.store.createOperation({ app: name, kind: 'upgrade', fromVersion, toVersion, plan, state: initialState('upgrade') });
+    const plan = {
+      manifest,
+      previous,
+      old: { container, image, wasRunning: container.running },
+      inherit,
+      trigger: 'apply' as const,
+      warnings: [],
+    };
+    const op = deps.store.createOperation({
+      app: name,
+      kind: 'upgrade',
+      fromVersion,
+      toVersion,
+      plan,
+      state: initialState('upgrade'),
+    });
     deps.log(`upgrade container ${name} ${def.image} → ${request.image} (operation ${op.id})`);
     return runOperation(deps, op);
   });
@@ -61,9 +82,17 @@ export async function upgradeContainer(deps: RunDeps, ref: string, request: Cont
 
 /** An app's container is upgraded through its manifest, so what molt records stays true. */
 function refuseApps(deps: RunDeps, def: ContainerDefinition): void {
-  const app = deps.store.getApp(def.name)?.manifest ? def.name : def.process.labels[LABEL.managed] === 'true' ? def.process.labels[LABEL.app] : undefined;
+  const app = deps.store.getApp(def.name)?.manifest
+    ? def.name
+    : def.process.labels[LABEL.managed] === 'true'
+      ? def.process.labels[LABEL.app]
+      : undefined;
   if (app === undefined) return;
-  throw new UpgradeRefusedError('ChangeRefused', `container ${def.name} belongs to the molt app "${app}"`, `Change spec.image and spec.version in its manifest and run \`molt apply -f\` (\`molt get app ${app} -o yaml\` shows what is installed).`);
+  throw new UpgradeRefusedError(
+    'ChangeRefused',
+    `container ${def.name} belongs to the molt app "${app}"`,
+    `Change spec.image and spec.version in its manifest and run \`molt apply -f\` (\`molt get app ${app} -o yaml\` shows what is installed).`,
+  );
 }
 
 /** Makes the image present (pulling when missing); returns its id. */
@@ -74,7 +103,12 @@ async function ensureImage(deps: RunDeps, image: string): Promise<string> {
     await deps.engine.pullImage(image, deps.signal);
     found = await deps.engine.inspectImage(image);
   }
-  if (!found) throw new UpgradeRefusedError('ChangeRefused', `image ${image} is not present after the pull`, 'Check the image reference.');
+  if (!found)
+    throw new UpgradeRefusedError(
+      'ChangeRefused',
+      `image ${image} is not present after the pull`,
+      'Check the image reference.',
+    );
   return found.id;
 }
 
@@ -82,7 +116,12 @@ async function ensureImage(deps: RunDeps, image: string): Promise<string> {
  * The App document an operation on a container that is no app runs with. Only image, version,
  * Cmd/Entrypoint and timings matter: everything else comes from the inherited definition.
  */
-function standaloneManifest(def: ContainerDefinition, image: string, version: string, request: Partial<ContainerUpgradeRequest>): AppManifest {
+function standaloneManifest(
+  def: ContainerDefinition,
+  image: string,
+  version: string,
+  request: Partial<ContainerUpgradeRequest>,
+): AppManifest {
   const network = Object.keys(def.networks)[0] ?? 'none';
   return {
     apiVersion: API_VERSION,
@@ -105,4 +144,3 @@ function standaloneManifest(def: ContainerDefinition, image: string, version: st
     },
   };
 }
-

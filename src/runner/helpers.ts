@@ -17,7 +17,12 @@ export interface HelperSpec {
 }
 
 /** Creates a helper (not started), gives its id to `fn`, and always removes it afterwards. */
-export async function withHelper<T>(ctx: StepContext, purpose: string, spec: HelperSpec, fn: (id: string) => Promise<T>): Promise<T> {
+export async function withHelper<T>(
+  ctx: StepContext,
+  purpose: string,
+  spec: HelperSpec,
+  fn: (id: string) => Promise<T>,
+): Promise<T> {
   const name = `${appName(ctx)}.molt-${purpose}-${ctx.op.id}`;
   const stale = await ctx.engine.inspectContainer(name);
   if (stale) await ctx.engine.removeContainer(stale.id);
@@ -28,19 +33,30 @@ export async function withHelper<T>(ctx: StepContext, purpose: string, spec: Hel
     entrypoint: spec.entrypoint ?? ['/molt-helper-never-started'],
     user: spec.user,
     env: {},
-    labels: { [LABEL.managed]: 'true', [LABEL.app]: appName(ctx), [LABEL.upgrade]: String(ctx.op.id), [LABEL.helper]: purpose },
+    labels: {
+      [LABEL.managed]: 'true',
+      [LABEL.app]: appName(ctx),
+      [LABEL.upgrade]: String(ctx.op.id),
+      [LABEL.helper]: purpose,
+    },
     mounts: spec.mounts ?? [],
     stopTimeoutSeconds: 1,
   });
   try {
     return await fn(id);
   } finally {
-    await ctx.engine.removeContainer(id).catch((e: unknown) => ctx.log(`could not remove helper ${name}: ${(e as Error).message}`));
+    await ctx.engine
+      .removeContainer(id)
+      .catch((e: unknown) => ctx.log(`could not remove helper ${name}: ${(e as Error).message}`));
   }
 }
 
 /** Removes every helper container of this operation (left by a crash). */
 export async function removeHelpers(ctx: StepContext): Promise<void> {
-  const found = await ctx.engine.listContainers([`${LABEL.upgrade}=${ctx.op.id}`, `${LABEL.app}=${appName(ctx)}`, LABEL.helper]);
+  const found = await ctx.engine.listContainers([
+    `${LABEL.upgrade}=${ctx.op.id}`,
+    `${LABEL.app}=${appName(ctx)}`,
+    LABEL.helper,
+  ]);
   for (const c of found) await ctx.engine.removeContainer(c.id);
 }

@@ -26,13 +26,28 @@ export interface LocatedApp {
 /** Throws an InvalidInputError listing every host problem of `doc`; `installed` is what runs now. */
 export async function checkHostInputs(doc: LocatedApp, installed: AppManifest | undefined): Promise<void> {
   const problems = await hostProblems(doc, installed);
-  if (problems.length) throw new InvalidInputError(problems, 'Fix the files, paths or ports named above; nothing was changed.');
+  if (problems.length)
+    throw new InvalidInputError(problems, 'Fix the files, paths or ports named above; nothing was changed.');
 }
 
 /** The host checks of every role of a Release (files and host paths; ports are per member). */
-export async function checkReleaseHostInputs(doc: { file: string; manifest: { spec: { roles: LocatedApp['manifest']['spec'][] } }; locate?: LocatedApp['locate'] }): Promise<void> {
-  const problems = (await Promise.all(doc.manifest.spec.roles.map((role, i) => hostProblems({ file: doc.file, locate: doc.locate, manifest: { spec: role }, prefix: ['spec', 'roles', i], ports: false }, undefined)))).flat();
-  if (problems.length) throw new InvalidInputError(problems, 'Fix the files, paths or ports named above; nothing was changed.');
+export async function checkReleaseHostInputs(doc: {
+  file: string;
+  manifest: { spec: { roles: LocatedApp['manifest']['spec'][] } };
+  locate?: LocatedApp['locate'];
+}): Promise<void> {
+  const problems = (
+    await Promise.all(
+      doc.manifest.spec.roles.map((role, i) =>
+        hostProblems(
+          { file: doc.file, locate: doc.locate, manifest: { spec: role }, prefix: ['spec', 'roles', i], ports: false },
+          undefined,
+        ),
+      ),
+    )
+  ).flat();
+  if (problems.length)
+    throw new InvalidInputError(problems, 'Fix the files, paths or ports named above; nothing was changed.');
 }
 
 /** Every host problem of `doc`. */
@@ -41,7 +56,15 @@ export async function hostProblems(doc: LocatedApp, installed: AppManifest | und
   const problems: InputProblem[] = [];
   const at = (path: (string | number)[], message: string) => {
     const full = [...(doc.prefix ?? ['spec']), ...path];
-    problems.push({ file: doc.file, ...doc.locate?.(full), field: full.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '['), message });
+    problems.push({
+      file: doc.file,
+      ...doc.locate?.(full),
+      field: full
+        .map((p) => (typeof p === 'number' ? `[${p}]` : p))
+        .join('.')
+        .replace(/\.\[/g, '['),
+      message,
+    });
   };
   (spec.envFrom ?? []).forEach((f, i) => {
     const text = readable(f.file, (m) => at(['envFrom', i, 'file'], m));
@@ -51,14 +74,21 @@ export async function hostProblems(doc: LocatedApp, installed: AppManifest | und
   (spec.secrets ?? []).forEach((s, i) => {
     if (readable(s.file, (m) => at(['secrets', i, 'file'], m)) === undefined) return;
     const mode = statSync(s.file).mode & 0o777;
-    if (mode & 0o004) at(['secrets', i, 'file'], `${s.file} is readable by everyone (mode ${mode.toString(8).padStart(4, '0')}): run chmod o-rwx ${s.file} (0600 or 0400)`);
+    if (mode & 0o004)
+      at(
+        ['secrets', i, 'file'],
+        `${s.file} is readable by everyone (mode ${mode.toString(8).padStart(4, '0')}): run chmod o-rwx ${s.file} (0600 or 0400)`,
+      );
   });
   spec.volumes.forEach((v, i) => {
     if (!isBindMount(v)) return;
     try {
       statSync(v.hostPath);
     } catch (e) {
-      at(['volumes', i, 'hostPath'], `${v.hostPath} does not exist on this host (${(e as NodeJS.ErrnoException).code}): create it first; molt does not create host paths`);
+      at(
+        ['volumes', i, 'hostPath'],
+        `${v.hostPath} does not exist on this host (${(e as NodeJS.ErrnoException).code}): create it first; molt does not create host paths`,
+      );
     }
   });
   const held = new Set(portBindings(installed?.spec.ports).map(portKey));
@@ -66,7 +96,11 @@ export async function hostProblems(doc: LocatedApp, installed: AppManifest | und
   for (const [i, p] of bindings.entries()) {
     if (held.has(portKey(p))) continue;
     const error = await tryBind(p);
-    if (error === 'EADDRINUSE') at(['ports', i], `host port ${formatPort(p)} is already in use on this host (another process or container holds it): choose another host port, or stop what holds it`);
+    if (error === 'EADDRINUSE')
+      at(
+        ['ports', i],
+        `host port ${formatPort(p)} is already in use on this host (another process or container holds it): choose another host port, or stop what holds it`,
+      );
     else if (error) at(['ports', i], `host port ${formatPort(p)} cannot be published: ${error}`);
   }
   return problems;
@@ -86,7 +120,11 @@ function readable(file: string, report: (message: string) => void): string | und
     return readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    report(code === 'ENOENT' ? `${file} does not exist (paths are relative to the manifest's directory)` : `${file} cannot be read (${code ?? (e as Error).message})`);
+    report(
+      code === 'ENOENT'
+        ? `${file} does not exist (paths are relative to the manifest's directory)`
+        : `${file} cannot be read (${code ?? (e as Error).message})`,
+    );
     return undefined;
   }
 }
@@ -105,7 +143,15 @@ function tryBind(p: PortBinding): Promise<string | undefined> {
       return;
     }
     const server = createServer();
-    server.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'EADDRINUSE' ? e.code : e.code === 'EADDRNOTAVAIL' ? `${host} is not an address of this host` : undefined));
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      resolve(
+        e.code === 'EADDRINUSE'
+          ? e.code
+          : e.code === 'EADDRNOTAVAIL'
+            ? `${host} is not an address of this host`
+            : undefined,
+      ),
+    );
     server.listen({ port: p.hostPort, host, exclusive: true }, () => server.close(() => resolve(undefined)));
   });
 }

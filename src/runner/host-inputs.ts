@@ -20,7 +20,10 @@ export function readInputs(spec: AppSpec): ResolvedInputs {
   for (const [i, f] of (spec.envFrom ?? []).entries()) {
     const parsed = parseEnvFile(readOrFail(f.file, `spec.envFrom[${i}].file`).toString('utf8'));
     if (parsed.problems.length) {
-      throw new InvalidInputError(parsed.problems.map((p) => ({ file: f.file, line: p.line, message: p.message })), 'Correct the env file: one KEY=VALUE per line, # starts a comment.');
+      throw new InvalidInputError(
+        parsed.problems.map((p) => ({ file: f.file, line: p.line, message: p.message })),
+        'Correct the env file: one KEY=VALUE per line, # starts a comment.',
+      );
     }
     Object.assign(env, parsed.env);
   }
@@ -39,7 +42,10 @@ function readOrFail(file: string, field: string): Buffer {
   try {
     return readFileSync(file);
   } catch (e) {
-    throw new InvalidInputError([{ file, field, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }], 'The file must exist and be readable by molt when the container is created.');
+    throw new InvalidInputError(
+      [{ file, field, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }],
+      'The file must exist and be readable by molt when the container is created.',
+    );
   }
 }
 
@@ -48,7 +54,13 @@ function readOrFail(file: string, field: string): Buffer {
  * `user` as it is, a name looked up in the container's own /etc/passwd and /etc/group.
  * Safe to repeat (the files are overwritten).
  */
-export async function putFiles(engine: ContainerEngine, id: string, files: ContainerFile[], user: string | undefined, signal?: AbortSignal): Promise<void> {
+export async function putFiles(
+  engine: ContainerEngine,
+  id: string,
+  files: ContainerFile[],
+  user: string | undefined,
+  signal?: AbortSignal,
+): Promise<void> {
   if (files.length === 0) return;
   const owner = await ownerOf(engine, id, user, signal);
   const exists = async (dir: string) => {
@@ -65,23 +77,57 @@ export async function putFiles(engine: ContainerEngine, id: string, files: Conta
   }
 }
 
-async function ownerOf(engine: ContainerEngine, id: string, user: string | undefined, signal?: AbortSignal): Promise<{ uid: number; gid: number }> {
+async function ownerOf(
+  engine: ContainerEngine,
+  id: string,
+  user: string | undefined,
+  signal?: AbortSignal,
+): Promise<{ uid: number; gid: number }> {
   if (user === undefined || user === '') return { uid: 0, gid: 0 };
   const numeric = numericUser(user);
   const [name, group] = user.split(':') as [string, string | undefined];
   const passwd = numeric && group === undefined ? undefined : await readText(engine, id, '/etc/passwd', signal);
-  const entry = passwd?.split('\n').map((l) => l.split(':')).find((f) => f[0] === name || f[2] === name);
+  const entry = passwd
+    ?.split('\n')
+    .map((l) => l.split(':'))
+    .find((f) => f[0] === name || f[2] === name);
   const uid = numeric?.uid ?? (entry ? Number(entry[2]) : undefined);
-  if (uid === undefined) throw new InvalidInputError([{ file: '(manifest)', field: 'spec.user', message: `user "${name}" is not in the image's /etc/passwd: the secret files cannot be given to it` }], 'Use a numeric uid:gid, or a user the image defines.');
+  if (uid === undefined)
+    throw new InvalidInputError(
+      [
+        {
+          file: '(manifest)',
+          field: 'spec.user',
+          message: `user "${name}" is not in the image's /etc/passwd: the secret files cannot be given to it`,
+        },
+      ],
+      'Use a numeric uid:gid, or a user the image defines.',
+    );
   if (numeric?.gid !== undefined) return { uid, gid: numeric.gid };
   if (group === undefined) return { uid, gid: entry ? Number(entry[3]) : uid };
   const groups = /^\d+$/.test(group) ? undefined : await readText(engine, id, '/etc/group', signal);
-  const gid = /^\d+$/.test(group) ? Number(group) : Number(groups?.split('\n').map((l) => l.split(':')).find((f) => f[0] === group)?.[2]);
-  if (!Number.isInteger(gid)) throw new InvalidInputError([{ file: '(manifest)', field: 'spec.user', message: `group "${group}" is not in the image's /etc/group` }], 'Use a numeric gid, or a group the image defines.');
+  const gid = /^\d+$/.test(group)
+    ? Number(group)
+    : Number(
+        groups
+          ?.split('\n')
+          .map((l) => l.split(':'))
+          .find((f) => f[0] === group)?.[2],
+      );
+  if (!Number.isInteger(gid))
+    throw new InvalidInputError(
+      [{ file: '(manifest)', field: 'spec.user', message: `group "${group}" is not in the image's /etc/group` }],
+      'Use a numeric gid, or a group the image defines.',
+    );
   return { uid, gid };
 }
 
-async function readText(engine: ContainerEngine, id: string, path: string, signal?: AbortSignal): Promise<string | undefined> {
+async function readText(
+  engine: ContainerEngine,
+  id: string,
+  path: string,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   try {
     return (await readFirstEntry(await engine.getArchive(id, path, signal), 1024 * 1024)).content?.toString('utf8');
   } catch {
@@ -108,7 +154,11 @@ export function inputsKey(home: string): Buffer {
 /** The inputs with their keyed digest (undefined when the spec has no envFrom or secrets). */
 export function withDigest(spec: AppSpec, inputs: ResolvedInputs, key: Buffer): ResolvedInputs {
   if (!spec.envFrom?.length && !spec.secrets?.length) return inputs;
-  const canonical = JSON.stringify([Object.entries(inputs.env).sort(), Object.entries(inputs.secretEnv).sort(), inputs.files.map((f) => [f.path, f.mode, f.content.toString('base64')])]);
+  const canonical = JSON.stringify([
+    Object.entries(inputs.env).sort(),
+    Object.entries(inputs.secretEnv).sort(),
+    inputs.files.map((f) => [f.path, f.mode, f.content.toString('base64')]),
+  ]);
   return { ...inputs, digest: createHmac('sha256', key).update(canonical).digest('hex').slice(0, 32) };
 }
 
@@ -116,10 +166,17 @@ export function withDigest(spec: AppSpec, inputs: ResolvedInputs, key: Buffer): 
  * True when the envFrom or secret files of `manifest` no longer give what the app's running
  * container was created with (same paths, new contents): compared by the keyed digest label.
  */
-export async function inputsChanged(engine: ContainerEngine, home: string, manifest: AppManifest, containerId: string | undefined): Promise<boolean> {
+export async function inputsChanged(
+  engine: ContainerEngine,
+  home: string,
+  manifest: AppManifest,
+  containerId: string | undefined,
+): Promise<boolean> {
   const { spec } = manifest;
   if (!spec.envFrom?.length && !spec.secrets?.length) return false;
-  const container = (containerId && (await engine.inspectContainer(containerId))) || (await engine.inspectContainer(manifest.metadata.name));
+  const container =
+    (containerId && (await engine.inspectContainer(containerId))) ||
+    (await engine.inspectContainer(manifest.metadata.name));
   if (!container) return false;
   return container.labels[LABEL.inputs] !== withDigest(spec, readInputs(spec), inputsKey(home)).digest;
 }

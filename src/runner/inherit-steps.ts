@@ -21,9 +21,16 @@ export async function createInherited(ctx: StepContext, spec: ContainerSpec): Pr
   const manifest = manifestOf(ctx);
   const newImage = await ctx.engine.imageProcess(manifest.spec.image);
   if (!newImage) throw new ImageUnavailableError(manifest.spec.image, 'the image disappeared after EnsureImage');
-  const process = inheritProcess(inherit.definition.process, inherit.oldImage, newImage, requestOf(manifest, ctx.op.plan.previous, inherit.standalone, spec));
+  const process = inheritProcess(
+    inherit.definition.process,
+    inherit.oldImage,
+    newImage,
+    requestOf(manifest, ctx.op.plan.previous, inherit.standalone, spec),
+  );
   // molt's bookkeeping labels of the manifest's container (e.g. the env-file digest) come along.
-  const bookkeeping = inherit.standalone ? {} : Object.fromEntries(Object.entries(spec.labels).filter(([k]) => k.startsWith('dev.molt.')));
+  const bookkeeping = inherit.standalone
+    ? {}
+    : Object.fromEntries(Object.entries(spec.labels).filter(([k]) => k.startsWith('dev.molt.')));
   process.labels = {
     ...process.labels,
     ...bookkeeping,
@@ -45,15 +52,20 @@ function changesFor(ctx: StepContext, inherit: InheritPlan, spec: ContainerSpec)
   const old = inherit.definition.networks[net];
   const mac = old?.ipv4 === ip && old.mac ? old.mac : macForIPv4(ip);
   return {
-    networks: { [net]: { ipv4: ip, mac } }, mounts: spec.mounts,
-    ...(spec.settings ? { settings: spec.settings } : {}), ...(spec.secretEnv ? { secretEnv: spec.secretEnv } : {}),
+    networks: { [net]: { ipv4: ip, mac } },
+    mounts: spec.mounts,
+    ...(spec.settings ? { settings: spec.settings } : {}),
+    ...(spec.secretEnv ? { secretEnv: spec.secretEnv } : {}),
   };
 }
 
 /** Makes the old container again from its journaled definition, exactly as it was. */
 export async function recreateFromDefinition(ctx: StepContext): Promise<string> {
   const { definition } = planOf(ctx);
-  return ctx.engine.createFromDefinition(appName(ctx), definition, { ...definition.process, image: definition.imageId || definition.image });
+  return ctx.engine.createFromDefinition(appName(ctx), definition, {
+    ...definition.process,
+    image: definition.imageId || definition.image,
+  });
 }
 
 /**
@@ -65,7 +77,9 @@ export function prepareInherited(ctx: StepContext): string {
   const attached = Object.entries(definition.networks);
   for (const [net, a] of attached) if (a.ipv4) ctx.store.reserveIp(net, appName(ctx), [a.ipv4]);
   ctx.facts.ip ??= attached.find(([, a]) => a.ipv4)?.[1].ipv4 ?? '0.0.0.0';
-  const shown = attached.map(([net, a]) => `${net} ${a.ipv4 ?? '(no address)'}${a.mac ? ` ${a.mac}` : ''}${a.static ? '' : ' (pinned)'}`);
+  const shown = attached.map(
+    ([net, a]) => `${net} ${a.ipv4 ?? '(no address)'}${a.mac ? ` ${a.mac}` : ''}${a.static ? '' : ' (pinned)'}`,
+  );
   return `kept: ${shown.join(', ') || 'no networks'}`;
 }
 
@@ -80,7 +94,9 @@ export async function pinOldNetworks(ctx: StepContext, containerId: string): Pro
   const pinned: string[] = [];
   for (const [network, a] of Object.entries(definition.networks)) {
     if (!a.ipv4 || !a.mac) continue;
-    const aliases = (raw.NetworkSettings?.Networks?.[network]?.Aliases ?? []).filter((x) => !definition.id.startsWith(x));
+    const aliases = (raw.NetworkSettings?.Networks?.[network]?.Aliases ?? []).filter(
+      (x) => !definition.id.startsWith(x),
+    );
     await ctx.engine.pinNetwork(containerId, network, { ipv4: a.ipv4, mac: a.mac, aliases });
     pinned.push(`${network} ${a.ipv4} ${a.mac}`);
   }

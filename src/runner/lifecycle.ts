@@ -39,7 +39,10 @@ export async function observeApps(deps: Pick<RunDeps, 'engine'>): Promise<Map<st
 }
 
 /** The app's own container as the engine shows it now (one list call filtered to the app). */
-export async function observeApp(deps: Pick<RunDeps, 'engine'>, record: AppRecord): Promise<ContainerState | undefined> {
+export async function observeApp(
+  deps: Pick<RunDeps, 'engine'>,
+  record: AppRecord,
+): Promise<ContainerState | undefined> {
   const states = await deps.engine.listContainerStates([`${LABEL.app}=${record.name}`]);
   return appContainer(record.name, record.status.containerId, states) ?? (await unlabelledContainer(deps, record));
 }
@@ -48,7 +51,10 @@ export async function observeApp(deps: Pick<RunDeps, 'engine'>, record: AppRecor
  * The container of an app whose container carries no molt label — one adopted with `molt
  * adopt` (created by `podman run` or a Compose tool): by its recorded id, else by the app's name.
  */
-export async function unlabelledContainer(deps: Pick<RunDeps, 'engine'>, record: AppRecord): Promise<ContainerState | undefined> {
+export async function unlabelledContainer(
+  deps: Pick<RunDeps, 'engine'>,
+  record: AppRecord,
+): Promise<ContainerState | undefined> {
   const byId = record.status.containerId ? await deps.engine.inspectState(record.status.containerId) : undefined;
   return byId ?? (await deps.engine.inspectState(record.name));
 }
@@ -60,13 +66,19 @@ export async function convergeLocked(deps: RunDeps, record: AppRecord, wait = fa
   const decision = converge(container, new RunIntents(deps.store).get(record.name));
   switch (decision.action) {
     case 'none': {
-      const detail = container?.running && wait ? await awaitRunning(deps, manifest, container.id, record.status.ip, false) : decision.reason;
+      const detail =
+        container?.running && wait
+          ? await awaitRunning(deps, manifest, container.id, record.status.ip, false)
+          : decision.reason;
       return { ...decision, detail };
     }
     case 'start': {
       deps.log(`starting ${record.name}: ${decision.reason}`);
       await deps.engine.startContainer(container!.id);
-      return { ...decision, detail: `started; ${await awaitRunning(deps, manifest, container!.id, record.status.ip, true)}` };
+      return {
+        ...decision,
+        detail: `started; ${await awaitRunning(deps, manifest, container!.id, record.status.ip, true)}`,
+      };
     }
     case 'recreate':
       return { ...decision, detail: await recreate(deps, record, manifest) };
@@ -82,20 +94,43 @@ async function recreate(deps: RunDeps, record: AppRecord, manifest: AppManifest)
     await deps.engine.startContainer(plan.old.container.id);
     return `started ${plan.old.container.name}`;
   }
-  const op = deps.store.createOperation({ app: record.name, kind: 'install', fromVersion: manifest.spec.version, toVersion: manifest.spec.version, plan: { ...plan, warnings: ['recreated: the container was gone'] }, state: initialState('install') });
+  const op = deps.store.createOperation({
+    app: record.name,
+    kind: 'install',
+    fromVersion: manifest.spec.version,
+    toVersion: manifest.spec.version,
+    plan: { ...plan, warnings: ['recreated: the container was gone'] },
+    state: initialState('install'),
+  });
   const done = await runOperation(deps, op);
   if (done.state.phase !== 'Succeeded') {
     const cause = 'cause' in done.state ? done.state.cause : undefined;
-    throw new NotReadyError('ContainerExited', `recreating ${record.name} failed: ${cause?.message ?? done.state.phase}`, cause?.hint ?? 'See `molt history` for the steps.');
+    throw new NotReadyError(
+      'ContainerExited',
+      `recreating ${record.name} failed: ${cause?.message ?? done.state.phase}`,
+      cause?.hint ?? 'See `molt history` for the steps.',
+    );
   }
   return `recreated at ${done.facts.ip ?? '?'} (operation ${op.id})`;
 }
 
 /** Waits for the startup probe (a fresh start: also minReadySeconds), then the healthcheck when there is one. */
-async function awaitRunning(deps: RunDeps, manifest: AppManifest, id: string, ip: string | undefined, fresh: boolean): Promise<string> {
+async function awaitRunning(
+  deps: RunDeps,
+  manifest: AppManifest,
+  id: string,
+  ip: string | undefined,
+  fresh: boolean,
+): Promise<string> {
   const { spec } = manifest;
   const address = ip ?? Object.values((await deps.engine.inspectContainer(id))?.networks ?? {})[0] ?? '';
-  const ready = await awaitReady(deps.engine, { containerId: id, ip: address, probe: spec.probes.startup, minReadySeconds: fresh ? spec.minReadySeconds : 0, signal: deps.signal });
+  const ready = await awaitReady(deps.engine, {
+    containerId: id,
+    ip: address,
+    probe: spec.probes.startup,
+    minReadySeconds: fresh ? spec.minReadySeconds : 0,
+    signal: deps.signal,
+  });
   if (!spec.healthcheck) return ready;
   return `${ready}; ${await awaitHealthy(deps.engine, id, address, spec.healthcheck, deps.signal)}`;
 }
@@ -147,7 +182,10 @@ export interface UpResult {
 export class DependencyCycleError extends MoltError {
   readonly code = 'DependencyCycle';
   constructor(cycle: string[]) {
-    super(`spec.dependsOn of the installed apps forms a cycle: ${cycle.join(' → ')}; molt up started nothing`, `Remove one of these dependencies (apply the app's manifest without it), then run \`molt up\` again.`);
+    super(
+      `spec.dependsOn of the installed apps forms a cycle: ${cycle.join(' → ')}; molt up started nothing`,
+      `Remove one of these dependencies (apply the app's manifest without it), then run \`molt up\` again.`,
+    );
   }
 }
 
@@ -177,22 +215,37 @@ export async function upApps(deps: RunDeps, report: (r: UpResult) => void): Prom
     results.set(r.app, r);
     report(r);
   };
-  for (const b of blocked) done({ app: b.name, outcome: 'skipped', detail: `depends on "${b.missing}", which is not an installed app` });
+  for (const b of blocked)
+    done({ app: b.name, outcome: 'skipped', detail: `depends on "${b.missing}", which is not an installed app` });
   const intents = new RunIntents(deps.store);
   for (const name of order) {
     const record = records.get(name)!;
-    const waiting = (record.manifest?.spec.dependsOn ?? []).map((d) => results.get(d)).find((r) => r && !['running', 'started', 'recreated'].includes(r.outcome));
+    const waiting = (record.manifest?.spec.dependsOn ?? [])
+      .map((d) => results.get(d))
+      .find((r) => r && !['running', 'started', 'recreated'].includes(r.outcome));
     if (waiting) {
-      done({ app: name, outcome: 'skipped', detail: `not started: its dependency ${waiting.app} is ${waiting.outcome === 'stopped' ? 'stopped on purpose' : 'not running'}` });
+      done({
+        app: name,
+        outcome: 'skipped',
+        detail: `not started: its dependency ${waiting.app} is ${waiting.outcome === 'stopped' ? 'stopped on purpose' : 'not running'}`,
+      });
       continue;
     }
     if (intents.get(name)?.desired === 'stopped') {
-      done({ app: name, outcome: 'stopped', detail: 'stopped on purpose with `molt stop`; left stopped (`molt start` runs it)' });
+      done({
+        app: name,
+        outcome: 'stopped',
+        detail: 'stopped on purpose with `molt stop`; left stopped (`molt start` runs it)',
+      });
       continue;
     }
     try {
       const c = await withLock(deps, name, 'molt up', () => convergeLocked(deps, deps.store.getApp(name)!, true));
-      done({ app: name, outcome: c.action === 'none' ? 'running' : c.action === 'start' ? 'started' : 'recreated', detail: c.detail });
+      done({
+        app: name,
+        outcome: c.action === 'none' ? 'running' : c.action === 'start' ? 'started' : 'recreated',
+        detail: c.detail,
+      });
     } catch (e) {
       done({ app: name, outcome: 'failed', detail: e instanceof MoltError ? `${e.code}: ${e.message}` : String(e) });
     }
@@ -208,7 +261,9 @@ async function recoverAll(deps: RunDeps): Promise<void> {
       const said = await fn();
       if (said) deps.log(`app/${name}: ${said}`);
     } catch (e) {
-      deps.log(`app/${name}: could not finish its interrupted operation: ${e instanceof MoltError ? `${e.code}: ${e.message}` : String(e)}`);
+      deps.log(
+        `app/${name}: could not finish its interrupted operation: ${e instanceof MoltError ? `${e.code}: ${e.message}` : String(e)}`,
+      );
     }
   };
   for (const app of new ReleaseStore(deps.store).listApps()) {

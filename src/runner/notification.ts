@@ -8,7 +8,10 @@ import type { ContainerEngine } from '../engines/types.ts';
 import { readFirstEntry } from './tar.ts';
 
 /** The notification text the new image declares, or undefined (none, or the image is not here). */
-export async function readUpgradeNotification(engine: ContainerEngine, manifest: AppManifest): Promise<string | undefined> {
+export async function readUpgradeNotification(
+  engine: ContainerEngine,
+  manifest: AppManifest,
+): Promise<string | undefined> {
   const image = await engine.inspectImage(manifest.spec.image);
   if (!image) return undefined;
   const path = declaredScripts(manifest, image.labels).notification;

@@ -16,12 +16,21 @@ export interface ProbeAttempt {
 }
 
 /** Runs one probe attempt against a running container at `ip`. */
-export async function probeOnce(engine: ContainerEngine, containerId: string, ip: string, probe: ProbeSpec, signal: AbortSignal): Promise<ProbeAttempt> {
+export async function probeOnce(
+  engine: ContainerEngine,
+  containerId: string,
+  ip: string,
+  probe: ProbeSpec,
+  signal: AbortSignal,
+): Promise<ProbeAttempt> {
   const timeout = AbortSignal.any([signal, AbortSignal.timeout(probe.timeoutSeconds * 1000)]);
   try {
     if (probe.exec) {
       const r = await engine.exec(containerId, probe.exec, { signal: timeout });
-      return { ok: r.exitCode === 0, detail: `exec ${JSON.stringify(probe.exec)} exited ${r.exitCode}${r.stderr ? `: ${r.stderr.trim().slice(-200)}` : ''}` };
+      return {
+        ok: r.exitCode === 0,
+        detail: `exec ${JSON.stringify(probe.exec)} exited ${r.exitCode}${r.stderr ? `: ${r.stderr.trim().slice(-200)}` : ''}`,
+      };
     }
     if (probe.tcp) return await tcpProbe(ip, probe.tcp.port, timeout);
     if (probe.http) {
@@ -83,12 +92,17 @@ export async function awaitReady(engine: ContainerEngine, wait: ReadinessWait): 
   let failures = 0;
   let last: ProbeAttempt | undefined;
   for (;;) {
-    if (wait.signal.aborted) throw wait.signal.reason instanceof Error ? wait.signal.reason : new InterruptedError('Interrupted', 'interrupted');
+    if (wait.signal.aborted)
+      throw wait.signal.reason instanceof Error
+        ? wait.signal.reason
+        : new InterruptedError('Interrupted', 'interrupted');
     const attemptStarted = Date.now();
     await assertStillRunning(engine, wait.containerId);
     if (!wait.probe) {
       if (Date.now() - started >= wait.minReadySeconds * 1000) return `kept running for ${wait.minReadySeconds}s`;
-      await sleep(Math.min(250, wait.minReadySeconds * 1000), undefined, { signal: wait.signal }).catch(() => undefined);
+      await sleep(Math.min(250, wait.minReadySeconds * 1000), undefined, { signal: wait.signal }).catch(
+        () => undefined,
+      );
       continue;
     }
     last = await probeOnce(engine, wait.containerId, wait.ip, wait.probe, wait.signal);
@@ -98,7 +112,11 @@ export async function awaitReady(engine: ContainerEngine, wait: ReadinessWait): 
       return `startup probe passed after ${((Date.now() - started) / 1000).toFixed(1)}s (${last.detail})`;
     }
     if (++failures >= threshold) {
-      throw new NotReadyError('ProbeFailed', `startup probe failed ${failures} times; last: ${last.detail}`, 'Check the new version\'s logs (`molt history` shows them) and its startup probe in the manifest.');
+      throw new NotReadyError(
+        'ProbeFailed',
+        `startup probe failed ${failures} times; last: ${last.detail}`,
+        "Check the new version's logs (`molt history` shows them) and its startup probe in the manifest.",
+      );
     }
     // Attempts start every periodSeconds (like the kubelet's), not periodSeconds after the last
     // one ended: the failure budget stays threshold × period of time even when the engine is slow.
@@ -109,11 +127,30 @@ export async function awaitReady(engine: ContainerEngine, wait: ReadinessWait): 
 
 async function assertStillRunning(engine: ContainerEngine, id: string): Promise<void> {
   const c = await engine.inspectContainer(id);
-  if (!c) throw new NotReadyError('ContainerExited', `container ${id.slice(0, 12)} disappeared while starting`, 'Something removed the container; check other tools acting on the engine.');
+  if (!c)
+    throw new NotReadyError(
+      'ContainerExited',
+      `container ${id.slice(0, 12)} disappeared while starting`,
+      'Something removed the container; check other tools acting on the engine.',
+    );
   if (c.running) return;
   const logs = await engine.logs(id, 20).catch(() => '');
   const tail = logs.trim() ? `; last output:\n${logs.trim()}` : '';
-  if (c.oomKilled) throw new NotReadyError('ContainerOOMKilled', `the new container was killed for lack of memory (exit ${c.exitCode})${tail}`, 'Give the container more memory or fix its memory use.');
-  const killed = c.exitCode === 137 ? ' — killed by SIGKILL: from outside, or by the kernel\'s out-of-memory killer (the engine does not always report OOM)' : '';
-  throw new NotReadyError('ContainerExited', `the new container exited with code ${c.exitCode} (${c.status})${killed}${tail}`, killed ? 'Check the host\'s kernel log (dmesg) for an out-of-memory kill, and the container\'s memory limit.' : 'Check the command and image of the new version; its output is above.');
+  if (c.oomKilled)
+    throw new NotReadyError(
+      'ContainerOOMKilled',
+      `the new container was killed for lack of memory (exit ${c.exitCode})${tail}`,
+      'Give the container more memory or fix its memory use.',
+    );
+  const killed =
+    c.exitCode === 137
+      ? " — killed by SIGKILL: from outside, or by the kernel's out-of-memory killer (the engine does not always report OOM)"
+      : '';
+  throw new NotReadyError(
+    'ContainerExited',
+    `the new container exited with code ${c.exitCode} (${c.status})${killed}${tail}`,
+    killed
+      ? "Check the host's kernel log (dmesg) for an out-of-memory kill, and the container's memory limit."
+      : 'Check the command and image of the new version; its output is above.',
+  );
 }

@@ -34,9 +34,21 @@ export function publishStatus(store: Store, op: OperationRecord, state: Operatio
     lastUpgrade,
   };
   if (succeeded) {
-    Object.assign(status, { installedVersion: op.toVersion, image: op.plan.manifest.spec.image, containerId: facts.newContainerId, ip: facts.ip, ...(facts.image ? { imageDigest: facts.image.digest } : {}) });
+    Object.assign(status, {
+      installedVersion: op.toVersion,
+      image: op.plan.manifest.spec.image,
+      containerId: facts.newContainerId,
+      ip: facts.ip,
+      ...(facts.image ? { imageDigest: facts.image.digest } : {}),
+    });
   } else if (installed && old) {
-    Object.assign(status, { installedVersion: installed.spec.version, image: installed.spec.image, containerId: facts.recreatedOldId ?? old.container.id, ip: base.ip, ...(base.imageDigest ? { imageDigest: base.imageDigest } : {}) });
+    Object.assign(status, {
+      installedVersion: installed.spec.version,
+      image: installed.spec.image,
+      containerId: facts.recreatedOldId ?? old.container.id,
+      ip: base.ip,
+      ...(base.imageDigest ? { imageDigest: base.imageDigest } : {}),
+    });
   }
   store.saveApp(op.app, installed, status);
 }

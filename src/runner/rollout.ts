@@ -29,10 +29,17 @@ interface Rollout {
 }
 
 /** Starts a rollout record and returns its context. */
-export function beginRollout(deps: RunDeps, app: ReleaseAppManifest, kind: string, from: string | undefined, to: string): Rollout {
+export function beginRollout(
+  deps: RunDeps,
+  app: ReleaseAppManifest,
+  kind: string,
+  from: string | undefined,
+  to: string,
+): Rollout {
   const rs = deps.store.releases;
   // We hold the app's lock: a rollout still open was cut short by a molt that died.
-  for (const open of rs.listRollouts(app.metadata.name).filter((x) => x.outcome === undefined)) rs.finishRollout(open.id, 'Interrupted');
+  for (const open of rs.listRollouts(app.metadata.name).filter((x) => x.outcome === undefined))
+    rs.finishRollout(open.id, 'Interrupted');
   const all = rs.listRollouts(app.metadata.name);
   let first = all.length;
   while (first > 0 && all[first - 1]?.outcome === 'Interrupted') first--;
@@ -42,12 +49,14 @@ export function beginRollout(deps: RunDeps, app: ReleaseAppManifest, kind: strin
 
 /** Installs or converges every member onto `release`, roles in parallel, ordinals ascending. */
 export async function installMembers(r: Rollout, release: ReleaseManifest): Promise<void> {
-  await Promise.all(r.app.spec.roles.map(async (role) => {
-    for (let ordinal = 0; ordinal < role.members; ordinal++) {
-      if (r.failure) return;
-      await changeMember(r, release, role.name, ordinal, { before: '', after: '', event: 'member-installed' });
-    }
-  }));
+  await Promise.all(
+    r.app.spec.roles.map(async (role) => {
+      for (let ordinal = 0; ordinal < role.members; ordinal++) {
+        if (r.failure) return;
+        await changeMember(r, release, role.name, ordinal, { before: '', after: '', event: 'member-installed' });
+      }
+    }),
+  );
 }
 
 /**
@@ -57,16 +66,27 @@ export async function installMembers(r: Rollout, release: ReleaseManifest): Prom
  */
 export async function upgradeMembers(r: Rollout, to: ReleaseManifest): Promise<boolean> {
   const { partition, maxUnavailable } = r.app.spec.upgradeStrategy;
-  const finished = await Promise.all(r.app.spec.roles.map(async (role) => {
-    const order = rolloutOrder(role.members, partition);
-    for (let i = 0; i < order.length; i += maxUnavailable) {
-      if (r.failure || pauseRequested(r)) return false;
-      await Promise.all(order.slice(i, i + maxUnavailable).map((ordinal) => changeMember(r, to, role.name, ordinal, { before: 'upgrading', after: 'upgraded', event: 'member-upgraded', hook: '--pod_upgraded' })));
-    }
-    if (r.failure || partition > 0) return false;
-    await roleHook(r, to, role.name, '--role_upgraded');
-    return true;
-  }));
+  const finished = await Promise.all(
+    r.app.spec.roles.map(async (role) => {
+      const order = rolloutOrder(role.members, partition);
+      for (let i = 0; i < order.length; i += maxUnavailable) {
+        if (r.failure || pauseRequested(r)) return false;
+        await Promise.all(
+          order.slice(i, i + maxUnavailable).map((ordinal) =>
+            changeMember(r, to, role.name, ordinal, {
+              before: 'upgrading',
+              after: 'upgraded',
+              event: 'member-upgraded',
+              hook: '--pod_upgraded',
+            }),
+          ),
+        );
+      }
+      if (r.failure || partition > 0) return false;
+      await roleHook(r, to, role.name, '--role_upgraded');
+      return true;
+    }),
+  );
   return finished.every(Boolean);
 }
 
@@ -76,17 +96,27 @@ export async function upgradeMembers(r: Rollout, to: ReleaseManifest): Promise<b
  * rolled back from its journal, so `touched` is read from whole members only.
  */
 export async function revertMembers(r: Rollout, to: ReleaseManifest, prev: ReleaseManifest): Promise<void> {
-  await Promise.all(r.app.spec.roles.map(async (role) => {
-    await recoverMembers(r, role.name, role.members);
-    // Touched: members still on `to`, and those a dead molt was reverting (their hook may be owed).
-    const reverting = Array.from({ length: role.members }, (_, i) => i).filter((i) => memberStatus(r, role.name, i) === 'rollingBack');
-    const touched = [...new Set([...membersOn(r, role.name, role.members, to), ...reverting])];
-    for (const ordinal of touched.sort((a, b) => a - b)) {
-      await changeMember(r, prev, role.name, ordinal, { before: 'rollingBack', after: 'rolledBack', event: 'member-reverted', hook: '--pod_reverted', revert: true });
-    }
-    const revertedBefore = r.prior.some((e) => e.event === 'member-reverted' && e.role === role.name);
-    if (touched.length > 0 || revertedBefore) await roleHook(r, prev, role.name, '--role_reverted');
-  }));
+  await Promise.all(
+    r.app.spec.roles.map(async (role) => {
+      await recoverMembers(r, role.name, role.members);
+      // Touched: members still on `to`, and those a dead molt was reverting (their hook may be owed).
+      const reverting = Array.from({ length: role.members }, (_, i) => i).filter(
+        (i) => memberStatus(r, role.name, i) === 'rollingBack',
+      );
+      const touched = [...new Set([...membersOn(r, role.name, role.members, to), ...reverting])];
+      for (const ordinal of touched.sort((a, b) => a - b)) {
+        await changeMember(r, prev, role.name, ordinal, {
+          before: 'rollingBack',
+          after: 'rolledBack',
+          event: 'member-reverted',
+          hook: '--pod_reverted',
+          revert: true,
+        });
+      }
+      const revertedBefore = r.prior.some((e) => e.event === 'member-reverted' && e.role === role.name);
+      if (touched.length > 0 || revertedBefore) await roleHook(r, prev, role.name, '--role_reverted');
+    }),
+  );
 }
 
 /** Calls the lifecycle script of every member with `flag` (cluster_upgraded / cluster_reverted). */
@@ -98,8 +128,12 @@ export async function clusterHook(r: Rollout, release: ReleaseManifest, flag: st
 
 /** The rollout step (core/step-boundaries.ts) of each lifecycle flag. */
 const HOOK_STEPS: Record<string, RolloutStep> = {
-  '--pod_upgraded': 'PodUpgradedHook', '--role_upgraded': 'RoleUpgradedHook', '--cluster_upgraded': 'ClusterUpgradedHook',
-  '--pod_reverted': 'PodRevertedHook', '--role_reverted': 'RoleRevertedHook', '--cluster_reverted': 'ClusterRevertedHook',
+  '--pod_upgraded': 'PodUpgradedHook',
+  '--role_upgraded': 'RoleUpgradedHook',
+  '--cluster_upgraded': 'ClusterUpgradedHook',
+  '--pod_reverted': 'PodRevertedHook',
+  '--role_reverted': 'RoleRevertedHook',
+  '--cluster_reverted': 'ClusterRevertedHook',
 };
 
 /** Finishes or rolls back the in-flight operation of any member of the role (a molt died mid-member). */
@@ -131,7 +165,13 @@ interface MemberChange {
  * Hooks are called at least once: twice only when molt dies while that hook runs (its `call`
  * event journaled, its `hook` event not).
  */
-async function changeMember(r: Rollout, release: ReleaseManifest, role: string, ordinal: number, c: MemberChange): Promise<void> {
+async function changeMember(
+  r: Rollout,
+  release: ReleaseManifest,
+  role: string,
+  ordinal: number,
+  c: MemberChange,
+): Promise<void> {
   // A revert goes back as a rollback (applyApp's 'revert' trigger), so the member's recorded spec stays the release's own.
   const manifest: AppManifest = memberManifest(r.app, release, roleOf(release, role), ordinal);
   const name = manifest.metadata.name;
@@ -171,26 +211,54 @@ async function changeMember(r: Rollout, release: ReleaseManifest, role: string, 
 }
 
 /** One member's pod hook, between its two kill points. */
-async function podHook(r: Rollout, release: ReleaseManifest, role: string, member: string, flag: string): Promise<void> {
+async function podHook(
+  r: Rollout,
+  release: ReleaseManifest,
+  role: string,
+  member: string,
+  flag: string,
+): Promise<void> {
   killPoint(HOOK_STEPS[flag] ?? flag, 'before');
   await memberHook(r, release, role, member, flag);
   killPoint(HOOK_STEPS[flag] ?? flag, 'after');
 }
 
 /** Calls one member's lifecycle script with `flag`; a failure fails the member. */
-async function memberHook(r: Rollout, release: ReleaseManifest, role: string, member: string, flag: string): Promise<void> {
+async function memberHook(
+  r: Rollout,
+  release: ReleaseManifest,
+  role: string,
+  member: string,
+  flag: string,
+): Promise<void> {
   const script = roleOf(release, role).lifecycle;
   if (!script) return;
   if (calledBefore(r, role, member, flag)) {
-    r.rs.event(r.id, `hook${flag.replace('--', ' ')} skipped`, `${member}: ${script} ${flag} was already called by the interrupted rollout`, role, member);
+    r.rs.event(
+      r.id,
+      `hook${flag.replace('--', ' ')} skipped`,
+      `${member}: ${script} ${flag} was already called by the interrupted rollout`,
+      role,
+      member,
+    );
     return;
   }
   const id = r.deps.store.getApp(member)?.status.containerId ?? member;
   // Journaled first: a hook started but never recorded is one a dead molt may have run (re-run calls it again).
   r.rs.event(r.id, `call${flag.replace('--', ' ')}`, `${member}: ${script} ${flag}`, role, member);
   const res = await r.deps.engine.exec(id, [script, flag]);
-  r.rs.event(r.id, `hook${flag.replace('--', ' ')}`, `${member}: ${script} ${flag} exited ${res.exitCode}`, role, member);
-  if (res.exitCode !== 0) throw new MemberFailedError({ code: 'HookFailed', message: `${member}: lifecycle ${flag} exited ${res.exitCode}` }, `lifecycle ${script} ${flag} exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}`);
+  r.rs.event(
+    r.id,
+    `hook${flag.replace('--', ' ')}`,
+    `${member}: ${script} ${flag} exited ${res.exitCode}`,
+    role,
+    member,
+  );
+  if (res.exitCode !== 0)
+    throw new MemberFailedError(
+      { code: 'HookFailed', message: `${member}: lifecycle ${flag} exited ${res.exitCode}` },
+      `lifecycle ${script} ${flag} exited ${res.exitCode}: ${res.stderr.trim().slice(-300)}`,
+    );
 }
 
 /** The role hook of `role`, between its two kill points. */
@@ -206,10 +274,14 @@ async function roleHook(r: Rollout, release: ReleaseManifest, role: string, flag
  */
 async function callHooks(r: Rollout, release: ReleaseManifest, role: string, flag: string): Promise<void> {
   const spec = r.app.spec.roles.find((x) => x.name === role);
-  await Promise.all(Array.from({ length: spec?.members ?? 0 }, (_, ordinal) => {
-    const name = `${r.app.metadata.name}-${role}-${ordinal}`;
-    return memberHook(r, release, role, name, flag).catch((e: unknown) => r.rs.event(r.id, 'hook-failed', `${name}: ${(e as Error).message}`, role, name));
-  }));
+  await Promise.all(
+    Array.from({ length: spec?.members ?? 0 }, (_, ordinal) => {
+      const name = `${r.app.metadata.name}-${role}-${ordinal}`;
+      return memberHook(r, release, role, name, flag).catch((e: unknown) =>
+        r.rs.event(r.id, 'hook-failed', `${name}: ${(e as Error).message}`, role, name),
+      );
+    }),
+  );
 }
 
 /**
@@ -218,14 +290,19 @@ async function callHooks(r: Rollout, release: ReleaseManifest, role: string, fla
  * changing after that: so a re-run calls every hook once.
  */
 function calledBefore(r: Rollout, role: string, member: string, flag: string): boolean {
-  const at = r.prior.findLastIndex((e) => e.event === `hook${flag.replace('--', ' ')}` && e.member === member && / exited 0$/.test(e.message));
+  const at = r.prior.findLastIndex(
+    (e) => e.event === `hook${flag.replace('--', ' ')}` && e.member === member && / exited 0$/.test(e.message),
+  );
   if (at < 0) return false;
-  const inScope = (e: RolloutRecord['events'][number]): boolean => (flag.startsWith('--pod_') ? e.member === member : flag.startsWith('--role_') ? e.role === role : true);
+  const inScope = (e: RolloutRecord['events'][number]): boolean =>
+    flag.startsWith('--pod_') ? e.member === member : flag.startsWith('--role_') ? e.role === role : true;
   return !r.prior.slice(at + 1).some((e) => e.event.endsWith('-started') && inScope(e));
 }
 
 function membersOn(r: Rollout, role: string, members: number, release: ReleaseManifest): number[] {
-  return Array.from({ length: members }, (_, i) => i).filter((i) => memberRelease(r, `${r.app.metadata.name}-${role}-${i}`) === release.metadata.name);
+  return Array.from({ length: members }, (_, i) => i).filter(
+    (i) => memberRelease(r, `${r.app.metadata.name}-${role}-${i}`) === release.metadata.name,
+  );
 }
 
 function memberVersion(r: Rollout, name: string): string | undefined {
@@ -236,13 +313,26 @@ function memberRelease(r: Rollout, name: string): string | undefined {
   return r.deps.store.getApp(name)?.manifest?.metadata.labels[MEMBER_LABEL.release];
 }
 
-function memberFacts(r: Rollout, name: string): { version?: string; ip?: string; container?: string; release?: string } {
+function memberFacts(
+  r: Rollout,
+  name: string,
+): { version?: string; ip?: string; container?: string; release?: string } {
   const rec = r.deps.store.getApp(name);
-  return { version: rec?.manifest?.spec.version, ip: rec?.status.ip, container: rec?.status.containerId, release: rec?.manifest?.metadata.labels[MEMBER_LABEL.release] };
+  return {
+    version: rec?.manifest?.spec.version,
+    ip: rec?.status.ip,
+    container: rec?.status.containerId,
+    release: rec?.manifest?.metadata.labels[MEMBER_LABEL.release],
+  };
 }
 
 function memberStatus(r: Rollout, role: string, ordinal: number): UpgradeStatus {
-  return r.rs.getApp(r.app.metadata.name)?.status.roles.find((x) => x.name === role)?.members.find((m) => m.ordinal === ordinal)?.upgradeStatus ?? '';
+  return (
+    r.rs
+      .getApp(r.app.metadata.name)
+      ?.status.roles.find((x) => x.name === role)
+      ?.members.find((m) => m.ordinal === ordinal)?.upgradeStatus ?? ''
+  );
 }
 
 function setMember(r: Rollout, role: string, ordinal: number, change: Parameters<typeof withMember>[3]): void {

@@ -45,7 +45,15 @@ export async function runOperation(deps: RunDeps, op: OperationRecord): Promise<
     let outcome: Parameters<Store['finishStep']>;
     try {
       const result = await withAttempts(rollingBack ? ROLLBACK_ATTEMPTS : FORWARD_ATTEMPTS, signal, () =>
-        STEPS[current.step]({ engine: deps.engine, op, facts, signal, home: deps.home, store: deps.store, log: (l) => deps.log(`    ${l}`) }),
+        STEPS[current.step]({
+          engine: deps.engine,
+          op,
+          facts,
+          signal,
+          home: deps.home,
+          store: deps.store,
+          log: (l) => deps.log(`    ${l}`),
+        }),
       );
       const message = typeof result === 'string' ? result : result.message;
       outcome = [stepId, 'Completed', message, typeof result === 'string' ? '' : result.output];
@@ -53,7 +61,12 @@ export async function runOperation(deps: RunDeps, op: OperationRecord): Promise<
       state = transition(op.kind, current, { type: 'StepSucceeded' });
     } catch (thrown) {
       const error = toErrorRecord(deps.signal.aborted && !rollingBack ? interruptionOf(deps.signal, thrown) : thrown);
-      outcome = [stepId, 'Failed', `${error.code}: ${error.message}`, thrown instanceof ScriptError ? thrown.output : ''];
+      outcome = [
+        stepId,
+        'Failed',
+        `${error.code}: ${error.message}`,
+        thrown instanceof ScriptError ? thrown.output : '',
+      ];
       deps.log(`  ✗ ${current.step} (${seconds(started)}): ${error.code}: ${error.message}`);
       if (rollingBack) {
         deps.store.transaction(() => {

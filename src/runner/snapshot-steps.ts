@@ -9,8 +9,11 @@ import { appName, manifestOf, requireOld, type StepContext } from './step-contex
 
 /** Saves every named volume of the old container. */
 export async function snapshotVolumes(ctx: StepContext): Promise<string> {
-  if (!manifestOf(ctx).spec.upgrade.snapshotVolumes) return 'volume snapshots are off (spec.upgrade.snapshotVolumes: false)';
-  const volumes = requireOld(ctx).container.mounts.filter((m) => m.type === 'volume').map((m) => m.source);
+  if (!manifestOf(ctx).spec.upgrade.snapshotVolumes)
+    return 'volume snapshots are off (spec.upgrade.snapshotVolumes: false)';
+  const volumes = requireOld(ctx)
+    .container.mounts.filter((m) => m.type === 'volume')
+    .map((m) => m.source);
   if (volumes.length === 0) return 'the app has no volumes';
   const files = new SnapshotFiles(ctx.home);
   const entries = [];
@@ -33,7 +36,11 @@ export async function restoreVolumes(ctx: StepContext): Promise<string> {
   const displaced: string[] = [];
   for (const entry of entries) {
     const mountpoint = await ctx.engine.volumeMountpoint(entry.volume);
-    if (mountpoint === undefined) throw new SnapshotError(`volume ${entry.volume} disappeared; it cannot be restored`, `Recreate it (\`podman volume create ${entry.volume}\`) and run \`molt recover ${appName(ctx)}\`; the snapshot is ${entry.file}.`);
+    if (mountpoint === undefined)
+      throw new SnapshotError(
+        `volume ${entry.volume} disappeared; it cannot be restored`,
+        `Recreate it (\`podman volume create ${entry.volume}\`) and run \`molt recover ${appName(ctx)}\`; the snapshot is ${entry.file}.`,
+      );
     displaced.push(await files.restore(entry, mountpoint));
   }
   ctx.facts.displaced = displaced;
@@ -44,7 +51,9 @@ export async function restoreVolumes(ctx: StepContext): Promise<string> {
 export async function pruneSnapshots(ctx: StepContext): Promise<string> {
   const keep = manifestOf(ctx).spec.upgrade.keepSnapshots;
   const removed = new SnapshotFiles(ctx.home).prune(appName(ctx), keep);
-  return removed.length > 0 ? `removed snapshot sets of operations ${removed.join(', ')} (keeping ${keep})` : `nothing to prune (keeping ${keep})`;
+  return removed.length > 0
+    ? `removed snapshot sets of operations ${removed.join(', ')} (keeping ${keep})`
+    : `nothing to prune (keeping ${keep})`;
 }
 
 function mib(bytes: number): string {

@@ -54,4 +54,3 @@ export function requireIp(ctx: StepContext): string {
   if (!ctx.facts.ip) throw new Error('internal: no IP chosen before CreateNew');
   return ctx.facts.ip;
 }
-

@@ -18,7 +18,16 @@ import { monitorNew } from './monitor-step.ts';
 import { createInherited, pinOldNetworks, prepareInherited, recreateFromDefinition } from './inherit-steps.ts';
 import { inputsKey, putFiles, readInputs, withDigest } from './host-inputs.ts';
 import { imageDigest } from './image-digest.ts';
-import { appName, findNew, manifestOf, oldInstance, requireIp, requireOld, type Step, type StepContext } from './step-context.ts';
+import {
+  appName,
+  findNew,
+  manifestOf,
+  oldInstance,
+  requireIp,
+  requireOld,
+  type Step,
+  type StepContext,
+} from './step-context.ts';
 
 /** The default subnet of a network molt creates. */
 export const DEFAULT_SUBNET = '10.90.0.0/24';
@@ -45,7 +54,8 @@ async function prepareResources(ctx: StepContext): Promise<string> {
   const existing = await ctx.engine.inspectNetwork(net.name);
   if (!existing) await ctx.engine.createNetwork(net.name, net.subnet ?? DEFAULT_SUBNET);
   for (const v of namedVolumes(spec.volumes)) {
-    if (!(await ctx.engine.volumeExists(v.name))) await ctx.engine.createVolume(v.name, { [LABEL.app]: metadata.name, [LABEL.managed]: 'true' });
+    if (!(await ctx.engine.volumeExists(v.name)))
+      await ctx.engine.createVolume(v.name, { [LABEL.app]: metadata.name, [LABEL.managed]: 'true' });
   }
   ctx.facts.ip ??= await chooseIp(ctx);
   return `network ${net.name}${existing ? '' : ' (created)'}, ${spec.volumes.length} volume(s), IP ${ctx.facts.ip}`;
@@ -62,7 +72,8 @@ async function chooseIp(ctx: StepContext): Promise<string> {
   const old = ctx.op.plan.old?.container;
   const wanted = net.ipv4 || old?.requestedIps[net.name] || old?.networks[net.name] || ctx.op.plan.ip;
   if (wanted) {
-    if (!ctx.store.reserveIp(net.name, app, [wanted])) throw new NoFreeAddressError(net.name, `${wanted} is reserved by another app`);
+    if (!ctx.store.reserveIp(net.name, app, [wanted]))
+      throw new NoFreeAddressError(net.name, `${wanted} is reserved by another app`);
     return wanted;
   }
   const subnets = (await ctx.engine.inspectNetwork(net.name))?.subnets ?? [net.subnet ?? DEFAULT_SUBNET];
@@ -102,7 +113,12 @@ async function renameOld(ctx: StepContext): Promise<string> {
   const old = requireOld(ctx);
   const target = parkedName(appName(ctx));
   const now = await ctx.engine.inspectContainer(old.container.id);
-  if (!now) throw new NotReadyError('ContainerExited', `the old container ${old.container.id.slice(0, 12)} disappeared`, 'Something removed it outside molt; the rollback will recreate it.');
+  if (!now)
+    throw new NotReadyError(
+      'ContainerExited',
+      `the old container ${old.container.id.slice(0, 12)} disappeared`,
+      'Something removed it outside molt; the rollback will recreate it.',
+    );
   if (now.name === target) return `already parked as ${target}`;
   await ctx.engine.renameContainer(old.container.id, target);
   return `parked as ${target}`;
@@ -145,7 +161,12 @@ async function existingNew(ctx: StepContext): Promise<string | undefined> {
 
 async function startNew(ctx: StepContext): Promise<string> {
   const id = ctx.facts.newContainerId ?? (await findNew(ctx));
-  if (!id) throw new NotReadyError('ContainerExited', 'the new container was not found', 'Re-run the command; the operation will recreate it.');
+  if (!id)
+    throw new NotReadyError(
+      'ContainerExited',
+      'the new container was not found',
+      'Re-run the command; the operation will recreate it.',
+    );
   await ctx.engine.startContainer(id);
   return `started ${id.slice(0, 12)}`;
 }
@@ -160,7 +181,9 @@ async function awaitNewReady(ctx: StepContext): Promise<string> {
     failureThreshold: ctx.op.kind === 'upgrade' ? upgradeFailureThreshold(spec, spec.probes.startup) : undefined,
     minReadySeconds: spec.minReadySeconds,
     signal: ctx.signal,
-    onAttempt: (a, n) => { if (!a.ok) ctx.log(`probe attempt ${n}: ${a.detail}`); },
+    onAttempt: (a, n) => {
+      if (!a.ok) ctx.log(`probe attempt ${n}: ${a.detail}`);
+    },
   });
   ctx.facts.newReady = true;
   return passed;
@@ -180,7 +203,11 @@ async function removeNew(ctx: StepContext): Promise<string> {
   // A graceful stop protects data the container keeps. There is none to protect when the
   // volumes are about to be restored from their snapshots, or when the container never became
   // ready: it is killed rather than waited for (its stopTimeoutSeconds) while the app is down.
-  const why = !ctx.facts.newReady ? 'it never became ready' : (ctx.facts.snapshots?.length ?? 0) > 0 ? 'its volumes are restored from their snapshots' : undefined;
+  const why = !ctx.facts.newReady
+    ? 'it never became ready'
+    : (ctx.facts.snapshots?.length ?? 0) > 0
+      ? 'its volumes are restored from their snapshots'
+      : undefined;
   await ctx.engine.removeContainer(id, { kill: why !== undefined });
   return `removed the new container ${id.slice(0, 12)}${why ? ` (killed: ${why})` : ''}`;
 }
@@ -202,7 +229,8 @@ async function startOld(ctx: StepContext): Promise<string> {
   if (!old.wasRunning) return 'the old container was not running before; left stopped';
   const id = await currentOldId(ctx);
   // Its addresses and MAC pinned again (StopOld may have been cut half-way through pinning them).
-  if (ctx.op.plan.inherit && !ctx.facts.recreatedOldId && !(await ctx.engine.inspectContainer(id))?.running) await pinOldNetworks(ctx, id);
+  if (ctx.op.plan.inherit && !ctx.facts.recreatedOldId && !(await ctx.engine.inspectContainer(id))?.running)
+    await pinOldNetworks(ctx, id);
   await ctx.engine.startContainer(id);
   return `started ${id.slice(0, 12)}`;
 }
@@ -211,8 +239,15 @@ async function awaitOld(ctx: StepContext): Promise<string> {
   const old = requireOld(ctx);
   if (!old.wasRunning) return 'nothing to wait for';
   const previous = ctx.op.plan.previous?.spec;
-  const ip = old.container.requestedIps[manifestOf(ctx).spec.network.name] ?? Object.values(old.container.networks)[0] ?? '';
-  return awaitReady(ctx.engine, { containerId: await currentOldId(ctx), ip, probe: previous?.probes.startup, minReadySeconds: Math.min(previous?.minReadySeconds ?? 1, 2), signal: new AbortController().signal });
+  const ip =
+    old.container.requestedIps[manifestOf(ctx).spec.network.name] ?? Object.values(old.container.networks)[0] ?? '';
+  return awaitReady(ctx.engine, {
+    containerId: await currentOldId(ctx),
+    ip,
+    probe: previous?.probes.startup,
+    minReadySeconds: Math.min(previous?.minReadySeconds ?? 1, 2),
+    signal: new AbortController().signal,
+  });
 }
 
 /** Recreates the old container from its journaled observation (used only if it vanished). */
@@ -226,10 +261,21 @@ async function recreateOld(ctx: StepContext): Promise<string> {
   // The observation never holds a secret's value: read the secrets again from the old manifest's files.
   const previous = ctx.op.plan.previous;
   const inputs = previous ? readInputs(previous.spec) : undefined;
-  const env = { ...Object.fromEntries(container.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])), ...inputs?.secretEnv };
+  const env = {
+    ...Object.fromEntries(container.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
+    ...inputs?.secretEnv,
+  };
   const id = await ctx.engine.createContainer({
-    name: appName(ctx), image: container.imageId || container.image, cmd: container.cmd, entrypoint: container.entrypoint, env,
-    labels: container.labels, ...(inputs && Object.keys(inputs.secretEnv).length ? { secretEnv: Object.keys(inputs.secretEnv) } : {}), mounts: container.mounts.filter((m) => m.type !== 'tmpfs' || !container.settings?.tmpfs.some((t) => t.mountPath === m.destination)),
+    name: appName(ctx),
+    image: container.imageId || container.image,
+    cmd: container.cmd,
+    entrypoint: container.entrypoint,
+    env,
+    labels: container.labels,
+    ...(inputs && Object.keys(inputs.secretEnv).length ? { secretEnv: Object.keys(inputs.secretEnv) } : {}),
+    mounts: container.mounts.filter(
+      (m) => m.type !== 'tmpfs' || !container.settings?.tmpfs.some((t) => t.mountPath === m.destination),
+    ),
     network: { name: network ?? 'molt', ipv4: ip ?? '', ...(ip ? { mac: macForIPv4(ip) } : {}) },
     stopTimeoutSeconds: ctx.op.plan.previous?.spec.stopTimeoutSeconds ?? 10,
     ...(container.user ? { user: container.user } : {}),

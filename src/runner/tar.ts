@@ -14,7 +14,11 @@ export async function tarOf(entries: TarEntry[]): Promise<Buffer> {
   const p = pack();
   for (const e of entries) {
     if (e.content === undefined) p.entry({ name: e.name, type: 'directory', mode: e.mode, uid: 0, gid: 0 });
-    else p.entry({ name: e.name, mode: e.mode, uid: 0, gid: 0 }, typeof e.content === 'string' ? Buffer.from(e.content) : e.content);
+    else
+      p.entry(
+        { name: e.name, mode: e.mode, uid: 0, gid: 0 },
+        typeof e.content === 'string' ? Buffer.from(e.content) : e.content,
+      );
   }
   p.finalize();
   const chunks: Buffer[] = [];

@@ -13,12 +13,16 @@ export function selectableApps(store: Store): SelectableApp[] {
     const labels = a.manifest?.metadata.labels;
     return { name: a.name, labels, kind: labels?.[MEMBER_LABEL.owner] !== undefined ? 'member' : 'app' };
   });
-  for (const r of store.releases.listApps()) apps.push({ name: r.name, labels: r.manifest.metadata.labels, kind: 'release' });
+  for (const r of store.releases.listApps())
+    apps.push({ name: r.name, labels: r.manifest.metadata.labels, kind: 'release' });
   return apps;
 }
 
 /** Undefined for an inline app (or none); else what the app is, as `decideNonInlineTarget` needs it. */
-export function nonInlineKind(store: Store, app: string): { kind: 'member'; owner: string } | { kind: 'release'; release: string } | undefined {
+export function nonInlineKind(
+  store: Store,
+  app: string,
+): { kind: 'member'; owner: string } | { kind: 'release'; release: string } | undefined {
   const release = store.releases.getApp(app);
   if (release) return { kind: 'release', release: release.status.release ?? release.manifest.spec.release };
   const owner = store.getApp(app)?.manifest?.metadata.labels[MEMBER_LABEL.owner];

@@ -18,10 +18,27 @@ function setup(endpoints?: EndpointSpec[]) {
   const mainHome = join(dir, 'control');
   const mainStore = Store.open(mainHome);
   const tasks = new TaskStore(mainStore);
-  if (endpoints) tasks.saveInventory({ apiVersion: 'molt.dev/v1alpha1', kind: 'Inventory', metadata: { name: 'lab', labels: {} }, spec: { endpoints } }, undefined);
+  if (endpoints)
+    tasks.saveInventory(
+      {
+        apiVersion: 'molt.dev/v1alpha1',
+        kind: 'Inventory',
+        metadata: { name: 'lab', labels: {} },
+        spec: { endpoints },
+      },
+      undefined,
+    );
   const task: UpgradeTaskManifest = {
-    apiVersion: 'molt.dev/v1alpha1', kind: 'UpgradeTask', metadata: { name: 't', labels: {} },
-    spec: { target: { app: 'x' }, ...(endpoints ? { inventory: 'lab' } : {}), toVersion: '1.1.0', imageTemplate: '{repository}:{version}', options: { timeout: '10m', retries: 0, concurrency: 1, maxFailureRatio: 0 } },
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'UpgradeTask',
+    metadata: { name: 't', labels: {} },
+    spec: {
+      target: { app: 'x' },
+      ...(endpoints ? { inventory: 'lab' } : {}),
+      toVersion: '1.1.0',
+      imageTemplate: '{repository}:{version}',
+      options: { timeout: '10m', retries: 0, concurrency: 1, maxFailureRatio: 0 },
+    },
   };
   const connectLocal = () => Promise.reject(new Error('not in this test'));
   return { dir, mainHome, mainStore, open: () => openEndpoints({ task, tasks, mainStore, mainHome, connectLocal }) };
@@ -30,21 +47,38 @@ function setup(endpoints?: EndpointSpec[]) {
 test('without an inventory the task has one endpoint: the local engine and the main home', () => {
   const s = setup();
   const set = s.open();
-  assert.deepEqual(set.endpoints.map((e) => [e.name, e.home, e.store === s.mainStore]), [[LOCAL_ENDPOINT, s.mainHome, true]]);
+  assert.deepEqual(
+    set.endpoints.map((e) => [e.name, e.home, e.store === s.mainStore]),
+    [[LOCAL_ENDPOINT, s.mainHome, true]],
+  );
   assert.equal(set.inventory, false);
   set.close();
   s.mainStore.close();
 });
 
 test('inventory endpoints get their own homes, by default under the main home; the main home reuses the main store', () => {
-  const s = setup([{ name: 'a', engine: 'unix:///a.sock' }, { name: 'b', engine: 'tcp://127.0.0.1:1' }]);
+  const s = setup([
+    { name: 'a', engine: 'unix:///a.sock' },
+    { name: 'b', engine: 'tcp://127.0.0.1:1' },
+  ]);
   const set = s.open();
-  assert.deepEqual(set.endpoints.map((e) => e.home), [join(s.mainHome, 'endpoints', 'a'), join(s.mainHome, 'endpoints', 'b')]);
+  assert.deepEqual(
+    set.endpoints.map((e) => e.home),
+    [join(s.mainHome, 'endpoints', 'a'), join(s.mainHome, 'endpoints', 'b')],
+  );
   assert.ok(set.endpoints.every((e) => e.store !== s.mainStore));
   assert.equal(set.inventory, true);
   assert.throws(() => set.get('zz'), EndpointUnusableError);
   set.close();
-  new TaskStore(s.mainStore).saveInventory({ apiVersion: 'molt.dev/v1alpha1', kind: 'Inventory', metadata: { name: 'lab', labels: {} }, spec: { endpoints: [{ name: 'a', engine: 'unix:///a.sock', home: s.mainHome }] } }, undefined);
+  new TaskStore(s.mainStore).saveInventory(
+    {
+      apiVersion: 'molt.dev/v1alpha1',
+      kind: 'Inventory',
+      metadata: { name: 'lab', labels: {} },
+      spec: { endpoints: [{ name: 'a', engine: 'unix:///a.sock', home: s.mainHome }] },
+    },
+    undefined,
+  );
   const reused = s.open();
   assert.equal(reused.endpoints[0]?.store, s.mainStore);
   reused.close();
@@ -52,8 +86,15 @@ test('inventory endpoints get their own homes, by default under the main home; t
 });
 
 test('two endpoints sharing a home are refused: their apps would be targeted twice', () => {
-  const s = setup([{ name: 'a', engine: 'unix:///a.sock', home: '/tmp/x' }, { name: 'b', engine: 'unix:///b.sock', home: '/tmp/x' }]);
-  assert.throws(() => s.open(), (e: unknown) => e instanceof EndpointUnusableError && /endpoint "b": shares its home \/tmp\/x with endpoint "a"/.test(e.message));
+  const s = setup([
+    { name: 'a', engine: 'unix:///a.sock', home: '/tmp/x' },
+    { name: 'b', engine: 'unix:///b.sock', home: '/tmp/x' },
+  ]);
+  assert.throws(
+    () => s.open(),
+    (e: unknown) =>
+      e instanceof EndpointUnusableError && /endpoint "b": shares its home \/tmp\/x with endpoint "a"/.test(e.message),
+  );
   s.mainStore.close();
 });
 
@@ -70,7 +111,28 @@ test('an endpoint that does not answer fails when its engine is asked for, and i
 test('a task naming a missing inventory is refused', () => {
   const s = setup();
   const tasks = new TaskStore(s.mainStore);
-  const task: UpgradeTaskManifest = { apiVersion: 'molt.dev/v1alpha1', kind: 'UpgradeTask', metadata: { name: 't', labels: {} }, spec: { target: { app: 'x' }, inventory: 'gone', toVersion: '1', imageTemplate: '{repository}:{version}', options: { timeout: 1, retries: 0, concurrency: 1, maxFailureRatio: 0 } } };
-  assert.throws(() => openEndpoints({ task, tasks, mainStore: s.mainStore, mainHome: s.mainHome, connectLocal: () => Promise.reject(new Error('x')) }), InventoryNotFoundError);
+  const task: UpgradeTaskManifest = {
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'UpgradeTask',
+    metadata: { name: 't', labels: {} },
+    spec: {
+      target: { app: 'x' },
+      inventory: 'gone',
+      toVersion: '1',
+      imageTemplate: '{repository}:{version}',
+      options: { timeout: 1, retries: 0, concurrency: 1, maxFailureRatio: 0 },
+    },
+  };
+  assert.throws(
+    () =>
+      openEndpoints({
+        task,
+        tasks,
+        mainStore: s.mainStore,
+        mainHome: s.mainHome,
+        connectLocal: () => Promise.reject(new Error('x')),
+      }),
+    InventoryNotFoundError,
+  );
   s.mainStore.close();
 });

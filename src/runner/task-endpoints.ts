@@ -53,7 +53,11 @@ export interface EndpointOptions {
 export function openEndpoints(o: EndpointOptions): EndpointSet {
   const inventoryName = o.task.spec.inventory;
   if (inventoryName === undefined) {
-    return setOf([{ name: LOCAL_ENDPOINT, home: o.mainHome, store: o.mainStore, engine: once(o.connectLocal) }], false, []);
+    return setOf(
+      [{ name: LOCAL_ENDPOINT, home: o.mainHome, store: o.mainStore, engine: once(o.connectLocal) }],
+      false,
+      [],
+    );
   }
   const inventory = o.tasks.getInventory(inventoryName);
   if (!inventory) throw new InventoryNotFoundError(inventoryName);
@@ -64,7 +68,10 @@ export function openEndpoints(o: EndpointOptions): EndpointSet {
     const other = homes.get(home);
     if (other !== undefined) {
       opened.forEach((s) => s.close());
-      throw new EndpointUnusableError(spec.name, `shares its home ${home} with endpoint "${other}": each host's apps need their own molt home, or they would be targeted twice`);
+      throw new EndpointUnusableError(
+        spec.name,
+        `shares its home ${home} with endpoint "${other}": each host's apps need their own molt home, or they would be targeted twice`,
+      );
     }
     homes.set(home, spec.name);
     let store = o.mainStore;
@@ -104,7 +111,11 @@ async function connectEndpoint(spec: EndpointSpec): Promise<ContainerEngine> {
   try {
     await engine.ping(AbortSignal.timeout(5_000));
   } catch (e) {
-    if (e instanceof EngineUnavailableError) throw new EngineUnavailableError(`endpoint "${spec.name}": ${e.message.replace(/^no container engine answers: /, '')}`, { cause: e });
+    if (e instanceof EngineUnavailableError)
+      throw new EngineUnavailableError(
+        `endpoint "${spec.name}": ${e.message.replace(/^no container engine answers: /, '')}`,
+        { cause: e },
+      );
     throw e;
   }
   return engine;

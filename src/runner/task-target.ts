@@ -8,7 +8,15 @@
 import { InterruptedError, MoltError, toErrorRecord } from '../core/errors.ts';
 import { decideNonInlineTarget, decideTarget, type UpgradeTaskSpec } from '../core/task.ts';
 import { runAttempts } from '../core/task-scheduler.ts';
-import { entryOfStep, outcomeOfOperation, settleEntry, shouldRetry, TASK_PRECHECK_STEP, waitingEntry, type TargetOutcome } from '../core/task-progress.ts';
+import {
+  entryOfStep,
+  outcomeOfOperation,
+  settleEntry,
+  shouldRetry,
+  TASK_PRECHECK_STEP,
+  waitingEntry,
+  type TargetOutcome,
+} from '../core/task-progress.ts';
 import type { Store } from '../store/store.ts';
 import type { TargetRecord, TaskStore } from '../store/task-store.ts';
 import type { OperationRecord } from '../store/types.ts';
@@ -88,7 +96,16 @@ async function attempt(ctx: TargetContext, from: TargetRecord): Promise<TargetRe
   const store = ctx.endpoint.store;
   const now = new Date().toISOString();
   const attempts = from.attempts + 1;
-  let t: TargetRecord = { ...from, phase: 'Running', attempts, baselineOperation: latestOperationId(store, from.app), startTime: from.startTime ?? now, completedTime: undefined, reason: '', message: 'deciding' };
+  let t: TargetRecord = {
+    ...from,
+    phase: 'Running',
+    attempts,
+    baselineOperation: latestOperationId(store, from.app),
+    startTime: from.startTime ?? now,
+    completedTime: undefined,
+    reason: '',
+    message: 'deciding',
+  };
   killPoint('StartTarget', 'before');
   ctx.tasks.saveTarget(ctx.task, t);
   killPoint('StartTarget', 'after');
@@ -102,10 +119,31 @@ async function attempt(ctx: TargetContext, from: TargetRecord): Promise<TargetRe
   t = { ...t, fromVersion: installed?.spec.version, toVersion: ctx.spec.toVersion };
   if (decision.action !== 'upgrade') {
     const skipped = decision.action === 'skip';
-    ctx.tasks.upsertStatus(ctx.task, preKey, settleEntry(pre, at, skipped ? { phase: 'Completed', message: decision.message } : { phase: 'Errored', reason: decision.reason, message: decision.message }));
-    return settle(ctx, t, { phase: skipped ? 'Skipped' : 'Refused', reason: decision.reason, message: decision.message });
+    ctx.tasks.upsertStatus(
+      ctx.task,
+      preKey,
+      settleEntry(
+        pre,
+        at,
+        skipped
+          ? { phase: 'Completed', message: decision.message }
+          : { phase: 'Errored', reason: decision.reason, message: decision.message },
+      ),
+    );
+    return settle(ctx, t, {
+      phase: skipped ? 'Skipped' : 'Refused',
+      reason: decision.reason,
+      message: decision.message,
+    });
   }
-  ctx.tasks.upsertStatus(ctx.task, preKey, settleEntry(pre, at, { phase: 'Completed', message: [decision.message, ...decision.warnings.map((w) => `WARNING: ${w}`)].join('; ') }));
+  ctx.tasks.upsertStatus(
+    ctx.task,
+    preKey,
+    settleEntry(pre, at, {
+      phase: 'Completed',
+      message: [decision.message, ...decision.warnings.map((w) => `WARNING: ${w}`)].join('; '),
+    }),
+  );
   t = { ...t, message: `upgrading ${decision.message}` };
   ctx.tasks.saveTarget(ctx.task, t);
   return settle(ctx, t, await act(ctx, t, (deps) => applyApp(deps, decision.manifest).then(() => undefined)));
@@ -130,18 +168,34 @@ async function resumeTarget(ctx: TargetContext, t: TargetRecord): Promise<Target
  * the outcome from the journal. Errors thrown by `work` (busy app, engine down, a rollback
  * that could not finish) become outcomes too.
  */
-async function act(ctx: TargetContext, t: TargetRecord, work: (deps: RunDeps) => Promise<void>): Promise<TargetOutcome & { operation?: number }> {
+async function act(
+  ctx: TargetContext,
+  t: TargetRecord,
+  work: (deps: RunDeps) => Promise<void>,
+): Promise<TargetOutcome & { operation?: number }> {
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(ctx.signal.reason);
   if (ctx.signal.aborted) onAbort();
   else ctx.signal.addEventListener('abort', onAbort, { once: true });
-  const deadline = setTimeout(() => controller.abort(new InterruptedError('Timeout', `not done within ${ctx.timeoutSeconds}s (spec.options.timeout)`)), ctx.timeoutSeconds * 1000);
+  const deadline = setTimeout(
+    () =>
+      controller.abort(
+        new InterruptedError('Timeout', `not done within ${ctx.timeoutSeconds}s (spec.options.timeout)`),
+      ),
+    ctx.timeoutSeconds * 1000,
+  );
   const seen = new Map<string, string>();
   const store = observeSteps(ctx.endpoint.store, () => syncSteps(ctx, t, seen));
   let thrown: unknown;
   try {
     const engine = await ctx.endpoint.engine();
-    await work({ engine, store, home: ctx.endpoint.home, signal: controller.signal, log: (line) => ctx.log(`[${t.target}] ${line}`) });
+    await work({
+      engine,
+      store,
+      home: ctx.endpoint.home,
+      signal: controller.signal,
+      log: (line) => ctx.log(`[${t.target}] ${line}`),
+    });
   } catch (e) {
     thrown = e;
   } finally {
@@ -157,17 +211,34 @@ function outcomeFromJournal(store: Store, t: TargetRecord, thrown: unknown): Tar
   const last = operationsAfter(store, t).at(-1);
   const error = thrown === undefined ? undefined : toErrorRecord(thrown);
   if (!last) {
-    if (!error) return { phase: 'Skipped', reason: 'AlreadyAtTarget', message: 'nothing to do: the app already matched the target' };
-    return { phase: 'Aborted', reason: error.code, message: `${error.message}; nothing was changed${thrown instanceof MoltError ? ` (hint: ${thrown.hint})` : ''}` };
+    if (!error)
+      return {
+        phase: 'Skipped',
+        reason: 'AlreadyAtTarget',
+        message: 'nothing to do: the app already matched the target',
+      };
+    return {
+      phase: 'Aborted',
+      reason: error.code,
+      message: `${error.message}; nothing was changed${thrown instanceof MoltError ? ` (hint: ${thrown.hint})` : ''}`,
+    };
   }
   const outcome = outcomeOfOperation(last.state, last.toVersion);
-  if (last.finishedAt === undefined && error) return { ...outcome, reason: error.code, message: `${error.message}; ${outcome.message}`, operation: last.id };
+  if (last.finishedAt === undefined && error)
+    return { ...outcome, reason: error.code, message: `${error.message}; ${outcome.message}`, operation: last.id };
   return { ...outcome, operation: last.id };
 }
 
 /** Records a settled outcome. */
 function settle(ctx: TargetContext, t: TargetRecord, outcome: TargetOutcome & { operation?: number }): TargetRecord {
-  const done: TargetRecord = { ...t, phase: outcome.phase, reason: outcome.reason, message: outcome.message, completedTime: new Date().toISOString(), ...(outcome.operation !== undefined ? { operation: outcome.operation } : {}) };
+  const done: TargetRecord = {
+    ...t,
+    phase: outcome.phase,
+    reason: outcome.reason,
+    message: outcome.message,
+    completedTime: new Date().toISOString(),
+    ...(outcome.operation !== undefined ? { operation: outcome.operation } : {}),
+  };
   killPoint('SettleTarget', 'before');
   ctx.tasks.saveTarget(ctx.task, done);
   killPoint('SettleTarget', 'after');

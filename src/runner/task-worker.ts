@@ -13,7 +13,14 @@
 import { InterruptedError } from '../core/errors.ts';
 import { schedule } from '../core/task-scheduler.ts';
 import { durationSeconds, selectApps } from '../core/task.ts';
-import { countTargets, failureRatioExceeded, finalPhase, type StopCause, type TargetCounts, type TargetOutcome } from '../core/task-progress.ts';
+import {
+  countTargets,
+  failureRatioExceeded,
+  finalPhase,
+  type StopCause,
+  type TargetCounts,
+  type TargetOutcome,
+} from '../core/task-progress.ts';
 import { TaskNotFoundError } from '../core/task-errors.ts';
 import type { TargetRecord, TaskRecord, TaskRunState, TaskStore } from '../store/task-store.ts';
 import { selectableApps } from './task-apps.ts';
@@ -70,17 +77,32 @@ interface Run {
 async function work(deps: WorkerDeps, task: TaskRecord): Promise<WorkerResult> {
   const name = task.name;
   const run: Run = {
-    deps, task, state: begin(deps, task), targets: new Map(ensureTargets(deps, task).map((t) => [t.target, t])),
-    abort: new AbortController(), cancelRequested: () => deps.tasks.getTask(name)?.cancelRequestedAt !== undefined,
+    deps,
+    task,
+    state: begin(deps, task),
+    targets: new Map(ensureTargets(deps, task).map((t) => [t.target, t])),
+    abort: new AbortController(),
+    cancelRequested: () => deps.tasks.getTask(name)?.cancelRequestedAt !== undefined,
   };
   const stopOrCancel = (): void => {
     if (run.abort.signal.aborted) return;
     const cancel = run.cancelRequested();
-    deps.progress(cancel ? 'cancel requested: rolling back what is in flight; no new targets start' : 'stopping: rolling back what is in flight; run the task again to continue');
-    run.abort.abort(new InterruptedError('Interrupted', cancel ? 'the task was cancelled (molt task cancel)' : 'the task worker was stopped'));
+    deps.progress(
+      cancel
+        ? 'cancel requested: rolling back what is in flight; no new targets start'
+        : 'stopping: rolling back what is in flight; run the task again to continue',
+    );
+    run.abort.abort(
+      new InterruptedError(
+        'Interrupted',
+        cancel ? 'the task was cancelled (molt task cancel)' : 'the task worker was stopped',
+      ),
+    );
   };
   deps.signal.addEventListener('abort', stopOrCancel, { once: true });
-  const watch = setInterval(() => { if (run.cancelRequested()) stopOrCancel(); }, 500);
+  const watch = setInterval(() => {
+    if (run.cancelRequested()) stopOrCancel();
+  }, 500);
   const heartbeat = setInterval(() => deps.progress(`… ${countsLine(counts(run))}`), deps.heartbeatMs ?? 10_000);
   try {
     if (deps.signal.aborted || run.cancelRequested()) stopOrCancel();
@@ -96,11 +118,17 @@ async function work(deps: WorkerDeps, task: TaskRecord): Promise<WorkerResult> {
 /** Marks the task Started (a resumed run counts one more run). */
 function begin(deps: WorkerDeps, task: TaskRecord): TaskRunState {
   const resumed = task.state.phase === 'Started';
-  const state: TaskRunState = resumed ? { ...task.state, runs: task.state.runs + 1 } : { ...task.state, phase: 'Started', startTime: new Date().toISOString(), runs: 1 };
+  const state: TaskRunState = resumed
+    ? { ...task.state, runs: task.state.runs + 1 }
+    : { ...task.state, phase: 'Started', startTime: new Date().toISOString(), runs: 1 };
   killPoint('StartTask', 'before');
   deps.tasks.saveState(task.name, state);
   killPoint('StartTask', 'after');
-  deps.progress(resumed ? `task/${task.name}: resuming (run ${state.runs}); a previous worker stopped before finishing` : `task/${task.name}: started`);
+  deps.progress(
+    resumed
+      ? `task/${task.name}: resuming (run ${state.runs}); a previous worker stopped before finishing`
+      : `task/${task.name}: started`,
+  );
   return state;
 }
 
@@ -114,15 +142,25 @@ function ensureTargets(deps: WorkerDeps, task: TaskRecord): TargetRecord[] {
     for (const app of selectApps(spec.target, selectableApps(ep.store))) {
       const installed = ep.store.getApp(app)?.manifest?.spec.version;
       records.push({
-        target: deps.endpoints.inventory ? `${ep.name}/${app}` : app, ord: records.length, endpoint: ep.name, app, phase: 'Pending',
-        fromVersion: installed, toVersion: spec.toVersion, reason: '', message: '', attempts: 0,
+        target: deps.endpoints.inventory ? `${ep.name}/${app}` : app,
+        ord: records.length,
+        endpoint: ep.name,
+        app,
+        phase: 'Pending',
+        fromVersion: installed,
+        toVersion: spec.toVersion,
+        reason: '',
+        message: '',
+        attempts: 0,
       });
     }
   }
   killPoint('JournalTargets', 'before');
   deps.tasks.insertTargets(task.name, records);
   killPoint('JournalTargets', 'after');
-  deps.progress(`task/${task.name}: ${records.length} target(s) on ${deps.endpoints.endpoints.map((e) => e.name).join(', ')}`);
+  deps.progress(
+    `task/${task.name}: ${records.length} target(s) on ${deps.endpoints.endpoints.map((e) => e.name).join(', ')}`,
+  );
   return deps.tasks.listTargets(task.name);
 }
 
@@ -136,8 +174,16 @@ function pool(run: Run): Promise<StopCause> {
     failureRatioExceeded: () => failureRatioExceeded(counts(run), spec.options.maxFailureRatio),
     run: (next) => {
       run.targets.set(next.target, { ...next, phase: 'Running' });
-      return runTarget(targetContext(run, next), next)
-        .then((done) => settled(run, done), (e: unknown) => settled(run, { ...next, phase: 'Incomplete', reason: 'Internal', message: String((e as Error)?.message ?? e) }));
+      return runTarget(targetContext(run, next), next).then(
+        (done) => settled(run, done),
+        (e: unknown) =>
+          settled(run, {
+            ...next,
+            phase: 'Incomplete',
+            reason: 'Internal',
+            message: String((e as Error)?.message ?? e),
+          }),
+      );
     },
   });
 }
@@ -145,12 +191,20 @@ function pool(run: Run): Promise<StopCause> {
 function targetContext(run: Run, t: TargetRecord): TargetContext {
   const spec = run.task.manifest.spec;
   return {
-    task: run.task.name, spec, tasks: run.deps.tasks, endpoint: run.deps.endpoints.get(t.endpoint), signal: run.abort.signal,
-    timeoutSeconds: durationSeconds(spec.options.timeout) ?? 600, log: run.deps.log, progress: run.deps.progress,
+    task: run.task.name,
+    spec,
+    tasks: run.deps.tasks,
+    endpoint: run.deps.endpoints.get(t.endpoint),
+    signal: run.abort.signal,
+    timeoutSeconds: durationSeconds(spec.options.timeout) ?? 600,
+    log: run.deps.log,
+    progress: run.deps.progress,
     onRetry: (r: TargetRecord, o: TargetOutcome) => {
       run.state = { ...run.state, retries: run.state.retries + 1 };
       run.deps.tasks.saveState(run.task.name, run.state);
-      run.deps.progress(`${r.target}: ${o.phase} (${o.reason}); trying again (attempt ${r.attempts + 1} of ${1 + spec.options.retries})`);
+      run.deps.progress(
+        `${r.target}: ${o.phase} (${o.reason}); trying again (attempt ${r.attempts + 1} of ${1 + spec.options.retries})`,
+      );
     },
   };
 }
@@ -160,10 +214,15 @@ function settled(run: Run, t: TargetRecord): void {
   run.targets.set(t.target, t);
   const c = counts(run);
   const versions = t.fromVersion && t.toVersion && t.phase !== 'Skipped' ? ` ${t.fromVersion} → ${t.toVersion}` : '';
-  const took = t.startTime && t.completedTime ? ` in ${((Date.parse(t.completedTime) - Date.parse(t.startTime)) / 1000).toFixed(1)}s` : '';
+  const took =
+    t.startTime && t.completedTime
+      ? ` in ${((Date.parse(t.completedTime) - Date.parse(t.startTime)) / 1000).toFixed(1)}s`
+      : '';
   const message = t.message.split('\n')[0] ?? '';
   const detail = t.phase === 'Upgraded' ? '' : `: ${t.reason}${message ? ` — ${message}` : ''}`;
-  run.deps.progress(`[${c.done + c.failed}/${c.total}] ${t.target} ${t.phase}${versions}${took}${detail} · ${countsLine(c)}`);
+  run.deps.progress(
+    `[${c.done + c.failed}/${c.total}] ${t.target} ${t.phase}${versions}${took}${detail} · ${countsLine(c)}`,
+  );
 }
 
 /** Ends the run: a stopped worker leaves the task Started; otherwise the final phase is written. */
@@ -173,12 +232,30 @@ function finish(run: Run, stop: StopCause): WorkerResult {
   const now = new Date().toISOString();
   for (const t of run.targets.values()) {
     let next: TargetRecord | undefined;
-    if (run.abort.signal.aborted && !cancelled && (t.phase === 'RolledBack' || t.phase === 'Aborted') && t.reason === 'Interrupted') {
-      next = { ...t, phase: 'Pending', attempts: Math.max(0, t.attempts - 1), reason: '', message: `${t.phase} when the worker stopped; tried again on the next run`, completedTime: undefined };
+    if (
+      run.abort.signal.aborted &&
+      !cancelled &&
+      (t.phase === 'RolledBack' || t.phase === 'Aborted') &&
+      t.reason === 'Interrupted'
+    ) {
+      next = {
+        ...t,
+        phase: 'Pending',
+        attempts: Math.max(0, t.attempts - 1),
+        reason: '',
+        message: `${t.phase} when the worker stopped; tried again on the next run`,
+        completedTime: undefined,
+      };
     } else if (cancelled && t.reason === 'Interrupted' && (t.phase === 'RolledBack' || t.phase === 'Aborted')) {
       next = { ...t, reason: 'Cancelled' };
     } else if (t.phase === 'Pending' && (cancelled || stop !== undefined)) {
-      next = { ...t, phase: 'NotStarted', reason: cancelled ? 'Cancelled' : (stop ?? ''), message: 'not touched: the task stopped before reaching it', completedTime: now };
+      next = {
+        ...t,
+        phase: 'NotStarted',
+        reason: cancelled ? 'Cancelled' : (stop ?? ''),
+        message: 'not touched: the task stopped before reaching it',
+        completedTime: now,
+      };
     }
     if (next) {
       deps.tasks.saveTarget(task.name, next);
@@ -186,7 +263,9 @@ function finish(run: Run, stop: StopCause): WorkerResult {
     }
   }
   if (run.abort.signal.aborted && !cancelled) {
-    deps.progress(`task/${task.name}: stopped; ${countsLine(counts(run))}; \`molt task run ${task.name}\` continues it`);
+    deps.progress(
+      `task/${task.name}: stopped; ${countsLine(counts(run))}; \`molt task run ${task.name}\` continues it`,
+    );
     return { task: deps.tasks.getTask(task.name) ?? task, stopped: true };
   }
   const final = finalPhase(counts(run), task.manifest.spec.options.maxFailureRatio, cancelled ? 'Cancelled' : stop);

@@ -46,23 +46,37 @@ export class ReleaseStore {
   }
 
   getRelease(name: string): ReleaseManifest | undefined {
-    const row = this.#store.prepare('SELECT manifest FROM releases WHERE name = ?').get(name) as { manifest: string } | undefined;
+    const row = this.#store.prepare('SELECT manifest FROM releases WHERE name = ?').get(name) as
+      | { manifest: string }
+      | undefined;
     return row && (JSON.parse(row.manifest) as ReleaseManifest);
   }
 
   listReleases(): ReleaseManifest[] {
-    return (this.#store.prepare('SELECT manifest FROM releases ORDER BY name').all() as { manifest: string }[]).map((r) => JSON.parse(r.manifest) as ReleaseManifest);
+    return (this.#store.prepare('SELECT manifest FROM releases ORDER BY name').all() as { manifest: string }[]).map(
+      (r) => JSON.parse(r.manifest) as ReleaseManifest,
+    );
   }
 
   saveRelease(release: ReleaseManifest): void {
     const now = new Date().toISOString();
-    this.#store.prepare('INSERT INTO releases (name, manifest, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, updated_at = excluded.updated_at')
+    this.#store
+      .prepare(
+        'INSERT INTO releases (name, manifest, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, updated_at = excluded.updated_at',
+      )
       .run(release.metadata.name, JSON.stringify(release), now, now);
   }
 
   /** Apps whose members run `release` (any member, during a rollout too). */
   appsUsing(release: string): string[] {
-    return this.listApps().filter((a) => a.manifest.spec.release === release || a.status.release === release || a.status.upgradeInfo?.prevRelease === release).map((a) => a.name);
+    return this.listApps()
+      .filter(
+        (a) =>
+          a.manifest.spec.release === release ||
+          a.status.release === release ||
+          a.status.upgradeInfo?.prevRelease === release,
+      )
+      .map((a) => a.name);
   }
 
   getApp(name: string): ReleaseAppRecord | undefined {
@@ -76,7 +90,10 @@ export class ReleaseStore {
 
   saveApp(manifest: ReleaseAppManifest, status: ReleaseAppStatus): void {
     const now = new Date().toISOString();
-    this.#store.prepare('INSERT INTO release_apps (name, manifest, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, status = excluded.status, updated_at = excluded.updated_at')
+    this.#store
+      .prepare(
+        'INSERT INTO release_apps (name, manifest, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, status = excluded.status, updated_at = excluded.updated_at',
+      )
       .run(manifest.metadata.name, JSON.stringify(manifest), JSON.stringify(status), now, now);
   }
 
@@ -85,44 +102,91 @@ export class ReleaseStore {
     const app = this.getApp(name);
     if (!app) throw new Error(`internal: release app ${name} vanished`);
     const next = change(app.status);
-    this.#store.prepare('UPDATE release_apps SET status = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(next), new Date().toISOString(), name);
+    this.#store
+      .prepare('UPDATE release_apps SET status = ?, updated_at = ? WHERE name = ?')
+      .run(JSON.stringify(next), new Date().toISOString(), name);
     return next;
   }
 
   deleteApp(name: string): void {
     this.#store.transaction(() => {
-      this.#store.prepare('DELETE FROM rollout_events WHERE rollout_id IN (SELECT id FROM rollouts WHERE app = ?)').run(name);
+      this.#store
+        .prepare('DELETE FROM rollout_events WHERE rollout_id IN (SELECT id FROM rollouts WHERE app = ?)')
+        .run(name);
       this.#store.prepare('DELETE FROM rollouts WHERE app = ?').run(name);
       this.#store.prepare('DELETE FROM release_apps WHERE name = ?').run(name);
     });
   }
 
   startRollout(app: string, kind: string, fromRelease: string | undefined, toRelease: string): number {
-    const r = this.#store.prepare('INSERT INTO rollouts (app, kind, from_release, to_release, started_at) VALUES (?, ?, ?, ?, ?)').run(app, kind, fromRelease ?? null, toRelease, new Date().toISOString());
+    const r = this.#store
+      .prepare('INSERT INTO rollouts (app, kind, from_release, to_release, started_at) VALUES (?, ?, ?, ?, ?)')
+      .run(app, kind, fromRelease ?? null, toRelease, new Date().toISOString());
     return Number(r.lastInsertRowid);
   }
 
   finishRollout(id: number, outcome: string): void {
-    this.#store.prepare('UPDATE rollouts SET outcome = ?, finished_at = ? WHERE id = ?').run(outcome, new Date().toISOString(), id);
+    this.#store
+      .prepare('UPDATE rollouts SET outcome = ?, finished_at = ? WHERE id = ?')
+      .run(outcome, new Date().toISOString(), id);
   }
 
   event(rollout: number, event: string, message: string, role?: string, member?: string): void {
-    this.#store.prepare('INSERT INTO rollout_events (rollout_id, at, role, member, event, message) VALUES (?, ?, ?, ?, ?, ?)').run(rollout, new Date().toISOString(), role ?? null, member ?? null, event, message);
+    this.#store
+      .prepare('INSERT INTO rollout_events (rollout_id, at, role, member, event, message) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(rollout, new Date().toISOString(), role ?? null, member ?? null, event, message);
   }
 
   listRollouts(app: string): RolloutRecord[] {
-    const rows = this.#store.prepare('SELECT * FROM rollouts WHERE app = ? ORDER BY id').all(app) as unknown as RawRollout[];
+    const rows = this.#store
+      .prepare('SELECT * FROM rollouts WHERE app = ? ORDER BY id')
+      .all(app) as unknown as RawRollout[];
     return rows.map((r) => ({
-      id: r.id, app: r.app, kind: r.kind, fromRelease: r.from_release ?? undefined, toRelease: r.to_release, outcome: r.outcome ?? undefined, startedAt: r.started_at, finishedAt: r.finished_at ?? undefined,
-      events: (this.#store.prepare('SELECT at, role, member, event, message FROM rollout_events WHERE rollout_id = ? ORDER BY id').all(r.id) as { at: string; role: string | null; member: string | null; event: string; message: string }[])
-        .map((e) => ({ at: e.at, event: e.event, message: e.message, ...(e.role ? { role: e.role } : {}), ...(e.member ? { member: e.member } : {}) })),
+      id: r.id,
+      app: r.app,
+      kind: r.kind,
+      fromRelease: r.from_release ?? undefined,
+      toRelease: r.to_release,
+      outcome: r.outcome ?? undefined,
+      startedAt: r.started_at,
+      finishedAt: r.finished_at ?? undefined,
+      events: (
+        this.#store
+          .prepare('SELECT at, role, member, event, message FROM rollout_events WHERE rollout_id = ? ORDER BY id')
+          .all(r.id) as { at: string; role: string | null; member: string | null; event: string; message: string }[]
+      ).map((e) => ({
+        at: e.at,
+        event: e.event,
+        message: e.message,
+        ...(e.role ? { role: e.role } : {}),
+        ...(e.member ? { member: e.member } : {}),
+      })),
     }));
   }
 }
 
-interface RawApp { name: string; manifest: string; status: string; created_at: string }
-interface RawRollout { id: number; app: string; kind: string; from_release: string | null; to_release: string; outcome: string | null; started_at: string; finished_at: string | null }
+interface RawApp {
+  name: string;
+  manifest: string;
+  status: string;
+  created_at: string;
+}
+interface RawRollout {
+  id: number;
+  app: string;
+  kind: string;
+  from_release: string | null;
+  to_release: string;
+  outcome: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
 
 function toApp(r: RawApp): ReleaseAppRecord {
-  return { name: r.name, manifest: JSON.parse(r.manifest) as ReleaseAppManifest, status: JSON.parse(r.status) as ReleaseAppStatus, createdAt: r.created_at };
+  return {
+    name: r.name,
+    manifest: JSON.parse(r.manifest) as ReleaseAppManifest,
+    status: JSON.parse(r.status) as ReleaseAppStatus,
+    createdAt: r.created_at,
+  };
 }

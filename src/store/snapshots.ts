@@ -37,13 +37,22 @@ export class SnapshotFiles {
   }
 
   /** Saves the volume at `mountpoint` as `<volume>.tar` of the operation (atomically: .partial, then rename). */
-  async save(app: string, operation: number, volume: string, mountpoint: string, signal?: AbortSignal): Promise<SnapshotEntry> {
+  async save(
+    app: string,
+    operation: number,
+    volume: string,
+    mountpoint: string,
+    signal?: AbortSignal,
+  ): Promise<SnapshotEntry> {
     assertDirectory(mountpoint, volume);
     const dir = this.dir(app, operation);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
     const file = join(dir, `${volume}.tar`);
-    await tar(['--create', '--file', `${file}.partial`, '--directory', mountpoint, '--numeric-owner', '--sparse', '.'], signal);
+    await tar(
+      ['--create', '--file', `${file}.partial`, '--directory', mountpoint, '--numeric-owner', '--sparse', '.'],
+      signal,
+    );
     chmodSync(`${file}.partial`, 0o600);
     renameSync(`${file}.partial`, file);
     return { volume, file, bytes: statSync(file).size };
@@ -58,12 +67,30 @@ export class SnapshotFiles {
     if (!existsSync(entry.file)) throw new SnapshotError(`snapshot ${entry.file} of volume ${entry.volume} is missing`);
     const displaced = entry.file.replace(/\.tar$/, '.displaced.tar');
     if (!existsSync(displaced)) {
-      await tar(['--create', '--file', `${displaced}.partial`, '--directory', mountpoint, '--numeric-owner', '--sparse', '.']);
+      await tar([
+        '--create',
+        '--file',
+        `${displaced}.partial`,
+        '--directory',
+        mountpoint,
+        '--numeric-owner',
+        '--sparse',
+        '.',
+      ]);
       chmodSync(`${displaced}.partial`, 0o600);
       renameSync(`${displaced}.partial`, displaced);
     }
     for (const name of readdirSync(mountpoint)) rmSync(join(mountpoint, name), { recursive: true, force: true });
-    await tar(['--extract', '--file', entry.file, '--directory', mountpoint, '--numeric-owner', '--preserve-permissions', '--same-owner']);
+    await tar([
+      '--extract',
+      '--file',
+      entry.file,
+      '--directory',
+      mountpoint,
+      '--numeric-owner',
+      '--preserve-permissions',
+      '--same-owner',
+    ]);
     return displaced;
   }
 
@@ -100,7 +127,10 @@ export class SnapshotFiles {
 
 function assertDirectory(mountpoint: string, volume: string): void {
   if (!mountpoint || !existsSync(mountpoint) || !statSync(mountpoint).isDirectory()) {
-    throw new SnapshotError(`volume ${volume}'s directory ${mountpoint || '(unknown)'} is not reachable from molt`, 'Volume snapshots need molt on the engine\'s host (a local Podman/Docker). For a remote engine set spec.upgrade.snapshotVolumes: false.');
+    throw new SnapshotError(
+      `volume ${volume}'s directory ${mountpoint || '(unknown)'} is not reachable from molt`,
+      "Volume snapshots need molt on the engine's host (a local Podman/Docker). For a remote engine set spec.upgrade.snapshotVolumes: false.",
+    );
   }
 }
 
@@ -110,6 +140,10 @@ function tar(args: string[], signal?: AbortSignal): Promise<void> {
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.once('error', (e) => reject(new SnapshotError(`tar could not run: ${e.message}`)));
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new SnapshotError(`tar ${args[0]} failed (exit ${code}): ${err.trim().slice(-500)}`))));
+    child.once('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new SnapshotError(`tar ${args[0]} failed (exit ${code}): ${err.trim().slice(-500)}`)),
+    );
   });
 }

@@ -21,7 +21,14 @@ test('the store directory and database are owner-only', () => {
 test('an operation journaled by one process is found in flight by the next', () => {
   const home = freshHome();
   const a = Store.open(home);
-  const op = a.createOperation({ app: 'notes', kind: 'upgrade', fromVersion: '1.0.0', toVersion: '2.0.0', plan: { manifest: appManifest(), trigger: 'apply', warnings: [] }, state: initialState('upgrade') });
+  const op = a.createOperation({
+    app: 'notes',
+    kind: 'upgrade',
+    fromVersion: '1.0.0',
+    toVersion: '2.0.0',
+    plan: { manifest: appManifest(), trigger: 'apply', warnings: [] },
+    state: initialState('upgrade'),
+  });
   a.saveOperationState(op.id, { phase: 'Progressing', step: 'StopOld' }, { ip: '10.90.0.10' }, false);
   const step = a.startStep(op.id, 'StopOld', false);
   a.close();
@@ -41,8 +48,13 @@ test('a lock held by a live process makes others busy; a dead holder is taken ov
   const store = Store.open(home);
   const child = spawn('sleep', ['30']);
   try {
-    store.prepare("INSERT INTO locks (app, pid, host, command, acquired_at) VALUES ('notes', ?, ?, 'molt apply', 'now')").run(child.pid ?? 0, (await import('node:os')).hostname());
-    assert.throws(() => store.lock('notes', 'molt apply'), (e) => e instanceof AppBusyError && /molt apply/.test(e.message));
+    store
+      .prepare("INSERT INTO locks (app, pid, host, command, acquired_at) VALUES ('notes', ?, ?, 'molt apply', 'now')")
+      .run(child.pid ?? 0, (await import('node:os')).hostname());
+    assert.throws(
+      () => store.lock('notes', 'molt apply'),
+      (e) => e instanceof AppBusyError && /molt apply/.test(e.message),
+    );
     assert.match(store.lockHolder('notes') ?? '', new RegExp(`molt apply.*pid ${child.pid}`));
   } finally {
     child.kill('SIGKILL');
@@ -57,7 +69,13 @@ test('a lock held by a live process makes others busy; a dead holder is taken ov
 test('deleting an app removes its operations and steps', () => {
   const store = Store.open(freshHome());
   store.saveApp('notes', appManifest(), { phase: 'Running', conditions: [] });
-  const op = store.createOperation({ app: 'notes', kind: 'install', toVersion: '1.2.3-4', plan: { manifest: appManifest(), trigger: 'apply', warnings: [] }, state: initialState('install') });
+  const op = store.createOperation({
+    app: 'notes',
+    kind: 'install',
+    toVersion: '1.2.3-4',
+    plan: { manifest: appManifest(), trigger: 'apply', warnings: [] },
+    state: initialState('install'),
+  });
   store.startStep(op.id, 'EnsureImage', false);
   store.deleteApp('notes');
   assert.equal(store.getApp('notes'), undefined);

@@ -107,19 +107,34 @@ export class Store {
   createOperation(op: Omit<OperationRecord, 'id' | 'startedAt' | 'finishedAt' | 'facts'>): OperationRecord {
     const startedAt = new Date().toISOString();
     const result = this.#db
-      .prepare('INSERT INTO operations (app, kind, from_version, to_version, plan, state, facts, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(op.app, op.kind, op.fromVersion ?? null, op.toVersion, JSON.stringify(op.plan), JSON.stringify(op.state), '{}', startedAt);
+      .prepare(
+        'INSERT INTO operations (app, kind, from_version, to_version, plan, state, facts, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        op.app,
+        op.kind,
+        op.fromVersion ?? null,
+        op.toVersion,
+        JSON.stringify(op.plan),
+        JSON.stringify(op.state),
+        '{}',
+        startedAt,
+      );
     return { ...op, id: Number(result.lastInsertRowid), facts: {}, startedAt };
   }
 
   /** The app's operation that has not finished, if any. */
   inFlightOperation(app: string): OperationRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM operations WHERE app = ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1').get(app) as RawOperation | undefined;
+    const row = this.#db
+      .prepare('SELECT * FROM operations WHERE app = ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1')
+      .get(app) as RawOperation | undefined;
     return row && toOperation(row);
   }
 
   listOperations(app: string): OperationRecord[] {
-    return (this.#db.prepare('SELECT * FROM operations WHERE app = ? ORDER BY id').all(app) as unknown as RawOperation[]).map(toOperation);
+    return (
+      this.#db.prepare('SELECT * FROM operations WHERE app = ? ORDER BY id').all(app) as unknown as RawOperation[]
+    ).map(toOperation);
   }
 
   /** Journals the operation's next state (and facts learned) before the runner acts on it. */
@@ -147,12 +162,18 @@ export class Store {
   /** Steps left `Started` by a killed process are marked Interrupted. */
   markInterruptedSteps(operationId: number): void {
     this.#db
-      .prepare("UPDATE steps SET phase = 'Interrupted', finished_at = ?, message = 'molt stopped during this step' WHERE operation_id = ? AND phase = 'Started'")
+      .prepare(
+        "UPDATE steps SET phase = 'Interrupted', finished_at = ?, message = 'molt stopped during this step' WHERE operation_id = ? AND phase = 'Started'",
+      )
       .run(new Date().toISOString(), operationId);
   }
 
   listSteps(operationId: number): StepRecord[] {
-    return (this.#db.prepare('SELECT * FROM steps WHERE operation_id = ? ORDER BY id').all(operationId) as unknown as RawStep[]).map(toStep);
+    return (
+      this.#db
+        .prepare('SELECT * FROM steps WHERE operation_id = ? ORDER BY id')
+        .all(operationId) as unknown as RawStep[]
+    ).map(toStep);
   }
 
   // ---- IP reservations ----
@@ -163,11 +184,20 @@ export class Store {
    */
   reserveIp(network: string, app: string, candidates: Iterable<string>): string | undefined {
     return this.transaction(() => {
-      const held = new Map((this.#db.prepare('SELECT ip, app FROM ip_reservations WHERE network = ?').all(network) as { ip: string; app: string }[]).map((r) => [r.ip, r.app]));
+      const held = new Map(
+        (
+          this.#db.prepare('SELECT ip, app FROM ip_reservations WHERE network = ?').all(network) as {
+            ip: string;
+            app: string;
+          }[]
+        ).map((r) => [r.ip, r.app]),
+      );
       for (const ip of candidates) {
         const holder = held.get(ip);
         if (holder !== undefined && holder !== app) continue;
-        this.#db.prepare('INSERT OR REPLACE INTO ip_reservations (network, ip, app) VALUES (?, ?, ?)').run(network, ip, app);
+        this.#db
+          .prepare('INSERT OR REPLACE INTO ip_reservations (network, ip, app) VALUES (?, ?, ?)')
+          .run(network, ip, app);
         return ip;
       }
       return undefined;
@@ -194,8 +224,12 @@ export class Store {
 
   /** Who else holds the app's lock now (a live process other than this one), or undefined when nobody does. */
   lockHolder(app: string): string | undefined {
-    const held = this.#db.prepare('SELECT pid, host, command, acquired_at FROM locks WHERE app = ?').get(app) as RawLock | undefined;
-    return held && held.pid !== process.pid && isAlive(held) ? `\`${held.command}\` (pid ${held.pid} on ${held.host}, since ${held.acquired_at})` : undefined;
+    const held = this.#db.prepare('SELECT pid, host, command, acquired_at FROM locks WHERE app = ?').get(app) as
+      | RawLock
+      | undefined;
+    return held && held.pid !== process.pid && isAlive(held)
+      ? `\`${held.command}\` (pid ${held.pid} on ${held.host}, since ${held.acquired_at})`
+      : undefined;
   }
 
   unlock(app: string): void {
@@ -214,26 +248,77 @@ function isAlive(lock: RawLock): boolean {
   }
 }
 
-interface RawApp { name: string; manifest: string | null; status: string; created_at: string; updated_at: string }
-interface RawOperation {
-  id: number; app: string; kind: OperationKind; from_version: string | null; to_version: string;
-  plan: string; state: string; facts: string; started_at: string; finished_at: string | null;
+interface RawApp {
+  name: string;
+  manifest: string | null;
+  status: string;
+  created_at: string;
+  updated_at: string;
 }
-interface RawStep { id: number; operation_id: number; name: string; rollback: number; phase: StepRecord['phase']; started_at: string; finished_at: string | null; message: string | null; output: string | null }
-interface RawLock { pid: number; host: string; command: string; acquired_at: string }
+interface RawOperation {
+  id: number;
+  app: string;
+  kind: OperationKind;
+  from_version: string | null;
+  to_version: string;
+  plan: string;
+  state: string;
+  facts: string;
+  started_at: string;
+  finished_at: string | null;
+}
+interface RawStep {
+  id: number;
+  operation_id: number;
+  name: string;
+  rollback: number;
+  phase: StepRecord['phase'];
+  started_at: string;
+  finished_at: string | null;
+  message: string | null;
+  output: string | null;
+}
+interface RawLock {
+  pid: number;
+  host: string;
+  command: string;
+  acquired_at: string;
+}
 
 function toApp(r: RawApp): AppRecord {
-  return { name: r.name, manifest: r.manifest ? (JSON.parse(r.manifest) as AppManifest) : undefined, status: JSON.parse(r.status) as AppStatus, createdAt: r.created_at, updatedAt: r.updated_at };
+  return {
+    name: r.name,
+    manifest: r.manifest ? (JSON.parse(r.manifest) as AppManifest) : undefined,
+    status: JSON.parse(r.status) as AppStatus,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
 }
 
 function toOperation(r: RawOperation): OperationRecord {
   return {
-    id: r.id, app: r.app, kind: r.kind, fromVersion: r.from_version ?? undefined, toVersion: r.to_version,
-    plan: JSON.parse(r.plan) as OperationRecord['plan'], state: JSON.parse(r.state) as OperationState,
-    facts: JSON.parse(r.facts) as OperationFacts, startedAt: r.started_at, finishedAt: r.finished_at ?? undefined,
+    id: r.id,
+    app: r.app,
+    kind: r.kind,
+    fromVersion: r.from_version ?? undefined,
+    toVersion: r.to_version,
+    plan: JSON.parse(r.plan) as OperationRecord['plan'],
+    state: JSON.parse(r.state) as OperationState,
+    facts: JSON.parse(r.facts) as OperationFacts,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at ?? undefined,
   };
 }
 
 function toStep(r: RawStep): StepRecord {
-  return { id: r.id, name: r.name, rollback: r.rollback === 1, phase: r.phase, startedAt: r.started_at, finishedAt: r.finished_at ?? undefined, message: r.message ?? '', output: r.output ?? '' };
+  return {
+    id: r.id,
+    name: r.name,
+    rollback: r.rollback === 1,
+    phase: r.phase,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at ?? undefined,
+    message: r.message ?? '',
+    output: r.output ?? '',
+  };
 }

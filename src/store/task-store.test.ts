@@ -18,10 +18,26 @@ const open = () => {
   return { store, tasks: new TaskStore(store) };
 };
 const task = (name = 't1'): UpgradeTaskManifest => ({
-  apiVersion: 'molt.dev/v1alpha1', kind: 'UpgradeTask', metadata: { name, labels: {} },
-  spec: { target: { app: 'a' }, toVersion: '1.1.0', imageTemplate: '{repository}:{version}', options: { timeout: '10m', retries: 0, concurrency: 1, maxFailureRatio: 0 } },
+  apiVersion: 'molt.dev/v1alpha1',
+  kind: 'UpgradeTask',
+  metadata: { name, labels: {} },
+  spec: {
+    target: { app: 'a' },
+    toVersion: '1.1.0',
+    imageTemplate: '{repository}:{version}',
+    options: { timeout: '10m', retries: 0, concurrency: 1, maxFailureRatio: 0 },
+  },
 });
-const target = (name: string, ord: number): TargetRecord => ({ target: name, ord, endpoint: 'local', app: name, phase: 'Pending', reason: '', message: '', attempts: 0 });
+const target = (name: string, ord: number): TargetRecord => ({
+  target: name,
+  ord,
+  endpoint: 'local',
+  app: name,
+  phase: 'Pending',
+  reason: '',
+  message: '',
+  attempts: 0,
+});
 
 test('a task is created Pending, and re-applying its manifest keeps the run state', () => {
   const { store, tasks } = open();
@@ -38,7 +54,10 @@ test('targets are journaled once, in order; a second insert adds nothing', () =>
   tasks.saveTask(task(), undefined);
   tasks.insertTargets('t1', [target('b', 0), target('a', 1)]);
   tasks.insertTargets('t1', [target('b', 0), target('c', 2)]);
-  assert.deepEqual(tasks.listTargets('t1').map((t) => t.target), ['b', 'a', 'c']);
+  assert.deepEqual(
+    tasks.listTargets('t1').map((t) => t.target),
+    ['b', 'a', 'c'],
+  );
   tasks.saveTarget('t1', { ...target('a', 1), phase: 'Upgraded', operation: 7, attempts: 1 });
   assert.deepEqual(tasks.listTargets('t1').find((t) => t.target === 'a')?.operation, 7);
   store.close();
@@ -47,11 +66,22 @@ test('targets are journaled once, in order; a second insert adds nothing', () =>
 test('a Waiting status is replaced in place by its settled form; entries keep their first order', () => {
   const { store, tasks } = open();
   tasks.saveTask(task(), undefined);
-  const w = { target: 'a', step: 'StopOld', startTime: 't0', lastUpdatedAt: 't0', phase: 'Waiting' as const, message: '', reason: '' };
+  const w = {
+    target: 'a',
+    step: 'StopOld',
+    startTime: 't0',
+    lastUpdatedAt: 't0',
+    phase: 'Waiting' as const,
+    message: '',
+    reason: '',
+  };
   tasks.upsertStatus('t1', 'op1:1', w);
   tasks.upsertStatus('t1', 'op1:2', { ...w, step: 'RenameOld' });
   tasks.upsertStatus('t1', 'op1:1', { ...w, phase: 'Completed', lastUpdatedAt: 't1', message: 'stopped' });
-  assert.deepEqual(tasks.listStatuses('t1').map((e) => `${e.step}:${e.phase}`), ['StopOld:Completed', 'RenameOld:Waiting']);
+  assert.deepEqual(
+    tasks.listStatuses('t1').map((e) => `${e.step}:${e.phase}`),
+    ['StopOld:Completed', 'RenameOld:Waiting'],
+  );
   store.close();
 });
 
@@ -60,8 +90,15 @@ test('a second live worker is refused with TaskBusy naming the first; a dead one
   tasks.saveTask(task('busy'), undefined);
   const other = spawn('sh', ['-c', 'sleep 30', 'task', 'busy'], { stdio: 'ignore' });
   try {
-    store.prepare("UPDATE tasks SET worker_pid = ?, worker_host = (SELECT ?), worker_started_at = 'then' WHERE name = 'busy'").run(other.pid ?? 0, (await import('node:os')).hostname());
-    assert.throws(() => tasks.claimWorker('busy', undefined), (e: unknown) => e instanceof TaskBusyError && new RegExp(`pid ${other.pid}`).test(e.message));
+    store
+      .prepare(
+        "UPDATE tasks SET worker_pid = ?, worker_host = (SELECT ?), worker_started_at = 'then' WHERE name = 'busy'",
+      )
+      .run(other.pid ?? 0, (await import('node:os')).hostname());
+    assert.throws(
+      () => tasks.claimWorker('busy', undefined),
+      (e: unknown) => e instanceof TaskBusyError && new RegExp(`pid ${other.pid}`).test(e.message),
+    );
   } finally {
     other.kill('SIGKILL');
     await new Promise((r) => other.once('exit', r));
@@ -80,7 +117,15 @@ test('deleting a task removes its targets and statuses; inventories are kept by 
   tasks.deleteTask('t1');
   assert.equal(tasks.getTask('t1'), undefined);
   assert.deepEqual(tasks.listTargets('t1'), []);
-  tasks.saveInventory({ apiVersion: 'molt.dev/v1alpha1', kind: 'Inventory', metadata: { name: 'lab', labels: {} }, spec: { endpoints: [{ name: 'a', engine: 'unix:///a.sock' }] } }, undefined);
+  tasks.saveInventory(
+    {
+      apiVersion: 'molt.dev/v1alpha1',
+      kind: 'Inventory',
+      metadata: { name: 'lab', labels: {} },
+      spec: { endpoints: [{ name: 'a', engine: 'unix:///a.sock' }] },
+    },
+    undefined,
+  );
   assert.equal(tasks.getInventory('lab')?.manifest.spec.endpoints[0]?.engine, 'unix:///a.sock');
   store.close();
 });

@@ -92,7 +92,8 @@ export class TaskStore {
   saveTask(manifest: UpgradeTaskManifest, file: string | undefined): void {
     const now = new Date().toISOString();
     const state: TaskRunState = { phase: 'Pending', retries: 0, runs: 0 };
-    this.#store.prepare(`INSERT INTO tasks (name, manifest, file, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+    this.#store
+      .prepare(`INSERT INTO tasks (name, manifest, file, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, file = excluded.file, updated_at = excluded.updated_at`)
       .run(manifest.metadata.name, JSON.stringify(manifest), file ?? null, JSON.stringify(state), now, now);
   }
@@ -103,19 +104,24 @@ export class TaskStore {
   }
 
   listTasks(): TaskRecord[] {
-    return (this.#store.prepare('SELECT * FROM tasks ORDER BY created_at, name').all() as unknown as RawTask[]).map(toTask);
+    return (this.#store.prepare('SELECT * FROM tasks ORDER BY created_at, name').all() as unknown as RawTask[]).map(
+      toTask,
+    );
   }
 
   /** Deletes the task with its targets and step statuses. */
   deleteTask(name: string): void {
     this.transaction(() => {
-      for (const table of ['task_step_statuses', 'task_targets']) this.#store.prepare(`DELETE FROM ${table} WHERE task = ?`).run(name);
+      for (const table of ['task_step_statuses', 'task_targets'])
+        this.#store.prepare(`DELETE FROM ${table} WHERE task = ?`).run(name);
       this.#store.prepare('DELETE FROM tasks WHERE name = ?').run(name);
     });
   }
 
   saveState(name: string, state: TaskRunState): void {
-    this.#store.prepare('UPDATE tasks SET state = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(state), new Date().toISOString(), name);
+    this.#store
+      .prepare('UPDATE tasks SET state = ?, updated_at = ? WHERE name = ?')
+      .run(JSON.stringify(state), new Date().toISOString(), name);
   }
 
   /** Makes this process the task's worker, or throws TaskBusyError naming the live holder. */
@@ -123,21 +129,33 @@ export class TaskStore {
     this.transaction(() => {
       const held = this.getTask(name)?.worker;
       if (held && held.pid !== process.pid && workerAlive(held, name)) {
-        throw new TaskBusyError(name, `pid ${held.pid} on ${held.host} (since ${held.startedAt}${held.log ? `, log ${held.log}` : ''})`);
+        throw new TaskBusyError(
+          name,
+          `pid ${held.pid} on ${held.host} (since ${held.startedAt}${held.log ? `, log ${held.log}` : ''})`,
+        );
       }
-      this.#store.prepare('UPDATE tasks SET worker_pid = ?, worker_host = ?, worker_started_at = ?, worker_log = ? WHERE name = ?')
+      this.#store
+        .prepare(
+          'UPDATE tasks SET worker_pid = ?, worker_host = ?, worker_started_at = ?, worker_log = ? WHERE name = ?',
+        )
         .run(process.pid, hostname(), new Date().toISOString(), log ?? null, name);
     });
   }
 
   /** Clears the worker when it is this process. */
   releaseWorker(name: string): void {
-    this.#store.prepare('UPDATE tasks SET worker_pid = NULL, worker_host = NULL, worker_started_at = NULL WHERE name = ? AND worker_pid = ?').run(name, process.pid);
+    this.#store
+      .prepare(
+        'UPDATE tasks SET worker_pid = NULL, worker_host = NULL, worker_started_at = NULL WHERE name = ? AND worker_pid = ?',
+      )
+      .run(name, process.pid);
   }
 
   /** Records that the task is to be cancelled (the worker reads it, or the canceller acts). */
   requestCancel(name: string): void {
-    this.#store.prepare('UPDATE tasks SET cancel_requested_at = COALESCE(cancel_requested_at, ?) WHERE name = ?').run(new Date().toISOString(), name);
+    this.#store
+      .prepare('UPDATE tasks SET cancel_requested_at = COALESCE(cancel_requested_at, ?) WHERE name = ?')
+      .run(new Date().toISOString(), name);
   }
 
   // ---- targets ----
@@ -145,54 +163,100 @@ export class TaskStore {
   /** Journals the selected targets (first run only). */
   insertTargets(name: string, targets: TargetRecord[]): void {
     this.transaction(() => {
-      const insert = this.#store.prepare(`INSERT OR IGNORE INTO task_targets (task, target, ord, endpoint, app, phase, from_version, to_version, reason, message, attempts)
+      const insert =
+        this.#store.prepare(`INSERT OR IGNORE INTO task_targets (task, target, ord, endpoint, app, phase, from_version, to_version, reason, message, attempts)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-      for (const t of targets) insert.run(name, t.target, t.ord, t.endpoint, t.app, t.phase, t.fromVersion ?? null, t.toVersion ?? null, t.reason, t.message, t.attempts);
+      for (const t of targets)
+        insert.run(
+          name,
+          t.target,
+          t.ord,
+          t.endpoint,
+          t.app,
+          t.phase,
+          t.fromVersion ?? null,
+          t.toVersion ?? null,
+          t.reason,
+          t.message,
+          t.attempts,
+        );
     });
   }
 
   listTargets(name: string): TargetRecord[] {
-    return (this.#store.prepare('SELECT * FROM task_targets WHERE task = ? ORDER BY ord').all(name) as unknown as RawTarget[]).map(toTarget);
+    return (
+      this.#store.prepare('SELECT * FROM task_targets WHERE task = ? ORDER BY ord').all(name) as unknown as RawTarget[]
+    ).map(toTarget);
   }
 
   saveTarget(name: string, t: TargetRecord): void {
-    this.#store.prepare(`UPDATE task_targets SET phase = ?, from_version = ?, to_version = ?, reason = ?, message = ?, attempts = ?, baseline_operation = ?,
+    this.#store
+      .prepare(`UPDATE task_targets SET phase = ?, from_version = ?, to_version = ?, reason = ?, message = ?, attempts = ?, baseline_operation = ?,
         operation = ?, start_time = ?, completed_time = ? WHERE task = ? AND target = ?`)
-      .run(t.phase, t.fromVersion ?? null, t.toVersion ?? null, t.reason, t.message, t.attempts, t.baselineOperation ?? null, t.operation ?? null,
-        t.startTime ?? null, t.completedTime ?? null, name, t.target);
+      .run(
+        t.phase,
+        t.fromVersion ?? null,
+        t.toVersion ?? null,
+        t.reason,
+        t.message,
+        t.attempts,
+        t.baselineOperation ?? null,
+        t.operation ?? null,
+        t.startTime ?? null,
+        t.completedTime ?? null,
+        name,
+        t.target,
+      );
   }
 
   // ---- detailed step statuses ----
 
   /** Writes the entry under `key`: a new one is appended, an existing one replaced in place. */
   upsertStatus(name: string, key: string, entry: DetailedStatus): void {
-    this.#store.prepare('INSERT INTO task_step_statuses (task, target, key, entry) VALUES (?, ?, ?, ?) ON CONFLICT(task, target, key) DO UPDATE SET entry = excluded.entry')
+    this.#store
+      .prepare(
+        'INSERT INTO task_step_statuses (task, target, key, entry) VALUES (?, ?, ?, ?) ON CONFLICT(task, target, key) DO UPDATE SET entry = excluded.entry',
+      )
       .run(name, entry.target, key, JSON.stringify(entry));
   }
 
   /** The entry under `key`, if written. */
   getStatus(name: string, target: string, key: string): DetailedStatus | undefined {
-    const row = this.#store.prepare('SELECT entry FROM task_step_statuses WHERE task = ? AND target = ? AND key = ?').get(name, target, key) as { entry: string } | undefined;
+    const row = this.#store
+      .prepare('SELECT entry FROM task_step_statuses WHERE task = ? AND target = ? AND key = ?')
+      .get(name, target, key) as { entry: string } | undefined;
     return row && (JSON.parse(row.entry) as DetailedStatus);
   }
 
   /** Every entry of the task, in the order they first appeared. */
   listStatuses(name: string): DetailedStatus[] {
-    return (this.#store.prepare('SELECT entry FROM task_step_statuses WHERE task = ? ORDER BY id').all(name) as { entry: string }[]).map((r) => JSON.parse(r.entry) as DetailedStatus);
+    return (
+      this.#store.prepare('SELECT entry FROM task_step_statuses WHERE task = ? ORDER BY id').all(name) as {
+        entry: string;
+      }[]
+    ).map((r) => JSON.parse(r.entry) as DetailedStatus);
   }
 
   // ---- inventories ----
 
   saveInventory(manifest: InventoryManifest, file: string | undefined): void {
     const now = new Date().toISOString();
-    this.#store.prepare(`INSERT INTO inventories (name, manifest, file, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+    this.#store
+      .prepare(`INSERT INTO inventories (name, manifest, file, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, file = excluded.file, updated_at = excluded.updated_at`)
       .run(manifest.metadata.name, JSON.stringify(manifest), file ?? null, now, now);
   }
 
   getInventory(name: string): InventoryRecord | undefined {
     const row = this.#store.prepare('SELECT * FROM inventories WHERE name = ?').get(name) as RawInventory | undefined;
-    return row && { name: row.name, manifest: JSON.parse(row.manifest) as InventoryManifest, file: row.file ?? undefined, updatedAt: row.updated_at };
+    return (
+      row && {
+        name: row.name,
+        manifest: JSON.parse(row.manifest) as InventoryManifest,
+        file: row.file ?? undefined,
+        updatedAt: row.updated_at,
+      }
+    );
   }
 }
 
@@ -218,29 +282,78 @@ export function workerAlive(worker: WorkerRecord, task: string): boolean {
 }
 
 interface RawTask {
-  name: string; manifest: string; file: string | null; state: string; worker_pid: number | null; worker_host: string | null;
-  worker_started_at: string | null; worker_log: string | null; cancel_requested_at: string | null; created_at: string; updated_at: string;
+  name: string;
+  manifest: string;
+  file: string | null;
+  state: string;
+  worker_pid: number | null;
+  worker_host: string | null;
+  worker_started_at: string | null;
+  worker_log: string | null;
+  cancel_requested_at: string | null;
+  created_at: string;
+  updated_at: string;
 }
 interface RawTarget {
-  target: string; ord: number; endpoint: string; app: string; phase: TargetPhase; from_version: string | null; to_version: string | null;
-  reason: string; message: string; attempts: number; baseline_operation: number | null; operation: number | null; start_time: string | null; completed_time: string | null;
+  target: string;
+  ord: number;
+  endpoint: string;
+  app: string;
+  phase: TargetPhase;
+  from_version: string | null;
+  to_version: string | null;
+  reason: string;
+  message: string;
+  attempts: number;
+  baseline_operation: number | null;
+  operation: number | null;
+  start_time: string | null;
+  completed_time: string | null;
 }
-interface RawInventory { name: string; manifest: string; file: string | null; updated_at: string }
+interface RawInventory {
+  name: string;
+  manifest: string;
+  file: string | null;
+  updated_at: string;
+}
 
 function toTask(r: RawTask): TaskRecord {
-  const worker = r.worker_pid !== null && r.worker_host !== null
-    ? { pid: r.worker_pid, host: r.worker_host, startedAt: r.worker_started_at ?? '', ...(r.worker_log ? { log: r.worker_log } : {}) }
-    : undefined;
+  const worker =
+    r.worker_pid !== null && r.worker_host !== null
+      ? {
+          pid: r.worker_pid,
+          host: r.worker_host,
+          startedAt: r.worker_started_at ?? '',
+          ...(r.worker_log ? { log: r.worker_log } : {}),
+        }
+      : undefined;
   return {
-    name: r.name, manifest: JSON.parse(r.manifest) as UpgradeTaskManifest, file: r.file ?? undefined, state: JSON.parse(r.state) as TaskRunState,
-    worker, cancelRequestedAt: r.cancel_requested_at ?? undefined, createdAt: r.created_at, updatedAt: r.updated_at,
+    name: r.name,
+    manifest: JSON.parse(r.manifest) as UpgradeTaskManifest,
+    file: r.file ?? undefined,
+    state: JSON.parse(r.state) as TaskRunState,
+    worker,
+    cancelRequestedAt: r.cancel_requested_at ?? undefined,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
   };
 }
 
 function toTarget(r: RawTarget): TargetRecord {
   return {
-    target: r.target, ord: r.ord, endpoint: r.endpoint, app: r.app, phase: r.phase, fromVersion: r.from_version ?? undefined, toVersion: r.to_version ?? undefined,
-    reason: r.reason, message: r.message, attempts: r.attempts, baselineOperation: r.baseline_operation ?? undefined, operation: r.operation ?? undefined,
-    startTime: r.start_time ?? undefined, completedTime: r.completed_time ?? undefined,
+    target: r.target,
+    ord: r.ord,
+    endpoint: r.endpoint,
+    app: r.app,
+    phase: r.phase,
+    fromVersion: r.from_version ?? undefined,
+    toVersion: r.to_version ?? undefined,
+    reason: r.reason,
+    message: r.message,
+    attempts: r.attempts,
+    baselineOperation: r.baseline_operation ?? undefined,
+    operation: r.operation ?? undefined,
+    startTime: r.start_time ?? undefined,
+    completedTime: r.completed_time ?? undefined,
   };
 }

@@ -94,7 +94,9 @@ export class FakeEngine implements ContainerEngine {
 
   async inspectImage(ref: string): Promise<ImageObservation | undefined> {
     const image = this.images.get(ref) ?? this.imageById(ref);
-    return image && { id: image.id, cmd: ['/bin/app'], entrypoint: undefined, labels: { ...image.labels }, volumes: [] };
+    return (
+      image && { id: image.id, cmd: ['/bin/app'], entrypoint: undefined, labels: { ...image.labels }, volumes: [] }
+    );
   }
 
   async buildImage(): Promise<void> {
@@ -119,7 +121,11 @@ export class FakeEngine implements ContainerEngine {
   }
 
   async addressesInUse(network: string): Promise<Set<string>> {
-    return new Set([...this.containers.values()].filter((c) => c.spec.network?.name === network).map((c) => c.spec.network?.ipv4 ?? ''));
+    return new Set(
+      [...this.containers.values()]
+        .filter((c) => c.spec.network?.name === network)
+        .map((c) => c.spec.network?.ipv4 ?? ''),
+    );
   }
 
   async volumeExists(name: string): Promise<boolean> {
@@ -142,13 +148,27 @@ export class FakeEngine implements ContainerEngine {
 
   async createContainer(spec: ContainerSpec): Promise<string> {
     this.calls.push(`createContainer ${spec.name}`);
-    if (this.container(spec.name)) throw new EngineError(`create container ${spec.name}`, 409, `the container name "${spec.name}" is already in use`);
+    if (this.container(spec.name))
+      throw new EngineError(
+        `create container ${spec.name}`,
+        409,
+        `the container name "${spec.name}" is already in use`,
+      );
     const image = this.images.get(spec.image) ?? this.imageById(spec.image);
     if (!image) throw new EngineError(`create container ${spec.name}`, 404, `no such image ${spec.image}`);
-    for (const m of spec.mounts) if (m.type === 'volume' && !this.volumes.has(m.source)) await this.createVolume(m.source);
+    for (const m of spec.mounts)
+      if (m.type === 'volume' && !this.volumes.has(m.source)) await this.createVolume(m.source);
     const id = `c${(++this.seq).toString(16).padStart(15, '0')}`;
     const fs = filesOf(image);
-    this.containers.set(id, { id, name: spec.name, image: spec.image, spec: structuredClone(spec), running: false, exitCode: 0, fs });
+    this.containers.set(id, {
+      id,
+      name: spec.name,
+      image: spec.image,
+      spec: structuredClone(spec),
+      running: false,
+      exitCode: 0,
+      fs,
+    });
     return id;
   }
 
@@ -158,10 +178,11 @@ export class FakeEngine implements ContainerEngine {
   }
 
   async listContainers(labels: string[]): Promise<ContainerObservation[]> {
-    const match = (c: FakeContainer) => labels.every((l) => {
-      const [k = '', v] = l.split('=');
-      return v === undefined ? k in c.spec.labels : c.spec.labels[k] === v;
-    });
+    const match = (c: FakeContainer) =>
+      labels.every((l) => {
+        const [k = '', v] = l.split('=');
+        return v === undefined ? k in c.spec.labels : c.spec.labels[k] === v;
+      });
     return [...this.containers.values()].filter(match).map((c) => observe(c, this.images.get(c.image)?.id ?? c.image));
   }
 
@@ -216,7 +237,8 @@ export class FakeEngine implements ContainerEngine {
 
   async renameContainer(id: string, newName: string): Promise<void> {
     const c = this.require(id, 'rename');
-    if (this.container(newName) && this.container(newName) !== c) throw new EngineError(`rename ${c.name}`, 409, `name ${newName} is in use`);
+    if (this.container(newName) && this.container(newName) !== c)
+      throw new EngineError(`rename ${c.name}`, 409, `name ${newName} is in use`);
     this.calls.push(`renameContainer ${c.name} ${newName}`);
     c.name = newName;
   }
@@ -246,7 +268,8 @@ export class FakeEngine implements ContainerEngine {
         stream.on('data', (d: unknown) => chunks.push(d as Buffer));
         stream.on('end', () => {
           const name = header.name.replace(/\/$/, '');
-          if (header.type === 'file') c.fs.set(join(path, name), { content: Buffer.concat(chunks), mode: header.mode ?? 0o644 });
+          if (header.type === 'file')
+            c.fs.set(join(path, name), { content: Buffer.concat(chunks), mode: header.mode ?? 0o644 });
           next();
         });
         stream.resume();
@@ -262,7 +285,9 @@ export class FakeEngine implements ContainerEngine {
     const c = this.require(id, 'get archive from');
     const file = c.fs.get(path);
     if (!file) throw new EngineError(`get archive ${path}`, 404, `no such file or directory: ${path}`);
-    return Readable.from([await tarOf([{ name: path.slice(path.lastIndexOf('/') + 1), content: file.content, mode: file.mode }])]);
+    return Readable.from([
+      await tarOf([{ name: path.slice(path.lastIndexOf('/') + 1), content: file.content, mode: file.mode }]),
+    ]);
   }
 
   async logs(): Promise<string> {
@@ -282,7 +307,9 @@ export class FakeEngine implements ContainerEngine {
     if (bin === 'false') return { exitCode: 1, stdout: '', stderr: '' };
     if (bin === 'cat') {
       const f = c.fs.get(args[0] ?? '');
-      return f ? ok(f.content.toString('utf8')) : { exitCode: 1, stdout: '', stderr: `cat: ${args[0]}: No such file or directory\n` };
+      return f
+        ? ok(f.content.toString('utf8'))
+        : { exitCode: 1, stdout: '', stderr: `cat: ${args[0]}: No such file or directory\n` };
     }
     const program = programOf(c.fs.get(bin), this.programs);
     if (!program) return { exitCode: 127, stdout: '', stderr: `${bin}: not found\n` };
@@ -298,7 +325,9 @@ export function programOf(file: FakeFile | undefined, programs: ReadonlyMap<stri
 
 /** The files of an image as a fake file system. */
 export function filesOf(image: FakeImage | undefined): Map<string, FakeFile> {
-  return new Map(Object.entries(image?.files ?? {}).map(([p, content]) => [p, { content: Buffer.from(content), mode: 0o755 }]));
+  return new Map(
+    Object.entries(image?.files ?? {}).map(([p, content]) => [p, { content: Buffer.from(content), mode: 0o755 }]),
+  );
 }
 
 function ok(stdout = ''): ExecResult {
@@ -308,14 +337,33 @@ function ok(stdout = ''): ExecResult {
 function observe(c: FakeContainer, imageId: string): ContainerObservation {
   const net = c.spec.network;
   return {
-    id: c.id, name: c.name, image: c.spec.image, imageId, running: c.running, status: c.running ? 'running' : 'exited', exitCode: c.exitCode, oomKilled: false,
-    cmd: c.spec.cmd, entrypoint: c.spec.entrypoint, env: Object.entries(c.spec.env).map(([k, v]) => `${k}=${v}`), labels: { ...c.spec.labels },
-    mounts: c.spec.mounts.map((m) => ({ ...m })), networks: net ? { [net.name]: net.ipv4 } : {}, requestedIps: net ? { [net.name]: net.ipv4 } : {},
+    id: c.id,
+    name: c.name,
+    image: c.spec.image,
+    imageId,
+    running: c.running,
+    status: c.running ? 'running' : 'exited',
+    exitCode: c.exitCode,
+    oomKilled: false,
+    cmd: c.spec.cmd,
+    entrypoint: c.spec.entrypoint,
+    env: Object.entries(c.spec.env).map(([k, v]) => `${k}=${v}`),
+    labels: { ...c.spec.labels },
+    mounts: c.spec.mounts.map((m) => ({ ...m })),
+    networks: net ? { [net.name]: net.ipv4 } : {},
+    requestedIps: net ? { [net.name]: net.ipv4 } : {},
   };
 }
 
 /** The run state the engine would list for a fake container. */
 function stateOf(c: FakeContainer): ContainerState {
   const app = c.spec.labels['dev.molt.app'];
-  return { id: c.id, name: c.name, ...(app ? { app } : {}), running: c.running, status: c.running ? 'running' : 'exited', exitCode: c.exitCode };
+  return {
+    id: c.id,
+    name: c.name,
+    ...(app ? { app } : {}),
+    running: c.running,
+    status: c.running ? 'running' : 'exited',
+    exitCode: c.exitCode,
+  };
 }

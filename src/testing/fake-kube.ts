@@ -38,9 +38,12 @@ export class FakeKube {
 
   constructor() {
     const client = {
-      server: 'https://fake-kube', namespace: 'default', config: undefined,
+      server: 'https://fake-kube',
+      namespace: 'default',
+      config: undefined,
       request: <T>(req: KubeRequest): Promise<T> => Promise.resolve().then(() => this.handle(req) as T),
-      podExec: (namespace: string, pod: string, container: string, argv: string[], opts: PodExecOptions) => this.exec(namespace, pod, argv, opts),
+      podExec: (namespace: string, pod: string, container: string, argv: string[], opts: PodExecOptions) =>
+        this.exec(namespace, pod, argv, opts),
     };
     this.client = client as unknown as KubeClient;
     this.api = new ResourceApi(this.client);
@@ -48,7 +51,12 @@ export class FakeKube {
 
   /** Every object of a resource (plural) in a namespace. */
   list(plural: string, namespace?: string): Obj[] {
-    return [...this.objects.entries()].filter(([k]) => k.startsWith(`${plural}|${namespace ?? ''}|`) || (namespace === undefined && k.startsWith(`${plural}|`))).map(([, o]) => structuredClone(o));
+    return [...this.objects.entries()]
+      .filter(
+        ([k]) =>
+          k.startsWith(`${plural}|${namespace ?? ''}|`) || (namespace === undefined && k.startsWith(`${plural}|`)),
+      )
+      .map(([, o]) => structuredClone(o));
   }
 
   /** Runs the StatefulSet controller and the kubelet once. */
@@ -61,7 +69,21 @@ export class FakeKube {
         if (this.objects.has(key('pods', ns, name))) continue;
         const t = sts.spec.template;
         this.create('pods', ns, {
-          metadata: { name, namespace: ns, labels: { ...t.metadata.labels, 'apps.kubernetes.io/pod-index': String(i) }, annotations: { ...t.metadata.annotations }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: sts.metadata.name ?? '', uid: sts.metadata.uid ?? '', controller: true }] },
+          metadata: {
+            name,
+            namespace: ns,
+            labels: { ...t.metadata.labels, 'apps.kubernetes.io/pod-index': String(i) },
+            annotations: { ...t.metadata.annotations },
+            ownerReferences: [
+              {
+                apiVersion: 'apps/v1',
+                kind: 'StatefulSet',
+                name: sts.metadata.name ?? '',
+                uid: sts.metadata.uid ?? '',
+                controller: true,
+              },
+            ],
+          },
           spec: structuredClone(t.spec),
         });
       }
@@ -77,8 +99,14 @@ export class FakeKube {
     const ns = pod.metadata.namespace ?? 'default';
     let cs: Record<string, unknown>;
     let ready = false;
-    if (!image) cs = { state: { waiting: { reason: 'ErrImagePull', message: `${c?.image}: not found` } }, restartCount: 0 };
-    else if (image.onStart === 'exit') cs = { state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off restarting failed container' } }, lastState: { terminated: { exitCode: 1, reason: 'Error' } }, restartCount: 1 };
+    if (!image)
+      cs = { state: { waiting: { reason: 'ErrImagePull', message: `${c?.image}: not found` } }, restartCount: 0 };
+    else if (image.onStart === 'exit')
+      cs = {
+        state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off restarting failed container' } },
+        lastState: { terminated: { exitCode: 1, reason: 'Error' } },
+        restartCount: 1,
+      };
     else {
       cs = { state: { running: { startedAt: now } }, restartCount: 0 };
       ready = true;
@@ -86,7 +114,11 @@ export class FakeKube {
     const fs = filesOf(image);
     if (ready) fs.set('/tmp/ready', { content: Buffer.from('ready\n'), mode: 0o644 });
     this.podFs.set(`${ns}/${pod.metadata.name}`, fs);
-    const status = { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: now }], containerStatuses: [{ name: c?.name ?? 'main', ready, image: c?.image ?? '', ...cs }] };
+    const status = {
+      phase: 'Running',
+      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: now }],
+      containerStatuses: [{ name: c?.name ?? 'main', ready, image: c?.image ?? '', ...cs }],
+    };
     const o = this.objects.get(key('pods', ns, pod.metadata.name ?? ''));
     if (o) o.status = status;
   }
@@ -100,24 +132,53 @@ export class FakeKube {
       throw new KubeApiError(op, status, reason, detail);
     };
     if (req.method === 'GET' && name === undefined) {
-      return { metadata: {}, items: this.list(plural, namespace).filter((o) => matches(o.metadata.labels ?? {}, String(req.query?.['labelSelector'] ?? ''))) };
+      return {
+        metadata: {},
+        items: this.list(plural, namespace).filter((o) =>
+          matches(o.metadata.labels ?? {}, String(req.query?.['labelSelector'] ?? '')),
+        ),
+      };
     }
     if (req.method === 'POST') return this.create(plural, namespace, req.body as Obj, fail);
     if (!name) return fail(405, 'MethodNotAllowed', 'a collection');
-    if (req.method === 'GET') return existing ? structuredClone(existing) : fail(404, 'NotFound', `${plural} "${name}" not found`);
-    if (req.method === 'PATCH' && req.contentType === 'application/apply-patch+yaml' && !existing) return this.create(plural, namespace, req.body as Obj, fail);
+    if (req.method === 'GET')
+      return existing ? structuredClone(existing) : fail(404, 'NotFound', `${plural} "${name}" not found`);
+    if (req.method === 'PATCH' && req.contentType === 'application/apply-patch+yaml' && !existing)
+      return this.create(plural, namespace, req.body as Obj, fail);
     if (!existing) return fail(404, 'NotFound', `${plural} "${name}" not found`);
-    if (req.method === 'DELETE') return this.remove(k, existing, req.body as { preconditions?: { uid?: string } }, fail);
+    if (req.method === 'DELETE')
+      return this.remove(k, existing, req.body as { preconditions?: { uid?: string } }, fail);
     const before = JSON.stringify(existing.spec);
     let next: Obj;
     if (req.method === 'PUT') next = { ...structuredClone(req.body as Obj), status: existing.status };
     else if (req.contentType === 'application/apply-patch+yaml') {
       const body = req.body as Obj;
-      next = { ...existing, ...structuredClone(body), metadata: { ...existing.metadata, labels: { ...existing.metadata.labels, ...body.metadata.labels }, annotations: { ...existing.metadata.annotations, ...body.metadata.annotations } }, status: existing.status };
+      next = {
+        ...existing,
+        ...structuredClone(body),
+        metadata: {
+          ...existing.metadata,
+          labels: { ...existing.metadata.labels, ...body.metadata.labels },
+          annotations: { ...existing.metadata.annotations, ...body.metadata.annotations },
+        },
+        status: existing.status,
+      };
     } else if (req.contentType === 'application/json-patch+json') next = jsonPatch(existing, req.body as Op[], fail);
-    else if (sub === 'status') next = { ...existing, status: mergePatch(existing.status ?? {}, (req.body as { status?: unknown }).status) as Record<string, unknown> };
+    else if (sub === 'status')
+      next = {
+        ...existing,
+        status: mergePatch(existing.status ?? {}, (req.body as { status?: unknown }).status) as Record<string, unknown>,
+      };
     else next = mergePatch(existing, req.body) as Obj;
-    next.metadata = { ...next.metadata, name, uid: existing.metadata.uid, namespace: existing.metadata.namespace, creationTimestamp: existing.metadata.creationTimestamp, resourceVersion: String(++this.seq), generation: (existing.metadata.generation ?? 1) + (JSON.stringify(next.spec) !== before ? 1 : 0) };
+    next.metadata = {
+      ...next.metadata,
+      name,
+      uid: existing.metadata.uid,
+      namespace: existing.metadata.namespace,
+      creationTimestamp: existing.metadata.creationTimestamp,
+      resourceVersion: String(++this.seq),
+      generation: (existing.metadata.generation ?? 1) + (JSON.stringify(next.spec) !== before ? 1 : 0),
+    };
     if (next.metadata.deletionTimestamp && !(next.metadata.finalizers ?? []).length) {
       this.objects.delete(k);
       return structuredClone(next);
@@ -126,20 +187,42 @@ export class FakeKube {
     return structuredClone(next);
   }
 
-  private create(plural: string, namespace: string | undefined, body: Obj, fail?: (s: number, r: string, d: string) => never): Obj {
+  private create(
+    plural: string,
+    namespace: string | undefined,
+    body: Obj,
+    fail?: (s: number, r: string, d: string) => never,
+  ): Obj {
     const name = body.metadata.name ?? `${body.metadata.generateName ?? 'obj-'}${(++this.seq).toString(36)}`;
     const k = key(plural, namespace, name);
     if (this.objects.has(k)) {
       if (fail) fail(409, 'AlreadyExists', `${plural} "${name}" already exists`);
       throw new Error(`internal: ${k} exists`);
     }
-    const obj: Obj = { ...structuredClone(body), metadata: { ...structuredClone(body.metadata), name, ...(namespace ? { namespace } : {}), uid: `uid-${++this.seq}`, resourceVersion: String(this.seq), generation: 1, creationTimestamp: new Date().toISOString() } };
+    const obj: Obj = {
+      ...structuredClone(body),
+      metadata: {
+        ...structuredClone(body.metadata),
+        name,
+        ...(namespace ? { namespace } : {}),
+        uid: `uid-${++this.seq}`,
+        resourceVersion: String(this.seq),
+        generation: 1,
+        creationTimestamp: new Date().toISOString(),
+      },
+    };
     this.objects.set(k, obj);
     return structuredClone(obj);
   }
 
-  private remove(k: string, o: Obj, body: { preconditions?: { uid?: string } } | undefined, fail: (s: number, r: string, d: string) => never): unknown {
-    if (body?.preconditions?.uid && body.preconditions.uid !== o.metadata.uid) fail(409, 'Conflict', 'the UID precondition failed');
+  private remove(
+    k: string,
+    o: Obj,
+    body: { preconditions?: { uid?: string } } | undefined,
+    fail: (s: number, r: string, d: string) => never,
+  ): unknown {
+    if (body?.preconditions?.uid && body.preconditions.uid !== o.metadata.uid)
+      fail(409, 'Conflict', 'the UID precondition failed');
     if ((o.metadata.finalizers ?? []).length) {
       o.metadata.deletionTimestamp ??= new Date().toISOString();
       return structuredClone(o);
@@ -153,18 +236,30 @@ export class FakeKube {
   private async exec(namespace: string, pod: string, argv: string[], opts: PodExecOptions): Promise<PodExecResult> {
     const fs = this.podFs.get(`${namespace}/${pod}`);
     if (!fs) throw new KubeApiError(`exec in ${pod}`, 404, 'NotFound', `pod ${pod} not found`);
-    const result = (r: ExecResult | { exitCode: number; stdout: Buffer; stderr: string }): PodExecResult => ({ exitCode: r.exitCode, stdout: Buffer.isBuffer(r.stdout) ? r.stdout : Buffer.from(r.stdout), stderr: r.stderr, truncated: false });
+    const result = (r: ExecResult | { exitCode: number; stdout: Buffer; stderr: string }): PodExecResult => ({
+      exitCode: r.exitCode,
+      stdout: Buffer.isBuffer(r.stdout) ? r.stdout : Buffer.from(r.stdout),
+      stderr: r.stderr,
+      truncated: false,
+    });
     const [bin, ...args] = argv;
     if (bin === 'mkdir') return result({ exitCode: 0, stdout: '', stderr: '' });
     if (bin === 'cat') {
       const f = fs.get(args[0] ?? '');
-      return result(f ? { exitCode: 0, stdout: f.content, stderr: '' } : { exitCode: 1, stdout: '', stderr: 'no such file' });
+      return result(
+        f ? { exitCode: 0, stdout: f.content, stderr: '' } : { exitCode: 1, stdout: '', stderr: 'no such file' },
+      );
     }
     if (bin === 'tar' && args[0] === '-cf') {
       const path = join(args[3] ?? '/', args[4] ?? '');
       const f = fs.get(path);
-      if (!f) return result({ exitCode: 2, stdout: '', stderr: `tar: ${path}: Cannot stat: No such file or directory` });
-      return result({ exitCode: 0, stdout: await tarOf([{ name: args[4] ?? '', content: f.content, mode: f.mode }]), stderr: '' });
+      if (!f)
+        return result({ exitCode: 2, stdout: '', stderr: `tar: ${path}: Cannot stat: No such file or directory` });
+      return result({
+        exitCode: 0,
+        stdout: await tarOf([{ name: args[4] ?? '', content: f.content, mode: f.mode }]),
+        stderr: '',
+      });
     }
     if (bin === 'tar' && args[0] === '-xf') {
       await untar(opts.stdin ?? Buffer.alloc(0), args[3] ?? '/', fs);
@@ -178,7 +273,13 @@ export class FakeKube {
       }
       const run = await this.run(fs, command);
       if (kind === 'molt-script') {
-        for (const [file, text] of [['started', '1'], ['stdout', run.stdout], ['stderr', run.stderr], ['exit-code', String(run.exitCode)]] as const) fs.set(`${dir}/${file}`, { content: Buffer.from(text), mode: 0o644 });
+        for (const [file, text] of [
+          ['started', '1'],
+          ['stdout', run.stdout],
+          ['stderr', run.stderr],
+          ['exit-code', String(run.exitCode)],
+        ] as const)
+          fs.set(`${dir}/${file}`, { content: Buffer.from(text), mode: 0o644 });
       }
       return result(run);
     }
@@ -202,21 +303,30 @@ function parsePath(path: string): { plural: string; namespace?: string; name?: s
   const rest = parts[0] === 'api' ? parts.slice(2) : parts.slice(3);
   const namespaced = rest[0] === 'namespaces';
   const [plural = '', name, sub] = namespaced ? rest.slice(2) : rest;
-  return { plural, ...(namespaced ? { namespace: rest[1] } : {}), ...(name !== undefined ? { name } : {}), ...(sub !== undefined ? { sub } : {}) };
+  return {
+    plural,
+    ...(namespaced ? { namespace: rest[1] } : {}),
+    ...(name !== undefined ? { name } : {}),
+    ...(sub !== undefined ? { sub } : {}),
+  };
 }
 
 /** Equality (`a=b`) and existence (`a`) requirements, comma-separated. */
 function matches(labels: Record<string, string>, selector: string): boolean {
-  return selector.split(',').filter(Boolean).every((req) => {
-    const [k = '', v] = req.split('=');
-    return v === undefined ? k in labels : labels[k] === v;
-  });
+  return selector
+    .split(',')
+    .filter(Boolean)
+    .every((req) => {
+      const [k = '', v] = req.split('=');
+      return v === undefined ? k in labels : labels[k] === v;
+    });
 }
 
 /** RFC 7386: objects merge, null removes, anything else replaces. */
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return structuredClone(patch);
-  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const out: Record<string, unknown> =
+    target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);
@@ -230,14 +340,18 @@ type Op = { op: 'add' | 'remove' | 'replace' | 'test'; path: string; value?: unk
 function jsonPatch(obj: Obj, ops: Op[], fail: (s: number, r: string, d: string) => never): Obj {
   const doc = structuredClone(obj) as unknown as Record<string, unknown>;
   for (const o of ops) {
-    const segs = o.path.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const segs = o.path
+      .split('/')
+      .slice(1)
+      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = segs.pop() ?? '';
     let parent: unknown = doc;
     for (const s of segs) parent = (parent as Record<string, unknown>)?.[s];
     if (parent === undefined || parent === null) fail(422, 'Invalid', `path ${o.path} does not exist`);
     const p = parent as Record<string, unknown> & unknown[];
     if (o.op === 'test') {
-      if (JSON.stringify(p[last as never]) !== JSON.stringify(o.value)) fail(422, 'Invalid', `test of ${o.path} failed`);
+      if (JSON.stringify(p[last as never]) !== JSON.stringify(o.value))
+        fail(422, 'Invalid', `test of ${o.path} failed`);
     } else if (o.op === 'remove') {
       if (Array.isArray(p)) p.splice(Number(last), 1);
       else delete p[last];
@@ -256,7 +370,8 @@ async function untar(archive: Buffer, dir: string, fs: Map<string, FakeFile>): P
       const chunks: Buffer[] = [];
       stream.on('data', (d: unknown) => chunks.push(d as Buffer));
       stream.on('end', () => {
-        if (header.type === 'file') fs.set(join(dir, header.name), { content: Buffer.concat(chunks), mode: header.mode ?? 0o644 });
+        if (header.type === 'file')
+          fs.set(join(dir, header.name), { content: Buffer.concat(chunks), mode: header.mode ?? 0o644 });
         next();
       });
       stream.resume();

@@ -17,7 +17,12 @@ contractSuite('kubernetes (fake API server)', async () => {
   const kube = new FakeKube();
   kube.programs.set('fail', () => ({ exitCode: 1, stdout: '', stderr: 'the script failed on purpose\n' }));
   const signal = new AbortController().signal;
-  const deps: AppReconcilerDeps = { api: kube.api, client: kube.client, events: new EventRecorder(kube.api, 'molt.dev/app-controller', 'contract'), log: () => undefined };
+  const deps: AppReconcilerDeps = {
+    api: kube.api,
+    client: kube.client,
+    events: new EventRecorder(kube.api, 'molt.dev/app-controller', 'contract'),
+    log: () => undefined,
+  };
   const claims = new Map<string, string>();
   const get = (name: string) => kube.api.get<AppObj>(RESOURCES.apps, NS, name);
 
@@ -36,10 +41,21 @@ contractSuite('kubernetes (fake API server)', async () => {
     throw new Error(`app ${name} did not settle: ${JSON.stringify((await get(name))?.status?.conditions)}`);
   };
   /** Creates the App, or replaces its spec (and annotations) as `kubectl apply` would. */
-  const put = async (name: string, spec: unknown, labels: Record<string, string>, annotations: Record<string, string> = {}): Promise<void> => {
+  const put = async (
+    name: string,
+    spec: unknown,
+    labels: Record<string, string>,
+    annotations: Record<string, string> = {},
+  ): Promise<void> => {
     const existing = await get(name);
-    if (!existing) await kube.api.create(RESOURCES.apps, NS, { metadata: { name, labels, annotations }, spec } as KubeObject);
-    else await kube.api.replace(RESOURCES.apps, NS, { ...existing, metadata: { ...existing.metadata, annotations: { ...existing.metadata.annotations, ...annotations } }, spec } as KubeObject);
+    if (!existing)
+      await kube.api.create(RESOURCES.apps, NS, { metadata: { name, labels, annotations }, spec } as KubeObject);
+    else
+      await kube.api.replace(RESOURCES.apps, NS, {
+        ...existing,
+        metadata: { ...existing.metadata, annotations: { ...existing.metadata.annotations, ...annotations } },
+        spec,
+      } as KubeObject);
     await settle(name);
   };
   const podData = (app: string) => claims.get(`data-${app}-0`);
@@ -57,32 +73,64 @@ contractSuite('kubernetes (fake API server)', async () => {
     app: async (name) => {
       const s = (await get(name))?.status;
       const data = podData(name);
-      return { installedVersion: s?.installedVersion, image: s?.image, lastOutcome: s?.lastUpgrade?.outcome, lastReason: s?.lastUpgrade?.outcome === 'Succeeded' ? undefined : s?.lastUpgrade?.reason, ...(data !== undefined ? { data } : {}) };
+      return {
+        installedVersion: s?.installedVersion,
+        image: s?.image,
+        lastOutcome: s?.lastUpgrade?.outcome,
+        lastReason: s?.lastUpgrade?.outcome === 'Succeeded' ? undefined : s?.lastUpgrade?.reason,
+        ...(data !== undefined ? { data } : {}),
+      };
     },
     // A member's claim outlives its pod: the data is the claim's.
     writeData: async (app, content) => void claims.set(`data-${app}-0`, content),
-    applyRelease: async (r) => void (await kube.api.create(RESOURCES.releases, undefined, { metadata: { name: r.metadata.name }, spec: r.spec } as KubeObject)),
+    applyRelease: async (r) =>
+      void (await kube.api.create(RESOURCES.releases, undefined, {
+        metadata: { name: r.metadata.name },
+        spec: r.spec,
+      } as KubeObject)),
     applyReleaseApp: (m) => put(m.metadata.name, m.spec, m.metadata.labels),
     releaseApp: async (name) => {
       const s = (await get(name))?.status;
-      const pods = kube.list('pods', NS).filter((p) => p.metadata.labels?.['molt.dev/app'] === name && p.metadata.labels?.['molt.dev/component'] === 'member');
-      const members = Object.fromEntries(pods.map((p) => [p.metadata.name ?? '', p.metadata.labels?.['molt.dev/release']]));
-      return { release: s?.release, lastOutcome: s?.lastUpgrade?.outcome, lastReason: s?.lastUpgrade?.outcome === 'Succeeded' ? undefined : s?.lastUpgrade?.reason, members };
+      const pods = kube
+        .list('pods', NS)
+        .filter(
+          (p) => p.metadata.labels?.['molt.dev/app'] === name && p.metadata.labels?.['molt.dev/component'] === 'member',
+        );
+      const members = Object.fromEntries(
+        pods.map((p) => [p.metadata.name ?? '', p.metadata.labels?.['molt.dev/release']]),
+      );
+      return {
+        release: s?.release,
+        lastOutcome: s?.lastUpgrade?.outcome,
+        lastReason: s?.lastUpgrade?.outcome === 'Succeeded' ? undefined : s?.lastUpgrade?.reason,
+        members,
+      };
     },
     runTask: async (manifest) => {
-      await kube.api.create(RESOURCES.upgradeTasks, NS, { metadata: { name: manifest.metadata.name }, spec: manifest.spec } as KubeObject);
+      await kube.api.create(RESOURCES.upgradeTasks, NS, {
+        metadata: { name: manifest.metadata.name },
+        spec: manifest.spec,
+      } as KubeObject);
       // The operator keeps reconciling every App while the worker runs.
       let running = true;
       const operator = (async () => {
         while (running) {
           kube.tick();
-          for (const a of kube.list('apps', NS)) await reconcileApp(deps, `${NS}/${a.metadata.name}`, signal).catch(() => undefined);
+          for (const a of kube.list('apps', NS))
+            await reconcileApp(deps, `${NS}/${a.metadata.name}`, signal).catch(() => undefined);
           await sleep(2);
         }
       })();
       try {
-        const { status } = await runKubeTask({ api: kube.api, namespace: NS, progress: () => undefined, signal, pollMs: 5 }, manifest.metadata.name);
-        return { phase: status.phase ?? '', reason: status.reason ?? '', targets: Object.fromEntries((status.targets ?? []).map((t) => [t.name, t.phase])) };
+        const { status } = await runKubeTask(
+          { api: kube.api, namespace: NS, progress: () => undefined, signal, pollMs: 5 },
+          manifest.metadata.name,
+        );
+        return {
+          phase: status.phase ?? '',
+          reason: status.reason ?? '',
+          targets: Object.fromEntries((status.targets ?? []).map((t) => [t.name, t.phase])),
+        };
       } finally {
         running = false;
         await operator;

@@ -19,7 +19,13 @@ contractSuite('podman (fake engine)', async () => {
   const engine = new FakeEngine(join(home, 'engine'));
   engine.addProgram('fail', () => ({ exitCode: 1, stdout: '', stderr: 'the script failed on purpose\n' }));
   const store = Store.open(join(home, 'molt'));
-  const deps: RunDeps = { engine, store, home: join(home, 'molt'), signal: new AbortController().signal, log: () => undefined };
+  const deps: RunDeps = {
+    engine,
+    store,
+    home: join(home, 'molt'),
+    signal: new AbortController().signal,
+    log: () => undefined,
+  };
   const volumeOf = (app: string): string | undefined => {
     const id = store.getApp(app)?.status.containerId;
     const c = id ? engine.container(id) : undefined;
@@ -39,7 +45,10 @@ contractSuite('podman (fake engine)', async () => {
         data = undefined;
       }
       return {
-        installedVersion: s?.installedVersion, image: s?.image, lastOutcome: s?.lastUpgrade?.outcome, lastReason: s?.lastUpgrade?.error?.code,
+        installedVersion: s?.installedVersion,
+        image: s?.image,
+        lastOutcome: s?.lastUpgrade?.outcome,
+        lastReason: s?.lastUpgrade?.error?.code,
         ...(data !== undefined ? { data } : {}),
       };
     },
@@ -52,21 +61,38 @@ contractSuite('podman (fake engine)', async () => {
     applyReleaseApp: async (m) => void (await applyReleaseApp(deps, m)),
     releaseApp: async (name) => {
       const record = store.releases.getApp(name);
-      const members = Object.fromEntries((record?.status.roles ?? []).flatMap((r) => r.members).map((m) => [m.name, store.getApp(m.name)?.manifest?.metadata.labels[MEMBER_LABEL.release]]));
+      const members = Object.fromEntries(
+        (record?.status.roles ?? [])
+          .flatMap((r) => r.members)
+          .map((m) => [m.name, store.getApp(m.name)?.manifest?.metadata.labels[MEMBER_LABEL.release]]),
+      );
       const last = record?.status.lastUpgrade;
       return { release: record?.status.release, lastOutcome: last?.outcome, lastReason: last?.error?.code, members };
     },
     runTask: async (manifest) => {
       const tasks = store.tasks;
       tasks.saveTask(manifest, undefined);
-      const endpoints = openEndpoints({ task: manifest, tasks, mainStore: store, mainHome: deps.home, connectLocal: async () => engine });
+      const endpoints = openEndpoints({
+        task: manifest,
+        tasks,
+        mainStore: store,
+        mainHome: deps.home,
+        connectLocal: async () => engine,
+      });
       try {
-        await runTask({ tasks, endpoints, progress: () => undefined, log: () => undefined, signal: new AbortController().signal }, manifest.metadata.name);
+        await runTask(
+          { tasks, endpoints, progress: () => undefined, log: () => undefined, signal: new AbortController().signal },
+          manifest.metadata.name,
+        );
       } finally {
         endpoints.close();
       }
       const t = tasks.getTask(manifest.metadata.name);
-      return { phase: t?.state.phase ?? '', reason: t?.state.reason ?? '', targets: Object.fromEntries(tasks.listTargets(manifest.metadata.name).map((x) => [x.target, x.phase])) };
+      return {
+        phase: t?.state.phase ?? '',
+        reason: t?.state.reason ?? '',
+        targets: Object.fromEntries(tasks.listTargets(manifest.metadata.name).map((x) => [x.target, x.phase])),
+      };
     },
     close: async () => {
       store.close();

@@ -137,7 +137,10 @@ export function contractSuite(engine: string, make: () => Promise<ContractDriver
   scenario('install: the app runs its version', async (d) => {
     d.image('localhost/notes:1.0.0', {});
     await d.applyApp(app('notes', '1.0.0'));
-    assert.deepEqual(pick(await d.app('notes'), 'installedVersion', 'image'), { installedVersion: '1.0.0', image: 'localhost/notes:1.0.0' });
+    assert.deepEqual(pick(await d.app('notes'), 'installedVersion', 'image'), {
+      installedVersion: '1.0.0',
+      image: 'localhost/notes:1.0.0',
+    });
   });
 
   scenario('upgrade: the new version runs, the data stays', async (d) => {
@@ -146,18 +149,35 @@ export function contractSuite(engine: string, make: () => Promise<ContractDriver
     await d.applyApp(app('notes', '1.0.0'));
     await d.writeData('notes', 'v1 data');
     await d.applyApp(app('notes', '2.0.0'));
-    assert.deepEqual(pick(await d.app('notes'), 'installedVersion', 'image', 'lastOutcome', 'data'), { installedVersion: '2.0.0', image: 'localhost/notes:2.0.0', lastOutcome: 'Succeeded', data: 'v1 data' });
+    assert.deepEqual(pick(await d.app('notes'), 'installedVersion', 'image', 'lastOutcome', 'data'), {
+      installedVersion: '2.0.0',
+      image: 'localhost/notes:2.0.0',
+      lastOutcome: 'Succeeded',
+      data: 'v1 data',
+    });
   });
 
-  scenario('script failure: a failing pre-upgrade script aborts, a failing post-upgrade script rolls back; the old version runs', async (d) => {
-    d.image('localhost/notes:1.0.0', {});
-    d.image('localhost/notes:2.0.0', { files: { '/pre': 'fake:fail', '/post': 'fake:fail' } });
-    await d.applyApp(app('notes', '1.0.0'));
-    await d.applyApp(app('notes', '2.0.0', ', preUpgrade: /pre'));
-    assert.deepEqual(pick(await d.app('notes'), 'installedVersion', 'lastOutcome', 'lastReason'), { installedVersion: '1.0.0', lastOutcome: 'Aborted', lastReason: 'PreUpgradeFailed' });
-    await d.applyApp(app('notes', '2.0.1', ', postUpgrade: /post', 'localhost/notes:2.0.0'));
-    assert.deepEqual(pick(await d.app('notes'), 'installedVersion', 'image', 'lastOutcome', 'lastReason'), { installedVersion: '1.0.0', image: 'localhost/notes:1.0.0', lastOutcome: 'RolledBack', lastReason: 'PostUpgradeFailed' });
-  });
+  scenario(
+    'script failure: a failing pre-upgrade script aborts, a failing post-upgrade script rolls back; the old version runs',
+    async (d) => {
+      d.image('localhost/notes:1.0.0', {});
+      d.image('localhost/notes:2.0.0', { files: { '/pre': 'fake:fail', '/post': 'fake:fail' } });
+      await d.applyApp(app('notes', '1.0.0'));
+      await d.applyApp(app('notes', '2.0.0', ', preUpgrade: /pre'));
+      assert.deepEqual(pick(await d.app('notes'), 'installedVersion', 'lastOutcome', 'lastReason'), {
+        installedVersion: '1.0.0',
+        lastOutcome: 'Aborted',
+        lastReason: 'PreUpgradeFailed',
+      });
+      await d.applyApp(app('notes', '2.0.1', ', postUpgrade: /post', 'localhost/notes:2.0.0'));
+      assert.deepEqual(pick(await d.app('notes'), 'installedVersion', 'image', 'lastOutcome', 'lastReason'), {
+        installedVersion: '1.0.0',
+        image: 'localhost/notes:1.0.0',
+        lastOutcome: 'RolledBack',
+        lastReason: 'PostUpgradeFailed',
+      });
+    },
+  );
 
   scenario('rollback: back to the version installed before, the data kept', async (d) => {
     d.image('localhost/notes:1.0.0', {});
@@ -166,34 +186,56 @@ export function contractSuite(engine: string, make: () => Promise<ContractDriver
     await d.applyApp(app('notes', '2.0.0'));
     await d.writeData('notes', 'v2 data');
     await d.rollbackApp('notes');
-    assert.deepEqual(pick(await d.app('notes'), 'installedVersion', 'image', 'data'), { installedVersion: '1.0.0', image: 'localhost/notes:1.0.0', data: 'v2 data' });
+    assert.deepEqual(pick(await d.app('notes'), 'installedVersion', 'image', 'data'), {
+      installedVersion: '1.0.0',
+      image: 'localhost/notes:1.0.0',
+      data: 'v2 data',
+    });
   });
 
-  scenario('release rollout with a failing member: the touched members go back, the app stays on the old release', async (d) => {
-    d.image('localhost/kv:1', {});
-    d.image('localhost/kv:2', { onStart: 'exit' });
-    await d.applyRelease(release('kv-1', '1.0.0', 'localhost/kv:1'));
-    await d.applyRelease(release('kv-2', '2.0.0', 'localhost/kv:2'));
-    await d.applyReleaseApp(releaseApp('kv', 'kv-1'));
-    const installed = await d.releaseApp('kv');
-    assert.deepEqual([installed.release, installed.members], ['kv-1', { 'kv-db-0': 'kv-1', 'kv-db-1': 'kv-1' }]);
-    await d.applyReleaseApp(releaseApp('kv', 'kv-2'));
-    const after = await d.releaseApp('kv');
-    assert.deepEqual([after.release, after.lastOutcome, after.members], ['kv-1', 'RolledBack', { 'kv-db-0': 'kv-1', 'kv-db-1': 'kv-1' }]);
-    assert.ok(after.lastReason === 'ContainerExited' || after.lastReason === 'ContainerCrashLooping' || after.lastReason === 'ContainerRestarted', `a failure code of a container that does not come up: ${after.lastReason}`);
-  });
+  scenario(
+    'release rollout with a failing member: the touched members go back, the app stays on the old release',
+    async (d) => {
+      d.image('localhost/kv:1', {});
+      d.image('localhost/kv:2', { onStart: 'exit' });
+      await d.applyRelease(release('kv-1', '1.0.0', 'localhost/kv:1'));
+      await d.applyRelease(release('kv-2', '2.0.0', 'localhost/kv:2'));
+      await d.applyReleaseApp(releaseApp('kv', 'kv-1'));
+      const installed = await d.releaseApp('kv');
+      assert.deepEqual([installed.release, installed.members], ['kv-1', { 'kv-db-0': 'kv-1', 'kv-db-1': 'kv-1' }]);
+      await d.applyReleaseApp(releaseApp('kv', 'kv-2'));
+      const after = await d.releaseApp('kv');
+      assert.deepEqual(
+        [after.release, after.lastOutcome, after.members],
+        ['kv-1', 'RolledBack', { 'kv-db-0': 'kv-1', 'kv-db-1': 'kv-1' }],
+      );
+      assert.ok(
+        after.lastReason === 'ContainerExited' ||
+          after.lastReason === 'ContainerCrashLooping' ||
+          after.lastReason === 'ContainerRestarted',
+        `a failure code of a container that does not come up: ${after.lastReason}`,
+      );
+    },
+  );
 
-  scenario('task with maxFailureRatio 0: the first failed target stops the task; the rest is never touched', async (d) => {
-    for (const n of ['web-a', 'web-b', 'web-c']) {
-      d.image(`localhost/${n}:1.0.0`, {});
-      d.image(`localhost/${n}:2.0.0`, n === 'web-a' ? { onStart: 'exit' } : {});
-      await d.applyApp(app(n, '1.0.0'));
-    }
-    const t = await d.runTask(task('to-2', '2.0.0', 0));
-    assert.deepEqual(t, { phase: 'Error', reason: 'MaxFailureRatioExceeded', targets: { 'web-a': 'RolledBack', 'web-b': 'NotStarted', 'web-c': 'NotStarted' } });
-    assert.equal((await d.app('web-a')).installedVersion, '1.0.0');
-    assert.equal((await d.app('web-b')).installedVersion, '1.0.0');
-  });
+  scenario(
+    'task with maxFailureRatio 0: the first failed target stops the task; the rest is never touched',
+    async (d) => {
+      for (const n of ['web-a', 'web-b', 'web-c']) {
+        d.image(`localhost/${n}:1.0.0`, {});
+        d.image(`localhost/${n}:2.0.0`, n === 'web-a' ? { onStart: 'exit' } : {});
+        await d.applyApp(app(n, '1.0.0'));
+      }
+      const t = await d.runTask(task('to-2', '2.0.0', 0));
+      assert.deepEqual(t, {
+        phase: 'Error',
+        reason: 'MaxFailureRatioExceeded',
+        targets: { 'web-a': 'RolledBack', 'web-b': 'NotStarted', 'web-c': 'NotStarted' },
+      });
+      assert.equal((await d.app('web-a')).installedVersion, '1.0.0');
+      assert.equal((await d.app('web-b')).installedVersion, '1.0.0');
+    },
+  );
 }
 
 function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): Pick<T, K> {

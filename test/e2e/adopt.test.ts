@@ -29,25 +29,41 @@ before(async () => {
     buildApp(h, REPO, '2.0.0'),
     buildApp(h, REPO, '3.0.0', { EXIT_AT_START: 'broken build' }),
     scriptedImage('1.0.0', {}),
-    scriptedImage('2.0.0', { pre: 'echo "pre $1 -> $2" > /data/pre-ran', post: 'echo "post $1 -> $2" > /data/post-ran' }),
+    scriptedImage('2.0.0', {
+      pre: 'echo "pre $1 -> $2" > /data/pre-ran',
+      post: 'echo "post $1 -> $2" > /data/post-ran',
+    }),
   ]);
 });
 after(async () => h?.stop());
 
 /** An app image whose new version carries upgrade scripts as labels. */
 async function scriptedImage(version: string, scripts: { pre?: string; post?: string }): Promise<void> {
-  const start = '#!/bin/sh\ntrap "exit 0" TERM\nif [ -e /.molt/upgrade ]; then while [ ! -e /.molt/upgrade-done ]; do sleep 0.1; done; fi\necho "$*" > /tmp/argv\ntouch /tmp/ready\nwhile true; do sleep 1 & wait $!; done\n';
+  const start =
+    '#!/bin/sh\ntrap "exit 0" TERM\nif [ -e /.molt/upgrade ]; then while [ ! -e /.molt/upgrade-done ]; do sleep 0.1; done; fi\necho "$*" > /tmp/argv\ntouch /tmp/ready\nwhile true; do sleep 1 & wait $!; done\n';
   const files: Record<string, { content: string; mode: number }> = { '/app/run': { content: start, mode: 0o755 } };
   if (scripts.pre) files['/app/pre'] = { content: `#!/bin/sh\n${scripts.pre}\n`, mode: 0o755 };
   if (scripts.post) files['/app/post'] = { content: `#!/bin/sh\n${scripts.post}\n`, mode: 0o755 };
   await buildTestImage(h, {
-    tag: `${SCRIPTED}:${version}`, cmd: ['/app/run', `image-default-${version}`], files, env: { APP_VERSION: version },
-    labels: { ...(scripts.pre ? { 'dev.molt.pre-upgrade': '/app/pre' } : {}), ...(scripts.post ? { 'dev.molt.post-upgrade': '/app/post' } : {}) },
+    tag: `${SCRIPTED}:${version}`,
+    cmd: ['/app/run', `image-default-${version}`],
+    files,
+    env: { APP_VERSION: version },
+    labels: {
+      ...(scripts.pre ? { 'dev.molt.pre-upgrade': '/app/pre' } : {}),
+      ...(scripts.post ? { 'dev.molt.post-upgrade': '/app/post' } : {}),
+    },
   });
 }
 
 /** The raw inspect output of a container (what `podman inspect` shows through the Docker API). */
-async function inspect(name: string): Promise<{ Id: string; Config: { Env: string[]; Cmd: string[]; Image: string }; HostConfig: Record<string, unknown>; NetworkSettings: { Networks: Record<string, { IPAddress: string; MacAddress: string }> }; State: { Running: boolean } }> {
+async function inspect(name: string): Promise<{
+  Id: string;
+  Config: { Env: string[]; Cmd: string[]; Image: string };
+  HostConfig: Record<string, unknown>;
+  NetworkSettings: { Networks: Record<string, { IPAddress: string; MacAddress: string }> };
+  State: { Running: boolean };
+}> {
   const { value } = await http.json<never>('GET', `/containers/${encodeURIComponent(name)}/json`);
   assert.ok(value, `container ${name} exists`);
   return value;
@@ -66,9 +82,13 @@ async function identity(name: string) {
   const c = await inspect(name);
   const n = c.NetworkSettings.Networks[net]!;
   return {
-    ip: n.IPAddress, mac: n.MacAddress,
-    ports: JSON.stringify(c.HostConfig.PortBindings), restart: JSON.stringify(c.HostConfig.RestartPolicy), memory: c.HostConfig.Memory,
-    capAdd: JSON.stringify(c.HostConfig.CapAdd), hostname: (c.Config as unknown as { Hostname: string }).Hostname,
+    ip: n.IPAddress,
+    mac: n.MacAddress,
+    ports: JSON.stringify(c.HostConfig.PortBindings),
+    restart: JSON.stringify(c.HostConfig.RestartPolicy),
+    memory: c.HostConfig.Memory,
+    capAdd: JSON.stringify(c.HostConfig.CapAdd),
+    hostname: (c.Config as unknown as { Hostname: string }).Hostname,
     userEnv: c.Config.Env.filter((e) => e.startsWith('FOO=')),
   };
 }
@@ -81,14 +101,47 @@ describe('molt upgrade CONTAINER (seed 002 on containers molt did not create)', 
   test('a broken new image (exits at once) leaves the very same podman-run container running with its data, IP, MAC, port, restart, memory, env and command', async () => {
     const ip = subnet.replace(/0\/24$/, '20');
     port += 1;
-    await podmanRun(['--name', name, '-v', 'dbdata:/data', '--network', net, '--ip', ip, '-p', `127.0.0.1:${port}:8080`, '--restart', 'always', '--memory', '64m', '-e', 'FOO=bar', '--cap-add', 'NET_ADMIN', '--hostname', 'dbhost', `${REPO}:1.0.0`, '/app/run', 'customised']);
-    assert.equal((await h.engine.exec(name, ['sh', '-c', 'dd if=/dev/urandom of=/data/blob bs=1k count=128 2>/dev/null; echo precious > /data/note'])).exitCode, 0);
+    await podmanRun([
+      '--name',
+      name,
+      '-v',
+      'dbdata:/data',
+      '--network',
+      net,
+      '--ip',
+      ip,
+      '-p',
+      `127.0.0.1:${port}:8080`,
+      '--restart',
+      'always',
+      '--memory',
+      '64m',
+      '-e',
+      'FOO=bar',
+      '--cap-add',
+      'NET_ADMIN',
+      '--hostname',
+      'dbhost',
+      `${REPO}:1.0.0`,
+      '/app/run',
+      'customised',
+    ]);
+    assert.equal(
+      (
+        await h.engine.exec(name, [
+          'sh',
+          '-c',
+          'dd if=/dev/urandom of=/data/blob bs=1k count=128 2>/dev/null; echo precious > /data/note',
+        ])
+      ).exitCode,
+      0,
+    );
     before1 = await identity(name);
     sum = await volumeChecksum(h, 'dbdata');
     await brokenLeavesAll(`${REPO}:1.0.0`);
   });
 
-  test('keeps the named volume\'s data, static IP, MAC, published port, restart policy, memory limit, user env and the customised command', async () => {
+  test("keeps the named volume's data, static IP, MAC, published port, restart policy, memory limit, user env and the customised command", async () => {
     const old = await inspect(name);
     const r = await molt(m, ['upgrade', name, '--image', `${REPO}:2.0.0`]);
     assert.equal(r.code, 0, r.stderr);
@@ -100,7 +153,7 @@ describe('molt upgrade CONTAINER (seed 002 on containers molt did not create)', 
     assert.deepEqual(await identity(name), before1, 'IP, MAC, port, restart, memory, caps, hostname and FOO kept');
     assert.equal(before1.ip, subnet.replace(/0\/24$/, '20'));
     assert.equal(before1.memory, 64 * 1024 * 1024);
-    assert.ok(now.Config.Env.includes('APP_VERSION=2.0.0'), 'the new image\'s env defaults');
+    assert.ok(now.Config.Env.includes('APP_VERSION=2.0.0'), "the new image's env defaults");
     assert.equal(await argvOf(name), 'customised', 'CMD1: the customised command is kept');
     assert.equal(await volumeChecksum(h, 'dbdata'), sum, 'volume bytes identical');
     assert.equal(await h.engine.inspectContainer(old.Id), undefined, 'the old container is removed');
@@ -110,7 +163,8 @@ describe('molt upgrade CONTAINER (seed 002 on containers molt did not create)', 
     assert.match(history.stdout, /SnapshotVolumes/);
   });
 
-  test('after an upgrade, a broken new image again leaves the very same container with all of it', async () => brokenLeavesAll(`${REPO}:2.0.0`));
+  test('after an upgrade, a broken new image again leaves the very same container with all of it', async () =>
+    brokenLeavesAll(`${REPO}:2.0.0`));
 
   async function brokenLeavesAll(image: string) {
     const old = await inspect(name);
@@ -125,7 +179,9 @@ describe('molt upgrade CONTAINER (seed 002 on containers molt did not create)', 
     assert.deepEqual(await identity(name), before1, 'IP, MAC, port, restart, memory, caps, hostname and FOO as before');
     assert.equal(await volumeChecksum(h, 'dbdata'), sum);
     assert.equal(await argvOf(name), 'customised');
-    const left = (await h.podman(['ps', '-a', '--format', '{{.Names}}'])).stdout.split('\n').filter((n) => n.startsWith(name));
+    const left = (await h.podman(['ps', '-a', '--format', '{{.Names}}'])).stdout
+      .split('\n')
+      .filter((n) => n.startsWith(name));
     assert.deepEqual(left, [name], 'nothing left behind');
   }
 
@@ -144,8 +200,8 @@ describe('molt upgrade CONTAINER (seed 002 on containers molt did not create)', 
   });
 });
 
-describe('seed 002\'s four CMD cases on containers molt did not create', () => {
-  test('CMD4 (and never CMD2): a container running its image default gets the new image\'s default', async () => {
+describe("seed 002's four CMD cases on containers molt did not create", () => {
+  test("CMD4 (and never CMD2): a container running its image default gets the new image's default", async () => {
     await podmanRun(['--name', 'cmd4', '--network', net, `${REPO}:1.0.0`]);
     assert.equal(await argvOf('cmd4'), 'image-default-1.0.0');
     const r = await molt(m, ['upgrade', 'cmd4', '--image', `${REPO}:2.0.0`]);
@@ -186,7 +242,29 @@ describe('molt adopt CONTAINER, then manage it as an app', () => {
   test('records the container without restarting it; plan -f of the printed manifest: exit 0, nothing to do', async () => {
     const ip = subnet.replace(/0\/24$/, '30');
     port += 1;
-    await podmanRun(['--name', name, '-v', 'legacydata:/data', '--network', net, '--ip', ip, '-p', `127.0.0.1:${port}:8080`, '--restart', 'on-failure:3', '--memory', '96m', '-e', 'FOO=adopted', '--cap-add', 'NET_ADMIN', `${SCRIPTED}:1.0.0`, '/app/run', 'legacy-cmd']);
+    await podmanRun([
+      '--name',
+      name,
+      '-v',
+      'legacydata:/data',
+      '--network',
+      net,
+      '--ip',
+      ip,
+      '-p',
+      `127.0.0.1:${port}:8080`,
+      '--restart',
+      'on-failure:3',
+      '--memory',
+      '96m',
+      '-e',
+      'FOO=adopted',
+      '--cap-add',
+      'NET_ADMIN',
+      `${SCRIPTED}:1.0.0`,
+      '/app/run',
+      'legacy-cmd',
+    ]);
     assert.equal((await h.engine.exec(name, ['sh', '-c', 'echo precious > /data/note'])).exitCode, 0);
     const old = await inspect(name);
     const started = (old.State as unknown as { StartedAt: string }).StartedAt;
@@ -202,7 +280,11 @@ describe('molt adopt CONTAINER, then manage it as an app', () => {
     assert.match(manifestText, /restart: on-failure:3/);
     assert.match(manifestText, /memory: 100663296/);
     assert.match(manifestText, /name: legacydata/);
-    assert.doesNotMatch(manifestText, /APP_VERSION|container: podman|HOSTNAME/, 'image defaults and engine env are not the user\'s');
+    assert.doesNotMatch(
+      manifestText,
+      /APP_VERSION|container: podman|HOSTNAME/,
+      "image defaults and engine env are not the user's",
+    );
     const now = await inspect(name);
     assert.equal(now.Id, old.Id);
     assert.equal((now.State as unknown as { StartedAt: string }).StartedAt, started, 'not restarted');
@@ -216,14 +298,20 @@ describe('molt adopt CONTAINER, then manage it as an app', () => {
 
   test('a new version in the manifest upgrades it like any app: scripts, snapshots, everything kept', async () => {
     const sum = await volumeChecksum(h, 'legacydata');
-    const v2 = manifestText.replace(/version: 1\.0\.0/, 'version: 2.0.0').replace(`image: ${SCRIPTED}:1.0.0`, `image: ${SCRIPTED}:2.0.0`);
+    const v2 = manifestText
+      .replace(/version: 1\.0\.0/, 'version: 2.0.0')
+      .replace(`image: ${SCRIPTED}:1.0.0`, `image: ${SCRIPTED}:2.0.0`);
     const file = writeManifest(m, 'legacy-2.yaml', v2);
     const plan = await molt(m, ['plan', '-f', file]);
     assert.equal(plan.code, 2, plan.stdout + plan.stderr);
     const r = await molt(m, ['apply', '-f', file]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /app\/legacy upgraded: 1\.0\.0 → 2\.0\.0/);
-    assert.equal((await h.engine.exec(name, ['cat', '/data/pre-ran'])).stdout.trim(), 'pre 1.0.0 -> 2.0.0', 'pre-upgrade ran in the old container');
+    assert.equal(
+      (await h.engine.exec(name, ['cat', '/data/pre-ran'])).stdout.trim(),
+      'pre 1.0.0 -> 2.0.0',
+      'pre-upgrade ran in the old container',
+    );
     assert.equal((await h.engine.exec(name, ['cat', '/data/post-ran'])).stdout.trim(), 'post 1.0.0 -> 2.0.0');
     assert.equal((await h.engine.exec(name, ['cat', '/data/note'])).stdout.trim(), 'precious');
     assert.equal(await argvOf(name), 'legacy-cmd');
@@ -253,7 +341,10 @@ describe('molt adopt CONTAINER, then manage it as an app', () => {
     await podmanRun(['--name', 'nover', '--network', net, `${REPO}:latest`]);
     const r = await molt(m, ['adopt', 'nover']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /cannot tell which version nover runs: its image localhost\/e2e-own:latest has the tag "latest"/);
+    assert.match(
+      r.stderr,
+      /cannot tell which version nover runs: its image localhost\/e2e-own:latest has the tag "latest"/,
+    );
     assert.match(r.stderr, /molt adopt nover --version/);
     assert.equal((await molt(m, ['get', 'app', 'nover'])).code, 1, 'nothing recorded');
   });
@@ -319,12 +410,16 @@ networks:
     const web = await inspect('shop-web');
     assert.equal(db.HostConfig.Memory, 128 * 1024 * 1024);
     assert.ok(db.Config.Env.includes('ROLE=primary'));
-    assert.deepEqual((db.Config as unknown as { Healthcheck: { Test: string[] } }).Healthcheck.Test, ['CMD', 'cat', '/tmp/ready']);
+    assert.deepEqual((db.Config as unknown as { Healthcheck: { Test: string[] } }).Healthcheck.Test, [
+      'CMD',
+      'cat',
+      '/tmp/ready',
+    ]);
     assert.equal(db.NetworkSettings.Networks[composeNet]?.IPAddress, composeSubnet.replace(/0\/24$/, '5'));
     assert.ok(web.Config.Env.includes('GREETING=hello'), 'env_file');
     assert.deepEqual(web.HostConfig.PortBindings, { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: String(webPort) }] });
     assert.equal(await argvOf('shop-web'), 'web');
-    assert.ok((await h.podman(['volume', 'exists', 'shop_data'])).code === 0, 'Compose\'s volume name <project>_<name>');
+    assert.ok((await h.podman(['volume', 'exists', 'shop_data'])).code === 0, "Compose's volume name <project>_<name>");
     assert.equal((await h.engine.exec('shop-db', ['sh', '-c', 'echo precious > /data/note'])).exitCode, 0);
     const plan = await molt(m, ['plan', '-f', write(compose('1.0.0'))]);
     assert.equal(plan.code, 0, plan.stdout);
@@ -357,7 +452,19 @@ networks:
   });
 
   test('a service already running under podman-compose is adopted (--name <project>-<service>) and then driven from the same file', async () => {
-    await podmanRun(['--name', 'legacy_cache_1', '-v', 'legacy_cache:/data', '--network', net, '--label', 'com.docker.compose.project=legacy', `${REPO}:1.0.0`, '/app/run', 'cache']);
+    await podmanRun([
+      '--name',
+      'legacy_cache_1',
+      '-v',
+      'legacy_cache:/data',
+      '--network',
+      net,
+      '--label',
+      'com.docker.compose.project=legacy',
+      `${REPO}:1.0.0`,
+      '/app/run',
+      'cache',
+    ]);
     assert.equal((await h.engine.exec('legacy_cache_1', ['sh', '-c', 'echo cached > /data/note'])).exitCode, 0);
     const id = (await inspect('legacy_cache_1')).Id;
     const adopted = await molt(m, ['adopt', 'legacy_cache_1', '--name', 'legacy-cache']);
@@ -367,7 +474,10 @@ networks:
       const d = join(m.dir, 'legacy');
       mkdirSync(d, { recursive: true });
       const f = join(d, 'compose.yaml');
-      writeFileSync(f, `services:\n  cache:\n    image: ${REPO}:${tag}\n    command: /app/run cache\n    restart: "no"\n    volumes: [cache:/data]\nvolumes:\n  cache: {}\nnetworks:\n  default: {name: ${net}, external: true}\n`);
+      writeFileSync(
+        f,
+        `services:\n  cache:\n    image: ${REPO}:${tag}\n    command: /app/run cache\n    restart: "no"\n    volumes: [cache:/data]\nvolumes:\n  cache: {}\nnetworks:\n  default: {name: ${net}, external: true}\n`,
+      );
       return f;
     };
     const first = await molt(m, ['apply', '-f', file('1.0.0')]);
@@ -386,7 +496,10 @@ networks:
     const before3 = (await inspect('shop-db')).Id;
     const r = await molt(m, ['apply', '-f', write(text)]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`compose\\.yaml:${line}:5: services\\.db\\.build: "build" is not supported by molt`));
+    assert.match(
+      r.stderr,
+      new RegExp(`compose\\.yaml:${line}:5: services\\.db\\.build: "build" is not supported by molt`),
+    );
     assert.equal((await inspect('shop-db')).Id, before3);
   });
 });

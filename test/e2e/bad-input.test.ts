@@ -47,7 +47,9 @@ let busyPort: number;
 
 before(async () => {
   busy = createServer();
-  busyPort = await new Promise<number>((resolve) => busy.listen(0, '127.0.0.1', () => resolve((busy.address() as { port: number }).port)));
+  busyPort = await new Promise<number>((resolve) =>
+    busy.listen(0, '127.0.0.1', () => resolve((busy.address() as { port: number }).port)),
+  );
   h = await startPodman();
   m = moltEnv(h);
   net = h.name('net');
@@ -62,7 +64,11 @@ before(async () => {
   assert.equal(installed.code, 0, installed.stderr);
   const c = await h.engine.inspectContainer(APP);
   assert.ok(c?.running, 'the victim runs');
-  const written = await h.engine.exec(c.id, ['sh', '-c', 'dd if=/dev/urandom of=/data/blob bs=1k count=128 2>/dev/null && echo precious > /data/note']);
+  const written = await h.engine.exec(c.id, [
+    'sh',
+    '-c',
+    'dd if=/dev/urandom of=/data/blob bs=1k count=128 2>/dev/null && echo precious > /data/note',
+  ]);
   assert.equal(written.exitCode, 0, written.stderr);
   baseline = await snapshot();
 });
@@ -81,7 +87,15 @@ function place(file: string): string {
 function materialize(file: string): Buffer {
   const bytes = readFileSync(join(CORPUS, file));
   if (!file.endsWith('.yaml')) return bytes;
-  return Buffer.from(bytes.toString('latin1').replaceAll('${NET}', net).replaceAll('${SUBNET}', subnet).replaceAll('${MARK}', mark).replaceAll('${BUSYPORT}', String(busyPort)), 'latin1');
+  return Buffer.from(
+    bytes
+      .toString('latin1')
+      .replaceAll('${NET}', net)
+      .replaceAll('${SUBNET}', subnet)
+      .replaceAll('${MARK}', mark)
+      .replaceAll('${BUSYPORT}', String(busyPort)),
+    'latin1',
+  );
 }
 
 /** Everything bad input must not change, in the store and in the engine. */
@@ -97,12 +111,26 @@ async function snapshot(): Promise<Snapshot> {
     get('/containers/json?all=true') as Promise<Array<{ Id: string; Names: string[]; Image: string; State: string }>>,
     get('/volumes') as Promise<{ Volumes: Array<{ Name: string; CreatedAt: string }> | null }>,
     get('/networks') as Promise<Array<{ Name: string; Id: string }>>,
-    get(`/containers/${APP}/json`) as Promise<{ Id: string; State: { Running: boolean; StartedAt: string; Pid: number }; RestartCount: number; Config: { Image: string } }>,
+    get(`/containers/${APP}/json`) as Promise<{
+      Id: string;
+      State: { Running: boolean; StartedAt: string; Pid: number };
+      RestartCount: number;
+      Config: { Image: string };
+    }>,
     volumeChecksum(h, `${APP}-data`),
   ]);
   return {
-    app, history, data,
-    victim: { id: victim.Id, running: victim.State.Running, startedAt: victim.State.StartedAt, pid: victim.State.Pid, restarts: victim.RestartCount, image: victim.Config.Image },
+    app,
+    history,
+    data,
+    victim: {
+      id: victim.Id,
+      running: victim.State.Running,
+      startedAt: victim.State.StartedAt,
+      pid: victim.State.Pid,
+      restarts: victim.RestartCount,
+      image: victim.Config.Image,
+    },
     ip: (await h.engine.inspectContainer(APP))?.networks[net],
     containers: containers.map((c) => `${c.Id} ${c.Names.join(',')} ${c.Image} ${c.State}`).sort(),
     volumes: (volumes.Volumes ?? []).map((v) => `${v.Name} ${v.CreatedAt}`).sort(),
@@ -136,7 +164,10 @@ function escape(s: string): string {
 
 /** Runs apply (and plan, for the sample) on the file: refused, nothing changed, nothing injected ran. */
 async function assertRejectedWithoutChange(path: string, c: BadInputCase): Promise<void> {
-  const [apply, plan] = await Promise.all([molt(m, ['apply', '-f', path]), c.plan ? molt(m, ['plan', '-f', path]) : undefined]);
+  const [apply, plan] = await Promise.all([
+    molt(m, ['apply', '-f', path]),
+    c.plan ? molt(m, ['plan', '-f', path]) : undefined,
+  ]);
   assertRefused(apply, path, c, 'apply');
   if (plan) assertRefused(plan, path, c, 'plan');
   await assertUnchanged();
@@ -163,25 +194,46 @@ describe('files made at test time are refused and change nothing', () => {
     const path = join(workDir, 'huge.yaml');
     const padding = `# ${'x'.repeat(78)}\n`.repeat(Math.ceil((1024 * 1024) / 80) + 100);
     writeFileSync(path, `${materialize('valid.yaml').toString()}${padding}`);
-    await assertRejectedWithoutChange(path, { file: 'huge.yaml', what: '', message: 'larger than 1048576 bytes', placeless: true, plan: true });
+    await assertRejectedWithoutChange(path, {
+      file: 'huge.yaml',
+      what: '',
+      message: 'larger than 1048576 bytes',
+      placeless: true,
+      plan: true,
+    });
   });
 
   test('a directory instead of a file', async () => {
     const path = join(workDir, 'a-directory.yaml');
     mkdirSync(path);
-    await assertRejectedWithoutChange(path, { file: 'a-directory.yaml', what: '', message: 'is a directory', placeless: true, plan: true });
+    await assertRejectedWithoutChange(path, {
+      file: 'a-directory.yaml',
+      what: '',
+      message: 'is a directory',
+      placeless: true,
+      plan: true,
+    });
   });
 
   test('a file that does not exist', async () => {
     const path = join(workDir, 'missing.yaml');
-    await assertRejectedWithoutChange(path, { file: 'missing.yaml', what: '', message: 'no such file', placeless: true, plan: true });
+    await assertRejectedWithoutChange(path, {
+      file: 'missing.yaml',
+      what: '',
+      message: 'no such file',
+      placeless: true,
+      plan: true,
+    });
   });
 });
 
 test('no app but the victim was ever recorded', async () => {
   const r = await molt(m, ['get', 'apps', '-o', 'json']);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout).items.map((a: { metadata: { name: string } }) => a.metadata.name), [APP]);
+  assert.deepEqual(
+    JSON.parse(r.stdout).items.map((a: { metadata: { name: string } }) => a.metadata.name),
+    [APP],
+  );
 });
 
 after(() => console.log(`bad-input cases run: ${CASES.length} corpus files + 3 made at test time`));

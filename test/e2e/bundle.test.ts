@@ -6,7 +6,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, type PodmanHarness } from './harness.ts';
@@ -42,22 +52,43 @@ after(async () => h?.stop());
 async function molt(args: string[]) {
   const trace = join(m.dir, 'loaded.txt');
   const hook = join(m.dir, 'trace-hook.mjs');
-  writeFileSync(hook, `import { registerHooks } from 'node:module';\nimport { appendFileSync } from 'node:fs';\nregisterHooks({ load(url, ctx, next) { if (url.startsWith('file:')) appendFileSync(${JSON.stringify(trace)}, url + '\\n'); return next(url, ctx); } });\n`);
+  writeFileSync(
+    hook,
+    `import { registerHooks } from 'node:module';\nimport { appendFileSync } from 'node:fs';\nregisterHooks({ load(url, ctx, next) { if (url.startsWith('file:')) appendFileSync(${JSON.stringify(trace)}, url + '\\n'); return next(url, ctx); } });\n`,
+  );
   rmSync(trace, { force: true });
-  const r = await run(join(install, 'bin/molt'), args, moltProcessEnv(m, { NODE_OPTIONS: `--import=${hook}` }), undefined, 180_000);
-  const loaded = existsSync(trace) ? readFileSync(trace, 'utf8').trim().split('\n').filter((u) => u !== `file://${hook}`) : [];
+  const r = await run(
+    join(install, 'bin/molt'),
+    args,
+    moltProcessEnv(m, { NODE_OPTIONS: `--import=${hook}` }),
+    undefined,
+    180_000,
+  );
+  const loaded = existsSync(trace)
+    ? readFileSync(trace, 'utf8')
+        .trim()
+        .split('\n')
+        .filter((u) => u !== `file://${hook}`)
+    : [];
   return { ...r, loaded };
 }
 
-const file = (version: string) => writeManifest(m, `bundled-${version}.yaml`, { ...(appDoc({ name: 'bundled', version, image: `${REPO}:${version}`, network: net, subnet }) as object), metadata: { name: 'bundled', labels: { suite: 'bundle' } } });
+const file = (version: string) =>
+  writeManifest(m, `bundled-${version}.yaml`, {
+    ...(appDoc({ name: 'bundled', version, image: `${REPO}:${version}`, network: net, subnet }) as object),
+    metadata: { name: 'bundled', labels: { suite: 'bundle' } },
+  });
 
-test('--version and --help load the bundle\'s entry and nothing of the commands', async () => {
+test("--version and --help load the bundle's entry and nothing of the commands", async () => {
   const v = await molt(['--version']);
   assert.equal(v.code, 0, v.stderr);
   assert.equal(v.stdout.trim(), VERSION);
   // The entry and shared chunks only: each command (a chunk named after its module) loads when it runs.
   assert.equal(v.loaded[0], `file://${install}/dist/molt.mjs`);
-  assert.deepEqual(v.loaded.filter((u) => !/\/dist\/(molt|chunks\/chunk-[A-Z0-9]+)\.mjs$/.test(u)), []);
+  assert.deepEqual(
+    v.loaded.filter((u) => !/\/dist\/(molt|chunks\/chunk-[A-Z0-9]+)\.mjs$/.test(u)),
+    [],
+  );
   const bytes = v.loaded.reduce((sum, u) => sum + statSync(new URL(u)).size, 0);
   assert.ok(bytes < 400 * 1024, `--version loaded ${bytes} bytes of code`);
   const help = await molt(['--help']);
@@ -72,7 +103,11 @@ test('the bundle installs, upgrades and reports an app, loading only bundle file
   const upgraded = await molt(['apply', '-f', file('1.1.0-1')]);
   assert.equal(upgraded.code, 0, upgraded.stderr);
   assert.match(upgraded.stdout, /app\/bundled upgraded: 1\.0\.0-1 → 1\.1\.0-1/);
-  assert.deepEqual(upgraded.loaded.filter((u) => !u.startsWith(`file://${install}/dist/`)), [], 'no file outside the bundle (no sources, no node_modules)');
+  assert.deepEqual(
+    upgraded.loaded.filter((u) => !u.startsWith(`file://${install}/dist/`)),
+    [],
+    'no file outside the bundle (no sources, no node_modules)',
+  );
   assert.ok(upgraded.loaded.length > 2, 'the upgrade loaded its chunks');
   assert.equal((await h.engine.inspectContainer('bundled'))?.running, true);
   const got = await molt(['get', 'app', 'bundled', '-o', 'json']);
@@ -84,7 +119,16 @@ test('the bundle installs, upgrades and reports an app, loading only bundle file
 });
 
 test('a detached task worker started from the bundle runs the bundle and finishes the task', async () => {
-  const applied = await molt(['task', 'apply', '-f', writeManifest(m, 'bundle-task.yaml', taskDoc('bundled-task', { target: { selector: { matchLabels: { suite: 'bundle' } } }, toVersion: '1.2.0-1' }))]);
+  const applied = await molt([
+    'task',
+    'apply',
+    '-f',
+    writeManifest(
+      m,
+      'bundle-task.yaml',
+      taskDoc('bundled-task', { target: { selector: { matchLabels: { suite: 'bundle' } } }, toVersion: '1.2.0-1' }),
+    ),
+  ]);
   assert.equal(applied.code, 0, applied.stderr);
   const r = await molt(['task', 'run', 'bundled-task', '--detach']);
   assert.equal(r.code, 0, r.stderr);
@@ -103,7 +147,13 @@ test('a detached task worker started from the bundle runs the bundle and finishe
 test('npm install -g . into a temporary prefix gives a molt that runs', async () => {
   const prefix = mkdtempSync(join(tmpdir(), 'molt-global-'));
   try {
-    const r = await run('npm', ['install', '-g', ROOT, '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error'], { ...process.env, npm_config_update_notifier: 'false' }, undefined, 300_000);
+    const r = await run(
+      'npm',
+      ['install', '-g', ROOT, '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error'],
+      { ...process.env, npm_config_update_notifier: 'false' },
+      undefined,
+      300_000,
+    );
     assert.equal(r.code, 0, r.stderr);
     const env = { ...process.env, PATH: `${join(prefix, 'bin')}:${process.env.PATH}`, MOLT_HOME: join(prefix, 'home') };
     const v = await run('molt', ['--version'], env);

@@ -17,12 +17,20 @@ const REPO = 'localhost/e2e-cli';
 
 before(async () => {
   ({ h, m, net, subnet } = await startTestbed());
-  await Promise.all([buildApp(h, REPO, '1.0.0-1'), buildApp(h, REPO, '1.1.0-1'), buildApp(h, REPO, '1.3.0-1', { NEVER_READY: '1' })]);
+  await Promise.all([
+    buildApp(h, REPO, '1.0.0-1'),
+    buildApp(h, REPO, '1.1.0-1'),
+    buildApp(h, REPO, '1.3.0-1', { NEVER_READY: '1' }),
+  ]);
 });
 after(async () => h?.stop());
 
 const file = (name: string, version: string, extra: Partial<Parameters<typeof appDoc>[0]> = {}) =>
-  writeManifest(m, `${name}-${version}.yaml`, appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet, ...extra }));
+  writeManifest(
+    m,
+    `${name}-${version}.yaml`,
+    appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet, ...extra }),
+  );
 
 test('plan exits 2 with the steps when changes are pending and 0 when there are none', async () => {
   const p1 = await molt(m, ['plan', '-f', file('planned', '1.0.0-1')]);
@@ -35,7 +43,10 @@ test('plan exits 2 with the steps when changes are pending and 0 when there are 
   assert.match(p2.stdout, /no changes/);
   const p3 = await molt(m, ['plan', '-f', file('planned', '1.1.0-1')]);
   assert.equal(p3.code, 2);
-  assert.deepEqual([...p3.stdout.matchAll(/^\s+\d+\. (\w+)/gm)].map((x) => x[1]), [...FORWARD_STEPS.upgrade]);
+  assert.deepEqual(
+    [...p3.stdout.matchAll(/^\s+\d+\. (\w+)/gm)].map((x) => x[1]),
+    [...FORWARD_STEPS.upgrade],
+  );
   const p4 = await molt(m, ['plan', '-f', file('planned', '0.9.0-1')]);
   assert.equal(p4.code, 1);
   assert.match(p4.stderr, /DowngradeRefused/);
@@ -58,7 +69,10 @@ test('get app -o json shows the status fields; get apps lists it; -o yaml parses
   const ready = app.status.conditions.find((x: { type: string }) => x.type === 'Ready');
   assert.deepEqual(Object.keys(ready).sort(), ['lastTransitionTime', 'message', 'reason', 'status', 'type']);
   assert.equal(ready.status, 'True');
-  assert.deepEqual({ from: app.status.lastUpgrade.from, to: app.status.lastUpgrade.to, outcome: app.status.lastUpgrade.outcome }, { from: '1.0.0-1', to: '1.1.0-1', outcome: 'Succeeded' });
+  assert.deepEqual(
+    { from: app.status.lastUpgrade.from, to: app.status.lastUpgrade.to, outcome: app.status.lastUpgrade.outcome },
+    { from: '1.0.0-1', to: '1.1.0-1', outcome: 'Succeeded' },
+  );
   const yaml = parse((await molt(m, ['get', 'app', 'shown', '-o', 'yaml'])).stdout);
   assert.equal(yaml.status.installedVersion, '1.1.0-1');
   const table = await molt(m, ['get', 'apps']);
@@ -72,7 +86,10 @@ test('history lists every attempt with its steps, as text and JSON', async () =>
   assert.match(text.stdout, /#\d+ upgrade 1\.0\.0-1 → 1\.1\.0-1\s+Succeeded/);
   const ops = JSON.parse((await molt(m, ['history', 'shown', '-o', 'json'])).stdout);
   assert.equal(ops.length, 2);
-  assert.deepEqual(ops[1].steps.map((s: { name: string }) => s.name), [...FORWARD_STEPS.upgrade]);
+  assert.deepEqual(
+    ops[1].steps.map((s: { name: string }) => s.name),
+    [...FORWARD_STEPS.upgrade],
+  );
   for (const s of ops[1].steps) {
     assert.equal(s.phase, 'Completed');
     assert.ok(Date.parse(s.finishedAt) >= Date.parse(s.startedAt));

@@ -9,7 +9,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { volumeChecksum, type PodmanHarness } from './harness.ts';
 import { appDoc, buildApp, molt, writeManifest, type MoltEnv, startTestbed } from './molt-cli.ts';
-import { lastOperation, pausePoint, startMolt, type RunningMolt, type Survivor, installWithData as installV1WithData } from './faults.ts';
+import {
+  lastOperation,
+  pausePoint,
+  startMolt,
+  type RunningMolt,
+  type Survivor,
+  installWithData as installV1WithData,
+} from './faults.ts';
 
 let h: PodmanHarness;
 let m: MoltEnv;
@@ -25,7 +32,11 @@ before(async () => {
 after(async () => h?.stop());
 
 const manifest = (name: string, version: string, ipv4?: string) =>
-  writeManifest(m, `${name}-${version}.yaml`, appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet, ...(ipv4 ? { ipv4 } : {}) }));
+  writeManifest(
+    m,
+    `${name}-${version}.yaml`,
+    appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet, ...(ipv4 ? { ipv4 } : {}) }),
+  );
 
 /** Installs v1 with data written to its volume; what must survive. */
 const installWithData = (name: string): Promise<Survivor> => installV1WithData(m, manifest(name, '1.0.0-1'), name, net);
@@ -36,9 +47,14 @@ async function assertRunning(name: string, version: string, ip: string | undefin
   assert.ok(c?.running, `${name} runs`);
   assert.equal(c.labels['dev.molt.version'], version, `${name} runs ${version}`);
   if (ip !== undefined) assert.equal(c.networks[net], ip, `${name} keeps its IP`);
-  if (sum !== undefined) assert.equal(await volumeChecksum(h, `${name}-data`), sum, `${name}'s volume bytes are intact`);
+  if (sum !== undefined)
+    assert.equal(await volumeChecksum(h, `${name}-data`), sum, `${name}'s volume bytes are intact`);
   const others = (await h.engine.listContainers([`dev.molt.app=${name}`])).filter((x) => x.id !== c.id);
-  assert.deepEqual(others.map((x) => x.name), [], `no other container of ${name} left`);
+  assert.deepEqual(
+    others.map((x) => x.name),
+    [],
+    `no other container of ${name} left`,
+  );
   const status = JSON.parse((await molt(m, ['get', 'app', name, '-o', 'json'])).stdout).status;
   assert.equal(status.installedVersion, version);
   assert.equal(status.containerId, c.id);
@@ -57,7 +73,11 @@ describe(`${N} parallel applies of one upgrade on the same app`, () => {
     const codes = await Promise.all(losers.map((r) => r.exit));
     for (const [i, loser] of losers.entries()) {
       assert.equal(codes[i], 1, loser.stderr());
-      assert.match(loser.stderr(), new RegExp(`^error\\[AppBusy\\]: app "shared" is busy: \`molt apply shared\` \\(pid ${holder} on `, 'm'), loser.stderr());
+      assert.match(
+        loser.stderr(),
+        new RegExp(`^error\\[AppBusy\\]: app "shared" is busy: \`molt apply shared\` \\(pid ${holder} on `, 'm'),
+        loser.stderr(),
+      );
       assert.doesNotMatch(loser.stderr(), /^\s*[→↩] /m, 'the refused apply ran no step');
       assert.equal(loser.stdout(), '');
     }
@@ -67,8 +87,15 @@ describe(`${N} parallel applies of one upgrade on the same app`, () => {
     await assertRunning('shared', '1.1.0-1', v1.ip, v1.sum);
     const c = await h.engine.inspectContainer('shared');
     assert.equal((await h.engine.exec(c!.id, ['cat', '/data/note'])).stdout, 'precious\n');
-    const ops = JSON.parse((await molt(m, ['history', 'shared', '-o', 'json'])).stdout) as Array<{ kind: string; outcome: string }>;
-    assert.deepEqual(ops.map((o) => `${o.kind} ${o.outcome}`), ['install Succeeded', 'upgrade Succeeded'], 'one install, one upgrade: the refused applies recorded nothing');
+    const ops = JSON.parse((await molt(m, ['history', 'shared', '-o', 'json'])).stdout) as Array<{
+      kind: string;
+      outcome: string;
+    }>;
+    assert.deepEqual(
+      ops.map((o) => `${o.kind} ${o.outcome}`),
+      ['install Succeeded', 'upgrade Succeeded'],
+      'one install, one upgrade: the refused applies recorded nothing',
+    );
   });
 });
 
@@ -85,7 +112,11 @@ describe(`${N} parallel applies on ${N} different apps`, () => {
     ];
     const runs = jobs.map((j) => startMolt(m, ['apply', '-f', j.file], j.pause.env));
     const pids = await Promise.all(jobs.map((j, i) => j.pause.reached(runs[i]!.child)));
-    assert.deepEqual(pids, runs.map((r) => r.child.pid), `all ${N} are in flight at the same time`);
+    assert.deepEqual(
+      pids,
+      runs.map((r) => r.child.pid),
+      `all ${N} are in flight at the same time`,
+    );
     jobs.forEach((j) => j.pause.resume());
     const codes = await Promise.all(runs.map((r) => r.exit));
     codes.forEach((code, i) => assert.equal(code, 0, `${jobs[i]!.name}: ${runs[i]!.stderr()}`));
@@ -94,7 +125,9 @@ describe(`${N} parallel applies on ${N} different apps`, () => {
       await assertRunning(name, '1.0.0-1', undefined);
       assert.equal((await lastOperation(m, name)).outcome, 'Succeeded');
     }
-    const ips = await Promise.all([...upgrades, ...installs].map(async (name) => (await h.engine.inspectContainer(name))?.networks[net]));
+    const ips = await Promise.all(
+      [...upgrades, ...installs].map(async (name) => (await h.engine.inspectContainer(name))?.networks[net]),
+    );
     assert.equal(new Set(ips).size, N, `every app has its own IP: ${ips.join(', ')}`);
   });
 });

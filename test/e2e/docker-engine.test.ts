@@ -99,7 +99,10 @@ describe('images', () => {
     const image = await engine.inspectImage(tag);
     assert.equal(image?.labels.built, 'yes');
     assert.deepEqual(image?.cmd, ['sleep', '1000']);
-    await assert.rejects(engine.buildImage('localhost/molt-test/broken:1', await context(`FROM ${IMAGE}\nRUN exit 3\n`)), EngineError);
+    await assert.rejects(
+      engine.buildImage('localhost/molt-test/broken:1', await context(`FROM ${IMAGE}\nRUN exit 3\n`)),
+      EngineError,
+    );
   });
 });
 
@@ -110,7 +113,7 @@ describe('networks and static addresses', () => {
     assert.equal(await engine.inspectNetwork(h.name('no-such-net')), undefined);
   });
 
-  it('inspectNetwork answers the same through Podman\'s own API (after ping) and the compatible one', async () => {
+  it("inspectNetwork answers the same through Podman's own API (after ping) and the compatible one", async () => {
     const podman = new DockerEngine({ socketPath: h.socket });
     await podman.ping();
     assert.match(podman.description, /^podman /);
@@ -145,7 +148,11 @@ describe('networks and static addresses', () => {
     assert.equal(stopped?.running, false);
     assert.deepEqual(stopped?.networks, {}, 'podman shows no address once stopped');
     assert.deepEqual(stopped?.requestedIps, { [network]: ip });
-    assert.equal(stopped?.labels['dev.molt.requested-ipv4.' + network], undefined, 'the bookkeeping label stays hidden');
+    assert.equal(
+      stopped?.labels['dev.molt.requested-ipv4.' + network],
+      undefined,
+      'the bookkeeping label stays hidden',
+    );
     assert.ok((await engine.addressesInUse(network)).has(ip), 'a stopped container still claims its address');
 
     await engine.startContainer(second);
@@ -161,7 +168,10 @@ describe('networks and static addresses', () => {
     assert.ok(assigned !== undefined && assigned.startsWith(prefix), String(assigned));
     const inUse = await engine.addressesInUse(network);
     assert.ok(inUse.has(assigned));
-    assert.deepEqual([...inUse].filter((ip) => !ip.startsWith(prefix)), []);
+    assert.deepEqual(
+      [...inUse].filter((ip) => !ip.startsWith(prefix)),
+      [],
+    );
     await engine.removeContainer(id);
   });
 });
@@ -173,7 +183,9 @@ describe('volumes', () => {
     await engine.createVolume(name, { 'dev.molt.app': 'x' });
     await engine.createVolume(name, { 'dev.molt.app': 'x' });
     assert.equal(await engine.volumeExists(name), true);
-    const id = await running('vol-user', { mounts: [{ type: 'volume', source: name, destination: '/data', readOnly: false }] });
+    const id = await running('vol-user', {
+      mounts: [{ type: 'volume', source: name, destination: '/data', readOnly: false }],
+    });
     await assert.rejects(engine.removeVolume(name), (e: unknown) => e instanceof EngineError && e.status === 409);
     await engine.exec(id, ['sh', '-c', 'echo kept > /data/file']);
     const before = await volumeChecksum(h, name);
@@ -214,25 +226,36 @@ describe('containers', () => {
   });
 
   it('starting or stopping a missing container is an EngineError with the engine message', async () => {
-    await assert.rejects(engine.startContainer(h.name('ghost')), (e: unknown) => e instanceof EngineError && e.status === 404 && /no such container/i.test(e.message));
-    await assert.rejects(engine.stopContainer(h.name('ghost'), 1), (e: unknown) => e instanceof EngineError && e.status === 404);
+    await assert.rejects(
+      engine.startContainer(h.name('ghost')),
+      (e: unknown) => e instanceof EngineError && e.status === 404 && /no such container/i.test(e.message),
+    );
+    await assert.rejects(
+      engine.stopContainer(h.name('ghost'), 1),
+      (e: unknown) => e instanceof EngineError && e.status === 404,
+    );
   });
 
   it('creating from a missing image is ImageUnavailableError', async () => {
-    await assert.rejects(engine.createContainer(spec('noimage', { image: 'localhost/molt-test/none:1' })), ImageUnavailableError);
+    await assert.rejects(
+      engine.createContainer(spec('noimage', { image: 'localhost/molt-test/none:1' })),
+      ImageUnavailableError,
+    );
   });
 
   it('inspectContainer reports image, env, labels, mounts and exit code', async () => {
     const vol = h.name('mnt');
     await engine.createVolume(vol, {});
-    const id = await engine.createContainer(spec('inspect', {
-      cmd: ['sh', '-c', 'exit 7'],
-      mounts: [
-        { type: 'volume', source: vol, destination: '/data', readOnly: false },
-        { type: 'bind', source: h.dir, destination: '/host', readOnly: true },
-        { type: 'tmpfs', source: '', destination: '/scratch', readOnly: false },
-      ],
-    }));
+    const id = await engine.createContainer(
+      spec('inspect', {
+        cmd: ['sh', '-c', 'exit 7'],
+        mounts: [
+          { type: 'volume', source: vol, destination: '/data', readOnly: false },
+          { type: 'bind', source: h.dir, destination: '/host', readOnly: true },
+          { type: 'tmpfs', source: '', destination: '/scratch', readOnly: false },
+        ],
+      }),
+    );
     await engine.startContainer(id);
     let observed = await engine.inspectContainer(id);
     for (let i = 0; i < 100 && observed?.running; i++) observed = await engine.inspectContainer(id);
@@ -295,16 +318,19 @@ describe('exec and logs', () => {
     assert.equal((await engine.exec(id, ['true'])).exitCode, 0);
   });
 
-  it('an exec leaves no conmon behind for long (molt\'s containers.conf: exit_command_delay, not Podman\'s 300 s)', async () => {
+  it("an exec leaves no conmon behind for long (molt's containers.conf: exit_command_delay, not Podman's 300 s)", async () => {
     const full = (await engine.inspectContainer(id))!.id;
-    const execConmons = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try {
-        const args = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-        return args.includes('--exec-attach') && args.includes(full);
-      } catch {
-        return false; // the process ended while we looked
-      }
-    }).length;
+    const execConmons = () =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            const args = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+            return args.includes('--exec-attach') && args.includes(full);
+          } catch {
+            return false; // the process ended while we looked
+          }
+        }).length;
     for (let i = 0; i < 3; i++) assert.equal((await engine.exec(id, ['true'])).exitCode, 0);
     assert.ok(execConmons() > 0, 'each exec has its conmon while the session is kept');
     let left = execConmons();
@@ -312,12 +338,24 @@ describe('exec and logs', () => {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       left = execConmons();
     }
-    assert.equal(left, 0, 'the exec sessions\' conmons are gone within a minute (Podman\'s default keeps them 5 minutes)');
-    assert.deepEqual(await engine.exec(id, ['sh', '-c', 'exit 4']), { exitCode: 4, stdout: '', stderr: '' }, 'exit codes are still read');
+    assert.equal(
+      left,
+      0,
+      "the exec sessions' conmons are gone within a minute (Podman's default keeps them 5 minutes)",
+    );
+    assert.deepEqual(
+      await engine.exec(id, ['sh', '-c', 'exit 4']),
+      { exitCode: 4, stdout: '', stderr: '' },
+      'exit codes are still read',
+    );
   });
 
   it('carries large output on both streams intact (> 64 KiB)', async () => {
-    const result = await engine.exec(id, ['sh', '-c', 'i=0; while [ $i -lt 3000 ]; do echo "line $i of stdout padded to be long enough........"; echo "e$i" >&2; i=$((i+1)); done']);
+    const result = await engine.exec(id, [
+      'sh',
+      '-c',
+      'i=0; while [ $i -lt 3000 ]; do echo "line $i of stdout padded to be long enough........"; echo "e$i" >&2; i=$((i+1)); done',
+    ]);
     const lines = result.stdout.split('\n');
     assert.equal(lines.length, 3001);
     assert.equal(lines[2999], 'line 2999 of stdout padded to be long enough........');
@@ -331,7 +369,13 @@ describe('exec and logs', () => {
     await engine.exec(id, ['sh', '-c', 'echo first; sleep 1; echo second >&2'], {
       onOutput: (stream, chunk) => seen.push([stream, chunk, Date.now() - started]),
     });
-    assert.deepEqual(seen.map(([s, c]) => [s, c]), [['stdout', 'first\n'], ['stderr', 'second\n']]);
+    assert.deepEqual(
+      seen.map(([s, c]) => [s, c]),
+      [
+        ['stdout', 'first\n'],
+        ['stderr', 'second\n'],
+      ],
+    );
     assert.ok(seen[0]![2] < seen[1]![2] - 500, 'the first chunk came before the command finished');
   });
 
@@ -360,7 +404,9 @@ describe('exec and logs', () => {
   });
 
   it('logs returns the last lines of stdout and stderr interleaved', async () => {
-    const talker = await running('logs', { cmd: ['sh', '-c', 'echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three; sleep 1000'] });
+    const talker = await running('logs', {
+      cmd: ['sh', '-c', 'echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three; sleep 1000'],
+    });
     let text = '';
     for (let i = 0; i < 50 && !text.includes('three'); i++) {
       text = await engine.logs(talker, 2);
@@ -401,7 +447,10 @@ describe('archives', () => {
 
   it('getArchive of a missing path is an EngineError 404', async () => {
     const id = await engine.createContainer(spec('archive-missing'));
-    await assert.rejects(engine.getArchive(id, '/no/such/path'), (e: unknown) => e instanceof EngineError && e.status === 404);
+    await assert.rejects(
+      engine.getArchive(id, '/no/such/path'),
+      (e: unknown) => e instanceof EngineError && e.status === 404,
+    );
     await engine.removeContainer(id);
   });
 });
@@ -409,7 +458,10 @@ describe('archives', () => {
 describe('an engine that is not there', () => {
   it('is EngineUnavailableError, naming the socket', async () => {
     const missing = new DockerEngine({ socketPath: `${h.dir}/nothing.sock` });
-    await assert.rejects(missing.ping(), (e: unknown) => e instanceof EngineUnavailableError && e.message.includes('nothing.sock') && e.retryable);
+    await assert.rejects(
+      missing.ping(),
+      (e: unknown) => e instanceof EngineUnavailableError && e.message.includes('nothing.sock') && e.retryable,
+    );
     await assert.rejects(missing.inspectContainer('x'), EngineUnavailableError);
   });
 });
@@ -419,7 +471,11 @@ describe('discoverEngine', () => {
 
   it('uses an explicit --engine that answers, as a unix:// URL or a plain path', async () => {
     for (const value of [`unix://${h.socket}`, h.socket]) {
-      const { engine: found, startedService } = await discoverEngine({ engine: value, moltHome: join(h.dir, 'unused-home'), log: quiet });
+      const { engine: found, startedService } = await discoverEngine({
+        engine: value,
+        moltHome: join(h.dir, 'unused-home'),
+        log: quiet,
+      });
       assert.equal(found.socketPath, h.socket);
       assert.match(found.description, /^podman 4\.\d+\.\d+ at /);
       assert.equal(startedService, undefined);
@@ -427,15 +483,29 @@ describe('discoverEngine', () => {
   });
 
   it('takes CONTAINER_HOST before DOCKER_HOST and the well-known sockets', async () => {
-    const env = { PATH: process.env.PATH, CONTAINER_HOST: `unix://${h.socket}`, DOCKER_HOST: 'unix:///nonexistent/docker.sock' };
-    const { engine: found } = await discoverEngine({ moltHome: join(h.dir, 'unused-home'), log: quiet, env, sockets: ['/nonexistent/a.sock'] });
+    const env = {
+      PATH: process.env.PATH,
+      CONTAINER_HOST: `unix://${h.socket}`,
+      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+    };
+    const { engine: found } = await discoverEngine({
+      moltHome: join(h.dir, 'unused-home'),
+      log: quiet,
+      env,
+      sockets: ['/nonexistent/a.sock'],
+    });
     assert.equal(found.socketPath, h.socket);
   });
 
   it('skips a DOCKER_HOST of an unsupported scheme with a clear message and goes on', async () => {
     const lines: string[] = [];
     const env = { PATH: process.env.PATH, DOCKER_HOST: 'ssh://user@localhost' };
-    const { engine: found } = await discoverEngine({ moltHome: join(h.dir, 'unused-home'), log: (l) => lines.push(l), env, sockets: [h.socket] });
+    const { engine: found } = await discoverEngine({
+      moltHome: join(h.dir, 'unused-home'),
+      log: (l) => lines.push(l),
+      env,
+      sockets: [h.socket],
+    });
     assert.equal(found.socketPath, h.socket);
     assert.match(lines.join('\n'), /DOCKER_HOST=ssh:\/\/user@localhost: ssh:\/\/ engines are not supported yet/);
   });
@@ -443,61 +513,110 @@ describe('discoverEngine', () => {
   it('passes over a tcp:// DOCKER_HOST that does not answer and goes on', async () => {
     // Port 1 on loopback: nothing listens there, so the connection is refused at once.
     const env = { PATH: process.env.PATH, DOCKER_HOST: 'tcp://127.0.0.1:1' };
-    const { engine: found } = await discoverEngine({ moltHome: join(h.dir, 'unused-home'), log: quiet, env, sockets: [h.socket] });
+    const { engine: found } = await discoverEngine({
+      moltHome: join(h.dir, 'unused-home'),
+      log: quiet,
+      env,
+      sockets: [h.socket],
+    });
     assert.equal(found.socketPath, h.socket);
   });
 
   it('fails on an explicit --engine that does not answer instead of picking another engine', async () => {
     const env = { PATH: process.env.PATH, CONTAINER_HOST: `unix://${h.socket}` };
-    await assert.rejects(discoverEngine({ engine: 'unix:///nonexistent/molt.sock', moltHome: join(h.dir, 'unused-home'), log: quiet, env }), (e: unknown) => {
-      assert.ok(e instanceof EngineUnavailableError, String(e));
-      assert.match(e.message, /--engine unix:\/\/\/nonexistent\/molt\.sock: no such socket/);
-      return true;
-    });
-    await assert.rejects(discoverEngine({ engine: 'tcp://127.0.0.1:1', moltHome: join(h.dir, 'unused-home'), log: quiet, env }), (e: unknown) => {
-      assert.ok(e instanceof EngineUnavailableError, String(e));
-      assert.match(e.message, /--engine tcp:\/\/127\.0\.0\.1:1/);
-      return true;
-    });
+    await assert.rejects(
+      discoverEngine({
+        engine: 'unix:///nonexistent/molt.sock',
+        moltHome: join(h.dir, 'unused-home'),
+        log: quiet,
+        env,
+      }),
+      (e: unknown) => {
+        assert.ok(e instanceof EngineUnavailableError, String(e));
+        assert.match(e.message, /--engine unix:\/\/\/nonexistent\/molt\.sock: no such socket/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      discoverEngine({ engine: 'tcp://127.0.0.1:1', moltHome: join(h.dir, 'unused-home'), log: quiet, env }),
+      (e: unknown) => {
+        assert.ok(e instanceof EngineUnavailableError, String(e));
+        assert.match(e.message, /--engine tcp:\/\/127\.0\.0\.1:1/);
+        return true;
+      },
+    );
   });
 
   it('lists every place it tried when nothing answers and podman is not on PATH', async () => {
     const home = join(h.dir, 'no-podman-home');
-    const env = { PATH: '/nonexistent', CONTAINER_HOST: 'unix:///nonexistent/c.sock', DOCKER_HOST: 'unix:///nonexistent/d.sock', XDG_RUNTIME_DIR: '/nonexistent/xdg' };
-    await assert.rejects(discoverEngine({ moltHome: home, log: quiet, env, sockets: wellKnownSockets(env).filter((s) => !existsSync(s)) }), (e: unknown) => {
-      assert.ok(e instanceof EngineUnavailableError, String(e));
-      for (const place of ['/nonexistent/c.sock', '/nonexistent/d.sock', '/nonexistent/xdg/podman/podman.sock', `${home}/podman.sock`]) {
-        assert.ok(e.message.includes(place), `${place} in: ${e.message}`);
-      }
-      assert.match(e.message, /podman is not on PATH/);
-      return true;
-    });
+    const env = {
+      PATH: '/nonexistent',
+      CONTAINER_HOST: 'unix:///nonexistent/c.sock',
+      DOCKER_HOST: 'unix:///nonexistent/d.sock',
+      XDG_RUNTIME_DIR: '/nonexistent/xdg',
+    };
+    await assert.rejects(
+      discoverEngine({ moltHome: home, log: quiet, env, sockets: wellKnownSockets(env).filter((s) => !existsSync(s)) }),
+      (e: unknown) => {
+        assert.ok(e instanceof EngineUnavailableError, String(e));
+        for (const place of [
+          '/nonexistent/c.sock',
+          '/nonexistent/d.sock',
+          '/nonexistent/xdg/podman/podman.sock',
+          `${home}/podman.sock`,
+        ]) {
+          assert.ok(e.message.includes(place), `${place} in: ${e.message}`);
+        }
+        assert.match(e.message, /podman is not on PATH/);
+        return true;
+      },
+    );
   });
 
   it('starts its own podman service when none answers (once, also when two discover at the same time), and reuses it the next time', async () => {
     const home = join(h.dir, 'molt-home');
     const storage = join(h.dir, 'discovered');
     const podmanArgs = [
-      '--root', join(storage, 'root'), '--runroot', join(storage, 'runroot'), '--tmpdir', join(storage, 'tmp'),
-      '--network-config-dir', join(storage, 'net'),
+      '--root',
+      join(storage, 'root'),
+      '--runroot',
+      join(storage, 'runroot'),
+      '--tmpdir',
+      join(storage, 'tmp'),
+      '--network-config-dir',
+      join(storage, 'net'),
     ];
     const env = { PATH: process.env.PATH, XDG_RUNTIME_DIR: join(h.dir, 'fake-xdg') };
     const lines: string[] = [];
-    const options = { moltHome: home, log: (l: string) => lines.push(l), env, podmanArgs, sockets: wellKnownSockets(env).filter((s) => !existsSync(s)) };
+    const options = {
+      moltHome: home,
+      log: (l: string) => lines.push(l),
+      env,
+      podmanArgs,
+      sockets: wellKnownSockets(env).filter((s) => !existsSync(s)),
+    };
     let pid: number | undefined;
     try {
       const [one, two] = await Promise.all([discoverEngine(options), discoverEngine(options)]);
       const first = one.startedService?.reused === false ? one : two;
       const racer = first === one ? two : one;
       pid = first.startedService?.pid;
-      assert.deepEqual(racer.startedService, { pid, socket: join(home, 'podman.sock'), reused: true }, 'a concurrent discovery waits for the same service');
-      const services = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-        try {
-          return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(`unix://${join(home, 'podman.sock')}`);
-        } catch {
-          return false;
-        }
-      });
+      assert.deepEqual(
+        racer.startedService,
+        { pid, socket: join(home, 'podman.sock'), reused: true },
+        'a concurrent discovery waits for the same service',
+      );
+      const services = readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return readFileSync(`/proc/${p}/cmdline`, 'utf8')
+              .split('\0')
+              .includes(`unix://${join(home, 'podman.sock')}`);
+          } catch {
+            return false;
+          }
+        });
       assert.deepEqual(services, [String(pid)], 'exactly one service runs');
       assert.ok(pid !== undefined);
       assert.equal(first.startedService?.reused, false);
@@ -507,7 +626,10 @@ describe('discoverEngine', () => {
       assert.equal(statSync(home).mode & 0o777, 0o700);
       assert.equal(statSync(join(home, 'podman.sock')).mode & 0o777, 0o600);
       assert.equal(readFileSync(join(home, 'podman-service.pid'), 'utf8').trim(), String(pid));
-      assert.match(readFileSync(join(home, 'containers.conf'), 'utf8'), /default_ulimits = \["nofile=1024:1024", "nproc=1024:1024"\]/);
+      assert.match(
+        readFileSync(join(home, 'containers.conf'), 'utf8'),
+        /default_ulimits = \["nofile=1024:1024", "nproc=1024:1024"\]/,
+      );
       assert.match(lines.join('\n'), new RegExp(`started a podman service \\(pid ${pid}\\)`));
 
       const second = await discoverEngine(options);
@@ -516,7 +638,12 @@ describe('discoverEngine', () => {
       await reapDir(storage, pid);
       await reapDir(home);
     }
-    const state = pid === undefined ? 'none' : existsSync(`/proc/${pid}`) ? /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] : 'gone';
+    const state =
+      pid === undefined
+        ? 'none'
+        : existsSync(`/proc/${pid}`)
+          ? /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+          : 'gone';
     assert.ok(state === 'gone' || state === 'Z', `the service is gone (state ${state})`);
   });
 });
@@ -525,17 +652,24 @@ describe('the harness', () => {
   it('stop() leaves no process, mount, bridge or directory behind, even after an exec', async () => {
     const other = await startPodman();
     const net = other.name('n');
-    const lingering = (): string[] => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try {
-        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(other.dir);
-      } catch {
-        return false;
-      }
-    });
+    const lingering = (): string[] =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(other.dir);
+          } catch {
+            return false;
+          }
+        });
     try {
       await buildTestImage(other, { tag: 'localhost/molt-test/other:1', cmd: ['sleep', '1000'] });
       await other.engine.createNetwork(net, other.freeSubnet());
-      const id = await other.engine.createContainer({ ...spec('other'), image: 'localhost/molt-test/other:1', network: { name: net, ipv4: '' } });
+      const id = await other.engine.createContainer({
+        ...spec('other'),
+        image: 'localhost/molt-test/other:1',
+        network: { name: net, ipv4: '' },
+      });
       await other.engine.startContainer(id);
       assert.equal((await other.engine.exec(id, ['true'])).exitCode, 0);
       assert.ok(lingering().length > 0, 'podman, conmon and the container run');

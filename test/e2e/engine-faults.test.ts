@@ -15,8 +15,16 @@ import { join } from 'node:path';
 import { buildTestImage, run, volumeChecksum, type PodmanHarness } from './harness.ts';
 import { appDoc, buildApp, molt, writeManifest, type MoltEnv, startTestbed } from './molt-cli.ts';
 import {
-  assertBackAsBefore, crashService, lastOperation, pausePoint, startMolt, startService, stopService, waitFor, type Survivor,
-  installWithData as installV1WithData
+  assertBackAsBefore,
+  crashService,
+  lastOperation,
+  pausePoint,
+  startMolt,
+  startService,
+  stopService,
+  waitFor,
+  type Survivor,
+  installWithData as installV1WithData,
 } from './faults.ts';
 
 let h: PodmanHarness;
@@ -52,14 +60,28 @@ before(async () => {
     buildApp(h, REPO, '1.0.0-1'),
     buildApp(h, REPO, '1.1.0-1'),
     buildApp(h, REPO, '1.1.0-2'),
-    buildTestImage(h, { tag: `${REPO}:1.4.0-1`, cmd: ['/app/run'], files: { '/app/run': { content: GREEDY_SCRIPT, mode: 0o755 } } }),
     buildTestImage(h, {
-      tag: `${REPO}:1.1.0-4`, cmd: ['/app/run'], labels: { 'dev.molt.pre-upgrade': '/app/fill.sh' },
-      files: { '/app/run': { content: IDLE_SCRIPT, mode: 0o755 }, '/app/fill.sh': { content: FILL_SCRIPT, mode: 0o755 } },
+      tag: `${REPO}:1.4.0-1`,
+      cmd: ['/app/run'],
+      files: { '/app/run': { content: GREEDY_SCRIPT, mode: 0o755 } },
     }),
     buildTestImage(h, {
-      tag: `${REPO}:1.1.0-3`, cmd: ['/app/run'], labels: { 'dev.molt.post-upgrade': '/app/post.sh' },
-      files: { '/app/run': { content: IDLE_SCRIPT, mode: 0o755 }, '/app/post.sh': { content: FILL_SCRIPT, mode: 0o755 } },
+      tag: `${REPO}:1.1.0-4`,
+      cmd: ['/app/run'],
+      labels: { 'dev.molt.pre-upgrade': '/app/fill.sh' },
+      files: {
+        '/app/run': { content: IDLE_SCRIPT, mode: 0o755 },
+        '/app/fill.sh': { content: FILL_SCRIPT, mode: 0o755 },
+      },
+    }),
+    buildTestImage(h, {
+      tag: `${REPO}:1.1.0-3`,
+      cmd: ['/app/run'],
+      labels: { 'dev.molt.post-upgrade': '/app/post.sh' },
+      files: {
+        '/app/run': { content: IDLE_SCRIPT, mode: 0o755 },
+        '/app/post.sh': { content: FILL_SCRIPT, mode: 0o755 },
+      },
     }),
   ]);
 });
@@ -69,7 +91,11 @@ after(async () => {
 });
 
 const manifest = (name: string, version: string) =>
-  writeManifest(m, `${name}-${version}.yaml`, appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet, failureThreshold: 1000 }));
+  writeManifest(
+    m,
+    `${name}-${version}.yaml`,
+    appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet, failureThreshold: 1000 }),
+  );
 
 /** Installs v1 with data written to its volume; what must survive. */
 const installWithData = (name: string): Promise<Survivor> => installV1WithData(m, manifest(name, '1.0.0-1'), name, net);
@@ -79,23 +105,37 @@ async function upgradeWithFault(name: string, version: string, point: string, fa
   const pause = pausePoint(m, point);
   const run = startMolt(m, ['apply', '-f', manifest(name, version)], pause.env);
   await pause.reached(run.child);
-  const created = (await h.engine.listContainers([`dev.molt.app=${name}`])).find((c) => c.name === name && c.labels['dev.molt.version'] === version);
+  const created = (await h.engine.listContainers([`dev.molt.app=${name}`])).find(
+    (c) => c.name === name && c.labels['dev.molt.version'] === version,
+  );
   await fault(created?.id ?? '');
   pause.resume();
   return { code: await run.exit, stderr: run.stderr() };
 }
 
 /** The upgrade failed with `code`, said so, rolled back, and history records the cause. */
-async function assertRolledBack(r: { code: number; stderr: string }, name: string, codes: string[], cause: RegExp): Promise<void> {
+async function assertRolledBack(
+  r: { code: number; stderr: string },
+  name: string,
+  codes: string[],
+  cause: RegExp,
+): Promise<void> {
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, new RegExp(`error\\[(${codes.join('|')})\\]: ${name}: `), r.stderr);
   assert.match(r.stderr, cause, r.stderr);
   assert.match(r.stderr, new RegExp(`${name} was rolled back to 1\\.0\\.0-1`), r.stderr);
   const op = await lastOperation(m, name);
   assert.equal(op.outcome, 'RolledBack');
-  assert.ok(codes.includes(op.error?.code ?? ''), `history names the cause ${codes.join(' or ')}: ${JSON.stringify(op.error)}`);
+  assert.ok(
+    codes.includes(op.error?.code ?? ''),
+    `history names the cause ${codes.join(' or ')}: ${JSON.stringify(op.error)}`,
+  );
   assert.match(op.error?.message ?? '', cause);
-  assert.deepEqual(op.steps.filter((s) => s.rollback && s.phase !== 'Completed').map((s) => s.name), [], 'every rollback step that ran completed');
+  assert.deepEqual(
+    op.steps.filter((s) => s.rollback && s.phase !== 'Completed').map((s) => s.name),
+    [],
+    'every rollback step that ran completed',
+  );
 }
 
 describe('the Podman service crashes during an upgrade', () => {
@@ -108,7 +148,12 @@ describe('the Podman service crashes during an upgrade', () => {
     pause.resume();
     await waitFor('molt to start the rollback', () => /↩ RemoveNew/.test(run.stderr()));
     await startService(h);
-    await assertRolledBack({ code: await run.exit, stderr: run.stderr() }, 'svcdown', ['EngineUnavailable'], /no container engine answers/);
+    await assertRolledBack(
+      { code: await run.exit, stderr: run.stderr() },
+      'svcdown',
+      ['EngineUnavailable'],
+      /no container engine answers/,
+    );
     await assertBackAsBefore(h, m, net, v1);
   });
 
@@ -153,12 +198,20 @@ describe('the new container dies during AwaitReady', () => {
       const limit = await h.podman(['update', '--memory', '32m', id]);
       assert.equal(limit.code, 0, limit.stderr);
       assert.equal((await h.engine.exec(id, ['touch', '/tmp/allocate'])).exitCode, 0);
-      await waitFor('the kernel to kill the greedy container', async () => (await h.engine.inspectContainer(id))?.running === false, 30_000);
+      await waitFor(
+        'the kernel to kill the greedy container',
+        async () => (await h.engine.inspectContainer(id))?.running === false,
+        30_000,
+      );
       assert.equal((await h.engine.inspectContainer(id))?.exitCode, 137, 'killed with SIGKILL by the OOM killer');
     });
     await assertRolledBack(r, 'oom', ['ContainerExited', 'ContainerOOMKilled'], /\b137\b|lack of memory/);
-    assert.match(r.stderr, /allocating memory/, 'the new container\'s last output is shown');
-    assert.match(r.stderr, /error\[\w+\]: oom: .*(SIGKILL|killed|out of memory)/i, 'the cause says the container was killed, not that it merely exited');
+    assert.match(r.stderr, /allocating memory/, "the new container's last output is shown");
+    assert.match(
+      r.stderr,
+      /error\[\w+\]: oom: .*(SIGKILL|killed|out of memory)/i,
+      'the cause says the container was killed, not that it merely exited',
+    );
     await assertBackAsBefore(h, m, net, v1);
     assert.ok(hadOom || !existsSync(strayOom), `an OOM kill left ${strayOom}`);
   });
@@ -228,10 +281,22 @@ describe('the data volume fills up during a script', () => {
       assert.equal(op.outcome, 'Aborted', 'nothing of the old instance was touched, so nothing to roll back');
       assert.match(op.error?.message ?? '', /No space left on device/);
       const c = await h.engine.inspectContainer('prefull');
-      assert.deepEqual([c?.id, c?.running, c?.labels['dev.molt.version'], c?.networks[net]], [v1.id, true, '1.0.0-1', v1.ip], 'the very same old container runs at its IP');
-      assert.equal((await h.engine.exec(v1.id, ['sh', '-c', 'md5sum /data/blob /data/note'])).stdout, before, 'the app\'s own files are intact');
+      assert.deepEqual(
+        [c?.id, c?.running, c?.labels['dev.molt.version'], c?.networks[net]],
+        [v1.id, true, '1.0.0-1', v1.ip],
+        'the very same old container runs at its IP',
+      );
+      assert.equal(
+        (await h.engine.exec(v1.id, ['sh', '-c', 'md5sum /data/blob /data/note'])).stdout,
+        before,
+        "the app's own files are intact",
+      );
       const status = JSON.parse((await molt(m, ['get', 'app', 'prefull', '-o', 'json'])).stdout).status;
-      assert.deepEqual([status.phase, status.installedVersion, status.lastUpgrade.outcome], ['Running', '1.0.0-1', 'Aborted'], 'molt says the old version runs');
+      assert.deepEqual(
+        [status.phase, status.installedVersion, status.lastUpgrade.outcome],
+        ['Running', '1.0.0-1', 'Aborted'],
+        'molt says the old version runs',
+      );
     } finally {
       await run('umount', [mountpoint], process.env);
     }

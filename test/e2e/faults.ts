@@ -34,7 +34,10 @@ export function pausePoint(m: MoltEnv, point: string): PausePoint {
       const all = Array.isArray(children) ? children : [children];
       const deadline = Date.now() + timeoutMs;
       while (!existsSync(`${resumeFile}.paused`)) {
-        if (all.every((c) => c.exitCode !== null || c.signalCode !== null)) throw new Error(`molt exited (${all.map((c) => c.exitCode ?? c.signalCode).join(', ')}) before pausing at ${point}`);
+        if (all.every((c) => c.exitCode !== null || c.signalCode !== null))
+          throw new Error(
+            `molt exited (${all.map((c) => c.exitCode ?? c.signalCode).join(', ')}) before pausing at ${point}`,
+          );
         if (Date.now() > deadline) throw new Error(`molt did not pause at ${point} within ${timeoutMs} ms`);
         await sleep(25);
       }
@@ -59,12 +62,18 @@ export function startMolt(m: MoltEnv, args: string[], extra: Record<string, stri
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<number>((resolve) => child.once('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  const exit = new Promise<number>((resolve) =>
+    child.once('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))),
+  );
   return { child, stderr: () => err, stdout: () => out, exit };
 }
 
 /** Waits until `predicate` holds, polling; fails with `what` after `timeoutMs`. */
-export async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -98,13 +107,26 @@ export async function startService(h: PodmanHarness): Promise<number> {
   delete env.CONTAINER_HOST;
   delete env.DOCKER_HOST;
   const log = openSync(join(h.dir, 'podman-service.log'), 'a', 0o600);
-  const child = spawn('podman', [...h.globalArgs, 'system', 'service', '--time=0', `unix://${h.socket}`], { detached: true, stdio: ['ignore', log, log], env, cwd: h.dir });
+  const child = spawn('podman', [...h.globalArgs, 'system', 'service', '--time=0', `unix://${h.socket}`], {
+    detached: true,
+    stdio: ['ignore', log, log],
+    env,
+    cwd: h.dir,
+  });
   closeSync(log);
   child.unref();
   if (child.pid === undefined) throw new Error('could not spawn podman system service');
   servicePids.set(h, child.pid);
   const client = new DockerHttpClient({ socketPath: h.socket, idleTimeoutMs: 1_000 });
-  await waitFor('the restarted podman service to answer', () => client.request('GET', '/_ping').then(() => true, () => false), 30_000);
+  await waitFor(
+    'the restarted podman service to answer',
+    () =>
+      client.request('GET', '/_ping').then(
+        () => true,
+        () => false,
+      ),
+    30_000,
+  );
   return child.pid;
 }
 
@@ -147,7 +169,11 @@ export async function installWithData(m: MoltEnv, file: string, name: string, ne
   const r = await molt(m, ['apply', '-f', file]);
   assert.equal(r.code, 0, r.stderr);
   const c = await m.h.engine.inspectContainer(name);
-  const w = await m.h.engine.exec(c!.id, ['sh', '-c', 'dd if=/dev/urandom of=/data/blob bs=1k count=128 2>/dev/null && echo precious > /data/note']);
+  const w = await m.h.engine.exec(c!.id, [
+    'sh',
+    '-c',
+    'dd if=/dev/urandom of=/data/blob bs=1k count=128 2>/dev/null && echo precious > /data/note',
+  ]);
   assert.equal(w.exitCode, 0, w.stderr);
   return observe(m.h, name, network);
 }
@@ -155,14 +181,25 @@ export async function installWithData(m: MoltEnv, file: string, name: string, ne
 export async function observe(h: PodmanHarness, name: string, network: string): Promise<Survivor> {
   const c = await h.engine.inspectContainer(name);
   assert.ok(c?.running, `${name} runs`);
-  return { name, id: c.id, ip: c.requestedIps[network] ?? c.networks[network] ?? '', sum: await volumeChecksum(h, `${name}-data`), version: c.labels['dev.molt.version'] ?? '' };
+  return {
+    name,
+    id: c.id,
+    ip: c.requestedIps[network] ?? c.networks[network] ?? '',
+    sum: await volumeChecksum(h, `${name}-data`),
+    version: c.labels['dev.molt.version'] ?? '',
+  };
 }
 
 /**
  * Asserts that the app is back exactly as `before`: the very same container running at the
  * same IP with the same volume bytes, nothing else of the app left, and molt's status agreeing.
  */
-export async function assertBackAsBefore(h: PodmanHarness, m: MoltEnv, network: string, before: Survivor): Promise<void> {
+export async function assertBackAsBefore(
+  h: PodmanHarness,
+  m: MoltEnv,
+  network: string,
+  before: Survivor,
+): Promise<void> {
   const c = await h.engine.inspectContainer(before.name);
   assert.ok(c, `${before.name} exists`);
   assert.equal(c.id, before.id, 'the very same old container');
@@ -170,7 +207,11 @@ export async function assertBackAsBefore(h: PodmanHarness, m: MoltEnv, network: 
   assert.equal(c.networks[network], before.ip, 'at the same IP');
   assert.equal(await volumeChecksum(h, `${before.name}-data`), before.sum, 'with the same volume bytes');
   const others = (await h.engine.listContainers([`dev.molt.app=${before.name}`])).filter((x) => x.id !== before.id);
-  assert.deepEqual(others.map((x) => `${x.name} ${x.status}`), [], 'no new or parked container left');
+  assert.deepEqual(
+    others.map((x) => `${x.name} ${x.status}`),
+    [],
+    'no new or parked container left',
+  );
   const status = JSON.parse((await molt(m, ['get', 'app', before.name, '-o', 'json'])).stdout).status;
   assert.equal(status.installedVersion, before.version, 'molt says the old version is installed');
   assert.equal(status.phase, 'Running');
@@ -178,7 +219,14 @@ export async function assertBackAsBefore(h: PodmanHarness, m: MoltEnv, network: 
 }
 
 /** The last operation in `molt history NAME -o json`. */
-export async function lastOperation(m: MoltEnv, name: string): Promise<{ outcome: string; error: { code: string; message: string } | null; steps: Array<{ name: string; rollback: boolean; phase: string; message: string }> }> {
+export async function lastOperation(
+  m: MoltEnv,
+  name: string,
+): Promise<{
+  outcome: string;
+  error: { code: string; message: string } | null;
+  steps: Array<{ name: string; rollback: boolean; phase: string; message: string }>;
+}> {
   const r = await molt(m, ['history', name, '-o', 'json']);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout).at(-1);
@@ -232,7 +280,8 @@ export class KillTally {
   constructor(file: string, paths: Record<string, readonly string[]>, prefix = '') {
     this.file = file;
     this.#prefix = prefix;
-    for (const [path, points] of Object.entries(paths)) this.#counts.set(path, { tried: 0, passed: 0, size: points.length });
+    for (const [path, points] of Object.entries(paths))
+      this.#counts.set(path, { tried: 0, passed: 0, size: points.length });
   }
 
   /** Counts a point of `path` as tried; call first thing in its test. */
@@ -247,9 +296,16 @@ export class KillTally {
 
   /** One line per path, then the file's total. */
   report(): string {
-    const all = [...this.#counts.values()].reduce((t, c) => ({ tried: t.tried + c.tried, passed: t.passed + c.passed, size: t.size + c.size }), { tried: 0, passed: 0, size: 0 });
-    const line = (name: string, c: { tried: number; passed: number; size: number }) => `kill points (${name}): tried ${c.tried}, passed ${c.passed} of ${c.size}`;
-    return [...[...this.#counts].map(([path, c]) => line(this.#prefix ? `${this.#prefix}: ${path}` : path, c)), line(`${this.file}, all paths`, all)].join('\n');
+    const all = [...this.#counts.values()].reduce(
+      (t, c) => ({ tried: t.tried + c.tried, passed: t.passed + c.passed, size: t.size + c.size }),
+      { tried: 0, passed: 0, size: 0 },
+    );
+    const line = (name: string, c: { tried: number; passed: number; size: number }) =>
+      `kill points (${name}): tried ${c.tried}, passed ${c.passed} of ${c.size}`;
+    return [
+      ...[...this.#counts].map(([path, c]) => line(this.#prefix ? `${this.#prefix}: ${path}` : path, c)),
+      line(`${this.file}, all paths`, all),
+    ].join('\n');
   }
 
   /** Every path tried its whole generated size, and every point passed. */

@@ -23,7 +23,19 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { lstat, mkdtemp, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,11 +99,25 @@ export async function startPodman(options: { startTimeoutMs?: number } = {}): Pr
   // File locks under the harness's own --tmpdir instead of the host-wide shared-memory pool
   // (2048 locks for every Podman on the host): a harness can then never leak locks that
   // outlive it, nor run the host out of them.
-  await writeFile(conf, PODMAN_CONTAINERS_CONF.replace('[engine]\n', '[engine]\nlock_type = "file"\n'), { mode: 0o600 });
+  await writeFile(conf, PODMAN_CONTAINERS_CONF.replace('[engine]\n', '[engine]\nlock_type = "file"\n'), {
+    mode: 0o600,
+  });
   const socket = join(dir, 'podman.sock');
   const globalArgs = [
-    '--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--tmpdir', join(dir, 'tmp'),
-    '--network-config-dir', join(dir, 'net'), '--cgroup-manager', 'cgroupfs', '--runtime', 'runc', '--events-backend', 'file',
+    '--root',
+    join(dir, 'root'),
+    '--runroot',
+    join(dir, 'runroot'),
+    '--tmpdir',
+    join(dir, 'tmp'),
+    '--network-config-dir',
+    join(dir, 'net'),
+    '--cgroup-manager',
+    'cgroupfs',
+    '--runtime',
+    'runc',
+    '--events-backend',
+    'file',
   ];
   const env: Record<string, string> = { CONTAINERS_CONF: conf, CONTAINER_HOST: `unix://${socket}` };
   const childEnv: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF: conf };
@@ -102,7 +128,10 @@ export async function startPodman(options: { startTimeoutMs?: number } = {}): Pr
   // cwd: the harness's own dir. conmon writes an empty `oom` file into its working directory
   // when a container is OOM-killed; started from the repository it left one there (issue 20).
   const child = spawn('podman', [...globalArgs, 'system', 'service', '--time=0', `unix://${socket}`], {
-    detached: true, stdio: ['ignore', logFd, logFd], env: childEnv, cwd: dir,
+    detached: true,
+    stdio: ['ignore', logFd, logFd],
+    env: childEnv,
+    cwd: dir,
   });
   closeSync(logFd);
   if (child.pid === undefined) throw new Error('could not spawn podman');
@@ -123,7 +152,12 @@ export async function startPodman(options: { startTimeoutMs?: number } = {}): Pr
   const podman = (args: string[], o: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> =>
     run('podman', [...globalArgs, ...args], childEnv, o.input, o.timeoutMs, { cwd: dir });
   return {
-    id, dir, socket, pid, globalArgs, env,
+    id,
+    dir,
+    socket,
+    pid,
+    globalArgs,
+    env,
     engine: new DockerEngine({ socketPath: socket }),
     podman,
     name: (base) => `${base}-${id}`,
@@ -144,7 +178,9 @@ async function waitForPing(socket: string, child: ChildProcess, timeoutMs: numbe
   const client = new DockerHttpClient({ socketPath: socket, idleTimeoutMs: 1_000 });
   const deadline = Date.now() + timeoutMs;
   let exit: string | undefined;
-  child.on('exit', (code, signal) => { exit = `exited (${signal ?? code})`; });
+  child.on('exit', (code, signal) => {
+    exit = `exited (${signal ?? code})`;
+  });
   for (;;) {
     try {
       await client.request('GET', '/_ping');
@@ -163,15 +199,20 @@ async function waitForPing(socket: string, child: ChildProcess, timeoutMs: numbe
 async function teardown(entry: LiveEntry, subnets: string[]): Promise<void> {
   const problems: string[] = [];
   // A hung podman is reported among the problems; the cleanup goes on.
-  const cli = (args: string[]): Promise<RunResult> => run('podman', [...entry.globalArgs, ...args], entry.env, undefined, 60_000, { cwd: entry.dir })
-    .catch((e: unknown) => ({ code: 124, stdout: '', stderr: e instanceof Error ? e.message : String(e) }));
+  const cli = (args: string[]): Promise<RunResult> =>
+    run('podman', [...entry.globalArgs, ...args], entry.env, undefined, 60_000, { cwd: entry.dir }).catch(
+      (e: unknown) => ({ code: 124, stdout: '', stderr: e instanceof Error ? e.message : String(e) }),
+    );
   const rmAll = await cli(['rm', '--all', '--force', '--time', '0']);
   if (rmAll.code !== 0) problems.push(`podman rm: ${rmAll.stderr.trim()}`);
   // Every volume holds one of the host-wide SHM locks (2048 by default): deleting the dir alone leaks it until reboot.
   const rmVolumes = await cli(['volume', 'rm', '--all', '--force']);
   if (rmVolumes.code !== 0) problems.push(`podman volume rm: ${rmVolumes.stderr.trim()}`);
   const nets = await cli(['network', 'ls', '--format', '{{.Name}}']);
-  const names = nets.stdout.split('\n').map((n) => n.trim()).filter((n) => n !== '' && n !== 'podman');
+  const names = nets.stdout
+    .split('\n')
+    .map((n) => n.trim())
+    .filter((n) => n !== '' && n !== 'podman');
   if (names.length > 0) {
     const rmNets = await cli(['network', 'rm', '--force', ...names]);
     if (rmNets.code !== 0) problems.push(`podman network rm: ${rmNets.stderr.trim()}`);
@@ -226,7 +267,8 @@ function processesNaming(dir: string): number[] {
     try {
       const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
       const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))?.[1];
-      if (state !== 'Z' && cmdline.split('\0').some((arg) => arg === dir || arg.includes(`${dir}/`))) found.push(Number(name));
+      if (state !== 'Z' && cmdline.split('\0').some((arg) => arg === dir || arg.includes(`${dir}/`)))
+        found.push(Number(name));
     } catch {
       // exited meanwhile
     }
@@ -236,7 +278,8 @@ function processesNaming(dir: string): number[] {
 
 /** Unmounts (deepest first) what is mounted below `dir`; only those, never anything else. */
 function unmountBelow(dir: string): void {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
     .map((line) => line.split(' ')[4])
     .filter((p): p is string => p !== undefined)
     .map((p) => p.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(Number.parseInt(oct, 8))))
@@ -267,10 +310,18 @@ function installExitHook(): void {
 /** Synchronous last-resort cleanup of harnesses nobody stopped. */
 function emergencyCleanup(): void {
   for (const entry of live) {
-    const cli = (args: string[]) => spawnSync('podman', [...entry.globalArgs, ...args], { env: entry.env, encoding: 'utf8', timeout: 30_000, cwd: entry.dir });
+    const cli = (args: string[]) =>
+      spawnSync('podman', [...entry.globalArgs, ...args], {
+        env: entry.env,
+        encoding: 'utf8',
+        timeout: 30_000,
+        cwd: entry.dir,
+      });
     cli(['rm', '--all', '--force', '--time', '0']);
     cli(['volume', 'rm', '--all', '--force']);
-    const nets = (cli(['network', 'ls', '--format', '{{.Name}}']).stdout ?? '').split('\n').filter((n) => n !== '' && n !== 'podman');
+    const nets = (cli(['network', 'ls', '--format', '{{.Name}}']).stdout ?? '')
+      .split('\n')
+      .filter((n) => n !== '' && n !== 'podman');
     if (nets.length > 0) cli(['network', 'rm', '--force', ...nets]);
     signalGroup(entry.pid, 'SIGKILL');
     for (const pid of processesNaming(entry.dir)) signalGroup(pid, 'SIGKILL', false);
@@ -309,7 +360,14 @@ function alive(pid: number): boolean {
  * the command is killed and the promise rejects with a HarnessTimeout naming it, its own
  * limit (`extra.limitMs`) and its stderr. `extra.cwd` (default: the caller's): where it runs.
  */
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string | Buffer, timeoutMs = 120_000, extra: { limitMs?: number; cwd?: string } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input?: string | Buffer,
+  timeoutMs = 120_000,
+  extra: { limitMs?: number; cwd?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'], ...(extra.cwd ? { cwd: extra.cwd } : {}) });
     const out: Buffer[] = [];
@@ -321,10 +379,17 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?:
       child.kill('SIGKILL');
       reject(new HarnessTimeout(cmd, args, timeoutMs, extra.limitMs, Buffer.concat(err).toString()));
     }, timeoutMs);
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+      });
     });
     child.stdin.on('error', () => {});
     child.stdin.end(input);
@@ -483,7 +548,7 @@ function ipToInt(ip: string): number {
 function overlaps(range: Range, base: number, bits: number): boolean {
   const common = Math.min(range.bits, bits);
   const mask = common === 0 ? 0 : (~0 << (32 - common)) >>> 0;
-  return ((range.base & mask) >>> 0) === ((base & mask) >>> 0);
+  return (range.base & mask) >>> 0 === (base & mask) >>> 0;
 }
 
 function sleep(ms: number): Promise<void> {

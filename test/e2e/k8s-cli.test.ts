@@ -15,7 +15,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeDockerArchive } from '../images/build.ts';
-import { apply, ensureCluster, kubectl, kubectlResult, loadImage, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
+import {
+  apply,
+  ensureCluster,
+  kubectl,
+  kubectlResult,
+  loadImage,
+  stopClusterIfStarted,
+  waitFor,
+} from '../k8s/cluster.ts';
 import { buildOperatorImage, installOperator, OPERATOR_NS, removeOperatorIfLast } from '../k8s/operator.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -40,7 +48,12 @@ while true; do sleep 1; done
 
 /** A one-layer docker-archive of a busybox image with /app/VERSION and the start script. */
 async function appImageTar(version: string, file: string): Promise<void> {
-  await writeDockerArchive(file, `${IMAGE}:${version}`, { '/app/VERSION': version, '/app/start.sh': { content: START, mode: 0o755 }, '/data/.keep': '' }, '/app/start.sh');
+  await writeDockerArchive(
+    file,
+    `${IMAGE}:${version}`,
+    { '/app/VERSION': version, '/app/start.sh': { content: START, mode: 0o755 }, '/data/.keep': '' },
+    '/app/start.sh',
+  );
 }
 
 function manifest(version: string, image = `${IMAGE}:${version}`): string {
@@ -92,11 +105,17 @@ function file(name: string, text: string): string {
   return path;
 }
 
-interface Run { status: number; stdout: string; stderr: string }
+interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs `molt --kubeconfig K -n NS ARGS` as a user would. */
 function molt(args: string[], cluster = ['--kubeconfig', kubeconfig, '-n', NS]): Run {
-  return spawnSyncWithin(MOLT, [...cluster, ...args], moltLimitMs(args), 300_000, { env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '' } });
+  return spawnSyncWithin(MOLT, [...cluster, ...args], moltLimitMs(args), 300_000, {
+    env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '' },
+  });
 }
 
 function ok(args: string[]): Run {
@@ -149,12 +168,19 @@ test('an unknown --context fails clearly, before anything is sent', () => {
 });
 
 test('a file with one invalid document: file:line:col error, exit 1, nothing reaches the cluster', () => {
-  const bad = file('bad.yaml', `${manifest('1.0.0')}---\n${manifest('1.0.0').replace('metadata: {name: notes', 'metadata: {name: other').replace('  version: 1.0.0', '  versoin: 1.0.0')}`);
+  const bad = file(
+    'bad.yaml',
+    `${manifest('1.0.0')}---\n${manifest('1.0.0').replace('metadata: {name: notes', 'metadata: {name: other').replace('  version: 1.0.0', '  versoin: 1.0.0')}`,
+  );
   const r = molt(['apply', '-f', bad]);
   assert.equal(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /bad\.yaml:1[67]:\d+: /);
   assert.match(r.stderr, /versoin/);
-  assert.equal(JSON.parse(kubectl(['-n', NS, 'get', 'apps.molt.dev', '-o', 'json'])).items.length, 0, 'no App was created');
+  assert.equal(
+    JSON.parse(kubectl(['-n', NS, 'get', 'apps.molt.dev', '-o', 'json'])).items.length,
+    0,
+    'no App was created',
+  );
 });
 
 let blobSum = '';
@@ -165,7 +191,10 @@ test('apply creates the App and waits until it runs; get shows it; rollback has 
   const cr = JSON.parse(kubectl(['-n', NS, 'get', 'apps.molt.dev', 'notes', '-o', 'json', '--show-managed-fields']));
   assert.equal(cr.status.phase, 'Running');
   assert.equal(cr.metadata.managedFields.find((f: any) => f.operation === 'Apply')?.manager, 'molt-cli');
-  assert.match(ok(['get', 'apps']).stdout, /^NAME\s+VERSION\s+PHASE\s+READY\s+AGE\nnotes\s+1\.0\.0\s+Running\s+1\/1\s+\d+s\n$/);
+  assert.match(
+    ok(['get', 'apps']).stdout,
+    /^NAME\s+VERSION\s+PHASE\s+READY\s+AGE\nnotes\s+1\.0\.0\s+Running\s+1\/1\s+\d+s\n$/,
+  );
   const json = JSON.parse(ok(['get', 'app', 'notes', '-o', 'json']).stdout);
   assert.equal(json.kind, 'App');
   assert.equal(json.status.installedVersion, '1.0.0');
@@ -174,13 +203,17 @@ test('apply creates the App and waits until it runs; get shows it; rollback has 
   const none = molt(['rollback', 'notes']);
   assert.equal(none.status, 1);
   assert.match(none.stderr, /^error\[NothingToRollBack\]: app "notes" has no previous version/m);
-  blobSum = exec('dd if=/dev/urandom of=/data/blob bs=1024 count=256 2>/dev/null; sync; md5sum /data/blob').split(' ')[0] ?? '';
+  blobSum =
+    exec('dd if=/dev/urandom of=/data/blob bs=1024 count=256 2>/dev/null; sync; md5sum /data/blob').split(' ')[0] ?? '';
   assert.match(blobSum, /^[0-9a-f]{32}$/);
   assert.equal(ok(['apply', '-f', file('v1.yaml', manifest('1.0.0'))]).stdout, 'app/notes unchanged\n');
 });
 
 test('a kubeconfig whose server is plain http:// (kubectl proxy) works as with kubectl', async () => {
-  const proxy = spawn(kubectlPath, ['proxy', '--port=0'], { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proxy = spawn(kubectlPath, ['proxy', '--port=0'], {
+    env: { ...process.env, KUBECONFIG: kubeconfig },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   try {
     const port = await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -191,13 +224,16 @@ test('a kubeconfig whose server is plain http:// (kubectl proxy) works as with k
       });
       proxy.once('exit', (code) => reject(new Error(`kubectl proxy exited ${code}: ${out}`)));
     });
-    const plain = file('proxy.kubeconfig', `apiVersion: v1
+    const plain = file(
+      'proxy.kubeconfig',
+      `apiVersion: v1
 kind: Config
 clusters: [{name: proxy, cluster: {server: "http://127.0.0.1:${port}"}}]
 users: [{name: none, user: {}}]
 contexts: [{name: proxy, context: {cluster: proxy, user: none, namespace: ${NS}}}]
 current-context: proxy
-`);
+`,
+    );
     const r = molt(['get', 'apps'], ['--kubeconfig', plain]);
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^notes\s+1\.0\.0\s+Running/m);
@@ -217,7 +253,13 @@ test('apply of a new version waits for the upgrade and reports it; history lists
   assert.match(history, /^#1 install ∅ → 1\.0\.0   Succeeded/m);
   assert.match(history, /^#2 upgrade 1\.0\.0 → 2\.0\.0   Succeeded/m);
   const entries = JSON.parse(ok(['history', 'notes', '-o', 'json']).stdout);
-  assert.deepEqual(entries.map((e: any) => [e.kind, e.from ?? null, e.to, e.result]), [['install', null, '1.0.0', 'Succeeded'], ['upgrade', '1.0.0', '2.0.0', 'Succeeded']]);
+  assert.deepEqual(
+    entries.map((e: any) => [e.kind, e.from ?? null, e.to, e.result]),
+    [
+      ['install', null, '1.0.0', 'Succeeded'],
+      ['upgrade', '1.0.0', '2.0.0', 'Succeeded'],
+    ],
+  );
 });
 
 test('rollback goes back to the previous version, keeps the bytes and shows in history', () => {
@@ -235,28 +277,42 @@ test('rollback goes back to the previous version, keeps the bytes and shows in h
   assert.match(ok(['get', 'apps']).stdout, /^notes\s+1\.0\.0\s+Running\s+1\/1/m);
 });
 
-test('a downgrade apply fails with the operator\'s refusal; nothing changes', () => {
+test("a downgrade apply fails with the operator's refusal; nothing changes", () => {
   const uid = kubectl(['-n', NS, 'get', 'pod', 'notes-0', '-o', 'jsonpath={.metadata.uid}']);
   const r = molt(['apply', '-f', file('old.yaml', manifest('0.5.0', `${IMAGE}:1.0.0`))]);
   assert.equal(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /^error\[DowngradeRefused\]: notes: version 0\.5\.0 is lower than the installed 1\.0\.0/m);
   assert.match(r.stderr, /^1\.0\.0 kept running\.$/m);
   assert.match(r.stderr, /^hint: .*molt rollback notes/m);
-  assert.equal(kubectl(['-n', NS, 'get', 'pod', 'notes-0', '-o', 'jsonpath={.metadata.uid}']), uid, 'the member was not touched');
-  assert.match(ok(['history', 'notes']).stdout, /^#4 upgrade 1\.0\.0 → 0\.5\.0   Refused .*\n   cause: DowngradeRefused: /m);
+  assert.equal(
+    kubectl(['-n', NS, 'get', 'pod', 'notes-0', '-o', 'jsonpath={.metadata.uid}']),
+    uid,
+    'the member was not touched',
+  );
+  assert.match(
+    ok(['history', 'notes']).stdout,
+    /^#4 upgrade 1\.0\.0 → 0\.5\.0   Refused .*\n   cause: DowngradeRefused: /m,
+  );
 });
 
 test('rollback during an upgrade: the operator rolls it back at once; history shows the upgrade RolledBack', async () => {
   exec('echo 120 > /data/start-delay-2.0.0');
   const r = ok(['apply', '-f', file('v2.yaml', manifest('2.0.0')), '--no-wait']);
   assert.equal(r.stdout, 'app/notes configured (not waiting: --no-wait)\n');
-  await waitFor('the upgrade to reach the member', () => (appCr().status?.members?.[0]?.podUpgradeStatus === 'upgrading' ? true : undefined), 90_000);
+  await waitFor(
+    'the upgrade to reach the member',
+    () => (appCr().status?.members?.[0]?.podUpgradeStatus === 'upgrading' ? true : undefined),
+    90_000,
+  );
   const back = ok(['rollback', 'notes']);
   assert.equal(back.stdout, 'app/notes rolled back to 1.0.0\n');
   assert.match(back.stderr, /rolling back to 1\.0\.0 \(the upgrade to 2\.0\.0 in flight is rolled back\)/);
   assert.equal(exec('cat /app/VERSION').trim(), '1.0.0');
   assert.equal(exec('md5sum /data/blob').split(' ')[0], blobSum);
-  assert.match(ok(['history', 'notes']).stdout, /^#5 upgrade 1\.0\.0 → 2\.0\.0   RolledBack .*(\n   image: .*)?\n   cause: RollbackRequested: /m);
+  assert.match(
+    ok(['history', 'notes']).stdout,
+    /^#5 upgrade 1\.0\.0 → 2\.0\.0   RolledBack .*(\n   image: .*)?\n   cause: RollbackRequested: /m,
+  );
 });
 
 test('a Release app: apply brings the Release and the App, get releases shows who uses it, an upgrade and a rollback by release', () => {
@@ -265,17 +321,28 @@ test('a Release app: apply brings the Release and the App, get releases shows wh
   releases.push(r1, r2);
   const first = ok(['apply', '-f', file('rel1.yaml', `${releaseDoc(r1, '1.0.0', true)}---\n${releaseApp(r1)}`)]);
   assert.equal(first.stdout, `release/${r1} created\napp/shop created: ${r1}\n`);
-  assert.match(ok(['get', 'releases']).stdout, new RegExp(`^${r1}\\s+official/shop\\s+1\\.0\\.0\\s+true\\s+main\\s+${NS}/shop$`, 'm'));
+  assert.match(
+    ok(['get', 'releases']).stdout,
+    new RegExp(`^${r1}\\s+official/shop\\s+1\\.0\\.0\\s+true\\s+main\\s+${NS}/shop$`, 'm'),
+  );
   const second = ok(['apply', '-f', file('rel2.yaml', `${releaseDoc(r2, '2.0.0', true)}---\n${releaseApp(r2)}`)]);
   assert.equal(second.stdout, `release/${r2} created\napp/shop upgraded: ${r1} → ${r2}\n`);
   assert.equal(ok(['rollback', 'shop']).stdout, `app/shop rolled back: ${r2} → ${r1}\n`);
-  const kinds = JSON.parse(ok(['history', 'shop', '-o', 'json']).stdout).map((e: any) => `${e.kind} ${e.to} ${e.result}`);
+  const kinds = JSON.parse(ok(['history', 'shop', '-o', 'json']).stdout).map(
+    (e: any) => `${e.kind} ${e.to} ${e.result}`,
+  );
   assert.deepEqual(kinds, [`install ${r1} Succeeded`, `upgrade ${r2} Succeeded`, `rollback ${r1} Succeeded`]);
   assert.match(ok(['get', 'apps']).stdout, new RegExp(`^shop\\s+1\\.0\\.0\\s+Running\\s+1/1`, 'm'));
 });
 
 test('metadata.namespace: without -n the App goes to its namespace and is waited for there; a different -n is refused, nothing sent', () => {
-  const doc = file('ns2.yaml', manifest('1.0.0').replace('metadata: {name: notes, labels: {tier: db}}', `metadata: {name: notes, namespace: ${NS2}, labels: {tier: db}}`));
+  const doc = file(
+    'ns2.yaml',
+    manifest('1.0.0').replace(
+      'metadata: {name: notes, labels: {tier: db}}',
+      `metadata: {name: notes, namespace: ${NS2}, labels: {tier: db}}`,
+    ),
+  );
   const noFlag = ['--kubeconfig', kubeconfig];
   const r = molt(['apply', '-f', doc], noFlag);
   assert.equal(r.status, 0, r.stdout + r.stderr);
@@ -284,9 +351,18 @@ test('metadata.namespace: without -n the App goes to its namespace and is waited
   const inNs = JSON.parse(kubectl(['-n', NS, 'get', 'apps.molt.dev', 'notes', '-o', 'json']));
   const clash = molt(['apply', '-f', doc]);
   assert.equal(clash.status, 1, clash.stdout + clash.stderr);
-  assert.match(clash.stderr, new RegExp(`ns2\\.yaml:3:\\d+: metadata\\.namespace: "${NS2}" does not match --namespace "${NS}" \\(nothing was applied\\)`));
+  assert.match(
+    clash.stderr,
+    new RegExp(
+      `ns2\\.yaml:3:\\d+: metadata\\.namespace: "${NS2}" does not match --namespace "${NS}" \\(nothing was applied\\)`,
+    ),
+  );
   assert.match(clash.stderr, new RegExp(`^hint: Pass -n ${NS2}, or remove metadata\\.namespace`, 'm'));
-  assert.equal(JSON.parse(kubectl(['-n', NS, 'get', 'apps.molt.dev', 'notes', '-o', 'json'])).metadata.generation, inNs.metadata.generation, 'the App of -n is untouched');
+  assert.equal(
+    JSON.parse(kubectl(['-n', NS, 'get', 'apps.molt.dev', 'notes', '-o', 'json'])).metadata.generation,
+    inNs.metadata.generation,
+    'the App of -n is untouched',
+  );
   assert.equal(molt(['delete', 'notes', '--volumes'], [...noFlag, '-n', NS2]).status, 0);
 });
 

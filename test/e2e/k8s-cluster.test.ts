@@ -50,7 +50,15 @@ function podUid(name: string): string | undefined {
 }
 
 function podReady(name: string): boolean {
-  const r = kubectlResult(['-n', NS, 'get', 'pod', name, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+  const r = kubectlResult([
+    '-n',
+    NS,
+    'get',
+    'pod',
+    name,
+    '-o',
+    'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+  ]);
   return r.status === 0 && r.stdout === 'True';
 }
 
@@ -127,7 +135,11 @@ test('data written to a PVC survives deleting the pod', async () => {
 
 test('pods have no default route: only the pod subnet and the service range are routed', () => {
   const routes = kubectl(['-n', NS, 'exec', 'web-0', '--', 'ip', 'route']).trim().split('\n');
-  assert.equal(routes.some((r) => r.startsWith('default')), false, routes.join('\n'));
+  assert.equal(
+    routes.some((r) => r.startsWith('default')),
+    false,
+    routes.join('\n'),
+  );
   assert.deepEqual(routes.map((r) => r.split(' ')[0]).sort(), ['10.244.0.0/24', '10.96.0.0/12']);
 });
 
@@ -240,7 +252,8 @@ function processesNamingRun(onlyShims = false): number[] {
     if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
     try {
       if (onlyShims && !readlinkSync(`/proc/${d}/exe`).includes('containerd-shim')) continue;
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`${RUN}/`) && liveNonZombie(Number(d))) out.push(Number(d));
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(`${RUN}/`) && liveNonZombie(Number(d)))
+        out.push(Number(d));
     } catch {
       // gone already
     }
@@ -269,18 +282,31 @@ function assertNothingLeft(before: Footprint): void {
   assert.ok(before.pids.length >= 8, `expected the daemons' PIDs, got ${before.pids.map((p) => p.pid)}`);
   // A daemon killed by `down` can take a moment to be reaped once it is gone from its session;
   // give the kernel up to 15 s before calling it left behind.
-  for (let i = 0; i < 60 && (before.pids.some(stillRunning) || processesNamingRun().length > 0); i++) spawnSync('sleep', ['0.25']);
-  assert.deepEqual(before.pids.filter(stillRunning).map((p) => `${p.pid}: ${describePid(p.pid)}`), [], 'processes left running');
+  for (let i = 0; i < 60 && (before.pids.some(stillRunning) || processesNamingRun().length > 0); i++)
+    spawnSync('sleep', ['0.25']);
+  assert.deepEqual(
+    before.pids.filter(stillRunning).map((p) => `${p.pid}: ${describePid(p.pid)}`),
+    [],
+    'processes left running',
+  );
   assert.deepEqual(processesNamingRun(), [], `processes naming ${RUN}/ left running`);
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter((l) => l.includes(`${RUN}`) || before.netns.some((n) => l.includes(`/netns/${n}`)));
   assert.deepEqual(mounts, [], 'mounts left behind');
   const netnsNow = existsSync('/var/run/netns') ? readdirSync('/var/run/netns') : [];
-  assert.deepEqual(before.netns.filter((n) => netnsNow.includes(n)), [], 'network namespaces left behind');
+  assert.deepEqual(
+    before.netns.filter((n) => netnsNow.includes(n)),
+    [],
+    'network namespaces left behind',
+  );
   assert.notEqual(spawnSync('ip', ['link', 'show', BRIDGE]).status, 0, `bridge ${BRIDGE} still exists`);
   const links = sh('ip -o link show');
-  assert.deepEqual(before.veths.filter((v) => links.includes(` ${v}@`) || links.includes(` ${v}:`)), [], 'veths left');
+  assert.deepEqual(
+    before.veths.filter((v) => links.includes(` ${v}@`) || links.includes(` ${v}:`)),
+    [],
+    'veths left',
+  );
   const rules = sh('iptables-save; ip6tables-save').split('\n');
   const ours = rules.filter((l) => /KUBE-|molt-k8s|moltk8s0|10\.244\.|10\.96\./.test(l));
   assert.deepEqual(ours, [], 'iptables rules left behind');
@@ -290,8 +316,16 @@ function assertNothingLeft(before: Footprint): void {
   // The registry `up` started goes with the cluster: process, data, Podman's trust of its CA, its firewall rule.
   const registryRun = process.env['MOLT_REGISTRY_RUN'] ?? '/var/lib/molt-registry';
   assert.equal(existsSync(registryRun), false, `${registryRun} left behind`);
-  assert.equal(existsSync(`/etc/containers/certs.d/10.244.0.1:${process.env['MOLT_REGISTRY_PORT'] ?? '5443'}`), false, 'certs.d entry of the registry left behind');
-  assert.deepEqual(rules.filter((l) => l.includes('molt-registry')), [], 'the registry\'s iptables rule left behind');
+  assert.equal(
+    existsSync(`/etc/containers/certs.d/10.244.0.1:${process.env['MOLT_REGISTRY_PORT'] ?? '5443'}`),
+    false,
+    'certs.d entry of the registry left behind',
+  );
+  assert.deepEqual(
+    rules.filter((l) => l.includes('molt-registry')),
+    [],
+    "the registry's iptables rule left behind",
+  );
 }
 
 // The lifecycle checks stop and restart the cluster: only when a test started it (not by
@@ -312,7 +346,8 @@ test('down stops every process and removes mounts, network namespaces, the bridg
 
 // The kubelet sets these at start; `down` puts back what the machine had.
 const KERNEL_SETTINGS = ['kernel/panic', 'kernel/panic_on_oops', 'vm/overcommit_memory', 'vm/panic_on_oom'];
-const kernelSettings = (): string[] => KERNEL_SETTINGS.map((k) => `${k}=${readFileSync(`/proc/sys/${k}`, 'utf8').trim()}`);
+const kernelSettings = (): string[] =>
+  KERNEL_SETTINGS.map((k) => `${k}=${readFileSync(`/proc/sys/${k}`, 'utf8').trim()}`);
 
 test('up after down starts from the warm cache in under 90 s, and down cleans up again, kernel settings included', async (t) => {
   if (!exclusive) return t.skip(skipReason);

@@ -53,17 +53,35 @@ trap 'exit 0' TERM
 while true; do sleep 1; done
 `;
 const LOG = (what: string) => `#!/bin/sh\necho "${what} $* $(cat /app/VERSION) $(hostname)" >> /data/log\n`;
-const FILES = { '/app/start.sh': START, '/app/pre.sh': LOG('pre'), '/app/post.sh': LOG('post'), '/app/hook.sh': LOG('hook'), '/app/post-fail.sh': `${LOG('post-fail')}exit 3\n`, '/app/hook-slow.sh': `${LOG('begin')}sleep 3\n${LOG('hook').replace('#!/bin/sh\n', '')}` };
+const FILES = {
+  '/app/start.sh': START,
+  '/app/pre.sh': LOG('pre'),
+  '/app/post.sh': LOG('post'),
+  '/app/hook.sh': LOG('hook'),
+  '/app/post-fail.sh': `${LOG('post-fail')}exit 3\n`,
+  '/app/hook-slow.sh': `${LOG('begin')}sleep 3\n${LOG('hook').replace('#!/bin/sh\n', '')}`,
+};
 
 async function imageTar(version: string, file: string): Promise<void> {
   const entries = Object.fromEntries(Object.entries(FILES).map(([p, content]) => [p, { content, mode: 0o755 }]));
   const layer = await rootfsTar({ '/app/VERSION': version, ...entries, '/data/.keep': '' });
   const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-  const config = JSON.stringify({ architecture: 'amd64', os: 'linux', created: '1970-01-01T00:00:00Z', config: { Env: ['PATH=/bin:/usr/bin'], Entrypoint: ['/bin/sh', '/app/start.sh'] }, rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layer)}`] } });
+  const config = JSON.stringify({
+    architecture: 'amd64',
+    os: 'linux',
+    created: '1970-01-01T00:00:00Z',
+    config: { Env: ['PATH=/bin:/usr/bin'], Entrypoint: ['/bin/sh', '/app/start.sh'] },
+    rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layer)}`] },
+  });
   const pack = tar.pack();
   pack.entry({ name: `${sha(layer)}/layer.tar` }, layer);
   pack.entry({ name: `${sha(config)}.json` }, config);
-  pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: `${sha(config)}.json`, RepoTags: [`${IMAGE}:${version}`], Layers: [`${sha(layer)}/layer.tar`] }]));
+  pack.entry(
+    { name: 'manifest.json' },
+    JSON.stringify([
+      { Config: `${sha(config)}.json`, RepoTags: [`${IMAGE}:${version}`], Layers: [`${sha(layer)}/layer.tar`] },
+    ]),
+  );
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const c of pack) chunks.push(c as Buffer);
@@ -105,8 +123,28 @@ class LocalOperator {
   }
 
   start(killAt: string | undefined): void {
-    const args = ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/operator/main.ts'), '--kubeconfig', kubeconfig, '--instance', this.run.instance, '--identity', this.run.instance, '--lease-namespace', this.run.ns, '--health-address', '127.0.0.1:0', '--workers', '2'];
-    const env: NodeJS.ProcessEnv = { ...process.env, MOLT_TEST_HOOKS: '1', NODE_COMPILE_CACHE: join(tmpdir(), 'molt-km-compile-cache'), ...(killAt ? { MOLT_TEST_KILL_AT: killAt } : {}) };
+    const args = [
+      '--disable-warning=ExperimentalWarning',
+      join(ROOT, 'src/operator/main.ts'),
+      '--kubeconfig',
+      kubeconfig,
+      '--instance',
+      this.run.instance,
+      '--identity',
+      this.run.instance,
+      '--lease-namespace',
+      this.run.ns,
+      '--health-address',
+      '127.0.0.1:0',
+      '--workers',
+      '2',
+    ];
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      MOLT_TEST_HOOKS: '1',
+      NODE_COMPILE_CACHE: join(tmpdir(), 'molt-km-compile-cache'),
+      ...(killAt ? { MOLT_TEST_KILL_AT: killAt } : {}),
+    };
     delete env['NODE_TEST_CONTEXT'];
     const proc = spawn(NODE, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc = proc;
@@ -155,7 +193,9 @@ async function until<T>(r: Run, what: string, fn: () => Promise<T | undefined>, 
     }
     if (Date.now() > deadline) {
       const app = await api.get<KubeObject & { status?: unknown }>(RESOURCES.apps, r.ns, 'a').catch(() => undefined);
-      throw new Error(`${r.id}: timed out waiting for ${what}${last ? ` (${String(last)})` : ''}\nstatus: ${JSON.stringify(app?.status)}\noperator log:\n${r.op.log}`);
+      throw new Error(
+        `${r.id}: timed out waiting for ${what}${last ? ` (${String(last)})` : ''}\nstatus: ${JSON.stringify(app?.status)}\noperator log:\n${r.op.log}`,
+      );
     }
     await sleep(400);
   }
@@ -171,8 +211,22 @@ async function status(r: Run): Promise<any> {
   return ((await api.get<KubeObject & { status?: any }>(RESOURCES.apps, r.ns, 'a'))?.status ?? {}) as any;
 }
 
-async function applyApp(r: Run, spec: Record<string, unknown>, annotations?: Record<string, string | null>): Promise<void> {
-  await api.apply(RESOURCES.apps, r.ns, { apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name: 'a', namespace: r.ns, labels: { [INSTANCE_LABEL]: r.instance }, ...(annotations ? { annotations } : {}) }, spec } as KubeObject);
+async function applyApp(
+  r: Run,
+  spec: Record<string, unknown>,
+  annotations?: Record<string, string | null>,
+): Promise<void> {
+  await api.apply(RESOURCES.apps, r.ns, {
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'App',
+    metadata: {
+      name: 'a',
+      namespace: r.ns,
+      labels: { [INSTANCE_LABEL]: r.instance },
+      ...(annotations ? { annotations } : {}),
+    },
+    spec,
+  } as KubeObject);
 }
 
 async function pods(r: Run): Promise<any[]> {
@@ -182,12 +236,17 @@ async function pods(r: Run): Promise<any[]> {
 /** Writes a random blob into every member's volume; its md5 by pod. */
 async function writeBlobs(r: Run, names: string[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const p of names) out[p] = (await sh(r, p, 'dd if=/dev/urandom of=/data/blob bs=1024 count=32 2>/dev/null; sync; md5sum /data/blob')).split(' ')[0] ?? '';
+  for (const p of names)
+    out[p] =
+      (await sh(r, p, 'dd if=/dev/urandom of=/data/blob bs=1024 count=32 2>/dev/null; sync; md5sum /data/blob')).split(
+        ' ',
+      )[0] ?? '';
   return out;
 }
 
 async function assertBlobs(r: Run, blobs: Record<string, string>): Promise<void> {
-  for (const [p, md5] of Object.entries(blobs)) assert.equal((await sh(r, p, 'md5sum /data/blob')).split(' ')[0], md5, `${r.id}: ${p} keeps its bytes`);
+  for (const [p, md5] of Object.entries(blobs))
+    assert.equal((await sh(r, p, 'md5sum /data/blob')).split(' ')[0], md5, `${r.id}: ${p} keeps its bytes`);
 }
 
 async function logLines(r: Run, pod: string): Promise<string[]> {
@@ -195,16 +254,29 @@ async function logLines(r: Run, pod: string): Promise<string[]> {
 }
 
 function assertOnce(r: Run, lines: string[], expected: string[], where: string): void {
-  assert.deepEqual([...lines].sort(), [...expected].sort(), `${r.id}: ${where}: each script/hook exactly once (log: ${JSON.stringify(lines)})`);
+  assert.deepEqual(
+    [...lines].sort(),
+    [...expected].sort(),
+    `${r.id}: ${where}: each script/hook exactly once (log: ${JSON.stringify(lines)})`,
+  );
 }
 
 async function assertSettled(r: Run, journalAnnotation: string): Promise<void> {
   const s = await status(r);
   assert.equal(s.phase, 'Running', `${r.id}: phase`);
   assert.equal(s.upgrade, undefined, `${r.id}: nothing in flight`);
-  for (const sts of (await api.list<any>(RESOURCES.statefulsets, r.ns, {})).items) assert.equal(sts.metadata.annotations?.[journalAnnotation], undefined, `${r.id}: no journal left on ${sts.metadata.name}`);
+  for (const sts of (await api.list<any>(RESOURCES.statefulsets, r.ns, {})).items)
+    assert.equal(
+      sts.metadata.annotations?.[journalAnnotation],
+      undefined,
+      `${r.id}: no journal left on ${sts.metadata.name}`,
+    );
   const exec = (await pods(r)).filter((p) => p.metadata.labels?.['molt.dev/component'] === 'exec-pod');
-  assert.deepEqual(exec.map((p) => p.metadata.name), [], `${r.id}: no ExecPod left`);
+  assert.deepEqual(
+    exec.map((p) => p.metadata.name),
+    [],
+    `${r.id}: no ExecPod left`,
+  );
 }
 
 // ---- the paths ----
@@ -217,9 +289,28 @@ interface Path {
 
 const releaseName = (r: Run, n: string) => `km-${r.instance}-${n}`;
 
-async function applyRelease(r: Run, n: string, version: string, image: string, lifecycle = '/app/hook.sh'): Promise<void> {
-  const role = { name: 'db', image: `${IMAGE}:${image}`, lifecycle, volumes: [{ name: 'data', mountPath: '/data' }], probes: { startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 1, failureThreshold: 20 } }, minReadySeconds: 0, stopTimeoutSeconds: 1 };
-  await api.apply(RESOURCES.releases, undefined, { apiVersion: 'molt.dev/v1alpha1', kind: 'Release', metadata: { name: releaseName(r, n) }, spec: { package: 'official/km', version, upgradable: true, roles: [role] } } as KubeObject);
+async function applyRelease(
+  r: Run,
+  n: string,
+  version: string,
+  image: string,
+  lifecycle = '/app/hook.sh',
+): Promise<void> {
+  const role = {
+    name: 'db',
+    image: `${IMAGE}:${image}`,
+    lifecycle,
+    volumes: [{ name: 'data', mountPath: '/data' }],
+    probes: { startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 1, failureThreshold: 20 } },
+    minReadySeconds: 0,
+    stopTimeoutSeconds: 1,
+  };
+  await api.apply(RESOURCES.releases, undefined, {
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'Release',
+    metadata: { name: releaseName(r, n) },
+    spec: { package: 'official/km', version, upgradable: true, roles: [role] },
+  } as KubeObject);
 }
 
 const RELEASE_PODS = ['a-db-0', 'a-db-1'];
@@ -229,14 +320,20 @@ async function installRelease(r: Run, extra: Record<string, unknown> = {}): Prom
   await applyApp(r, { release: releaseName(r, '1'), roles: [{ name: 'db', members: 2 }], ...extra });
   await until(r, 'installed', async () => {
     const s = await status(r);
-    return s.phase === 'Running' && s.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True' ? true : undefined;
+    return s.phase === 'Running' && s.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True'
+      ? true
+      : undefined;
   });
   return writeBlobs(r, RELEASE_PODS);
 }
 
 async function releasePodsOn(r: Run, rel: string, image: string): Promise<void> {
   const ps = (await pods(r)).filter((p) => p.metadata.labels?.['molt.dev/role'] === 'db');
-  assert.deepEqual(ps.map((p) => [p.metadata.name, p.metadata.labels['molt.dev/release'], p.spec.containers[0].image]).sort(), RELEASE_PODS.map((n) => [n, rel, `${IMAGE}:${image}`]), `${r.id}: every pod on ${rel}`);
+  assert.deepEqual(
+    ps.map((p) => [p.metadata.name, p.metadata.labels['molt.dev/release'], p.spec.containers[0].image]).sort(),
+    RELEASE_PODS.map((n) => [n, rel, `${IMAGE}:${image}`]),
+    `${r.id}: every pod on ${rel}`,
+  );
 }
 
 const releaseUpgrade: Path = {
@@ -252,7 +349,13 @@ const releaseUpgrade: Path = {
     assert.equal(s.lastUpgrade.outcome, 'Succeeded', `${r.id}: ${JSON.stringify(s.lastUpgrade)}`);
     await releasePodsOn(r, releaseName(r, '2'), '2.0.0');
     await assertBlobs(r, blobs);
-    for (const p of RELEASE_PODS) assertOnce(r, await logLines(r, p), ['--pod_upgraded', '--role_upgraded', '--cluster_upgraded'].map((f) => `hook ${f} 2.0.0 ${p}`), p);
+    for (const p of RELEASE_PODS)
+      assertOnce(
+        r,
+        await logLines(r, p),
+        ['--pod_upgraded', '--role_upgraded', '--cluster_upgraded'].map((f) => `hook ${f} 2.0.0 ${p}`),
+        p,
+      );
     await assertSettled(r, 'molt.dev/rollout');
   },
 };
@@ -265,7 +368,12 @@ const releaseRollback: Path = {
     await applyApp(r, { release: releaseName(r, '3'), roles: [{ name: 'db', members: 2 }] });
     const s = await until(r, 'the rollback', async () => {
       const x = await status(r);
-      return x.lastUpgrade?.to === releaseName(r, '3') && !x.upgrade && x.phase === 'Running' && x.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True' ? x : undefined;
+      return x.lastUpgrade?.to === releaseName(r, '3') &&
+        !x.upgrade &&
+        x.phase === 'Running' &&
+        x.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True'
+        ? x
+        : undefined;
     });
     assert.equal(s.lastUpgrade.outcome, 'RolledBack', `${r.id}: ${JSON.stringify(s.lastUpgrade)}`);
     await releasePodsOn(r, releaseName(r, '1'), '1.0.0');
@@ -273,7 +381,12 @@ const releaseRollback: Path = {
     // Only a-db-1 was touched (one at a time; it failed): it alone gets --pod_reverted.
     for (const p of RELEASE_PODS) {
       const flags = [...(p === 'a-db-1' ? ['--pod_reverted'] : []), '--role_reverted', '--cluster_reverted'];
-      assertOnce(r, await logLines(r, p), flags.map((f) => `hook ${f} 1.0.0 ${p}`), p);
+      assertOnce(
+        r,
+        await logLines(r, p),
+        flags.map((f) => `hook ${f} 1.0.0 ${p}`),
+        p,
+      );
     }
     await assertSettled(r, 'molt.dev/rollout');
   },
@@ -287,16 +400,21 @@ const releasePause: Path = {
     const blobs = await installRelease(r, pause);
     await applyRelease(r, '3', '3.0.0', '3.0.0-missing');
     await applyApp(r, { release: releaseName(r, '3'), roles: [{ name: 'db', members: 2 }], ...pause });
-    const paused = async () => until(r, 'paused', async () => {
-      const x = await status(r);
-      return x.phase === 'Paused' && x.conditions?.find((c: any) => c.type === 'Progressing')?.reason === 'Paused' ? x : undefined;
-    });
+    const paused = async () =>
+      until(r, 'paused', async () => {
+        const x = await status(r);
+        return x.phase === 'Paused' && x.conditions?.find((c: any) => c.type === 'Progressing')?.reason === 'Paused'
+          ? x
+          : undefined;
+      });
     const first = await paused();
     assert.match(first.upgrade.cause, /ImagePullFailed/, `${r.id}: the cause`);
     const failedUid = (await pods(r)).find((p) => p.metadata.name === 'a-db-1')?.metadata.uid;
     const resumedAt = new Date().toISOString();
     await api.mergePatch(RESOURCES.apps, r.ns, 'a', { metadata: { annotations: { 'molt.dev/paused': null } } });
-    await until(r, 'the retry', async () => ((await pods(r)).find((p) => p.metadata.name === 'a-db-1')?.metadata.uid !== failedUid ? true : undefined));
+    await until(r, 'the retry', async () =>
+      (await pods(r)).find((p) => p.metadata.name === 'a-db-1')?.metadata.uid !== failedUid ? true : undefined,
+    );
     // The retried member fails again: paused anew (the journal's pause is newer than the resume).
     await until(r, 'paused again', async () => {
       const sts = await api.get<KubeObject>(RESOURCES.statefulsets, r.ns, 'a-db');
@@ -307,7 +425,12 @@ const releasePause: Path = {
     await applyApp(r, { release: releaseName(r, '1'), roles: [{ name: 'db', members: 2 }], ...pause });
     const s = await until(r, 'the rollback', async () => {
       const x = await status(r);
-      return x.lastUpgrade?.outcome === 'RolledBack' && !x.upgrade && x.phase === 'Running' && x.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True' ? x : undefined;
+      return x.lastUpgrade?.outcome === 'RolledBack' &&
+        !x.upgrade &&
+        x.phase === 'Running' &&
+        x.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True'
+        ? x
+        : undefined;
     });
     assert.equal(s.release, releaseName(r, '1'));
     await releasePodsOn(r, releaseName(r, '1'), '1.0.0');
@@ -320,21 +443,31 @@ const releasePause: Path = {
 
 function inlineSpec(version: string, post = '/app/post.sh'): Record<string, unknown> {
   return {
-    package: 'official/km', version, image: `${IMAGE}:${version}`, volumes: [{ name: 'data', mountPath: '/data' }],
-    probes: { startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 1, failureThreshold: 20 } }, stopTimeoutSeconds: 1,
+    package: 'official/km',
+    version,
+    image: `${IMAGE}:${version}`,
+    volumes: [{ name: 'data', mountPath: '/data' }],
+    probes: { startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 1, failureThreshold: 20 } },
+    stopTimeoutSeconds: 1,
     upgrade: { preUpgrade: '/app/pre.sh', postUpgrade: post },
   };
 }
 
 async function installInline(r: Run): Promise<Record<string, string>> {
   await applyApp(r, inlineSpec('1.0.0'));
-  await until(r, 'installed', async () => ((await status(r)).phase === 'Running' && (await status(r)).installedVersion === '1.0.0' ? true : undefined));
+  await until(r, 'installed', async () =>
+    (await status(r)).phase === 'Running' && (await status(r)).installedVersion === '1.0.0' ? true : undefined,
+  );
   return writeBlobs(r, ['a-0']);
 }
 
 async function inlineOn(r: Run, version: string): Promise<void> {
   const ps = (await pods(r)).filter((p) => p.metadata.labels?.['molt.dev/component'] === 'member');
-  assert.deepEqual(ps.map((p) => [p.metadata.name, p.spec.containers[0].image]), [['a-0', `${IMAGE}:${version}`]], `${r.id}: the member on ${version}`);
+  assert.deepEqual(
+    ps.map((p) => [p.metadata.name, p.spec.containers[0].image]),
+    [['a-0', `${IMAGE}:${version}`]],
+    `${r.id}: the member on ${version}`,
+  );
 }
 
 const inlineUpgrade: Path = {
@@ -350,11 +483,22 @@ const inlineUpgrade: Path = {
     await inlineOn(r, '2.0.0');
     await assertBlobs(r, blobs);
     assertOnce(r, await logLines(r, 'a-0'), ['pre 1.0.0 2.0.0 1.0.0 a-0', 'post 1.0.0 2.0.0 2.0.0 a-0'], 'a-0');
-    await until(r, 'the ExecPods cleaned up', async () => ((await pods(r)).some((p) => p.metadata.labels?.['molt.dev/component'] === 'exec-pod') ? undefined : true), 60_000);
+    await until(
+      r,
+      'the ExecPods cleaned up',
+      async () =>
+        (await pods(r)).some((p) => p.metadata.labels?.['molt.dev/component'] === 'exec-pod') ? undefined : true,
+      60_000,
+    );
     await assertSettled(r, 'molt.dev/upgrade');
     // The App deleted: the finalizer goes, so does the App.
     await api.delete(RESOURCES.apps, r.ns, 'a');
-    await until(r, 'the App deleted', async () => ((await api.get(RESOURCES.apps, r.ns, 'a')) ? undefined : true), 60_000);
+    await until(
+      r,
+      'the App deleted',
+      async () => ((await api.get(RESOURCES.apps, r.ns, 'a')) ? undefined : true),
+      60_000,
+    );
   },
 };
 
@@ -366,14 +510,25 @@ const inlineRollback: Path = {
     await applyApp(r, { ...inlineSpec('2.0.0'), entrypoint: ['/bin/sh', '-c', 'echo crash; exit 3'] });
     const s = await until(r, 'the rollback', async () => {
       const x = await status(r);
-      return x.lastUpgrade?.to === '2.0.0' && !x.upgrade && x.phase === 'Running' && x.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True' ? x : undefined;
+      return x.lastUpgrade?.to === '2.0.0' &&
+        !x.upgrade &&
+        x.phase === 'Running' &&
+        x.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True'
+        ? x
+        : undefined;
     });
     assert.equal(s.lastUpgrade.outcome, 'RolledBack', `${r.id}: ${JSON.stringify(s.lastUpgrade)}`);
     assert.equal(s.installedVersion, '1.0.0');
     await inlineOn(r, '1.0.0');
     await assertBlobs(r, blobs);
     assertOnce(r, await logLines(r, 'a-0'), ['pre 1.0.0 2.0.0 1.0.0 a-0'], 'a-0');
-    await until(r, 'the ExecPods cleaned up', async () => ((await pods(r)).some((p) => p.metadata.labels?.['molt.dev/component'] === 'exec-pod') ? undefined : true), 60_000);
+    await until(
+      r,
+      'the ExecPods cleaned up',
+      async () =>
+        (await pods(r)).some((p) => p.metadata.labels?.['molt.dev/component'] === 'exec-pod') ? undefined : true,
+      60_000,
+    );
     await assertSettled(r, 'molt.dev/upgrade');
   },
 };
@@ -386,13 +541,24 @@ const inlinePostFails: Path = {
     await applyApp(r, inlineSpec('2.0.0', '/app/post-fail.sh'));
     const s = await until(r, 'the rollback', async () => {
       const x = await status(r);
-      return x.lastUpgrade?.to === '2.0.0' && !x.upgrade && x.phase === 'Running' && x.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True' ? x : undefined;
+      return x.lastUpgrade?.to === '2.0.0' &&
+        !x.upgrade &&
+        x.phase === 'Running' &&
+        x.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True'
+        ? x
+        : undefined;
     });
     assert.equal(s.lastUpgrade.outcome, 'RolledBack', `${r.id}: ${JSON.stringify(s.lastUpgrade)}`);
     await inlineOn(r, '1.0.0');
     await assertBlobs(r, blobs);
     assertOnce(r, await logLines(r, 'a-0'), ['pre 1.0.0 2.0.0 1.0.0 a-0', 'post-fail 1.0.0 2.0.0 2.0.0 a-0'], 'a-0');
-    await until(r, 'the ExecPods cleaned up', async () => ((await pods(r)).some((p) => p.metadata.labels?.['molt.dev/component'] === 'exec-pod') ? undefined : true), 60_000);
+    await until(
+      r,
+      'the ExecPods cleaned up',
+      async () =>
+        (await pods(r)).some((p) => p.metadata.labels?.['molt.dev/component'] === 'exec-pod') ? undefined : true,
+      60_000,
+    );
     await assertSettled(r, 'molt.dev/upgrade');
   },
 };
@@ -410,22 +576,45 @@ const inlineAbort: Path = {
     });
     assert.equal(s.lastUpgrade.outcome, 'Aborted', `${r.id}: ${JSON.stringify(s.lastUpgrade)}`);
     await inlineOn(r, '1.0.0');
-    assert.equal((await pods(r)).find((p) => p.metadata.name === 'a-0')?.metadata.uid, uid, `${r.id}: the member was never touched`);
+    assert.equal(
+      (await pods(r)).find((p) => p.metadata.name === 'a-0')?.metadata.uid,
+      uid,
+      `${r.id}: the member was never touched`,
+    );
     await assertBlobs(r, blobs);
     assertOnce(r, await logLines(r, 'a-0'), [], 'a-0');
-    await until(r, 'the ExecPods cleaned up', async () => ((await pods(r)).some((p) => p.metadata.labels?.['molt.dev/component'] === 'exec-pod') ? undefined : true), 60_000);
+    await until(
+      r,
+      'the ExecPods cleaned up',
+      async () =>
+        (await pods(r)).some((p) => p.metadata.labels?.['molt.dev/component'] === 'exec-pod') ? undefined : true,
+      60_000,
+    );
     await assertSettled(r, 'molt.dev/upgrade');
   },
 };
 
 /** For debugging one corner: MOLT_KILL_MATRIX_PATHS=a,b and MOLT_KILL_MATRIX_POINTS=<regex> narrow the matrix (and skip the coverage check). */
 const ONLY_PATHS = process.env['MOLT_KILL_MATRIX_PATHS']?.split(',');
-const ONLY_POINTS = process.env['MOLT_KILL_MATRIX_POINTS'] ? new RegExp(process.env['MOLT_KILL_MATRIX_POINTS']) : undefined;
-const PATHS: Path[] = [releaseUpgrade, releaseRollback, releasePause, inlineUpgrade, inlineRollback, inlinePostFails, inlineAbort].filter((p) => !ONLY_PATHS || ONLY_PATHS.includes(p.name));
+const ONLY_POINTS = process.env['MOLT_KILL_MATRIX_POINTS']
+  ? new RegExp(process.env['MOLT_KILL_MATRIX_POINTS'])
+  : undefined;
+const PATHS: Path[] = [
+  releaseUpgrade,
+  releaseRollback,
+  releasePause,
+  inlineUpgrade,
+  inlineRollback,
+  inlinePostFails,
+  inlineAbort,
+].filter((p) => !ONLY_PATHS || ONLY_PATHS.includes(p.name));
 
 /** Every kill point the operator has: the acting kinds of its pure modules, before and after. */
 function allPoints(): string[] {
-  const kinds = [...ACTING_STEPS.map((k) => appKillPoint(k)), ...[...ACTING_ROLE_ACTIONS, ...ACTING_PASS_STEPS].map((k) => releaseKillPoint(k))];
+  const kinds = [
+    ...ACTING_STEPS.map((k) => appKillPoint(k)),
+    ...[...ACTING_ROLE_ACTIONS, ...ACTING_PASS_STEPS].map((k) => releaseKillPoint(k)),
+  ];
   return kinds.flatMap((k) => [`${k}:before`, `${k}:after`]);
 }
 
@@ -436,8 +625,18 @@ async function withRun<T>(name: string, killAt: string | undefined, fn: (r: Run)
   const n = ++runs;
   const instance = `${RUN}-${n}`;
   const ns = `molt-km-${instance}`;
-  const r: Run = { id: `${name}${killAt ? ` kill ${killAt}` : ''}`, ns, instance, killAt, op: new LocalOperator({ ns, instance }) };
-  await api.create(NAMESPACES, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } } as KubeObject);
+  const r: Run = {
+    id: `${name}${killAt ? ` kill ${killAt}` : ''}`,
+    ns,
+    instance,
+    killAt,
+    op: new LocalOperator({ ns, instance }),
+  };
+  await api.create(NAMESPACES, undefined, {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: ns },
+  } as KubeObject);
   r.op.start(killAt);
   try {
     const out = await fn(r);
@@ -449,7 +648,8 @@ async function withRun<T>(name: string, killAt: string | undefined, fn: (r: Run)
     // The finalizer is the operator's: gone with it, so the namespace can go.
     await api.mergePatch(RESOURCES.apps, ns, 'a', { metadata: { finalizers: null } }).catch(() => undefined);
     await api.delete(NAMESPACES, undefined, ns).catch(() => undefined);
-    for (const rel of ['1', '2', '3']) await api.delete(RESOURCES.releases, undefined, `km-${instance}-${rel}`).catch(() => undefined);
+    for (const rel of ['1', '2', '3'])
+      await api.delete(RESOURCES.releases, undefined, `km-${instance}-${rel}`).catch(() => undefined);
   }
 }
 
@@ -498,7 +698,12 @@ function crashState(seq: string[], i: number): string {
 }
 
 /** Steps that change the phase of a rollout: a step passed again after one of them is in another state. */
-const PHASES = new Set([...(['BeginUpgrade', 'StartRollback', 'FinishUpgrade', 'FinishRollback', 'Abort'] as const).map((k) => appKillPoint(k)), ...ACTING_PASS_STEPS.map((k) => releaseKillPoint(k))]);
+const PHASES = new Set([
+  ...(['BeginUpgrade', 'StartRollback', 'FinishUpgrade', 'FinishRollback', 'Abort'] as const).map((k) =>
+    appKillPoint(k),
+  ),
+  ...ACTING_PASS_STEPS.map((k) => releaseKillPoint(k)),
+]);
 
 /** The paths that are tried at every point they reach (issue #8: the upgrade and the rollback path of each engine). */
 const PRIMARY = new Set(['release-upgrade', 'release-rollback', 'app-upgrade', 'app-rollback']);
@@ -513,7 +718,10 @@ const PRIMARY = new Set(['release-upgrade', 'release-rollback', 'app-upgrade', '
  * pass only. The other paths add the passes no earlier path was killed at (pause, resume,
  * abort). Returns the jobs and, per path, how many passes were left to an earlier path.
  */
-function schedule(points: string[], sequences: Map<string, string[]>): { jobs: { path: Path; point: string }[]; shared: Map<string, number> } {
+function schedule(
+  points: string[],
+  sequences: Map<string, string[]>,
+): { jobs: { path: Path; point: string }[]; shared: Map<string, number> } {
   const known = new Set(points);
   const states = new Set<string>();
   const tried = new Set<string>();
@@ -531,11 +739,13 @@ function schedule(points: string[], sequences: Map<string, string[]>): { jobs: {
       last.set(point, i);
       const waits = raw.filter((p) => p === point).length !== seq.filter((p) => p === point).length;
       // A later pass counts when the rollout changed phase since the last one (the template switched back by a rollback), not for the next member.
-      const newPhase = previous !== undefined && seq.slice(previous + 1, i).some((p) => PHASES.has(p.split(':')[0] as string));
+      const newPhase =
+        previous !== undefined && seq.slice(previous + 1, i).some((p) => PHASES.has(p.split(':')[0] as string));
       if (!known.has(point) || (n > 1 && (waits || !newPhase)) || (ONLY_POINTS && !ONLY_POINTS.test(point))) return;
       const killAt = n === 1 ? point : `${point}@${n}`;
       const state = crashState(seq, i);
-      if (states.has(state) || (!PRIMARY.has(path.name) && tried.has(killAt))) shared.set(path.name, (shared.get(path.name) ?? 0) + 1);
+      if (states.has(state) || (!PRIMARY.has(path.name) && tried.has(killAt)))
+        shared.set(path.name, (shared.get(path.name) ?? 0) + 1);
       else jobs.push({ path, point: killAt });
       states.add(state);
       tried.add(killAt);
@@ -546,9 +756,11 @@ function schedule(points: string[], sequences: Map<string, string[]>): { jobs: {
 
 async function pool<T>(items: T[], size: number, fn: (t: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: size }, async () => {
-    for (let t = queue.shift(); t !== undefined; t = queue.shift()) await fn(t);
-  }));
+  await Promise.all(
+    Array.from({ length: size }, async () => {
+      for (let t = queue.shift(); t !== undefined; t = queue.shift()) await fn(t);
+    }),
+  );
 }
 
 before(async () => {
@@ -560,8 +772,16 @@ before(async () => {
   for (const v of ['1.0.0', '2.0.0']) await imageTar(v, join(work, `app-${v}.tar`));
   loadImage(join(work, 'app-1.0.0.tar'), join(work, 'app-2.0.0.tar'));
   // The operator's informers need every CRD it watches (UpgradeTasks too), not the operator itself.
-  for (const f of ['apps.molt.dev.yaml', 'releases.molt.dev.yaml', 'upgradetasks.molt.dev.yaml']) apply(readFileSync(join(ROOT, 'deploy/crds', f), 'utf8'));
-  kubectl(['wait', '--for=condition=Established', 'crd/apps.molt.dev', 'crd/releases.molt.dev', 'crd/upgradetasks.molt.dev', '--timeout=60s']);
+  for (const f of ['apps.molt.dev.yaml', 'releases.molt.dev.yaml', 'upgradetasks.molt.dev.yaml'])
+    apply(readFileSync(join(ROOT, 'deploy/crds', f), 'utf8'));
+  kubectl([
+    'wait',
+    '--for=condition=Established',
+    'crd/apps.molt.dev',
+    'crd/releases.molt.dev',
+    'crd/upgradetasks.molt.dev',
+    '--timeout=60s',
+  ]);
 });
 
 after(() => {
@@ -587,8 +807,18 @@ test('the operator killed at every step boundary of every path, then restarted, 
     assert.deepEqual(drivenAnyway, [], 'a kind listed in NOT_DRIVEN is reached now: remove it from the list');
   }
   const { jobs, shared } = schedule(points, sequences);
-  process.stderr.write(`# ${jobs.length} kill runs, ${PARALLEL} at a time:\n${PATHS.map((p) => `#   ${p.name}: ${jobs.filter((j) => j.path === p).map((j) => j.point).join(' ')}`).join('\n')}\n`);
-  const results = new Map<string, { tried: number; passed: number; failures: string[] }>(PATHS.map((p) => [p.name, { tried: 0, passed: 0, failures: [] }]));
+  process.stderr.write(
+    `# ${jobs.length} kill runs, ${PARALLEL} at a time:\n${PATHS.map(
+      (p) =>
+        `#   ${p.name}: ${jobs
+          .filter((j) => j.path === p)
+          .map((j) => j.point)
+          .join(' ')}`,
+    ).join('\n')}\n`,
+  );
+  const results = new Map<string, { tried: number; passed: number; failures: string[] }>(
+    PATHS.map((p) => [p.name, { tried: 0, passed: 0, failures: [] }]),
+  );
   await pool(jobs, PARALLEL, async ({ path, point }) => {
     const res = results.get(path.name) as { tried: number; passed: number; failures: string[] };
     res.tried++;
@@ -598,7 +828,9 @@ test('the operator killed at every step boundary of every path, then restarted, 
       // invariants held all the same), so it is made again, at most twice.
       let run = await runPath(path, point);
       for (let again = 0; run.kills === 0 && again < 2; again++) {
-        process.stderr.write(`# ${path.name} ${point}: this run took another branch (${run.sequence.join(' ')}); running it again\n`);
+        process.stderr.write(
+          `# ${path.name} ${point}: this run took another branch (${run.sequence.join(' ')}); running it again\n`,
+        );
         run = await runPath(path, point);
       }
       assert.equal(run.kills, 1, `${path.name} ${point}: the operator died there once`);
@@ -616,7 +848,9 @@ test('the operator killed at every step boundary of every path, then restarted, 
     const res = results.get(p.name) as { tried: number; passed: number };
     const family = p.name.startsWith('release') ? 'op.release.' : 'op.app.';
     const notReached = points.filter((pt) => pt.startsWith(family) && !reached.get(p.name)?.has(pt)).length;
-    lines.push(`  ${p.name}: tried ${res.tried}, passed ${res.passed}, same state as a run already made ${shared.get(p.name) ?? 0}, not reached ${notReached}`);
+    lines.push(
+      `  ${p.name}: tried ${res.tried}, passed ${res.passed}, same state as a run already made ${shared.get(p.name) ?? 0}, not reached ${notReached}`,
+    );
   }
   lines.push(`  not driven by any path: ${[...NOT_DRIVEN].join(', ')}`);
   process.stderr.write(`${lines.join('\n')}\n`);
@@ -629,17 +863,28 @@ test('an operator killed while a lifecycle hook sleeps does not start it again: 
   await withRun('slow-hooks', undefined, async (r) => {
     await applyRelease(r, '1', '1.0.0', '1.0.0', '/app/hook-slow.sh');
     await applyApp(r, { release: releaseName(r, '1'), roles: [{ name: 'db', members: 2 }] });
-    await until(r, 'installed', async () => ((await status(r)).phase === 'Running' && (await status(r)).conditions?.find((c: any) => c.type === 'Ready')?.status === 'True' ? true : undefined));
+    await until(r, 'installed', async () =>
+      (await status(r)).phase === 'Running' &&
+      (await status(r)).conditions?.find((c: any) => c.type === 'Ready')?.status === 'True'
+        ? true
+        : undefined,
+    );
     await applyRelease(r, '2', '2.0.0', '2.0.0', '/app/hook-slow.sh');
     await applyApp(r, { release: releaseName(r, '2'), roles: [{ name: 'db', members: 2 }] });
     for (const flag of ['--pod_upgraded', '--role_upgraded', '--cluster_upgraded']) {
-      await until(r, `${flag} running`, async () => {
-        for (const p of RELEASE_PODS) {
-          const lines = await logLines(r, p).catch(() => []);
-          if (lines.some((l) => l.startsWith(`begin ${flag} `)) && !lines.some((l) => l.startsWith(`hook ${flag} `))) return true;
-        }
-        return undefined;
-      }, 90_000);
+      await until(
+        r,
+        `${flag} running`,
+        async () => {
+          for (const p of RELEASE_PODS) {
+            const lines = await logLines(r, p).catch(() => []);
+            if (lines.some((l) => l.startsWith(`begin ${flag} `)) && !lines.some((l) => l.startsWith(`hook ${flag} `)))
+              return true;
+          }
+          return undefined;
+        },
+        90_000,
+      );
       r.op.killNow();
     }
     const s = await until(r, 'the rollout', async () => {
@@ -650,7 +895,12 @@ test('an operator killed while a lifecycle hook sleeps does not start it again: 
     assert.equal(r.op.kills, 3, 'killed once in each kind of hook');
     for (const p of RELEASE_PODS) {
       const flags = ['--pod_upgraded', '--role_upgraded', '--cluster_upgraded'];
-      assertOnce(r, await logLines(r, p), flags.flatMap((f) => [`begin ${f} 2.0.0 ${p}`, `hook ${f} 2.0.0 ${p}`]), p);
+      assertOnce(
+        r,
+        await logLines(r, p),
+        flags.flatMap((f) => [`begin ${f} 2.0.0 ${p}`, `hook ${f} 2.0.0 ${p}`]),
+        p,
+      );
     }
   });
 });

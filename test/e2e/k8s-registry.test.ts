@@ -44,16 +44,40 @@ while true; do sleep 1; done
 `;
 const PRE = '#!/bin/sh\necho "pre argc=$# $1 $2 in=$(cat /app/VERSION)" >> /data/events\n';
 const POST = '#!/bin/sh\necho "post argc=$# $1 $2 in=$(cat /app/VERSION)" >> /data/events\n';
-const POST_CORRUPT = '#!/bin/sh\necho "post argc=$# $1 $2 in=$(cat /app/VERSION)" >> /data/events\necho garbage > /data/note\nexit 3\n';
+const POST_CORRUPT =
+  '#!/bin/sh\necho "post argc=$# $1 $2 in=$(cat /app/VERSION)" >> /data/events\necho garbage > /data/note\nexit 3\n';
 const LABELS = { 'dev.molt.pre-upgrade': '/app/pre-upgrade.sh', 'dev.molt.post-upgrade': '/app/post-upgrade.sh' };
 
 /** Builds version `content` of the app, pushes it as REG/NS/app:`tag`; returns its digest. */
 async function push(tag: string, content: string, post = POST): Promise<string> {
   const tar = join(work, `${tag}-${content}.tar`);
   const ref = `${reg.address}/${NS}/app:${tag}`;
-  await writeDockerArchive(tar, ref, { '/app/VERSION': content, '/app/start.sh': { content: START, mode: 0o755 }, '/app/pre-upgrade.sh': { content: PRE, mode: 0o755 }, '/app/post-upgrade.sh': { content: post, mode: 0o755 } }, '/app/start.sh', LABELS);
-  const storage = ['--root', join(work, 'podman-root'), '--runroot', join(work, 'podman-runroot'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
-  for (const args of [['load', '-i', tar], ['push', '--authfile', reg.authFile, '--digestfile', join(work, 'digest'), ref]]) {
+  await writeDockerArchive(
+    tar,
+    ref,
+    {
+      '/app/VERSION': content,
+      '/app/start.sh': { content: START, mode: 0o755 },
+      '/app/pre-upgrade.sh': { content: PRE, mode: 0o755 },
+      '/app/post-upgrade.sh': { content: post, mode: 0o755 },
+    },
+    '/app/start.sh',
+    LABELS,
+  );
+  const storage = [
+    '--root',
+    join(work, 'podman-root'),
+    '--runroot',
+    join(work, 'podman-runroot'),
+    '--cgroup-manager',
+    'cgroupfs',
+    '--events-backend',
+    'file',
+  ];
+  for (const args of [
+    ['load', '-i', tar],
+    ['push', '--authfile', reg.authFile, '--digestfile', join(work, 'digest'), ref],
+  ]) {
     const r = spawnSync('podman', [...storage, ...args], { encoding: 'utf8' });
     assert.equal(r.status, 0, `podman ${args.join(' ')}: ${r.stderr}`);
   }
@@ -86,31 +110,78 @@ function events(): string {
 }
 
 async function waitSettled(version: string, outcome?: string): Promise<any> {
-  return waitFor(`notes settled on ${version}${outcome ? ` (${outcome})` : ''}`, () => {
-    const s = status();
-    const ready = s.conditions?.find((c: any) => c.type === 'Ready');
-    if (s.phase === 'Running' && s.installedVersion === version && ready?.status === 'True' && !s.upgrade && (!outcome || s.lastUpgrade?.outcome === outcome)) return s;
-    return undefined;
-  }, 300_000).catch((e: Error) => { throw new Error(`${e.message}\nstatus: ${JSON.stringify(status())}\noperator log:\n${operatorLog.slice(-3000)}`); });
+  return waitFor(
+    `notes settled on ${version}${outcome ? ` (${outcome})` : ''}`,
+    () => {
+      const s = status();
+      const ready = s.conditions?.find((c: any) => c.type === 'Ready');
+      if (
+        s.phase === 'Running' &&
+        s.installedVersion === version &&
+        ready?.status === 'True' &&
+        !s.upgrade &&
+        (!outcome || s.lastUpgrade?.outcome === outcome)
+      )
+        return s;
+      return undefined;
+    },
+    300_000,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\nstatus: ${JSON.stringify(status())}\noperator log:\n${operatorLog.slice(-3000)}`);
+  });
 }
 
 before(async () => {
   ({ kubeconfig } = await ensureCluster());
   reg = acquireRegistry();
   work = mkdtempSync(join(tmpdir(), 'molt-k8s-reg-'));
-  for (const f of ['apps.molt.dev.yaml', 'releases.molt.dev.yaml', 'upgradetasks.molt.dev.yaml']) apply(readFileSync(join(ROOT, 'deploy/crds', f), 'utf8'));
+  for (const f of ['apps.molt.dev.yaml', 'releases.molt.dev.yaml', 'upgradetasks.molt.dev.yaml'])
+    apply(readFileSync(join(ROOT, 'deploy/crds', f), 'utf8'));
   kubectl(['wait', '--for=condition=Established', 'crd/apps.molt.dev', '--timeout=60s']);
   kubectl(['create', 'namespace', NS]);
-  kubectl(['label', 'namespace', NS, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/enforce-version=latest']);
-  kubectl(['-n', NS, 'create', 'secret', 'docker-registry', 'pull', `--docker-server=${reg.address}`, `--docker-username=${reg.username}`, `--docker-password=${reg.password}`]);
+  kubectl([
+    'label',
+    'namespace',
+    NS,
+    'pod-security.kubernetes.io/enforce=restricted',
+    'pod-security.kubernetes.io/enforce-version=latest',
+  ]);
+  kubectl([
+    '-n',
+    NS,
+    'create',
+    'secret',
+    'docker-registry',
+    'pull',
+    `--docker-server=${reg.address}`,
+    `--docker-username=${reg.username}`,
+    `--docker-password=${reg.password}`,
+  ]);
   digests['1.0.0'] = await push('1.0.0', '1.0.0');
   digests['2.0.0'] = await push('2.0.0', '2.0.0');
   digests['3.0.0'] = await push('3.0.0', '3.0.0', POST_CORRUPT);
-  const args = ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/operator/main.ts'), '--kubeconfig', kubeconfig, '--instance', INSTANCE, '--identity', INSTANCE, '--lease-namespace', NS, '--health-address', '127.0.0.1:0', '--workers', '2'];
+  const args = [
+    '--disable-warning=ExperimentalWarning',
+    join(ROOT, 'src/operator/main.ts'),
+    '--kubeconfig',
+    kubeconfig,
+    '--instance',
+    INSTANCE,
+    '--identity',
+    INSTANCE,
+    '--lease-namespace',
+    NS,
+    '--health-address',
+    '127.0.0.1:0',
+    '--workers',
+    '2',
+  ];
   const env: NodeJS.ProcessEnv = { ...process.env, MOLT_REGISTRY_CA: reg.ca };
   delete env['NODE_TEST_CONTEXT'];
   operator = spawn(NODE, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  operator.stderr?.setEncoding('utf8').on('data', (d: string) => { operatorLog = (operatorLog + d).slice(-20000); });
+  operator.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    operatorLog = (operatorLog + d).slice(-20000);
+  });
 });
 
 after(async () => {
@@ -130,13 +201,26 @@ test('installed from the registry with an imagePullSecret, restricted, digest re
   const pod = JSON.parse(kubectl(['-n', NS, 'get', 'pod', 'notes-0', '-o', 'json']));
   assert.equal(pod.status.containerStatuses[0].imageID, `${reg.address}/${NS}/app@${digests['1.0.0']}`);
   const sts = JSON.parse(kubectl(['-n', NS, 'get', 'statefulset', 'notes', '-o', 'json']));
-  assert.equal(sts.spec.template.spec.containers[0].image, `${reg.address}/${NS}/app@${digests['1.0.0']}`, 'the template is pinned to the digest');
+  assert.equal(
+    sts.spec.template.spec.containers[0].image,
+    `${reg.address}/${NS}/app@${digests['1.0.0']}`,
+    'the template is pinned to the digest',
+  );
   assert.equal(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage, '64Mi');
   assert.match(events(), /start 1\.0\.0 uid=1000/);
   // fsGroup as real storage honours it (the rig's provisioner does it for hostPath volumes).
-  await waitFor('fsGroup 1000 on the volume', () => (kubectl(['-n', NS, 'exec', 'notes-0', '--', 'stat', '-c', '%g', '/data']).trim() === '1000' ? true : undefined), 30_000);
+  await waitFor(
+    'fsGroup 1000 on the volume',
+    () =>
+      kubectl(['-n', NS, 'exec', 'notes-0', '--', 'stat', '-c', '%g', '/data']).trim() === '1000' ? true : undefined,
+    30_000,
+  );
   kubectl(['-n', NS, 'exec', 'notes-0', '--', 'sh', '-c', 'echo precious > /data/note']);
-  assert.equal(kubectl(['-n', NS, 'exec', 'notes-0', '--', 'stat', '-c', '%g', '/data/note']).trim(), '1000', 'new files take the fsGroup');
+  assert.equal(
+    kubectl(['-n', NS, 'exec', 'notes-0', '--', 'stat', '-c', '%g', '/data/note']).trim(),
+    '1000',
+    'new files take the fsGroup',
+  );
 });
 
 test('upgrade 1.0.0 → 2.0.0 runs the scripts its image labels declare: pre in the old pod, post in the new', async () => {
@@ -144,10 +228,23 @@ test('upgrade 1.0.0 → 2.0.0 runs the scripts its image labels declare: pre in 
   const s = await waitSettled('2.0.0', 'Succeeded');
   assert.equal(s.imageDigest, digests['2.0.0']);
   const log = events();
-  assert.match(log, /pre argc=2 1\.0\.0 2\.0\.0 in=1\.0\.0/, 'pre-upgrade of 2.0.0 ran in the 1.0.0 pod with <old> <new>');
+  assert.match(
+    log,
+    /pre argc=2 1\.0\.0 2\.0\.0 in=1\.0\.0/,
+    'pre-upgrade of 2.0.0 ran in the 1.0.0 pod with <old> <new>',
+  );
   assert.match(log, /post argc=2 1\.0\.0 2\.0\.0 in=2\.0\.0/, 'post-upgrade ran in the 2.0.0 pod');
   assert.equal(kubectl(['-n', NS, 'exec', 'notes-0', '--', 'cat', '/data/note']).trim(), 'precious');
-  const evs = kubectl(['-n', NS, 'get', 'events', '--field-selector', 'reason=ScriptsResolved', '-o', 'jsonpath={.items[*].message}']);
+  const evs = kubectl([
+    '-n',
+    NS,
+    'get',
+    'events',
+    '--field-selector',
+    'reason=ScriptsResolved',
+    '-o',
+    'jsonpath={.items[*].message}',
+  ]);
   assert.match(evs, /from labels/);
 });
 
@@ -161,7 +258,14 @@ test('3.0.0, whose post-upgrade script fails, is rolled back to the 2.0.0 digest
 });
 
 test('every pod molt made in the restricted namespace was admitted (no PodSecurity violation, no FailedCreate)', () => {
-  const warnings = kubectl(['-n', NS, 'get', 'events', '-o', 'jsonpath={range .items[*]}{.reason} {.message}{"\\n"}{end}']);
+  const warnings = kubectl([
+    '-n',
+    NS,
+    'get',
+    'events',
+    '-o',
+    'jsonpath={range .items[*]}{.reason} {.message}{"\\n"}{end}',
+  ]);
   assert.doesNotMatch(warnings, /violates PodSecurity|^FailedCreate/im);
   assert.match(warnings, /SuccessfulCreate Create Pod notes-0/);
   assert.match(warnings, /Scheduled Successfully assigned \S+\/notes-molt-exec-/, 'ExecPods were admitted');
@@ -171,20 +275,32 @@ test('the old tag pushed again with other content: molt rollback runs the record
   // Back to 2.0.0 → roll back needs an upgrade to undo: 2.0.0 is installed by an upgrade from 1.0.0.
   const evil = await push('1.0.0', '1.0.0-evil');
   assert.notEqual(evil, digests['1.0.0']);
-  const r = spawnSync(MOLT, ['--kubeconfig', kubeconfig, '-n', NS, 'rollback', 'notes', '--timeout', '5m'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '' }, timeout: 330_000 });
+  const r = spawnSync(MOLT, ['--kubeconfig', kubeconfig, '-n', NS, 'rollback', 'notes', '--timeout', '5m'], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '' },
+    timeout: 330_000,
+  });
   assert.equal(r.status, 0, `${r.stderr}\n${operatorLog.slice(-3000)}`);
   const s = await waitSettled('1.0.0');
   assert.equal(s.imageDigest, digests['1.0.0'], 'the digest 1.0.0 ran before, not what its tag names now');
   const pod = JSON.parse(kubectl(['-n', NS, 'get', 'pod', 'notes-0', '-o', 'json']));
   assert.equal(pod.status.containerStatuses[0].imageID, `${reg.address}/${NS}/app@${digests['1.0.0']}`);
   assert.equal(kubectl(['-n', NS, 'exec', 'notes-0', '--', 'cat', '/app/VERSION']).trim(), '1.0.0');
-  assert.match(events(), /pre argc=2 2\.0\.0 1\.0\.0 in=2\.0\.0/, 'the recorded 1.0.0 image\'s own pre-upgrade label ran');
+  assert.match(
+    events(),
+    /pre argc=2 2\.0\.0 1\.0\.0 in=2\.0\.0/,
+    "the recorded 1.0.0 image's own pre-upgrade label ran",
+  );
 });
 
 function plan(yaml: string): { status: number; out: string } {
   const file = join(work, `plan-${randomBytes(3).toString('hex')}.yaml`);
   writeFileSync(file, yaml);
-  const r = spawnSync(MOLT, ['--kubeconfig', kubeconfig, '-n', NS, 'plan', '-f', file], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '', MOLT_HOME: join(work, 'empty-molt-home') }, timeout: 60_000 });
+  const r = spawnSync(MOLT, ['--kubeconfig', kubeconfig, '-n', NS, 'plan', '-f', file], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '', MOLT_HOME: join(work, 'empty-molt-home') },
+    timeout: 60_000,
+  });
   return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 

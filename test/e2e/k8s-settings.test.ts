@@ -23,7 +23,12 @@ before(async () => {
   await ensureCluster();
   const dir = mkdtempSync(join(tmpdir(), 'molt-k8s-settings-'));
   try {
-    await writeDockerArchive(join(dir, 'app.tar'), IMAGE, { '/app/start.sh': { content: '#!/bin/sh\nexec sleep 3600\n', mode: 0o755 } }, '/app/start.sh');
+    await writeDockerArchive(
+      join(dir, 'app.tar'),
+      IMAGE,
+      { '/app/start.sh': { content: '#!/bin/sh\nexec sleep 3600\n', mode: 0o755 } },
+      '/app/start.sh',
+    );
     loadImage(join(dir, 'app.tar'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -38,11 +43,15 @@ after(() => {
   }
 });
 
-test('an App\'s settings become a pod that runs with them', async () => {
+test("an App's settings become a pod that runs with them", async () => {
   const spec = appDocument.parse({
-    apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name: 'sett' },
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'App',
+    metadata: { name: 'sett' },
     spec: {
-      package: 'test/settings', version: '1.0.0-1', image: IMAGE,
+      package: 'test/settings',
+      version: '1.0.0-1',
+      image: IMAGE,
       entrypoint: ['sh', '-c', 'touch /scratch/ready; exec sleep 3600'],
       ports: ['8080:80'],
       resources: { memory: '64Mi', cpus: '0.5' },
@@ -56,26 +65,51 @@ test('an App\'s settings become a pod that runs with them', async () => {
   }).spec as AppSpec;
   const sts = statefulSetFor({ name: 'sett', namespace: NS, uid: '' }, spec);
   delete (sts.metadata as { ownerReferences?: unknown }).ownerReferences; // no App object here: the template alone is under test
-  kubectl(['-n', NS, 'apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'apps/v1', kind: 'StatefulSet', ...sts }) });
+  kubectl(['-n', NS, 'apply', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'apps/v1', kind: 'StatefulSet', ...sts }),
+  });
   const pod = 'molt-sett-0';
-  const name = await waitFor(`pod of sett ready in ${NS}`, () => {
-    const pods = JSON.parse(kubectl(['-n', NS, 'get', 'pods', '-o', 'json'])) as { items: { metadata: { name: string }; status: { containerStatuses?: { ready: boolean }[] } }[] };
-    return pods.items.find((p) => p.status.containerStatuses?.[0]?.ready)?.metadata.name;
-  }, 180_000).catch((e: Error) => {
-    throw new Error(`${e.message}\n${kubectlResult(['-n', NS, 'describe', 'statefulset,pods']).stdout}\n${kubectlResult(['-n', NS, 'get', 'events']).stdout}`);
+  const name = await waitFor(
+    `pod of sett ready in ${NS}`,
+    () => {
+      const pods = JSON.parse(kubectl(['-n', NS, 'get', 'pods', '-o', 'json'])) as {
+        items: { metadata: { name: string }; status: { containerStatuses?: { ready: boolean }[] } }[];
+      };
+      return pods.items.find((p) => p.status.containerStatuses?.[0]?.ready)?.metadata.name;
+    },
+    180_000,
+  ).catch((e: Error) => {
+    throw new Error(
+      `${e.message}\n${kubectlResult(['-n', NS, 'describe', 'statefulset,pods']).stdout}\n${kubectlResult(['-n', NS, 'get', 'events']).stdout}`,
+    );
   });
   assert.ok(name.endsWith('-0'), `${name} (expected like ${pod})`);
-  const live = JSON.parse(kubectl(['-n', NS, 'get', 'pod', name, '-o', 'json'])) as { metadata: { annotations: Record<string, string> }; spec: { containers: Record<string, any>[]; securityContext: Record<string, unknown> } }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const live = JSON.parse(kubectl(['-n', NS, 'get', 'pod', name, '-o', 'json'])) as {
+    metadata: { annotations: Record<string, string> };
+    spec: { containers: Record<string, any>[]; securityContext: Record<string, unknown> };
+  }; // eslint-disable-line @typescript-eslint/no-explicit-any
   const c = live.spec.containers[0]!;
   assert.deepEqual(c.resources.limits, { cpu: '500m', memory: '64Mi' });
-  assert.deepEqual(c.ports.map((p: { containerPort: number }) => p.containerPort), [80]);
+  assert.deepEqual(
+    c.ports.map((p: { containerPort: number }) => p.containerPort),
+    [80],
+  );
   assert.deepEqual(c.livenessProbe.exec.command, ['cat', '/scratch/ready']);
   assert.equal(live.spec.securityContext.runAsUser, 1000);
   assert.equal(live.metadata.annotations['example.com/team'], 'db');
-  const inside = kubectl(['-n', NS, 'exec', name, '--', 'sh', '-c', 'id -u; id -g; pwd; df -k /dev/shm | tail -1; df -k /scratch | tail -1; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes']);
+  const inside = kubectl([
+    '-n',
+    NS,
+    'exec',
+    name,
+    '--',
+    'sh',
+    '-c',
+    'id -u; id -g; pwd; df -k /dev/shm | tail -1; df -k /scratch | tail -1; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes',
+  ]);
   const lines = inside.trim().split('\n');
   assert.deepEqual(lines.slice(0, 3), ['1000', '1000', '/tmp'], inside);
   assert.match(lines[3]!, /^tmpfs\s+32768\s/, `/dev/shm: ${lines[3]}`);
   assert.match(lines[4]!, /^tmpfs\s+16384\s/, `/scratch: ${lines[4]}`);
-  assert.equal(lines[5], String(64 * 1024 * 1024), 'the memory limit in the container\'s cgroup');
+  assert.equal(lines[5], String(64 * 1024 * 1024), "the memory limit in the container's cgroup");
 });

@@ -17,7 +17,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { apply, buildAndLoadBusybox, ensureCluster, kubectl, kubectlResult, loadImage, stopClusterIfStarted, waitFor, type ClusterHandle } from '../k8s/cluster.ts';
+import {
+  apply,
+  buildAndLoadBusybox,
+  ensureCluster,
+  kubectl,
+  kubectlResult,
+  loadImage,
+  stopClusterIfStarted,
+  waitFor,
+  type ClusterHandle,
+} from '../k8s/cluster.ts';
 import { buildOperatorImage, installOperator, OPERATOR_NS, removeOperatorIfLast } from '../k8s/operator.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -59,7 +69,20 @@ spec:
 
 function molt(args: string[]): { status: number; stdout: string; stderr: string } {
   // The harness waits at least the command's own limit (`task cancel --timeout 3m` was killed at 120 s: issue 19).
-  return spawnSyncWithin(NODE, ['--disable-warning=ExperimentalWarning', join(ROOT, 'src/cli/main.ts'), '--kubeconfig', cluster.kubeconfig, '-n', NS, ...args], moltLimitMs(args), 120_000);
+  return spawnSyncWithin(
+    NODE,
+    [
+      '--disable-warning=ExperimentalWarning',
+      join(ROOT, 'src/cli/main.ts'),
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '-n',
+      NS,
+      ...args,
+    ],
+    moltLimitMs(args),
+    120_000,
+  );
 }
 
 function json<T = any>(args: string[]): T {
@@ -83,15 +106,26 @@ function podUid(pod: string): string {
 }
 
 function taskPods(name: string): string[] {
-  return json<{ items: any[] }>(['-n', NS, 'get', 'pods', '-l', `molt.dev/upgrade-task=${name}`]).items.map((p) => p.metadata.name);
+  return json<{ items: any[] }>(['-n', NS, 'get', 'pods', '-l', `molt.dev/upgrade-task=${name}`]).items.map(
+    (p) => p.metadata.name,
+  );
 }
 
 function jobs(name: string): string[] {
-  return json<{ items: any[] }>(['-n', NS, 'get', 'jobs', '-l', `molt.dev/upgrade-task=${name}`]).items.map((j) => j.metadata.name);
+  return json<{ items: any[] }>(['-n', NS, 'get', 'jobs', '-l', `molt.dev/upgrade-task=${name}`]).items.map(
+    (j) => j.metadata.name,
+  );
 }
 
 function taskEvents(name: string): string[] {
-  return json<{ items: any[] }>(['-n', NS, 'get', 'events.events.k8s.io', '--field-selector', `regarding.name=${name}`]).items.map((e) => e.reason);
+  return json<{ items: any[] }>([
+    '-n',
+    NS,
+    'get',
+    'events.events.k8s.io',
+    '--field-selector',
+    `regarding.name=${name}`,
+  ]).items.map((e) => e.reason);
 }
 
 function diagnostics(name: string): string {
@@ -101,18 +135,27 @@ function diagnostics(name: string): string {
 }
 
 async function waitTask(name: string, pred: (s: any) => boolean, timeoutMs = 240_000): Promise<any> {
-  return waitFor(`task ${name}`, () => {
-    const s = taskObj(name).status ?? {};
-    return pred(s) ? s : undefined;
-  }, timeoutMs).catch((e: unknown) => {
+  return waitFor(
+    `task ${name}`,
+    () => {
+      const s = taskObj(name).status ?? {};
+      return pred(s) ? s : undefined;
+    },
+    timeoutMs,
+  ).catch((e: unknown) => {
     throw new Error(`${(e as Error).message}\n${diagnostics(name)}`);
   });
 }
 
 /** The task's Job and its pods are gone, and no ExecPod of any App stayed behind. */
 async function waitGone(name: string): Promise<void> {
-  const execPods = () => json<{ items: unknown[] }>(['-n', NS, 'get', 'pods', '-l', 'molt.dev/component=exec-pod']).items.length;
-  await waitFor(`the Job and pods of ${name} (and every ExecPod) to go`, () => (jobs(name).length === 0 && taskPods(name).length === 0 && execPods() === 0 ? true : undefined), 90_000);
+  const execPods = () =>
+    json<{ items: unknown[] }>(['-n', NS, 'get', 'pods', '-l', 'molt.dev/component=exec-pod']).items.length;
+  await waitFor(
+    `the Job and pods of ${name} (and every ExecPod) to go`,
+    () => (jobs(name).length === 0 && taskPods(name).length === 0 && execPods() === 0 ? true : undefined),
+    90_000,
+  );
 }
 
 before(async () => {
@@ -138,7 +181,10 @@ after(() => {
 
 test('a bad UpgradeTask file is refused with file:line by `molt --kubeconfig task apply`; nothing is created', () => {
   const bad = join(work, 'bad.yaml');
-  writeFileSync(bad, task('bad', '{selector: {matchLabels: {tier: web}}}', '2.0.0').replace('concurrency: 3', 'concurrency: 0'));
+  writeFileSync(
+    bad,
+    task('bad', '{selector: {matchLabels: {tier: web}}}', '2.0.0').replace('concurrency: 3', 'concurrency: 0'),
+  );
   const r = molt(['task', 'apply', '-f', bad]);
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, new RegExp(`${bad.replaceAll('.', '\\.')}:7:\\d+: spec\\.options\\.concurrency`));
@@ -151,9 +197,20 @@ let dbUid = '';
 test('an UpgradeTask over 3 Apps selected by label runs as a Job; per-target per-step status; Success 3/3; bytes intact; the 4th untouched', async () => {
   apply([...WEB.map((n) => app(n, 'web', '1.0.0')), app('db-a', 'db', '1.0.0')].join('---\n'));
   for (const n of [...WEB, 'db-a']) {
-    await waitFor(`${n} Running`, () => (appObj(n).status?.phase === 'Running' && appObj(n).status?.installedVersion === '1.0.0' ? true : undefined), 120_000);
+    await waitFor(
+      `${n} Running`,
+      () =>
+        appObj(n).status?.phase === 'Running' && appObj(n).status?.installedVersion === '1.0.0' ? true : undefined,
+      120_000,
+    );
   }
-  for (const n of WEB) sums.set(n, exec(`${n}-0`, 'dd if=/dev/urandom of=/data/blob bs=1024 count=128 2>/dev/null; sync; md5sum /data/blob').split(' ')[0] ?? '');
+  for (const n of WEB)
+    sums.set(
+      n,
+      exec(`${n}-0`, 'dd if=/dev/urandom of=/data/blob bs=1024 count=128 2>/dev/null; sync; md5sum /data/blob').split(
+        ' ',
+      )[0] ?? '',
+    );
   dbUid = podUid('db-a-0');
   const file = join(work, 'web.yaml');
   writeFileSync(file, task('web-2', '{selector: {matchLabels: {tier: web}}}', '2.0.0'));
@@ -164,8 +221,14 @@ test('an UpgradeTask over 3 Apps selected by label runs as a Job; per-target per
   const s = await waitTask('web-2', (x) => x.phase === 'Success' || x.phase === 'Error');
   assert.equal(s.phase, 'Success', diagnostics('web-2'));
   assert.equal(s.reason, 'Completed');
-  assert.deepEqual({ total: s.counts.total, done: s.counts.done, failed: s.counts.failed }, { total: 3, done: 3, failed: 0 });
-  assert.deepEqual(s.targets.map((t: any) => [t.name, t.phase, t.fromVersion, t.toVersion, t.toImage]), WEB.map((n) => [n, 'Upgraded', '1.0.0', '2.0.0', `${REPO}:2.0.0`]));
+  assert.deepEqual(
+    { total: s.counts.total, done: s.counts.done, failed: s.counts.failed },
+    { total: 3, done: 3, failed: 0 },
+  );
+  assert.deepEqual(
+    s.targets.map((t: any) => [t.name, t.phase, t.fromVersion, t.toVersion, t.toImage]),
+    WEB.map((n) => [n, 'Upgraded', '1.0.0', '2.0.0', `${REPO}:2.0.0`]),
+  );
   for (const n of WEB) {
     const steps = s.upgradeDetailedStatuses.filter((e: any) => e.target === n).map((e: any) => `${e.step}:${e.phase}`);
     assert.deepEqual(steps, ['Precheck:Completed', 'Apply:Completed', 'AwaitRollout:Completed', 'Verify:Completed'], n);
@@ -183,7 +246,10 @@ test('an UpgradeTask over 3 Apps selected by label runs as a Job; per-target per
   const got = molt(['task', 'get']);
   assert.match(got.stdout, /web-2\s+Success\s+3\s+3\s+0/);
   const obj = JSON.parse(molt(['task', 'get', 'web-2', '-o', 'json']).stdout);
-  assert.deepEqual([obj.kind, obj.status.phase, obj.status.counts.done, obj.metadata.managedFields], ['UpgradeTask', 'Success', 3, undefined]);
+  assert.deepEqual(
+    [obj.kind, obj.status.phase, obj.status.counts.done, obj.metadata.managedFields],
+    ['UpgradeTask', 'Success', 3, undefined],
+  );
   const described = molt(['task', 'describe', 'web-2']);
   assert.match(described.stdout, /web-a\s+AwaitRollout\s+Completed/);
 });
@@ -196,14 +262,26 @@ test('a task whose new image does not exist: the operator rolls the App back, th
   const s = await waitTask('missing', (x) => x.phase === 'Success' || x.phase === 'Error');
   assert.equal(s.phase, 'Error', diagnostics('missing'));
   assert.equal(s.reason, 'MaxFailureRatioExceeded');
-  assert.deepEqual(s.targets.map((t: any) => [t.name, t.phase, t.reason]), [['web-a', 'RolledBack', 'ImagePullFailed']]);
+  assert.deepEqual(
+    s.targets.map((t: any) => [t.name, t.phase, t.reason]),
+    [['web-a', 'RolledBack', 'ImagePullFailed']],
+  );
   const awaited = s.upgradeDetailedStatuses.find((e: any) => e.target === 'web-a' && e.step === 'AwaitRollout');
   assert.deepEqual([awaited.phase, awaited.reason], ['Errored', 'ImagePullFailed']);
   assert.ok(s.upgradeDetailedStatuses.some((e: any) => e.step === 'SetBack' && e.phase === 'Completed'));
-  await waitFor('web-a back on 2.0.0', () => {
-    const a = appObj('web-a');
-    return a.spec.version === '2.0.0' && a.status.installedVersion === '2.0.0' && !a.status.upgrade && a.status.phase === 'Running' ? true : undefined;
-  }, 120_000);
+  await waitFor(
+    'web-a back on 2.0.0',
+    () => {
+      const a = appObj('web-a');
+      return a.spec.version === '2.0.0' &&
+        a.status.installedVersion === '2.0.0' &&
+        !a.status.upgrade &&
+        a.status.phase === 'Running'
+        ? true
+        : undefined;
+    },
+    120_000,
+  );
   assert.notEqual(podUid('web-a-0'), uid, 'the member was tried and rolled back');
   assert.equal(exec('web-a-0', 'md5sum /data/blob').split(' ')[0], sums.get('web-a'));
   await waitGone('missing');
@@ -213,32 +291,68 @@ test('a task whose new image does not exist: the operator rolls the App back, th
 test('the worker pod killed mid-task: the replacement continues without redoing settled targets', async () => {
   // web-a..c are at 2.0.0 already (skipped); web-d starts slowly, so the worker is killed while it awaits web-d's rollout.
   apply(['web-d', 'web-e'].map((n) => app(n, 'web', '1.0.0')).join('---\n'));
-  for (const n of ['web-d', 'web-e']) await waitFor(`${n} Running`, () => (appObj(n).status?.installedVersion === '1.0.0' && appObj(n).status?.phase === 'Running' ? true : undefined), 120_000);
+  for (const n of ['web-d', 'web-e'])
+    await waitFor(
+      `${n} Running`,
+      () =>
+        appObj(n).status?.installedVersion === '1.0.0' && appObj(n).status?.phase === 'Running' ? true : undefined,
+      120_000,
+    );
   exec('web-d-0', 'echo 12 > /data/start-delay');
   const file = join(work, 'kill.yaml');
-  writeFileSync(file, task('kill', '{selector: {matchLabels: {tier: web}}}', '2.0.0').replace('concurrency: 3', 'concurrency: 1'));
+  writeFileSync(
+    file,
+    task('kill', '{selector: {matchLabels: {tier: web}}}', '2.0.0').replace('concurrency: 3', 'concurrency: 1'),
+  );
   assert.equal(molt(['task', 'apply', '-f', file]).status, 0);
-  const applied = (x: any) => (x.upgradeDetailedStatuses ?? []).some((e: any) => e.target === 'web-d' && e.step === 'Apply' && e.phase === 'Completed');
+  const applied = (x: any) =>
+    (x.upgradeDetailedStatuses ?? []).some(
+      (e: any) => e.target === 'web-d' && e.step === 'Apply' && e.phase === 'Completed',
+    );
   const mid = await waitTask('kill', applied, 180_000);
   assert.equal(mid.phase, 'Started');
-  const settled = mid.targets.filter((t: any) => t.phase !== 'Pending' && t.phase !== 'Running').map((t: any) => t.name);
+  const settled = mid.targets
+    .filter((t: any) => t.phase !== 'Pending' && t.phase !== 'Running')
+    .map((t: any) => t.name);
   assert.deepEqual(settled, ['web-a', 'web-b', 'web-c'], 'skipped: already at 2.0.0');
-  const stamps = new Map<string, string>(mid.upgradeDetailedStatuses.filter((e: any) => settled.includes(e.target)).map((e: any) => [`${e.target}/${e.step}`, e.lastUpdatedAt]));
+  const stamps = new Map<string, string>(
+    mid.upgradeDetailedStatuses
+      .filter((e: any) => settled.includes(e.target))
+      .map((e: any) => [`${e.target}/${e.step}`, e.lastUpdatedAt]),
+  );
   const pods = taskPods('kill');
   assert.equal(pods.length, 1);
   kubectl(['-n', NS, 'delete', 'pod', pods[0]!, '--grace-period=0', '--force', '--wait=false']);
   const s = await waitTask('kill', (x) => x.phase === 'Success' || x.phase === 'Error');
   assert.equal(s.phase, 'Success', diagnostics('kill'));
   assert.ok(s.runs >= 2, `a second worker continued (runs ${s.runs})`);
-  assert.deepEqual(s.targets.map((t: any) => [t.name, t.phase]), [['web-a', 'Skipped'], ['web-b', 'Skipped'], ['web-c', 'Skipped'], ['web-d', 'Upgraded'], ['web-e', 'Upgraded']]);
+  assert.deepEqual(
+    s.targets.map((t: any) => [t.name, t.phase]),
+    [
+      ['web-a', 'Skipped'],
+      ['web-b', 'Skipped'],
+      ['web-c', 'Skipped'],
+      ['web-d', 'Upgraded'],
+      ['web-e', 'Upgraded'],
+    ],
+  );
   for (const [key, at] of stamps) {
     const [target, step] = key.split('/');
     const entries = s.upgradeDetailedStatuses.filter((e: any) => e.target === target && e.step === step);
-    assert.deepEqual(entries.map((e: any) => e.lastUpdatedAt), [at], `${key} was not redone`);
+    assert.deepEqual(
+      entries.map((e: any) => e.lastUpdatedAt),
+      [at],
+      `${key} was not redone`,
+    );
   }
-  const d = s.upgradeDetailedStatuses.filter((e: any) => e.target === 'web-d').map((e: any) => `${e.step}:${e.phase}${e.reason ? `:${e.reason}` : ''}`);
+  const d = s.upgradeDetailedStatuses
+    .filter((e: any) => e.target === 'web-d')
+    .map((e: any) => `${e.step}:${e.phase}${e.reason ? `:${e.reason}` : ''}`);
   assert.equal(d.filter((x: string) => x.startsWith('Apply')).length, 1, `web-d's spec was patched once: ${d}`);
-  assert.ok(d.includes('AwaitRollout:Errored:Interrupted') && d.includes('AwaitRollout:Completed'), `web-d's rollout was awaited again: ${d}`);
+  assert.ok(
+    d.includes('AwaitRollout:Errored:Interrupted') && d.includes('AwaitRollout:Completed'),
+    `web-d's rollout was awaited again: ${d}`,
+  );
   assert.equal(appObj('web-d').status.lastUpgrade.outcome, 'Succeeded');
   await waitGone('kill');
 });
@@ -246,10 +360,23 @@ test('the worker pod killed mid-task: the replacement continues without redoing 
 test('`molt task cancel` mid-rollout: the worker sets the App back, the operator rolls it back, untouched targets never start; Error (Cancelled); Job gone', async () => {
   exec('web-b-0', 'echo 15 > /data/start-delay');
   const file = join(work, 'cancel.yaml');
-  writeFileSync(file, task('cancel', '{selector: {matchExpressions: [{key: tier, operator: In, values: [web]}]}}', '2.1.0').replace('concurrency: 3', 'concurrency: 1'));
+  writeFileSync(
+    file,
+    task('cancel', '{selector: {matchExpressions: [{key: tier, operator: In, values: [web]}]}}', '2.1.0').replace(
+      'concurrency: 3',
+      'concurrency: 1',
+    ),
+  );
   assert.equal(molt(['task', 'apply', '-f', file]).status, 0);
   // web-a goes first (fast), then web-b starts slowly: cancel while its rollout is awaited.
-  await waitTask('cancel', (x) => (x.upgradeDetailedStatuses ?? []).some((e: any) => e.target === 'web-b' && e.step === 'AwaitRollout' && e.phase === 'Waiting'), 180_000);
+  await waitTask(
+    'cancel',
+    (x) =>
+      (x.upgradeDetailedStatuses ?? []).some(
+        (e: any) => e.target === 'web-b' && e.step === 'AwaitRollout' && e.phase === 'Waiting',
+      ),
+    180_000,
+  );
   const r = molt(['task', 'cancel', 'cancel', '--timeout', '3m']);
   assert.equal(r.status, 0, r.stderr);
   const s = taskObj('cancel').status;
@@ -258,10 +385,19 @@ test('`molt task cancel` mid-rollout: the worker sets the App back, the operator
   assert.equal(phases['web-a'], 'Upgraded/Upgraded');
   assert.equal(phases['web-b'], 'RolledBack/Cancelled');
   for (const n of ['web-c', 'web-d', 'web-e']) assert.equal(phases[n], 'NotStarted/Cancelled', n);
-  await waitFor('web-b back on 2.0.0', () => {
-    const a = appObj('web-b');
-    return a.spec.version === '2.0.0' && a.status.installedVersion === '2.0.0' && !a.status.upgrade && a.status.phase === 'Running' ? true : undefined;
-  }, 120_000);
+  await waitFor(
+    'web-b back on 2.0.0',
+    () => {
+      const a = appObj('web-b');
+      return a.spec.version === '2.0.0' &&
+        a.status.installedVersion === '2.0.0' &&
+        !a.status.upgrade &&
+        a.status.phase === 'Running'
+        ? true
+        : undefined;
+    },
+    120_000,
+  );
   for (const n of ['web-c', 'web-d', 'web-e']) assert.equal(appObj(n).spec.version, '2.0.0', `${n} untouched`);
   assert.equal(exec('web-b-0', 'md5sum /data/blob').split(' ')[0], sums.get('web-b'));
   await waitGone('cancel');
@@ -292,18 +428,43 @@ spec:
   roles: [{name: main, members: 1}]
 `);
   try {
-    await waitFor('store on r1', () => (appObj('store').status?.release === `${NS}-r1` && appObj('store').status?.state === 'configured' ? true : undefined), 120_000);
-    const sum = exec('store-main-0', 'dd if=/dev/urandom of=/data/blob bs=1024 count=64 2>/dev/null; sync; md5sum /data/blob').split(' ')[0];
+    await waitFor(
+      'store on r1',
+      () =>
+        appObj('store').status?.release === `${NS}-r1` && appObj('store').status?.state === 'configured'
+          ? true
+          : undefined,
+      120_000,
+    );
+    const sum = exec(
+      'store-main-0',
+      'dd if=/dev/urandom of=/data/blob bs=1024 count=64 2>/dev/null; sync; md5sum /data/blob',
+    ).split(' ')[0];
     const file = join(work, 'store.yaml');
-    writeFileSync(file, task('store', '{selector: {matchLabels: {tier: store}}}', '').replace('  toVersion: \n', `  toRelease: ${NS}-r2\n`));
+    writeFileSync(
+      file,
+      task('store', '{selector: {matchLabels: {tier: store}}}', '').replace(
+        '  toVersion: \n',
+        `  toRelease: ${NS}-r2\n`,
+      ),
+    );
     const r = molt(['task', 'apply', '-f', file]);
     assert.equal(r.status, 0, r.stderr);
     const s = await waitTask('store', (x) => x.phase === 'Success' || x.phase === 'Error');
     assert.equal(s.phase, 'Success', diagnostics('store'));
-    assert.deepEqual(s.targets.map((t: any) => [t.name, t.phase, t.fromRelease, t.toRelease]), [['store', 'Upgraded', `${NS}-r1`, `${NS}-r2`]]);
-    assert.deepEqual(s.upgradeDetailedStatuses.map((e: any) => `${e.step}:${e.phase}`), ['Precheck:Completed', 'Apply:Completed', 'AwaitRollout:Completed', 'Verify:Completed']);
+    assert.deepEqual(
+      s.targets.map((t: any) => [t.name, t.phase, t.fromRelease, t.toRelease]),
+      [['store', 'Upgraded', `${NS}-r1`, `${NS}-r2`]],
+    );
+    assert.deepEqual(
+      s.upgradeDetailedStatuses.map((e: any) => `${e.step}:${e.phase}`),
+      ['Precheck:Completed', 'Apply:Completed', 'AwaitRollout:Completed', 'Verify:Completed'],
+    );
     const st = appObj('store').status;
-    assert.deepEqual([st.release, st.lastUpgrade.outcome, st.roles[0].members[0].release], [`${NS}-r2`, 'Succeeded', `${NS}-r2`]);
+    assert.deepEqual(
+      [st.release, st.lastUpgrade.outcome, st.roles[0].members[0].release],
+      [`${NS}-r2`, 'Succeeded', `${NS}-r2`],
+    );
     assert.equal(exec('store-main-0', 'cat /data/blob | md5sum').split(' ')[0], sum);
     await waitGone('store');
   } finally {

@@ -17,15 +17,48 @@ while true; do sleep 1 & wait $!; done
 const LIFECYCLE = '#!/bin/sh\necho "$1 $APP_VERSION $MOLT_MEMBER" >> /meta/hooks\n';
 
 /** Builds kv `version` (extra image env e.g. FAIL_ROLE/FAIL_ORDINAL) as `repo:version`; returns its tag. */
-export async function kvImage(h: PodmanHarness, version: string, env: Record<string, string> = {}, repo = REPO): Promise<string> {
+export async function kvImage(
+  h: PodmanHarness,
+  version: string,
+  env: Record<string, string> = {},
+  repo = REPO,
+): Promise<string> {
   const tag = `${repo}:${version}`;
-  await buildTestImage(h, { tag, cmd: ['/opt/kv/start'], env: { APP_VERSION: version, ...env }, files: { '/opt/kv/start': { content: START, mode: 0o755 }, '/opt/kv/lifecycle': { content: LIFECYCLE, mode: 0o755 } } });
+  await buildTestImage(h, {
+    tag,
+    cmd: ['/opt/kv/start'],
+    env: { APP_VERSION: version, ...env },
+    files: {
+      '/opt/kv/start': { content: START, mode: 0o755 },
+      '/opt/kv/lifecycle': { content: LIFECYCLE, mode: 0o755 },
+    },
+  });
   return tag;
 }
 
 /** A Release of kv with roles a and b running `tag`. */
 export function kvRelease(name: string, version: string, tag: string, upgradable?: boolean) {
-  const role = (r: string) => ({ name: r, image: tag, volumes: [{ name: 'data', mountPath: '/data' }, { name: 'meta', mountPath: '/meta' }], lifecycle: '/opt/kv/lifecycle', probes: { startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 0.2, failureThreshold: 10 } }, upgrade: { startupFailureThreshold: 8 }, stopTimeoutSeconds: 2 });
-  return { apiVersion: 'molt.dev/v1alpha1', kind: 'Release', metadata: { name }, spec: { package: 'test/kv', version, ...(upgradable === undefined ? {} : { upgradable }), roles: [role('a'), role('b')] } };
+  const role = (r: string) => ({
+    name: r,
+    image: tag,
+    volumes: [
+      { name: 'data', mountPath: '/data' },
+      { name: 'meta', mountPath: '/meta' },
+    ],
+    lifecycle: '/opt/kv/lifecycle',
+    probes: { startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 0.2, failureThreshold: 10 } },
+    upgrade: { startupFailureThreshold: 8 },
+    stopTimeoutSeconds: 2,
+  });
+  return {
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'Release',
+    metadata: { name },
+    spec: {
+      package: 'test/kv',
+      version,
+      ...(upgradable === undefined ? {} : { upgradable }),
+      roles: [role('a'), role('b')],
+    },
+  };
 }
-

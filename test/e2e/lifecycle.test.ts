@@ -37,7 +37,12 @@ while true; do sleep 1 & wait $!; done
 `;
 
 async function build(version: string, env: Record<string, string> = {}): Promise<void> {
-  await buildTestImage(h, { tag: `${REPO}:${version}`, cmd: ['/app/run'], env: { APP_VERSION: version, ...env }, files: { '/app/run': { content: RUN_SCRIPT, mode: 0o755 } } });
+  await buildTestImage(h, {
+    tag: `${REPO}:${version}`,
+    cmd: ['/app/run'],
+    env: { APP_VERSION: version, ...env },
+    files: { '/app/run': { content: RUN_SCRIPT, mode: 0o755 } },
+  });
 }
 
 before(async () => {
@@ -48,14 +53,30 @@ before(async () => {
 });
 after(async () => h?.stop());
 
-function doc(name: string, version: string, extra: Record<string, unknown> = {}, upgrade: Record<string, unknown> = {}): Record<string, unknown> {
+function doc(
+  name: string,
+  version: string,
+  extra: Record<string, unknown> = {},
+  upgrade: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
-    apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name },
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'App',
+    metadata: { name },
     spec: {
-      package: 'test/life', version, image: `${REPO}:${version}`,
+      package: 'test/life',
+      version,
+      image: `${REPO}:${version}`,
       volumes: [{ name: `${name}-data`, mountPath: '/data' }],
       network: { name: net, subnet },
-      probes: { startup: { exec: ['sh', '-c', 'touch /tmp/probed; cat /tmp/ready'], periodSeconds: 0.2, failureThreshold: 50, timeoutSeconds: 30 } },
+      probes: {
+        startup: {
+          exec: ['sh', '-c', 'touch /tmp/probed; cat /tmp/ready'],
+          periodSeconds: 0.2,
+          failureThreshold: 50,
+          timeoutSeconds: 30,
+        },
+      },
       stopTimeoutSeconds: 2,
       ...extra,
       ...(Object.keys(upgrade).length ? { upgrade } : {}),
@@ -63,7 +84,13 @@ function doc(name: string, version: string, extra: Record<string, unknown> = {},
   };
 }
 
-const file = (env: MoltEnv, name: string, version: string, extra?: Record<string, unknown>, upgrade?: Record<string, unknown>) => writeManifest(env, `${name}-${version}.yaml`, doc(name, version, extra, upgrade));
+const file = (
+  env: MoltEnv,
+  name: string,
+  version: string,
+  extra?: Record<string, unknown>,
+  upgrade?: Record<string, unknown>,
+) => writeManifest(env, `${name}-${version}.yaml`, doc(name, version, extra, upgrade));
 
 async function ok(p: Promise<RunResult>): Promise<RunResult> {
   const r = await p;
@@ -76,7 +103,7 @@ async function status(env: MoltEnv, name: string): Promise<Record<string, any>> 
 }
 
 type Cond = { type: string; status: string; reason: string; message: string };
-const ready = (s: Record<string, any>) => (s.conditions as Cond[]).find((c) => c.type === "Ready")!;
+const ready = (s: Record<string, any>) => (s.conditions as Cond[]).find((c) => c.type === 'Ready')!;
 
 async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -121,7 +148,9 @@ describe('crashes: the restart policy and honest status', () => {
     await ok(molt(m, ['apply', '-f', file(m, 'fragile', '1.0.0-1', { restart: 'no' })]));
     assert.equal((await h.engine.inspectContainer('fragile'))!.settings?.restart.name, 'no');
     await killMainProcess('fragile');
-    await until('fragile to exit', 5_000, async () => ((await h.engine.inspectState('fragile'))?.running === false ? true : undefined));
+    await until('fragile to exit', 5_000, async () =>
+      (await h.engine.inspectState('fragile'))?.running === false ? true : undefined,
+    );
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal((await h.engine.inspectState('fragile'))?.running, false, 'nothing restarted it');
     const s = await status(m, 'fragile');
@@ -137,7 +166,17 @@ describe('crashes: the restart policy and honest status', () => {
 
   test('molt describe app shows spec, status, conditions, the last operation and the last log lines', async () => {
     const r = await ok(molt(m, ['describe', 'app', 'fragile']));
-    for (const want of [/^Name:\s+fragile$/m, /^Phase:\s+Degraded$/m, /^Restart Policy:\s+no$/m, /State:\s+exited \(exit code 137/, /^Conditions:/m, /Ready\s+False\s+Error/, /^Last Operation:\n\s+#\d+ install ∅ → 1\.0\.0-1\s+Succeeded/m, /^Spec:\n\s+package: test\/life/m, /^Last Log Lines \(20\):\n\s+app 1\.0\.0-1 started/m]) {
+    for (const want of [
+      /^Name:\s+fragile$/m,
+      /^Phase:\s+Degraded$/m,
+      /^Restart Policy:\s+no$/m,
+      /State:\s+exited \(exit code 137/,
+      /^Conditions:/m,
+      /Ready\s+False\s+Error/,
+      /^Last Operation:\n\s+#\d+ install ∅ → 1\.0\.0-1\s+Succeeded/m,
+      /^Spec:\n\s+package: test\/life/m,
+      /^Last Log Lines \(20\):\n\s+app 1\.0\.0-1 started/m,
+    ]) {
       assert.match(r.stdout, want);
     }
   });
@@ -208,8 +247,11 @@ describe('upgrade.monitorSeconds: a version that fails after it was ready rolls 
     const c = (await h.engine.inspectContainer('mon'))!;
     assert.ok(c.running);
     assert.equal(c.labels['dev.molt.version'], '1.0.0-1');
-    assert.equal(await volumeChecksum(h, 'mon-data'), sum, 'the new version\'s write is undone');
-    const history = JSON.parse((await ok(molt(m, ['history', 'mon', '-o', 'json']))).stdout) as { steps: { name: string; phase: string }[]; outcome: string }[];
+    assert.equal(await volumeChecksum(h, 'mon-data'), sum, "the new version's write is undone");
+    const history = JSON.parse((await ok(molt(m, ['history', 'mon', '-o', 'json']))).stdout) as {
+      steps: { name: string; phase: string }[];
+      outcome: string;
+    }[];
     const last = history.at(-1)!;
     assert.equal(last.outcome, 'RolledBack');
     assert.deepEqual(last.steps.find((s) => s.name === 'MonitorNew')?.phase, 'Failed');
@@ -263,7 +305,22 @@ test('molt up refuses a dependsOn cycle before touching anything', async () => {
 test('a release app with a member down shows Degraded naming it; molt up starts the member again', async () => {
   const env = moltEnv(h);
   const tag = await kvImage(h, '1.0.0-1');
-  const docs = [kvRelease('kvl-1', '1.0.0-1', tag), { apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name: 'kvl' }, spec: { release: 'kvl-1', roles: [{ name: 'a', members: 2 }, { name: 'b', members: 1 }], network: { name: net, subnet } } }];
+  const docs = [
+    kvRelease('kvl-1', '1.0.0-1', tag),
+    {
+      apiVersion: 'molt.dev/v1alpha1',
+      kind: 'App',
+      metadata: { name: 'kvl' },
+      spec: {
+        release: 'kvl-1',
+        roles: [
+          { name: 'a', members: 2 },
+          { name: 'b', members: 1 },
+        ],
+        network: { name: net, subnet },
+      },
+    },
+  ];
   await ok(molt(env, ['apply', '-f', writeManifest(env, 'kvl.yaml', docs.map((d) => stringify(d)).join('---\n'))]));
   assert.match((await ok(molt(env, ['get', 'apps']))).stdout, /^kvl\s+1\.0\.0-1\s+Running/m);
   assert.equal((await h.podman(['stop', '-t', '1', 'kvl-a-1'])).code, 0);
@@ -271,7 +328,12 @@ test('a release app with a member down shows Degraded naming it; molt up starts 
   const s = JSON.parse((await ok(molt(env, ['get', 'app', 'kvl', '-o', 'json']))).stdout).status;
   assert.equal(s.phase, 'Degraded');
   assert.match(ready(s).message, /members not running: kvl-a-1 \(container kvl-a-1 exited with code/);
-  assert.deepEqual(s.roles.flatMap((r: { members: { name: string; phase: string }[] }) => r.members.map((x) => `${x.name}:${x.phase}`)), ['kvl-a-0:Running', 'kvl-a-1:Degraded', 'kvl-b-0:Running']);
+  assert.deepEqual(
+    s.roles.flatMap((r: { members: { name: string; phase: string }[] }) =>
+      r.members.map((x) => `${x.name}:${x.phase}`),
+    ),
+    ['kvl-a-0:Running', 'kvl-a-1:Degraded', 'kvl-b-0:Running'],
+  );
   const up = await ok(molt(env, ['up']));
   assert.match(up.stdout, /^app\/kvl-a-1 started/m);
   assert.equal((await h.engine.inspectState('kvl-a-1'))?.running, true);
@@ -282,17 +344,30 @@ test('a release app with a member down shows Degraded naming it; molt up starts 
 describe('a simulated host restart: molt up', () => {
   let home: MoltEnv;
   let env: NodeJS.ProcessEnv;
-  const up = (args: string[], extra: Record<string, string> = {}) => run(MOLT, args, { ...env, ...extra }, undefined, 180_000);
+  const up = (args: string[], extra: Record<string, string> = {}) =>
+    run(MOLT, args, { ...env, ...extra }, undefined, 180_000);
 
   before(async () => {
     // molt finds no engine and starts its own Podman service, on this harness's storage.
     home = moltEnv(h);
     const driver = (await h.podman(['info', '--format', '{{.Store.GraphDriverName}}'])).stdout.trim();
     const conf = join(home.dir, 'containers.conf');
-    writeFileSync(conf, `${PODMAN_CONTAINERS_CONF.replace('[engine]\n', `[engine]\nlock_type = "file"\ntmp_dir = "${h.dir}/tmp"\n`)}\n[network]\nnetwork_config_dir = "${h.dir}/net"\n`);
+    writeFileSync(
+      conf,
+      `${PODMAN_CONTAINERS_CONF.replace('[engine]\n', `[engine]\nlock_type = "file"\ntmp_dir = "${h.dir}/tmp"\n`)}\n[network]\nnetwork_config_dir = "${h.dir}/net"\n`,
+    );
     const storage = join(home.dir, 'storage.conf');
-    writeFileSync(storage, `[storage]\ndriver = "${driver}"\ngraphroot = "${h.dir}/root"\nrunroot = "${h.dir}/runroot"\n`);
-    env = { ...process.env, MOLT_HOME: home.home, NO_COLOR: '1', CONTAINERS_CONF: conf, CONTAINERS_STORAGE_CONF: storage };
+    writeFileSync(
+      storage,
+      `[storage]\ndriver = "${driver}"\ngraphroot = "${h.dir}/root"\nrunroot = "${h.dir}/runroot"\n`,
+    );
+    env = {
+      ...process.env,
+      MOLT_HOME: home.home,
+      NO_COLOR: '1',
+      CONTAINERS_CONF: conf,
+      CONTAINERS_STORAGE_CONF: storage,
+    };
     delete env.CONTAINER_HOST;
     delete env.DOCKER_HOST;
   });
@@ -300,22 +375,41 @@ describe('a simulated host restart: molt up', () => {
   const servicePid = () => Number(readFileSync(join(home.home, 'podman-service.pid'), 'utf8').trim());
 
   test('every app that was running runs again, dependencies first; an upgrade killed mid-way is finished; one stopped on purpose stays stopped', async () => {
-    const apps = { 'up-web': ['up-api'], 'up-api': ['up-db'], 'up-db': [] as string[], 'up-solo': [] as string[], 'up-idle': [] as string[] };
+    const apps = {
+      'up-web': ['up-api'],
+      'up-api': ['up-db'],
+      'up-db': [] as string[],
+      'up-solo': [] as string[],
+      'up-idle': [] as string[],
+    };
     for (const [name, deps] of Object.entries(apps)) {
       const r = await up(['apply', '-f', file(home, name, '1.0.0-1', { dependsOn: deps })]);
       assert.equal(r.code, 0, r.stderr);
     }
-    assert.match(readFileSync(join(home.home, 'podman-service.log'), 'utf8') + (existsSync(join(home.home, 'podman-service.pid')) ? 'pid' : ''), /pid/, 'molt started its own Podman service');
+    assert.match(
+      readFileSync(join(home.home, 'podman-service.log'), 'utf8') +
+        (existsSync(join(home.home, 'podman-service.pid')) ? 'pid' : ''),
+      /pid/,
+      'molt started its own Podman service',
+    );
     assert.equal((await up(['stop', 'up-idle'])).code, 0);
-    const killed = await up(['apply', '-f', file(home, 'up-solo', '1.1.0-1')], { MOLT_TEST_HOOKS: '1', MOLT_TEST_KILL_AT: 'CreateNew:after' });
+    const killed = await up(['apply', '-f', file(home, 'up-solo', '1.1.0-1')], {
+      MOLT_TEST_HOOKS: '1',
+      MOLT_TEST_KILL_AT: 'CreateNew:after',
+    });
     assert.ok(killed.code >= 128, `molt was killed mid-upgrade: ${killed.stderr}`);
 
     // The host goes down: every container stops, the service dies.
     assert.equal((await h.podman(['stop', '-a', '-t', '1'])).code, 0);
     const pid = servicePid();
     process.kill(-pid, 'SIGKILL');
-    await until('the service to die', 10_000, async () => (existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')) ? undefined : true));
-    for (const name of Object.keys(apps)) assert.equal((await h.engine.inspectState(name))?.running, false, `${name} is down`);
+    await until('the service to die', 10_000, async () =>
+      existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))
+        ? undefined
+        : true,
+    );
+    for (const name of Object.keys(apps))
+      assert.equal((await h.engine.inspectState(name))?.running, false, `${name} is down`);
 
     const r = await up(['up']);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
@@ -328,8 +422,15 @@ describe('a simulated host restart: molt up', () => {
       assert.ok(s.running, `${name} runs again`);
       started[name] = Date.parse(s.startedAt!);
     }
-    assert.ok(started['up-db']! < started['up-api']! && started['up-api']! < started['up-web']!, `dependencies first: ${JSON.stringify(started)}`);
-    assert.equal((await h.engine.inspectContainer('up-solo'))!.labels['dev.molt.version'], '1.1.0-1', 'the killed upgrade was finished');
+    assert.ok(
+      started['up-db']! < started['up-api']! && started['up-api']! < started['up-web']!,
+      `dependencies first: ${JSON.stringify(started)}`,
+    );
+    assert.equal(
+      (await h.engine.inspectContainer('up-solo'))!.labels['dev.molt.version'],
+      '1.1.0-1',
+      'the killed upgrade was finished',
+    );
     assert.equal((await h.engine.listContainers(['dev.molt.app=up-solo'])).length, 1, 'no parked container left');
     assert.equal((await h.engine.inspectState('up-idle'))?.running, false);
     const st = JSON.parse((await up(['get', 'app', 'up-idle', '-o', 'json'])).stdout).status;

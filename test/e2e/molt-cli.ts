@@ -40,7 +40,14 @@ export function moltEnv(h: PodmanHarness): MoltEnv {
 
 /** Environment for a molt child process. */
 export function moltProcessEnv(m: MoltEnv, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, ...m.h.env, CONTAINER_HOST: `unix://${m.h.socket}`, MOLT_HOME: m.home, NO_COLOR: '1', ...extra };
+  return {
+    ...process.env,
+    ...m.h.env,
+    CONTAINER_HOST: `unix://${m.h.socket}`,
+    MOLT_HOME: m.home,
+    NO_COLOR: '1',
+    ...extra,
+  };
 }
 
 /** Runs `molt ARGS` and waits for it — at least as long as the command's own time limit allows (test/command-limit.ts). */
@@ -72,14 +79,38 @@ while true; do sleep 1 & wait $!; done
 `;
 
 /** Builds a version of the test app; its image CMD is `/app/run image-default-<version>`. */
-export async function buildApp(h: PodmanHarness, repo: string, version: string, env: Record<string, string> = {}, cmd?: string[]): Promise<string> {
+export async function buildApp(
+  h: PodmanHarness,
+  repo: string,
+  version: string,
+  env: Record<string, string> = {},
+  cmd?: string[],
+): Promise<string> {
   const tag = `${repo}:${version}`;
-  await buildTestImage(h, { tag, cmd: cmd ?? ['/app/run', `image-default-${version}`], env: { APP_VERSION: version, ...env }, files: { '/app/run': { content: RUN_SCRIPT, mode: 0o755 } } });
+  await buildTestImage(h, {
+    tag,
+    cmd: cmd ?? ['/app/run', `image-default-${version}`],
+    env: { APP_VERSION: version, ...env },
+    files: { '/app/run': { content: RUN_SCRIPT, mode: 0o755 } },
+  });
   return tag;
 }
 
 /** A manifest object for the test app. */
-export function appDoc(o: { name: string; version: string; image: string; network: string; subnet: string; ipv4?: string; pkg?: string; command?: string[]; forceUpgrade?: boolean; allowNamespaceSwitch?: boolean; failureThreshold?: number; upgrade?: Record<string, unknown> }): unknown {
+export function appDoc(o: {
+  name: string;
+  version: string;
+  image: string;
+  network: string;
+  subnet: string;
+  ipv4?: string;
+  pkg?: string;
+  command?: string[];
+  forceUpgrade?: boolean;
+  allowNamespaceSwitch?: boolean;
+  failureThreshold?: number;
+  upgrade?: Record<string, unknown>;
+}): unknown {
   return {
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'App',
@@ -91,7 +122,9 @@ export function appDoc(o: { name: string; version: string; image: string; networ
       ...(o.command ? { command: o.command } : {}),
       volumes: [{ name: `${o.name}-data`, mountPath: '/data' }],
       network: { name: o.network, subnet: o.subnet, ...(o.ipv4 ? { ipv4: o.ipv4 } : {}) },
-      probes: { startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 0.2, failureThreshold: o.failureThreshold ?? 15 } },
+      probes: {
+        startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 0.2, failureThreshold: o.failureThreshold ?? 15 },
+      },
       stopTimeoutSeconds: 2,
       upgradeConfig: { forceUpgrade: o.forceUpgrade ?? false, allowNamespaceSwitch: o.allowNamespaceSwitch ?? false },
       ...(o.upgrade ? { upgrade: o.upgrade } : {}),

@@ -16,12 +16,20 @@ const REPO = 'localhost/e2e-newcomer';
 
 before(async () => {
   ({ h, m, net, subnet } = await startTestbed());
-  await Promise.all([buildApp(h, REPO, '1.0.0-1'), buildApp(h, REPO, '1.1.0-1'), buildApp(h, REPO, '1.2.0-1', { EXIT_AT_START: 'config format 3 not understood' })]);
+  await Promise.all([
+    buildApp(h, REPO, '1.0.0-1'),
+    buildApp(h, REPO, '1.1.0-1'),
+    buildApp(h, REPO, '1.2.0-1', { EXIT_AT_START: 'config format 3 not understood' }),
+  ]);
 });
 after(async () => h?.stop());
 
 const file = (name: string, version: string, extra: Partial<Parameters<typeof appDoc>[0]> = {}, tag = '') =>
-  writeManifest(m, `${name}-${version}${tag}.yaml`, appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet, ...extra }));
+  writeManifest(
+    m,
+    `${name}-${version}${tag}.yaml`,
+    appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet, ...extra }),
+  );
 
 test('molt rollback is reported as a rollback and records exactly the spec the user applied; plan of that manifest then has nothing to do', async () => {
   const v1 = file('back', '1.0.0-1');
@@ -37,7 +45,11 @@ test('molt rollback is reported as a rollback and records exactly the spec the u
   const after = JSON.parse((await molt(m, ['get', 'app', 'back', '-o', 'json'])).stdout);
   assert.equal(after.spec.upgradeConfig.forceUpgrade, false, 'no forceUpgrade the user never wrote');
   assert.equal(after.spec.version, '1.0.0-1');
-  assert.deepEqual({ ...after.spec, version: applied.spec.version, image: applied.spec.image }, applied.spec, 'the v1 spec as applied, nothing added');
+  assert.deepEqual(
+    { ...after.spec, version: applied.spec.version, image: applied.spec.image },
+    applied.spec,
+    'the v1 spec as applied, nothing added',
+  );
   const plan = await molt(m, ['plan', '-f', v1]);
   assert.equal(plan.code, 0, plan.stdout + plan.stderr);
   assert.match(plan.stdout, /app\/back: no changes/);
@@ -51,7 +63,10 @@ test('plan names every field that differs, also when no container changes', asyn
   const changed = file('named', '1.0.0-1', { forceUpgrade: true, upgrade: { keepSnapshots: 5 } }, '-settings');
   const p = await molt(m, ['plan', '-f', changed]);
   assert.equal(p.code, 2, p.stdout + p.stderr);
-  assert.match(p.stdout, /app\/named: settings recorded, no container change \(only settings that do not shape the container changed: spec\.upgrade\.keepSnapshots, spec\.upgradeConfig\.forceUpgrade\)/);
+  assert.match(
+    p.stdout,
+    /app\/named: settings recorded, no container change \(only settings that do not shape the container changed: spec\.upgrade\.keepSnapshots, spec\.upgradeConfig\.forceUpgrade\)/,
+  );
 });
 
 test('plan of an upgrade shows the raised startup-probe budget the upgrade uses; of an install the normal one', async () => {
@@ -60,16 +75,27 @@ test('plan of an upgrade shows the raised startup-probe budget the upgrade uses;
   assert.equal((await molt(m, ['apply', '-f', file('budget', '1.0.0-1')])).code, 0);
   const upgrade = await molt(m, ['plan', '-f', file('budget', '1.1.0-1')]);
   assert.match(upgrade.stdout, /AwaitReady\s+wait for the startup probe \(150 × 0\.2s, the raised upgrade budget\)/);
-  const own = await molt(m, ['plan', '-f', file('budget', '1.1.0-1', { upgrade: { startupFailureThreshold: 40 } }, '-own')]);
+  const own = await molt(m, [
+    'plan',
+    '-f',
+    file('budget', '1.1.0-1', { upgrade: { startupFailureThreshold: 40 } }, '-own'),
+  ]);
   assert.match(own.stdout, /\(40 × 0\.2s, the raised upgrade budget\)/);
 });
 
 test('an install whose image is missing says what it left recorded and how to clear it; delete clears it', async () => {
-  const missing = writeManifest(m, 'ghost.yaml', appDoc({ name: 'ghost', version: '9.0.0-1', image: `${REPO}:9.0.0-1`, network: net, subnet }));
+  const missing = writeManifest(
+    m,
+    'ghost.yaml',
+    appDoc({ name: 'ghost', version: '9.0.0-1', image: `${REPO}:9.0.0-1`, network: net, subnet }),
+  );
   const r = await molt(m, ['apply', '-f', missing]);
   assert.equal(r.code, 1);
   assert.doesNotMatch(r.stderr, /nothing was changed/);
-  assert.match(r.stderr, /nothing was installed\.\napp\/ghost stays recorded as Failed with this error \(`molt get apps`, `molt history ghost`\): apply again once fixed, or `molt delete ghost` to forget it\./);
+  assert.match(
+    r.stderr,
+    /nothing was installed\.\napp\/ghost stays recorded as Failed with this error \(`molt get apps`, `molt history ghost`\): apply again once fixed, or `molt delete ghost` to forget it\./,
+  );
   const listed = await molt(m, ['get', 'apps']);
   assert.match(listed.stdout, /\nghost\s+<none>\s+Failed/, 'what the message says is what get apps shows');
   assert.deepEqual(await h.engine.listContainers(['dev.molt.app=ghost']), [], 'no container was made');
@@ -78,12 +104,13 @@ test('an install whose image is missing says what it left recorded and how to cl
   assert.doesNotMatch((await molt(m, ['get', 'apps'])).stdout, /ghost/);
 });
 
-test('history keeps a failed step\'s last output inside its entry instead of breaking the table', async () => {
+test("history keeps a failed step's last output inside its entry instead of breaking the table", async () => {
   assert.equal((await molt(m, ['apply', '-f', file('broken', '1.0.0-1')])).code, 0);
   const r = await molt(m, ['apply', '-f', file('broken', '1.2.0-1', { failureThreshold: 5 })]);
   assert.equal(r.code, 1, r.stderr);
   const text = (await molt(m, ['history', 'broken'])).stdout;
   assert.match(text, /last output:/, text);
   assert.match(text, /│ .*config format 3 not understood/, text);
-  for (const line of text.split('\n').filter((l) => l !== '')) assert.match(line, /^(#\d+ |\s{3})/, `a line outside the table: ${JSON.stringify(line)}\n${text}`);
+  for (const line of text.split('\n').filter((l) => l !== ''))
+    assert.match(line, /^(#\d+ |\s{3})/, `a line outside the table: ${JSON.stringify(line)}\n${text}`);
 });

@@ -72,23 +72,35 @@ export function readmeBlocks(markdown: string): ReadmeBlock[] {
     }
     const fence = /^```(\S*)\s*$/.exec(line);
     if (!fence) {
-      if (pending && line.trim() !== '') throw new Error(`README.md:${pending.line}: a readme-test marker not followed by a fence`);
+      if (pending && line.trim() !== '')
+        throw new Error(`README.md:${pending.line}: a readme-test marker not followed by a fence`);
       continue;
     }
     const lang = fence[1] ?? '';
     const end = lines.findIndex((l, j) => j > i && /^```\s*$/.test(l));
     if (end < 0) throw new Error(`README.md:${i + 1}: a fence that is never closed`);
-    if (!(lang in DEFAULT_MODE)) throw new Error(`README.md:${i + 1}: a \`\`\`${lang} block; the README test knows yaml, sh and plain text`);
+    if (!(lang in DEFAULT_MODE))
+      throw new Error(`README.md:${i + 1}: a \`\`\`${lang} block; the README test knows yaml, sh and plain text`);
     let mode = DEFAULT_MODE[lang]!;
     let reason: string | undefined;
     if (pending) {
-      if (!(MARKED_MODES[lang] ?? []).includes(pending.mode as ReadmeBlock['mode'])) throw new Error(`README.md:${pending.line}: "readme-test: ${pending.mode}" does not apply to a \`\`\`${lang} block (allowed: ${(MARKED_MODES[lang] ?? []).join(', ') || 'none'})`);
-      if (!pending.reason) throw new Error(`README.md:${pending.line}: "readme-test: ${pending.mode}" needs a reason after a colon`);
+      if (!(MARKED_MODES[lang] ?? []).includes(pending.mode as ReadmeBlock['mode']))
+        throw new Error(
+          `README.md:${pending.line}: "readme-test: ${pending.mode}" does not apply to a \`\`\`${lang} block (allowed: ${(MARKED_MODES[lang] ?? []).join(', ') || 'none'})`,
+        );
+      if (!pending.reason)
+        throw new Error(`README.md:${pending.line}: "readme-test: ${pending.mode}" needs a reason after a colon`);
       mode = pending.mode as ReadmeBlock['mode'];
       reason = pending.reason;
       pending = undefined;
     }
-    blocks.push({ line: i + 1, lang, text: lines.slice(i + 1, end).join('\n') + '\n', mode, ...(reason ? { reason } : {}) });
+    blocks.push({
+      line: i + 1,
+      lang,
+      text: lines.slice(i + 1, end).join('\n') + '\n',
+      mode,
+      ...(reason ? { reason } : {}),
+    });
     i = end;
   }
   if (pending) throw new Error(`README.md:${pending.line}: a readme-test marker not followed by a fence`);
@@ -128,26 +140,52 @@ before(async () => {
   for (const example of ['notes', 'ledger']) {
     mkdirSync(join(work, 'examples', example));
     for (const f of readdirSync(join(ROOT, 'examples', example))) {
-      if (f.endsWith('.yaml')) writeFileSync(join(work, 'examples', example, f), ownSubnets(readFileSync(join(ROOT, 'examples', example, f), 'utf8')));
+      if (f.endsWith('.yaml'))
+        writeFileSync(
+          join(work, 'examples', example, f),
+          ownSubnets(readFileSync(join(ROOT, 'examples', example, f), 'utf8')),
+        );
       else if (f.endsWith('.md')) copyFileSync(join(ROOT, 'examples', example, f), join(work, 'examples', example, f));
     }
   }
 });
 after(async () => h?.stop());
 
-test('the README test\'s block conventions: markers set modes, bad markers and unknown languages are refused', () => {
-  const md = '# x\n<!-- readme-test: parse: a snippet -->\n\n```yaml\na: 1\n```\n```sh\nls\n```\n<!-- readme-test: skip: a cluster -->\n```sh\nkubectl get pods\n```\n```\ntree\n```\n';
-  assert.deepEqual(readmeBlocks(md).map((b) => [b.line, b.lang, b.mode, b.reason ?? '']), [[4, 'yaml', 'parse', 'a snippet'], [7, 'sh', 'run', ''], [11, 'sh', 'skip', 'a cluster'], [14, '', 'text', '']]);
-  assert.throws(() => readmeBlocks('<!-- readme-test: skip -->\n```sh\nls\n```\n'), /README\.md:1: "readme-test: skip" needs a reason/);
-  assert.throws(() => readmeBlocks('<!-- readme-test: skip: no -->\n```yaml\na: 1\n```\n'), /does not apply to a ```yaml block/);
-  assert.throws(() => readmeBlocks('<!-- readme-test: parse: x -->\ntext\n```yaml\na: 1\n```\n'), /README\.md:1: a readme-test marker not followed by a fence/);
+test("the README test's block conventions: markers set modes, bad markers and unknown languages are refused", () => {
+  const md =
+    '# x\n<!-- readme-test: parse: a snippet -->\n\n```yaml\na: 1\n```\n```sh\nls\n```\n<!-- readme-test: skip: a cluster -->\n```sh\nkubectl get pods\n```\n```\ntree\n```\n';
+  assert.deepEqual(
+    readmeBlocks(md).map((b) => [b.line, b.lang, b.mode, b.reason ?? '']),
+    [
+      [4, 'yaml', 'parse', 'a snippet'],
+      [7, 'sh', 'run', ''],
+      [11, 'sh', 'skip', 'a cluster'],
+      [14, '', 'text', ''],
+    ],
+  );
+  assert.throws(
+    () => readmeBlocks('<!-- readme-test: skip -->\n```sh\nls\n```\n'),
+    /README\.md:1: "readme-test: skip" needs a reason/,
+  );
+  assert.throws(
+    () => readmeBlocks('<!-- readme-test: skip: no -->\n```yaml\na: 1\n```\n'),
+    /does not apply to a ```yaml block/,
+  );
+  assert.throws(
+    () => readmeBlocks('<!-- readme-test: parse: x -->\ntext\n```yaml\na: 1\n```\n'),
+    /README\.md:1: a readme-test marker not followed by a fence/,
+  );
   assert.throws(() => readmeBlocks('```json\n{}\n```\n'), /README\.md:1: a ```json block/);
 });
 
 test('README.md has manifests to apply and commands to run, and says why for every block it leaves out', () => {
   const count = (mode: ReadmeBlock['mode']) => blocks.filter((b) => b.mode === mode).length;
-  assert.ok(count('apply') >= 1 && count('run') >= 2 && count('parse') >= 1, JSON.stringify(blocks.map((b) => [b.line, b.mode])));
-  for (const b of blocks.filter((x) => x.mode === 'skip' || x.mode === 'parse')) assert.ok((b.reason ?? '').length > 5, `README.md:${b.line}`);
+  assert.ok(
+    count('apply') >= 1 && count('run') >= 2 && count('parse') >= 1,
+    JSON.stringify(blocks.map((b) => [b.line, b.mode])),
+  );
+  for (const b of blocks.filter((x) => x.mode === 'skip' || x.mode === 'parse'))
+    assert.ok((b.reason ?? '').length > 5, `README.md:${b.line}`);
 });
 
 for (const block of blocks.filter((b) => b.lang === 'yaml')) {
@@ -175,14 +213,27 @@ for (const block of blocks.filter((b) => b.lang === 'yaml')) {
 for (const block of blocks.filter((b) => b.lang === 'sh')) {
   const title = `README.md:${block.line}: the commands run as written${block.mode === 'skip' ? ` (skipped: ${block.reason})` : ''}`;
   test(title, { skip: block.mode === 'skip' ? block.reason : false }, async () => {
-    const commands = block.text.split('\n').map((l) => l.replace(/(^|\s)#.*$/, '').trim()).filter((l) => l !== '');
+    const commands = block.text
+      .split('\n')
+      .map((l) => l.replace(/(^|\s)#.*$/, '').trim())
+      .filter((l) => l !== '');
     assert.ok(commands.length > 0);
     for (const command of commands) {
       const words = command.split(/\s+/);
       const limitMs = words[0] === 'bin/molt' ? moltLimitMs(words.slice(1)) : undefined;
-      const r = await run('bash', ['-c', ownSubnets(command)], moltProcessEnv(m), undefined, harnessWaitMs(limitMs, 600_000), { cwd: work, ...(limitMs ? { limitMs } : {}) });
+      const r = await run(
+        'bash',
+        ['-c', ownSubnets(command)],
+        moltProcessEnv(m),
+        undefined,
+        harnessWaitMs(limitMs, 600_000),
+        { cwd: work, ...(limitMs ? { limitMs } : {}) },
+      );
       const allowed = words[1] === 'plan' ? [0, 2] : [0];
-      assert.ok(allowed.includes(r.code), `README.md:${block.line}: \`${command}\` exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+      assert.ok(
+        allowed.includes(r.code),
+        `README.md:${block.line}: \`${command}\` exited ${r.code}:\n${r.stdout}\n${r.stderr}`,
+      );
     }
   });
 }
@@ -198,7 +249,10 @@ async function buildImagesOf(docs: ManifestDocument[], line: number): Promise<vo
     const at = image.lastIndexOf(':');
     const [repo, version] = [image.slice(0, at), image.slice(at + 1)];
     const build = IMAGE_BUILDERS[repo];
-    assert.ok(build, `README.md:${line} names image ${image}, which the README test cannot build: add its repository to IMAGE_BUILDERS`);
+    assert.ok(
+      build,
+      `README.md:${line} names image ${image}, which the README test cannot build: add its repository to IMAGE_BUILDERS`,
+    );
     await build(h, image, version);
   }
 }

@@ -30,9 +30,18 @@ const started = Date.now();
 
 before(async () => {
   tb = await startTestbed();
-  const report = await buildExampleImages((args) => tb.h.podman(args, { timeoutMs: 600_000 }), ['postgres:15', 'postgres:17', 'redis:7.0', 'valkey:8.1'], { log: (line) => console.log(`# ${line}`) });
-  for (const r of report.rootfs) console.log(`# ${r.suite} rootfs: ${r.cached ? 'cached' : 'built'} (cold build ${r.buildSeconds} s, ${(r.bytes / 2 ** 20).toFixed(0)} MiB)`);
-  console.log(`# images: rootfs ${report.rootfsSeconds.toFixed(1)} s, import ${report.importSeconds.toFixed(1)} s, layers ${report.layerSeconds.toFixed(1)} s`);
+  const report = await buildExampleImages(
+    (args) => tb.h.podman(args, { timeoutMs: 600_000 }),
+    ['postgres:15', 'postgres:17', 'redis:7.0', 'valkey:8.1'],
+    { log: (line) => console.log(`# ${line}`) },
+  );
+  for (const r of report.rootfs)
+    console.log(
+      `# ${r.suite} rootfs: ${r.cached ? 'cached' : 'built'} (cold build ${r.buildSeconds} s, ${(r.bytes / 2 ** 20).toFixed(0)} MiB)`,
+    );
+  console.log(
+    `# images: rootfs ${report.rootfsSeconds.toFixed(1)} s, import ${report.importSeconds.toFixed(1)} s, layers ${report.layerSeconds.toFixed(1)} s`,
+  );
   writeFileSync(join(tb.m.dir, 'pgpass.txt'), PASSWORD, { mode: 0o600 });
 });
 after(async () => {
@@ -84,13 +93,57 @@ function ok(r: RunResult, what: string): string {
 }
 
 /** psql in the client container against `host` (the app's IP). */
-async function psql(host: string, sql: string, o: { db?: string; user?: string; password?: string } = {}): Promise<RunResult> {
-  return tb.h.podman(['exec', '-e', `PGPASSWORD=${o.password ?? PASSWORD}`, client, 'psql', '-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', host, '-U', o.user ?? 'postgres', '-d', o.db ?? 'postgres', '-c', sql]);
+async function psql(
+  host: string,
+  sql: string,
+  o: { db?: string; user?: string; password?: string } = {},
+): Promise<RunResult> {
+  return tb.h.podman([
+    'exec',
+    '-e',
+    `PGPASSWORD=${o.password ?? PASSWORD}`,
+    client,
+    'psql',
+    '-X',
+    '-At',
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-h',
+    host,
+    '-U',
+    o.user ?? 'postgres',
+    '-d',
+    o.db ?? 'postgres',
+    '-c',
+    sql,
+  ]);
 }
 
 /** psql on the host's network namespace through the published port on 127.0.0.1. */
 async function psqlPublished(port: number, sql: string): Promise<string> {
-  return ok(await tb.h.podman(['run', '--rm', '--network', 'host', '-e', `PGPASSWORD=${PASSWORD}`, PG15, 'psql', '-X', '-At', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-c', sql]), `psql 127.0.0.1:${port}`);
+  return ok(
+    await tb.h.podman([
+      'run',
+      '--rm',
+      '--network',
+      'host',
+      '-e',
+      `PGPASSWORD=${PASSWORD}`,
+      PG15,
+      'psql',
+      '-X',
+      '-At',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-U',
+      'postgres',
+      '-c',
+      sql,
+    ]),
+    `psql 127.0.0.1:${port}`,
+  );
 }
 
 async function redisCli(host: string, ...args: string[]): Promise<string> {
@@ -107,7 +160,14 @@ async function appIp(app: string): Promise<string | undefined> {
 
 /** What a shop database holds, as psql prints it: rows, quantity sum, the role's login. */
 async function shop(host: string): Promise<string> {
-  return ok(await psql(host, 'SELECT count(*), sum(qty) FROM orders', { db: 'shop', user: 'shopkeeper', password: 'kept-across-upgrades' }), 'read shop');
+  return ok(
+    await psql(host, 'SELECT count(*), sum(qty) FROM orders', {
+      db: 'shop',
+      user: 'shopkeeper',
+      password: 'kept-across-upgrades',
+    }),
+    'read shop',
+  );
 }
 
 async function installShop(name: string, host: number, port: number): Promise<string> {
@@ -117,9 +177,16 @@ async function installShop(name: string, host: number, port: number): Promise<st
   const at = ip(host);
   ok(await psql(at, 'CREATE DATABASE shop'), 'create database');
   ok(await psql(at, "CREATE ROLE shopkeeper LOGIN PASSWORD 'kept-across-upgrades'"), 'create role');
-  ok(await psql(at, 'CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL, qty int NOT NULL, placed timestamptz DEFAULT now()); '
-    + "INSERT INTO orders (item, qty) SELECT 'item-' || i, i % 7 + 1 FROM generate_series(1, 5000) i; "
-    + 'CREATE INDEX orders_item ON orders (item); GRANT ALL ON orders, orders_id_seq TO shopkeeper', { db: 'shop' }), 'fill shop');
+  ok(
+    await psql(
+      at,
+      'CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL, qty int NOT NULL, placed timestamptz DEFAULT now()); ' +
+        "INSERT INTO orders (item, qty) SELECT 'item-' || i, i % 7 + 1 FROM generate_series(1, 5000) i; " +
+        'CREATE INDEX orders_item ON orders (item); GRANT ALL ON orders, orders_id_seq TO shopkeeper',
+      { db: 'shop' },
+    ),
+    'fill shop',
+  );
   return at;
 }
 
@@ -135,7 +202,7 @@ describe('PostgreSQL 15 → 17 across a major version (examples/postgres)', () =
     assert.match(ok(await psql(at, 'SELECT version()'), 'version'), /^PostgreSQL 15\./);
     before15 = await shop(at);
     assert.equal(before15, '5000|19997');
-    assert.equal(await psqlPublished(port, 'SELECT count(*) FROM pg_database WHERE datname = \'shop\''), '1');
+    assert.equal(await psqlPublished(port, "SELECT count(*) FROM pg_database WHERE datname = 'shop'"), '1');
     assert.match(ok(await inContainer(name, ['df', '-k', '/dev/shm']), 'df'), /\n\S+\s+262144\s/, 'shmSize 256Mi');
     const secret = ok(await inContainer(name, ['stat', '-c', '%a %U', '/run/secrets/pgpass']), 'stat secret');
     assert.equal(secret, '400 root');
@@ -144,7 +211,10 @@ describe('PostgreSQL 15 → 17 across a major version (examples/postgres)', () =
   test('pg17.yaml upgrades it: dump in the running 15, restore behind the startup gate; 17 answers with the same rows, roles and passwords over the same IP and port', async () => {
     const plan = await molt(['plan', '-f', example('postgres/pg17.yaml', { name, host: 15, port })]);
     assert.equal(plan.code, 2, plan.stderr);
-    assert.match(plan.stdout, /PreUpgrade\s+run the pre-upgrade script, if any, in the running 15\.0\.0-1 container with \(15\.0\.0-1, 17\.0\.0-1\)/);
+    assert.match(
+      plan.stdout,
+      /PreUpgrade\s+run the pre-upgrade script, if any, in the running 15\.0\.0-1 container with \(15\.0\.0-1, 17\.0\.0-1\)/,
+    );
     assert.match(plan.stdout, /NOTICE from 17\.0\.0-1:\n\s+PostgreSQL 17 cannot read a PostgreSQL 15 data directory/);
     const t0 = Date.now();
     const r = await apply(example('postgres/pg17.yaml', { name, host: 15, port }));
@@ -152,15 +222,35 @@ describe('PostgreSQL 15 → 17 across a major version (examples/postgres)', () =
     console.log(`# postgres 15 → 17 upgrade: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     assert.match(r.stderr, /NOTICE from 17\.0\.0-1:\s+PostgreSQL 17 cannot read a PostgreSQL 15 data directory/);
     assert.match(r.stderr, /pre-upgrade \| PostgreSQL 15\.0\.0-1 -> 17\.0\.0-1: dumping/);
-    assert.match(r.stderr, /post-upgrade \| restoring \/var\/lib\/postgresql\/upgrade\/15\.0\.0-1-to-17\.0\.0-1\.sql into PostgreSQL 17\./);
+    assert.match(
+      r.stderr,
+      /post-upgrade \| restoring \/var\/lib\/postgresql\/upgrade\/15\.0\.0-1-to-17\.0\.0-1\.sql into PostgreSQL 17\./,
+    );
     assert.equal(await appIp(name), at, 'same IP');
     assert.match(ok(await psql(at, 'SELECT version()'), 'version'), /^PostgreSQL 17\./);
     assert.equal(await shop(at), before15, 'every row, read by the restored role with its old password');
     assert.equal((await psqlPublished(port, 'SHOW server_version_num')).slice(0, 2), '17');
     // 17 takes writes (the read-only switch of the old server is not in the dump)…
-    ok(await psql(at, "INSERT INTO orders (item, qty) VALUES ('written on 17', 1)", { db: 'shop', user: 'shopkeeper', password: 'kept-across-upgrades' }), 'write on 17');
+    ok(
+      await psql(at, "INSERT INTO orders (item, qty) VALUES ('written on 17', 1)", {
+        db: 'shop',
+        user: 'shopkeeper',
+        password: 'kept-across-upgrades',
+      }),
+      'write on 17',
+    );
     // …and the 15 cluster is still on the volume, beside the new one.
-    assert.equal(ok(await inContainer(name, ['cat', '/var/lib/postgresql/15/data/PG_VERSION', '/var/lib/postgresql/17/data/PG_VERSION']), 'PG_VERSION'), '15\n17');
+    assert.equal(
+      ok(
+        await inContainer(name, [
+          'cat',
+          '/var/lib/postgresql/15/data/PG_VERSION',
+          '/var/lib/postgresql/17/data/PG_VERSION',
+        ]),
+        'PG_VERSION',
+      ),
+      '15\n17',
+    );
     assert.match(ok(await inContainer(name, ['df', '-k', '/dev/shm']), 'df'), /\n\S+\s+262144\s/, 'shmSize kept');
   });
 
@@ -169,15 +259,25 @@ describe('PostgreSQL 15 → 17 across a major version (examples/postgres)', () =
     assert.equal(r.code, 0, r.stderr);
     assert.match(ok(await psql(at, 'SELECT version()'), 'version'), /^PostgreSQL 15\./);
     assert.equal(await shop(at), before15, 'the row written on 17 lives in the 17 cluster, not in 15');
-    ok(await psql(at, "INSERT INTO orders (item, qty) VALUES ('written on 15 after the rollback', 2)", { db: 'shop' }), 'write on 15');
+    ok(
+      await psql(at, "INSERT INTO orders (item, qty) VALUES ('written on 15 after the rollback', 2)", { db: 'shop' }),
+      'write on 15',
+    );
     assert.equal((await psqlPublished(port, 'SHOW server_version_num')).slice(0, 2), '15');
   });
 
-  test('upgrading again restores today\'s 15 data; the 17 cluster of the first upgrade is set aside, not reused', async () => {
+  test("upgrading again restores today's 15 data; the 17 cluster of the first upgrade is set aside, not reused", async () => {
     const r = await apply(example('postgres/pg17.yaml', { name, host: 15, port }));
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /moved the PostgreSQL 17 cluster of an earlier upgrade aside to \/var\/lib\/postgresql\/17\.superseded-/);
-    assert.equal(await shop(at), '5001|19999', 'the row written on 15 after the rollback, not the one written on the first 17');
+    assert.match(
+      r.stderr,
+      /moved the PostgreSQL 17 cluster of an earlier upgrade aside to \/var\/lib\/postgresql\/17\.superseded-/,
+    );
+    assert.equal(
+      await shop(at),
+      '5001|19999',
+      'the row written on 15 after the rollback, not the one written on the first 17',
+    );
     const ls = ok(await inContainer(name, ['ls', '/var/lib/postgresql']), 'ls');
     assert.match(ls, /^15\n17\n17\.superseded-\d{8}T\d{6}Z\nupgrade$/);
   });
@@ -204,8 +304,15 @@ describe('a failing PostgreSQL migration rolls back (examples/postgres)', () => 
     assert.equal(c?.networks[tb.net], at, 'same IP');
     assert.match(ok(await psql(at, 'SELECT version()'), 'version'), /^PostgreSQL 15\./);
     assert.equal(await shop(at), before);
-    ok(await psql(at, "INSERT INTO orders (item, qty) VALUES ('after the failed upgrade', 1)", { db: 'shop' }), 'the old server is writable again');
-    assert.equal(ok(await inContainer(name, ['ls', '/var/lib/postgresql']), 'ls'), '15', 'no 17 cluster and no dump left: the snapshot was restored');
+    ok(
+      await psql(at, "INSERT INTO orders (item, qty) VALUES ('after the failed upgrade', 1)", { db: 'shop' }),
+      'the old server is writable again',
+    );
+    assert.equal(
+      ok(await inContainer(name, ['ls', '/var/lib/postgresql']), 'ls'),
+      '15',
+      'no 17 cluster and no dump left: the snapshot was restored',
+    );
     assert.equal((await psqlPublished(port, 'SHOW server_version_num')).slice(0, 2), '15');
   });
 });
@@ -220,24 +327,73 @@ describe('Redis → Valkey (examples/valkey)', () => {
   async function redisCommands(host: string, commands: string[]): Promise<string[]> {
     const script = commands.map((c) => `redis-cli -h ${host} ${c}; echo '--- end'`).join('\n');
     const out = ok(await tb.h.podman(['exec', client, 'sh', '-ec', script]), 'redis-cli');
-    return `${out}\n`.split('--- end\n').slice(0, commands.length).map((block) => block.trim());
+    return `${out}\n`
+      .split('--- end\n')
+      .slice(0, commands.length)
+      .map((block) => block.trim());
   }
 
   /** Writes a little of every type plus 2000 plain keys through redis-cli --pipe. */
   async function fill(host: string): Promise<void> {
-    await redisCommands(host, ['HSET user:1 name Ada lang en', 'RPUSH queue a b c', 'SADD tags x y z', 'ZADD board 10 ada 20 bob', 'SET session abc EX 3600']);
-    ok(await tb.h.podman(['exec', client, 'sh', '-c', `seq 1 2000 | sed 's/.*/SET key:& value-&/' | redis-cli -h ${host} --pipe`]), 'redis-cli --pipe');
+    await redisCommands(host, [
+      'HSET user:1 name Ada lang en',
+      'RPUSH queue a b c',
+      'SADD tags x y z',
+      'ZADD board 10 ada 20 bob',
+      'SET session abc EX 3600',
+    ]);
+    ok(
+      await tb.h.podman([
+        'exec',
+        client,
+        'sh',
+        '-c',
+        `seq 1 2000 | sed 's/.*/SET key:& value-&/' | redis-cli -h ${host} --pipe`,
+      ]),
+      'redis-cli --pipe',
+    );
   }
 
   async function contents(host: string): Promise<unknown> {
     const [dbsize, user, queue, tags, board, session, ttl, key1234] = await redisCommands(host, [
-      'DBSIZE', 'HGETALL user:1', 'LRANGE queue 0 -1', 'SMEMBERS tags', 'ZRANGE board 0 -1 WITHSCORES', 'GET session', 'TTL session', 'GET key:1234',
+      'DBSIZE',
+      'HGETALL user:1',
+      'LRANGE queue 0 -1',
+      'SMEMBERS tags',
+      'ZRANGE board 0 -1 WITHSCORES',
+      'GET session',
+      'TTL session',
+      'GET key:1234',
     ]);
-    return { dbsize, user, queue, tags: tags!.split('\n').sort(), board, session, expires: Number(ttl) > 3000, key1234 };
+    return {
+      dbsize,
+      user,
+      queue,
+      tags: tags!.split('\n').sort(),
+      board,
+      session,
+      expires: Number(ttl) > 3000,
+      key1234,
+    };
   }
 
   async function published(p: number, ...args: string[]): Promise<string> {
-    return ok(await tb.h.podman(['run', '--rm', '--network', 'host', PG15, 'redis-cli', '-h', '127.0.0.1', '-p', String(p), ...args]), `redis-cli 127.0.0.1:${p}`);
+    return ok(
+      await tb.h.podman([
+        'run',
+        '--rm',
+        '--network',
+        'host',
+        PG15,
+        'redis-cli',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(p),
+        ...args,
+      ]),
+      `redis-cli 127.0.0.1:${p}`,
+    );
   }
 
   test('redis.yaml installs Redis 7.0: redis-cli in another container writes every type over the app IP; the published port answers', async () => {
@@ -258,8 +414,14 @@ describe('Redis → Valkey (examples/valkey)', () => {
     const r = await apply(example('valkey/valkey.yaml', { name, host: 20, port }));
     assert.equal(r.code, 0, r.stderr);
     console.log(`# redis → valkey upgrade: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    assert.match(r.stderr, /pre-upgrade \| 7\.0\.0-1 -> 8\.1\.0-1: saved 2005 keys to \/data\/dump\.rdb \(RDB version 0010/);
-    assert.match(r.stderr, /post-upgrade \| 7\.0\.0-1 -> 8\.1\.0-1: \/data\/appendonlydir \/data\/dump\.rdb readable by Valkey v=8\.1\./);
+    assert.match(
+      r.stderr,
+      /pre-upgrade \| 7\.0\.0-1 -> 8\.1\.0-1: saved 2005 keys to \/data\/dump\.rdb \(RDB version 0010/,
+    );
+    assert.match(
+      r.stderr,
+      /post-upgrade \| 7\.0\.0-1 -> 8\.1\.0-1: \/data\/appendonlydir \/data\/dump\.rdb readable by Valkey v=8\.1\./,
+    );
     assert.equal(await appIp(name), at);
     assert.match(await redisCli(at, 'INFO', 'server'), /server_name:valkey\r?\n[\s\S]*valkey_version:8\.1\./);
     assert.deepEqual(await contents(at), before);
@@ -275,7 +437,10 @@ describe('Redis → Valkey (examples/valkey)', () => {
     doc.spec.resources = { memory: '512Mi' };
     const r = await molt(['plan', '-f', writeManifest(tb.m, 'valkey-changed.yaml', doc)]);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stdout, new RegExp(`ports: \\["127\\.0\\.0\\.1:${port}:6379"\\] → \\["127\\.0\\.0\\.1:${other}:6379"\\]`));
+    assert.match(
+      r.stdout,
+      new RegExp(`ports: \\["127\\.0\\.0\\.1:${port}:6379"\\] → \\["127\\.0\\.0\\.1:${other}:6379"\\]`),
+    );
     assert.match(r.stdout, /resources: \(none\) → \{"memory":"512Mi"\}/);
     assert.equal((await tb.h.engine.inspectContainer(name))?.id, id, 'plan changed nothing');
   });
@@ -288,7 +453,9 @@ describe('Redis → Valkey (examples/valkey)', () => {
     const badAt = ip(21);
     await fill(badAt);
     const before = await contents(badAt);
-    const r = await apply(example('valkey/valkey.yaml', { name: bad, host: 21, port: badPort, env: { KV_ARGS: '--maxmemroy 100mb' } }));
+    const r = await apply(
+      example('valkey/valkey.yaml', { name: bad, host: 21, port: badPort, env: { KV_ARGS: '--maxmemroy 100mb' } }),
+    );
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /Bad directive or wrong number of arguments|maxmemroy/);
     assert.match(r.stderr, /↩ StartOld/);

@@ -22,23 +22,55 @@ let counter = 0;
 before(async () => {
   ({ h, m, net, subnet } = await startTestbed());
   await h.engine.createNetwork(net, subnet);
-  await Promise.all([buildApp(h, REPO, '1.0.0'), buildApp(h, REPO, '2.0.0'), buildApp(h, REPO, '3.0.0', { EXIT_AT_START: 'broken' })]);
+  await Promise.all([
+    buildApp(h, REPO, '1.0.0'),
+    buildApp(h, REPO, '2.0.0'),
+    buildApp(h, REPO, '3.0.0', { EXIT_AT_START: 'broken' }),
+  ]);
 });
 after(async () => h?.stop());
 
 /** A container molt did not create, with data; what must survive. */
 async function foreign(name: string) {
   const ip = subnet.replace(/0\/24$/, String(10 + counter));
-  const r = await h.podman(['run', '-d', '--name', name, '-v', `${name}-data:/data`, '--network', net, '--ip', ip, '--memory', '64m', '-e', 'FOO=bar', `${REPO}:1.0.0`, '/app/run', 'custom']);
+  const r = await h.podman([
+    'run',
+    '-d',
+    '--name',
+    name,
+    '-v',
+    `${name}-data:/data`,
+    '--network',
+    net,
+    '--ip',
+    ip,
+    '--memory',
+    '64m',
+    '-e',
+    'FOO=bar',
+    `${REPO}:1.0.0`,
+    '/app/run',
+    'custom',
+  ]);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal((await h.engine.exec(name, ['sh', '-c', 'dd if=/dev/urandom of=/data/blob bs=1k count=64 2>/dev/null'])).exitCode, 0);
+  assert.equal(
+    (await h.engine.exec(name, ['sh', '-c', 'dd if=/dev/urandom of=/data/blob bs=1k count=64 2>/dev/null'])).exitCode,
+    0,
+  );
   const c = (await h.engine.inspectDefinition(name))!;
   return { id: c.id, ip, mac: c.networks[net]?.mac, sum: await volumeChecksum(h, `${name}-data`) };
 }
 
 /** The invariant: one container named `name`, running `image`, same IP, MAC, bytes and command. */
-async function assertWhole(name: string, old: Awaited<ReturnType<typeof foreign>>, image: string, sameContainer: boolean) {
-  const all = (await h.podman(['ps', '-a', '--format', '{{.Names}}'])).stdout.split('\n').filter((n) => n.startsWith(name));
+async function assertWhole(
+  name: string,
+  old: Awaited<ReturnType<typeof foreign>>,
+  image: string,
+  sameContainer: boolean,
+) {
+  const all = (await h.podman(['ps', '-a', '--format', '{{.Names}}'])).stdout
+    .split('\n')
+    .filter((n) => n.startsWith(name));
   assert.deepEqual(all, [name], 'exactly the container, nothing parked or left behind');
   const c = (await h.engine.inspectDefinition(name))!;
   assert.ok(c.running, 'running');
@@ -50,7 +82,10 @@ async function assertWhole(name: string, old: Awaited<ReturnType<typeof foreign>
   assert.equal((await h.engine.exec(name, ['cat', '/tmp/argv'])).stdout.trim(), 'custom');
 }
 
-const PATHS = { 'container upgrade': boundaries(FORWARD_STEPS.upgrade), 'container upgrade, rollback': boundaries(ROLLBACK_STEPS.upgrade) };
+const PATHS = {
+  'container upgrade': boundaries(FORWARD_STEPS.upgrade),
+  'container upgrade, rollback': boundaries(ROLLBACK_STEPS.upgrade),
+};
 const tally = new KillTally('recovery-container', PATHS);
 after(() => console.log(tally.report()));
 
@@ -60,7 +95,10 @@ describe('SIGKILL during molt upgrade CONTAINER, then molt recover', { concurren
       tally.tried('container upgrade');
       const name = `f${++counter}`;
       const old = await foreign(name);
-      const killed = await molt(m, ['upgrade', name, '--image', `${REPO}:2.0.0`], { MOLT_TEST_HOOKS: '1', MOLT_TEST_KILL_AT: point });
+      const killed = await molt(m, ['upgrade', name, '--image', `${REPO}:2.0.0`], {
+        MOLT_TEST_HOOKS: '1',
+        MOLT_TEST_KILL_AT: point,
+      });
       assert.ok(killed.code >= 128, `molt was killed (${killed.stderr})`);
       const recovered = await molt(m, ['recover', name]);
       assert.equal(recovered.code, 0, recovered.stderr);
@@ -76,7 +114,10 @@ describe('SIGKILL during molt upgrade CONTAINER, then molt recover', { concurren
       tally.tried('container upgrade, rollback');
       const name = `r${++counter}`;
       const old = await foreign(name);
-      const killed = await molt(m, ['upgrade', name, '--image', `${REPO}:3.0.0`, '--min-ready', '5'], { MOLT_TEST_HOOKS: '1', MOLT_TEST_KILL_AT: point });
+      const killed = await molt(m, ['upgrade', name, '--image', `${REPO}:3.0.0`, '--min-ready', '5'], {
+        MOLT_TEST_HOOKS: '1',
+        MOLT_TEST_KILL_AT: point,
+      });
       assert.ok(killed.code >= 128, `molt was killed (${killed.stderr})`);
       const recovered = await molt(m, ['recover', name]);
       assert.equal(recovered.code, 1, 'the operation ended RolledBack');

@@ -48,9 +48,21 @@ before(async () => {
   h = await startPodman();
   m = moltEnv(h);
   for (const net of ['net', 'net2']) networks.push({ name: h.name(net), subnet: h.freeSubnet() });
-  const [v1, v2, v3] = await Promise.all([kvImage(h, '1.0.0-1'), kvImage(h, '2.0.0-1'), kvImage(h, '3.0.0-1', { FAIL_ROLE: 'a', FAIL_ORDINAL: '1' })]);
-  const docs = [kvRelease('kvr-1', '1.0.0-1', v1, true), kvRelease('kvr-2', '2.0.0-1', v2, true), kvRelease('kvr-3bad', '3.0.0-1', v3, true)];
-  const r = await molt(m, ['apply', '-f', writeManifest(m, 'releases.yaml', docs.map((d) => stringify(d)).join('---\n'))]);
+  const [v1, v2, v3] = await Promise.all([
+    kvImage(h, '1.0.0-1'),
+    kvImage(h, '2.0.0-1'),
+    kvImage(h, '3.0.0-1', { FAIL_ROLE: 'a', FAIL_ORDINAL: '1' }),
+  ]);
+  const docs = [
+    kvRelease('kvr-1', '1.0.0-1', v1, true),
+    kvRelease('kvr-2', '2.0.0-1', v2, true),
+    kvRelease('kvr-3bad', '3.0.0-1', v3, true),
+  ];
+  const r = await molt(m, [
+    'apply',
+    '-f',
+    writeManifest(m, 'releases.yaml', docs.map((d) => stringify(d)).join('---\n')),
+  ]);
   assert.equal(r.code, 0, r.stderr);
 });
 after(async () => {
@@ -58,11 +70,24 @@ after(async () => {
   await h?.stop();
 });
 
-const appFile = (name: string, release: string) => writeManifest(m, `${name}-${release}.yaml`, {
-  apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name },
-  spec: { release, roles: [{ name: 'a', members: MEMBERS.a }, { name: 'b', members: MEMBERS.b }], network: networkOf(name) },
-});
-const memberNames = (app: string) => [...Array.from({ length: MEMBERS.a }, (_, i) => `${app}-a-${i}`), ...Array.from({ length: MEMBERS.b }, (_, i) => `${app}-b-${i}`)];
+const appFile = (name: string, release: string) =>
+  writeManifest(m, `${name}-${release}.yaml`, {
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'App',
+    metadata: { name },
+    spec: {
+      release,
+      roles: [
+        { name: 'a', members: MEMBERS.a },
+        { name: 'b', members: MEMBERS.b },
+      ],
+      network: networkOf(name),
+    },
+  });
+const memberNames = (app: string) => [
+  ...Array.from({ length: MEMBERS.a }, (_, i) => `${app}-a-${i}`),
+  ...Array.from({ length: MEMBERS.b }, (_, i) => `${app}-b-${i}`),
+];
 
 const journal = <T>(fn: (store: Store) => T): T => readJournal(m, fn);
 const volumeSum = (volume: string) => sumOf(h, volume);
@@ -92,13 +117,18 @@ async function installWithData(app: string): Promise<Before> {
  * a re-run may call a second time.
  */
 function unrecordedHooks(app: string): Map<string, string[]> {
-  const events = journal((s) => new ReleaseStore(s).listRollouts(app)).filter((r) => r.outcome === 'Interrupted').flatMap((r) => r.events);
+  const events = journal((s) => new ReleaseStore(s).listRollouts(app))
+    .filter((r) => r.outcome === 'Interrupted')
+    .flatMap((r) => r.events);
   const open = new Map<string, string[]>();
   for (const e of events) {
     const [kind, flag] = e.event.split(' ');
     if (!e.member || !flag || (kind !== 'call' && kind !== 'hook')) continue;
     const list = open.get(e.member) ?? [];
-    open.set(e.member, kind === 'call' ? [...list, `--${flag}`] : list.filter((f, i) => f !== `--${flag}` || i !== list.indexOf(f)));
+    open.set(
+      e.member,
+      kind === 'call' ? [...list, `--${flag}`] : list.filter((f, i) => f !== `--${flag}` || i !== list.indexOf(f)),
+    );
   }
   return open;
 }
@@ -109,29 +139,52 @@ function unrecordedHooks(app: string): Map<string, string[]> {
  * no member operation and no rollout left open; each hook called once — twice only when molt
  * died while it ran. Returns each member's hook lines, repeats removed.
  */
-async function assertWhole(app: string, release: string, version: string, before: Before): Promise<Map<string, string[]>> {
+async function assertWhole(
+  app: string,
+  release: string,
+  version: string,
+  before: Before,
+): Promise<Map<string, string[]>> {
   const s = status(app)!;
-  assert.deepEqual([s.state, s.release, s.upgradeInfo], ['configured', release, undefined], 'the app is steady on one release');
+  assert.deepEqual(
+    [s.state, s.release, s.upgradeInfo],
+    ['configured', release, undefined],
+    'the app is steady on one release',
+  );
   const members = s.roles.flatMap((r) => r.members);
   const repeatable = unrecordedHooks(app);
   const hooks = new Map<string, string[]>();
   for (const name of memberNames(app)) {
     assert.equal(members.find((x) => x.name === name)?.version, version, `${name} status version`);
     const all = await h.engine.listContainers([`dev.molt.app=${name}`]);
-    assert.deepEqual(all.map((c) => `${c.name} ${c.running} ${c.labels['dev.molt.version']}`), [`${name} true ${version}`], `${name}: exactly its own container, whole on ${version}`);
+    assert.deepEqual(
+      all.map((c) => `${c.name} ${c.running} ${c.labels['dev.molt.version']}`),
+      [`${name} true ${version}`],
+      `${name}: exactly its own container, whole on ${version}`,
+    );
     assert.equal(all[0]!.networks[networkOf(app).name], before.get(name)?.ip, `${name} keeps its IP`);
     assert.equal(await volumeSum(`${name}-data`), before.get(name)?.sum, `${name} keeps its data bytes`);
     assert.equal(journal((j) => j.inFlightOperation(name))?.id, undefined, `${name}: no operation left in flight`);
-    const lines = (await h.engine.exec(all[0]!.id, ['sh', '-c', 'cat /meta/hooks 2>/dev/null; true'])).stdout.trim().split('\n').filter(Boolean);
+    const lines = (await h.engine.exec(all[0]!.id, ['sh', '-c', 'cat /meta/hooks 2>/dev/null; true'])).stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean);
     for (const line of new Set(lines)) {
       const times = lines.filter((l) => l === line).length;
       const allowed = repeatable.get(name)?.includes(line.split(' ')[0]!) ? 2 : 1;
-      assert.ok(times <= allowed, `${name}: ${line} called ${times} times (a repeat is allowed only for a hook molt died in): ${lines.join(' | ')}`);
+      assert.ok(
+        times <= allowed,
+        `${name}: ${line} called ${times} times (a repeat is allowed only for a hook molt died in): ${lines.join(' | ')}`,
+      );
     }
     hooks.set(name, [...new Set(lines)]);
   }
   const open = journal((j) => new ReleaseStore(j).listRollouts(app)).filter((r) => !r.outcome);
-  assert.deepEqual(open.map((r) => r.id), [], 'no rollout left open in the journal');
+  assert.deepEqual(
+    open.map((r) => r.id),
+    [],
+    'no rollout left open in the journal',
+  );
   return hooks;
 }
 
@@ -169,8 +222,14 @@ describe('a rollout killed at every boundary, then `molt apply` again', { concur
       assert.equal(rerun.code, 0, rerun.stderr);
       const hooks = await assertWhole(app, 'kvr-2', '2.0.0-1', before);
       for (const [name, lines] of hooks) {
-        assert.deepEqual(lines, ['--pod_upgraded', '--role_upgraded', '--cluster_upgraded'].map((f) => `${f} 2.0.0-1 ${name}`), `${name}: pod, role, cluster hook, in order`);
-        const upgrades = journal((j) => j.listOperations(name)).filter((o) => o.toVersion === '2.0.0-1').map((o) => o.state.phase);
+        assert.deepEqual(
+          lines,
+          ['--pod_upgraded', '--role_upgraded', '--cluster_upgraded'].map((f) => `${f} 2.0.0-1 ${name}`),
+          `${name}: pod, role, cluster hook, in order`,
+        );
+        const upgrades = journal((j) => j.listOperations(name))
+          .filter((o) => o.toVersion === '2.0.0-1')
+          .map((o) => o.state.phase);
         assert.deepEqual(upgrades, ['Succeeded'], `${name} was upgraded exactly once`);
       }
       tally.passed('forward');
@@ -179,7 +238,9 @@ describe('a rollout killed at every boundary, then `molt apply` again', { concur
   }
 });
 
-describe('a member rolling itself back (its probe fails) killed at every rollback step, then `molt rollback`', { concurrency: CONCURRENCY }, () => {
+describe('a member rolling itself back (its probe fails) killed at every rollback step, then `molt rollback`', {
+  concurrency: CONCURRENCY,
+}, () => {
   for (const point of PATHS.memberRollback) {
     test(`killed at member rollback ${point}: every member ends back on kvr-1`, async () => {
       const app = `rm${++n}`;
@@ -192,23 +253,35 @@ describe('a member rolling itself back (its probe fails) killed at every rollbac
   }
 });
 
-describe('the revert of touched members killed at every boundary, then the previous release applied again', { concurrency: CONCURRENCY }, () => {
+describe('the revert of touched members killed at every boundary, then the previous release applied again', {
+  concurrency: CONCURRENCY,
+}, () => {
   for (const point of PATHS.revert) {
     test(`killed at ${point}: every member ends back on kvr-1, the reverted one with its hooks once`, async () => {
       const app = `rr${++n}`;
       const before = await killed('revert', app, 'kvr-3bad', point);
       const again = await molt(m, ['apply', '-f', appFile(app, 'kvr-1')]);
-      assert.equal(again.code, 0, `applying the previous release continues the rollback the dead molt left: ${again.stderr}`);
+      assert.equal(
+        again.code,
+        0,
+        `applying the previous release continues the rollback the dead molt left: ${again.stderr}`,
+      );
       const hooks = await assertWhole(app, 'kvr-1', '1.0.0-1', before);
       const b0 = hooks.get(`${app}-b-0`) ?? [];
-      assert.deepEqual(b0.filter((l) => l.includes('reverted')), ['--pod_reverted', '--role_reverted', '--cluster_reverted'].map((f) => `${f} 1.0.0-1 ${app}-b-0`), 'the touched member was reverted with its hooks, each once');
+      assert.deepEqual(
+        b0.filter((l) => l.includes('reverted')),
+        ['--pod_reverted', '--role_reverted', '--cluster_reverted'].map((f) => `${f} 1.0.0-1 ${app}-b-0`),
+        'the touched member was reverted with its hooks, each once',
+      );
       tally.passed('revert');
       await cleanup(app);
     });
   }
 });
 
-describe('`molt rollback` of a finished upgrade killed at every step of a member going back, then `molt rollback` again', { concurrency: CONCURRENCY }, () => {
+describe('`molt rollback` of a finished upgrade killed at every step of a member going back, then `molt rollback` again', {
+  concurrency: CONCURRENCY,
+}, () => {
   for (const point of PATHS.memberRevert) {
     test(`killed at member revert ${point}: every member ends back on kvr-1, with its revert hooks`, async () => {
       tally.tried('memberRevert');
@@ -221,7 +294,11 @@ describe('`molt rollback` of a finished upgrade killed at every step of a member
       await rollBack(app);
       const hooks = await assertWhole(app, 'kvr-1', '1.0.0-1', before);
       for (const [name, lines] of hooks) {
-        assert.deepEqual(lines.filter((l) => l.includes('reverted')), ['--pod_reverted', '--role_reverted', '--cluster_reverted'].map((f) => `${f} 1.0.0-1 ${name}`), `${name}: reverted with pod, role and cluster hook, in order`);
+        assert.deepEqual(
+          lines.filter((l) => l.includes('reverted')),
+          ['--pod_reverted', '--role_reverted', '--cluster_reverted'].map((f) => `${f} 1.0.0-1 ${name}`),
+          `${name}: reverted with pod, role and cluster hook, in order`,
+        );
       }
       tally.passed('memberRevert');
       await cleanup(app);
@@ -233,7 +310,10 @@ describe('`molt recover` continues what a dead molt left, as README says', () =>
   test('a rollout killed mid-member: recover finishes it onto kvr-2; a second recover finds nothing in flight', async () => {
     const app = `rc${++n}`;
     const before = await installWithData(app);
-    const k = await molt(m, ['apply', '-f', appFile(app, 'kvr-2')], { ...HOOKS, MOLT_TEST_KILL_AT: 'PodUpgradedHook:before' });
+    const k = await molt(m, ['apply', '-f', appFile(app, 'kvr-2')], {
+      ...HOOKS,
+      MOLT_TEST_KILL_AT: 'PodUpgradedHook:before',
+    });
     assert.ok(k.code >= 128, `killed (exit ${k.code}): ${k.stderr}`);
     const r = await molt(m, ['recover', app]);
     assert.equal(r.code, 0, r.stderr);
@@ -247,10 +327,17 @@ describe('`molt recover` continues what a dead molt left, as README says', () =>
   test('a revert killed mid-member: recover finishes going back to kvr-1', async () => {
     const app = `rc${++n}`;
     const before = await installWithData(app);
-    const k = await molt(m, ['apply', '-f', appFile(app, 'kvr-3bad')], { ...HOOKS, MOLT_TEST_KILL_AT: 'RevertMember:after' });
+    const k = await molt(m, ['apply', '-f', appFile(app, 'kvr-3bad')], {
+      ...HOOKS,
+      MOLT_TEST_KILL_AT: 'RevertMember:after',
+    });
     assert.ok(k.code >= 128, `killed (exit ${k.code}): ${k.stderr}`);
     const plan = await molt(m, ['plan', '-f', appFile(app, 'kvr-1')]);
-    assert.deepEqual([plan.code, plan.stdout.trim()], [2, `app/${app}: rollback kvr-1`], `plan shows the rollback a re-run would continue, not "already running": ${plan.stderr}`);
+    assert.deepEqual(
+      [plan.code, plan.stdout.trim()],
+      [2, `app/${app}: rollback kvr-1`],
+      `plan shows the rollback a re-run would continue, not "already running": ${plan.stderr}`,
+    );
     const r = await molt(m, ['recover', app]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /the interrupted rollback ended RolledBack/);

@@ -19,7 +19,10 @@ let network: { name: string; subnet: string };
 const REPO = 'localhost/e2e-kill-ledger';
 const HOOKS = { MOLT_TEST_HOOKS: '1' };
 let n = 0;
-const PATHS = { 'scripts and snapshots, upgrade': boundaries(FORWARD_STEPS.upgrade), 'scripts and snapshots, rollback': boundaries(ROLLBACK_STEPS.upgrade) };
+const PATHS = {
+  'scripts and snapshots, upgrade': boundaries(FORWARD_STEPS.upgrade),
+  'scripts and snapshots, rollback': boundaries(ROLLBACK_STEPS.upgrade),
+};
 const tally = new KillTally('recovery-scripts', PATHS);
 /** Points run side by side: each has its own app, volume and address. */
 const CONCURRENCY = 4;
@@ -31,10 +34,19 @@ before(async () => {
   await buildLedgerImage(h.engine, REPO, '1.0.0-1');
   await buildLedgerImage(h.engine, REPO, '2.0.0-1');
   await buildTestImage(h, {
-    tag: `${REPO}:2.0.0-9`, cmd: ['/opt/ledger/start.sh'], labels: { 'dev.molt.post-upgrade': '/opt/ledger/post.sh' },
+    tag: `${REPO}:2.0.0-9`,
+    cmd: ['/opt/ledger/start.sh'],
+    labels: { 'dev.molt.post-upgrade': '/opt/ledger/post.sh' },
     files: {
-      '/opt/ledger/start.sh': { content: '#!/bin/sh\ntrap "exit 0" TERM\nwhile [ ! -e /.molt/upgrade-done ]; do sleep 0.1; done\ntouch /tmp/ready\nwhile true; do sleep 1 & wait $!; done\n', mode: 0o755 },
-      '/opt/ledger/post.sh': { content: '#!/bin/sh\necho rewritten > /var/lib/ledger/ledger.txt\nexit 1\n', mode: 0o755 },
+      '/opt/ledger/start.sh': {
+        content:
+          '#!/bin/sh\ntrap "exit 0" TERM\nwhile [ ! -e /.molt/upgrade-done ]; do sleep 0.1; done\ntouch /tmp/ready\nwhile true; do sleep 1 & wait $!; done\n',
+        mode: 0o755,
+      },
+      '/opt/ledger/post.sh': {
+        content: '#!/bin/sh\necho rewritten > /var/lib/ledger/ledger.txt\nexit 1\n',
+        mode: 0o755,
+      },
     },
   });
 });
@@ -43,7 +55,8 @@ after(async () => {
   await h?.stop();
 });
 
-const manifest = (name: string, version: string) => writeManifest(m, `${name}-${version}.yaml`, ledgerManifest({ name, version, image: `${REPO}:${version}`, network }));
+const manifest = (name: string, version: string) =>
+  writeManifest(m, `${name}-${version}.yaml`, ledgerManifest({ name, version, image: `${REPO}:${version}`, network }));
 
 async function installV1(name: string) {
   assert.equal((await molt(m, ['apply', '-f', manifest(name, '1.0.0-1')])).code, 0);
@@ -54,12 +67,18 @@ async function installV1(name: string) {
 
 async function onlyContainer(name: string) {
   const all = await h.engine.listContainers([`dev.molt.app=${name}`]);
-  assert.deepEqual(all.map((c) => c.name), [name], 'exactly the app container: no parked, new or helper container left');
+  assert.deepEqual(
+    all.map((c) => c.name),
+    [name],
+    'exactly the app container: no parked, new or helper container left',
+  );
   assert.ok(all[0]!.running);
   return all[0]!;
 }
 
-describe('an upgrade with scripts and snapshots, killed at every step boundary, then re-run', { concurrency: CONCURRENCY }, () => {
+describe('an upgrade with scripts and snapshots, killed at every step boundary, then re-run', {
+  concurrency: CONCURRENCY,
+}, () => {
   for (const point of PATHS['scripts and snapshots, upgrade']) {
     const [step, when] = point.split(':');
     test(`killed ${when} ${step}: ends on 2.0.0-1 with the ledger migrated exactly once`, async () => {
@@ -80,7 +99,9 @@ describe('an upgrade with scripts and snapshots, killed at every step boundary, 
   }
 });
 
-describe('a rollback after a post-upgrade script rewrote data, killed at every rollback step, then recovered', { concurrency: CONCURRENCY }, () => {
+describe('a rollback after a post-upgrade script rewrote data, killed at every rollback step, then recovered', {
+  concurrency: CONCURRENCY,
+}, () => {
   for (const point of PATHS['scripts and snapshots, rollback']) {
     const [step, when] = point.split(':');
     test(`killed ${when} rollback ${step}: ends on 1.0.0-1 with the pre-upgrade bytes`, async () => {

@@ -20,11 +20,21 @@ let counter = 0;
 
 before(async () => {
   ({ h, m, net, subnet } = await startTestbed());
-  await Promise.all([buildApp(h, REPO, '1.0.0-1'), buildApp(h, REPO, '1.1.0-1'), buildApp(h, REPO, '1.2.0-1', { EXIT_AT_START: 'broken' }), buildApp(h, REPO, '1.3.0-1', { NEVER_READY: '1' })]);
+  await Promise.all([
+    buildApp(h, REPO, '1.0.0-1'),
+    buildApp(h, REPO, '1.1.0-1'),
+    buildApp(h, REPO, '1.2.0-1', { EXIT_AT_START: 'broken' }),
+    buildApp(h, REPO, '1.3.0-1', { NEVER_READY: '1' }),
+  ]);
 });
 after(async () => h?.stop());
 
-const manifest = (name: string, version: string) => writeManifest(m, `${name}-${version}.yaml`, appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet }));
+const manifest = (name: string, version: string) =>
+  writeManifest(
+    m,
+    `${name}-${version}.yaml`,
+    appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet }),
+  );
 
 async function installWithData(name: string) {
   const r = await molt(m, ['apply', '-f', manifest(name, '1.0.0-1')]);
@@ -37,7 +47,11 @@ async function installWithData(name: string) {
 /** The invariant: exactly one container, running the old or the new version, same IP and bytes. */
 async function assertWholeVersion(name: string, v1: { ip?: string; sum: string }, allowed: string[]) {
   const containers = await h.engine.listContainers([`dev.molt.app=${name}`]);
-  assert.equal(containers.length, 1, `exactly one container, got ${containers.map((c) => `${c.name}:${c.status}`).join(', ')}`);
+  assert.equal(
+    containers.length,
+    1,
+    `exactly one container, got ${containers.map((c) => `${c.name}:${c.status}`).join(', ')}`,
+  );
   const c = containers[0]!;
   assert.equal(c.name, name);
   assert.ok(c.running, 'running');
@@ -52,7 +66,10 @@ async function assertWholeVersion(name: string, v1: { ip?: string; sum: string }
   return version;
 }
 
-const PATHS = { 'single member, upgrade': boundaries(FORWARD_STEPS.upgrade), 'single member, rollback': boundaries(ROLLBACK_STEPS.upgrade) };
+const PATHS = {
+  'single member, upgrade': boundaries(FORWARD_STEPS.upgrade),
+  'single member, rollback': boundaries(ROLLBACK_STEPS.upgrade),
+};
 const tally = new KillTally('recovery', PATHS);
 /** Points run side by side: each has its own app, volume and address. */
 const CONCURRENCY = 4;
@@ -64,7 +81,10 @@ describe('SIGKILL during an upgrade, then molt run again', { concurrency: CONCUR
       tally.tried('single member, upgrade');
       const name = `k${++counter}`;
       const v1 = await installWithData(name);
-      const killed = await molt(m, ['apply', '-f', manifest(name, '1.1.0-1')], { MOLT_TEST_HOOKS: '1', MOLT_TEST_KILL_AT: point });
+      const killed = await molt(m, ['apply', '-f', manifest(name, '1.1.0-1')], {
+        MOLT_TEST_HOOKS: '1',
+        MOLT_TEST_KILL_AT: point,
+      });
       assert.ok(killed.code >= 128, `molt was killed (${killed.stderr})`);
       const rerun = await molt(m, ['apply', '-f', manifest(name, '1.1.0-1')]);
       assert.equal(rerun.code, 0, rerun.stderr);
@@ -80,7 +100,10 @@ describe('SIGKILL during a rollback, then molt run again', { concurrency: CONCUR
       tally.tried('single member, rollback');
       const name = `r${++counter}`;
       const v1 = await installWithData(name);
-      const killed = await molt(m, ['apply', '-f', manifest(name, '1.2.0-1')], { MOLT_TEST_HOOKS: '1', MOLT_TEST_KILL_AT: point });
+      const killed = await molt(m, ['apply', '-f', manifest(name, '1.2.0-1')], {
+        MOLT_TEST_HOOKS: '1',
+        MOLT_TEST_KILL_AT: point,
+      });
       assert.ok(killed.code >= 128, killed.stderr);
       const recover = await molt(m, ['recover', name]);
       assert.match(recover.stdout, /ended RolledBack/, recover.stderr);
@@ -107,7 +130,9 @@ test('SIGKILL at an arbitrary moment (no hook) and a re-run leave one whole vers
     });
     child.once('exit', () => resolve());
   });
-  await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
+  await new Promise((r) =>
+    child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r),
+  );
   const rerun = await molt(m, ['apply', '-f', manifest(name, '1.1.0-1')]);
   assert.equal(rerun.code, 0, rerun.stderr);
   assert.equal(await assertWholeVersion(name, v1, ['1.1.0-1']), '1.1.0-1');
@@ -116,7 +141,11 @@ test('SIGKILL at an arbitrary moment (no hook) and a re-run leave one whole vers
 test('a second apply while one runs gets a clear busy error and changes nothing', async () => {
   const name = 'busy';
   await installWithData(name);
-  const slow = writeManifest(m, 'busy-slow.yaml', appDoc({ name, version: '1.3.0-1', image: `${REPO}:1.3.0-1`, network: net, subnet, failureThreshold: 100000 }));
+  const slow = writeManifest(
+    m,
+    'busy-slow.yaml',
+    appDoc({ name, version: '1.3.0-1', image: `${REPO}:1.3.0-1`, network: net, subnet, failureThreshold: 100000 }),
+  );
   const first = spawnMolt(m, ['apply', '-f', slow]);
   let firstErr = '';
   first.stderr.on('data', (d: Buffer) => (firstErr += d.toString()));

@@ -47,7 +47,12 @@ async function mustPodman(args: string[]) {
 /** The environment of a user whose only credentials are in `authFile` (none when undefined). */
 function authEnv(authFile?: string): Record<string, string> {
   const none = join(emptyHome, 'no-auth.json');
-  return { HOME: emptyHome, XDG_RUNTIME_DIR: emptyHome, XDG_CONFIG_HOME: join(emptyHome, '.config'), REGISTRY_AUTH_FILE: authFile ?? none };
+  return {
+    HOME: emptyHome,
+    XDG_RUNTIME_DIR: emptyHome,
+    XDG_CONFIG_HOME: join(emptyHome, '.config'),
+    REGISTRY_AUTH_FILE: authFile ?? none,
+  };
 }
 
 const doc = (name: string) => appDoc({ name, version: '1.0.0-1', image: remote, network: net, subnet });
@@ -85,8 +90,24 @@ describe('EnsureImage pulls from a registry with auth', () => {
   test('credentials from ~/.config/containers/auth.json work too (the usual place)', async () => {
     const home = join(m.dir, 'user-home');
     mkdirSync(join(home, '.config/containers'), { recursive: true });
-    writeFileSync(join(home, '.config/containers/auth.json'), JSON.stringify({ auths: { [reg.address]: { auth: Buffer.from(`${reg.username}:${reg.password}`).toString('base64') } } }));
-    const r = await molt(m, ['apply', '-f', writeManifest(m, 'home.yaml', { ...(doc('reg-home') as object), spec: { ...(doc('reg-home') as { spec: object }).spec, image: remote2 } })], { HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, '.config'), REGISTRY_AUTH_FILE: '' });
+    writeFileSync(
+      join(home, '.config/containers/auth.json'),
+      JSON.stringify({
+        auths: { [reg.address]: { auth: Buffer.from(`${reg.username}:${reg.password}`).toString('base64') } },
+      }),
+    );
+    const r = await molt(
+      m,
+      [
+        'apply',
+        '-f',
+        writeManifest(m, 'home.yaml', {
+          ...(doc('reg-home') as object),
+          spec: { ...(doc('reg-home') as { spec: object }).spec, image: remote2 },
+        }),
+      ],
+      { HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, '.config'), REGISTRY_AUTH_FILE: '' },
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.ok((await h.engine.inspectContainer('reg-home'))?.running);
   });
@@ -103,7 +124,8 @@ describe('digests: recorded on install and upgrade; molt rollback runs the recor
     return { ref, digest: readFileSync(file, 'utf8').trim() };
   }
   const status = async (name: string) => JSON.parse((await molt(m, ['get', 'app', name, '-o', 'json'])).stdout).status;
-  const docAt = (name: string, version: string, image: string) => appDoc({ name, version, image, network: net, subnet });
+  const docAt = (name: string, version: string, image: string) =>
+    appDoc({ name, version, image, network: net, subnet });
 
   test('install and upgrade record status.imageDigest; the old tag pushed again: rollback runs the old digest', async () => {
     const v1 = await pushVersion('1.0.0-1', '1.0.0-1');

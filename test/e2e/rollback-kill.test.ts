@@ -29,13 +29,22 @@ before(async () => {
 });
 after(async () => h?.stop());
 
-interface StepJson { name: string; rollback: boolean; phase: string; startedAt: string; finishedAt: string; message: string }
+interface StepJson {
+  name: string;
+  rollback: boolean;
+  phase: string;
+  startedAt: string;
+  finishedAt: string;
+  message: string;
+}
 
 for (const snapshots of [false, true]) {
   test(`a never-ready new version is killed, not waited for (snapshots ${snapshots ? 'on' : 'off'})`, async () => {
     const name = `rbkill-${snapshots ? 'snap' : 'plain'}`;
     const doc = (version: string) => {
-      const d = appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet }) as { spec: Record<string, unknown> };
+      const d = appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet }) as {
+        spec: Record<string, unknown>;
+      };
       d.spec.stopTimeoutSeconds = STOP_TIMEOUT;
       d.spec.upgrade = { snapshotVolumes: snapshots, startupFailureThreshold: 5 };
       return writeManifest(m, `${name}-${version}.yaml`, d);
@@ -47,12 +56,19 @@ for (const snapshots of [false, true]) {
     assert.match(r.stderr, /was rolled back to 1\.0\.0-1/);
     const c = await h.engine.inspectContainer(name);
     assert.deepEqual([c?.id, c?.running], [oldId, true], 'the old container runs again');
-    const ops = JSON.parse((await molt(m, ['history', name, '-o', 'json'])).stdout) as Array<{ state: { phase: string }; steps: StepJson[] }>;
+    const ops = JSON.parse((await molt(m, ['history', name, '-o', 'json'])).stdout) as Array<{
+      state: { phase: string };
+      steps: StepJson[];
+    }>;
     const removeNew = ops.at(-1)?.steps.find((s) => s.name === 'RemoveNew');
     assert.equal(removeNew?.phase, 'Completed');
     assert.match(removeNew?.message ?? '', /killed: it never became ready/);
     const took = Date.parse(removeNew!.finishedAt) - Date.parse(removeNew!.startedAt);
     assert.ok(took < (STOP_TIMEOUT / 3) * 1000, `RemoveNew took ${took} ms: it waited for a graceful stop`);
-    assert.deepEqual((await h.engine.listContainers([`${LABEL.app}=${name}`])).map((x) => x.id), [oldId], 'the new container is gone');
+    assert.deepEqual(
+      (await h.engine.listContainers([`${LABEL.app}=${name}`])).map((x) => x.id),
+      [oldId],
+      'the new container is gone',
+    );
   });
 }

@@ -26,7 +26,11 @@ before(async () => {
   m = moltEnv(h);
   net = h.name('net');
   subnet = h.freeSubnet();
-  await Promise.all([buildApp(h, REPO, '1.0.0-1'), buildApp(h, REPO, '1.1.0-1'), buildApp(h, REPO, '1.2.0-1', { EXIT_AT_START: 'bad config' })]);
+  await Promise.all([
+    buildApp(h, REPO, '1.0.0-1'),
+    buildApp(h, REPO, '1.1.0-1'),
+    buildApp(h, REPO, '1.2.0-1', { EXIT_AT_START: 'bad config' }),
+  ]);
 });
 after(async () => h?.stop());
 
@@ -47,21 +51,32 @@ function openToOthers(dir: string): string[] {
 /** Runs `molt ARGS` under `umask 000`, with `home` as molt home. */
 function moltUnderOpenUmask(home: string, args: string[]): Promise<RunResult> {
   const limitMs = moltLimitMs(args);
-  return run('sh', ['-c', 'umask 000 && exec "$0" "$@"', MOLT, ...args], moltProcessEnv({ ...m, home }), undefined, harnessWaitMs(limitMs, 180_000), { limitMs });
+  return run(
+    'sh',
+    ['-c', 'umask 000 && exec "$0" "$@"', MOLT, ...args],
+    moltProcessEnv({ ...m, home }),
+    undefined,
+    harnessWaitMs(limitMs, 180_000),
+    { limitMs },
+  );
 }
 
 /** Installs and upgrades `name` under umask 000 with a fresh home; the home. */
 async function upgradedUnderOpenUmask(name: string): Promise<string> {
   const home = join(m.dir, `${name}-home`);
   for (const version of ['1.0.0-1', '1.1.0-1']) {
-    const file = writeManifest(m, `${name}-${version}.yaml`, appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet }));
+    const file = writeManifest(
+      m,
+      `${name}-${version}.yaml`,
+      appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet }),
+    );
     const r = await moltUnderOpenUmask(home, ['apply', '-f', file]);
     assert.equal(r.code, 0, r.stderr);
   }
   return home;
 }
 
-describe('molt\'s files are owner-only', () => {
+describe("molt's files are owner-only", () => {
   test('the home is 0700 and state.db with its WAL and SHM files 0600, even under umask 000', async () => {
     const home = await upgradedUnderOpenUmask('perm');
     assert.equal(mode(home), 0o700);
@@ -89,19 +104,35 @@ describe('molt\'s files are owner-only', () => {
   test('the podman service molt starts: socket, containers.conf, pid file and log owner-only, even under umask 000', async () => {
     const home = join(h.dir, 'service-home');
     const storage = join(h.dir, 'service-storage');
-    const podmanArgs = ['--root', join(storage, 'root'), '--runroot', join(storage, 'runroot'), '--tmpdir', join(storage, 'tmp'), '--network-config-dir', join(storage, 'net')];
+    const podmanArgs = [
+      '--root',
+      join(storage, 'root'),
+      '--runroot',
+      join(storage, 'runroot'),
+      '--tmpdir',
+      join(storage, 'tmp'),
+      '--network-config-dir',
+      join(storage, 'net'),
+    ];
     const env = { PATH: process.env.PATH, XDG_RUNTIME_DIR: join(h.dir, 'no-xdg') };
     const umask = process.umask(0);
     let pid: number | undefined;
     try {
-      const found = await discoverEngine({ moltHome: home, log: () => {}, env, podmanArgs, sockets: wellKnownSockets(env).filter((s) => !existsSync(s)) });
+      const found = await discoverEngine({
+        moltHome: home,
+        log: () => {},
+        env,
+        podmanArgs,
+        sockets: wellKnownSockets(env).filter((s) => !existsSync(s)),
+      });
       pid = found.startedService?.pid;
       assert.equal(found.startedService?.reused, false, 'molt started the service');
       await found.engine.ping();
       assert.equal(mode(home), 0o700);
       assert.equal(mode(join(home, 'podman.sock')), 0o600);
       assert.ok(lstatSync(join(home, 'podman.sock')).isSocket());
-      for (const name of ['containers.conf', 'podman-service.pid', 'podman-service.log']) assert.equal(mode(join(home, name)), 0o600, name);
+      for (const name of ['containers.conf', 'podman-service.pid', 'podman-service.log'])
+        assert.equal(mode(join(home, name)), 0o600, name);
       assert.deepEqual(openToOthers(home), [], 'nothing under the home is open to group or others');
     } finally {
       process.umask(umask);
@@ -115,7 +146,9 @@ describe('secret env values never show outside the spec', () => {
   const SECRET = 'hunter2-4f9c1a';
   const ROTATED = 'hunter3-77b2e0';
   const doc = (version: string, password: string) => {
-    const d = appDoc({ name: 'vault', version, image: `${REPO}:${version}`, network: net, subnet }) as { spec: Record<string, unknown> };
+    const d = appDoc({ name: 'vault', version, image: `${REPO}:${version}`, network: net, subnet }) as {
+      spec: Record<string, unknown>;
+    };
     d.spec.env = { DB_PASSWORD: password, API_TOKEN: `token-${password}`, PLAIN: 'visible' };
     return writeManifest(m, `vault-${version}-${password}.yaml`, d);
   };
@@ -140,7 +173,13 @@ describe('secret env values never show outside the spec', () => {
   });
 
   test('history in every format and get apps tables show no secret', async () => {
-    for (const args of [['history', 'vault'], ['history', 'vault', '-o', 'json'], ['history', 'vault', '-o', 'yaml'], ['get', 'apps'], ['get', 'apps', '-o', 'wide']]) {
+    for (const args of [
+      ['history', 'vault'],
+      ['history', 'vault', '-o', 'json'],
+      ['history', 'vault', '-o', 'yaml'],
+      ['get', 'apps'],
+      ['get', 'apps', '-o', 'wide'],
+    ]) {
       const r = await record(args.join(' '), args);
       assert.equal(r.code, 0, r.stderr);
     }
@@ -159,7 +198,8 @@ describe('secret env values never show outside the spec', () => {
   function assertNoSecret(): void {
     assert.ok(outputs.length > 0);
     for (const { command, text } of outputs) {
-      for (const secret of [SECRET, ROTATED]) assert.ok(!text.includes(secret), `\`molt ${command}\` printed a secret value:\n${text}`);
+      for (const secret of [SECRET, ROTATED])
+        assert.ok(!text.includes(secret), `\`molt ${command}\` printed a secret value:\n${text}`);
     }
   }
 });

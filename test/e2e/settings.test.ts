@@ -23,7 +23,11 @@ const REPO = 'localhost/e2e-settings';
 const SECRET = 'pw-4f9c2e71-never-shown';
 
 /** The app serves its version over HTTP on port 80 (busybox httpd), beside the usual test app. */
-const HTTP_CMD = ['sh', '-c', 'mkdir -p /tmp/www && echo "$APP_VERSION" > /tmp/www/version && httpd -p 8080 -h /tmp/www && exec /app/run'];
+const HTTP_CMD = [
+  'sh',
+  '-c',
+  'mkdir -p /tmp/www && echo "$APP_VERSION" > /tmp/www/version && httpd -p 8080 -h /tmp/www && exec /app/run',
+];
 
 before(async () => {
   ({ h, m, net, subnet } = await startTestbed());
@@ -100,7 +104,10 @@ function doc(name: string, version: string, port: number, files: Files, extra: R
       image: `${REPO}:${version}`,
       command: HTTP_CMD,
       env: { OVERRIDDEN: 'manifest' },
-      volumes: [{ name: `${name}-data`, mountPath: '/data' }, { hostPath: files.conf, mountPath: '/etc/app', readOnly: true }],
+      volumes: [
+        { name: `${name}-data`, mountPath: '/data' },
+        { hostPath: files.conf, mountPath: '/etc/app', readOnly: true },
+      ],
       network: { name: net, subnet },
       ports: [`127.0.0.1:${port}:8080`],
       resources: { memory: '64Mi', pids: 200 },
@@ -111,7 +118,10 @@ function doc(name: string, version: string, port: number, files: Files, extra: R
       tmpfs: [{ mountPath: '/scratch', size: '16Mi' }],
       // Relative to the manifest's directory, which is m.dir.
       envFrom: [{ file: `./${name}-files/app.env` }],
-      secrets: [{ name: 'pw', file: `./${name}-files/pw.txt`, mountPath: '/run/secrets/pw' }, { name: 'pwenv', file: `./${name}-files/pw.txt`, env: 'APP_PASSWORD' }],
+      secrets: [
+        { name: 'pw', file: `./${name}-files/pw.txt`, mountPath: '/run/secrets/pw' },
+        { name: 'pwenv', file: `./${name}-files/pw.txt`, env: 'APP_PASSWORD' },
+      ],
       containerLabels: { 'com.example.team': 'db' },
       probes: { startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 0.2, failureThreshold: 25 } },
       stopTimeoutSeconds: 2,
@@ -139,11 +149,22 @@ async function assertSettings(name: string, port: number, files: Files, expected
   assert.deepEqual(s.tmpfs, [{ mountPath: '/scratch', sizeBytes: 16 * 1024 * 1024 }]);
   assert.equal(c.user, '1000:1000');
   assert.equal(c.labels['com.example.team'], 'db');
-  assert.ok(c.mounts.some((x) => x.type === 'bind' && x.source === files.conf && x.destination === '/etc/app' && x.readOnly), JSON.stringify(c.mounts));
-  const inside = await h.engine.exec(c.id, ['sh', '-c', 'id -u; id -g; pwd; cat /etc/app/app.conf; echo "$FROM_FILE $OVERRIDDEN"; df -k /dev/shm | tail -1; stat -c "%a %u %g" /run/secrets/pw; cat /run/secrets/pw']);
+  assert.ok(
+    c.mounts.some((x) => x.type === 'bind' && x.source === files.conf && x.destination === '/etc/app' && x.readOnly),
+    JSON.stringify(c.mounts),
+  );
+  const inside = await h.engine.exec(c.id, [
+    'sh',
+    '-c',
+    'id -u; id -g; pwd; cat /etc/app/app.conf; echo "$FROM_FILE $OVERRIDDEN"; df -k /dev/shm | tail -1; stat -c "%a %u %g" /run/secrets/pw; cat /run/secrets/pw',
+  ]);
   assert.equal(inside.exitCode, 0, inside.stderr);
   const lines = inside.stdout.trim().split('\n');
-  assert.deepEqual(lines.slice(0, 5), ['1000', '1000', '/tmp', 'from-the-host', 'env-file-value manifest'], inside.stdout);
+  assert.deepEqual(
+    lines.slice(0, 5),
+    ['1000', '1000', '/tmp', 'from-the-host', 'env-file-value manifest'],
+    inside.stdout,
+  );
   assert.match(lines[5]!, /\s32768\s/, `/dev/shm is 32 MiB: ${lines[5]}`);
   assert.equal(lines[6], '400 1000 1000', 'the secret file is 0400, owned by the container user');
   assert.equal(lines[7], SECRET, 'the container user can read its secret');
@@ -180,11 +201,18 @@ describe('container settings across upgrade and rollback', () => {
     const [p1, p2] = [await freePort(), await freePort()];
     const files = hostFiles(name);
     assert.equal((await apply(name, doc(name, '1.0.0-1', p1, files))).code, 0);
-    const file = writeManifest(m, `${name}-moved.yaml`, doc(name, '1.0.0-1', p2, files, { resources: { memory: '96Mi', pids: 200 } }));
+    const file = writeManifest(
+      m,
+      `${name}-moved.yaml`,
+      doc(name, '1.0.0-1', p2, files, { resources: { memory: '96Mi', pids: 200 } }),
+    );
     const plan = await molt(m, ['plan', '-f', file]);
     assert.equal(plan.code, 2, plan.stderr);
     assert.ok(plan.stdout.includes(`ports: ["127.0.0.1:${p1}:8080"] → ["127.0.0.1:${p2}:8080"]`), plan.stdout);
-    assert.ok(plan.stdout.includes('resources: {"memory":"64Mi", "pids":200} → {"memory":"96Mi", "pids":200}'), plan.stdout);
+    assert.ok(
+      plan.stdout.includes('resources: {"memory":"64Mi", "pids":200} → {"memory":"96Mi", "pids":200}'),
+      plan.stdout,
+    );
     const r = await molt(m, ['apply', '-f', file]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await version(p2), '1.0.0-1');
@@ -220,7 +248,13 @@ describe('container settings across upgrade and rollback', () => {
     const file = writeManifest(m, 'taker.yaml', doc('taker', '1.0.0-1', port, files));
     const r = await molt(m, ['apply', '-f', file]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, new RegExp(`^error\\[InvalidInput\\]: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: spec\\.ports\\[0\\]: host port 127\\.0\\.0\\.1:${port}:8080 is already in use`, 'm'));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^error\\[InvalidInput\\]: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: spec\\.ports\\[0\\]: host port 127\\.0\\.0\\.1:${port}:8080 is already in use`,
+        'm',
+      ),
+    );
     assert.equal(await h.engine.inspectContainer('taker'), undefined, 'nothing created');
     assert.equal(await version(port), '1.0.0-1', 'the holder still answers');
   });
@@ -228,7 +262,14 @@ describe('container settings across upgrade and rollback', () => {
   test('a secret appears nowhere: get -o yaml, history -o json, progress output, the SQLite files, snapshots', async () => {
     const outputs: string[] = [];
     const name = 'sett'; // installed, upgraded, rolled back above: every path has run
-    for (const args of [['get', 'app', name, '-o', 'yaml'], ['get', 'app', name, '-o', 'json'], ['get', 'apps', '-o', 'wide'], ['history', name, '-o', 'json'], ['history', name], ['snapshots', name, '-o', 'json']]) {
+    for (const args of [
+      ['get', 'app', name, '-o', 'yaml'],
+      ['get', 'app', name, '-o', 'json'],
+      ['get', 'apps', '-o', 'wide'],
+      ['history', name, '-o', 'json'],
+      ['history', name],
+      ['snapshots', name, '-o', 'json'],
+    ]) {
       const r = await molt(m, args);
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
       outputs.push(r.stdout, r.stderr);
@@ -239,9 +280,15 @@ describe('container settings across upgrade and rollback', () => {
     outputs.push(r.stdout, r.stderr);
     for (const out of outputs) assert.ok(!out.includes(SECRET), `a secret leaked into output: ${out.slice(0, 400)}`);
     // Every file molt keeps: the SQLite store (and its WAL), snapshots, scripts.
-    const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+    const walk = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)],
+      );
     const kept = walk(m.home).filter((f) => statSync(f).isFile() && !f.endsWith('.tar'));
-    assert.ok(kept.some((f) => /\.(db|sqlite)/.test(f)), `the store is among ${kept.join(', ')}`);
+    assert.ok(
+      kept.some((f) => /\.(db|sqlite)/.test(f)),
+      `the store is among ${kept.join(', ')}`,
+    );
     for (const f of kept) assert.ok(!readFileSync(f).includes(SECRET), `the secret is in ${f}`);
   });
 });

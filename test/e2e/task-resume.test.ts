@@ -27,13 +27,23 @@ before(async () => {
   m = moltEnv(h);
   net = h.name('net');
   subnet = h.freeSubnet();
-  await Promise.all([buildApp(h, REPO, '1.0.0-1'), buildApp(h, REPO, '1.1.0-1'), buildApp(h, REPO, '1.3.0-1', { NEVER_READY: '1' })]);
+  await Promise.all([
+    buildApp(h, REPO, '1.0.0-1'),
+    buildApp(h, REPO, '1.1.0-1'),
+    buildApp(h, REPO, '1.3.0-1', { NEVER_READY: '1' }),
+  ]);
   killed = fleet('k', 20, subnet, () => REPO, '1.0.0-1', 20);
   hooked = fleet('hk', 4, subnet, () => REPO, '1.0.0-1', 60);
   slow = fleet('s', 4, subnet, () => REPO, '1.0.0-1', 80);
   await installFleet(m, killed, { version: '1.0.0-1', network: net, subnet, labels: { fleet: 'k' } });
   await installFleet(m, hooked, { version: '1.0.0-1', network: net, subnet, labels: { fleet: 'hk' } });
-  await installFleet(m, slow, { version: '1.0.0-1', network: net, subnet, labels: { fleet: 's' }, failureThreshold: 100000 });
+  await installFleet(m, slow, {
+    version: '1.0.0-1',
+    network: net,
+    subnet,
+    labels: { fleet: 's' },
+    failureThreshold: 100000,
+  });
 });
 after(async () => h?.stop());
 
@@ -81,22 +91,36 @@ function exited(pid: number): boolean {
 async function assertWhole(apps: FleetApp[], version: string) {
   for (const app of apps) {
     const cs = await h.engine.listContainers([`dev.molt.app=${app.name}`]);
-    assert.deepEqual(cs.map((c) => [c.name, c.running, c.labels['dev.molt.version']]), [[app.name, true, version]], `${app.name}: one whole version`);
+    assert.deepEqual(
+      cs.map((c) => [c.name, c.running, c.labels['dev.molt.version']]),
+      [[app.name, true, version]],
+      `${app.name}: one whole version`,
+    );
     assert.equal(cs[0]?.networks[net], app.ipv4, `${app.name} kept its IP`);
     const status = JSON.parse((await molt(m, ['get', 'app', app.name, '-o', 'json'])).stdout).status;
-    assert.deepEqual([status.phase, status.installedVersion, status.lastUpgrade.outcome], ['Running', version, status.lastUpgrade.outcome === 'InProgress' ? 'not in flight' : status.lastUpgrade.outcome]);
+    assert.deepEqual(
+      [status.phase, status.installedVersion, status.lastUpgrade.outcome],
+      ['Running', version, status.lastUpgrade.outcome === 'InProgress' ? 'not in flight' : status.lastUpgrade.outcome],
+    );
   }
 }
 
 describe('the worker killed with SIGKILL mid-task, then run again', () => {
   test('at a random moment: the re-run finishes; no app upgraded twice, none half-done', async () => {
-    await applyTask('kill-me', { target: { selector: { matchLabels: { fleet: 'k' } } }, toVersion: '1.1.0-1', options: { concurrency: 4 } });
+    await applyTask('kill-me', {
+      target: { selector: { matchLabels: { fleet: 'k' } } },
+      toVersion: '1.1.0-1',
+      options: { concurrency: 4 },
+    });
     const w = await workerUntil('kill-me', /\[5\/20\]/);
     w.child.kill('SIGKILL');
     await w.exited;
     const mid = await getTask(m, 'kill-me');
     assert.equal(mid.status.phase, 'Started');
-    assert.ok(mid.status.counts.done >= 5 && mid.status.counts.done < 20, `killed mid-task (${JSON.stringify(mid.status.counts)})`);
+    assert.ok(
+      mid.status.counts.done >= 5 && mid.status.counts.done < 20,
+      `killed mid-task (${JSON.stringify(mid.status.counts)})`,
+    );
     const rerun = await molt(m, ['task', 'run', 'kill-me']);
     assert.equal(rerun.code, 0, rerun.stderr);
     assert.match(rerun.stderr, /resuming \(run 2\)/);
@@ -106,11 +130,21 @@ describe('the worker killed with SIGKILL mid-task, then run again', () => {
   });
 
   test('at a step boundary (after StartNew of the first app): the re-run finishes it and the rest', async () => {
-    await applyTask('kill-hook', { target: { selector: { matchLabels: { fleet: 'hk' } } }, toVersion: '1.1.0-1', options: { concurrency: 2 } });
-    const first = await molt(m, ['task', 'run', 'kill-hook'], { MOLT_TEST_HOOKS: '1', MOLT_TEST_KILL_AT: 'StartNew:after' });
+    await applyTask('kill-hook', {
+      target: { selector: { matchLabels: { fleet: 'hk' } } },
+      toVersion: '1.1.0-1',
+      options: { concurrency: 2 },
+    });
+    const first = await molt(m, ['task', 'run', 'kill-hook'], {
+      MOLT_TEST_HOOKS: '1',
+      MOLT_TEST_KILL_AT: 'StartNew:after',
+    });
     assert.ok(first.code >= 128, `the worker was killed (${first.code}): ${first.stderr}`);
     const mid = await getTask(m, 'kill-hook');
-    assert.ok(mid.status.targets.some((x) => x.phase === 'Running'), 'a target was left Running');
+    assert.ok(
+      mid.status.targets.some((x) => x.phase === 'Running'),
+      'a target was left Running',
+    );
     const rerun = await molt(m, ['task', 'run', 'kill-hook']);
     assert.equal(rerun.code, 0, rerun.stderr);
     assert.match(rerun.stderr, /resuming: operation \d+ of the previous run/);
@@ -126,20 +160,32 @@ async function assertUpgradedOnce(t: TaskJson, apps: FleetApp[]) {
     const target = t.status.targets.find((x) => x.app === app.name);
     assert.equal(target?.phase, 'Upgraded', app.name);
     const upgrades = (await historySteps(m, app.name)).filter((o) => o.kind === 'upgrade');
-    assert.deepEqual(upgrades.map((o) => [o.id, o.to, o.outcome]), [[target?.operation, '1.1.0-1', 'Succeeded']], `${app.name} was upgraded exactly once`);
+    assert.deepEqual(
+      upgrades.map((o) => [o.id, o.to, o.outcome]),
+      [[target?.operation, '1.1.0-1', 'Succeeded']],
+      `${app.name} was upgraded exactly once`,
+    );
   }
   await assertWhole(apps, '1.1.0-1');
   const entries = t.status.upgradeDetailedStatuses;
   assert.equal(entries.filter((e) => e.phase === 'Waiting').length, 0, 'no entry left Waiting');
-  for (const e of entries.filter((x) => x.phase === 'Errored')) assert.equal(e.reason, 'Interrupted', `${e.target} ${e.step}: only the killed steps errored`);
+  for (const e of entries.filter((x) => x.phase === 'Errored'))
+    assert.equal(e.reason, 'Interrupted', `${e.target} ${e.step}: only the killed steps errored`);
 }
 
 describe('cancel and stop', () => {
-  const spec = { target: { selector: { matchLabels: { fleet: 's' } } }, toVersion: '1.3.0-1', options: { concurrency: 2 } };
-  const awaiting = (name: string) => waitFor(`a target of ${name} in AwaitReady`, async () => {
-    const t = await getTask(m, name);
-    return t.status.upgradeDetailedStatuses.some((e) => e.step === 'AwaitReady' && e.phase === 'Waiting') ? t : undefined;
-  });
+  const spec = {
+    target: { selector: { matchLabels: { fleet: 's' } } },
+    toVersion: '1.3.0-1',
+    options: { concurrency: 2 },
+  };
+  const awaiting = (name: string) =>
+    waitFor(`a target of ${name} in AwaitReady`, async () => {
+      const t = await getTask(m, name);
+      return t.status.upgradeDetailedStatuses.some((e) => e.step === 'AwaitReady' && e.phase === 'Waiting')
+        ? t
+        : undefined;
+    });
   const ids = async () => Promise.all(slow.map(async (a) => (await h.engine.inspectContainer(a.name))?.id));
 
   test('a detached worker outlives its command; cancel rolls back what is in flight and starts nothing new', async () => {
@@ -153,7 +199,10 @@ describe('cancel and stop', () => {
     assert.equal(mid.status.phase, 'Started');
     const second = await molt(m, ['task', 'run', 'bg']);
     assert.equal(second.code, 1);
-    assert.match(second.stderr, new RegExp(`error\\[TaskBusy\\]: task "bg" is already being run by pid ${pid} on .*log .*bg\\.log`));
+    assert.match(
+      second.stderr,
+      new RegExp(`error\\[TaskBusy\\]: task "bg" is already being run by pid ${pid} on .*log .*bg\\.log`),
+    );
     const cancel = await molt(m, ['task', 'cancel', 'bg']);
     assert.equal(cancel.code, 0, cancel.stderr);
     assert.match(cancel.stderr, new RegExp(`worker pid ${pid} on .* rolls back what is in flight`));
@@ -196,7 +245,10 @@ describe('cancel and stop', () => {
     assert.match(w.stderr(), /stopping: rolling back what is in flight/);
     const t = await getTask(m, 'paused');
     assert.equal(t.status.phase, 'Started');
-    assert.ok(t.status.targets.every((x) => x.phase === 'Pending' && x.attempts === 0), JSON.stringify(t.status.targets.map((x) => [x.phase, x.attempts])));
+    assert.ok(
+      t.status.targets.every((x) => x.phase === 'Pending' && x.attempts === 0),
+      JSON.stringify(t.status.targets.map((x) => [x.phase, x.attempts])),
+    );
     await assertWhole(slow, '1.0.0-1');
     const cancel = await molt(m, ['task', 'cancel', 'paused']);
     assert.equal(cancel.code, 0, cancel.stderr);

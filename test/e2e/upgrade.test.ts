@@ -37,7 +37,11 @@ async function installWithData(name: string) {
   assert.equal(r.code, 0, r.stderr);
   const c = await h.engine.inspectContainer(name);
   assert.ok(c?.running, 'v1 runs');
-  const w = await h.engine.exec(c.id, ['sh', '-c', 'dd if=/dev/urandom of=/data/blob bs=1k count=256 2>/dev/null; echo precious > /data/note']);
+  const w = await h.engine.exec(c.id, [
+    'sh',
+    '-c',
+    'dd if=/dev/urandom of=/data/blob bs=1k count=256 2>/dev/null; echo precious > /data/note',
+  ]);
   assert.equal(w.exitCode, 0);
   return { id: c.id, ip: c.requestedIps[net] ?? '', sum: await volumeChecksum(h, `${name}-data`) };
 }
@@ -51,7 +55,11 @@ async function assertStillV1(name: string, v1: { id: string; ip: string; sum: st
   assert.equal(c.networks[net], v1.ip, 'same IP');
   assert.equal(await volumeChecksum(h, `${name}-data`), v1.sum, 'volume bytes unchanged');
   const leftovers = (await h.engine.listContainers([`dev.molt.app=${name}`])).filter((x) => x.id !== v1.id);
-  assert.deepEqual(leftovers.map((x) => x.name), [], 'no helper or new container left');
+  assert.deepEqual(
+    leftovers.map((x) => x.name),
+    [],
+    'no helper or new container left',
+  );
   const got = JSON.parse((await molt(m, ['get', 'app', name, '-o', 'json'])).stdout);
   assert.equal(got.status.installedVersion, '1.0.0-1');
   assert.equal(got.status.phase, 'Running');
@@ -68,8 +76,17 @@ describe('upgrade v1 → v2', () => {
     assert.notEqual(c.id, v1.id);
     assert.equal(c.image, `${REPO}:1.1.0-1`);
     assert.equal(c.networks[net], v1.ip, 'same IP');
-    const mac = (await h.podman(['inspect', c.id, '--format', '{{range .NetworkSettings.Networks}}{{.MacAddress}}{{end}}'])).stdout.trim();
-    assert.equal(mac, `02:42:${v1.ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join(':')}`, 'the MAC follows the kept IP');
+    const mac = (
+      await h.podman(['inspect', c.id, '--format', '{{range .NetworkSettings.Networks}}{{.MacAddress}}{{end}}'])
+    ).stdout.trim();
+    assert.equal(
+      mac,
+      `02:42:${v1.ip
+        .split('.')
+        .map((o) => Number(o).toString(16).padStart(2, '0'))
+        .join(':')}`,
+      'the MAC follows the kept IP',
+    );
     assert.equal(await h.engine.inspectContainer(v1.id), undefined, 'old container removed');
     assert.equal(await volumeChecksum(h, 'keep-data'), v1.sum, 'volume bytes identical');
     assert.equal((await h.engine.exec(c.id, ['cat', '/data/note'])).stdout, 'precious\n');
@@ -83,7 +100,8 @@ describe('upgrade v1 → v2', () => {
 });
 
 describe('Cmd precedence (seed 002)', () => {
-  const argvOf = async (name: string) => (await h.engine.exec((await h.engine.inspectContainer(name))!.id, ['cat', '/tmp/argv'])).stdout.trim();
+  const argvOf = async (name: string) =>
+    (await h.engine.exec((await h.engine.inspectContainer(name))!.id, ['cat', '/tmp/argv'])).stdout.trim();
 
   test('CMD3: the command in the manifest is used', async () => {
     assert.equal((await apply('cmd3', doc('cmd3', '1.0.0-1'))).code, 0);
@@ -114,7 +132,10 @@ describe('Cmd precedence (seed 002)', () => {
 describe('failures leave v1 running with its IP and data', () => {
   test('image missing: nothing touched', async () => {
     const v1 = await installWithData('nimg1');
-    const r = await apply('nimg1', appDoc({ name: 'nimg1', version: '1.4.0-1', image: `${REPO}:does-not-exist`, network: net, subnet }));
+    const r = await apply(
+      'nimg1',
+      appDoc({ name: 'nimg1', version: '1.4.0-1', image: `${REPO}:does-not-exist`, network: net, subnet }),
+    );
     assert.equal(r.code, 1);
     assert.match(r.stderr, /error\[ImageUnavailable\].*does-not-exist/);
     await assertStillV1('nimg1', v1);
@@ -132,7 +153,10 @@ describe('failures leave v1 running with its IP and data', () => {
 
   test('startup probe never passes (within the raised upgrade budget)', async () => {
     const v1 = await installWithData('probe');
-    const r = await apply('probe', doc('probe', '1.3.0-1', { failureThreshold: 2, upgrade: { startupFailureThreshold: 6 } }));
+    const r = await apply(
+      'probe',
+      doc('probe', '1.3.0-1', { failureThreshold: 2, upgrade: { startupFailureThreshold: 6 } }),
+    );
     assert.equal(r.code, 1);
     assert.match(r.stderr, /error\[ProbeFailed\]: .*startup probe failed 6 times/);
     await assertStillV1('probe', v1);
@@ -164,7 +188,11 @@ describe('failures leave v1 running with its IP and data', () => {
 
   test('malformed YAML names file:line and changes nothing', async () => {
     const v1 = await installWithData('yaml');
-    const file = writeManifest(m, 'broken.yaml', 'apiVersion: molt.dev/v1alpha1\nkind: App\nmetadata:\n  name: yaml\nspec:\n  version: [1.1.0\n');
+    const file = writeManifest(
+      m,
+      'broken.yaml',
+      'apiVersion: molt.dev/v1alpha1\nkind: App\nmetadata:\n  name: yaml\nspec:\n  version: [1.1.0\n',
+    );
     const r = await molt(m, ['apply', '-f', file]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: YAML`));

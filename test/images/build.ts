@@ -35,13 +35,20 @@ let busybox: { binary: Buffer; applets: string[] } | undefined;
 function loadBusybox(): { binary: Buffer; applets: string[] } {
   if (busybox) return busybox;
   if (!existsSync(BUSYBOX) || spawnSync('dpkg', ['-s', 'busybox-static']).status !== 0) {
-    const install = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'busybox-static'], { encoding: 'utf8' });
+    const install = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'busybox-static'], {
+      encoding: 'utf8',
+    });
     if (install.status !== 0 || !existsSync(BUSYBOX)) {
-      throw new Error(`test images need Debian's busybox-static (${BUSYBOX}); apt-get install failed: ${install.stderr}`);
+      throw new Error(
+        `test images need Debian's busybox-static (${BUSYBOX}); apt-get install failed: ${install.stderr}`,
+      );
     }
   }
   const list = spawnSync(BUSYBOX, ['--list'], { encoding: 'utf8' });
-  const applets = list.stdout.split('\n').map((a) => a.trim()).filter((a) => a !== '' && a !== 'busybox');
+  const applets = list.stdout
+    .split('\n')
+    .map((a) => a.trim())
+    .filter((a) => a !== '' && a !== 'busybox');
   busybox = { binary: readFileSync(BUSYBOX), applets };
   return busybox;
 }
@@ -73,7 +80,10 @@ export async function rootfsTar(files: TestImageOptions['files'] = {}): Promise<
   file('/bin/busybox', binary, 0o755);
   for (const applet of applets) pack.entry({ name: `bin/${applet}`, type: 'symlink', linkname: 'busybox' });
   pack.entry({ name: 'usr/bin/env', type: 'symlink', linkname: '/bin/busybox' });
-  file('/etc/passwd', 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n');
+  file(
+    '/etc/passwd',
+    'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n',
+  );
   file('/etc/group', 'root:x:0:\napp:x:1000:\nnogroup:x:65534:\n');
   for (const [path, spec] of Object.entries(files)) {
     if (!path.startsWith('/')) throw new Error(`test image file paths must be absolute: ${path}`);
@@ -90,7 +100,8 @@ export function importChanges(o: TestImageOptions): string[] {
   const changes: string[] = [];
   for (const value of [...Object.entries(o.labels ?? {}), ...Object.entries(o.env ?? {})].flat()) {
     // `podman import --change` keeps backslash escapes verbatim, so such values would not round-trip.
-    if (/["\\\n]/.test(value)) throw new Error(`test image labels and env cannot contain quotes, backslashes or newlines: ${value}`);
+    if (/["\\\n]/.test(value))
+      throw new Error(`test image labels and env cannot contain quotes, backslashes or newlines: ${value}`);
   }
   if (o.entrypoint) changes.push(`ENTRYPOINT ${JSON.stringify(o.entrypoint)}`);
   if (o.cmd) changes.push(`CMD ${JSON.stringify(o.cmd)}`);
@@ -116,12 +127,20 @@ export async function buildTestImage(h: PodmanHarness, options: TestImageOptions
  * Writes a one-layer docker-archive (what `ctr images import` and `podman load` read) of a
  * busybox rootfs holding `files`, tagged `ref`, whose entrypoint is `/bin/sh <start>`.
  */
-export async function writeDockerArchive(file: string, ref: string, files: TestImageOptions['files'], start: string, labels?: Record<string, string>): Promise<void> {
+export async function writeDockerArchive(
+  file: string,
+  ref: string,
+  files: TestImageOptions['files'],
+  start: string,
+  labels?: Record<string, string>,
+): Promise<void> {
   const layer = await rootfsTar(files);
   const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
   const diff = sha(layer);
   const config = JSON.stringify({
-    architecture: 'amd64', os: 'linux', created: '1970-01-01T00:00:00Z',
+    architecture: 'amd64',
+    os: 'linux',
+    created: '1970-01-01T00:00:00Z',
     config: { Env: ['PATH=/bin:/usr/bin'], Entrypoint: ['/bin/sh', start], ...(labels ? { Labels: labels } : {}) },
     rootfs: { type: 'layers', diff_ids: [`sha256:${diff}`] },
   });
@@ -129,7 +148,10 @@ export async function writeDockerArchive(file: string, ref: string, files: TestI
   const pack = tar.pack();
   pack.entry({ name: `${diff}/layer.tar` }, layer);
   pack.entry({ name: `${cfg}.json` }, config);
-  pack.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: `${cfg}.json`, RepoTags: [ref], Layers: [`${diff}/layer.tar`] }]));
+  pack.entry(
+    { name: 'manifest.json' },
+    JSON.stringify([{ Config: `${cfg}.json`, RepoTags: [ref], Layers: [`${diff}/layer.tar`] }]),
+  );
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const c of pack) chunks.push(c as Buffer);

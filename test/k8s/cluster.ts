@@ -277,7 +277,9 @@ export function kubectl(args: string[], opts: KubectlOptions = {}): string {
  */
 export function apply(manifest: string, namespace?: string): string {
   const ns = namespace ? ['-n', namespace] : [];
-  return kubectl([...ns, 'apply', '--server-side', '--force-conflicts', '--field-manager=molt-e2e', '-f', '-'], { input: manifest });
+  return kubectl([...ns, 'apply', '--server-side', '--force-conflicts', '--field-manager=molt-e2e', '-f', '-'], {
+    input: manifest,
+  });
 }
 
 /** Loads image archives (docker-archive or OCI tar) or podman image names into the node. */

@@ -16,7 +16,10 @@ export const OPERATOR_NS = 'molt-system';
 
 /** Builds the operator image tagged `image` into `dir`/operator.tar; returns the tar's path. */
 export function buildOperatorImage(dir: string, image: string): string {
-  return execFileSync(join(ROOT, 'deploy/image/build'), [join(dir, 'operator.tar')], { encoding: 'utf8', env: { ...process.env, MOLT_OPERATOR_IMAGE: image } }).trim();
+  return execFileSync(join(ROOT, 'deploy/image/build'), [join(dir, 'operator.tar')], {
+    encoding: 'utf8',
+    env: { ...process.env, MOLT_OPERATOR_IMAGE: image },
+  }).trim();
 }
 
 /**
@@ -25,13 +28,18 @@ export function buildOperatorImage(dir: string, image: string): string {
  * it (it was not there), so `removeOperatorIfLast` knows whether the removal is ours.
  */
 export async function installOperator(image: string, crds: string[]): Promise<boolean> {
-  await waitFor(`namespace ${OPERATOR_NS} of an earlier run to finish terminating`, () => {
-    const r = kubectlResult(['get', 'namespace', OPERATOR_NS, '-o', 'jsonpath={.status.phase}']);
-    return r.status !== 0 || r.stdout !== 'Terminating' ? true : undefined;
-  }, 180_000);
+  await waitFor(
+    `namespace ${OPERATOR_NS} of an earlier run to finish terminating`,
+    () => {
+      const r = kubectlResult(['get', 'namespace', OPERATOR_NS, '-o', 'jsonpath={.status.phase}']);
+      return r.status !== 0 || r.stdout !== 'Terminating' ? true : undefined;
+    },
+    180_000,
+  );
   const existed = kubectlResult(['-n', OPERATOR_NS, 'get', 'deploy', 'molt-operator']).status === 0;
   const manifests = kubectl(['kustomize', join(ROOT, 'deploy')]);
-  if (!manifests.includes('image: localhost/molt-operator:dev')) throw new Error('deploy/ no longer names localhost/molt-operator:dev: update test/k8s/operator.ts');
+  if (!manifests.includes('image: localhost/molt-operator:dev'))
+    throw new Error('deploy/ no longer names localhost/molt-operator:dev: update test/k8s/operator.ts');
   apply(manifests.replaceAll('image: localhost/molt-operator:dev', `image: ${image}`));
   kubectl(['wait', '--for=condition=Established', ...crds.map((c) => `crd/${c}`), '--timeout=60s']);
   kubectl(['-n', OPERATOR_NS, 'rollout', 'status', 'deploy/molt-operator', '--timeout=180s'], { timeoutMs: 190_000 });
@@ -40,5 +48,6 @@ export async function installOperator(image: string, crds: string[]): Promise<bo
 
 /** Removes deploy/ when this process installed it and no other test process uses the cluster. */
 export function removeOperatorIfLast(installedByUs: boolean): void {
-  if (installedByUs && otherUsers().length === 0) kubectlResult(['delete', '-k', join(ROOT, 'deploy'), '--wait=false', '--ignore-not-found']);
+  if (installedByUs && otherUsers().length === 0)
+    kubectlResult(['delete', '-k', join(ROOT, 'deploy'), '--wait=false', '--ignore-not-found']);
 }

@@ -13,17 +13,35 @@ function sha256(b: Buffer): string {
 
 type Target = TestRegistry & { authorization?: string };
 
-function call(reg: Target, method: string, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function call(
+  reg: Target,
+  method: string,
+  path: string,
+  body?: Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const url = path.startsWith('https://') ? path : `https://${reg.address}${path}`;
   return new Promise((resolve, reject) => {
-    const req = https.request(url, {
-      method, ca: readFileSync(reg.ca),
-      headers: { authorization: reg.authorization ?? `Basic ${Buffer.from(`${reg.username}:${reg.password}`).toString('base64')}`, ...(body ? { 'content-length': String(body.length) } : {}), ...headers },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = https.request(
+      url,
+      {
+        method,
+        ca: readFileSync(reg.ca),
+        headers: {
+          authorization:
+            reg.authorization ?? `Basic ${Buffer.from(`${reg.username}:${reg.password}`).toString('base64')}`,
+          ...(body ? { 'content-length': String(body.length) } : {}),
+          ...headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -48,13 +66,27 @@ async function putManifest(reg: Target, repo: string, ref: string, doc: unknown,
 }
 
 /** Pushes a one-layer OCI image whose config has `labels`; returns its manifest digest. */
-export async function pushImage(reg: Target, repo: string, tag: string, labels: Record<string, string>, arch = 'amd64'): Promise<{ digest: string; size: number }> {
+export async function pushImage(
+  reg: Target,
+  repo: string,
+  tag: string,
+  labels: Record<string, string>,
+  arch = 'amd64',
+): Promise<{ digest: string; size: number }> {
   const layer = gzipSync(Buffer.alloc(1024)); // an empty tar: two zero blocks
   const layerDigest = await putBlob(reg, repo, layer);
-  const config = Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', config: { Labels: labels }, rootfs: { type: 'layers', diff_ids: [sha256(Buffer.alloc(1024))] } }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: arch,
+      os: 'linux',
+      config: { Labels: labels },
+      rootfs: { type: 'layers', diff_ids: [sha256(Buffer.alloc(1024))] },
+    }),
+  );
   const configDigest = await putBlob(reg, repo, config);
   const manifest = {
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
     layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layer.length }],
   };
@@ -63,13 +95,23 @@ export async function pushImage(reg: Target, repo: string, tag: string, labels: 
 }
 
 /** Pushes an OCI index over per-platform images (each with its own labels); returns the index digest. */
-export async function pushIndex(reg: Target, repo: string, tag: string, platforms: { arch: string; labels: Record<string, string> }[]): Promise<{ digest: string; manifests: Record<string, string> }> {
+export async function pushIndex(
+  reg: Target,
+  repo: string,
+  tag: string,
+  platforms: { arch: string; labels: Record<string, string> }[],
+): Promise<{ digest: string; manifests: Record<string, string> }> {
   const manifests: Record<string, string> = {};
   const entries = [];
   for (const p of platforms) {
     const m = await pushImage(reg, repo, `${tag}-${p.arch}`, p.labels, p.arch);
     manifests[p.arch] = m.digest;
-    entries.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: m.digest, size: m.size, platform: { os: 'linux', architecture: p.arch } });
+    entries.push({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: m.digest,
+      size: m.size,
+      platform: { os: 'linux', architecture: p.arch },
+    });
   }
   const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries };
   return { digest: await putManifest(reg, repo, tag, index, index.mediaType), manifests };

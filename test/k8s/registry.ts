@@ -20,7 +20,8 @@ export interface TestRegistry {
 function registryCommand(args: string[]): string {
   const r = spawnSync(CLUSTER_SCRIPT, ['registry', ...args], { encoding: 'utf8' });
   if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`test/k8s/cluster registry ${args.join(' ')} failed (${r.status}):\n${r.stderr}${r.stdout}`);
+  if (r.status !== 0)
+    throw new Error(`test/k8s/cluster registry ${args.join(' ')} failed (${r.status}):\n${r.stderr}${r.stdout}`);
   return r.stdout;
 }
 
@@ -46,7 +47,8 @@ function registryOf(env: Record<string, string>): TestRegistry {
   const address = env.MOLT_REGISTRY ?? '';
   const authFile = env.MOLT_REGISTRY_AUTH ?? '';
   const ca = env.MOLT_REGISTRY_CA ?? '';
-  if (!address || !authFile || !ca) throw new Error(`the registry printed no MOLT_REGISTRY* variables: ${JSON.stringify(env)}`);
+  if (!address || !authFile || !ca)
+    throw new Error(`the registry printed no MOLT_REGISTRY* variables: ${JSON.stringify(env)}`);
   const auths = (JSON.parse(readFileSync(authFile, 'utf8')) as { auths: Record<string, { auth: string }> }).auths;
   const plain = Buffer.from(auths[address]?.auth ?? '', 'base64').toString('utf8');
   const i = plain.indexOf(':');

@@ -6,5 +6,20 @@
  */
 export { FAILURES, isFailureCode, isRetryable, type FailureCode, type FailureInfo } from './failures.ts';
 export type { ProgressReason, Reason } from './reasons.ts';
-export { fatalWaiting, podFailure, readyBudgetMs, START_SLACK_MS, upgradeFailureThreshold, type PodFailure, type PodState } from './readiness.ts';
-export { downgradeWarning, isDowngradeWarning, onMemberFailure, permitDowngrade, postUpgradeRetryDelayMs, retryPostUpgrade } from './upgrade-rules.ts';
+export {
+  fatalWaiting,
+  podFailure,
+  readyBudgetMs,
+  START_SLACK_MS,
+  upgradeFailureThreshold,
+  type PodFailure,
+  type PodState,
+} from './readiness.ts';
+export {
+  downgradeWarning,
+  isDowngradeWarning,
+  onMemberFailure,
+  permitDowngrade,
+  postUpgradeRetryDelayMs,
+  retryPostUpgrade,
+} from './upgrade-rules.ts';

@@ -10,7 +10,10 @@ import type { FailureCode } from './failures.ts';
 export const START_SLACK_MS = 120_000;
 
 /** The startup-probe failure budget while upgrading: `spec.upgrade.startupFailureThreshold`, else 10 × the normal. */
-export function upgradeFailureThreshold(spec: Pick<AppSpec, 'upgrade'>, probe: ProbeSpec | undefined): number | undefined {
+export function upgradeFailureThreshold(
+  spec: Pick<AppSpec, 'upgrade'>,
+  probe: ProbeSpec | undefined,
+): number | undefined {
   if (!probe) return undefined;
   return spec.upgrade.startupFailureThreshold ?? probe.failureThreshold * 10;
 }
@@ -20,7 +23,10 @@ export function upgradeFailureThreshold(spec: Pick<AppSpec, 'upgrade'>, probe: P
  * (failureThreshold × periodSeconds, whole seconds as Kubernetes runs it; the raised threshold
  * while upgrading), or minReadySeconds without a probe, plus START_SLACK_MS.
  */
-export function readyBudgetMs(spec: Pick<AppSpec, 'probes' | 'minReadySeconds' | 'upgrade'>, upgrading: boolean): number {
+export function readyBudgetMs(
+  spec: Pick<AppSpec, 'probes' | 'minReadySeconds' | 'upgrade'>,
+  upgrading: boolean,
+): number {
   const p = spec.probes.startup;
   if (!p) return spec.minReadySeconds * 1000 + START_SLACK_MS;
   const threshold = upgrading ? (upgradeFailureThreshold(spec, p) ?? p.failureThreshold) : p.failureThreshold;
@@ -29,9 +35,14 @@ export function readyBudgetMs(spec: Pick<AppSpec, 'probes' | 'minReadySeconds' |
 
 /** Waiting reasons of a container that mean it will not start by waiting longer. */
 const FATAL_WAITING: Readonly<Record<string, FailureCode>> = {
-  ErrImagePull: 'ImagePullFailed', ImagePullBackOff: 'ImagePullFailed', ErrImageNeverPull: 'ImagePullFailed', InvalidImageName: 'ImagePullFailed',
+  ErrImagePull: 'ImagePullFailed',
+  ImagePullBackOff: 'ImagePullFailed',
+  ErrImageNeverPull: 'ImagePullFailed',
+  InvalidImageName: 'ImagePullFailed',
   CrashLoopBackOff: 'ContainerCrashLooping',
-  CreateContainerConfigError: 'ContainerConfigInvalid', CreateContainerError: 'ContainerConfigInvalid', RunContainerError: 'ContainerConfigInvalid',
+  CreateContainerConfigError: 'ContainerConfigInvalid',
+  CreateContainerError: 'ContainerConfigInvalid',
+  RunContainerError: 'ContainerConfigInvalid',
 };
 
 /** The failure a container's waiting reason means, or undefined when waiting longer may help. */
@@ -61,11 +72,29 @@ export interface PodFailure {
  * reason, a Failed pod, a restart it has not recovered from (not Ready), or no readiness
  * within `budgetMs` of `startedAt` (when known).
  */
-export function podFailure(pod: PodState, startedAt: number | undefined, budgetMs: number, now: number): PodFailure | undefined {
+export function podFailure(
+  pod: PodState,
+  startedAt: number | undefined,
+  budgetMs: number,
+  now: number,
+): PodFailure | undefined {
   const code = fatalWaiting(pod.waitingReason);
-  if (code) return { code, message: `pod ${pod.name}: ${pod.waitingReason}${pod.waitingMessage ? `: ${pod.waitingMessage}` : ''}` };
-  if (pod.phase === 'Failed') return { code: 'PodFailed', message: `pod ${pod.name} failed${pod.lastTerminated ? `: ${pod.lastTerminated}` : ''}` };
-  if (pod.restarts > 0 && !pod.ready) return { code: 'ContainerRestarted', message: `pod ${pod.name}'s container restarted ${pod.restarts}×${pod.lastTerminated ? `; last: ${pod.lastTerminated}` : ''}` };
-  if (!pod.ready && startedAt !== undefined && now - startedAt > budgetMs) return { code: 'ReadyTimeout', message: `pod ${pod.name} was not ready within ${Math.round(budgetMs / 1000)}s` };
+  if (code)
+    return {
+      code,
+      message: `pod ${pod.name}: ${pod.waitingReason}${pod.waitingMessage ? `: ${pod.waitingMessage}` : ''}`,
+    };
+  if (pod.phase === 'Failed')
+    return {
+      code: 'PodFailed',
+      message: `pod ${pod.name} failed${pod.lastTerminated ? `: ${pod.lastTerminated}` : ''}`,
+    };
+  if (pod.restarts > 0 && !pod.ready)
+    return {
+      code: 'ContainerRestarted',
+      message: `pod ${pod.name}'s container restarted ${pod.restarts}×${pod.lastTerminated ? `; last: ${pod.lastTerminated}` : ''}`,
+    };
+  if (!pod.ready && startedAt !== undefined && now - startedAt > budgetMs)
+    return { code: 'ReadyTimeout', message: `pod ${pod.name} was not ready within ${Math.round(budgetMs / 1000)}s` };
   return undefined;
 }

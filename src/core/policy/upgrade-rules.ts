@@ -9,7 +9,10 @@ import type { AppManifest, UpgradeSettings } from '../model.ts';
  * True when the post-upgrade script gets another attempt after `failedAttempts` failures:
  * only with `onFailure: retry`, up to `postUpgradeAttempts` attempts in all.
  */
-export function retryPostUpgrade(upgrade: Pick<UpgradeSettings, 'onFailure' | 'postUpgradeAttempts'>, failedAttempts: number): boolean {
+export function retryPostUpgrade(
+  upgrade: Pick<UpgradeSettings, 'onFailure' | 'postUpgradeAttempts'>,
+  failedAttempts: number,
+): boolean {
   return upgrade.onFailure === 'retry' && failedAttempts < upgrade.postUpgradeAttempts;
 }
 
@@ -28,7 +31,10 @@ export function onMemberFailure(strategy: { onFailure: 'rollback' | 'pause' }): 
  * before may go lower, so the downgrade rule is lifted (forceUpgrade); the other rules hold.
  */
 export function permitDowngrade<M extends AppManifest>(manifest: M): M {
-  return { ...manifest, spec: { ...manifest.spec, upgradeConfig: { ...manifest.spec.upgradeConfig, forceUpgrade: true } } };
+  return {
+    ...manifest,
+    spec: { ...manifest.spec, upgradeConfig: { ...manifest.spec.upgradeConfig, forceUpgrade: true } },
+  };
 }
 
 /** The loud warning a forced downgrade gets (core/plan.ts). */

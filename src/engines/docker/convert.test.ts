@@ -2,8 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ContainerSpec } from '../../core/model.ts';
 import {
-  addressesOn, bridgeName, createBody, progressError, pullParams, REQUESTED_IPV4_LABEL, toContainerObservation,
-  libpodNetworkObservation, toImageObservation, toNetworkObservation,
+  addressesOn,
+  bridgeName,
+  createBody,
+  progressError,
+  pullParams,
+  REQUESTED_IPV4_LABEL,
+  toContainerObservation,
+  libpodNetworkObservation,
+  toImageObservation,
+  toNetworkObservation,
 } from './convert.ts';
 import type { ContainerJson } from './convert.ts';
 
@@ -35,8 +43,14 @@ describe('createBody', () => {
   });
 
   it('asks for the static IP on the named network and records it in a label', () => {
-    const body = createBody(spec) as { Labels: Record<string, string>; NetworkingConfig: unknown; HostConfig: { NetworkMode: string } };
-    assert.deepEqual(body.NetworkingConfig, { EndpointsConfig: { appnet: { IPAMConfig: { IPv4Address: '10.90.3.10' } } } });
+    const body = createBody(spec) as {
+      Labels: Record<string, string>;
+      NetworkingConfig: unknown;
+      HostConfig: { NetworkMode: string };
+    };
+    assert.deepEqual(body.NetworkingConfig, {
+      EndpointsConfig: { appnet: { IPAMConfig: { IPv4Address: '10.90.3.10' } } },
+    });
     assert.equal(body.HostConfig.NetworkMode, 'appnet');
     assert.equal(body.Labels[`${REQUESTED_IPV4_LABEL}appnet`], '10.90.3.10');
     assert.equal(body.Labels['dev.molt.app'], 'web');
@@ -80,7 +94,11 @@ describe('toContainerObservation', () => {
   });
 
   it("reads Docker's IPAMConfig when there is no label", () => {
-    const o = toContainerObservation({ ...stopped, Config: { ...stopped.Config, Labels: {} }, NetworkSettings: { Networks: { n: { IPAddress: '10.1.1.2', IPAMConfig: { IPv4Address: '10.1.1.2' } } } } });
+    const o = toContainerObservation({
+      ...stopped,
+      Config: { ...stopped.Config, Labels: {} },
+      NetworkSettings: { Networks: { n: { IPAddress: '10.1.1.2', IPAMConfig: { IPv4Address: '10.1.1.2' } } } },
+    });
     assert.deepEqual(o.requestedIps, { n: '10.1.1.2' });
     assert.deepEqual(o.networks, { n: '10.1.1.2' });
   });
@@ -102,7 +120,10 @@ describe('toContainerObservation', () => {
 
 describe('toImageObservation', () => {
   it('reads cmd, entrypoint, labels and sorted volume paths, with null as undefined', () => {
-    const o = toImageObservation({ Id: 'sha256:1', Config: { Cmd: null, Entrypoint: ['/init'], Labels: null, Volumes: { '/b': {}, '/a': {} } } });
+    const o = toImageObservation({
+      Id: 'sha256:1',
+      Config: { Cmd: null, Entrypoint: ['/init'], Labels: null, Volumes: { '/b': {}, '/a': {} } },
+    });
     assert.deepEqual(o, { id: 'sha256:1', cmd: undefined, entrypoint: ['/init'], labels: {}, volumes: ['/a', '/b'] });
   });
 });
@@ -111,9 +132,17 @@ describe('addressesOn', () => {
   it('collects running, Docker-requested and label-requested addresses on that network only', () => {
     const ips = addressesOn('n', [
       { Id: '1', NetworkSettings: { Networks: { n: { IPAddress: '10.0.0.2' } } } },
-      { Id: '2', Labels: { [`${REQUESTED_IPV4_LABEL}n`]: '10.0.0.3' }, NetworkSettings: { Networks: { n: { IPAddress: '' } } } },
+      {
+        Id: '2',
+        Labels: { [`${REQUESTED_IPV4_LABEL}n`]: '10.0.0.3' },
+        NetworkSettings: { Networks: { n: { IPAddress: '' } } },
+      },
       { Id: '3', NetworkSettings: { Networks: { n: { IPAddress: '', IPAMConfig: { IPv4Address: '10.0.0.4' } } } } },
-      { Id: '4', Labels: { [`${REQUESTED_IPV4_LABEL}other`]: '10.0.0.5' }, NetworkSettings: { Networks: { other: { IPAddress: '10.0.0.6' } } } },
+      {
+        Id: '4',
+        Labels: { [`${REQUESTED_IPV4_LABEL}other`]: '10.0.0.5' },
+        NetworkSettings: { Networks: { other: { IPAddress: '10.0.0.6' } } },
+      },
     ]);
     assert.deepEqual([...ips].sort(), ['10.0.0.2', '10.0.0.3', '10.0.0.4']);
   });
@@ -146,9 +175,15 @@ describe('bridgeName', () => {
 });
 
 describe('network observations', () => {
-  it('reads the IPv4 and IPv6 subnets from the compatible and from Podman\'s own inspect output', () => {
-    const compatible = toNetworkObservation({ Name: 'appnet', IPAM: { Config: [{ Subnet: '10.89.0.0/24' }, { Subnet: 'fd00::/64' }, {}] } });
-    const libpod = libpodNetworkObservation({ name: 'appnet', subnets: [{ subnet: '10.89.0.0/24' }, { subnet: 'fd00::/64' }, {}] });
+  it("reads the IPv4 and IPv6 subnets from the compatible and from Podman's own inspect output", () => {
+    const compatible = toNetworkObservation({
+      Name: 'appnet',
+      IPAM: { Config: [{ Subnet: '10.89.0.0/24' }, { Subnet: 'fd00::/64' }, {}] },
+    });
+    const libpod = libpodNetworkObservation({
+      name: 'appnet',
+      subnets: [{ subnet: '10.89.0.0/24' }, { subnet: 'fd00::/64' }, {}],
+    });
     assert.deepEqual(compatible, { name: 'appnet', subnets: ['10.89.0.0/24', 'fd00::/64'] });
     assert.deepEqual(libpod, compatible);
     assert.deepEqual(libpodNetworkObservation({ name: 'bare', subnets: null }), { name: 'bare', subnets: [] });

@@ -10,7 +10,15 @@
 import { createHash } from 'node:crypto';
 import type { ContainerObservation, ContainerSpec, ImageObservation, MountObservation } from '../../core/model.ts';
 import type { NetworkObservation } from '../types.ts';
-import { HEALTHCHECK_LABEL, redactSecretEnv, SECRET_ENV_LABEL, settingsBody, settingsOf, TMPFS_LABEL, type SettingsJson } from './settings-convert.ts';
+import {
+  HEALTHCHECK_LABEL,
+  redactSecretEnv,
+  SECRET_ENV_LABEL,
+  settingsBody,
+  settingsOf,
+  TMPFS_LABEL,
+  type SettingsJson,
+} from './settings-convert.ts';
 
 /** Label prefix under which the driver records the static IPv4 requested per network. */
 export const REQUESTED_IPV4_LABEL = 'dev.molt.requested-ipv4.';
@@ -103,7 +111,10 @@ export function libpodNetworkObservation(network: LibpodNetworkJson): NetworkObs
 }
 
 /** Static IPv4 per network as requested at create time (Docker's IPAMConfig, else molt's label). */
-export function requestedIps(labels: Record<string, string>, networks: Record<string, EndpointJson>): Record<string, string> {
+export function requestedIps(
+  labels: Record<string, string>,
+  networks: Record<string, EndpointJson>,
+): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [key, value] of Object.entries(labels)) {
     if (key.startsWith(REQUESTED_IPV4_LABEL) && value !== '') result[key.slice(REQUESTED_IPV4_LABEL.length)] = value;

@@ -33,7 +33,11 @@ describe('parseEngineAddress', () => {
 
 describe('wellKnownSockets', () => {
   it('tries rootful podman, then the user podman socket when XDG_RUNTIME_DIR is set, then docker', () => {
-    assert.deepEqual(wellKnownSockets({ XDG_RUNTIME_DIR: '/run/user/1000' }), ['/run/podman/podman.sock', '/run/user/1000/podman/podman.sock', '/var/run/docker.sock']);
+    assert.deepEqual(wellKnownSockets({ XDG_RUNTIME_DIR: '/run/user/1000' }), [
+      '/run/podman/podman.sock',
+      '/run/user/1000/podman/podman.sock',
+      '/var/run/docker.sock',
+    ]);
     assert.deepEqual(wellKnownSockets({}), ['/run/podman/podman.sock', '/var/run/docker.sock']);
   });
 });

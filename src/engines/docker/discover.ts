@@ -86,9 +86,12 @@ export function parseEngineAddress(value: string): Address {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
   if (scheme === 'tcp') return parseTcpAddress(value);
   if (scheme === 'http' || scheme === 'https' || scheme === 'ssh') {
-    return { problem: `${scheme}:// engines are not supported yet; use unix:///path/to/socket or tcp://host:port (TLS: DOCKER_TLS_VERIFY=1)` };
+    return {
+      problem: `${scheme}:// engines are not supported yet; use unix:///path/to/socket or tcp://host:port (TLS: DOCKER_TLS_VERIFY=1)`,
+    };
   }
-  if (scheme !== undefined) return { problem: `unknown address scheme ${scheme}://; use unix:///path/to/socket or tcp://host:port` };
+  if (scheme !== undefined)
+    return { problem: `unknown address scheme ${scheme}://; use unix:///path/to/socket or tcp://host:port` };
   return socketPath(value, value);
 }
 
@@ -133,7 +136,10 @@ async function explicitEngine(value: string, env: NodeJS.ProcessEnv): Promise<Do
 }
 
 /** The engine at a socket or tcp address when it answers, else why not (tcp: TLS per DOCKER_TLS_VERIFY). */
-async function tryAddress(address: { path: string } | { tcp: { host: string; port: number } }, env: NodeJS.ProcessEnv): Promise<DockerEngine | string> {
+async function tryAddress(
+  address: { path: string } | { tcp: { host: string; port: number } },
+  env: NodeJS.ProcessEnv,
+): Promise<DockerEngine | string> {
   if ('path' in address) return tryPing(address.path);
   let engine: DockerEngine;
   try {
@@ -159,7 +165,11 @@ async function pingEngine(engine: DockerEngine, path: string, timeoutMs = 3_000)
   }
 }
 
-async function startOrReuseService(options: DiscoverOptions, env: NodeJS.ProcessEnv, tried: string[]): Promise<DiscoveredEngine> {
+async function startOrReuseService(
+  options: DiscoverOptions,
+  env: NodeJS.ProcessEnv,
+  tried: string[],
+): Promise<DiscoveredEngine> {
   const home = resolve(options.moltHome);
   const socket = join(home, 'podman.sock');
   const reused = await reuseService(home, socket, options);
@@ -168,7 +178,9 @@ async function startOrReuseService(options: DiscoverOptions, env: NodeJS.Process
 
   const podman = findOnPath('podman', env.PATH ?? '');
   if (podman === undefined) {
-    throw new EngineUnavailableError(`tried ${tried.join('; ')}; podman is not on PATH, so molt could not start a service`);
+    throw new EngineUnavailableError(
+      `tried ${tried.join('; ')}; podman is not on PATH, so molt could not start a service`,
+    );
   }
   await mkdir(home, { recursive: true, mode: 0o700 });
   await chmod(home, 0o700);
@@ -192,7 +204,11 @@ async function startOrReuseService(options: DiscoverOptions, env: NodeJS.Process
 export const SERVICE_IDLE_SECONDS = 600;
 
 /** The service an earlier molt started, when it still answers; a silent one is stopped. */
-async function reuseService(home: string, socket: string, options: DiscoverOptions): Promise<DiscoveredEngine | undefined> {
+async function reuseService(
+  home: string,
+  socket: string,
+  options: DiscoverOptions,
+): Promise<DiscoveredEngine | undefined> {
   const pid = await readPid(join(home, 'podman-service.pid'));
   if (pid === undefined || !isOurService(pid, socket)) return undefined;
   const found = await tryPing(socket);
@@ -230,12 +246,21 @@ async function waitForOtherStarter(home: string, socket: string, options: Discov
       const pid = (await readPid(join(home, 'podman-service.pid'))) ?? 0;
       return { engine: found, startedService: { pid, socket, reused: true } };
     }
-    if (Date.now() > deadline) throw new EngineUnavailableError(`another molt was starting the podman service at unix://${socket}, but it did not answer in time (${found})`);
+    if (Date.now() > deadline)
+      throw new EngineUnavailableError(
+        `another molt was starting the podman service at unix://${socket}, but it did not answer in time (${found})`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-async function startService(podman: string, home: string, socket: string, options: DiscoverOptions, env: NodeJS.ProcessEnv): Promise<{ pid: number; engine: DockerEngine }> {
+async function startService(
+  podman: string,
+  home: string,
+  socket: string,
+  options: DiscoverOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<{ pid: number; engine: DockerEngine }> {
   const childEnv: NodeJS.ProcessEnv = { ...env };
   delete childEnv.CONTAINER_HOST;
   if (!env.CONTAINERS_CONF) {
@@ -249,7 +274,13 @@ async function startService(podman: string, home: string, socket: string, option
   await rm(socket, { force: true });
   const logPath = join(home, 'podman-service.log');
   const logFd = openSync(logPath, 'a', 0o600);
-  const args = [...(options.podmanArgs ?? []), 'system', 'service', `--time=${SERVICE_IDLE_SECONDS}`, `unix://${socket}`];
+  const args = [
+    ...(options.podmanArgs ?? []),
+    'system',
+    'service',
+    `--time=${SERVICE_IDLE_SECONDS}`,
+    `unix://${socket}`,
+  ];
   // cwd: molt's home — conmon writes an `oom` file into its working directory when a container
   // is OOM-killed, which would otherwise land wherever the user ran molt.
   const child = spawn(podman, args, { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv, cwd: home });
@@ -259,8 +290,12 @@ async function startService(podman: string, home: string, socket: string, option
     throw new EngineUnavailableError(`could not start ${podman} ${args.join(' ')}`);
   }
   let exited: string | undefined;
-  child.on('exit', (code, signal) => { exited = `exited with ${signal ?? `code ${code}`}`; });
-  child.on('error', (error) => { exited = error.message; });
+  child.on('exit', (code, signal) => {
+    exited = `exited with ${signal ?? `code ${code}`}`;
+  });
+  child.on('error', (error) => {
+    exited = error.message;
+  });
   child.unref();
   await writeFile(join(home, 'podman-service.pid'), `${pid}\n`, { mode: 0o600 });
 
@@ -270,12 +305,16 @@ async function startService(podman: string, home: string, socket: string, option
     if (exited !== undefined || Date.now() > deadline) {
       if (exited === undefined) killGroup(pid);
       const why = exited ?? `did not answer within ${(options.startTimeoutMs ?? 10_000) / 1000} s`;
-      throw new EngineUnavailableError(`started \`podman system service\` (pid ${pid}) but it ${why}; its log ${logPath} says: ${tail(logPath)}`);
+      throw new EngineUnavailableError(
+        `started \`podman system service\` (pid ${pid}) but it ${why}; its log ${logPath} says: ${tail(logPath)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
   await chmod(socket, 0o600);
-  options.log(`started a podman service (pid ${pid}) at unix://${socket}; log: ${logPath}; it stops by itself after ${SERVICE_IDLE_SECONDS}s unused (or: \`kill -- -${pid}\`)`);
+  options.log(
+    `started a podman service (pid ${pid}) at unix://${socket}; log: ${logPath}; it stops by itself after ${SERVICE_IDLE_SECONDS}s unused (or: \`kill -- -${pid}\`)`,
+  );
   return { pid, engine };
 }
 

@@ -18,7 +18,11 @@ describe('tlsFromEnv', () => {
   it('follows Docker: DOCKER_TLS_VERIFY turns TLS on with the three PEM files of DOCKER_CERT_PATH', () => {
     assert.equal(tlsFromEnv({}), undefined);
     assert.equal(tlsFromEnv({ DOCKER_TLS_VERIFY: '0', DOCKER_CERT_PATH: '/c' }), undefined);
-    assert.deepEqual(tlsFromEnv({ DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/c' }), { ca: '/c/ca.pem', cert: '/c/cert.pem', key: '/c/key.pem' });
+    assert.deepEqual(tlsFromEnv({ DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/c' }), {
+      ca: '/c/ca.pem',
+      cert: '/c/cert.pem',
+      key: '/c/key.pem',
+    });
   });
 });
 
@@ -30,8 +34,14 @@ describe('readTls and engineAt', () => {
       const material = readTls({ ca: join(dir, 'ca.pem'), serverName: 'engine-b' });
       assert.equal(material.ca?.toString(), 'CA');
       assert.equal(material.servername, 'engine-b');
-      assert.throws(() => readTls({ cert: join(dir, 'nope.pem'), key: join(dir, 'nope.pem') }), /tls\.cert .*nope\.pem: no such file/);
-      assert.equal(engineAt({ tcp: { host: '127.0.0.1', port: 2376 } }, { ca: join(dir, 'ca.pem') }).socketPath, 'tcp+tls://127.0.0.1:2376');
+      assert.throws(
+        () => readTls({ cert: join(dir, 'nope.pem'), key: join(dir, 'nope.pem') }),
+        /tls\.cert .*nope\.pem: no such file/,
+      );
+      assert.equal(
+        engineAt({ tcp: { host: '127.0.0.1', port: 2376 } }, { ca: join(dir, 'ca.pem') }).socketPath,
+        'tcp+tls://127.0.0.1:2376',
+      );
       assert.equal(engineAt({ tcp: { host: '::1', port: 2375 } }).socketPath, 'tcp://[::1]:2375');
       assert.equal(engineAt({ path: '/run/x.sock' }).socketPath, '/run/x.sock');
     } finally {

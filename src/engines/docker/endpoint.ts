@@ -49,7 +49,9 @@ export function readTls(files: TlsFiles): TlsMaterial {
     try {
       return readFileSync(path);
     } catch (e) {
-      throw new Error(`tls.${field} ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+      throw new Error(
+        `tls.${field} ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+      );
     }
   };
   const material: TlsMaterial = {};
@@ -72,7 +74,11 @@ export function tlsFromEnv(env: NodeJS.ProcessEnv): TlsFiles | undefined {
 }
 
 /** The engine at a parsed address (not yet pinged). TLS files are read now. */
-export function engineAt(address: { path: string } | { tcp: { host: string; port: number } }, tls?: TlsFiles, idleTimeoutMs?: number): DockerEngine {
+export function engineAt(
+  address: { path: string } | { tcp: { host: string; port: number } },
+  tls?: TlsFiles,
+  idleTimeoutMs?: number,
+): DockerEngine {
   const idle = idleTimeoutMs !== undefined ? { idleTimeoutMs } : {};
   if ('path' in address) return new DockerEngine({ socketPath: address.path, ...idle });
   const tcp: TcpEndpoint = { ...address.tcp, ...(tls ? { tls: readTls(tls) } : {}) };

@@ -12,8 +12,16 @@ import type { ContainerObservation, ContainerSpec, ImageObservation } from '../.
 import { LABEL } from '../../core/model.ts';
 import type { ContainerEngine, ExecOptions, ExecResult, NetworkObservation } from '../types.ts';
 import {
-  addressesOn, bridgeName, createBody, progressError, pullParams, REQUESTED_IPV4_LABEL, toContainerObservation,
-  libpodNetworkObservation, toImageObservation, toNetworkObservation,
+  addressesOn,
+  bridgeName,
+  createBody,
+  progressError,
+  pullParams,
+  REQUESTED_IPV4_LABEL,
+  toContainerObservation,
+  libpodNetworkObservation,
+  toImageObservation,
+  toNetworkObservation,
 } from './convert.ts';
 import type { ContainerJson, ContainerListJson, ImageJson, LibpodNetworkJson, NetworkJson } from './convert.ts';
 import { cloneBody, imageProcess, toDefinition, type RawDefinition, type RawImage } from './clone.ts';
@@ -21,7 +29,14 @@ import type { ContainerDefinition, DefinitionChanges, InheritedProcess, ProcessS
 import { connectionError, DockerHttpClient, filters, type TcpEndpoint } from './http.ts';
 import { demultiplex, TextCollector } from './stream.ts';
 import type { ContainerState } from '../../core/observed.ts';
-import { fromCompatList, fromInspect, fromLibpodList, type CompatListJson, type InspectStateJson, type LibpodListJson } from './state-convert.ts';
+import {
+  fromCompatList,
+  fromInspect,
+  fromLibpodList,
+  type CompatListJson,
+  type InspectStateJson,
+  type LibpodListJson,
+} from './state-convert.ts';
 import { credentialsFromFiles, defaultAuthFiles } from '../registry/auth.ts';
 import { parseReference } from '../registry/reference.ts';
 
@@ -62,7 +77,11 @@ export class DockerEngine implements ContainerEngine {
 
   constructor(options: DockerEngineOptions) {
     this.#authFiles = options.authFiles;
-    const httpOptions = { socketPath: options.socketPath, tcp: options.tcp, ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}) };
+    const httpOptions = {
+      socketPath: options.socketPath,
+      tcp: options.tcp,
+      ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    };
     this.#http = new DockerHttpClient(httpOptions);
     this.socketPath = this.#http.socketPath;
     this.#description = `engine at ${this.socketPath}`;
@@ -84,7 +103,10 @@ export class DockerEngine implements ContainerEngine {
   }
 
   async inspectImage(ref: string): Promise<ImageObservation | undefined> {
-    const { status, value } = await this.#http.json<ImageJson>('GET', `/images/${encodeURI(ref)}/json`, { accept: [404], operation: `inspect image ${ref}` });
+    const { status, value } = await this.#http.json<ImageJson>('GET', `/images/${encodeURI(ref)}/json`, {
+      accept: [404],
+      operation: `inspect image ${ref}`,
+    });
     return status === 404 || !value ? undefined : toImageObservation(value);
   }
 
@@ -111,14 +133,21 @@ export class DockerEngine implements ContainerEngine {
     let res;
     try {
       const headers = registryAuthHeader(ref, this.#authFiles ?? defaultAuthFiles());
-      res = await this.#http.stream('POST', '/images/create', { query: pullParams(ref), signal, idleTimeoutMs: PULL_IDLE_MS, operation: `pull ${ref}`, headers });
+      res = await this.#http.stream('POST', '/images/create', {
+        query: pullParams(ref),
+        signal,
+        idleTimeoutMs: PULL_IDLE_MS,
+        operation: `pull ${ref}`,
+        headers,
+      });
     } catch (error) {
       if (error instanceof EngineError) throw new ImageUnavailableError(ref, error.message);
       throw error;
     }
     const failure = await this.#streamError(res, signal);
     if (failure !== undefined) throw new ImageUnavailableError(ref, failure);
-    if (!(await this.inspectImage(ref))) throw new ImageUnavailableError(ref, 'the pull ended without error but the engine does not have the image');
+    if (!(await this.inspectImage(ref)))
+      throw new ImageUnavailableError(ref, 'the pull ended without error but the engine does not have the image');
   }
 
   async inspectNetwork(name: string): Promise<NetworkObservation | undefined> {
@@ -126,10 +155,17 @@ export class DockerEngine implements ContainerEngine {
     // Podman's compatible inspect lists every container on the network (~0.6 ms of CPU per
     // container, every member upgrade); its own API answers from the network's config alone.
     if (this.#podman) {
-      const { status, value } = await this.#http.json<LibpodNetworkJson>('GET', `/networks/${enc(name)}/json`, { accept: [404], operation, libpod: true });
+      const { status, value } = await this.#http.json<LibpodNetworkJson>('GET', `/networks/${enc(name)}/json`, {
+        accept: [404],
+        operation,
+        libpod: true,
+      });
       return status === 404 || !value ? undefined : libpodNetworkObservation(value);
     }
-    const { status, value } = await this.#http.json<NetworkJson>('GET', `/networks/${enc(name)}`, { accept: [404], operation });
+    const { status, value } = await this.#http.json<NetworkJson>('GET', `/networks/${enc(name)}`, {
+      accept: [404],
+      operation,
+    });
     return status === 404 || !value ? undefined : toNetworkObservation(value);
   }
 
@@ -169,19 +205,28 @@ export class DockerEngine implements ContainerEngine {
   }
 
   async volumeExists(name: string): Promise<boolean> {
-    const { status } = await this.#http.request('GET', `/volumes/${enc(name)}`, { accept: [404], operation: `inspect volume ${name}` });
+    const { status } = await this.#http.request('GET', `/volumes/${enc(name)}`, {
+      accept: [404],
+      operation: `inspect volume ${name}`,
+    });
     return status !== 404;
   }
 
   /** The volume's host directory (`Mountpoint`), or undefined when there is no such volume. */
   async volumeMountpoint(name: string): Promise<string | undefined> {
-    const { status, value } = await this.#http.json<{ Mountpoint?: string }>('GET', `/volumes/${enc(name)}`, { accept: [404], operation: `inspect volume ${name}` });
+    const { status, value } = await this.#http.json<{ Mountpoint?: string }>('GET', `/volumes/${enc(name)}`, {
+      accept: [404],
+      operation: `inspect volume ${name}`,
+    });
     return status === 404 ? undefined : (value?.Mountpoint ?? '');
   }
 
   /** Creates a local volume; an existing one is left as it is (labels included). */
   async createVolume(name: string, labels: Record<string, string>): Promise<void> {
-    await this.#http.request('POST', '/volumes/create', { json: { Name: name, Driver: 'local', Labels: labels }, operation: `create volume ${name}` });
+    await this.#http.request('POST', '/volumes/create', {
+      json: { Name: name, Driver: 'local', Labels: labels },
+      operation: `create volume ${name}`,
+    });
   }
 
   /** Removes a volume; a missing one is fine, one in use is an EngineError (409). */
@@ -197,7 +242,8 @@ export class DockerEngine implements ContainerEngine {
         json: createBody(spec),
         operation: `create container ${spec.name}`,
       });
-      if (!value?.Id) throw new EngineError(`create container ${spec.name}`, 201, 'the engine returned no container ID');
+      if (!value?.Id)
+        throw new EngineError(`create container ${spec.name}`, 201, 'the engine returned no container ID');
       return value.Id;
     } catch (error) {
       if (error instanceof EngineError && error.status === 404 && /image/i.test(error.message)) {
@@ -231,7 +277,11 @@ export class DockerEngine implements ContainerEngine {
     const query = { all: true, filters: filters({ label: labels }) };
     const operation = `list container states ${labels.join(',')}`;
     if (this.#podman) {
-      const { value } = await this.#http.json<LibpodListJson[]>('GET', '/containers/json', { query, operation, libpod: true });
+      const { value } = await this.#http.json<LibpodListJson[]>('GET', '/containers/json', {
+        query,
+        operation,
+        libpod: true,
+      });
       return (value ?? []).map(fromLibpodList);
     }
     const { value } = await this.#http.json<CompatListJson[]>('GET', '/containers/json', { query, operation });
@@ -239,12 +289,19 @@ export class DockerEngine implements ContainerEngine {
   }
 
   async inspectState(idOrName: string): Promise<ContainerState | undefined> {
-    const { status, value } = await this.#http.json<InspectStateJson>('GET', `/containers/${enc(idOrName)}/json`, { accept: [404], operation: `inspect container ${idOrName}` });
+    const { status, value } = await this.#http.json<InspectStateJson>('GET', `/containers/${enc(idOrName)}/json`, {
+      accept: [404],
+      operation: `inspect container ${idOrName}`,
+    });
     return status === 404 || !value ? undefined : fromInspect(value);
   }
 
   async startContainer(id: string): Promise<void> {
-    await this.#http.request('POST', `/containers/${enc(id)}/start`, { accept: [304], idleTimeoutMs: SLOW_CALL_MS, operation: `start container ${id}` });
+    await this.#http.request('POST', `/containers/${enc(id)}/start`, {
+      accept: [304],
+      idleTimeoutMs: SLOW_CALL_MS,
+      operation: `start container ${id}`,
+    });
   }
 
   /** Stops with SIGTERM, then SIGKILL after `timeoutSeconds`; a stopped container is fine. */
@@ -260,7 +317,10 @@ export class DockerEngine implements ContainerEngine {
   /** Renames a container; renaming to the name it already has is fine. */
   async renameContainer(id: string, newName: string): Promise<void> {
     try {
-      await this.#http.request('POST', `/containers/${enc(id)}/rename`, { query: { name: newName }, operation: `rename container ${id} to ${newName}` });
+      await this.#http.request('POST', `/containers/${enc(id)}/rename`, {
+        query: { name: newName },
+        operation: `rename container ${id} to ${newName}`,
+      });
     } catch (error) {
       if (error instanceof EngineError && (await this.inspectContainer(id))?.name === newName) return;
       throw error;
@@ -281,7 +341,11 @@ export class DockerEngine implements ContainerEngine {
   /** SIGKILLs a running container; one that is gone or not running (404, 409, Podman's 500) is fine. */
   async #kill(id: string): Promise<void> {
     try {
-      await this.#http.request('POST', `/containers/${enc(id)}/kill`, { query: { signal: 'SIGKILL' }, accept: [404, 409], operation: `kill container ${id}` });
+      await this.#http.request('POST', `/containers/${enc(id)}/kill`, {
+        query: { signal: 'SIGKILL' },
+        accept: [404, 409],
+        operation: `kill container ${id}`,
+      });
     } catch (error) {
       if (error instanceof EngineError && !(await this.inspectContainer(id))?.running) return;
       throw error;
@@ -292,7 +356,15 @@ export class DockerEngine implements ContainerEngine {
   async exec(id: string, cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     const { signal } = options;
     const { value } = await this.#http.json<{ Id: string }>('POST', `/containers/${enc(id)}/exec`, {
-      json: { AttachStdin: false, AttachStdout: true, AttachStderr: true, Tty: false, Cmd: cmd, User: options.user, Env: options.env },
+      json: {
+        AttachStdin: false,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        Cmd: cmd,
+        User: options.user,
+        Env: options.env,
+      },
       signal,
       operation: `exec in container ${id}`,
     });
@@ -319,9 +391,14 @@ export class DockerEngine implements ContainerEngine {
   /** The exit code of a finished exec; waits briefly while the engine still reports it running. */
   async #execExitCode(execId: string, signal: AbortSignal | undefined): Promise<number> {
     for (let attempt = 0; ; attempt++) {
-      const { value } = await this.#http.json<{ Running?: boolean; ExitCode?: number | null }>('GET', `/exec/${enc(execId)}/json`, { signal, operation: 'inspect exec' });
+      const { value } = await this.#http.json<{ Running?: boolean; ExitCode?: number | null }>(
+        'GET',
+        `/exec/${enc(execId)}/json`,
+        { signal, operation: 'inspect exec' },
+      );
       if (value && !value.Running && typeof value.ExitCode === 'number') return value.ExitCode;
-      if (attempt >= 100) throw new EngineError('inspect exec', 200, `exec ${execId} finished its output but reports no exit code`);
+      if (attempt >= 100)
+        throw new EngineError('inspect exec', 200, `exec ${execId} finished its output but reports no exit code`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
@@ -373,29 +450,56 @@ export class DockerEngine implements ContainerEngine {
   }
 
   async imageProcess(ref: string): Promise<ProcessSettings | undefined> {
-    const { status, value } = await this.#http.json<RawImage>('GET', `/images/${encodeURI(ref)}/json`, { accept: [404], operation: `inspect image ${ref}` });
+    const { status, value } = await this.#http.json<RawImage>('GET', `/images/${encodeURI(ref)}/json`, {
+      accept: [404],
+      operation: `inspect image ${ref}`,
+    });
     return status === 404 || !value ? undefined : imageProcess(value);
   }
 
-  async pinNetwork(id: string, network: string, address: { ipv4: string; mac: string; aliases?: string[] }): Promise<void> {
+  async pinNetwork(
+    id: string,
+    network: string,
+    address: { ipv4: string; mac: string; aliases?: string[] },
+  ): Promise<void> {
     const operation = `pin ${address.ipv4} ${address.mac} of container ${id} on network ${network}`;
     const attached = await this.#inspectRaw(id);
     if (attached?.NetworkSettings?.Networks?.[network]) {
-      await this.#http.request('POST', `/networks/${enc(network)}/disconnect`, { json: { Container: id, Force: true }, operation });
+      await this.#http.request('POST', `/networks/${enc(network)}/disconnect`, {
+        json: { Container: id, Force: true },
+        operation,
+      });
     }
-    const endpoint = { IPAMConfig: { IPv4Address: address.ipv4 }, MacAddress: address.mac, ...(address.aliases?.length ? { Aliases: address.aliases } : {}) };
-    await this.#http.request('POST', `/networks/${enc(network)}/connect`, { json: { Container: id, EndpointConfig: endpoint }, operation });
+    const endpoint = {
+      IPAMConfig: { IPv4Address: address.ipv4 },
+      MacAddress: address.mac,
+      ...(address.aliases?.length ? { Aliases: address.aliases } : {}),
+    };
+    await this.#http.request('POST', `/networks/${enc(network)}/connect`, {
+      json: { Container: id, EndpointConfig: endpoint },
+      operation,
+    });
   }
 
   /** Creates (does not start) a container from an old one's definition (see clone.ts). */
-  async createFromDefinition(name: string, definition: ContainerDefinition, process: InheritedProcess, changes?: DefinitionChanges): Promise<string> {
+  async createFromDefinition(
+    name: string,
+    definition: ContainerDefinition,
+    process: InheritedProcess,
+    changes?: DefinitionChanges,
+  ): Promise<string> {
     const operation = `create container ${name}`;
     try {
-      const { value } = await this.#http.json<{ Id: string }>('POST', '/containers/create', { query: { name }, json: cloneBody(definition, process, changes), operation });
+      const { value } = await this.#http.json<{ Id: string }>('POST', '/containers/create', {
+        query: { name },
+        json: cloneBody(definition, process, changes),
+        operation,
+      });
       if (!value?.Id) throw new EngineError(operation, 201, 'the engine returned no container ID');
       return value.Id;
     } catch (error) {
-      if (error instanceof EngineError && error.status === 404 && /image/i.test(error.message)) throw new ImageUnavailableError(process.image, error.message);
+      if (error instanceof EngineError && error.status === 404 && /image/i.test(error.message))
+        throw new ImageUnavailableError(process.image, error.message);
       throw error;
     }
   }
@@ -419,7 +523,10 @@ export class DockerEngine implements ContainerEngine {
   }
 
   async #inspectRaw(idOrName: string): Promise<ContainerJson | undefined> {
-    const { status, value } = await this.#http.json<ContainerJson>('GET', `/containers/${enc(idOrName)}/json`, { accept: [404], operation: `inspect container ${idOrName}` });
+    const { status, value } = await this.#http.json<ContainerJson>('GET', `/containers/${enc(idOrName)}/json`, {
+      accept: [404],
+      operation: `inspect container ${idOrName}`,
+    });
     return status === 404 ? undefined : value;
   }
 }
@@ -449,5 +556,7 @@ export function registryAuthHeader(ref: string, authFiles: string[]): Record<str
   if (!creds) return {};
   const auth = { username: creds.username, password: creds.password, serveraddress: registry };
   // base64url WITH padding, as Go's base64.URLEncoding (Docker's and Podman's decoder) wants it.
-  return { 'X-Registry-Auth': Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_') };
+  return {
+    'X-Registry-Auth': Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_'),
+  };
 }

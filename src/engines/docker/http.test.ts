@@ -31,21 +31,34 @@ describe('DockerHttpClient', () => {
     let seen: { url?: string; method?: string; type?: string; body?: string } = {};
     handler = (req, res) => {
       let body = '';
-      req.on('data', (c: Buffer) => { body += c; });
+      req.on('data', (c: Buffer) => {
+        body += c;
+      });
       req.on('end', () => {
         seen = { url: req.url, method: req.method, type: req.headers['content-type'], body };
         res.writeHead(201, { 'Content-Type': 'application/json' }).end('{"Id":"abc"}');
       });
     };
     const client = new DockerHttpClient({ socketPath });
-    const { status, value } = await client.json<{ Id: string }>('POST', '/containers/create', { query: { name: 'web', skip: undefined, all: true }, json: { Image: 'x' } });
+    const { status, value } = await client.json<{ Id: string }>('POST', '/containers/create', {
+      query: { name: 'web', skip: undefined, all: true },
+      json: { Image: 'x' },
+    });
     assert.equal(status, 201);
     assert.deepEqual(value, { Id: 'abc' });
-    assert.deepEqual(seen, { url: '/v1.41/containers/create?name=web&all=true', method: 'POST', type: 'application/json', body: '{"Image":"x"}' });
+    assert.deepEqual(seen, {
+      url: '/v1.41/containers/create?name=web&all=true',
+      method: 'POST',
+      type: 'application/json',
+      body: '{"Image":"x"}',
+    });
   });
 
   it("turns a non-2xx answer into EngineError with the engine's message and status", async () => {
-    handler = (_req, res) => res.writeHead(409, { 'Content-Type': 'application/json' }).end('{"cause":"in use","message":"volume v is being used","response":409}');
+    handler = (_req, res) =>
+      res
+        .writeHead(409, { 'Content-Type': 'application/json' })
+        .end('{"cause":"in use","message":"volume v is being used","response":409}');
     const client = new DockerHttpClient({ socketPath });
     await assert.rejects(client.request('DELETE', '/volumes/v', { operation: 'remove volume v' }), (e: unknown) => {
       assert.ok(e instanceof EngineError);
@@ -63,14 +76,20 @@ describe('DockerHttpClient', () => {
   });
 
   it('maps a missing socket, a refused connection and a hang-up to EngineUnavailableError', async () => {
-    await assert.rejects(new DockerHttpClient({ socketPath: join(dir, 'none.sock') }).request('GET', '/_ping'), (e: unknown) => {
-      assert.ok(e instanceof EngineUnavailableError);
-      assert.match(e.message, /none\.sock: no such socket/);
-      return true;
-    });
+    await assert.rejects(
+      new DockerHttpClient({ socketPath: join(dir, 'none.sock') }).request('GET', '/_ping'),
+      (e: unknown) => {
+        assert.ok(e instanceof EngineUnavailableError);
+        assert.match(e.message, /none\.sock: no such socket/);
+        return true;
+      },
+    );
     const notSocket = join(dir, 'plain-file');
     writeFileSync(notSocket, '');
-    await assert.rejects(new DockerHttpClient({ socketPath: notSocket }).request('GET', '/_ping'), EngineUnavailableError);
+    await assert.rejects(
+      new DockerHttpClient({ socketPath: notSocket }).request('GET', '/_ping'),
+      EngineUnavailableError,
+    );
     handler = (req) => req.socket.destroy();
     await assert.rejects(new DockerHttpClient({ socketPath }).request('GET', '/_ping'), EngineUnavailableError);
   });
@@ -78,7 +97,10 @@ describe('DockerHttpClient', () => {
   it('gives up on an engine that stays silent longer than the idle timeout', async () => {
     handler = () => {};
     const started = Date.now();
-    await assert.rejects(new DockerHttpClient({ socketPath, idleTimeoutMs: 200 }).request('GET', '/_ping'), /did not answer GET \/_ping within 0.2 s/);
+    await assert.rejects(
+      new DockerHttpClient({ socketPath, idleTimeoutMs: 200 }).request('GET', '/_ping'),
+      /did not answer GET \/_ping within 0.2 s/,
+    );
     assert.ok(Date.now() - started < 2_000);
   });
 
@@ -93,7 +115,12 @@ describe('DockerHttpClient', () => {
     const controller = new AbortController();
     const stream = await client.stream('GET', '/x', { signal: controller.signal });
     setTimeout(() => controller.abort(reason), 50);
-    await assert.rejects((async () => { for await (const _ of stream); })(), reason);
+    await assert.rejects(
+      (async () => {
+        for await (const _ of stream);
+      })(),
+      reason,
+    );
   });
 
   it('streams a body that ends when the engine closes the connection (hijacked exec)', async () => {
@@ -104,14 +131,19 @@ describe('DockerHttpClient', () => {
       setTimeout(() => socket.end('two'), 20);
       void res;
     };
-    const stream = await new DockerHttpClient({ socketPath }).stream('POST', '/exec/1/start', { json: {}, idleTimeoutMs: 0 });
+    const stream = await new DockerHttpClient({ socketPath }).stream('POST', '/exec/1/start', {
+      json: {},
+      idleTimeoutMs: 0,
+    });
     let text = '';
     for await (const chunk of stream) text += chunk;
     assert.equal(text, 'one,two');
   });
 
   it('reaches an engine over plain TCP, and names the endpoint when nothing listens there', async () => {
-    const tcpServer = http.createServer((req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ url: req.url })));
+    const tcpServer = http.createServer((req, res) =>
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ url: req.url })),
+    );
     await new Promise<void>((resolve) => tcpServer.listen(0, '127.0.0.1', resolve));
     const { port } = tcpServer.address() as { port: number };
     try {
@@ -122,15 +154,21 @@ describe('DockerHttpClient', () => {
       tcpServer.closeAllConnections();
       await new Promise((resolve) => tcpServer.close(resolve));
     }
-    await assert.rejects(new DockerHttpClient({ tcp: { host: '127.0.0.1', port } }).request('GET', '/_ping'), (e: unknown) => {
-      assert.ok(e instanceof EngineUnavailableError);
-      assert.match(e.message, new RegExp(`tcp://127\\.0\\.0\\.1:${port}: connection refused`));
-      return true;
-    });
+    await assert.rejects(
+      new DockerHttpClient({ tcp: { host: '127.0.0.1', port } }).request('GET', '/_ping'),
+      (e: unknown) => {
+        assert.ok(e instanceof EngineUnavailableError);
+        assert.match(e.message, new RegExp(`tcp://127\\.0\\.0\\.1:${port}: connection refused`));
+        return true;
+      },
+    );
   });
 
   it('reads the error body of a stream request into EngineError', async () => {
     handler = (_req, res) => res.writeHead(404).end('{"message":"no such container"}');
-    await assert.rejects(new DockerHttpClient({ socketPath }).stream('GET', '/containers/x/logs'), /no such container \(HTTP 404\)/);
+    await assert.rejects(
+      new DockerHttpClient({ socketPath }).stream('GET', '/containers/x/logs'),
+      /no such container \(HTTP 404\)/,
+    );
   });
 });

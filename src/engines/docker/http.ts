@@ -80,8 +80,20 @@ export interface DockerHttpOptions {
 }
 
 const CONNECTION_CODES = new Set([
-  'ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ENOTSOCK', 'ECONNRESET', 'EPIPE', 'ENOTDIR', 'EHOSTUNREACH',
-  'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTDOWN',
+  'ENOENT',
+  'ECONNREFUSED',
+  'EACCES',
+  'EPERM',
+  'ENOTSOCK',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTDIR',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTDOWN',
 ]);
 /** Error codes of failed TLS handshakes and certificate checks (OpenSSL's and Node's). */
 const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
@@ -95,7 +107,8 @@ export class DockerHttpClient {
   readonly idleTimeoutMs: number;
 
   constructor(options: DockerHttpOptions) {
-    if (options.socketPath === undefined && options.tcp === undefined) throw new Error('internal: DockerHttpClient needs a socketPath or a tcp endpoint');
+    if (options.socketPath === undefined && options.tcp === undefined)
+      throw new Error('internal: DockerHttpClient needs a socketPath or a tcp endpoint');
     this.tcp = options.tcp;
     this.socketPath = options.socketPath ?? `tcp://${options.tcp?.host}:${options.tcp?.port}`;
     this.apiVersion = options.apiVersion ?? 'v1.41';
@@ -112,13 +125,21 @@ export class DockerHttpClient {
   }
 
   /** Like `request`, parsing a JSON answer (undefined for an empty body). */
-  async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<{ status: number; value: T | undefined }> {
+  async json<T>(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<{ status: number; value: T | undefined }> {
     const { status, body } = await this.request(method, path, options);
     if (body.length === 0) return { status, value: undefined };
     try {
       return { status, value: JSON.parse(body.toString('utf8')) as T };
     } catch (error) {
-      throw new EngineError(operationOf(method, path, options), status, `answer is not JSON: ${body.toString('utf8', 0, 200)}`);
+      throw new EngineError(
+        operationOf(method, path, options),
+        status,
+        `answer is not JSON: ${body.toString('utf8', 0, 200)}`,
+      );
     }
   }
 
@@ -154,7 +175,9 @@ export class DockerHttpClient {
     }
     if (Buffer.isBuffer(payload)) headers['Content-Length'] = String(payload.length);
     return new Promise((resolve, reject) => {
-      const where = this.tcp ? { host: this.tcp.host, port: this.tcp.port, ...this.tcp.tls } : { socketPath: this.socketPath };
+      const where = this.tcp
+        ? { host: this.tcp.host, port: this.tcp.port, ...this.tcp.tls }
+        : { socketPath: this.socketPath };
       const req = (this.tcp?.tls ? https : http).request({
         ...where,
         method,
@@ -178,7 +201,11 @@ export class DockerHttpClient {
       req.on('close', () => signal?.removeEventListener('abort', onAbort));
       if (idle > 0) {
         req.setTimeout(idle, () => {
-          fail(new EngineUnavailableError(`${this.socketPath} did not answer ${operationOf(method, path, options)} within ${idle / 1000} s`));
+          fail(
+            new EngineUnavailableError(
+              `${this.socketPath} did not answer ${operationOf(method, path, options)} within ${idle / 1000} s`,
+            ),
+          );
         });
       }
       req.on('error', (error) => fail(connectionError(this.socketPath, error)));
@@ -215,7 +242,10 @@ export function connectionError(socketPath: string, error: unknown): unknown {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const message = (error as Error | undefined)?.message ?? String(error);
   if (code !== undefined && TLS_CODE.test(code)) {
-    return new EngineUnavailableError(`${socketPath}: TLS failed (${code}): ${message}; check the endpoint's tls ca, cert and key`, { cause: error });
+    return new EngineUnavailableError(
+      `${socketPath}: TLS failed (${code}): ${message}; check the endpoint's tls ca, cert and key`,
+      { cause: error },
+    );
   }
   if ((code !== undefined && CONNECTION_CODES.has(code)) || /socket hang up|aborted/i.test(message)) {
     return new EngineUnavailableError(`${socketPath}: ${describeCode(code, message)}`, { cause: error });
@@ -225,12 +255,17 @@ export function connectionError(socketPath: string, error: unknown): unknown {
 
 function describeCode(code: string | undefined, message: string): string {
   switch (code) {
-    case 'ENOENT': return 'no such socket';
-    case 'ECONNREFUSED': return 'connection refused (nothing listens on the socket)';
+    case 'ENOENT':
+      return 'no such socket';
+    case 'ECONNREFUSED':
+      return 'connection refused (nothing listens on the socket)';
     case 'EACCES':
-    case 'EPERM': return 'permission denied';
-    case 'ENOTSOCK': return 'not a socket';
-    default: return code ? `${code}: ${message}` : message;
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOTSOCK':
+      return 'not a socket';
+    default:
+      return code ? `${code}: ${message}` : message;
   }
 }
 

@@ -8,7 +8,13 @@
  * the whole healthcheck is also kept in a label so it reads back exactly on both engines.
  */
 import { constants } from 'node:os';
-import { sortPorts, type HealthcheckSpec, type PortBinding, type RestartPolicy, type RuntimeSettings } from '../../core/settings.ts';
+import {
+  sortPorts,
+  type HealthcheckSpec,
+  type PortBinding,
+  type RestartPolicy,
+  type RuntimeSettings,
+} from '../../core/settings.ts';
 
 /** Label holding the healthcheck (JSON) of a container molt created. */
 export const HEALTHCHECK_LABEL = 'dev.molt.healthcheck';
@@ -33,7 +39,13 @@ export interface SettingsJson {
     User?: string;
     WorkingDir?: string;
     StopSignal?: string | number;
-    Healthcheck?: { Test?: string[] | null; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number } | null;
+    Healthcheck?: {
+      Test?: string[] | null;
+      Interval?: number;
+      Timeout?: number;
+      StartPeriod?: number;
+      Retries?: number;
+    } | null;
     Labels?: Record<string, string> | null;
   };
   HostConfig?: {
@@ -52,10 +64,16 @@ export interface SettingsJson {
 const NS = 1e9;
 
 /** Fields of the create body for `s`: top-level (Config) and HostConfig parts. */
-export function settingsBody(s: RuntimeSettings | undefined): { config: Record<string, unknown>; host: Record<string, unknown>; labels: Record<string, string> } {
+export function settingsBody(s: RuntimeSettings | undefined): {
+  config: Record<string, unknown>;
+  host: Record<string, unknown>;
+  labels: Record<string, string>;
+} {
   if (!s) return { config: {}, host: {}, labels: {} };
   const config: Record<string, unknown> = {};
-  const host: Record<string, unknown> = { RestartPolicy: { Name: s.restart.name, MaximumRetryCount: s.restart.maximumRetryCount } };
+  const host: Record<string, unknown> = {
+    RestartPolicy: { Name: s.restart.name, MaximumRetryCount: s.restart.maximumRetryCount },
+  };
   const labels: Record<string, string> = {};
   if (s.ports.length) {
     const exposed: Record<string, object> = {};
@@ -73,7 +91,9 @@ export function settingsBody(s: RuntimeSettings | undefined): { config: Record<s
   if (s.pidsLimit !== undefined) host.PidsLimit = s.pidsLimit;
   if (s.shmSizeBytes !== undefined) host.ShmSize = s.shmSizeBytes;
   if (s.tmpfs.length) {
-    host.Tmpfs = Object.fromEntries(s.tmpfs.map((t) => [t.mountPath, t.sizeBytes !== undefined ? `size=${t.sizeBytes}` : '']));
+    host.Tmpfs = Object.fromEntries(
+      s.tmpfs.map((t) => [t.mountPath, t.sizeBytes !== undefined ? `size=${t.sizeBytes}` : '']),
+    );
     labels[TMPFS_LABEL] = JSON.stringify(Object.fromEntries(s.tmpfs.map((t) => [t.mountPath, t.sizeBytes ?? null])));
   }
   if (s.workingDir !== undefined) config.WorkingDir = s.workingDir;
@@ -86,14 +106,24 @@ export function settingsBody(s: RuntimeSettings | undefined): { config: Record<s
 }
 
 function healthcheckBody(h: HealthcheckSpec): Record<string, unknown> {
-  return { Test: ['CMD', ...(h.exec ?? [])], Interval: h.periodSeconds * NS, Timeout: h.timeoutSeconds * NS, StartPeriod: h.startPeriodSeconds * NS, Retries: h.failureThreshold };
+  return {
+    Test: ['CMD', ...(h.exec ?? [])],
+    Interval: h.periodSeconds * NS,
+    Timeout: h.timeoutSeconds * NS,
+    StartPeriod: h.startPeriodSeconds * NS,
+    Retries: h.failureThreshold,
+  };
 }
 
 /** The settings as inspect reports them. `workingDir` '' and '/' (the default) read as unset. */
 export function settingsOf(c: SettingsJson): RuntimeSettings {
   const h = c.HostConfig ?? {};
   const labels = c.Config.Labels ?? {};
-  const out: RuntimeSettings = { ports: portsOf(h.PortBindings), restart: restartOf(h.RestartPolicy), tmpfs: tmpfsOf(h.Tmpfs, labels[TMPFS_LABEL]) };
+  const out: RuntimeSettings = {
+    ports: portsOf(h.PortBindings),
+    restart: restartOf(h.RestartPolicy),
+    tmpfs: tmpfsOf(h.Tmpfs, labels[TMPFS_LABEL]),
+  };
   if (h.Memory) out.memoryBytes = h.Memory;
   const nano = h.NanoCpus || (h.CpuQuota && h.CpuPeriod ? Math.round((h.CpuQuota / h.CpuPeriod) * NS) : 0);
   if (nano) out.nanoCpus = nano;
@@ -112,7 +142,12 @@ function portsOf(bindings: NonNullable<SettingsJson['HostConfig']>['PortBindings
   for (const [key, list] of Object.entries(bindings ?? {})) {
     const [port, protocol = 'tcp'] = key.split('/');
     for (const b of list ?? []) {
-      out.push({ hostIP: b.HostIp === '0.0.0.0' ? '' : (b.HostIp ?? ''), hostPort: Number(b.HostPort), containerPort: Number(port), protocol: protocol === 'udp' ? 'udp' : 'tcp' });
+      out.push({
+        hostIP: b.HostIp === '0.0.0.0' ? '' : (b.HostIp ?? ''),
+        hostPort: Number(b.HostPort),
+        containerPort: Number(port),
+        protocol: protocol === 'udp' ? 'udp' : 'tcp',
+      });
     }
   }
   return sortPorts(out);
@@ -123,38 +158,59 @@ function restartOf(p: NonNullable<SettingsJson['HostConfig']>['RestartPolicy']):
   return { name, maximumRetryCount: name === 'on-failure' ? (p?.MaximumRetryCount ?? 0) : 0 };
 }
 
-function tmpfsOf(tmpfs: Record<string, string> | null | undefined, label: string | undefined): RuntimeSettings['tmpfs'] {
+function tmpfsOf(
+  tmpfs: Record<string, string> | null | undefined,
+  label: string | undefined,
+): RuntimeSettings['tmpfs'] {
   let sizes: Record<string, number | null> = {};
   try {
     sizes = label ? (JSON.parse(label) as Record<string, number | null>) : {};
-  } catch { /* a foreign label: sizes from the options only */ }
-  return Object.entries(tmpfs ?? {}).map(([mountPath, options]) => {
-    const size = sizes[mountPath] ?? sizeOption(options);
-    return { mountPath, ...(size ? { sizeBytes: size } : {}) };
-  }).sort((a, b) => a.mountPath.localeCompare(b.mountPath));
+  } catch {
+    /* a foreign label: sizes from the options only */
+  }
+  return Object.entries(tmpfs ?? {})
+    .map(([mountPath, options]) => {
+      const size = sizes[mountPath] ?? sizeOption(options);
+      return { mountPath, ...(size ? { sizeBytes: size } : {}) };
+    })
+    .sort((a, b) => a.mountPath.localeCompare(b.mountPath));
 }
 
 function sizeOption(options: string): number | undefined {
   const m = /(?:^|,)size=(\d+)([kmg]?)/i.exec(options);
   if (!m) return undefined;
-  return Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
+  return (
+    Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!
+  );
 }
 
 /** A stop signal as a name (Podman may report the number). */
 export function signalName(s: string | number | undefined): string | undefined {
   if (s === undefined || s === '' || s === 0) return undefined;
-  if (typeof s === 'number' || /^\d+$/.test(s)) return Object.entries(constants.signals).find(([, n]) => n === Number(s))?.[0];
+  if (typeof s === 'number' || /^\d+$/.test(s))
+    return Object.entries(constants.signals).find(([, n]) => n === Number(s))?.[0];
   return s.startsWith('SIG') ? s : `SIG${s}`;
 }
 
-function healthcheckOf(h: SettingsJson['Config']['Healthcheck'], label: string | undefined): HealthcheckSpec | undefined {
+function healthcheckOf(
+  h: SettingsJson['Config']['Healthcheck'],
+  label: string | undefined,
+): HealthcheckSpec | undefined {
   if (label) {
     try {
       return JSON.parse(label) as HealthcheckSpec;
-    } catch { /* fall through to what the engine says */ }
+    } catch {
+      /* fall through to what the engine says */
+    }
   }
   const test = h?.Test ?? [];
   if (test[0] !== 'CMD' || test.length < 2) return undefined;
   const sec = (ns: number | undefined, dflt: number) => (ns ? Math.round(ns / NS) : dflt);
-  return { exec: test.slice(1), periodSeconds: sec(h?.Interval, 30), timeoutSeconds: sec(h?.Timeout, 30), startPeriodSeconds: sec(h?.StartPeriod, 0), failureThreshold: h?.Retries || 3 };
+  return {
+    exec: test.slice(1),
+    periodSeconds: sec(h?.Interval, 30),
+    timeoutSeconds: sec(h?.Timeout, 30),
+    startPeriodSeconds: sec(h?.StartPeriod, 0),
+    failureThreshold: h?.Retries || 3,
+  };
 }

@@ -38,8 +38,15 @@ export interface InspectStateJson {
   Name: string;
   Config?: { Labels?: Record<string, string> | null } | null;
   State: {
-    Status: string; Running: boolean; ExitCode?: number; OOMKilled?: boolean; Pid?: number; Error?: string;
-    StartedAt?: string; FinishedAt?: string; Health?: { Status?: string } | null;
+    Status: string;
+    Running: boolean;
+    ExitCode?: number;
+    OOMKilled?: boolean;
+    Pid?: number;
+    Error?: string;
+    StartedAt?: string;
+    FinishedAt?: string;
+    Health?: { Status?: string } | null;
   };
   RestartCount?: number;
 }
@@ -63,7 +70,10 @@ export function fromLibpodList(c: LibpodListJson): ContainerState {
   const running = c.State === 'running';
   const exited = !running && (c.Exited === true || c.State === 'exited' || c.State === 'stopped');
   return {
-    id: c.Id, name: c.Names?.[0] ?? c.Id.slice(0, 12), running, status: c.State,
+    id: c.Id,
+    name: c.Names?.[0] ?? c.Id.slice(0, 12),
+    running,
+    status: c.State,
     ...(c.Labels?.[LABEL.app] ? { app: c.Labels[LABEL.app] } : {}),
     ...(exited ? { exitCode: c.ExitCode ?? 0 } : {}),
     ...(unixTime(c.StartedAt) ? { startedAt: unixTime(c.StartedAt) } : {}),
@@ -79,7 +89,10 @@ export function fromCompatList(c: CompatListJson): ContainerState {
   const code = /^Exited \((-?\d+)\)/.exec(c.Status ?? '')?.[1];
   const healthy = health(/\((?:health: )?(healthy|unhealthy|starting)\)/.exec(c.Status ?? '')?.[1]);
   return {
-    id: c.Id, name: (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, ''), running, status: c.State,
+    id: c.Id,
+    name: (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, ''),
+    running,
+    status: c.State,
     ...(c.Labels?.[LABEL.app] ? { app: c.Labels[LABEL.app] } : {}),
     ...(code !== undefined ? { exitCode: Number(code) } : {}),
     ...(healthy ? { health: healthy } : {}),
@@ -91,7 +104,10 @@ export function fromInspect(c: InspectStateJson): ContainerState {
   const s = c.State;
   const labels = c.Config?.Labels ?? {};
   return {
-    id: c.Id, name: c.Name.replace(/^\//, ''), running: s.Running, status: s.Status,
+    id: c.Id,
+    name: c.Name.replace(/^\//, ''),
+    running: s.Running,
+    status: s.Status,
     ...(labels[LABEL.app] ? { app: labels[LABEL.app] } : {}),
     ...(s.Running ? {} : { exitCode: s.ExitCode ?? 0 }),
     oomKilled: s.OOMKilled === true,

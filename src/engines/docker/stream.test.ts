@@ -26,7 +26,13 @@ function decodeInPieces(input: Buffer, cuts: number[]): Record<OutputStream, str
 }
 
 describe('MultiplexDecoder', () => {
-  const input = Buffer.concat([frame(1, 'hello '), frame(2, 'oops\n'), frame(1, 'world\n'), frame(1, ''), frame(2, 'bye')]);
+  const input = Buffer.concat([
+    frame(1, 'hello '),
+    frame(2, 'oops\n'),
+    frame(1, 'world\n'),
+    frame(1, ''),
+    frame(2, 'bye'),
+  ]);
 
   it('separates stdout and stderr when every frame arrives whole', () => {
     assert.deepEqual(decodeInPieces(input, []), { stdout: 'hello world\n', stderr: 'oops\nbye' });
@@ -52,7 +58,10 @@ describe('MultiplexDecoder', () => {
     assert.deepEqual(seen, [65_536 - 8]);
     decoder.push(encoded.subarray(65_536));
     decoder.end();
-    assert.equal(seen.reduce((a, b) => a + b, 0), 200_000);
+    assert.equal(
+      seen.reduce((a, b) => a + b, 0),
+      200_000,
+    );
   });
 
   it('counts engine error frames (type 3) as stderr', () => {
@@ -113,7 +122,13 @@ describe('TextCollector', () => {
 describe('demultiplex', () => {
   it('reads a stream whose chunks cut frames anywhere', async () => {
     const input = Buffer.concat([frame(1, 'x'.repeat(70_000)), frame(2, 'err')]);
-    const pieces = [input.subarray(0, 3), input.subarray(3, 9), input.subarray(9, 40_000), input.subarray(40_000, 70_010), input.subarray(70_010)];
+    const pieces = [
+      input.subarray(0, 3),
+      input.subarray(3, 9),
+      input.subarray(9, 40_000),
+      input.subarray(40_000, 70_010),
+      input.subarray(70_010),
+    ];
     const collector = new TextCollector();
     await demultiplex(Readable.from(pieces), (stream, data) => collector.add(stream, data));
     collector.finish();

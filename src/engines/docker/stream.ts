@@ -62,7 +62,8 @@ export class MultiplexDecoder {
   /** Declares the input finished; throws when it stopped inside a frame. */
   end(): void {
     if (this.#headerFill !== 0 || this.#remaining !== 0) {
-      const missing = this.#headerFill !== 0 ? `${HEADER_SIZE - this.#headerFill} header bytes` : `${this.#remaining} payload bytes`;
+      const missing =
+        this.#headerFill !== 0 ? `${HEADER_SIZE - this.#headerFill} header bytes` : `${this.#remaining} payload bytes`;
       throw new Error(`multiplexed stream ended inside a frame (${missing} missing)`);
     }
   }

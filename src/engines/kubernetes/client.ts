@@ -66,7 +66,8 @@ export class KubeClient {
       if (opts.kubeconfig) config.loadFromFile(opts.kubeconfig);
       else config.loadFromDefault();
       if (opts.context) {
-        if (!config.getContextObject(opts.context)) throw new Error(`context "${opts.context}" is not in the kubeconfig`);
+        if (!config.getContextObject(opts.context))
+          throw new Error(`context "${opts.context}" is not in the kubeconfig`);
         config.setCurrentContext(opts.context);
       }
     } catch (e) {
@@ -106,16 +107,30 @@ export class KubeClient {
     const url = new URL(this.server + req.path);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const base = await this.httpsOptions();
-    const payload = req.body === undefined ? undefined : Buffer.from(typeof req.body === 'string' ? req.body : JSON.stringify(req.body));
-    const contentType = req.contentType ?? (req.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
-    const headers: http.OutgoingHttpHeaders = { ...(base.headers as http.OutgoingHttpHeaders | undefined), accept: 'application/json', 'user-agent': 'molt-operator' };
+    const payload =
+      req.body === undefined
+        ? undefined
+        : Buffer.from(typeof req.body === 'string' ? req.body : JSON.stringify(req.body));
+    const contentType =
+      req.contentType ?? (req.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
+    const headers: http.OutgoingHttpHeaders = {
+      ...(base.headers as http.OutgoingHttpHeaders | undefined),
+      accept: 'application/json',
+      'user-agent': 'molt-operator',
+    };
     if (payload) Object.assign(headers, { 'content-type': contentType, 'content-length': payload.length });
     const transport = url.protocol === 'http:' ? http : https;
     const timeout = req.timeoutMs ?? this.timeoutMs;
     return new Promise<IncomingMessage>((resolve, reject) => {
       const r = transport.request(url, { ...base, method: req.method, headers, signal: req.signal }, resolve);
       if (timeout > 0) r.setTimeout(timeout, () => r.destroy(new Error(`no answer within ${timeout} ms`)));
-      r.on('error', (e) => reject(req.signal?.aborted ? req.signal.reason : new KubeUnavailableError(this.server, `${operationOf(req)}: ${e.message}`, { cause: e })));
+      r.on('error', (e) =>
+        reject(
+          req.signal?.aborted
+            ? req.signal.reason
+            : new KubeUnavailableError(this.server, `${operationOf(req)}: ${e.message}`, { cause: e }),
+        ),
+      );
       r.end(payload);
     });
   }

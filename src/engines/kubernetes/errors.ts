@@ -16,7 +16,9 @@ export class KubeApiError extends MoltError {
   readonly reason: string;
 
   constructor(operation: string, status: number, reason: string, detail: string) {
-    super(`${operation} failed: ${detail} (HTTP ${status}${reason ? ` ${reason}` : ''})`, hintFor(status, reason), { retryable: status === 409 || status === 429 || status >= 500 });
+    super(`${operation} failed: ${detail} (HTTP ${status}${reason ? ` ${reason}` : ''})`, hintFor(status, reason), {
+      retryable: status === 409 || status === 429 || status >= 500,
+    });
     this.status = status;
     this.reason = reason;
     this.code = CODES[reason] ?? 'KubeApiError';
@@ -35,10 +37,13 @@ const CODES: Record<string, FailureCode> = {
 };
 
 function hintFor(status: number, reason: string): string {
-  if (status === 403 || reason === 'Forbidden') return "molt's service account lacks a permission: compare its ClusterRole (deploy/rbac) with the verb and resource above.";
+  if (status === 403 || reason === 'Forbidden')
+    return "molt's service account lacks a permission: compare its ClusterRole (deploy/rbac) with the verb and resource above.";
   if (status === 401) return 'The credentials were refused: check --kubeconfig/--context or the service account token.';
-  if (status === 422 || reason === 'Invalid') return 'Kubernetes rejected the object molt built; the message names the field.';
-  if (status === 409) return 'Someone changed the object at the same time; the next pass retries with the fresh version.';
+  if (status === 422 || reason === 'Invalid')
+    return 'Kubernetes rejected the object molt built; the message names the field.';
+  if (status === 409)
+    return 'Someone changed the object at the same time; the next pass retries with the fresh version.';
   return 'See the API server message above; `kubectl get events` may tell more.';
 }
 
@@ -46,7 +51,11 @@ function hintFor(status: number, reason: string): string {
 export class KubeUnavailableError extends MoltError {
   readonly code = 'KubeUnavailable';
   constructor(server: string, detail: string, options?: { cause?: unknown }) {
-    super(`the Kubernetes API server ${server} does not answer: ${detail}`, 'Check that the cluster is up and --kubeconfig/--context point at it.', options);
+    super(
+      `the Kubernetes API server ${server} does not answer: ${detail}`,
+      'Check that the cluster is up and --kubeconfig/--context point at it.',
+      options,
+    );
   }
 }
 
@@ -57,7 +66,11 @@ export class KubeUnavailableError extends MoltError {
 export class KubeExecError extends MoltError {
   readonly code = 'KubeExecFailed';
   constructor(pod: string, detail: string, options?: { cause?: unknown; retryable?: boolean }) {
-    super(`exec in pod ${pod} failed: ${detail}`, 'Check that the pod is running, the command exists in its image, and molt may create pods/exec.', options);
+    super(
+      `exec in pod ${pod} failed: ${detail}`,
+      'Check that the pod is running, the command exists in its image, and molt may create pods/exec.',
+      options,
+    );
   }
 }
 
@@ -65,7 +78,11 @@ export class KubeExecError extends MoltError {
 export class KubeConfigError extends MoltError {
   readonly code = 'KubeConfigInvalid';
   constructor(detail: string, options?: { cause?: unknown }) {
-    super(`no usable Kubernetes configuration: ${detail}`, 'Pass --kubeconfig FILE (and --context NAME), set KUBECONFIG, or run inside a pod with a service account.', options);
+    super(
+      `no usable Kubernetes configuration: ${detail}`,
+      'Pass --kubeconfig FILE (and --context NAME), set KUBECONFIG, or run inside a pod with a service account.',
+      options,
+    );
   }
 }
 

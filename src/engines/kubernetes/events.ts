@@ -39,7 +39,10 @@ export class EventRecorder {
     const now = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
     try {
       await this.api.create(RESOURCES.events, namespace, {
-        metadata: { name: `${m.name ?? 'molt'}.${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`, namespace },
+        metadata: {
+          name: `${m.name ?? 'molt'}.${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`,
+          namespace,
+        },
         eventTime: now,
         reportingController: this.controller,
         reportingInstance: this.instance.slice(0, 128),
@@ -47,7 +50,14 @@ export class EventRecorder {
         reason: e.reason,
         note: e.note.slice(0, 1024),
         type: e.type,
-        regarding: { apiVersion: e.regarding.apiVersion, kind: e.regarding.kind, name: m.name, namespace, uid: m.uid, resourceVersion: m.resourceVersion },
+        regarding: {
+          apiVersion: e.regarding.apiVersion,
+          kind: e.regarding.kind,
+          name: m.name,
+          namespace,
+          uid: m.uid,
+          resourceVersion: m.resourceVersion,
+        },
       } as KubeObject);
       return undefined;
     } catch (err) {

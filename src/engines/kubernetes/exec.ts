@@ -34,10 +34,23 @@ const DEFAULT_MAX_STDOUT = 64 * 1024 * 1024;
 const MAX_STDERR = 256 * 1024;
 
 /** Another way to run commands in pods than the websocket: a fake API server's (src/testing/fake-kube.ts). */
-export type PodExecTransport = (namespace: string, pod: string, container: string, argv: string[], opts: PodExecOptions) => Promise<PodExecResult>;
+export type PodExecTransport = (
+  namespace: string,
+  pod: string,
+  container: string,
+  argv: string[],
+  opts: PodExecOptions,
+) => Promise<PodExecResult>;
 
 /** Runs argv in `container` of pod `namespace/pod` and resolves with its exit code and output. */
-export async function execInPod(client: KubeClient, namespace: string, pod: string, container: string, argv: string[], opts: PodExecOptions = {}): Promise<PodExecResult> {
+export async function execInPod(
+  client: KubeClient,
+  namespace: string,
+  pod: string,
+  container: string,
+  argv: string[],
+  opts: PodExecOptions = {},
+): Promise<PodExecResult> {
   const transport = (client as { podExec?: PodExecTransport }).podExec;
   if (transport) return transport(namespace, pod, container, argv, opts);
   const max = opts.maxStdoutBytes ?? DEFAULT_MAX_STDOUT;
@@ -68,26 +81,44 @@ export async function execInPod(client: KubeClient, namespace: string, pod: stri
       if (v instanceof Error) reject(v);
       else resolve(v);
     };
-    const onAbort = () => finish(opts.signal?.reason instanceof Error ? opts.signal.reason : new KubeExecError(where, 'aborted'));
+    const onAbort = () =>
+      finish(opts.signal?.reason instanceof Error ? opts.signal.reason : new KubeExecError(where, 'aborted'));
     if (opts.signal?.aborted) return onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const onStatus = (status: { status?: string; message?: string; reason?: string; details?: { causes?: { reason?: string; message?: string }[] } }) => {
+    const onStatus = (status: {
+      status?: string;
+      message?: string;
+      reason?: string;
+      details?: { causes?: { reason?: string; message?: string }[] };
+    }) => {
       // Let the last output frames drain before resolving.
       setImmediate(() => {
         if (status.status === 'Success') return finish({ exitCode: 0, stdout: Buffer.concat(out), stderr, truncated });
         const code = status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message;
-        if (code !== undefined) return finish({ exitCode: Number(code), stdout: Buffer.concat(out), stderr, truncated });
-        finish(new KubeExecError(where, status.message ?? status.reason ?? 'the command could not be run', { retryable: false }));
+        if (code !== undefined)
+          return finish({ exitCode: Number(code), stdout: Buffer.concat(out), stderr, truncated });
+        finish(
+          new KubeExecError(where, status.message ?? status.reason ?? 'the command could not be run', {
+            retryable: false,
+          }),
+        );
       });
     };
     new Exec(client.config)
       .exec(namespace, pod, container, argv, stdout, errStream, stdin, false, onStatus)
       .then((ws) => {
         socket = ws;
-        ws.on('close', () => setTimeout(() => finish(new KubeExecError(where, 'the connection closed before the command reported its exit status')), 200));
+        ws.on('close', () =>
+          setTimeout(
+            () => finish(new KubeExecError(where, 'the connection closed before the command reported its exit status')),
+            200,
+          ),
+        );
         ws.on('error', (e: Error) => finish(new KubeExecError(where, e.message, { cause: e })));
       })
-      .catch((e: unknown) => finish(new KubeExecError(where, e instanceof Error ? e.message : String(e), { cause: e })));
+      .catch((e: unknown) =>
+        finish(new KubeExecError(where, e instanceof Error ? e.message : String(e), { cause: e })),
+      );
   });
 }
 

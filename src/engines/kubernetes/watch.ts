@@ -27,7 +27,12 @@ export interface WatchOptions {
  * Watches `path` (a collection) and calls `onEvent` for each event. Resolves with the last
  * resourceVersion seen when the stream ends; rejects with KubeApiError (410 for Gone).
  */
-export async function watchOnce<T extends KubeObject>(client: KubeClient, path: string, opts: WatchOptions, onEvent: (e: WatchEvent<T>) => void): Promise<string | undefined> {
+export async function watchOnce<T extends KubeObject>(
+  client: KubeClient,
+  path: string,
+  opts: WatchOptions,
+  onEvent: (e: WatchEvent<T>) => void,
+): Promise<string | undefined> {
   const query: Query = {
     watch: 1,
     allowWatchBookmarks: true,
@@ -51,7 +56,10 @@ export async function watchOnce<T extends KubeObject>(client: KubeClient, path: 
         const line = buffer.slice(0, nl).trim();
         buffer = buffer.slice(nl + 1);
         if (!line) continue;
-        const event = JSON.parse(line) as { type: string; object: T & { code?: number; reason?: string; message?: string } };
+        const event = JSON.parse(line) as {
+          type: string;
+          object: T & { code?: number; reason?: string; message?: string };
+        };
         if (event.type === 'ERROR') {
           const s = event.object;
           fail(new KubeApiError(`watch ${path}`, s.code ?? 500, s.reason ?? '', s.message ?? 'watch error'));

@@ -47,7 +47,16 @@ function token(scope: string): string {
   const [type, name, actions] = scope.split(':');
   const now = Math.floor(Date.now() / 1000);
   const header = { typ: 'JWT', alg: 'ES256', x5c: [certDer] };
-  const claims = { iss: 'molt-test', sub: USER, aud: 'molt-test-registry', exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access: [{ type, name, actions: (actions ?? '').split(',') }] };
+  const claims = {
+    iss: 'molt-test',
+    sub: USER,
+    aud: 'molt-test-registry',
+    exp: now + 300,
+    nbf: now - 10,
+    iat: now,
+    jti: randomBytes(8).toString('hex'),
+    access: [{ type, name, actions: (actions ?? '').split(',') }],
+  };
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
   const sig = sign('sha256', Buffer.from(input), { key: createPrivateKey(keyPem), dsaEncoding: 'ieee-p1363' });
   return `${input}.${b64url(sig)}`;
@@ -57,8 +66,12 @@ before(async () => {
   if (!available) return;
   dir = mkdtempSync(join(tmpdir(), 'molt-bearer-'));
   const sh = (cmd: string) => assert.equal(spawnSync('sh', ['-c', cmd], { cwd: dir }).status, 0, cmd);
-  sh('openssl ecparam -name prime256v1 -genkey -noout -out issuer.key && openssl req -x509 -new -key issuer.key -subj /CN=molt-test-issuer -days 1 -out issuer.crt 2>/dev/null');
-  sh('openssl req -x509 -newkey rsa:2048 -nodes -keyout tls.key -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 -out tls.crt 2>/dev/null');
+  sh(
+    'openssl ecparam -name prime256v1 -genkey -noout -out issuer.key && openssl req -x509 -new -key issuer.key -subj /CN=molt-test-issuer -days 1 -out issuer.crt 2>/dev/null',
+  );
+  sh(
+    'openssl req -x509 -newkey rsa:2048 -nodes -keyout tls.key -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 -out tls.crt 2>/dev/null',
+  );
   keyPem = readFileSync(join(dir, 'issuer.key'), 'utf8');
   certDer = readFileSync(join(dir, 'issuer.crt'), 'utf8').replace(/-----[^-]+-----|\s/g, '');
   caPem = readFileSync(join(dir, 'tls.crt'), 'utf8');
@@ -74,15 +87,31 @@ before(async () => {
   await new Promise<void>((r) => tokens?.listen(0, '127.0.0.1', r));
   const realm = `http://127.0.0.1:${(tokens.address() as { port: number }).port}/token`;
   port = await freePort();
-  writeFileSync(join(dir, 'config.yml'), `version: 0.1
+  writeFileSync(
+    join(dir, 'config.yml'),
+    `version: 0.1
 log: {level: warn}
 storage: {filesystem: {rootdirectory: ${dir}/data}, delete: {enabled: true}}
 http: {addr: 127.0.0.1:${port}, tls: {certificate: ${dir}/tls.crt, key: ${dir}/tls.key}}
 auth: {token: {realm: "${realm}", service: molt-test-registry, issuer: molt-test, rootcertbundle: ${dir}/issuer.crt}}
-`);
+`,
+  );
   registry = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
   for (let i = 0; i < 60; i++) {
-    const up = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', join(dir, 'tls.crt'), `https://127.0.0.1:${port}/v2/`], { encoding: 'utf8' }).stdout;
+    const up = spawnSync(
+      'curl',
+      [
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '--cacert',
+        join(dir, 'tls.crt'),
+        `https://127.0.0.1:${port}/v2/`,
+      ],
+      { encoding: 'utf8' },
+    ).stdout;
     if (up === '401') break;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -94,13 +123,25 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test('Bearer: the client answers the challenge with a token fetched with its credentials', { skip: !available && 'needs docker-registry and openssl' }, async () => {
-  const reg = { address: `127.0.0.1:${port}`, ca: join(dir, 'tls.crt'), authFile: '', username: USER, password: PASSWORD, authorization: `Bearer ${token('repository:team/app:pull,push')}` };
+test('Bearer: the client answers the challenge with a token fetched with its credentials', {
+  skip: !available && 'needs docker-registry and openssl',
+}, async () => {
+  const reg = {
+    address: `127.0.0.1:${port}`,
+    ca: join(dir, 'tls.crt'),
+    authFile: '',
+    username: USER,
+    password: PASSWORD,
+    authorization: `Bearer ${token('repository:team/app:pull,push')}`,
+  };
   const pushed = await pushImage(reg, 'team/app', '1.0.0', { 'dev.molt.post-upgrade': '/post' });
   const client = new RegistryClient({ ca: [caPem], credentials: () => ({ username: USER, password: PASSWORD }) });
   const got = await client.resolve(`127.0.0.1:${port}/team/app:1.0.0`);
   assert.equal(got.digest, pushed.digest);
   assert.deepEqual(got.labels, { 'dev.molt.post-upgrade': '/post' });
   const wrong = new RegistryClient({ ca: [caPem], credentials: () => ({ username: USER, password: 'nope' }) });
-  await assert.rejects(wrong.resolve(`127.0.0.1:${port}/team/app:1.0.0`), (e: unknown) => e instanceof RegistryError && e.code === 'RegistryUnauthorized' && /token service/.test(e.message));
+  await assert.rejects(
+    wrong.resolve(`127.0.0.1:${port}/team/app:1.0.0`),
+    (e: unknown) => e instanceof RegistryError && e.code === 'RegistryUnauthorized' && /token service/.test(e.message),
+  );
 });

@@ -100,19 +100,33 @@ export class RegistryClient {
     const configDigest = manifest.doc.config?.digest;
     if (!configDigest) throw new RegistryError('ManifestInvalid', ref, `manifest ${manifest.digest} names no config`);
     const blob = await this.#get(image, ref, `/blobs/${configDigest}`, '*/*', signal);
-    if (sha256(blob.body) !== configDigest) throw new RegistryError('ManifestInvalid', ref, `config blob does not match its digest ${configDigest}`);
-    const config = parseJson(blob.body, ref, 'the image config') as { config?: { Labels?: Record<string, string> | null } };
+    if (sha256(blob.body) !== configDigest)
+      throw new RegistryError('ManifestInvalid', ref, `config blob does not match its digest ${configDigest}`);
+    const config = parseJson(blob.body, ref, 'the image config') as {
+      config?: { Labels?: Record<string, string> | null };
+    };
     const labels = { ...(config.config?.Labels ?? {}) };
     this.#configs.set(manifest.digest, labels);
     return { digest: top.digest, manifestDigest: manifest.digest, labels };
   }
 
-  async #manifest(image: ImageReference, ref: string, reference: string, signal?: AbortSignal): Promise<{ digest: string; doc: ManifestDoc }> {
+  async #manifest(
+    image: ImageReference,
+    ref: string,
+    reference: string,
+    signal?: AbortSignal,
+  ): Promise<{ digest: string; doc: ManifestDoc }> {
     const res = await this.#get(image, ref, `/manifests/${reference}`, ACCEPT, signal);
     const computed = sha256(res.body);
     const header = headerOf(res, 'docker-content-digest');
-    if (header && header.startsWith('sha256:') && header !== computed) throw new RegistryError('ManifestInvalid', ref, `the manifest's Docker-Content-Digest ${header} does not match its content (${computed})`);
-    if (reference.includes(':') && reference.startsWith('sha256:') && reference !== computed) throw new RegistryError('ManifestInvalid', ref, `the manifest does not match the digest ${reference}`);
+    if (header && header.startsWith('sha256:') && header !== computed)
+      throw new RegistryError(
+        'ManifestInvalid',
+        ref,
+        `the manifest's Docker-Content-Digest ${header} does not match its content (${computed})`,
+      );
+    if (reference.includes(':') && reference.startsWith('sha256:') && reference !== computed)
+      throw new RegistryError('ManifestInvalid', ref, `the manifest does not match the digest ${reference}`);
     const doc = parseJson(res.body, ref, 'the manifest') as ManifestDoc;
     doc.mediaType ??= headerOf(res, 'content-type')?.split(';')[0];
     return { digest: header ?? computed, doc };
@@ -120,10 +134,17 @@ export class RegistryClient {
 
   #pick(index: ManifestDoc, ref: string): string {
     const want = this.#opts.platform ?? { os: 'linux', architecture: process.arch === 'arm64' ? 'arm64' : 'amd64' };
-    const m = index.manifests?.find((x) => x.platform?.os === want.os && x.platform?.architecture === want.architecture);
+    const m = index.manifests?.find(
+      (x) => x.platform?.os === want.os && x.platform?.architecture === want.architecture,
+    );
     if (!m) {
-      const have = (index.manifests ?? []).map((x) => `${x.platform?.os}/${x.platform?.architecture}`).join(', ') || 'none';
-      throw new RegistryError('PlatformNotFound', ref, `no ${want.os}/${want.architecture} image in its index (has: ${have})`);
+      const have =
+        (index.manifests ?? []).map((x) => `${x.platform?.os}/${x.platform?.architecture}`).join(', ') || 'none';
+      throw new RegistryError(
+        'PlatformNotFound',
+        ref,
+        `no ${want.os}/${want.architecture} image in its index (has: ${have})`,
+      );
     }
     return m.digest;
   }
@@ -143,13 +164,31 @@ export class RegistryClient {
     if (res.status === 200) return res;
     if (res.status === 401 || res.status === 403) {
       const creds = this.#opts.credentials?.(image.registry, image.repository);
-      throw new RegistryError('RegistryUnauthorized', ref, `${image.registry} refused ${creds ? `the credentials of user "${creds.username}"` : 'access without credentials'} (HTTP ${res.status}${errorText(res)})`);
+      throw new RegistryError(
+        'RegistryUnauthorized',
+        ref,
+        `${image.registry} refused ${creds ? `the credentials of user "${creds.username}"` : 'access without credentials'} (HTTP ${res.status}${errorText(res)})`,
+      );
     }
-    if (res.status === 404) throw new RegistryError('ImageNotFound', ref, `${image.registry} has no ${path.startsWith('/manifests') ? 'such tag or digest' : 'such blob'} in ${image.repository}${errorText(res)}`);
-    throw new RegistryError(res.status >= 500 || res.status === 429 ? 'RegistryUnavailable' : 'RegistryError', ref, `GET ${path} answered HTTP ${res.status}${errorText(res)}`);
+    if (res.status === 404)
+      throw new RegistryError(
+        'ImageNotFound',
+        ref,
+        `${image.registry} has no ${path.startsWith('/manifests') ? 'such tag or digest' : 'such blob'} in ${image.repository}${errorText(res)}`,
+      );
+    throw new RegistryError(
+      res.status >= 500 || res.status === 429 ? 'RegistryUnavailable' : 'RegistryError',
+      ref,
+      `GET ${path} answered HTTP ${res.status}${errorText(res)}`,
+    );
   }
 
-  async #answerChallenge(image: ImageReference, ref: string, challenge: string, signal?: AbortSignal): Promise<string | undefined> {
+  async #answerChallenge(
+    image: ImageReference,
+    ref: string,
+    challenge: string,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
     const creds = this.#opts.credentials?.(image.registry, image.repository);
     const basic = creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
     const scheme = challenge.split(' ')[0]?.toLowerCase();
@@ -161,7 +200,12 @@ export class RegistryClient {
     if (params.service) tokenUrl.searchParams.set('service', params.service);
     tokenUrl.searchParams.set('scope', params.scope ?? `repository:${image.repository}:pull`);
     const res = await this.#request(tokenUrl.toString(), ref, basic ? { authorization: basic } : {}, signal);
-    if (res.status !== 200) throw new RegistryError('RegistryUnauthorized', ref, `the token service ${tokenUrl.origin} refused ${creds ? `user "${creds.username}"` : 'an anonymous token'} (HTTP ${res.status}${errorText(res)})`);
+    if (res.status !== 200)
+      throw new RegistryError(
+        'RegistryUnauthorized',
+        ref,
+        `the token service ${tokenUrl.origin} refused ${creds ? `user "${creds.username}"` : 'an anonymous token'} (HTTP ${res.status}${errorText(res)})`,
+      );
     const body = parseJson(res.body, ref, 'the token answer') as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
     if (!token) throw new RegistryError('RegistryError', ref, `the token service ${tokenUrl.origin} answered no token`);
@@ -173,36 +217,50 @@ export class RegistryClient {
     const timeout = this.#opts.timeoutMs ?? 30_000;
     return new Promise<Answer>((resolve, reject) => {
       const get = url.startsWith('http:') ? http.get : https.get; // a token realm may be plain http
-      const req = get(url, { headers: { 'user-agent': 'molt', ...headers }, ...(this.#ca ? { ca: this.#ca } : {}), signal }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_DOC) req.destroy(new Error(`answer larger than ${MAX_DOC} bytes`));
-          else chunks.push(c);
-        });
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          const location = res.headers.location;
-          if ([301, 302, 303, 307, 308].includes(status) && location && hops < 5) {
-            const next = new URL(location, url);
-            const same = next.host === new URL(url).host;
-            const { authorization: _drop, ...rest } = headers;
-            resolve(this.#request(next.toString(), ref, same ? headers : rest, signal, hops + 1));
-            return;
-          }
-          resolve({ status, headers: res.headers, body: Buffer.concat(chunks) });
-        });
-        res.on('error', reject);
-      });
+      const req = get(
+        url,
+        { headers: { 'user-agent': 'molt', ...headers }, ...(this.#ca ? { ca: this.#ca } : {}), signal },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_DOC) req.destroy(new Error(`answer larger than ${MAX_DOC} bytes`));
+            else chunks.push(c);
+          });
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            const location = res.headers.location;
+            if ([301, 302, 303, 307, 308].includes(status) && location && hops < 5) {
+              const next = new URL(location, url);
+              const same = next.host === new URL(url).host;
+              const { authorization: _drop, ...rest } = headers;
+              resolve(this.#request(next.toString(), ref, same ? headers : rest, signal, hops + 1));
+              return;
+            }
+            resolve({ status, headers: res.headers, body: Buffer.concat(chunks) });
+          });
+          res.on('error', reject);
+        },
+      );
       req.setTimeout(timeout, () => req.destroy(new Error(`no answer within ${timeout} ms`)));
-      req.on('error', (e) => reject(signal?.aborted ? signal.reason : new RegistryError('RegistryUnavailable', ref, `${new URL(url).host}: ${e.message}`, { cause: e })));
+      req.on('error', (e) =>
+        reject(
+          signal?.aborted
+            ? signal.reason
+            : new RegistryError('RegistryUnavailable', ref, `${new URL(url).host}: ${e.message}`, { cause: e }),
+        ),
+      );
     });
   }
 }
 
 function isIndex(doc: ManifestDoc): boolean {
-  return doc.mediaType === MEDIA.ociIndex || doc.mediaType === MEDIA.dockerList || (Array.isArray(doc.manifests) && !doc.config);
+  return (
+    doc.mediaType === MEDIA.ociIndex ||
+    doc.mediaType === MEDIA.dockerList ||
+    (Array.isArray(doc.manifests) && !doc.config)
+  );
 }
 
 /** `Bearer realm="…",service="…",scope="…"` → its parameters. */

@@ -8,40 +8,90 @@ import { specHash } from './template.ts';
 import type { AppWorld, PodView, UpgradeJournal } from './world.ts';
 
 const NOW = 1_000_000_000;
-const v1 = appManifest({ version: '1.0.0', image: 'localhost/app:1', upgrade: { ...appManifest().spec.upgrade, preUpgrade: '/pre.sh', postUpgrade: '/post.sh' } }, 'app');
+const v1 = appManifest(
+  {
+    version: '1.0.0',
+    image: 'localhost/app:1',
+    upgrade: { ...appManifest().spec.upgrade, preUpgrade: '/pre.sh', postUpgrade: '/post.sh' },
+  },
+  'app',
+);
 const v2 = appManifest({ ...v1.spec, version: '2.0.0', image: 'localhost/app:2' }, 'app');
 const h1 = specHash(v1.spec);
 const h2 = specHash(v2.spec);
 
 function pod(name: string, hash: string, fields: Partial<PodView> = {}): PodView {
-  return { name, uid: `uid-${name}-${hash}`, hash, version: hash === h1 ? '1.0.0' : '2.0.0', terminating: false, phase: 'Running', ready: true, readySince: NOW - 60_000, running: true, restarts: 0, createdAt: NOW - 60_000, ...fields };
+  return {
+    name,
+    uid: `uid-${name}-${hash}`,
+    hash,
+    version: hash === h1 ? '1.0.0' : '2.0.0',
+    terminating: false,
+    phase: 'Running',
+    ready: true,
+    readySince: NOW - 60_000,
+    running: true,
+    restarts: 0,
+    createdAt: NOW - 60_000,
+    ...fields,
+  };
 }
 
-function world(desired: AppSpec, sts?: Partial<NonNullable<AppWorld['sts']>>, pods: PodView[] = [pod('app-0', h1)]): AppWorld {
+function world(
+  desired: AppSpec,
+  sts?: Partial<NonNullable<AppWorld['sts']>>,
+  pods: PodView[] = [pod('app-0', h1)],
+): AppWorld {
   const manifest = { ...v1, spec: desired };
   return {
     now: NOW,
     app: { name: 'app', namespace: 'ns', generation: 2, deleting: false },
     desired: { ok: true, manifest, hash: specHash(desired) },
-    ...(sts ? { sts: { templateHash: h1, upgradeMode: false, installed: { version: '1.0.0', hash: h1, spec: v1.spec }, ...sts } } : {}),
+    ...(sts
+      ? {
+          sts: {
+            templateHash: h1,
+            upgradeMode: false,
+            installed: { version: '1.0.0', hash: h1, spec: v1.spec },
+            ...sts,
+          },
+        }
+      : {}),
     members: pods.map((p, i) => ({ name: p.name, ordinal: pods.length - 1 - i, pod: p })),
     execPods: [],
   };
 }
 
 function journal(fields: Partial<UpgradeJournal> = {}): UpgradeJournal {
-  return { state: 'Upgrading', from: '1.0.0', to: '2.0.0', fromHash: h1, toHash: h2, target: v2.spec, generation: 2, startedAt: 'x', preUpgraded: [], postUpgraded: [], postAttempts: {}, ...fields };
+  return {
+    state: 'Upgrading',
+    from: '1.0.0',
+    to: '2.0.0',
+    fromHash: h1,
+    toHash: h2,
+    target: v2.spec,
+    generation: 2,
+    startedAt: 'x',
+    preUpgraded: [],
+    postUpgraded: [],
+    postAttempts: {},
+    ...fields,
+  };
 }
 
 test('no StatefulSet: install; installing: wait for ready, then mark installed', () => {
   assert.equal(decide(world(v1.spec)).kind, 'Install');
-  const installing = world(v1.spec, { installed: undefined }, [pod('app-0', h1, { ready: false, createdAt: NOW - 1000 })]);
+  const installing = world(v1.spec, { installed: undefined }, [
+    pod('app-0', h1, { ready: false, createdAt: NOW - 1000 }),
+  ]);
   assert.equal(decide(installing).kind, 'Wait');
   assert.equal(decide(world(v1.spec, { installed: undefined })).kind, 'MarkInstalled');
 });
 
 test('a failing install pod is reported, not retried for ever silently', () => {
-  const w = world(v1.spec, { installed: undefined }, [pod('app-0', h1, { ready: false, waitingReason: 'ErrImagePull' })]);
+  const w = world(v1.spec, { installed: undefined }, [
+    pod('app-0', h1, { ready: false, waitingReason: 'ErrImagePull' }),
+  ]);
   const step = decide(w);
   assert.equal(step.kind, 'Wait');
   assert.equal(step.kind === 'Wait' && step.failure?.code, 'ImagePullFailed');
@@ -49,7 +99,11 @@ test('a failing install pod is reported, not retried for ever silently', () => {
 
 test('a downgrade without forceUpgrade is refused by the core rules; a namespace switch too', () => {
   const down = appManifest({ ...v1.spec, version: '0.9.0' }).spec;
-  assert.deepEqual(decide(world(down, {})), { kind: 'Refuse', reason: 'DowngradeRefused', message: 'version 0.9.0 is lower than the installed 1.0.0: downgrades are refused' });
+  assert.deepEqual(decide(world(down, {})), {
+    kind: 'Refuse',
+    reason: 'DowngradeRefused',
+    message: 'version 0.9.0 is lower than the installed 1.0.0: downgrades are refused',
+  });
   const moved = { ...v2.spec, package: 'other/notes' };
   assert.equal((decide(world(moved, {})) as { reason?: string }).reason, 'NamespaceSwitchRefused');
 });
@@ -57,8 +111,15 @@ test('a downgrade without forceUpgrade is refused by the core rules; a namespace
 test('a new version begins an upgrade; then pre-upgrade in the old pod, template switch, member restart', () => {
   assert.equal(decide(world(v2.spec, {})).kind, 'BeginUpgrade');
   assert.deepEqual(decide(world(v2.spec, { journal: journal() })), { kind: 'PreUpgrade', member: 'app-0' });
-  assert.deepEqual(decide(world(v2.spec, { journal: journal({ preUpgraded: ['app-0'] }) })), { kind: 'SwitchTemplate', to: 'target' });
-  const switched = world(v2.spec, { journal: journal({ preUpgraded: ['app-0'] }), templateHash: h2, upgradeMode: true });
+  assert.deepEqual(decide(world(v2.spec, { journal: journal({ preUpgraded: ['app-0'] }) })), {
+    kind: 'SwitchTemplate',
+    to: 'target',
+  });
+  const switched = world(v2.spec, {
+    journal: journal({ preUpgraded: ['app-0'] }),
+    templateHash: h2,
+    upgradeMode: true,
+  });
   assert.deepEqual(decide(switched), { kind: 'RestartMember', member: 'app-0', uid: `uid-app-0-${h1}` });
 });
 
@@ -66,14 +127,24 @@ test('members go from the highest ordinal down, one at a time', () => {
   const pods = [pod('app-1', h1), pod('app-0', h1)];
   const w = world(v2.spec, { journal: journal({ preUpgraded: ['app-1'] }), templateHash: h2, upgradeMode: true }, pods);
   assert.deepEqual(decide(w), { kind: 'RestartMember', member: 'app-1', uid: `uid-app-1-${h1}` });
-  const next = world(v2.spec, { journal: journal({ preUpgraded: ['app-1'], postUpgraded: ['app-1'] }), templateHash: h2, upgradeMode: true }, [pod('app-1', h2), pod('app-0', h1)]);
+  const next = world(
+    v2.spec,
+    { journal: journal({ preUpgraded: ['app-1'], postUpgraded: ['app-1'] }), templateHash: h2, upgradeMode: true },
+    [pod('app-1', h2), pod('app-0', h1)],
+  );
   assert.deepEqual(decide(next), { kind: 'PreUpgrade', member: 'app-0' });
 });
 
 test('the new pod gets its post-upgrade script once running, then must be ready; then the upgrade finishes', () => {
   const base = { journal: journal({ preUpgraded: ['app-0'] }), templateHash: h2, upgradeMode: true };
-  assert.equal(decide(world(v2.spec, base, [pod('app-0', h2, { running: false, ready: false, createdAt: NOW })])).kind, 'Wait');
-  assert.deepEqual(decide(world(v2.spec, base, [pod('app-0', h2, { ready: false, createdAt: NOW })])), { kind: 'PostUpgrade', member: 'app-0' });
+  assert.equal(
+    decide(world(v2.spec, base, [pod('app-0', h2, { running: false, ready: false, createdAt: NOW })])).kind,
+    'Wait',
+  );
+  assert.deepEqual(decide(world(v2.spec, base, [pod('app-0', h2, { ready: false, createdAt: NOW })])), {
+    kind: 'PostUpgrade',
+    member: 'app-0',
+  });
   const posted = { ...base, journal: journal({ preUpgraded: ['app-0'], postUpgraded: ['app-0'] }) };
   assert.equal(decide(world(v2.spec, posted, [pod('app-0', h2, { ready: false, createdAt: NOW })])).kind, 'Wait');
   assert.equal(decide(world(v2.spec, posted, [pod('app-0', h2)])).kind, 'FinishUpgrade');
@@ -81,14 +152,27 @@ test('the new pod gets its post-upgrade script once running, then must be ready;
 
 test('a pull error, a crash loop or a restart of the new pod rolls back; the rollback reverts the template and the member', () => {
   const base = { journal: journal({ preUpgraded: ['app-0'] }), templateHash: h2, upgradeMode: true };
-  for (const bad of [{ waitingReason: 'ErrImagePull' }, { waitingReason: 'ImagePullBackOff' }, { waitingReason: 'CrashLoopBackOff' }, { restarts: 1 }]) {
+  for (const bad of [
+    { waitingReason: 'ErrImagePull' },
+    { waitingReason: 'ImagePullBackOff' },
+    { waitingReason: 'CrashLoopBackOff' },
+    { restarts: 1 },
+  ]) {
     const step = decide(world(v2.spec, base, [pod('app-0', h2, { ready: false, running: false, ...bad })]));
     assert.equal(step.kind, 'StartRollback', JSON.stringify(bad));
   }
-  const rolling = { journal: journal({ state: 'RollingBack', cause: { code: 'ImagePullFailed', message: 'x' } }), templateHash: h2, upgradeMode: true };
+  const rolling = {
+    journal: journal({ state: 'RollingBack', cause: { code: 'ImagePullFailed', message: 'x' } }),
+    templateHash: h2,
+    upgradeMode: true,
+  };
   assert.deepEqual(decide(world(v2.spec, rolling, [pod('app-0', h2)])), { kind: 'SwitchTemplate', to: 'installed' });
   const reverted = { ...rolling, templateHash: h1, upgradeMode: false };
-  assert.deepEqual(decide(world(v2.spec, reverted, [pod('app-0', h2)])), { kind: 'RestartMember', member: 'app-0', uid: `uid-app-0-${h2}` });
+  assert.deepEqual(decide(world(v2.spec, reverted, [pod('app-0', h2)])), {
+    kind: 'RestartMember',
+    member: 'app-0',
+    uid: `uid-app-0-${h2}`,
+  });
   assert.equal(decide(world(v2.spec, reverted, [pod('app-0', h1)])).kind, 'FinishRollback');
 });
 
@@ -99,7 +183,15 @@ test('a pull error of the ExecPod before any member was touched aborts instead o
 });
 
 test('after a rolled-back upgrade the same spec is not tried again; another change is', () => {
-  const last = { from: '1.0.0', to: '2.0.0', toHash: h2, outcome: 'RolledBack' as const, reason: 'ImagePullFailed', message: 'x', finishedAt: 'y' };
+  const last = {
+    from: '1.0.0',
+    to: '2.0.0',
+    toHash: h2,
+    outcome: 'RolledBack' as const,
+    reason: 'ImagePullFailed',
+    message: 'x',
+    finishedAt: 'y',
+  };
   assert.equal(decide(world(v2.spec, { last })).kind, 'Blocked');
   const v3 = { ...v2.spec, version: '2.0.1' };
   assert.equal(decide(world(v3, { last })).kind, 'BeginUpgrade');
@@ -122,7 +214,10 @@ test('the ready budget is the raised probe budget while upgrading; a pod past it
   const spec = { ...v2.spec, probes: { startup: probe } };
   assert.equal(readyBudgetMs(spec, false), 10_000 + 120_000);
   assert.equal(readyBudgetMs(spec, true), 100_000 + 120_000);
-  assert.equal(podFailure(pod('p', h2, { ready: false, createdAt: NOW - 200_000 }), 130_000, NOW)?.code, 'ReadyTimeout');
+  assert.equal(
+    podFailure(pod('p', h2, { ready: false, createdAt: NOW - 200_000 }), 130_000, NOW)?.code,
+    'ReadyTimeout',
+  );
 });
 
 test('molt rollback: the named older version is permitted (no forceUpgrade, no DOWNGRADE warning); another is still refused', () => {
@@ -137,20 +232,32 @@ test('molt rollback: the named older version is permitted (no forceUpgrade, no D
 });
 
 test('molt rollback during an upgrade rolls it back now; a used-up permission is cleared when steady', () => {
-  const w = world(v1.spec, { journal: journal({ preUpgraded: ['app-0'] }), templateHash: h2, upgradeMode: true }, [pod('app-0', h2)]);
+  const w = world(v1.spec, { journal: journal({ preUpgraded: ['app-0'] }), templateHash: h2, upgradeMode: true }, [
+    pod('app-0', h2),
+  ]);
   w.app.rollbackTo = '1.0.0';
   assert.equal(decide(w).kind, 'StartRollback');
   const back = journal({ from: '2.0.0', to: '1.0.0', fromHash: h2, toHash: h1, target: v1.spec, rollback: true });
-  const rolling = world(v1.spec, { installed: { version: '2.0.0', hash: h2, spec: v2.spec }, journal: back }, [pod('app-0', h2)]);
+  const rolling = world(v1.spec, { installed: { version: '2.0.0', hash: h2, spec: v2.spec }, journal: back }, [
+    pod('app-0', h2),
+  ]);
   rolling.app.rollbackTo = '2.0.0';
-  assert.notEqual(decide(rolling).kind, 'StartRollback', 'a rollback operation is not rolled back by its own permission');
+  assert.notEqual(
+    decide(rolling).kind,
+    'StartRollback',
+    'a rollback operation is not rolled back by its own permission',
+  );
   const steady = world(v1.spec, {});
   steady.app.rollbackTo = '1.0.0';
   assert.equal(decide(steady).kind, 'ClearRollbackTo');
 });
 
 test('a rollback whose old-version pod restarted once but is ready again finishes; one not ready waits (RollbackStuck)', () => {
-  const rolling = { journal: journal({ state: 'RollingBack', cause: { code: 'RollbackRequested', message: 'x' } }), templateHash: h1, upgradeMode: false };
+  const rolling = {
+    journal: journal({ state: 'RollingBack', cause: { code: 'RollbackRequested', message: 'x' } }),
+    templateHash: h1,
+    upgradeMode: false,
+  };
   assert.equal(decide(world(v1.spec, rolling, [pod('app-0', h1, { restarts: 1 })])).kind, 'FinishRollback');
   const stuck = decide(world(v1.spec, rolling, [pod('app-0', h1, { restarts: 1, ready: false })]));
   assert.equal(stuck.kind === 'Wait' && stuck.reason, 'RollbackStuck');

@@ -16,7 +16,16 @@ import { namedVolumes } from '../../core/settings.ts';
 import { UpgradeRefusedError, type ErrorRecord } from '../../core/errors.ts';
 import { decide as decideChange } from '../../core/plan.ts';
 import type { AppManifest, AppSpec } from '../../core/model.ts';
-import { fatalWaiting, isDowngradeWarning, permitDowngrade, podFailure as classifyPod, readyBudgetMs, type FailureCode, type PodFailure, type Reason } from '../../core/policy/index.ts';
+import {
+  fatalWaiting,
+  isDowngradeWarning,
+  permitDowngrade,
+  podFailure as classifyPod,
+  readyBudgetMs,
+  type FailureCode,
+  type PodFailure,
+  type Reason,
+} from '../../core/policy/index.ts';
 import { scriptsOf, type AppWorld, type MemberView, type PodView, type UpgradeJournal } from './world.ts';
 
 /** The next step of a pass. Terminal steps (wait, steady, refuse, …) end the pass. */
@@ -47,7 +56,24 @@ export type Step =
 export const TERMINAL: ReadonlySet<Step['kind']> = new Set(['Invalid', 'Refuse', 'Blocked', 'Wait', 'Steady']);
 
 /** The steps that change the cluster (every kind not TERMINAL); each has a kill point before and after it (reconciler.ts). */
-export const ACTING_STEPS = ['Delete', 'Install', 'Converge', 'MarkInstalled', 'Record', 'BeginUpgrade', 'PreUpgrade', 'SwitchTemplate', 'RestartMember', 'PostUpgrade', 'StartRollback', 'Abort', 'FinishUpgrade', 'FinishRollback', 'Cleanup', 'ClearRollbackTo'] as const satisfies readonly Step['kind'][];
+export const ACTING_STEPS = [
+  'Delete',
+  'Install',
+  'Converge',
+  'MarkInstalled',
+  'Record',
+  'BeginUpgrade',
+  'PreUpgrade',
+  'SwitchTemplate',
+  'RestartMember',
+  'PostUpgrade',
+  'StartRollback',
+  'Abort',
+  'FinishUpgrade',
+  'FinishRollback',
+  'Cleanup',
+  'ClearRollbackTo',
+] as const satisfies readonly Step['kind'][];
 
 /** Why a member's pod has failed (core/policy, timed from its creation), or undefined while it may still become ready. */
 export function podFailure(pod: PodView, budgetMs: number, now: number): PodFailure | undefined {
@@ -63,7 +89,12 @@ export function podReady(pod: PodView, spec: AppSpec, now: number): boolean {
 
 /** Why a change of spec.volumes cannot be made on a StatefulSet (names, sizes, classes), or undefined. */
 export function volumeChange(installed: AppSpec, desired: AppSpec): string | undefined {
-  const volumes = (s: AppSpec) => JSON.stringify(namedVolumes(s.volumes).map((v) => [v.name, v.size, v.storageClassName].filter((x) => x !== undefined).join(' ')).sort());
+  const volumes = (s: AppSpec) =>
+    JSON.stringify(
+      namedVolumes(s.volumes)
+        .map((v) => [v.name, v.size, v.storageClassName].filter((x) => x !== undefined).join(' '))
+        .sort(),
+    );
   if (volumes(desired) === volumes(installed)) return undefined;
   return `spec.volumes changes the volumes (names, sizes or StorageClasses: ${volumes(installed)} → ${volumes(desired)}); a StatefulSet's volume claims cannot change in place`;
 }
@@ -82,14 +113,16 @@ export function decide(w: AppWorld): Step {
 function installing(w: AppWorld): Step {
   if (!w.desired.ok || !w.sts) return { kind: 'Steady' };
   const { manifest, hash } = w.desired;
-  if (w.sts.templateHash !== hash || w.sts.upgradeMode) return { kind: 'Converge', message: 'the spec changed while installing' };
+  if (w.sts.templateHash !== hash || w.sts.upgradeMode)
+    return { kind: 'Converge', message: 'the spec changed while installing' };
   const stale = w.members.find((m) => m.pod && m.pod.hash !== hash && !m.pod.terminating);
   if (stale?.pod) return { kind: 'RestartMember', member: stale.name, uid: stale.pod.uid };
   for (const m of w.members) {
     if (!m.pod || m.pod.terminating) return wait('Installing', `waiting for pod ${m.name}`, 1000);
     const failure = podFailure(m.pod, readyBudgetMs(manifest.spec, false), w.now);
     if (failure) return { ...wait('InstallFailed', failure.message, 15_000), failure };
-    if (!podReady(m.pod, manifest.spec, w.now)) return wait('Installing', `waiting for pod ${m.name} to be ready`, 1000);
+    if (!podReady(m.pod, manifest.spec, w.now))
+      return wait('Installing', `waiting for pod ${m.name} to be ready`, 1000);
   }
   return { kind: 'MarkInstalled' };
 }
@@ -104,7 +137,10 @@ function steady(w: AppWorld): Step {
   const desired = w.desired.manifest;
   const current: AppManifest = { ...desired, spec: installed.spec };
   // `molt rollback` set the spec back to an older version and names it: that downgrade is permitted.
-  const rollback = w.app.rollbackTo !== undefined && w.app.rollbackTo === desired.spec.version && desired.spec.version !== installed.version;
+  const rollback =
+    w.app.rollbackTo !== undefined &&
+    w.app.rollbackTo === desired.spec.version &&
+    desired.spec.version !== installed.version;
   let change;
   try {
     change = rollback ? decideRollback(desired, current) : decideChange(desired, current);
@@ -113,13 +149,17 @@ function steady(w: AppWorld): Step {
     throw e;
   }
   // A change that leaves the pod as it is (settings, or spec.network, which Kubernetes ignores) is only recorded.
-  if (change.action === 'record' || (change.action === 'upgrade' && w.desired.hash === installed.hash)) return { kind: 'Record' };
+  if (change.action === 'record' || (change.action === 'upgrade' && w.desired.hash === installed.hash))
+    return { kind: 'Record' };
   if (change.action === 'upgrade') {
     const volumes = volumeChange(installed.spec, desired.spec);
     if (volumes) return { kind: 'Refuse', reason: 'VolumeChangeRefused', message: volumes };
     const last = sts.last;
     if (last && last.toHash === w.desired.hash && last.outcome !== 'Succeeded') {
-      return { kind: 'Blocked', message: `the upgrade to ${desired.spec.version} ${last.outcome === 'RolledBack' ? 'was rolled back' : 'was aborted'} (${last.reason}: ${last.message}); change the spec to try again` };
+      return {
+        kind: 'Blocked',
+        message: `the upgrade to ${desired.spec.version} ${last.outcome === 'RolledBack' ? 'was rolled back' : 'was aborted'} (${last.reason}: ${last.message}); change the spec to try again`,
+      };
     }
     return { kind: 'BeginUpgrade', warnings: change.warnings, ...(rollback ? { rollback: true } : {}) };
   }
@@ -132,10 +172,16 @@ function steady(w: AppWorld): Step {
 function upgrading(w: AppWorld, j: UpgradeJournal): Step {
   const installed = w.sts?.installed;
   if (w.app.rollbackTo !== undefined && w.app.rollbackTo === j.from && !j.rollback) {
-    return { kind: 'StartRollback', cause: { code: 'RollbackRequested', message: `molt rollback to ${j.from} during the upgrade` } };
+    return {
+      kind: 'StartRollback',
+      cause: { code: 'RollbackRequested', message: `molt rollback to ${j.from} during the upgrade` },
+    };
   }
   if (w.desired.ok && installed && w.desired.hash === installed.hash && j.toHash !== installed.hash) {
-    return { kind: 'StartRollback', cause: { code: 'RollbackRequested', message: `spec set back to ${installed.version} during the upgrade` } };
+    return {
+      kind: 'StartRollback',
+      cause: { code: 'RollbackRequested', message: `spec set back to ${installed.version} during the upgrade` },
+    };
   }
   const budget = readyBudgetMs(j.target, true);
   const touched = w.members.some((m) => m.pod?.hash === j.toHash);
@@ -146,7 +192,9 @@ function upgrading(w: AppWorld, j: UpgradeJournal): Step {
       const failure = podFailure(pod, budget, w.now);
       if (failure) return { kind: 'StartRollback', cause: failure };
       if (scriptsOf(j).postUpgrade && !j.postUpgraded.includes(m.name)) {
-        return pod.running ? { kind: 'PostUpgrade', member: m.name } : wait('Upgrading', `waiting for ${m.name}'s container to start`, 1000);
+        return pod.running
+          ? { kind: 'PostUpgrade', member: m.name }
+          : wait('Upgrading', `waiting for ${m.name}'s container to start`, 1000);
       }
       if (!podReady(pod, j.target, w.now)) return wait('Upgrading', `waiting for ${m.name} ${j.to} to be ready`, 1000);
       continue;
@@ -161,7 +209,10 @@ function oldMember(w: AppWorld, j: UpgradeJournal, m: MemberView, pod: PodView, 
     const exec = w.execPods.find((p) => p.hash === j.toHash && !p.terminating);
     const pull = fatalWaiting(exec?.waitingReason);
     if (exec && pull) {
-      const cause = { code: pull, message: `ExecPod ${exec.name} of ${j.to}: ${exec.waitingReason}${exec.waitingMessage ? `: ${exec.waitingMessage}` : ''}` };
+      const cause = {
+        code: pull,
+        message: `ExecPod ${exec.name} of ${j.to}: ${exec.waitingReason}${exec.waitingMessage ? `: ${exec.waitingMessage}` : ''}`,
+      };
       return touched ? { kind: 'StartRollback', cause } : { kind: 'Abort', cause };
     }
     return { kind: 'PreUpgrade', member: m.name };
@@ -183,8 +234,13 @@ function rollingBack(w: AppWorld, j: UpgradeJournal): Step {
     // them first kept such a rollback "stuck" for good.
     if (podReady(pod, installed.spec, w.now)) continue;
     const failure = podFailure(pod, readyBudgetMs(installed.spec, false), w.now);
-    if (failure) return { ...wait('RollbackStuck', `the rollback to ${installed.version} waits: ${failure.message}`, 10_000), failure };
-    if (!podReady(pod, installed.spec, w.now)) return wait('RollingBack', `waiting for ${m.name} ${installed.version} to be ready`, 1000);
+    if (failure)
+      return {
+        ...wait('RollbackStuck', `the rollback to ${installed.version} waits: ${failure.message}`, 10_000),
+        failure,
+      };
+    if (!podReady(pod, installed.spec, w.now))
+      return wait('RollingBack', `waiting for ${m.name} ${installed.version} to be ready`, 1000);
   }
   void j;
   return { kind: 'FinishRollback' };

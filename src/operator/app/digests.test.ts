@@ -28,13 +28,31 @@ test('installedRecord keeps the digests that ran per version (the last 20), the 
 });
 
 test('podDigest reads the first member that reports an imageID', () => {
-  const w = { members: [{ name: 'n-1', ordinal: 1 }, { name: 'n-0', ordinal: 0, pod: { imageID: `r.example/n@${d('e')}` } }] } as unknown as AppWorld;
+  const w = {
+    members: [
+      { name: 'n-1', ordinal: 1 },
+      { name: 'n-0', ordinal: 0, pod: { imageID: `r.example/n@${d('e')}` } },
+    ],
+  } as unknown as AppWorld;
   assert.deepEqual(podDigest(w), { digest: d('e'), pinnable: true });
 });
 
-test('locally: the RepoDigest of the reference\'s repository, else the image ID', () => {
-  const img = { id: 'f'.repeat(64), cmd: undefined, entrypoint: undefined, labels: {}, volumes: [], repoDigests: [`other.example/x@${d('1')}`, `127.0.0.1:5443/e2e/app@${d('2')}`] };
-  assert.deepEqual(imageDigest('127.0.0.1:5443/e2e/app:1.0.0', img), { digest: d('2'), ref: `127.0.0.1:5443/e2e/app@${d('2')}` });
-  assert.deepEqual(imageDigest('localhost/app:1', { ...img, repoDigests: [] }), { digest: d('f'), ref: 'f'.repeat(64) });
+test("locally: the RepoDigest of the reference's repository, else the image ID", () => {
+  const img = {
+    id: 'f'.repeat(64),
+    cmd: undefined,
+    entrypoint: undefined,
+    labels: {},
+    volumes: [],
+    repoDigests: [`other.example/x@${d('1')}`, `127.0.0.1:5443/e2e/app@${d('2')}`],
+  };
+  assert.deepEqual(imageDigest('127.0.0.1:5443/e2e/app:1.0.0', img), {
+    digest: d('2'),
+    ref: `127.0.0.1:5443/e2e/app@${d('2')}`,
+  });
+  assert.deepEqual(imageDigest('localhost/app:1', { ...img, repoDigests: [] }), {
+    digest: d('f'),
+    ref: 'f'.repeat(64),
+  });
   assert.deepEqual(imageDigest(`r.example/app@${d('3')}`, img), { digest: d('3'), ref: `r.example/app@${d('3')}` });
 });

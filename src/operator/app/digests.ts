@@ -19,14 +19,24 @@ export function ranKey(spec: AppSpec): string {
 }
 
 /** An installed record for `spec` running `digest`, carrying the digests that ran before. */
-export function installedRecord(spec: AppSpec, digest: string | undefined, before: InstalledRecord | undefined): InstalledRecord {
+export function installedRecord(
+  spec: AppSpec,
+  digest: string | undefined,
+  before: InstalledRecord | undefined,
+): InstalledRecord {
   const ran = { ...before?.ran };
   if (digest?.startsWith('sha256:') && digest.length === 71) {
     delete ran[ranKey(spec)];
     ran[ranKey(spec)] = digest;
   }
   const kept = Object.entries(ran).slice(-RAN_KEPT);
-  return { version: spec.version, hash: specHash(spec), spec, ...(digest ? { digest } : {}), ...(kept.length ? { ran: Object.fromEntries(kept) } : {}) };
+  return {
+    version: spec.version,
+    hash: specHash(spec),
+    spec,
+    ...(digest ? { digest } : {}),
+    ...(kept.length ? { ran: Object.fromEntries(kept) } : {}),
+  };
 }
 
 /** The digest the members run, from their pods' imageID (a registry digest is pinnable; a loaded image's ID is not). */
@@ -49,13 +59,28 @@ export type UpgradeResolution =
  * A registry that does not answer is retried (thrown); a refusal ends the upgrade before
  * anything was touched.
  */
-export async function resolveUpgrade(api: ResourceApi, namespace: string, installed: InstalledRecord, target: AppSpec, rollback: boolean, signal?: AbortSignal): Promise<UpgradeResolution> {
+export async function resolveUpgrade(
+  api: ResourceApi,
+  namespace: string,
+  installed: InstalledRecord,
+  target: AppSpec,
+  rollback: boolean,
+  signal?: AbortSignal,
+): Promise<UpgradeResolution> {
   const pinned = rollback ? installed.ran?.[ranKey(target)] : undefined;
   try {
     const t = await resolveTarget(api, namespace, target, pinned, signal);
-    const scripts = Object.entries(t.scripts).map(([k, v]) => `${k} ${v}`).join(', ') || 'no scripts';
-    const what = t.digest ? `${target.image}${pinned ? ` at the digest ${target.version} ran before` : ''} is ${t.digest}` : `${target.image} is a local image`;
-    return { journal: { ...(t.digest ? { digest: t.digest } : {}), scripts: t.scripts }, note: `${what}; ${scripts} (from ${t.source})` };
+    const scripts =
+      Object.entries(t.scripts)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'no scripts';
+    const what = t.digest
+      ? `${target.image}${pinned ? ` at the digest ${target.version} ran before` : ''} is ${t.digest}`
+      : `${target.image} is a local image`;
+    return {
+      journal: { ...(t.digest ? { digest: t.digest } : {}), scripts: t.scripts },
+      note: `${what}; ${scripts} (from ${t.source})`,
+    };
   } catch (e) {
     if (e instanceof MoltError && !e.retryable) return { failure: toErrorRecord(e) };
     throw e;

@@ -37,17 +37,22 @@ export interface TargetImage {
 /** Configs are content-addressed: shared across passes and namespaces (every manifest GET is still authorized per App). */
 const configCache = new Map<string, Record<string, string>>();
 
-
 /** The extra CAs the operator trusts for registries: Node's default store (with NODE_EXTRA_CA_CERTS) plus MOLT_REGISTRY_CA. */
 function extraCa(): string[] | undefined {
   const files = (process.env.MOLT_REGISTRY_CA ?? '').split(':').filter(Boolean);
   if (!files.length) return undefined;
-  const defaults = typeof tls.getCACertificates === 'function' ? tls.getCACertificates('default') : [...tls.rootCertificates];
+  const defaults =
+    typeof tls.getCACertificates === 'function' ? tls.getCACertificates('default') : [...tls.rootCertificates];
   return [...defaults, ...files.map((f) => readFileSync(f, 'utf8'))];
 }
 
 /** The dockerconfigjson credentials of the App's imagePullSecrets (missing secrets are skipped, as the kubelet does). */
-export async function pullCredentials(api: ResourceApi, namespace: string, spec: AppSpec, signal?: AbortSignal): Promise<AuthConfig[]> {
+export async function pullCredentials(
+  api: ResourceApi,
+  namespace: string,
+  spec: AppSpec,
+  signal?: AbortSignal,
+): Promise<AuthConfig[]> {
   const out: AuthConfig[] = [];
   for (const { name } of spec.imagePullSecrets ?? []) {
     const secret = await api.get<Secret>(RESOURCES.secrets, namespace, name, signal);
@@ -62,7 +67,13 @@ export async function pullCredentials(api: ResourceApi, namespace: string, spec:
  * Resolves the target of an upgrade: its digest (or reads `pinnedDigest`'s content: a rollback
  * runs the recorded digest again) and its scripts (spec.upgrade overrides the labels).
  */
-export async function resolveTarget(api: ResourceApi, namespace: string, spec: AppSpec, pinnedDigest: string | undefined, signal?: AbortSignal): Promise<TargetImage> {
+export async function resolveTarget(
+  api: ResourceApi,
+  namespace: string,
+  spec: AppSpec,
+  pinnedDigest: string | undefined,
+  signal?: AbortSignal,
+): Promise<TargetImage> {
   const fromSpec = pick(spec.upgrade.preUpgrade, spec.upgrade.postUpgrade, spec.upgrade.notification);
   if (isLocalImage(spec.image)) return { scripts: fromSpec, source: 'spec (local image: labels not readable)' };
   const auths = await pullCredentials(api, namespace, spec, signal);
@@ -75,11 +86,23 @@ export async function resolveTarget(api: ResourceApi, namespace: string, spec: A
   const ref = pinnedDigest ? `${spec.image.split('@')[0]}@${pinnedDigest}` : spec.image;
   const resolved = await client.resolve(ref, signal);
   const l = resolved.labels;
-  const scripts = pick(spec.upgrade.preUpgrade ?? l[SCRIPT_LABEL.preUpgrade], spec.upgrade.postUpgrade ?? l[SCRIPT_LABEL.postUpgrade], spec.upgrade.notification ?? l[SCRIPT_LABEL.notification]);
-  for (const [key, label] of [['preUpgrade', SCRIPT_LABEL.preUpgrade], ['postUpgrade', SCRIPT_LABEL.postUpgrade], ['notification', SCRIPT_LABEL.notification]] as const) {
+  const scripts = pick(
+    spec.upgrade.preUpgrade ?? l[SCRIPT_LABEL.preUpgrade],
+    spec.upgrade.postUpgrade ?? l[SCRIPT_LABEL.postUpgrade],
+    spec.upgrade.notification ?? l[SCRIPT_LABEL.notification],
+  );
+  for (const [key, label] of [
+    ['preUpgrade', SCRIPT_LABEL.preUpgrade],
+    ['postUpgrade', SCRIPT_LABEL.postUpgrade],
+    ['notification', SCRIPT_LABEL.notification],
+  ] as const) {
     const path = scripts[key];
     if (path && !spec.upgrade[key] && !absolutePath.safeParse(path).success) {
-      throw new ScriptError('ScriptInvalid', `image ${spec.image} declares ${label}=${JSON.stringify(path)}, which is not an absolute path`, `Fix the label in the image, or set spec.upgrade.${key}.`);
+      throw new ScriptError(
+        'ScriptInvalid',
+        `image ${spec.image} declares ${label}=${JSON.stringify(path)}, which is not an absolute path`,
+        `Fix the label in the image, or set spec.upgrade.${key}.`,
+      );
     }
   }
   const fromLabels = Object.keys(scripts).some((k) => !spec.upgrade[k as keyof typeof scripts]);
@@ -87,5 +110,9 @@ export async function resolveTarget(api: ResourceApi, namespace: string, spec: A
 }
 
 function pick(preUpgrade?: string, postUpgrade?: string, notification?: string): TargetImage['scripts'] {
-  return { ...(preUpgrade ? { preUpgrade } : {}), ...(postUpgrade ? { postUpgrade } : {}), ...(notification ? { notification } : {}) };
+  return {
+    ...(preUpgrade ? { preUpgrade } : {}),
+    ...(postUpgrade ? { postUpgrade } : {}),
+    ...(notification ? { notification } : {}),
+  };
 }

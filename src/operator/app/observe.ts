@@ -26,20 +26,50 @@ export const MAX_APP_NAME = 52;
 export function desiredOf(app: AppObject): Desired {
   const name = app.metadata.name ?? '';
   if (app.spec && 'release' in app.spec) {
-    return { ok: false, reason: 'ReleaseAppsNotSupported', message: 'apps that run a Release (spec.release) are not yet reconciled on Kubernetes; use an inline app (spec.image)' };
+    return {
+      ok: false,
+      reason: 'ReleaseAppsNotSupported',
+      message:
+        'apps that run a Release (spec.release) are not yet reconciled on Kubernetes; use an inline app (spec.image)',
+    };
   }
-  const doc = { apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name, labels: app.metadata.labels ?? {} }, spec: app.spec };
+  const doc = {
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'App',
+    metadata: { name, labels: app.metadata.labels ?? {} },
+    spec: app.spec,
+  };
   const parsed = appDocument.safeParse(doc);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : i.message}`);
+    const problems = parsed.error.issues.map(
+      (i) =>
+        `${i.path.map(String).join('.')}: ${i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : i.message}`,
+    );
     return { ok: false, reason: 'InvalidSpec', message: problems.join('; ') };
   }
   const manifest = parsed.data as AppManifest;
-  if (name.length > MAX_APP_NAME) return { ok: false, reason: 'InvalidSpec', message: `metadata.name is longer than ${MAX_APP_NAME} characters (its pods and revisions need the rest of 63)` };
-  const badVolume = namedVolumes(manifest.spec.volumes).find((v) => !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(v.name));
-  if (badVolume) return { ok: false, reason: 'InvalidSpec', message: `spec.volumes: "${badVolume.name}" must be a DNS label on Kubernetes (lowercase letters, digits, "-"): it names the volume claim` };
+  if (name.length > MAX_APP_NAME)
+    return {
+      ok: false,
+      reason: 'InvalidSpec',
+      message: `metadata.name is longer than ${MAX_APP_NAME} characters (its pods and revisions need the rest of 63)`,
+    };
+  const badVolume = namedVolumes(manifest.spec.volumes).find(
+    (v) => !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(v.name),
+  );
+  if (badVolume)
+    return {
+      ok: false,
+      reason: 'InvalidSpec',
+      message: `spec.volumes: "${badVolume.name}" must be a DNS label on Kubernetes (lowercase letters, digits, "-"): it names the volume claim`,
+    };
   const localOnly = localOnlyFields(manifest.spec);
-  if (localOnly.length) return { ok: false, reason: 'InvalidSpec', message: localOnly.map((f) => `spec.${f.path.join('.')}: ${f.message}`).join('; ') };
+  if (localOnly.length)
+    return {
+      ok: false,
+      reason: 'InvalidSpec',
+      message: localOnly.map((f) => `spec.${f.path.join('.')}: ${f.message}`).join('; '),
+    };
   return { ok: true, manifest, hash: specHash(manifest.spec) };
 }
 
@@ -52,7 +82,11 @@ export async function observe(api: ResourceApi, app: AppObject, signal?: AbortSi
     api.list<Pod>(RESOURCES.pods, namespace, { labelSelector: `${LABELS.app}=${name}` }, signal),
   ]);
   const replicas = sts?.spec?.replicas ?? 0;
-  const byName = new Map(pods.items.filter((p) => p.metadata.labels?.[LABELS.component] === COMPONENT.member).map((p) => [p.metadata.name ?? '', p]));
+  const byName = new Map(
+    pods.items
+      .filter((p) => p.metadata.labels?.[LABELS.component] === COMPONENT.member)
+      .map((p) => [p.metadata.name ?? '', p]),
+  );
   const members = Array.from({ length: replicas }, (_, i) => replicas - 1 - i).map((ordinal) => {
     const podName = memberName(statefulSetName(name), ordinal);
     const pod = byName.get(podName);
@@ -62,11 +96,23 @@ export async function observe(api: ResourceApi, app: AppObject, signal?: AbortSi
     .filter((p) => p.metadata.labels?.[LABELS.component] === COMPONENT.execPod)
     .map((p) => {
       const v = podView(p, 'exec');
-      return { name: v.name, hash: v.hash, running: v.running, terminating: v.terminating, ...(v.waitingReason ? { waitingReason: v.waitingReason } : {}), ...(v.waitingMessage ? { waitingMessage: v.waitingMessage } : {}) };
+      return {
+        name: v.name,
+        hash: v.hash,
+        running: v.running,
+        terminating: v.terminating,
+        ...(v.waitingReason ? { waitingReason: v.waitingReason } : {}),
+        ...(v.waitingMessage ? { waitingMessage: v.waitingMessage } : {}),
+      };
     });
   const world: AppWorld = {
     now: Date.now(),
-    app: { name, namespace, generation: app.metadata.generation ?? 0, deleting: app.metadata.deletionTimestamp !== undefined },
+    app: {
+      name,
+      namespace,
+      generation: app.metadata.generation ?? 0,
+      deleting: app.metadata.deletionTimestamp !== undefined,
+    },
     desired: desiredOf(app),
     members,
     execPods,

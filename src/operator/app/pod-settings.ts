@@ -63,11 +63,22 @@ export function execPodFieldsFor(spec: AppSpec): Record<string, unknown> {
   if (spec.nodeSelector && Object.keys(spec.nodeSelector).length) out.nodeSelector = spec.nodeSelector;
   if (spec.tolerations?.length) out.tolerations = spec.tolerations;
   const u = numericUser(spec.user);
-  const user = runsAsNonRoot(spec) ? (spec.securityContext?.runAsUser ?? spec.podSecurityContext?.runAsUser ?? u?.uid) : EXEC_POD_USER;
+  const user = runsAsNonRoot(spec)
+    ? (spec.securityContext?.runAsUser ?? spec.podSecurityContext?.runAsUser ?? u?.uid)
+    : EXEC_POD_USER;
   const group = spec.securityContext?.runAsGroup ?? spec.podSecurityContext?.runAsGroup ?? u?.gid;
-  out.securityContext = { runAsNonRoot: true, ...(user !== undefined ? { runAsUser: user } : {}), ...(group !== undefined ? { runAsGroup: group } : {}), seccompProfile: RUNTIME_DEFAULT };
+  out.securityContext = {
+    runAsNonRoot: true,
+    ...(user !== undefined ? { runAsUser: user } : {}),
+    ...(group !== undefined ? { runAsGroup: group } : {}),
+    seccompProfile: RUNTIME_DEFAULT,
+  };
   return out;
 }
 
 /** The ExecPod container's security context (restricted). */
-export const EXEC_CONTAINER_SECURITY: SecurityContext = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true };
+export const EXEC_CONTAINER_SECURITY: SecurityContext = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  readOnlyRootFilesystem: true,
+};

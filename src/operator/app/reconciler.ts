@@ -35,12 +35,17 @@ export interface AppReconcilerDeps {
 const MAX_STEPS = 25;
 
 /** Reconciles the App `namespace/name`. */
-export async function reconcileApp(deps: AppReconcilerDeps, key: string, signal: AbortSignal): Promise<ReconcileResult> {
+export async function reconcileApp(
+  deps: AppReconcilerDeps,
+  key: string,
+  signal: AbortSignal,
+): Promise<ReconcileResult> {
   const [namespace = '', name = ''] = key.split('/');
   let app = await deps.api.get<AppObject>(RESOURCES.apps, namespace, name, signal);
   if (!app || !ownedBy(app, deps.instance)) return {};
   app = { ...app, apiVersion: 'molt.dev/v1alpha1', kind: 'App' };
-  if (!app.metadata.deletionTimestamp && !(app.metadata.finalizers ?? []).includes(FINALIZER)) app = await addFinalizer(deps, app);
+  if (!app.metadata.deletionTimestamp && !(app.metadata.finalizers ?? []).includes(FINALIZER))
+    app = await addFinalizer(deps, app);
   if (app.spec && 'release' in app.spec) {
     if (!app.metadata.deletionTimestamp) return reconcileReleaseApp(deps, app, signal);
     await removeFinalizer(deps, app); // its StatefulSets and Services go with it (owner references); no ExecPods
@@ -60,7 +65,10 @@ export async function reconcileApp(deps: AppReconcilerDeps, key: string, signal:
       deps.log({ level: 'info', app: key, step: step.kind, ...stepFields(step), msg: 'step' });
       const ref = { name, namespace, uid: app.metadata.uid ?? '' };
       boundary(appKillPoint(step.kind), 'before');
-      const follow = await act({ api: deps.api, client: deps.client, events: deps.events, app, ref, world, signal, log }, step);
+      const follow = await act(
+        { api: deps.api, client: deps.client, events: deps.events, app, ref, world, signal, log },
+        step,
+      );
       boundary(appKillPoint(step.kind), 'after');
       if (step.kind === 'Delete') return {};
       if (follow && TERMINAL.has(follow.kind)) {
@@ -72,7 +80,10 @@ export async function reconcileApp(deps: AppReconcilerDeps, key: string, signal:
   } catch (e) {
     if (signal.aborted) throw e; // shutting down: the next leader writes the status
     const error = toErrorRecord(e);
-    if (world) await writeStatus(deps, app, world, { error }).catch((se: unknown) => log(`could not write status: ${String(se)}`));
+    if (world)
+      await writeStatus(deps, app, world, { error }).catch((se: unknown) =>
+        log(`could not write status: ${String(se)}`),
+      );
     throw e;
   }
   if (world) await writeStatus(deps, app, world, outcome);
@@ -91,31 +102,63 @@ function stepFields(step: Step): Record<string, unknown> {
 }
 
 async function addFinalizer(deps: AppReconcilerDeps, app: AppObject): Promise<AppObject> {
-  const ops = app.metadata.finalizers ? [{ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER }] : [{ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] }];
-  const updated = await deps.api.jsonPatch<AppObject>(RESOURCES.apps, app.metadata.namespace, app.metadata.name ?? '', ops);
+  const ops = app.metadata.finalizers
+    ? [{ op: 'add', path: '/metadata/finalizers/-', value: FINALIZER }]
+    : [{ op: 'add', path: '/metadata/finalizers', value: [FINALIZER] }];
+  const updated = await deps.api.jsonPatch<AppObject>(
+    RESOURCES.apps,
+    app.metadata.namespace,
+    app.metadata.name ?? '',
+    ops,
+  );
   return { ...updated, apiVersion: 'molt.dev/v1alpha1', kind: 'App' };
 }
 
 async function removeFinalizer(deps: AppReconcilerDeps, app: AppObject): Promise<void> {
   const i = (app.metadata.finalizers ?? []).indexOf(FINALIZER);
   if (i < 0) return;
-  await deps.api.jsonPatch(RESOURCES.apps, app.metadata.namespace, app.metadata.name ?? '', [{ op: 'test', path: `/metadata/finalizers/${i}`, value: FINALIZER }, { op: 'remove', path: `/metadata/finalizers/${i}` }]);
+  await deps.api.jsonPatch(RESOURCES.apps, app.metadata.namespace, app.metadata.name ?? '', [
+    { op: 'test', path: `/metadata/finalizers/${i}`, value: FINALIZER },
+    { op: 'remove', path: `/metadata/finalizers/${i}` },
+  ]);
 }
 
 /** Writes the status when it changed; records a Warning Event when a refusal is new. */
-async function writeStatus(deps: AppReconcilerDeps, app: AppObject, world: AppWorld, outcome: PassOutcome): Promise<void> {
+async function writeStatus(
+  deps: AppReconcilerDeps,
+  app: AppObject,
+  world: AppWorld,
+  outcome: PassOutcome,
+): Promise<void> {
   const previous = app.status as AppStatus | undefined;
   const status = statusOf(world, outcome, previous, new Date().toISOString());
   const step = 'step' in outcome ? outcome.step : undefined;
   if (step && (step.kind === 'Refuse' || step.kind === 'Invalid')) {
     const before = previous?.conditions?.find((c) => c.type === 'Progressing');
     const now = status.conditions?.find((c) => c.type === 'Progressing');
-    if (!before || before.reason !== now?.reason || before.message !== now?.message || previous?.observedGeneration !== status.observedGeneration) {
-      await deps.events.record({ regarding: app, type: 'Warning', reason: step.reason, action: step.kind === 'Refuse' ? 'RefuseChange' : 'Validate', note: now?.message ?? step.message });
+    if (
+      !before ||
+      before.reason !== now?.reason ||
+      before.message !== now?.message ||
+      previous?.observedGeneration !== status.observedGeneration
+    ) {
+      await deps.events.record({
+        regarding: app,
+        type: 'Warning',
+        reason: step.reason,
+        action: step.kind === 'Refuse' ? 'RefuseChange' : 'Validate',
+        note: now?.message ?? step.message,
+      });
     }
   }
   if (previous && sameValue(previous, status)) return;
   const patch: Record<string, unknown> = { ...status };
   for (const k of Object.keys(previous ?? {})) if (!(k in status)) patch[k] = null;
-  await deps.api.mergePatch(RESOURCES.apps, app.metadata.namespace, app.metadata.name ?? '', { status: patch }, 'status');
+  await deps.api.mergePatch(
+    RESOURCES.apps,
+    app.metadata.namespace,
+    app.metadata.name ?? '',
+    { status: patch },
+    'status',
+  );
 }

@@ -15,7 +15,24 @@ function world(fields: Partial<AppWorld> = {}, ready = true): AppWorld {
     app: { name: 'notes', namespace: 'ns', generation: 3, deleting: false },
     desired: { ok: true, manifest: appManifest({ version: '1.0.0' }), hash: h },
     sts: { templateHash: h, upgradeMode: false, installed: { version: '1.0.0', hash: h, spec } },
-    members: [{ name: 'notes-0', ordinal: 0, pod: { name: 'notes-0', uid: 'u', hash: h, version: '1.0.0', terminating: false, phase: 'Running', ready, running: true, restarts: 0, createdAt: 0 } }],
+    members: [
+      {
+        name: 'notes-0',
+        ordinal: 0,
+        pod: {
+          name: 'notes-0',
+          uid: 'u',
+          hash: h,
+          version: '1.0.0',
+          terminating: false,
+          phase: 'Running',
+          ready,
+          running: true,
+          restarts: 0,
+          createdAt: 0,
+        },
+      },
+    ],
     execPods: [],
     ...fields,
   };
@@ -32,7 +49,12 @@ test('a running app: phase Running, Ready True, conditions carry the generation'
 });
 
 test('a refusal is a False Progressing condition with the rule as reason; the app keeps running', () => {
-  const s = statusOf(world(), { step: { kind: 'Refuse', reason: 'DowngradeRefused', message: 'version 0.9 is lower' } }, undefined, NOW);
+  const s = statusOf(
+    world(),
+    { step: { kind: 'Refuse', reason: 'DowngradeRefused', message: 'version 0.9 is lower' } },
+    undefined,
+    NOW,
+  );
   const p = s.conditions?.find((c) => c.type === 'Progressing');
   assert.deepEqual([p?.status, p?.reason], ['False', 'DowngradeRefused']);
   assert.match(s.message ?? '', /nothing was changed/);
@@ -50,8 +72,28 @@ test('lastTransitionTime stays while a condition keeps its status; an error is r
 test('an upgrade in flight shows phase Upgrading, the upgrade and the per-member status', () => {
   const target = appManifest({ version: '2.0.0' }).spec;
   const w = world();
-  w.sts = { ...w.sts!, journal: { state: 'Upgrading', from: '1.0.0', to: '2.0.0', fromHash: h, toHash: specHash(target), target, generation: 3, startedAt: NOW, preUpgraded: [], postUpgraded: [], postAttempts: {} } };
-  const s = statusOf(w, { step: { kind: 'Wait', reason: 'Upgrading', message: 'waiting for notes-0', afterMs: 1000 } }, undefined, NOW);
+  w.sts = {
+    ...w.sts!,
+    journal: {
+      state: 'Upgrading',
+      from: '1.0.0',
+      to: '2.0.0',
+      fromHash: h,
+      toHash: specHash(target),
+      target,
+      generation: 3,
+      startedAt: NOW,
+      preUpgraded: [],
+      postUpgraded: [],
+      postAttempts: {},
+    },
+  };
+  const s = statusOf(
+    w,
+    { step: { kind: 'Wait', reason: 'Upgrading', message: 'waiting for notes-0', afterMs: 1000 } },
+    undefined,
+    NOW,
+  );
   assert.equal(s.phase, 'Upgrading');
   assert.deepEqual(s.upgrade, { from: '1.0.0', to: '2.0.0', state: 'Upgrading', startedAt: NOW });
   assert.equal(s.members?.[0]?.podUpgradeStatus, '');

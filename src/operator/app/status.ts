@@ -31,13 +31,32 @@ export function statusOf(w: AppWorld, outcome: PassOutcome, previous: AppStatus 
     members: w.members.map((m) => memberStatus(w, m.name, m.ordinal)),
     message: progressing.status === 'True' || progressing.reason !== 'UpToDate' ? progressing.message : ready.message,
   };
-  if (installed) Object.assign(status, { installedVersion: installed.version, image: installed.spec.image, ...(installed.digest ? { imageDigest: installed.digest } : {}) });
+  if (installed)
+    Object.assign(status, {
+      installedVersion: installed.version,
+      image: installed.spec.image,
+      ...(installed.digest ? { imageDigest: installed.digest } : {}),
+    });
   if (journal) {
-    status.upgrade = { from: journal.from, to: journal.to, state: journal.state, startedAt: journal.startedAt, ...(journal.cause ? { cause: `${journal.cause.code}: ${journal.cause.message}` } : {}) };
+    status.upgrade = {
+      from: journal.from,
+      to: journal.to,
+      state: journal.state,
+      startedAt: journal.startedAt,
+      ...(journal.cause ? { cause: `${journal.cause.code}: ${journal.cause.message}` } : {}),
+    };
   }
   const last = w.sts?.last;
   if (last) {
-    status.lastUpgrade = { to: last.to, outcome: last.outcome, reason: last.reason, message: last.message, finishedAt: last.finishedAt, ...(last.from ? { from: last.from } : {}), ...(last.startedAt ? { startedAt: last.startedAt } : {}) };
+    status.lastUpgrade = {
+      to: last.to,
+      outcome: last.outcome,
+      reason: last.reason,
+      message: last.message,
+      finishedAt: last.finishedAt,
+      ...(last.from ? { from: last.from } : {}),
+      ...(last.startedAt ? { startedAt: last.startedAt } : {}),
+    };
   }
   const history = historyOf(w, step, previous?.history, now);
   if (history.length) status.history = history;
@@ -45,7 +64,12 @@ export function statusOf(w: AppWorld, outcome: PassOutcome, previous: AppStatus 
 }
 
 /** The previous history plus what ended since: the install, the last upgrade or rollback, a refusal. */
-function historyOf(w: AppWorld, step: Step | undefined, previous: HistoryEntry[] | undefined, now: string): HistoryEntry[] {
+function historyOf(
+  w: AppWorld,
+  step: Step | undefined,
+  previous: HistoryEntry[] | undefined,
+  now: string,
+): HistoryEntry[] {
   const installed = w.sts?.installed;
   const last = w.sts?.last;
   let h = previous ?? [];
@@ -53,15 +77,26 @@ function historyOf(w: AppWorld, step: Step | undefined, previous: HistoryEntry[]
   if (last) {
     const result = last.outcome === 'Aborted' ? 'Failed' : last.outcome;
     h = recordFinished(h, {
-      kind: last.rollback ? 'rollback' : 'upgrade', to: last.to, result, finishedAt: last.finishedAt,
-      ...(last.from ? { from: last.from } : {}), ...(last.startedAt ? { startedAt: last.startedAt } : {}),
-      ...(last.fromImage ? { fromImage: last.fromImage } : {}), ...(last.toImage ? { toImage: last.toImage } : {}),
+      kind: last.rollback ? 'rollback' : 'upgrade',
+      to: last.to,
+      result,
+      finishedAt: last.finishedAt,
+      ...(last.from ? { from: last.from } : {}),
+      ...(last.startedAt ? { startedAt: last.startedAt } : {}),
+      ...(last.fromImage ? { fromImage: last.fromImage } : {}),
+      ...(last.toImage ? { toImage: last.toImage } : {}),
       ...(last.fromSpec ? { fromSpec: Object.fromEntries(Object.entries(last.fromSpec)) } : {}),
       ...(result === 'Succeeded' ? {} : { cause: `${last.reason}: ${last.message}` }),
     });
   }
   if (step?.kind === 'Refuse' && w.desired.ok) {
-    h = recordRefusal(h, { to: w.desired.manifest.spec.version, cause: `${step.reason}: ${step.message}`, generation: w.app.generation, now, ...(installed ? { from: installed.version } : {}) });
+    h = recordRefusal(h, {
+      to: w.desired.manifest.spec.version,
+      cause: `${step.reason}: ${step.message}`,
+      generation: w.app.generation,
+      now,
+      ...(installed ? { from: installed.version } : {}),
+    });
   }
   return h;
 }
@@ -71,7 +106,8 @@ type NewCondition = Omit<KubeCondition, 'lastTransitionTime' | 'observedGenerati
 function phaseOf(w: AppWorld, step: Step | undefined): NonNullable<AppStatus['phase']> {
   const journal = w.sts?.journal;
   if (journal) return journal.state;
-  if (!w.sts?.installed) return step?.kind === 'Wait' && step.failure ? 'Failed' : w.desired.ok ? 'Installing' : 'Failed';
+  if (!w.sts?.installed)
+    return step?.kind === 'Wait' && step.failure ? 'Failed' : w.desired.ok ? 'Installing' : 'Failed';
   return 'Running';
 }
 
@@ -80,30 +116,61 @@ function readyCondition(w: AppWorld, step: Step | undefined): NewCondition {
   const notReady = w.members.filter((m) => !m.pod?.ready).map((m) => m.name);
   if (!installed) {
     const failure = step?.kind === 'Wait' ? step.failure : undefined;
-    if (failure) return { type: 'Ready', status: 'False', reason: failure.code, message: `install failed: ${failure.message}` };
-    return { type: 'Ready', status: 'False', reason: 'Installing', message: w.desired.ok ? `installing ${w.desired.manifest.spec.version}` : 'not installed' };
+    if (failure)
+      return { type: 'Ready', status: 'False', reason: failure.code, message: `install failed: ${failure.message}` };
+    return {
+      type: 'Ready',
+      status: 'False',
+      reason: 'Installing',
+      message: w.desired.ok ? `installing ${w.desired.manifest.spec.version}` : 'not installed',
+    };
   }
   if (w.members.length === 0 || notReady.length) {
-    return { type: 'Ready', status: 'False', reason: 'MembersNotReady', message: `not ready: ${notReady.join(', ') || 'no members'}` };
+    return {
+      type: 'Ready',
+      status: 'False',
+      reason: 'MembersNotReady',
+      message: `not ready: ${notReady.join(', ') || 'no members'}`,
+    };
   }
   const version = [...new Set(w.members.map((m) => m.pod?.version).filter(Boolean))].join(', ');
-  return { type: 'Ready', status: 'True', reason: 'Running', message: `${version || installed.version} is running and ready` };
+  return {
+    type: 'Ready',
+    status: 'True',
+    reason: 'Running',
+    message: `${version || installed.version} is running and ready`,
+  };
 }
 
 function progressingCondition(w: AppWorld, outcome: PassOutcome): NewCondition {
   const journal = w.sts?.journal;
   const base = { type: 'Progressing' } as const;
   if ('error' in outcome) {
-    return { ...base, status: journal ? 'True' : 'False', reason: 'ReconcileError', message: `${outcome.error.code}: ${outcome.error.message} (retrying)` };
+    return {
+      ...base,
+      status: journal ? 'True' : 'False',
+      reason: 'ReconcileError',
+      message: `${outcome.error.code}: ${outcome.error.message} (retrying)`,
+    };
   }
   const step = outcome.step;
   if (journal?.state === 'RollingBack') {
     const why = journal.cause ? `${journal.cause.code}: ${journal.cause.message}` : 'rollback';
-    return { ...base, status: 'True', reason: step.kind === 'Wait' && step.reason === 'RollbackStuck' ? 'RollbackStuck' : 'RollingBack', message: `rolling back ${journal.to} → ${journal.from} after ${why}${pendingChange(w)}` };
+    return {
+      ...base,
+      status: 'True',
+      reason: step.kind === 'Wait' && step.reason === 'RollbackStuck' ? 'RollbackStuck' : 'RollingBack',
+      message: `rolling back ${journal.to} → ${journal.from} after ${why}${pendingChange(w)}`,
+    };
   }
   if (journal) {
     const what = step.kind === 'Wait' ? step.message : step.kind;
-    return { ...base, status: 'True', reason: 'Upgrading', message: `upgrading ${journal.from} → ${journal.to}: ${what}${pendingChange(w)}` };
+    return {
+      ...base,
+      status: 'True',
+      reason: 'Upgrading',
+      message: `upgrading ${journal.from} → ${journal.to}: ${what}${pendingChange(w)}`,
+    };
   }
   switch (step.kind) {
     case 'Invalid':
@@ -113,12 +180,24 @@ function progressingCondition(w: AppWorld, outcome: PassOutcome): NewCondition {
     case 'Blocked':
       return { ...base, status: 'False', reason: w.sts?.last?.outcome ?? 'Blocked', message: step.message };
     case 'Wait':
-      if (!w.sts?.installed) return { ...base, status: step.failure ? 'False' : 'True', reason: step.failure ? step.failure.code : 'Installing', message: step.message };
+      if (!w.sts?.installed)
+        return {
+          ...base,
+          status: step.failure ? 'False' : 'True',
+          reason: step.failure ? step.failure.code : 'Installing',
+          message: step.message,
+        };
       return { ...base, status: 'False', reason: step.reason, message: step.message };
     default: {
       const last = w.sts?.last;
-      if (last && last.outcome !== 'Succeeded') return { ...base, status: 'False', reason: last.outcome, message: `${last.reason}: ${last.message}` };
-      return { ...base, status: 'False', reason: 'UpToDate', message: last ? `upgraded ${last.from ?? ''} → ${last.to}` : 'installed' };
+      if (last && last.outcome !== 'Succeeded')
+        return { ...base, status: 'False', reason: last.outcome, message: `${last.reason}: ${last.message}` };
+      return {
+        ...base,
+        status: 'False',
+        reason: 'UpToDate',
+        message: last ? `upgraded ${last.from ?? ''} → ${last.to}` : 'installed',
+      };
     }
   }
 }
@@ -136,7 +215,16 @@ function memberStatus(w: AppWorld, name: string, ordinal: number): MemberStatus 
   if (m?.pod?.version) s.version = m.pod.version;
   if (journal && m?.pod) {
     const isNew = m.pod.hash === journal.toHash;
-    s.podUpgradeStatus = journal.state === 'Upgrading' ? (isNew ? (m.pod.ready ? 'upgraded' : 'upgrading') : '') : isNew ? 'rollingBack' : 'rolledBack';
+    s.podUpgradeStatus =
+      journal.state === 'Upgrading'
+        ? isNew
+          ? m.pod.ready
+            ? 'upgraded'
+            : 'upgrading'
+          : ''
+        : isNew
+          ? 'rollingBack'
+          : 'rolledBack';
   }
   return s;
 }

@@ -44,7 +44,24 @@ export const DEFAULT_VOLUME_SIZE = '1Gi';
 export function podShape(spec: AppSpec): Record<string, unknown> {
   const { version, image, command, entrypoint, env, volumes, probes, minReadySeconds, stopTimeoutSeconds } = spec;
   const { imagePullSecrets, serviceAccountName, nodeSelector, tolerations, podSecurityContext, securityContext } = spec;
-  return { version, image, command, entrypoint, env, volumes, probes, minReadySeconds, stopTimeoutSeconds, imagePullSecrets, serviceAccountName, nodeSelector, tolerations, podSecurityContext, securityContext, ...podSettingsShape(spec) };
+  return {
+    version,
+    image,
+    command,
+    entrypoint,
+    env,
+    volumes,
+    probes,
+    minReadySeconds,
+    stopTimeoutSeconds,
+    imagePullSecrets,
+    serviceAccountName,
+    nodeSelector,
+    tolerations,
+    podSecurityContext,
+    securityContext,
+    ...podSettingsShape(spec),
+  };
 }
 
 /** The spec hash carried by the template and the pods (label molt.dev/spec-hash). */
@@ -54,7 +71,14 @@ export function specHash(spec: AppSpec): string {
 
 /** The owner reference to the App (controller: true for the objects it controls). */
 export function ownerOf(app: AppRef, controller: boolean): OwnerReference {
-  return { apiVersion: 'molt.dev/v1alpha1', kind: 'App', name: app.name, uid: app.uid, controller, blockOwnerDeletion: true };
+  return {
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'App',
+    name: app.name,
+    uid: app.uid,
+    controller,
+    blockOwnerDeletion: true,
+  };
 }
 
 /** The labels that select an app's members. */
@@ -65,7 +89,12 @@ export function selectorOf(app: string): Record<string, string> {
 /** The headless Service that gives every member its stable DNS name. */
 export function serviceFor(app: AppRef): KubeObject {
   return {
-    metadata: { name: statefulSetName(app.name), namespace: app.namespace, labels: { ...selectorOf(app.name), [LABELS.managedBy]: 'molt' }, ownerReferences: [ownerOf(app, true)] },
+    metadata: {
+      name: statefulSetName(app.name),
+      namespace: app.namespace,
+      labels: { ...selectorOf(app.name), [LABELS.managedBy]: 'molt' },
+      ownerReferences: [ownerOf(app, true)],
+    },
     spec: { clusterIP: 'None', publishNotReadyAddresses: true, selector: selectorOf(app.name) },
   } as KubeObject;
 }
@@ -100,8 +129,17 @@ export function statefulSetFor(app: AppRef, spec: AppSpec, mode?: UpgradeMode, d
   const volumes: Record<string, unknown>[] = [...(pod.volumes ?? [])];
   if (mode?.gate) {
     volumes.push({ name: 'molt-gate', emptyDir: {} });
-    volumes.push({ name: 'molt-gate-marker', downwardAPI: { items: [{ path: GATE_UPGRADE, fieldRef: { fieldPath: `metadata.annotations['${ANNOTATIONS.gate}']` } }] } });
-    container.volumeMounts = [...(container.volumeMounts ?? []), { name: 'molt-gate', mountPath: GATE_DIR }, { name: 'molt-gate-marker', mountPath: `${GATE_DIR}/${GATE_UPGRADE}`, subPath: GATE_UPGRADE, readOnly: true }];
+    volumes.push({
+      name: 'molt-gate-marker',
+      downwardAPI: {
+        items: [{ path: GATE_UPGRADE, fieldRef: { fieldPath: `metadata.annotations['${ANNOTATIONS.gate}']` } }],
+      },
+    });
+    container.volumeMounts = [
+      ...(container.volumeMounts ?? []),
+      { name: 'molt-gate', mountPath: GATE_DIR },
+      { name: 'molt-gate-marker', mountPath: `${GATE_DIR}/${GATE_UPGRADE}`, subPath: GATE_UPGRADE, readOnly: true },
+    ];
   }
   return {
     metadata: { name, namespace: app.namespace, labels, ownerReferences: [ownerOf(app, true)] },
@@ -124,7 +162,11 @@ export function statefulSetFor(app: AppRef, spec: AppSpec, mode?: UpgradeMode, d
       },
       volumeClaimTemplates: namedVolumes(spec.volumes).map((v) => ({
         metadata: { name: v.name, labels: { [LABELS.app]: app.name } },
-        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: v.size ?? DEFAULT_VOLUME_SIZE } }, ...(v.storageClassName ? { storageClassName: v.storageClassName } : {}) },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          resources: { requests: { storage: v.size ?? DEFAULT_VOLUME_SIZE } },
+          ...(v.storageClassName ? { storageClassName: v.storageClassName } : {}),
+        },
       })),
     },
   };
@@ -136,7 +178,8 @@ function containerFor(spec: AppSpec, mode?: UpgradeMode, digest?: string): Conta
   if (spec.command) c.args = spec.command;
   const env = Object.entries(spec.env).sort(([a], [b]) => (a < b ? -1 : 1));
   if (env.length) c.env = env.map(([name, value]) => ({ name, value }));
-  if (spec.volumes.length) c.volumeMounts = namedVolumes(spec.volumes).map((v) => ({ name: v.name, mountPath: v.mountPath }));
+  if (spec.volumes.length)
+    c.volumeMounts = namedVolumes(spec.volumes).map((v) => ({ name: v.name, mountPath: v.mountPath }));
   if (spec.probes.startup) c.startupProbe = probeFor(spec.probes.startup, mode?.failureThreshold);
   const security = containerSecurityFor(spec);
   if (security) c.securityContext = security;
@@ -163,15 +206,26 @@ export function execPodFor(app: AppRef, spec: AppSpec, digest?: string): Pod {
     metadata: {
       name: execPodName(app.name, hash),
       namespace: app.namespace,
-      labels: { [LABELS.app]: app.name, [LABELS.component]: COMPONENT.execPod, [LABELS.specHash]: hash, [LABELS.version]: spec.version, [LABELS.managedBy]: 'molt' },
+      labels: {
+        [LABELS.app]: app.name,
+        [LABELS.component]: COMPONENT.execPod,
+        [LABELS.specHash]: hash,
+        [LABELS.version]: spec.version,
+        [LABELS.managedBy]: 'molt',
+      },
       ownerReferences: [ownerOf(app, false)],
     },
     spec: {
-      containers: [{
-        name: 'exec', image: runImage(spec, digest), imagePullPolicy: 'IfNotPresent', command: ['sleep', 'infinity'],
-        resources: { limits: { cpu: '100m', memory: '64Mi' }, requests: { cpu: '10m', memory: '16Mi' } },
-        securityContext: EXEC_CONTAINER_SECURITY,
-      }],
+      containers: [
+        {
+          name: 'exec',
+          image: runImage(spec, digest),
+          imagePullPolicy: 'IfNotPresent',
+          command: ['sleep', 'infinity'],
+          resources: { limits: { cpu: '100m', memory: '64Mi' }, requests: { cpu: '10m', memory: '16Mi' } },
+          securityContext: EXEC_CONTAINER_SECURITY,
+        },
+      ],
       ...execPodFieldsFor(spec),
       restartPolicy: 'Never',
       automountServiceAccountToken: false,

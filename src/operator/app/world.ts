@@ -123,13 +123,26 @@ export interface AppWorld {
   };
   /** Members from the highest ordinal down. */
   members: MemberView[];
-  execPods: { name: string; hash: string; running: boolean; waitingReason?: string; waitingMessage?: string; terminating: boolean }[];
+  execPods: {
+    name: string;
+    hash: string;
+    running: boolean;
+    waitingReason?: string;
+    waitingMessage?: string;
+    terminating: boolean;
+  }[];
 }
 
 /** The scripts an upgrade runs: those the journal resolved (spec, else image labels), else the spec's. */
 export function scriptsOf(j: UpgradeJournal): { preUpgrade?: string; postUpgrade?: string; notification?: string } {
   const u = j.target.upgrade;
-  return j.scripts ?? { ...(u.preUpgrade ? { preUpgrade: u.preUpgrade } : {}), ...(u.postUpgrade ? { postUpgrade: u.postUpgrade } : {}), ...(u.notification ? { notification: u.notification } : {}) };
+  return (
+    j.scripts ?? {
+      ...(u.preUpgrade ? { preUpgrade: u.preUpgrade } : {}),
+      ...(u.postUpgrade ? { postUpgrade: u.postUpgrade } : {}),
+      ...(u.notification ? { notification: u.notification } : {}),
+    }
+  );
 }
 
 /** The digest in a runtime imageID: `repo@sha256:…` → `sha256:…` (pinnable), `sha256:…` (an image ID) as it is. */
@@ -142,7 +155,10 @@ export function digestOfImageID(imageID: string | undefined): { digest: string; 
 }
 
 /** Reads a JSON annotation; undefined when absent or unreadable. */
-export function annotationJson<T>(obj: { metadata: { annotations?: Record<string, string> } } | undefined, key: string): T | undefined {
+export function annotationJson<T>(
+  obj: { metadata: { annotations?: Record<string, string> } } | undefined,
+  key: string,
+): T | undefined {
   const raw = obj?.metadata.annotations?.[key];
   if (!raw) return undefined;
   try {
@@ -186,6 +202,7 @@ export function podView(pod: Pod, container = MAIN_CONTAINER): PodView {
   if (cs?.state?.waiting?.reason) view.waitingReason = cs.state.waiting.reason;
   if (cs?.state?.waiting?.message) view.waitingMessage = cs.state.waiting.message;
   const last = cs?.lastState?.terminated ?? cs?.state?.terminated;
-  if (last) view.lastTerminated = `${last.reason ?? 'exited'} (exit code ${last.exitCode})${last.message ? `: ${last.message}` : ''}`;
+  if (last)
+    view.lastTerminated = `${last.reason ?? 'exited'} (exit code ${last.exitCode})${last.message ? `: ${last.message}` : ''}`;
   return view;
 }

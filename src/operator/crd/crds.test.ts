@@ -39,8 +39,10 @@ test('the App CRD has a status subresource, short name and the printer columns k
   assert.equal(crd.spec.scope, 'Namespaced');
   assert.ok(crd.spec.names.shortNames.length > 0);
   const cols = v.additionalPrinterColumns.map((c: any) => `${c.name}${c.priority ? '(wide)' : ''}`);
-  for (const c of ['Version', 'Phase', 'Age', 'Image(wide)', 'Message(wide)']) assert.ok(cols.includes(c), `${c} missing from ${cols}`);
+  for (const c of ['Version', 'Phase', 'Age', 'Image(wide)', 'Message(wide)'])
+    assert.ok(cols.includes(c), `${c} missing from ${cols}`);
   const spec = v.schema.openAPIV3Schema.properties.spec;
-  for (const f of ['package', 'version', 'image', 'volumes', 'probes', 'upgradeConfig', 'upgrade']) assert.ok(spec.properties[f], `spec.${f} missing`);
+  for (const f of ['package', 'version', 'image', 'volumes', 'probes', 'upgradeConfig', 'upgrade'])
+    assert.ok(spec.properties[f], `spec.${f} missing`);
   assert.equal(parse((await renderCrds()).get('releases.molt.dev.yaml') ?? '').spec.scope, 'Cluster');
 });

@@ -46,21 +46,39 @@ const AGE: Column = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTi
 /** molt's kinds on Kubernetes. */
 export const KINDS: readonly KindInfo[] = [
   {
-    kind: 'App', plural: 'apps', singular: 'app', scope: 'Namespaced', shortNames: ['mapp'], status: appStatusSchema,
-    description: 'A stateful app molt installs and upgrades: one container inline (spec.image) or the roles of a Release.',
+    kind: 'App',
+    plural: 'apps',
+    singular: 'app',
+    scope: 'Namespaced',
+    shortNames: ['mapp'],
+    status: appStatusSchema,
+    description:
+      'A stateful app molt installs and upgrades: one container inline (spec.image) or the roles of a Release.',
     columns: [
       { name: 'Version', type: 'string', jsonPath: '.status.installedVersion', description: 'the installed version' },
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
       AGE,
-      { name: 'Desired', type: 'string', jsonPath: '.spec.version', priority: 1, description: 'spec.version of an inline app' },
+      {
+        name: 'Desired',
+        type: 'string',
+        jsonPath: '.spec.version',
+        priority: 1,
+        description: 'spec.version of an inline app',
+      },
       { name: 'Release', type: 'string', jsonPath: '.spec.release', priority: 1 },
       { name: 'Image', type: 'string', jsonPath: '.status.image', priority: 1 },
       { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
     ],
   },
   {
-    kind: 'Release', plural: 'releases', singular: 'release', scope: 'Cluster', shortNames: ['mrel'], status: releaseStatusSchema,
-    description: 'One version of a package as its vendor publishes it: the images and settings of its roles (a cluster-wide catalog).',
+    kind: 'Release',
+    plural: 'releases',
+    singular: 'release',
+    scope: 'Cluster',
+    shortNames: ['mrel'],
+    status: releaseStatusSchema,
+    description:
+      'One version of a package as its vendor publishes it: the images and settings of its roles (a cluster-wide catalog).',
     columns: [
       { name: 'Package', type: 'string', jsonPath: '.spec.package' },
       { name: 'Version', type: 'string', jsonPath: '.spec.version' },
@@ -69,7 +87,12 @@ export const KINDS: readonly KindInfo[] = [
     ],
   },
   {
-    kind: 'UpgradeTask', plural: 'upgradetasks', singular: 'upgradetask', scope: 'Namespaced', shortNames: ['mut'], status: upgradeTaskStatusSchema,
+    kind: 'UpgradeTask',
+    plural: 'upgradetasks',
+    singular: 'upgradetask',
+    scope: 'Namespaced',
+    shortNames: ['mut'],
+    status: upgradeTaskStatusSchema,
     description: 'An auditable upgrade of the apps a target selects, run as a Job (seed 004).',
     columns: [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
@@ -93,7 +116,9 @@ const CORE_DIR = fileURLToPath(new URL('../../core/', import.meta.url));
 
 /** Every document schema exported by the modules of src/core, in file and export order. */
 export async function findDocumentSchemas(coreDir = CORE_DIR): Promise<FoundDocument[]> {
-  const files = readdirSync(coreDir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && f !== 'testing.ts').sort();
+  const files = readdirSync(coreDir)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && f !== 'testing.ts')
+    .sort();
   const found: FoundDocument[] = [];
   for (const file of files) {
     const mod = (await import(pathToFileURL(join(coreDir, file)).href)) as Record<string, unknown>;
@@ -126,7 +151,14 @@ export function crdOf(info: KindInfo, docs: FoundDocument[]): SchemaNode {
     spec: {
       group: GROUP,
       scope: info.scope,
-      names: { kind: info.kind, listKind: `${info.kind}List`, plural: info.plural, singular: info.singular, shortNames: info.shortNames, categories: ['molt'] },
+      names: {
+        kind: info.kind,
+        listKind: `${info.kind}List`,
+        plural: info.plural,
+        singular: info.singular,
+        shortNames: info.shortNames,
+        categories: ['molt'],
+      },
       versions: [
         {
           name: VERSION,
@@ -139,7 +171,13 @@ export function crdOf(info: KindInfo, docs: FoundDocument[]): SchemaNode {
               description: info.description,
               type: 'object',
               required: ['spec'],
-              properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, spec, status },
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec,
+                status,
+              },
             },
           },
         },

@@ -17,16 +17,35 @@ export function recordFinished(history: HistoryEntry[] | undefined, entry: Histo
 }
 
 /** Appends the install of `to` when nothing was recorded yet (the first entry of every app). */
-export function recordInstall(history: HistoryEntry[] | undefined, to: string, now: string, toImage?: string): HistoryEntry[] {
+export function recordInstall(
+  history: HistoryEntry[] | undefined,
+  to: string,
+  now: string,
+  toImage?: string,
+): HistoryEntry[] {
   const h = history ?? [];
   if (h.length > 0) return h;
-  return [{ kind: 'install', to, ...(toImage ? { toImage } : {}), result: 'Succeeded', startedAt: now, finishedAt: now }];
+  return [
+    { kind: 'install', to, ...(toImage ? { toImage } : {}), result: 'Succeeded', startedAt: now, finishedAt: now },
+  ];
 }
 
 /** Appends a refused change once per App generation (a refusal is re-decided on every pass). */
-export function recordRefusal(history: HistoryEntry[] | undefined, r: { from?: string; to: string; cause: string; generation: number; now: string }): HistoryEntry[] {
+export function recordRefusal(
+  history: HistoryEntry[] | undefined,
+  r: { from?: string; to: string; cause: string; generation: number; now: string },
+): HistoryEntry[] {
   const h = history ?? [];
   if (h.some((e) => e.result === 'Refused' && e.generation === r.generation)) return h;
-  const entry: HistoryEntry = { kind: 'upgrade', to: r.to, result: 'Refused', startedAt: r.now, finishedAt: r.now, cause: r.cause, generation: r.generation, ...(r.from ? { from: r.from } : {}) };
+  const entry: HistoryEntry = {
+    kind: 'upgrade',
+    to: r.to,
+    result: 'Refused',
+    startedAt: r.now,
+    finishedAt: r.now,
+    cause: r.cause,
+    generation: r.generation,
+    ...(r.from ? { from: r.from } : {}),
+  };
   return bounded([...h, entry]);
 }

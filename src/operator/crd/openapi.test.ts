@@ -19,7 +19,9 @@ test('literals become enums, exclusive minimums the boolean form, strict objects
 });
 
 test('records keep their value schema; defaults stay; unknown formats and propertyNames go', () => {
-  const s = convert(z.object({ env: z.record(z.string().regex(/^[A-Z]+$/), z.string()).default({}), path: z.string().startsWith('/') }));
+  const s = convert(
+    z.object({ env: z.record(z.string().regex(/^[A-Z]+$/), z.string()).default({}), path: z.string().startsWith('/') }),
+  );
   assert.deepEqual(s.properties, {
     env: { type: 'object', default: {}, additionalProperties: { type: 'string' } },
     path: { type: 'string', pattern: '^\\/.*' },
@@ -34,8 +36,16 @@ test('a union of numbers and strings is int-or-string; of objects, one object wi
 });
 
 test('merging variants keeps only commonly required fields and drops defaults of fields not every variant has', () => {
-  const inline = convert(z.object({ image: z.string(), upgradeConfig: z.object({ force: z.boolean() }).default({ force: false }), network: z.object({ name: z.string() }).default({ name: 'molt' }) }));
-  const release = convert(z.object({ release: z.string(), network: z.object({ name: z.string() }).default({ name: 'molt' }) }));
+  const inline = convert(
+    z.object({
+      image: z.string(),
+      upgradeConfig: z.object({ force: z.boolean() }).default({ force: false }),
+      network: z.object({ name: z.string() }).default({ name: 'molt' }),
+    }),
+  );
+  const release = convert(
+    z.object({ release: z.string(), network: z.object({ name: z.string() }).default({ name: 'molt' }) }),
+  );
   const m = mergeObjects([inline, release], false) as any;
   assert.equal(m.required, undefined);
   assert.equal(m.properties.upgradeConfig.default, undefined, 'an inline-only default would be added to release apps');

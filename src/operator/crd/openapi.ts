@@ -14,17 +14,50 @@ import { z } from 'zod';
 export type SchemaNode = { [key: string]: unknown };
 
 /** Formats the API server knows; others are dropped (zod emits e.g. "starts_with"). */
-const KNOWN_FORMATS = new Set(['date-time', 'date', 'int32', 'int64', 'float', 'double', 'byte', 'uri', 'email', 'hostname', 'ipv4', 'ipv6', 'uuid']);
+const KNOWN_FORMATS = new Set([
+  'date-time',
+  'date',
+  'int32',
+  'int64',
+  'float',
+  'double',
+  'byte',
+  'uri',
+  'email',
+  'hostname',
+  'ipv4',
+  'ipv6',
+  'uuid',
+]);
 /** Keywords copied as they are when present. */
-const KEPT = ['description', 'pattern', 'minLength', 'maxLength', 'minimum', 'maximum', 'minItems', 'maxItems', 'enum', 'nullable'] as const;
+const KEPT = [
+  'description',
+  'pattern',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'minItems',
+  'maxItems',
+  'enum',
+  'nullable',
+] as const;
 
 /** The JSON Schema of a zod schema as its input (fields with defaults optional). */
 export function jsonSchemaOf(schema: z.ZodType): SchemaNode {
-  return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', reused: 'inline', cycles: 'throw' }) as SchemaNode;
+  return z.toJSONSchema(schema, {
+    io: 'input',
+    unrepresentable: 'any',
+    reused: 'inline',
+    cycles: 'throw',
+  }) as SchemaNode;
 }
 
 /** Converts a JSON Schema node into a structural OpenAPI v3 node. */
-export function toStructural(node: SchemaNode, defs: Record<string, SchemaNode> = (node['$defs'] as Record<string, SchemaNode>) ?? {}): SchemaNode {
+export function toStructural(
+  node: SchemaNode,
+  defs: Record<string, SchemaNode> = (node['$defs'] as Record<string, SchemaNode>) ?? {},
+): SchemaNode {
   if (typeof node['$ref'] === 'string') {
     const target = defs[node['$ref'].replace(/^#\/\$defs\//, '')];
     if (!target) throw new Error(`unresolvable $ref ${node['$ref']}`);
@@ -35,8 +68,16 @@ export function toStructural(node: SchemaNode, defs: Record<string, SchemaNode> 
     return toStructural({ ...rest, anyOf: (node['type'] as string[]).map((type) => ({ type })) }, defs);
   }
   const variants = (node['anyOf'] ?? node['oneOf']) as SchemaNode[] | undefined;
-  if (variants) return unionOf(variants.map((v) => toStructural(v, defs)), node);
-  if (Array.isArray(node['allOf'])) return mergeObjects((node['allOf'] as SchemaNode[]).map((v) => toStructural(v, defs)), true);
+  if (variants)
+    return unionOf(
+      variants.map((v) => toStructural(v, defs)),
+      node,
+    );
+  if (Array.isArray(node['allOf']))
+    return mergeObjects(
+      (node['allOf'] as SchemaNode[]).map((v) => toStructural(v, defs)),
+      true,
+    );
   const out: SchemaNode = {};
   for (const k of KEPT) if (node[k] !== undefined) out[k] = node[k];
   if (node['const'] !== undefined) out['enum'] = [node['const']];
@@ -47,11 +88,19 @@ export function toStructural(node: SchemaNode, defs: Record<string, SchemaNode> 
   // z.number().int() bounds itself to the safe integers: say nothing instead.
   if (out['minimum'] === Number.MIN_SAFE_INTEGER) delete out['minimum'];
   if (out['maximum'] === Number.MAX_SAFE_INTEGER) delete out['maximum'];
-  if (typeof node['exclusiveMinimum'] === 'number') Object.assign(out, { minimum: node['exclusiveMinimum'], exclusiveMinimum: true });
-  if (typeof node['exclusiveMaximum'] === 'number') Object.assign(out, { maximum: node['exclusiveMaximum'], exclusiveMaximum: true });
+  if (typeof node['exclusiveMinimum'] === 'number')
+    Object.assign(out, { minimum: node['exclusiveMinimum'], exclusiveMinimum: true });
+  if (typeof node['exclusiveMaximum'] === 'number')
+    Object.assign(out, { maximum: node['exclusiveMaximum'], exclusiveMaximum: true });
   const type = typeOf(node);
   if (type === 'object') Object.assign(out, objectOf(node, defs));
-  else if (type === 'array') Object.assign(out, { type, items: node['items'] ? toStructural(node['items'] as SchemaNode, defs) : { 'x-kubernetes-preserve-unknown-fields': true } });
+  else if (type === 'array')
+    Object.assign(out, {
+      type,
+      items: node['items']
+        ? toStructural(node['items'] as SchemaNode, defs)
+        : { 'x-kubernetes-preserve-unknown-fields': true },
+    });
   else if (type) out['type'] = type;
   else return { ...out, 'x-kubernetes-preserve-unknown-fields': true };
   if (node['default'] !== undefined) out['default'] = node['default'];
@@ -129,9 +178,13 @@ export function mergeObjects(variants: SchemaNode[], intersection: boolean): Sch
 
 function mergeProperty(a: SchemaNode, b: SchemaNode): SchemaNode {
   if (JSON.stringify(a) === JSON.stringify(b)) return a;
-  if (a['type'] === 'object' && b['type'] === 'object' && a['properties'] && b['properties']) return mergeObjects([a, b], false);
+  if (a['type'] === 'object' && b['type'] === 'object' && a['properties'] && b['properties'])
+    return mergeObjects([a, b], false);
   if (a['type'] === 'array' && b['type'] === 'array' && a['items'] && b['items']) {
-    return { ...withoutKeys(a, ['default', 'minItems']), items: mergeProperty(a['items'] as SchemaNode, b['items'] as SchemaNode) };
+    return {
+      ...withoutKeys(a, ['default', 'minItems']),
+      items: mergeProperty(a['items'] as SchemaNode, b['items'] as SchemaNode),
+    };
   }
   return { 'x-kubernetes-preserve-unknown-fields': true };
 }
@@ -140,7 +193,27 @@ function withoutKeys(node: SchemaNode, keys: string[]): SchemaNode {
   return Object.fromEntries(Object.entries(node).filter(([k]) => !keys.includes(k)));
 }
 
-const ORDER = ['description', 'type', 'format', 'enum', 'nullable', 'default', 'pattern', 'minLength', 'maxLength', 'minimum', 'exclusiveMinimum', 'maximum', 'exclusiveMaximum', 'minItems', 'maxItems', 'required', 'properties', 'additionalProperties', 'items'];
+const ORDER = [
+  'description',
+  'type',
+  'format',
+  'enum',
+  'nullable',
+  'default',
+  'pattern',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'exclusiveMinimum',
+  'maximum',
+  'exclusiveMaximum',
+  'minItems',
+  'maxItems',
+  'required',
+  'properties',
+  'additionalProperties',
+  'items',
+];
 
 function orderKeys(node: SchemaNode): SchemaNode {
   const rank = (k: string) => (ORDER.includes(k) ? ORDER.indexOf(k) : ORDER.length);
@@ -154,11 +227,16 @@ export function structuralProblems(node: SchemaNode, path = ''): string[] {
     if (node[bad] !== undefined) problems.push(`${path || '/'}: ${bad}`);
   }
   if (node['additionalProperties'] === false) problems.push(`${path || '/'}: additionalProperties: false`);
-  if (node['properties'] && node['additionalProperties']) problems.push(`${path || '/'}: properties with additionalProperties`);
-  const typed = node['type'] !== undefined || node['x-kubernetes-int-or-string'] || node['x-kubernetes-preserve-unknown-fields'];
+  if (node['properties'] && node['additionalProperties'])
+    problems.push(`${path || '/'}: properties with additionalProperties`);
+  const typed =
+    node['type'] !== undefined || node['x-kubernetes-int-or-string'] || node['x-kubernetes-preserve-unknown-fields'];
   if (!typed) problems.push(`${path || '/'}: no type`);
-  for (const [k, v] of Object.entries((node['properties'] as Record<string, SchemaNode>) ?? {})) problems.push(...structuralProblems(v, `${path}.${k}`));
-  if (node['items'] && typeof node['items'] === 'object') problems.push(...structuralProblems(node['items'] as SchemaNode, `${path}[]`));
-  if (node['additionalProperties'] && typeof node['additionalProperties'] === 'object') problems.push(...structuralProblems(node['additionalProperties'] as SchemaNode, `${path}{}`));
+  for (const [k, v] of Object.entries((node['properties'] as Record<string, SchemaNode>) ?? {}))
+    problems.push(...structuralProblems(v, `${path}.${k}`));
+  if (node['items'] && typeof node['items'] === 'object')
+    problems.push(...structuralProblems(node['items'] as SchemaNode, `${path}[]`));
+  if (node['additionalProperties'] && typeof node['additionalProperties'] === 'object')
+    problems.push(...structuralProblems(node['additionalProperties'] as SchemaNode, `${path}{}`));
   return problems;
 }

@@ -51,7 +51,10 @@ const historyEntry = z.object({
   to: z.string().describe('version or release the operation went to'),
   fromImage: z.string().optional(),
   toImage: z.string().optional(),
-  fromSpec: z.record(z.string(), z.unknown()).optional().describe('inline apps: the whole spec before, what `molt rollback` restores'),
+  fromSpec: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe('inline apps: the whole spec before, what `molt rollback` restores'),
   result: z.enum(['Succeeded', 'RolledBack', 'Failed', 'Refused']),
   startedAt: z.iso.datetime().optional(),
   finishedAt: z.iso.datetime(),
@@ -92,12 +95,22 @@ export const appStatusSchema = z.object({
     .optional(),
   members: z.array(memberStatus).optional(),
   roles: z
-    .array(z.object({ name: z.string(), roleUpgradeStatus: upgradeStatus.optional(), upgradeStatus: upgradeStatus.optional(), members: z.array(roleMemberStatus).optional() }))
+    .array(
+      z.object({
+        name: z.string(),
+        roleUpgradeStatus: upgradeStatus.optional(),
+        upgradeStatus: upgradeStatus.optional(),
+        members: z.array(roleMemberStatus).optional(),
+      }),
+    )
     .optional(),
   state: z.enum(['creating', 'configured', 'updating']).optional().describe('release apps: seed 003 cluster state'),
   release: z.string().optional().describe('release apps: the release every member ran when the current rollout began'),
   upgradeInfo: z.object({ isRollingBack: z.boolean(), prevRelease: z.string() }).optional(),
-  history: z.array(historyEntry).optional().describe(`the last ${HISTORY_LIMIT} finished installs, upgrades and rollbacks, oldest first`),
+  history: z
+    .array(historyEntry)
+    .optional()
+    .describe(`the last ${HISTORY_LIMIT} finished installs, upgrades and rollbacks, oldest first`),
 });
 
 /** The status of a Release. */
@@ -128,7 +141,9 @@ const counts = z.object({
 /** One target of an UpgradeTask on Kubernetes: an App of the task's namespace. */
 const taskTarget = z.object({
   name: z.string(),
-  phase: z.string().describe('Pending, Running, Upgraded, Skipped, RolledBack, Aborted, Refused, Incomplete, NotStarted'),
+  phase: z
+    .string()
+    .describe('Pending, Running, Upgraded, Skipped, RolledBack, Aborted, Refused, Incomplete, NotStarted'),
   reason: z.string(),
   message: z.string(),
   attempts: z.number().int().optional(),
@@ -174,5 +189,8 @@ export type HistoryEntry = z.infer<typeof historyEntry>;
 export type MemberStatus = z.infer<typeof memberStatus>;
 
 // Compile-time check that the task status matches the core's shapes.
-const _shapeCheck: [(x: DetailedStatus) => z.infer<typeof detailedStatus>, (x: TargetCounts) => z.infer<typeof counts>] = [(x) => x, (x) => x];
+const _shapeCheck: [
+  (x: DetailedStatus) => z.infer<typeof detailedStatus>,
+  (x: TargetCounts) => z.infer<typeof counts>,
+] = [(x) => x, (x) => x];
 void _shapeCheck;

@@ -36,7 +36,9 @@ export async function event(c: ReleaseCtx, type: 'Normal' | 'Warning', reason: R
 
 /** Writes annotations on a role's StatefulSet (null removes one). */
 export async function annotate(c: ReleaseCtx, set: string, values: Record<string, unknown>): Promise<void> {
-  const annotations = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === null ? null : JSON.stringify(v)]));
+  const annotations = Object.fromEntries(
+    Object.entries(values).map(([k, v]) => [k, v === null ? null : JSON.stringify(v)]),
+  );
   await c.api.mergePatch(RESOURCES.statefulsets, c.ref.namespace, set, { metadata: { annotations } });
 }
 
@@ -56,11 +58,20 @@ function release(c: ReleaseCtx, name: string): ReleaseManifest {
 export async function setTemplate(c: ReleaseCtx, set: RoleSet, releaseName: string, upgrading: boolean): Promise<void> {
   const members = c.manifest.spec.roles.find((r) => r.name === set.role)?.members ?? set.replicas;
   const sts = roleSetFor(c.ref, c.manifest, release(c, releaseName), set.role, members, upgrading);
-  await c.api.jsonPatch(RESOURCES.statefulsets, c.ref.namespace, set.name, [{ op: 'replace', path: '/spec/template', value: sts.spec?.template }]);
+  await c.api.jsonPatch(RESOURCES.statefulsets, c.ref.namespace, set.name, [
+    { op: 'replace', path: '/spec/template', value: sts.spec?.template },
+  ]);
 }
 
 /** Runs a role's lifecycle script with `flag` in one pod, exactly once per rollout (hooks.ts); exit code and output tail. */
-export async function hook(c: ReleaseCtx, j: RoleJournal, releaseName: string, role: string, pod: string, flag: string): Promise<{ ok: boolean; note: string }> {
+export async function hook(
+  c: ReleaseCtx,
+  j: RoleJournal,
+  releaseName: string,
+  role: string,
+  pod: string,
+  flag: string,
+): Promise<{ ok: boolean; note: string }> {
   const script = roleOf(release(c, releaseName), role).lifecycle;
   if (!script) return { ok: true, note: `${pod}: no lifecycle script` };
   const res = await runHookOnce(c.client, c.ref.namespace, pod, hookDir(j.startedAt, flag), [script, flag], c.signal);
@@ -71,11 +82,21 @@ export async function hook(c: ReleaseCtx, j: RoleJournal, releaseName: string, r
 }
 
 /** The hook on every pod of a role, all at once; failures are recorded, not fatal. */
-export async function roleHook(c: ReleaseCtx, set: RoleSet, j: RoleJournal, releaseName: string, flag: string): Promise<void> {
-  await Promise.all([...set.pods.values()].map((p) => hook(c, j, releaseName, set.role, p.name, flag).catch((e: unknown) => {
-    if (c.signal.aborted) throw e;
-    return event(c, 'Warning', 'HookFailed', `${p.name}: ${flag}: ${String(e)}`);
-  })));
+export async function roleHook(
+  c: ReleaseCtx,
+  set: RoleSet,
+  j: RoleJournal,
+  releaseName: string,
+  flag: string,
+): Promise<void> {
+  await Promise.all(
+    [...set.pods.values()].map((p) =>
+      hook(c, j, releaseName, set.role, p.name, flag).catch((e: unknown) => {
+        if (c.signal.aborted) throw e;
+        return event(c, 'Warning', 'HookFailed', `${p.name}: ${flag}: ${String(e)}`);
+      }),
+    ),
+  );
 }
 
 /** Takes one action on a role; a Fail is returned to the caller (it decides the rollback). */
@@ -96,30 +117,60 @@ async function act(c: ReleaseCtx, set: RoleSet, a: RoleAction): Promise<RoleActi
   const j = set.journal;
   if (!j) return { kind: 'Done' };
   const now = new Date().toISOString();
-  const time = (ordinal: number, key: 'restartedAt' | 'upgradedAt' | 'revertedAt') => ({ ...j.times, [ordinal]: { ...j.times[ordinal], [key]: now } });
+  const time = (ordinal: number, key: 'restartedAt' | 'upgradedAt' | 'revertedAt') => ({
+    ...j.times,
+    [ordinal]: { ...j.times[ordinal], [key]: now },
+  });
   switch (a.kind) {
     case 'SetTemplate':
       await setTemplate(c, set, a.release, j.state === 'Upgrading');
       return a;
     case 'DeletePod':
-      if (!a.revert) await writeJournal(c, set, { ...j, touched: [...new Set([...j.touched, a.ordinal])], times: time(a.ordinal, 'restartedAt') });
+      if (!a.revert)
+        await writeJournal(c, set, {
+          ...j,
+          touched: [...new Set([...j.touched, a.ordinal])],
+          times: time(a.ordinal, 'restartedAt'),
+        });
       await c.api.delete(RESOURCES.pods, c.ref.namespace, a.pod, { uid: a.uid });
-      await event(c, 'Normal', a.revert ? 'MemberReverting' : 'MemberRestarted', `${a.pod} (role ${set.role}, ordinal ${a.ordinal}) restarted onto ${a.revert ? j.from : j.to} at ${now}`);
+      await event(
+        c,
+        'Normal',
+        a.revert ? 'MemberReverting' : 'MemberRestarted',
+        `${a.pod} (role ${set.role}, ordinal ${a.ordinal}) restarted onto ${a.revert ? j.from : j.to} at ${now}`,
+      );
       return a;
     case 'PodHook': {
       const res = await hook(c, j, a.flag === '--pod_upgraded' ? j.to : j.from, set.role, a.pod, a.flag);
       boundary(releaseKillPoint(a.kind), 'after');
-      if (!res.ok && a.flag === '--pod_upgraded') return { kind: 'Fail', ordinal: a.ordinal, reason: 'HookFailed', message: res.note };
+      if (!res.ok && a.flag === '--pod_upgraded')
+        return { kind: 'Fail', ordinal: a.ordinal, reason: 'HookFailed', message: res.note };
       const up = a.flag === '--pod_upgraded';
-      await writeJournal(c, set, up ? { ...j, hooked: [...j.hooked, a.ordinal], times: time(a.ordinal, 'upgradedAt') } : { ...j, reverted: [...j.reverted, a.ordinal], times: time(a.ordinal, 'revertedAt') });
-      await event(c, 'Normal', up ? 'MemberUpgraded' : 'MemberReverted', `${a.pod} (role ${set.role}, ordinal ${a.ordinal}) ${up ? `runs ${j.to}` : `back on ${j.from}`} at ${now}`);
+      await writeJournal(
+        c,
+        set,
+        up
+          ? { ...j, hooked: [...j.hooked, a.ordinal], times: time(a.ordinal, 'upgradedAt') }
+          : { ...j, reverted: [...j.reverted, a.ordinal], times: time(a.ordinal, 'revertedAt') },
+      );
+      await event(
+        c,
+        'Normal',
+        up ? 'MemberUpgraded' : 'MemberReverted',
+        `${a.pod} (role ${set.role}, ordinal ${a.ordinal}) ${up ? `runs ${j.to}` : `back on ${j.from}`} at ${now}`,
+      );
       return a;
     }
     case 'RoleHook':
       await roleHook(c, set, j, a.flag === '--role_upgraded' ? j.to : j.from, a.flag);
       boundary(releaseKillPoint(a.kind), 'after');
       await writeJournal(c, set, { ...j, roleHooked: true });
-      await event(c, 'Normal', a.flag === '--role_upgraded' ? 'RoleUpgraded' : 'RoleReverted', `role ${set.role} ${a.flag === '--role_upgraded' ? `runs ${j.to}` : `back on ${j.from}`} at ${now}`);
+      await event(
+        c,
+        'Normal',
+        a.flag === '--role_upgraded' ? 'RoleUpgraded' : 'RoleReverted',
+        `role ${set.role} ${a.flag === '--role_upgraded' ? `runs ${j.to}` : `back on ${j.from}`} at ${now}`,
+      );
       return a;
     default:
       return a;

@@ -21,7 +21,8 @@ export const HOOK_ROOT = '/tmp/molt-hooks';
 export const HOOK_TIMEOUT_MS = 600_000;
 
 /** The wrapper the claimer starts detached: `sh -c WRAPPER molt-hook DIR ARGV...`. */
-const WRAPPER = 'd=$1; shift; echo $$ >"$d/started"; "$@" >"$d/stdout" 2>"$d/stderr" </dev/null; echo $? >"$d/exit-code.tmp"; mv "$d/exit-code.tmp" "$d/exit-code"';
+const WRAPPER =
+  'd=$1; shift; echo $$ >"$d/started"; "$@" >"$d/stdout" 2>"$d/stderr" </dev/null; echo $? >"$d/exit-code.tmp"; mv "$d/exit-code.tmp" "$d/exit-code"';
 
 /**
  * Claim-or-wait, in the pod: `sh -c ONCE molt-hook-once DIR ARGV...`. Prints `rc=<code>` when
@@ -58,12 +59,30 @@ export function hookDir(rolloutStartedAt: string, flag: string): string {
 }
 
 /** Runs `argv` once as the run `dir` in `pod` (or waits for the run that is already there). */
-export async function runHookOnce(client: KubeClient, namespace: string, pod: string, dir: string, argv: string[], signal: AbortSignal): Promise<HookRun> {
+export async function runHookOnce(
+  client: KubeClient,
+  namespace: string,
+  pod: string,
+  dir: string,
+  argv: string[],
+  signal: AbortSignal,
+): Promise<HookRun> {
   const timeout = AbortSignal.timeout(HOOK_TIMEOUT_MS);
-  const res = await execInPod(client, namespace, pod, MAIN_CONTAINER, ['sh', '-c', ONCE, 'molt-hook-once', dir, ...argv], { signal: AbortSignal.any([signal, timeout]) });
+  const res = await execInPod(
+    client,
+    namespace,
+    pod,
+    MAIN_CONTAINER,
+    ['sh', '-c', ONCE, 'molt-hook-once', dir, ...argv],
+    { signal: AbortSignal.any([signal, timeout]) },
+  );
   const out = res.stdout.toString('utf8').trim();
   const rc = /^rc=(\d+)$/m.exec(out);
   if (rc) return { exitCode: Number(rc[1]), stderr: res.stderr };
-  if (out === 'lost') return { exitCode: undefined, stderr: 'the hook process ended without an exit code (its container restarted?)' };
-  return { exitCode: undefined, stderr: `the hook could not be started (exit ${res.exitCode}): ${res.stderr.trim() || out}` };
+  if (out === 'lost')
+    return { exitCode: undefined, stderr: 'the hook process ended without an exit code (its container restarted?)' };
+  return {
+    exitCode: undefined,
+    stderr: `the hook could not be started (exit ${res.exitCode}): ${res.stderr.trim() || out}`,
+  };
 }

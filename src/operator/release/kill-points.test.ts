@@ -12,11 +12,37 @@ const src = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8
 
 // Compile-time: every kind is classified (a new kind without an entry does not type-check).
 const STEP_KINDS: Record<Step['kind'], 'acts' | 'terminal'> = {
-  Invalid: 'terminal', Refuse: 'terminal', Blocked: 'terminal', Wait: 'terminal', Steady: 'terminal',
-  Delete: 'acts', Install: 'acts', Converge: 'acts', MarkInstalled: 'acts', Record: 'acts', BeginUpgrade: 'acts', PreUpgrade: 'acts', SwitchTemplate: 'acts',
-  RestartMember: 'acts', PostUpgrade: 'acts', StartRollback: 'acts', Abort: 'acts', FinishUpgrade: 'acts', FinishRollback: 'acts', Cleanup: 'acts', ClearRollbackTo: 'acts',
+  Invalid: 'terminal',
+  Refuse: 'terminal',
+  Blocked: 'terminal',
+  Wait: 'terminal',
+  Steady: 'terminal',
+  Delete: 'acts',
+  Install: 'acts',
+  Converge: 'acts',
+  MarkInstalled: 'acts',
+  Record: 'acts',
+  BeginUpgrade: 'acts',
+  PreUpgrade: 'acts',
+  SwitchTemplate: 'acts',
+  RestartMember: 'acts',
+  PostUpgrade: 'acts',
+  StartRollback: 'acts',
+  Abort: 'acts',
+  FinishUpgrade: 'acts',
+  FinishRollback: 'acts',
+  Cleanup: 'acts',
+  ClearRollbackTo: 'acts',
 };
-const ROLE_KINDS: Record<RoleAction['kind'], 'acts' | 'terminal'> = { SetTemplate: 'acts', DeletePod: 'acts', PodHook: 'acts', RoleHook: 'acts', Wait: 'terminal', Fail: 'terminal', Done: 'terminal' };
+const ROLE_KINDS: Record<RoleAction['kind'], 'acts' | 'terminal'> = {
+  SetTemplate: 'acts',
+  DeletePod: 'acts',
+  PodHook: 'acts',
+  RoleHook: 'acts',
+  Wait: 'terminal',
+  Fail: 'terminal',
+  Done: 'terminal',
+};
 
 test('every App step kind is either terminal or in ACTING_STEPS, and the reconciler passes a kill point around each act', () => {
   for (const [kind, what] of Object.entries(STEP_KINDS)) {
@@ -29,17 +55,31 @@ test('every App step kind is either terminal or in ACTING_STEPS, and the reconci
 });
 
 test('every RoleAction kind that acts is in ACTING_ROLE_ACTIONS and passes its kill points', () => {
-  assert.deepEqual([...ACTING_ROLE_ACTIONS].sort(), Object.entries(ROLE_KINDS).filter(([, w]) => w === 'acts').map(([k]) => k).sort());
+  assert.deepEqual(
+    [...ACTING_ROLE_ACTIONS].sort(),
+    Object.entries(ROLE_KINDS)
+      .filter(([, w]) => w === 'acts')
+      .map(([k]) => k)
+      .sort(),
+  );
   const actions = src('./actions.ts');
   assert.match(actions, /if \(acting\) boundary\(releaseKillPoint\(a\.kind\), 'before'\)/);
   // SetTemplate and DeletePod: after the act; the hooks: between the run and its journal entry.
-  assert.match(actions, /if \(a\.kind === 'SetTemplate' \|\| a\.kind === 'DeletePod'\) boundary\(releaseKillPoint\(a\.kind\), 'after'\)/);
-  assert.equal(actions.match(/boundary\(releaseKillPoint\(a\.kind\), 'after'\);\s*(if \(!res\.ok|await writeJournal)/g)?.length, 2, 'PodHook and RoleHook');
+  assert.match(
+    actions,
+    /if \(a\.kind === 'SetTemplate' \|\| a\.kind === 'DeletePod'\) boundary\(releaseKillPoint\(a\.kind\), 'after'\)/,
+  );
+  assert.equal(
+    actions.match(/boundary\(releaseKillPoint\(a\.kind\), 'after'\);\s*(if \(!res\.ok|await writeJournal)/g)?.length,
+    2,
+    'PodHook and RoleHook',
+  );
 });
 
 test('every rollout step taken once per app passes a kill point before and after it', () => {
   const code = src('./reconciler.ts') + src('./pause.ts');
   for (const kind of ACTING_PASS_STEPS) {
-    for (const when of ['before', 'after']) assert.ok(code.includes(`boundary(releaseKillPoint('${kind}'), '${when}')`), `${kind}:${when}`);
+    for (const when of ['before', 'after'])
+      assert.ok(code.includes(`boundary(releaseKillPoint('${kind}'), '${when}')`), `${kind}:${when}`);
   }
 });

@@ -4,14 +4,26 @@
  * record, journal, last outcome) and pods. Only reads.
  */
 import type { FailureCode } from '../../core/policy/index.ts';
-import { releaseAppDocument, releaseDocument, type ReleaseAppManifest, type ReleaseManifest } from '../../core/release-schema.ts';
+import {
+  releaseAppDocument,
+  releaseDocument,
+  type ReleaseAppManifest,
+  type ReleaseManifest,
+} from '../../core/release-schema.ts';
 import type { Pod, ResourceApi, StatefulSet } from '../../engines/kubernetes/index.ts';
 import { RESOURCES } from '../../engines/kubernetes/index.ts';
 import { LABELS } from '../app/names.ts';
 import type { AppObject } from '../app/observe.ts';
 import { annotationJson, podView } from '../app/world.ts';
 import type { RolePod } from './steps.ts';
-import { RELEASE_ANNOTATIONS, releaseNamedBy, roleSetName, type InstalledRelease, type LastRollout, type RoleJournal } from './template.ts';
+import {
+  RELEASE_ANNOTATIONS,
+  releaseNamedBy,
+  roleSetName,
+  type InstalledRelease,
+  type LastRollout,
+  type RoleJournal,
+} from './template.ts';
 
 /** One role's StatefulSet as a pass sees it. */
 export interface RoleSet {
@@ -41,14 +53,26 @@ function issues(e: { issues: { path: PropertyKey[]; message: string }[] }): stri
 
 /** The App's spec validated as a release app. */
 export function desiredReleaseApp(app: AppObject): ReleaseWorld['desired'] {
-  const doc = { apiVersion: 'molt.dev/v1alpha1', kind: 'App', metadata: { name: app.metadata.name ?? '', labels: app.metadata.labels ?? {} }, spec: app.spec };
+  const doc = {
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'App',
+    metadata: { name: app.metadata.name ?? '', labels: app.metadata.labels ?? {} },
+    spec: app.spec,
+  };
   const parsed = releaseAppDocument.safeParse(doc);
-  return parsed.success ? { ok: true, manifest: parsed.data } : { ok: false, reason: 'InvalidSpec', message: issues(parsed.error) };
+  return parsed.success
+    ? { ok: true, manifest: parsed.data }
+    : { ok: false, reason: 'InvalidSpec', message: issues(parsed.error) };
 }
 
 /** A Release object from the API, validated; an error text when it is not valid. */
 export function releaseOf(obj: { metadata: { name?: string }; spec?: unknown }): ReleaseManifest | string {
-  const parsed = releaseDocument.safeParse({ apiVersion: 'molt.dev/v1alpha1', kind: 'Release', metadata: { name: obj.metadata.name ?? '' }, spec: obj.spec });
+  const parsed = releaseDocument.safeParse({
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'Release',
+    metadata: { name: obj.metadata.name ?? '' },
+    spec: obj.spec,
+  });
   return parsed.success ? parsed.data : issues(parsed.error);
 }
 
@@ -60,20 +84,39 @@ export async function observeRelease(api: ResourceApi, app: AppObject, signal?: 
   const world: ReleaseWorld = { now: Date.now(), desired, sets: new Map() };
   const releaseName = typeof app.spec?.['release'] === 'string' ? (app.spec['release'] as string) : '';
   const [rel, stsList, pods] = await Promise.all([
-    releaseName ? api.get<{ metadata: { name?: string }; spec?: unknown } & Pod>(RESOURCES.releases, undefined, releaseName, signal) : Promise.resolve(undefined),
-    api.list<StatefulSet>(RESOURCES.statefulsets, namespace, { labelSelector: `${LABELS.app}=${name},${LABELS.role}` }, signal),
+    releaseName
+      ? api.get<{ metadata: { name?: string }; spec?: unknown } & Pod>(
+          RESOURCES.releases,
+          undefined,
+          releaseName,
+          signal,
+        )
+      : Promise.resolve(undefined),
+    api.list<StatefulSet>(
+      RESOURCES.statefulsets,
+      namespace,
+      { labelSelector: `${LABELS.app}=${name},${LABELS.role}` },
+      signal,
+    ),
     api.list<Pod>(RESOURCES.pods, namespace, { labelSelector: `${LABELS.app}=${name},${LABELS.role}` }, signal),
   ]);
   if (!rel) world.targetProblem = { reason: 'ReleaseNotFound', message: `release ${releaseName} does not exist` };
   else {
     const r = releaseOf(rel);
-    if (typeof r === 'string') world.targetProblem = { reason: 'InvalidRelease', message: `release ${releaseName}: ${r}` };
+    if (typeof r === 'string')
+      world.targetProblem = { reason: 'InvalidRelease', message: `release ${releaseName}: ${r}` };
     else world.target = r;
   }
   for (const sts of stsList.items) {
     const role = sts.metadata.labels?.[LABELS.role] ?? '';
     if (sts.metadata.name !== roleSetName(name, role)) continue;
-    const set: RoleSet = { role, name: sts.metadata.name, replicas: sts.spec?.replicas ?? 0, templateRelease: releaseNamedBy(sts.spec?.template.metadata), pods: new Map() };
+    const set: RoleSet = {
+      role,
+      name: sts.metadata.name,
+      replicas: sts.spec?.replicas ?? 0,
+      templateRelease: releaseNamedBy(sts.spec?.template.metadata),
+      pods: new Map(),
+    };
     const installed = annotationJson<InstalledRelease>(sts, RELEASE_ANNOTATIONS.installed);
     const journal = annotationJson<RoleJournal>(sts, RELEASE_ANNOTATIONS.rollout);
     const last = annotationJson<LastRollout>(sts, RELEASE_ANNOTATIONS.last);
@@ -84,7 +127,9 @@ export async function observeRelease(api: ResourceApi, app: AppObject, signal?: 
   }
   for (const p of pods.items) {
     const set = world.sets.get(p.metadata.labels?.[LABELS.role] ?? '');
-    const ordinal = Number(p.metadata.labels?.['apps.kubernetes.io/pod-index'] ?? /-(\d+)$/.exec(p.metadata.name ?? '')?.[1]);
+    const ordinal = Number(
+      p.metadata.labels?.['apps.kubernetes.io/pod-index'] ?? /-(\d+)$/.exec(p.metadata.name ?? '')?.[1],
+    );
     if (!set || !Number.isInteger(ordinal) || p.metadata.name !== `${set.name}-${ordinal}`) continue;
     set.pods.set(ordinal, { ...podView(p), ordinal, release: releaseNamedBy(p.metadata) });
   }

@@ -23,21 +23,53 @@ export function pauseRequested(app: AppObject): boolean {
 
 /** The outcome of a pass that found the rollout paused. */
 export function pausedOutcome(j: RoleJournal, results: RoleAction[]): ReleaseOutcome {
-  if (j.paused) return { kind: 'Paused', reason: j.paused.reason, message: `paused at ${j.paused.role} member ${j.paused.ordinal}: ${j.paused.message}; molt resume retries it, spec.release: ${j.from} rolls back` };
-  const where = results.map((r) => (r.kind === 'Wait' && r.paused ? r.message : '')).filter(Boolean).join('; ');
-  return { kind: 'Paused', reason: 'PauseRequested', message: `paused by request (${PAUSED_ANNOTATION}): ${where}; molt resume goes on` };
+  if (j.paused)
+    return {
+      kind: 'Paused',
+      reason: j.paused.reason,
+      message: `paused at ${j.paused.role} member ${j.paused.ordinal}: ${j.paused.message}; molt resume retries it, spec.release: ${j.from} rolls back`,
+    };
+  const where = results
+    .map((r) => (r.kind === 'Wait' && r.paused ? r.message : ''))
+    .filter(Boolean)
+    .join('; ');
+  return {
+    kind: 'Paused',
+    reason: 'PauseRequested',
+    message: `paused by request (${PAUSED_ANNOTATION}): ${where}; molt resume goes on`,
+  };
 }
 
 /** A member failed and onFailure is pause: the annotation first (so a kill never reads as a resume), then the journals. */
-export async function pauseOnFailure(c: ReleaseCtx, w: ReleaseWorld, role: string, fail: Extract<RoleAction, { kind: 'Fail' }>): Promise<void> {
+export async function pauseOnFailure(
+  c: ReleaseCtx,
+  w: ReleaseWorld,
+  role: string,
+  fail: Extract<RoleAction, { kind: 'Fail' }>,
+): Promise<void> {
   boundary(releaseKillPoint('PauseRollout'), 'before');
-  await c.api.mergePatch(RESOURCES.apps, c.ref.namespace, c.ref.name, { metadata: { annotations: { [PAUSED_ANNOTATION]: 'true' } } });
+  await c.api.mergePatch(RESOURCES.apps, c.ref.namespace, c.ref.name, {
+    metadata: { annotations: { [PAUSED_ANNOTATION]: 'true' } },
+  });
   // The rest of this reconcile reads the App it started with: it must see the pause too (or it would resume at once).
   c.app.metadata.annotations = { ...c.app.metadata.annotations, [PAUSED_ANNOTATION]: 'true' };
-  const paused = { role, ordinal: fail.ordinal, reason: fail.reason, message: fail.message, at: new Date().toISOString() };
-  for (const set of w.sets.values()) if (set.journal) await writeJournal(c, set, { ...set.journal, paused, ...(set.role === role ? { failed: fail.ordinal } : {}) });
+  const paused = {
+    role,
+    ordinal: fail.ordinal,
+    reason: fail.reason,
+    message: fail.message,
+    at: new Date().toISOString(),
+  };
+  for (const set of w.sets.values())
+    if (set.journal)
+      await writeJournal(c, set, { ...set.journal, paused, ...(set.role === role ? { failed: fail.ordinal } : {}) });
   boundary(releaseKillPoint('PauseRollout'), 'after');
-  await event(c, 'Warning', 'Paused', `the rollout paused at ${role} member ${fail.ordinal}: ${fail.reason}: ${fail.message}`);
+  await event(
+    c,
+    'Warning',
+    'Paused',
+    `the rollout paused at ${role} member ${fail.ordinal}: ${fail.reason}: ${fail.message}`,
+  );
 }
 
 /** The annotation is gone from a rollout a failure paused: restart the failed member once more and go on. */
@@ -52,9 +84,16 @@ export async function resumeRollout(c: ReleaseCtx, w: ReleaseWorld, j: RoleJourn
     const retry = set.role === failedRole && pod && !pod.ready && !pod.terminating;
     // The pod first: a kill before the journal write leaves it paused, and the next resume restarts the new pod again.
     if (retry) await c.api.delete(RESOURCES.pods, c.ref.namespace, pod.name, { uid: pod.uid });
-    const times = retry ? { ...set.journal.times, [failedOrdinal]: { ...set.journal.times[failedOrdinal], restartedAt: now } } : set.journal.times;
+    const times = retry
+      ? { ...set.journal.times, [failedOrdinal]: { ...set.journal.times[failedOrdinal], restartedAt: now } }
+      : set.journal.times;
     await writeJournal(c, set, { ...set.journal, paused: undefined, failed: undefined, times });
   }
   boundary(releaseKillPoint('ResumeRollout'), 'after');
-  await event(c, 'Normal', 'Resumed', `the rollout goes on${failedOrdinal >= 0 ? ` (${failedRole} member ${failedOrdinal} restarted once more)` : ''}`);
+  await event(
+    c,
+    'Normal',
+    'Resumed',
+    `the rollout goes on${failedOrdinal >= 0 ? ` (${failedRole} member ${failedOrdinal} restarted once more)` : ''}`,
+  );
 }

@@ -21,13 +21,25 @@ import { writeReleaseStatus, type ReleaseOutcome } from './status.ts';
 import { boundary } from '../runtime/kill-points.ts';
 import { pauseOnFailure, pausedOutcome, pauseRequested, resumeRollout } from './pause.ts';
 import { nextRoleAction, releaseKillPoint, type RoleAction } from './steps.ts';
-import { PAUSED_ANNOTATION, RELEASE_ANNOTATIONS, roleServiceFor, roleSetFor, type InstalledRelease, type LastRollout, type RoleJournal } from './template.ts';
+import {
+  PAUSED_ANNOTATION,
+  RELEASE_ANNOTATIONS,
+  roleServiceFor,
+  roleSetFor,
+  type InstalledRelease,
+  type LastRollout,
+  type RoleJournal,
+} from './template.ts';
 
 const MAX_STEPS = 40;
 const PROGRESS: ReleaseOutcome = { kind: 'Progress', reason: 'Progressing', message: '' };
 
 /** Reconciles an App whose spec names a Release. */
-export async function reconcileReleaseApp(deps: AppReconcilerDeps, app: AppObject, signal: AbortSignal): Promise<ReconcileResult> {
+export async function reconcileReleaseApp(
+  deps: AppReconcilerDeps,
+  app: AppObject,
+  signal: AbortSignal,
+): Promise<ReconcileResult> {
   let world: ReleaseWorld | undefined;
   let outcome: ReleaseOutcome = PROGRESS;
   try {
@@ -38,11 +50,16 @@ export async function reconcileReleaseApp(deps: AppReconcilerDeps, app: AppObjec
   } catch (e) {
     if (signal.aborted) throw e;
     const err = toErrorRecord(e);
-    if (world) await writeReleaseStatus(deps, app, world, { kind: 'Error', reason: err.code, message: err.message }).catch(() => undefined);
+    if (world)
+      await writeReleaseStatus(deps, app, world, { kind: 'Error', reason: err.code, message: err.message }).catch(
+        () => undefined,
+      );
     throw e;
   }
   if (world) await writeReleaseStatus(deps, app, world, outcome);
-  return outcome.kind === 'Wait' || outcome.kind === 'Progress' || outcome.kind === 'Blocked' ? { requeueAfterMs: outcome.kind === 'Blocked' ? 10_000 : 1000 } : {};
+  return outcome.kind === 'Wait' || outcome.kind === 'Progress' || outcome.kind === 'Blocked'
+    ? { requeueAfterMs: outcome.kind === 'Blocked' ? 10_000 : 1000 }
+    : {};
 }
 
 function installedOf(w: ReleaseWorld): InstalledRelease | undefined {
@@ -55,19 +72,48 @@ function journalOf(w: ReleaseWorld): RoleJournal | undefined {
   return undefined;
 }
 
-function ctxOf(deps: AppReconcilerDeps, app: AppObject, manifest: ReleaseAppManifest, releases: ReleaseManifest[], signal: AbortSignal): ReleaseCtx {
-  const ref = { name: app.metadata.name ?? '', namespace: app.metadata.namespace ?? 'default', uid: app.metadata.uid ?? '' };
-  return { api: deps.api, client: deps.client, events: deps.events, app, ref, manifest, releases: new Map(releases.map((r) => [r.metadata.name, r])), signal };
+function ctxOf(
+  deps: AppReconcilerDeps,
+  app: AppObject,
+  manifest: ReleaseAppManifest,
+  releases: ReleaseManifest[],
+  signal: AbortSignal,
+): ReleaseCtx {
+  const ref = {
+    name: app.metadata.name ?? '',
+    namespace: app.metadata.namespace ?? 'default',
+    uid: app.metadata.uid ?? '',
+  };
+  return {
+    api: deps.api,
+    client: deps.client,
+    events: deps.events,
+    app,
+    ref,
+    manifest,
+    releases: new Map(releases.map((r) => [r.metadata.name, r])),
+    signal,
+  };
 }
 
-async function pass(deps: AppReconcilerDeps, app: AppObject, w: ReleaseWorld, signal: AbortSignal): Promise<ReleaseOutcome> {
+async function pass(
+  deps: AppReconcilerDeps,
+  app: AppObject,
+  w: ReleaseWorld,
+  signal: AbortSignal,
+): Promise<ReleaseOutcome> {
   if (!w.desired.ok) return { kind: 'Invalid', reason: w.desired.reason, message: w.desired.message };
   const installed = installedOf(w);
   const journal = journalOf(w);
   const releases = [installed?.release, w.target].filter((r): r is ReleaseManifest => r !== undefined);
   const c = ctxOf(deps, app, w.desired.manifest, releases, signal);
   if (journal && installed) return drive(c, w, journal, installed);
-  if (!w.target) return { kind: 'Blocked', reason: w.targetProblem?.reason ?? 'ReleaseNotFound', message: w.targetProblem?.message ?? '' };
+  if (!w.target)
+    return {
+      kind: 'Blocked',
+      reason: w.targetProblem?.reason ?? 'ReleaseNotFound',
+      message: w.targetProblem?.message ?? '',
+    };
   if (!installed) return install(c, w, w.target);
   return decideChange(c, w, installed, w.target);
 }
@@ -84,11 +130,20 @@ async function install(c: ReleaseCtx, w: ReleaseWorld, target: ReleaseManifest):
     await createOrKeep(c, RESOURCES.statefulsets, sts);
   }
   boundary(releaseKillPoint('Install'), 'after');
-  await event(c, 'Normal', 'Installing', `installing release ${target.metadata.name} (${c.manifest.spec.roles.map((r) => `${r.name}×${r.members}`).join(', ')})`);
+  await event(
+    c,
+    'Normal',
+    'Installing',
+    `installing release ${target.metadata.name} (${c.manifest.spec.roles.map((r) => `${r.name}×${r.members}`).join(', ')})`,
+  );
   return PROGRESS;
 }
 
-async function createOrKeep(c: ReleaseCtx, t: (typeof RESOURCES)[keyof typeof RESOURCES], body: KubeObject): Promise<void> {
+async function createOrKeep(
+  c: ReleaseCtx,
+  t: (typeof RESOURCES)[keyof typeof RESOURCES],
+  body: KubeObject,
+): Promise<void> {
   try {
     await c.api.create(t, c.ref.namespace, body);
   } catch (e) {
@@ -97,28 +152,65 @@ async function createOrKeep(c: ReleaseCtx, t: (typeof RESOURCES)[keyof typeof RE
 }
 
 /** The installed Release as it is now: the live object when only `upgradable` changed. */
-function currentRelease(w: ReleaseWorld, installed: InstalledRelease, live: ReleaseManifest | undefined, app: string): ReleaseManifest {
+function currentRelease(
+  w: ReleaseWorld,
+  installed: InstalledRelease,
+  live: ReleaseManifest | undefined,
+  app: string,
+): ReleaseManifest {
   if (!live) return installed.release;
   checkReleaseChange(installed.release, live, [app]);
   return live;
 }
 
-async function decideChange(c: ReleaseCtx, w: ReleaseWorld, installed: InstalledRelease, target: ReleaseManifest): Promise<ReleaseOutcome> {
+async function decideChange(
+  c: ReleaseCtx,
+  w: ReleaseWorld,
+  installed: InstalledRelease,
+  target: ReleaseManifest,
+): Promise<ReleaseOutcome> {
   const desired = c.manifest;
   const last = [...w.sets.values()].find((s) => s.last)?.last;
-  if (last?.outcome === 'RolledBack' && last.to === desired.spec.release && installed.app.release !== desired.spec.release && sameRoles(installed, desired)) {
-    return { kind: 'Steady', reason: 'RolledBack', message: `the rollout to ${last.to} was rolled back (${last.reason}: ${last.message}); change spec.release to try again` };
+  if (
+    last?.outcome === 'RolledBack' &&
+    last.to === desired.spec.release &&
+    installed.app.release !== desired.spec.release &&
+    sameRoles(installed, desired)
+  ) {
+    return {
+      kind: 'Steady',
+      reason: 'RolledBack',
+      message: `the rollout to ${last.to} was rolled back (${last.reason}: ${last.message}); change spec.release to try again`,
+    };
   }
   // `molt rollback` set spec.release back to the previous release and named it: that older release is permitted.
   const rollbackTo = c.app.metadata.annotations?.[ANNOTATIONS.rollbackTo];
-  if (rollbackTo !== undefined && rollbackTo === desired.spec.release && rollbackTo !== installed.release.metadata.name && sameRoles(installed, desired)) return startRollout(c, w, installed.release, target, true);
+  if (
+    rollbackTo !== undefined &&
+    rollbackTo === desired.spec.release &&
+    rollbackTo !== installed.release.metadata.name &&
+    sameRoles(installed, desired)
+  )
+    return startRollout(c, w, installed.release, target, true);
   if (rollbackTo !== undefined) await clearRollbackTo(c);
   try {
-    const liveObj = installed.release.metadata.name === target.metadata.name ? target : await c.api.get<KubeObject & { spec?: unknown }>(RESOURCES.releases, undefined, installed.release.metadata.name, c.signal);
+    const liveObj =
+      installed.release.metadata.name === target.metadata.name
+        ? target
+        : await c.api.get<KubeObject & { spec?: unknown }>(
+            RESOURCES.releases,
+            undefined,
+            installed.release.metadata.name,
+            c.signal,
+          );
     const live = liveObj ? releaseOf(liveObj) : undefined;
     const from = currentRelease(w, installed, typeof live === 'string' ? undefined : live, desired.metadata.name);
     const manifest = { ...desired, spec: { ...installed.app } } as ReleaseAppManifest;
-    const d = decideReleaseApp(desired, { manifest, release: from, updating: false, isRollingBack: false, membersBehind: 0 }, target);
+    const d = decideReleaseApp(
+      desired,
+      { manifest, release: from, updating: false, isRollingBack: false, membersBehind: 0 },
+      target,
+    );
     if (d.action === 'rollout') return startRollout(c, w, d.from, d.to);
     if (d.action === 'scale') return scale(c, w, installed);
     return { kind: 'Steady', reason: 'UpToDate', message: `runs ${installed.release.metadata.name}` };
@@ -135,10 +227,26 @@ async function decideChange(c: ReleaseCtx, w: ReleaseWorld, installed: Installed
  * it is continued, never refused as "already running". Only the action is used: the releases
  * come from the journal.
  */
-function decideInFlight(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, installed: InstalledRelease): { action: 'rollback' | 'resume' } | { action: 'refuse'; reason: FailureCode; message: string } {
+function decideInFlight(
+  c: ReleaseCtx,
+  w: ReleaseWorld,
+  journal: RoleJournal,
+  installed: InstalledRelease,
+): { action: 'rollback' | 'resume' } | { action: 'refuse'; reason: FailureCode; message: string } {
   const current: ReleaseAppManifest = { ...c.manifest, spec: { ...installed.app, release: journal.to } };
   try {
-    const d = decideReleaseApp(c.manifest, { manifest: current, release: installed.release, updating: true, isRollingBack: false, prevRelease: journal.from, membersBehind: 0 }, w.target ?? installed.release);
+    const d = decideReleaseApp(
+      c.manifest,
+      {
+        manifest: current,
+        release: installed.release,
+        updating: true,
+        isRollingBack: false,
+        prevRelease: journal.from,
+        membersBehind: 0,
+      },
+      w.target ?? installed.release,
+    );
     return { action: d.action === 'rollback' ? 'rollback' : 'resume' };
   } catch (e) {
     if (e instanceof UpgradeRefusedError) return { action: 'refuse', reason: e.code, message: e.message };
@@ -149,8 +257,12 @@ function decideInFlight(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, in
 /** Removes `molt rollback`'s permission once it is used up or moot. */
 async function clearRollbackTo(c: ReleaseCtx): Promise<void> {
   if (c.app.metadata.annotations?.[ANNOTATIONS.rollbackTo] === undefined) return;
-  await c.api.mergePatch(RESOURCES.apps, c.ref.namespace, c.ref.name, { metadata: { annotations: { [ANNOTATIONS.rollbackTo]: null } } });
-  c.app.metadata.annotations = Object.fromEntries(Object.entries(c.app.metadata.annotations).filter(([k]) => k !== ANNOTATIONS.rollbackTo));
+  await c.api.mergePatch(RESOURCES.apps, c.ref.namespace, c.ref.name, {
+    metadata: { annotations: { [ANNOTATIONS.rollbackTo]: null } },
+  });
+  c.app.metadata.annotations = Object.fromEntries(
+    Object.entries(c.app.metadata.annotations).filter(([k]) => k !== ANNOTATIONS.rollbackTo),
+  );
 }
 
 function sameRoles(installed: InstalledRelease, desired: ReleaseAppManifest): boolean {
@@ -166,30 +278,61 @@ async function scale(c: ReleaseCtx, w: ReleaseWorld, installed: InstalledRelease
   const record: InstalledRelease = { ...installed, app: c.manifest.spec };
   for (const r of roles) {
     const set = w.sets.get(r.name) as RoleSet;
-    await c.api.mergePatch(RESOURCES.statefulsets, c.ref.namespace, set.name, { spec: { replicas: r.members }, metadata: { annotations: { [RELEASE_ANNOTATIONS.installed]: JSON.stringify(record) } } });
+    await c.api.mergePatch(RESOURCES.statefulsets, c.ref.namespace, set.name, {
+      spec: { replicas: r.members },
+      metadata: { annotations: { [RELEASE_ANNOTATIONS.installed]: JSON.stringify(record) } },
+    });
   }
   await event(c, 'Normal', 'Scaled', roles.map((r) => `${r.name}×${r.members}`).join(', '));
   return PROGRESS;
 }
 
-async function startRollout(c: ReleaseCtx, w: ReleaseWorld, from: ReleaseManifest, to: ReleaseManifest, rollback = false): Promise<ReleaseOutcome> {
-  const j: RoleJournal = { state: 'Upgrading', from: from.metadata.name, to: to.metadata.name, startedAt: new Date().toISOString(), touched: [], hooked: [], reverted: [], roleHooked: false, times: {}, ...(rollback ? { rollback: true } : {}) };
+async function startRollout(
+  c: ReleaseCtx,
+  w: ReleaseWorld,
+  from: ReleaseManifest,
+  to: ReleaseManifest,
+  rollback = false,
+): Promise<ReleaseOutcome> {
+  const j: RoleJournal = {
+    state: 'Upgrading',
+    from: from.metadata.name,
+    to: to.metadata.name,
+    startedAt: new Date().toISOString(),
+    touched: [],
+    hooked: [],
+    reverted: [],
+    roleHooked: false,
+    times: {},
+    ...(rollback ? { rollback: true } : {}),
+  };
   boundary(releaseKillPoint('StartRollout'), 'before');
   for (const set of w.sets.values()) await writeJournal(c, set, j);
   boundary(releaseKillPoint('StartRollout'), 'after');
-  await event(c, 'Normal', rollback ? 'RollbackStarted' : 'UpgradeStarted', `${rollback ? 'molt rollback: ' : ''}${from.metadata.name} (${from.spec.version}) → ${to.metadata.name} (${to.spec.version}), roles in parallel, members from the highest ordinal down`);
+  await event(
+    c,
+    'Normal',
+    rollback ? 'RollbackStarted' : 'UpgradeStarted',
+    `${rollback ? 'molt rollback: ' : ''}${from.metadata.name} (${from.spec.version}) → ${to.metadata.name} (${to.spec.version}), roles in parallel, members from the highest ordinal down`,
+  );
   return PROGRESS;
 }
 
 /** One step per role of the rollout in flight, or its end. */
-async function drive(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, installed: InstalledRelease): Promise<ReleaseOutcome> {
+async function drive(
+  c: ReleaseCtx,
+  w: ReleaseWorld,
+  journal: RoleJournal,
+  installed: InstalledRelease,
+): Promise<ReleaseOutcome> {
   const change = decideInFlight(c, w, journal, installed);
   if (change.action === 'rollback' && journal.state === 'Upgrading') {
     await rollbackAll(c, w, 'RollbackRequested: spec.release set back to ' + journal.from);
     return PROGRESS;
   }
   // A refused change is reported; the rollout in flight goes on (or back) regardless.
-  const refusal: ReleaseOutcome | undefined = change.action === 'refuse' ? { kind: 'Refuse', reason: change.reason, message: change.message } : undefined;
+  const refusal: ReleaseOutcome | undefined =
+    change.action === 'refuse' ? { kind: 'Refuse', reason: change.reason, message: change.message } : undefined;
   const paused = pauseRequested(c.app);
   if (journal.state === 'Upgrading' && journal.paused && !paused) {
     await resumeRollout(c, w, journal);
@@ -200,13 +343,29 @@ async function drive(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, insta
   if (!releases.to) {
     const obj = await c.api.get<KubeObject & { spec?: unknown }>(RESOURCES.releases, undefined, journal.to, c.signal);
     const r = obj ? releaseOf(obj) : undefined;
-    if (!r || typeof r === 'string') return { kind: 'Blocked', reason: 'ReleaseNotFound', message: `release ${journal.to} of the rollout in flight cannot be read` };
+    if (!r || typeof r === 'string')
+      return {
+        kind: 'Blocked',
+        reason: 'ReleaseNotFound',
+        message: `release ${journal.to} of the rollout in flight cannot be read`,
+      };
     c.releases.set(journal.to, r);
   }
   const actions = sets.map((s) => {
     const rel = (journal.state === 'Upgrading' ? c.releases.get(journal.to) : releases.from) as ReleaseManifest;
     const members = c.manifest.spec.roles.find((r) => r.name === s.role)?.members ?? s.replicas;
-    return nextRoleAction({ name: s.role, members, templateRelease: s.templateRelease, journal: s.journal as RoleJournal, pods: s.pods, budgetMs: readyBudgetMs(roleOf(rel, s.role), journal.state === 'Upgrading'), now: w.now, partition: c.manifest.spec.upgradeStrategy.partition, maxUnavailable: c.manifest.spec.upgradeStrategy.maxUnavailable, pauseRequested: paused });
+    return nextRoleAction({
+      name: s.role,
+      members,
+      templateRelease: s.templateRelease,
+      journal: s.journal as RoleJournal,
+      pods: s.pods,
+      budgetMs: readyBudgetMs(roleOf(rel, s.role), journal.state === 'Upgrading'),
+      now: w.now,
+      partition: c.manifest.spec.upgradeStrategy.partition,
+      maxUnavailable: c.manifest.spec.upgradeStrategy.maxUnavailable,
+      pauseRequested: paused,
+    });
   });
   const results = await Promise.all(sets.map((s, i) => actOnRole(c, s, actions[i] as RoleAction)));
   const failed = results.map((r, i) => ({ r, set: sets[i] as RoleSet })).find((x) => x.r.kind === 'Fail');
@@ -222,13 +381,23 @@ async function drive(c: ReleaseCtx, w: ReleaseWorld, journal: RoleJournal, insta
   if (results.every((r) => r.kind === 'Done')) return finish(c, w, journal);
   if (results.some((r) => r.kind !== 'Wait' && r.kind !== 'Done')) return PROGRESS;
   if (results.some((r) => r.kind === 'Wait' && r.paused)) return refusal ?? pausedOutcome(journal, results);
-  return refusal ?? { kind: 'Wait', reason: journal.state, message: results.map((r) => (r.kind === 'Wait' ? r.message : '')).filter(Boolean).join('; ') };
+  return (
+    refusal ?? {
+      kind: 'Wait',
+      reason: journal.state,
+      message: results
+        .map((r) => (r.kind === 'Wait' ? r.message : ''))
+        .filter(Boolean)
+        .join('; '),
+    }
+  );
 }
 
 async function rollbackAll(c: ReleaseCtx, w: ReleaseWorld, cause: string): Promise<void> {
   boundary(releaseKillPoint('StartRollback'), 'before');
   for (const set of w.sets.values()) {
-    if (set.journal) await writeJournal(c, set, { ...set.journal, state: 'RollingBack', roleHooked: false, cause, paused: undefined });
+    if (set.journal)
+      await writeJournal(c, set, { ...set.journal, state: 'RollingBack', roleHooked: false, cause, paused: undefined });
   }
   boundary(releaseKillPoint('StartRollback'), 'after');
   await event(c, 'Warning', 'RollingBack', `rolling back the touched members to ${journalOf(w)?.from}: ${cause}`);
@@ -240,25 +409,47 @@ async function finish(c: ReleaseCtx, w: ReleaseWorld, j: RoleJournal): Promise<R
   const touched = [...w.sets.values()].some((s) => (s.journal?.touched.length ?? 0) > 0);
   if (up || touched) {
     boundary(releaseKillPoint('ClusterHook'), 'before');
-    await Promise.all([...w.sets.values()].map((s) => roleHook(c, s, j, up ? j.to : j.from, up ? '--cluster_upgraded' : '--cluster_reverted')));
+    await Promise.all(
+      [...w.sets.values()].map((s) =>
+        roleHook(c, s, j, up ? j.to : j.from, up ? '--cluster_upgraded' : '--cluster_reverted'),
+      ),
+    );
     boundary(releaseKillPoint('ClusterHook'), 'after');
   }
   const now = new Date().toISOString();
   const cause = j.cause ?? '';
-  const last: Omit<LastRollout, 'journal'> = { from: j.from, to: j.to, outcome: up ? 'Succeeded' : 'RolledBack', reason: up ? 'Upgraded' : cause.split(':')[0] ?? 'Failed', message: up ? `every member runs ${j.to}` : cause, startedAt: j.startedAt, finishedAt: now };
+  const last: Omit<LastRollout, 'journal'> = {
+    from: j.from,
+    to: j.to,
+    outcome: up ? 'Succeeded' : 'RolledBack',
+    reason: up ? 'Upgraded' : (cause.split(':')[0] ?? 'Failed'),
+    message: up ? `every member runs ${j.to}` : cause,
+    startedAt: j.startedAt,
+    finishedAt: now,
+  };
   boundary(releaseKillPoint('FinishRollout'), 'before');
   for (const set of w.sets.values()) {
     await setTemplate(c, set, up ? j.to : j.from, false);
-    const values: Record<string, unknown> = { [RELEASE_ANNOTATIONS.rollout]: null, [RELEASE_ANNOTATIONS.last]: { ...last, journal: set.journal } };
+    const values: Record<string, unknown> = {
+      [RELEASE_ANNOTATIONS.rollout]: null,
+      [RELEASE_ANNOTATIONS.last]: { ...last, journal: set.journal },
+    };
     if (up) values[RELEASE_ANNOTATIONS.installed] = { app: c.manifest.spec, release: c.releases.get(j.to) };
     await annotate(c, set.name, values);
   }
   if (pauseRequested(c.app)) {
-    await c.api.mergePatch(RESOURCES.apps, c.ref.namespace, c.ref.name, { metadata: { annotations: { [PAUSED_ANNOTATION]: null } } });
+    await c.api.mergePatch(RESOURCES.apps, c.ref.namespace, c.ref.name, {
+      metadata: { annotations: { [PAUSED_ANNOTATION]: null } },
+    });
     delete c.app.metadata.annotations?.[PAUSED_ANNOTATION];
   }
   boundary(releaseKillPoint('FinishRollout'), 'after');
   await clearRollbackTo(c);
-  await event(c, up ? 'Normal' : 'Warning', up ? 'Upgraded' : 'RolledBack', up ? `every member runs ${j.to}` : `back on ${j.from}: ${cause}`);
+  await event(
+    c,
+    up ? 'Normal' : 'Warning',
+    up ? 'Upgraded' : 'RolledBack',
+    up ? `every member runs ${j.to}` : `back on ${j.from}: ${cause}`,
+  );
   return PROGRESS;
 }

@@ -47,21 +47,41 @@ export type RoleAction =
   | { kind: 'Done' };
 
 /** The kinds of RoleAction that change the cluster; each has a kill point before and after it. */
-export const ACTING_ROLE_ACTIONS = ['SetTemplate', 'DeletePod', 'PodHook', 'RoleHook'] as const satisfies readonly RoleAction['kind'][];
+export const ACTING_ROLE_ACTIONS = [
+  'SetTemplate',
+  'DeletePod',
+  'PodHook',
+  'RoleHook',
+] as const satisfies readonly RoleAction['kind'][];
 
 /**
  * The steps of a rollout taken once for the whole app (in reconciler.ts), not per role; each
  * has a kill point before and after it, like the role actions.
  */
-export const ACTING_PASS_STEPS = ['Install', 'StartRollout', 'PauseRollout', 'ResumeRollout', 'StartRollback', 'ClusterHook', 'FinishRollout'] as const;
+export const ACTING_PASS_STEPS = [
+  'Install',
+  'StartRollout',
+  'PauseRollout',
+  'ResumeRollout',
+  'StartRollback',
+  'ClusterHook',
+  'FinishRollout',
+] as const;
 
 /** A kill-point name of the release reconciler (`MOLT_TEST_KILL_AT=<name>:before|after`). */
-export function releaseKillPoint(kind: (typeof ACTING_ROLE_ACTIONS)[number] | (typeof ACTING_PASS_STEPS)[number]): string {
+export function releaseKillPoint(
+  kind: (typeof ACTING_ROLE_ACTIONS)[number] | (typeof ACTING_PASS_STEPS)[number],
+): string {
   return `op.release.${kind}`;
 }
 
 /** Why a restarted member failed, if it did (core/policy, timed from its restart). */
-export function memberFailure(pod: RolePod, restartedAt: number | undefined, budgetMs: number, now: number): { reason: FailureCode; message: string } | undefined {
+export function memberFailure(
+  pod: RolePod,
+  restartedAt: number | undefined,
+  budgetMs: number,
+  now: number,
+): { reason: FailureCode; message: string } | undefined {
   const f = podFailure(pod, restartedAt, budgetMs, now);
   return f && { reason: f.code, message: f.message };
 }
@@ -73,7 +93,12 @@ export function nextRoleAction(v: RoleView): RoleAction {
 
 function upgradeStep(v: RoleView): RoleAction {
   const j = v.journal;
-  if (j.paused) return { kind: 'Wait', message: `paused at ${v.name} member ${j.paused.ordinal}: ${j.paused.reason}`, paused: true };
+  if (j.paused)
+    return {
+      kind: 'Wait',
+      message: `paused at ${v.name} member ${j.paused.ordinal}: ${j.paused.reason}`,
+      paused: true,
+    };
   const max = Math.max(1, v.maxUnavailable ?? 1);
   let busy = 0;
   let waiting: string | undefined;
@@ -96,7 +121,8 @@ function upgradeStep(v: RoleView): RoleAction {
       const failed = j.touched.includes(ordinal) ? memberFailure(pod, restartedAt, v.budgetMs, v.now) : undefined;
       if (failed) return { kind: 'Fail', ordinal, ...failed };
       if (!pod.ready || pod.terminating) inFlight(`${pod.name}: waiting for Ready`);
-      else if (j.touched.includes(ordinal) && !j.hooked.includes(ordinal)) return { kind: 'PodHook', ordinal, pod: pod.name, flag: '--pod_upgraded' };
+      else if (j.touched.includes(ordinal) && !j.hooked.includes(ordinal))
+        return { kind: 'PodHook', ordinal, pod: pod.name, flag: '--pod_upgraded' };
     }
   }
   if (waiting) return { kind: 'Wait', message: waiting };

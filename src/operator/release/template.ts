@@ -26,11 +26,15 @@ export const RELEASE_LABEL = 'molt.dev/release';
  * same key. `releaseNamedBy` reads either back.
  */
 export function releaseMarks(release: string): { labels: Record<string, string>; annotations: Record<string, string> } {
-  return release.length <= 63 ? { labels: { [RELEASE_LABEL]: release }, annotations: {} } : { labels: {}, annotations: { [RELEASE_LABEL]: release } };
+  return release.length <= 63
+    ? { labels: { [RELEASE_LABEL]: release }, annotations: {} }
+    : { labels: {}, annotations: { [RELEASE_LABEL]: release } };
 }
 
 /** The release a pod or pod template runs, from its label or annotation ('' when neither). */
-export function releaseNamedBy(meta: { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined): string {
+export function releaseNamedBy(
+  meta: { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined,
+): string {
   return meta?.labels?.[RELEASE_LABEL] ?? meta?.annotations?.[RELEASE_LABEL] ?? '';
 }
 
@@ -105,13 +109,25 @@ export function roleSelector(app: string, role: string): Record<string, string> 
 /** The headless Service of a role. */
 export function roleServiceFor(app: AppRef, role: string): KubeObject {
   return {
-    metadata: { name: roleSetName(app.name, role), namespace: app.namespace, labels: { ...roleSelector(app.name, role), [LABELS.managedBy]: 'molt' }, ownerReferences: [ownerOf(app, true)] },
+    metadata: {
+      name: roleSetName(app.name, role),
+      namespace: app.namespace,
+      labels: { ...roleSelector(app.name, role), [LABELS.managedBy]: 'molt' },
+      ownerReferences: [ownerOf(app, true)],
+    },
     spec: { clusterIP: 'None', publishNotReadyAddresses: true, selector: roleSelector(app.name, role) },
   } as KubeObject;
 }
 
 /** The StatefulSet of `role` running `release` (raised startup budget when `upgrading`). */
-export function roleSetFor(app: AppRef, manifest: ReleaseAppManifest, release: ReleaseManifest, role: string, members: number, upgrading: boolean): StatefulSet {
+export function roleSetFor(
+  app: AppRef,
+  manifest: ReleaseAppManifest,
+  release: ReleaseManifest,
+  role: string,
+  members: number,
+  upgrading: boolean,
+): StatefulSet {
   const name = roleSetName(app.name, role);
   const spec = memberManifest(manifest, release, roleOf(release, role), 0);
   const labels = { ...roleSelector(app.name, role), [LABELS.managedBy]: 'molt', [LABELS.name]: app.name };
@@ -133,13 +149,27 @@ export function roleSetFor(app: AppRef, manifest: ReleaseAppManifest, release: R
       template: {
         metadata: {
           labels: { ...labels, ...marks.labels, [LABELS.version]: release.spec.version },
-          annotations: { ...settings.annotations, ...marks.annotations, ...(upgrading ? { 'molt.dev/upgrade-mode': 'true' } : {}) },
+          annotations: {
+            ...settings.annotations,
+            ...marks.annotations,
+            ...(upgrading ? { 'molt.dev/upgrade-mode': 'true' } : {}),
+          },
         },
-        spec: { containers: [container], ...pod, terminationGracePeriodSeconds: spec.spec.stopTimeoutSeconds, enableServiceLinks: false, ...podFieldsFor(spec.spec) },
+        spec: {
+          containers: [container],
+          ...pod,
+          terminationGracePeriodSeconds: spec.spec.stopTimeoutSeconds,
+          enableServiceLinks: false,
+          ...podFieldsFor(spec.spec),
+        },
       },
       volumeClaimTemplates: namedVolumes(roleSpec.volumes).map((v) => ({
         metadata: { name: v.name, labels: { [LABELS.app]: app.name, [LABELS.role]: role } },
-        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: v.size ?? DEFAULT_VOLUME_SIZE } }, ...(v.storageClassName ? { storageClassName: v.storageClassName } : {}) },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          resources: { requests: { storage: v.size ?? DEFAULT_VOLUME_SIZE } },
+          ...(v.storageClassName ? { storageClassName: v.storageClassName } : {}),
+        },
       })),
     },
   };
@@ -151,15 +181,27 @@ function containerFor(member: AppManifest, app: string, role: string, upgrading:
   const c: Container = { name: MAIN_CONTAINER, image: s.image, imagePullPolicy: 'IfNotPresent' };
   if (s.entrypoint) c.command = s.entrypoint;
   if (s.command) c.args = s.command;
-  const fixed = Object.entries(s.env).filter(([k]) => k !== 'MOLT_ORDINAL' && k !== 'MOLT_MEMBER').sort(([a], [b]) => (a < b ? -1 : 1));
-  const env: Record<string, unknown>[] = fixed.map(([name, value]) => ({ name, value: name === 'MOLT_APP' ? app : name === 'MOLT_ROLE' ? role : value }));
+  const fixed = Object.entries(s.env)
+    .filter(([k]) => k !== 'MOLT_ORDINAL' && k !== 'MOLT_MEMBER')
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  const env: Record<string, unknown>[] = fixed.map(([name, value]) => ({
+    name,
+    value: name === 'MOLT_APP' ? app : name === 'MOLT_ROLE' ? role : value,
+  }));
   env.push({ name: 'MOLT_MEMBER', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
-  env.push({ name: 'MOLT_ORDINAL', valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } });
+  env.push({
+    name: 'MOLT_ORDINAL',
+    valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } },
+  });
   c.env = env as Container['env'];
   // memberManifest names volumes per member (the local engine's); a StatefulSet claim is per pod already.
-  const vols = namedVolumes(s.volumes).map((v) => ({ name: v.name.slice(memberName(app, role, 0).length + 1), mountPath: v.mountPath }));
+  const vols = namedVolumes(s.volumes).map((v) => ({
+    name: v.name.slice(memberName(app, role, 0).length + 1),
+    mountPath: v.mountPath,
+  }));
   if (vols.length) c.volumeMounts = vols;
-  if (s.probes.startup) c.startupProbe = probeFor(s.probes.startup, upgrading ? upgradeFailureThreshold(s, s.probes.startup) : undefined);
+  if (s.probes.startup)
+    c.startupProbe = probeFor(s.probes.startup, upgrading ? upgradeFailureThreshold(s, s.probes.startup) : undefined);
   const security = containerSecurityFor(s);
   if (security) c.securityContext = security;
   return c;

@@ -80,16 +80,25 @@ export class Controller {
       const result = await this.opts.reconcile(key, this.abort.signal);
       this.queue.forget(key);
       if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
-      this.opts.metrics.reconciled(this.opts.name, result.requeueAfterMs !== undefined ? 'requeue_after' : 'success', seconds());
+      this.opts.metrics.reconciled(
+        this.opts.name,
+        result.requeueAfterMs !== undefined ? 'requeue_after' : 'success',
+        seconds(),
+      );
     } catch (e) {
       this.opts.metrics.reconciled(this.opts.name, 'error', seconds());
       if (this.abort.signal.aborted) return;
       const terminal = e instanceof MoltError && !e.retryable;
       const delay = terminal ? undefined : this.queue.addRateLimited(key);
       this.opts.log({
-        level: 'error', controller: this.opts.name, key, msg: 'reconcile failed',
-        error: e instanceof MoltError ? `${e.code}: ${e.message}` : e instanceof Error ? e.stack ?? e.message : String(e),
-        retryInMs: delay, terminal,
+        level: 'error',
+        controller: this.opts.name,
+        key,
+        msg: 'reconcile failed',
+        error:
+          e instanceof MoltError ? `${e.code}: ${e.message}` : e instanceof Error ? (e.stack ?? e.message) : String(e),
+        retryInMs: delay,
+        terminal,
       });
     }
   }

@@ -78,13 +78,21 @@ export class Informer<T extends KubeObject> {
       try {
         if (Date.now() - this.lastList >= resync) await this.relist();
         const watchFor = Math.max(1, Math.ceil((resync - (Date.now() - this.lastList)) / 1000));
-        this.resourceVersion = await watchOnce<T>(this.api.client, pathOf(this.type), {
-          resourceVersion: this.resourceVersion, labelSelector: this.opts.labelSelector, timeoutSeconds: watchFor, signal: this.abort.signal,
-        }, (e) => {
-          if (e.type === 'BOOKMARK') return;
-          if (e.type === 'DELETED') this.remove(e.object);
-          else this.put(e.object);
-        });
+        this.resourceVersion = await watchOnce<T>(
+          this.api.client,
+          pathOf(this.type),
+          {
+            resourceVersion: this.resourceVersion,
+            labelSelector: this.opts.labelSelector,
+            timeoutSeconds: watchFor,
+            signal: this.abort.signal,
+          },
+          (e) => {
+            if (e.type === 'BOOKMARK') return;
+            if (e.type === 'DELETED') this.remove(e.object);
+            else this.put(e.object);
+          },
+        );
         failures = 0;
       } catch (e) {
         if (this.abort.signal.aborted) return;
@@ -110,7 +118,12 @@ export class Informer<T extends KubeObject> {
 
   /** Lists everything, reports every object (resync) and deletions the watch missed. */
   private async relist(): Promise<void> {
-    const list = await this.api.list<T>(this.type, undefined, { labelSelector: this.opts.labelSelector }, this.abort.signal);
+    const list = await this.api.list<T>(
+      this.type,
+      undefined,
+      { labelSelector: this.opts.labelSelector },
+      this.abort.signal,
+    );
     const seen = new Set<string>();
     for (const obj of list.items) {
       seen.add(keyOf(obj));
@@ -136,9 +149,13 @@ export class Informer<T extends KubeObject> {
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }

@@ -18,7 +18,9 @@ export const DEFAULT_LEASE = 'molt-operator';
 export class InstanceNameError extends Error {
   readonly code = 'InvalidInstance';
   constructor(value: string) {
-    super(`--instance "${value}" is not a valid label value: use 1–40 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`);
+    super(
+      `--instance "${value}" is not a valid label value: use 1–40 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`,
+    );
     this.name = 'InstanceNameError';
   }
 }
@@ -35,7 +37,10 @@ export function instanceSelector(instance: string | undefined): string {
 }
 
 /** True when `obj` belongs to `instance` (undefined: the default instance). */
-export function ownedBy(obj: { metadata: { labels?: Record<string, string> | undefined } }, instance: string | undefined): boolean {
+export function ownedBy(
+  obj: { metadata: { labels?: Record<string, string> | undefined } },
+  instance: string | undefined,
+): boolean {
   return obj.metadata.labels?.[INSTANCE_LABEL] === instance;
 }
 

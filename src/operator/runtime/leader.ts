@@ -79,7 +79,10 @@ export class LeaderElector {
       const lease = await this.api.get<Lease>(RESOURCES.leases, this.opts.namespace, this.opts.name);
       if (lease?.spec?.holderIdentity !== this.opts.identity) return;
       const now = microTime(new Date());
-      await this.api.replace<Lease>(RESOURCES.leases, this.opts.namespace, { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now } });
+      await this.api.replace<Lease>(RESOURCES.leases, this.opts.namespace, {
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now },
+      });
     } catch (e) {
       this.opts.log?.(`could not release the lease: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -91,9 +94,16 @@ export class LeaderElector {
     const now = new Date();
     try {
       const lease = await this.api.get<Lease>(RESOURCES.leases, namespace, name);
-      const spec = { holderIdentity: identity, leaseDurationSeconds: this.timing.leaseDurationSeconds, renewTime: microTime(now) };
+      const spec = {
+        holderIdentity: identity,
+        leaseDurationSeconds: this.timing.leaseDurationSeconds,
+        renewTime: microTime(now),
+      };
       if (!lease) {
-        await this.api.create<Lease>(RESOURCES.leases, namespace, { metadata: { name, namespace }, spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 } });
+        await this.api.create<Lease>(RESOURCES.leases, namespace, {
+          metadata: { name, namespace },
+          spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 },
+        });
         return true;
       }
       const held = lease.spec?.holderIdentity;
@@ -103,11 +113,15 @@ export class LeaderElector {
       }
       if (held && !expired(lease, now)) return false;
       const transitions = (lease.spec?.leaseTransitions ?? 0) + 1;
-      await this.api.replace<Lease>(RESOURCES.leases, namespace, { ...lease, spec: { ...spec, acquireTime: microTime(now), leaseTransitions: transitions } });
+      await this.api.replace<Lease>(RESOURCES.leases, namespace, {
+        ...lease,
+        spec: { ...spec, acquireTime: microTime(now), leaseTransitions: transitions },
+      });
       this.opts.log?.(`took over the lease from ${held || '(released)'}`);
       return true;
     } catch (e) {
-      if (!isStatus(e, 409)) this.opts.log?.(`lease ${namespace}/${name}: ${e instanceof Error ? e.message : String(e)}`);
+      if (!isStatus(e, 409))
+        this.opts.log?.(`lease ${namespace}/${name}: ${e instanceof Error ? e.message : String(e)}`);
       return false;
     }
   }

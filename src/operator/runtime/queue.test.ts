@@ -24,7 +24,10 @@ test('a key added while a worker holds it comes back only after done', async () 
 
 test('failures back off exponentially per key and forget resets them', () => {
   const q = new WorkQueue({ baseMs: 100, maxMs: 1000 });
-  assert.deepEqual([1, 2, 3, 4, 5].map(() => q.addRateLimited('a')), [100, 200, 400, 800, 1000]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5].map(() => q.addRateLimited('a')),
+    [100, 200, 400, 800, 1000],
+  );
   assert.equal(q.addRateLimited('b'), 100);
   q.forget('a');
   assert.equal(q.addRateLimited('a'), 100);

@@ -37,20 +37,34 @@ export type TaskStep =
 export function decideTask(task: TaskView, job: JobView | undefined): TaskStep {
   if (task.deleting) return { kind: 'Nothing' }; // the Job is owned by the task: garbage collection removes it
   const finished = task.phase === 'Success' || task.phase === 'Error';
-  if (finished) return job && !job.deleting ? { kind: 'DeleteJob', outcome: task.phase === 'Success' ? 'Success' : 'Error' } : { kind: 'Nothing' };
+  if (finished)
+    return job && !job.deleting
+      ? { kind: 'DeleteJob', outcome: task.phase === 'Success' ? 'Success' : 'Error' }
+      : { kind: 'Nothing' };
   if (!job) return { kind: 'CreateJob' };
   if (job.deleting) return { kind: 'Wait', why: `Job ${job.name} is being deleted` };
   if (job.failed) {
-    return { kind: 'MarkFailed', reason: 'JobFailed', message: `the worker Job ${job.name} failed (${job.failed.reason}: ${job.failed.message}) before the task finished; targets it left Running may still be upgrading — see each App's status` };
+    return {
+      kind: 'MarkFailed',
+      reason: 'JobFailed',
+      message: `the worker Job ${job.name} failed (${job.failed.reason}: ${job.failed.message}) before the task finished; targets it left Running may still be upgrading — see each App's status`,
+    };
   }
   if (job.complete) {
-    return { kind: 'MarkFailed', reason: 'WorkerExitedEarly', message: `the worker Job ${job.name} completed but the task is still ${task.phase ?? 'Pending'}` };
+    return {
+      kind: 'MarkFailed',
+      reason: 'WorkerExitedEarly',
+      message: `the worker Job ${job.name} completed but the task is still ${task.phase ?? 'Pending'}`,
+    };
   }
   return { kind: 'Wait', why: `Job ${job.name} is running the task` };
 }
 
 /** The view of a Job object's conditions. */
-export function jobView(job: { metadata: { name?: string; deletionTimestamp?: string }; status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }): JobView {
+export function jobView(job: {
+  metadata: { name?: string; deletionTimestamp?: string };
+  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}): JobView {
   const conds = job.status?.conditions ?? [];
   const failed = conds.find((c) => c.type === 'Failed' && c.status === 'True');
   const complete = conds.some((c) => c.type === 'Complete' && c.status === 'True');

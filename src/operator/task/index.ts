@@ -29,21 +29,36 @@ export interface TaskControllerOptions {
 }
 
 /** The task controller and its informers (nothing runs until started). */
-export function taskController(opts: TaskControllerOptions): { controller: Controller; informers: Informer<KubeObject>[] } {
+export function taskController(opts: TaskControllerOptions): {
+  controller: Controller;
+  informers: Informer<KubeObject>[];
+} {
   const events = new EventRecorder(opts.api, TASK_CONTROLLER, opts.identity);
   const workerImage = workerImageResolver(opts.api);
   const controller = new Controller({
-    name: 'upgradetask', workers: 2, metrics: opts.metrics, log: opts.log,
+    name: 'upgradetask',
+    workers: 2,
+    metrics: opts.metrics,
+    log: opts.log,
     reconcile: (key, signal) => reconcileTask({ api: opts.api, events, log: opts.log, workerImage }, key, signal),
   });
   const enqueueTask = (_: string, job: KubeObject) => {
     const task = job.metadata.labels?.[TASK_LABELS.task];
     // Only tasks this instance watches (a Job of another instance's task is not ours).
-    if (task && job.metadata.namespace && informers[0]?.get(`${job.metadata.namespace}/${task}`)) controller.queue.add(`${job.metadata.namespace}/${task}`);
+    if (task && job.metadata.namespace && informers[0]?.get(`${job.metadata.namespace}/${task}`))
+      controller.queue.add(`${job.metadata.namespace}/${task}`);
   };
   const informers = [
-    new Informer<KubeObject>(opts.api, RESOURCES.upgradeTasks, (_, obj) => controller.queue.add(keyOf(obj)), { resyncMs: opts.resyncMs, onError: opts.onError, ...(opts.labelSelector ? { labelSelector: opts.labelSelector } : {}) }),
-    new Informer<KubeObject>(opts.api, RESOURCES.jobs, enqueueTask, { labelSelector: TASK_LABELS.task, resyncMs: opts.resyncMs, onError: opts.onError }),
+    new Informer<KubeObject>(opts.api, RESOURCES.upgradeTasks, (_, obj) => controller.queue.add(keyOf(obj)), {
+      resyncMs: opts.resyncMs,
+      onError: opts.onError,
+      ...(opts.labelSelector ? { labelSelector: opts.labelSelector } : {}),
+    }),
+    new Informer<KubeObject>(opts.api, RESOURCES.jobs, enqueueTask, {
+      labelSelector: TASK_LABELS.task,
+      resyncMs: opts.resyncMs,
+      onError: opts.onError,
+    }),
   ];
   return { controller, informers };
 }

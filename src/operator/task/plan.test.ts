@@ -9,33 +9,62 @@ import { expectationOf, fieldsOf, planTarget, specHas, targetFields } from './pl
 import type { AppLike } from './rollout.ts';
 
 function spec(fields: Record<string, unknown>): UpgradeTaskSpec {
-  return upgradeTaskDocument.parse({ apiVersion: 'molt.dev/v1alpha1', kind: 'UpgradeTask', metadata: { name: 't' }, spec: { target: { selector: { matchLabels: { tier: 'web' } } }, ...fields } }).spec as UpgradeTaskSpec;
+  return upgradeTaskDocument.parse({
+    apiVersion: 'molt.dev/v1alpha1',
+    kind: 'UpgradeTask',
+    metadata: { name: 't' },
+    spec: { target: { selector: { matchLabels: { tier: 'web' } } }, ...fields },
+  }).spec as UpgradeTaskSpec;
 }
 
 function inline(version: string, installed = version): AppLike {
   return {
     metadata: { name: 'web-a', labels: { tier: 'web' } },
-    spec: { package: 'official/web', version, image: `registry:5000/web:${version}`, volumes: [{ name: 'data', mountPath: '/data' }] },
+    spec: {
+      package: 'official/web',
+      version,
+      image: `registry:5000/web:${version}`,
+      volumes: [{ name: 'data', mountPath: '/data' }],
+    },
     status: { installedVersion: installed, image: `registry:5000/web:${installed}`, phase: 'Running' },
   };
 }
 
 function releaseApp(release: string, running = release): AppLike {
-  return { metadata: { name: 'db' }, spec: { release, roles: [{ name: 'primary', members: 1 }] }, status: { release: running, phase: 'Running' } };
+  return {
+    metadata: { name: 'db' },
+    spec: { release, roles: [{ name: 'primary', members: 1 }] },
+    status: { release: running, phase: 'Running' },
+  };
 }
 
 test('an inline app moves to the new version with the image from imageTemplate (registry port kept)', () => {
   const p = planTarget(spec({ toVersion: '2.0.0' }), 'web-a', inline('1.0.0'));
   assert.equal(p.action, 'upgrade');
   if (p.action !== 'upgrade') return;
-  assert.deepEqual([p.from, p.to], [{ version: '1.0.0', image: 'registry:5000/web:1.0.0' }, { version: '2.0.0', image: 'registry:5000/web:2.0.0' }]);
+  assert.deepEqual(
+    [p.from, p.to],
+    [
+      { version: '1.0.0', image: 'registry:5000/web:1.0.0' },
+      { version: '2.0.0', image: 'registry:5000/web:2.0.0' },
+    ],
+  );
   const recorded = targetFields(p.from, p.to);
-  assert.deepEqual(fieldsOf(recorded, 'to'), p.to, 'what the status records is what a resumed worker patches and awaits');
+  assert.deepEqual(
+    fieldsOf(recorded, 'to'),
+    p.to,
+    'what the status records is what a resumed worker patches and awaits',
+  );
   assert.equal(specHas({ ...inline('1.0.0'), spec: { ...inline('1.0.0').spec, ...p.to } }, p.to), true);
-  assert.deepEqual(expectationOf(p.to, 4, 'T'), { toVersion: '2.0.0', toImage: 'registry:5000/web:2.0.0', generation: 4, since: 'T' });
+  assert.deepEqual(expectationOf(p.to, 4, 'T'), {
+    toVersion: '2.0.0',
+    toImage: 'registry:5000/web:2.0.0',
+    generation: 4,
+    since: 'T',
+  });
 });
 
-test('the core\'s rules hold on Kubernetes: already there is skipped, a downgrade and a version guard are refused', () => {
+test("the core's rules hold on Kubernetes: already there is skipped, a downgrade and a version guard are refused", () => {
   assert.equal(planTarget(spec({ toVersion: '2.0.0' }), 'web-a', inline('2.0.0')).action, 'skip');
   const down = planTarget(spec({ toVersion: '0.9.0' }), 'web-a', inline('1.0.0'));
   assert.deepEqual([down.action, down.action !== 'upgrade' ? down.reason : ''], ['refuse', 'DowngradeRefused']);

@@ -25,9 +25,15 @@ export type TargetPlan =
 
 /** The plan for the App `name` as it is now (undefined: it no longer exists). */
 export function planTarget(spec: UpgradeTaskSpec, name: string, app: AppLike | undefined): TargetPlan {
-  if (!app) return { action: 'refuse', reason: 'AppNotFound', message: `app "${name}" no longer exists in the namespace` };
+  if (!app)
+    return { action: 'refuse', reason: 'AppNotFound', message: `app "${name}" no longer exists in the namespace` };
   if (app.spec && 'release' in app.spec) return planRelease(spec, name, app);
-  if (spec.toVersion !== undefined && app.spec?.['version'] === spec.toVersion && app.status?.installedVersion === spec.toVersion && !app.status.upgrade) {
+  if (
+    spec.toVersion !== undefined &&
+    app.spec?.['version'] === spec.toVersion &&
+    app.status?.installedVersion === spec.toVersion &&
+    !app.status.upgrade
+  ) {
     return { action: 'skip', reason: 'AlreadyAtTarget', message: `already at ${spec.toVersion}; nothing to do` };
   }
   const unsettled = unsettledReason(app);
@@ -37,18 +43,32 @@ export function planTarget(spec: UpgradeTaskSpec, name: string, app: AppLike | u
   const d = decideTarget(spec, name, desired.manifest);
   if (d.action !== 'upgrade') return d;
   const installed = desired.manifest.spec;
-  return { action: 'upgrade', from: { version: installed.version, image: installed.image }, to: { version: d.manifest.spec.version, image: d.manifest.spec.image }, message: d.message, warnings: d.warnings };
+  return {
+    action: 'upgrade',
+    from: { version: installed.version, image: installed.image },
+    to: { version: d.manifest.spec.version, image: d.manifest.spec.image },
+    message: d.message,
+    warnings: d.warnings,
+  };
 }
 
 function planRelease(spec: UpgradeTaskSpec, name: string, app: AppLike): TargetPlan {
   const current = String(app.status?.release ?? app.spec?.['release']);
   if (spec.toRelease === undefined || spec.toRelease === current) {
     const d = decideNonInlineTarget(spec, name, { kind: 'release', release: current });
-    return d.action === 'upgrade' ? { action: 'refuse', reason: 'Internal', message: 'unexpected upgrade decision for a release app' } : d;
+    return d.action === 'upgrade'
+      ? { action: 'refuse', reason: 'Internal', message: 'unexpected upgrade decision for a release app' }
+      : d;
   }
   const unsettled = unsettledReason(app);
   if (unsettled) return { action: 'refuse', ...unsettled };
-  return { action: 'upgrade', from: { release: current }, to: { release: spec.toRelease }, message: `release ${current} → ${spec.toRelease}`, warnings: [] };
+  return {
+    action: 'upgrade',
+    from: { release: current },
+    to: { release: spec.toRelease },
+    message: `release ${current} → ${spec.toRelease}`,
+    warnings: [],
+  };
 }
 
 /** The fields as a target status records them. */
@@ -64,8 +84,21 @@ export function targetFields(from: SpecFields, to: SpecFields): Record<string, s
 }
 
 /** The fields a target status recorded (from or to). */
-export function fieldsOf(t: { fromVersion?: string | undefined; fromImage?: string | undefined; fromRelease?: string | undefined; toVersion?: string | undefined; toImage?: string | undefined; toRelease?: string | undefined }, side: 'from' | 'to'): SpecFields {
-  const f = side === 'from' ? { version: t.fromVersion, image: t.fromImage, release: t.fromRelease } : { version: t.toVersion, image: t.toImage, release: t.toRelease };
+export function fieldsOf(
+  t: {
+    fromVersion?: string | undefined;
+    fromImage?: string | undefined;
+    fromRelease?: string | undefined;
+    toVersion?: string | undefined;
+    toImage?: string | undefined;
+    toRelease?: string | undefined;
+  },
+  side: 'from' | 'to',
+): SpecFields {
+  const f =
+    side === 'from'
+      ? { version: t.fromVersion, image: t.fromImage, release: t.fromRelease }
+      : { version: t.toVersion, image: t.toImage, release: t.toRelease };
   if (f.release) return { release: f.release };
   return { ...(f.version ? { version: f.version } : {}), ...(f.image ? { image: f.image } : {}) };
 }
@@ -78,7 +111,11 @@ export function specHas(app: AppLike | undefined, fields: SpecFields): boolean {
 
 /** What the rollout to `to` is expected to show. */
 export function expectationOf(to: SpecFields, generation: number, since: string): RolloutExpectation {
-  return { ...(to.release ? { toRelease: to.release } : { toVersion: to.version ?? '', toImage: to.image ?? '' }), generation, since };
+  return {
+    ...(to.release ? { toRelease: to.release } : { toVersion: to.version ?? '', toImage: to.image ?? '' }),
+    generation,
+    since,
+  };
 }
 
 /** A one-line description of the fields, e.g. "2.0.0 (r/web:2.0.0)" or "release db-2". */

@@ -43,12 +43,23 @@ export function unsettledReason(app: AppLike): { reason: string; message: string
   const s = app.status ?? {};
   if (app.spec && 'release' in app.spec) return unsettledRelease(app);
   const want = typeof app.spec?.['version'] === 'string' ? app.spec['version'] : undefined;
-  if (!s.installedVersion) return { reason: 'NotInstalled', message: `app "${app.metadata.name}" has no installed version yet (phase ${s.phase ?? 'unknown'})` };
-  if (s.upgrade) return { reason: 'AppBusy', message: `app "${app.metadata.name}" is ${s.upgrade.state} ${s.upgrade.from ?? ''} → ${s.upgrade.to}; run the task when it is over` };
+  if (!s.installedVersion)
+    return {
+      reason: 'NotInstalled',
+      message: `app "${app.metadata.name}" has no installed version yet (phase ${s.phase ?? 'unknown'})`,
+    };
+  if (s.upgrade)
+    return {
+      reason: 'AppBusy',
+      message: `app "${app.metadata.name}" is ${s.upgrade.state} ${s.upgrade.from ?? ''} → ${s.upgrade.to}; run the task when it is over`,
+    };
   if (want !== s.installedVersion) {
     const last = s.lastUpgrade;
     const failed = last && last.to === want && last.outcome !== 'Succeeded' ? ` (${last.outcome}: ${last.reason})` : '';
-    return { reason: 'AppNotSettled', message: `app "${app.metadata.name}" runs ${s.installedVersion} but its spec asks for ${want ?? '<none>'}${failed}; set spec.version back to ${s.installedVersion} (or fix the App) first` };
+    return {
+      reason: 'AppNotSettled',
+      message: `app "${app.metadata.name}" runs ${s.installedVersion} but its spec asks for ${want ?? '<none>'}${failed}; set spec.version back to ${s.installedVersion} (or fix the App) first`,
+    };
   }
   return undefined;
 }
@@ -56,24 +67,47 @@ export function unsettledReason(app: AppLike): { reason: string; message: string
 /** Where the rollout to `expect` stands, from the App's status. */
 export function rolloutVerdict(app: AppLike, expect: RolloutExpectation): RolloutVerdict {
   const s = app.status ?? {};
-  if ((s.observedGeneration ?? 0) < expect.generation) return { state: 'waiting', message: 'the operator has not seen the change yet' };
+  if ((s.observedGeneration ?? 0) < expect.generation)
+    return { state: 'waiting', message: 'the operator has not seen the change yet' };
   if (s.upgrade) {
-    return { state: 'waiting', message: `${s.upgrade.state} ${s.upgrade.from ?? ''} → ${s.upgrade.to}${s.upgrade.cause ? ` (${s.upgrade.cause})` : ''}` };
+    return {
+      state: 'waiting',
+      message: `${s.upgrade.state} ${s.upgrade.from ?? ''} → ${s.upgrade.to}${s.upgrade.cause ? ` (${s.upgrade.cause})` : ''}`,
+    };
   }
   const last = s.lastUpgrade;
   const to = expect.toRelease ?? expect.toVersion;
   const recent = last && last.to === to && (last.finishedAt ?? '') >= expect.since;
   if (recent && last.outcome !== 'Succeeded') {
-    return { state: 'failed', phase: last.outcome, reason: last.reason, message: `${last.message}; the operator ${last.outcome === 'RolledBack' ? 'rolled the app back' : 'aborted before touching the app'}` };
+    return {
+      state: 'failed',
+      phase: last.outcome,
+      reason: last.reason,
+      message: `${last.message}; the operator ${last.outcome === 'RolledBack' ? 'rolled the app back' : 'aborted before touching the app'}`,
+    };
   }
   const ready = condition(app, 'Ready');
-  const arrived = expect.toRelease !== undefined ? s.release === expect.toRelease : s.installedVersion === expect.toVersion && s.image === expect.toImage;
+  const arrived =
+    expect.toRelease !== undefined
+      ? s.release === expect.toRelease
+      : s.installedVersion === expect.toVersion && s.image === expect.toImage;
   if (arrived) {
-    return ready?.status === 'True' ? { state: 'upgraded', message: `${to} is running and ready` } : { state: 'waiting', message: `${to} installed; ${ready?.message ?? 'not ready yet'}` };
+    return ready?.status === 'True'
+      ? { state: 'upgraded', message: `${to} is running and ready` }
+      : { state: 'waiting', message: `${to} installed; ${ready?.message ?? 'not ready yet'}` };
   }
   const progressing = condition(app, 'Progressing');
-  if (progressing?.status === 'False' && progressing.observedGeneration !== undefined && progressing.observedGeneration >= expect.generation) {
-    if (['Refused', 'Invalid'].some((k) => progressing.reason.endsWith(k)) || progressing.reason === 'InvalidSpec' || progressing.reason === 'RolledBack' || progressing.reason === 'Aborted') {
+  if (
+    progressing?.status === 'False' &&
+    progressing.observedGeneration !== undefined &&
+    progressing.observedGeneration >= expect.generation
+  ) {
+    if (
+      ['Refused', 'Invalid'].some((k) => progressing.reason.endsWith(k)) ||
+      progressing.reason === 'InvalidSpec' ||
+      progressing.reason === 'RolledBack' ||
+      progressing.reason === 'Aborted'
+    ) {
       return { state: 'refused', reason: progressing.reason, message: progressing.message };
     }
   }
@@ -84,18 +118,24 @@ export function rolloutVerdict(app: AppLike, expect: RolloutExpectation): Rollou
 export function verifyProblems(app: AppLike, expect: RolloutExpectation): string[] {
   const s = app.status ?? {};
   const problems: string[] = [];
-  if (condition(app, 'Ready')?.status !== 'True') problems.push(`not ready: ${condition(app, 'Ready')?.message ?? 'no Ready condition'}`);
+  if (condition(app, 'Ready')?.status !== 'True')
+    problems.push(`not ready: ${condition(app, 'Ready')?.message ?? 'no Ready condition'}`);
   if (expect.toRelease !== undefined) {
     if (s.release !== expect.toRelease) problems.push(`release is ${s.release ?? '<none>'}, not ${expect.toRelease}`);
     const members = (s.roles ?? []).flatMap((r) => r.members ?? []);
-    const stale = members.filter((m) => m.release !== expect.toRelease || !m.ready).map((m) => `${m.name} (${m.release ?? '?'}${m.ready ? '' : ', not ready'})`);
+    const stale = members
+      .filter((m) => m.release !== expect.toRelease || !m.ready)
+      .map((m) => `${m.name} (${m.release ?? '?'}${m.ready ? '' : ', not ready'})`);
     if (stale.length > 0) problems.push(`members not on ${expect.toRelease}: ${stale.join(', ')}`);
     if (members.length === 0) problems.push('no members reported');
     return problems;
   }
-  if (s.installedVersion !== expect.toVersion) problems.push(`installedVersion is ${s.installedVersion ?? '<none>'}, not ${expect.toVersion}`);
+  if (s.installedVersion !== expect.toVersion)
+    problems.push(`installedVersion is ${s.installedVersion ?? '<none>'}, not ${expect.toVersion}`);
   if (s.image !== expect.toImage) problems.push(`image is ${s.image ?? '<none>'}, not ${expect.toImage}`);
-  const stale = (s.members ?? []).filter((m) => m.version !== expect.toVersion || !m.ready).map((m) => `${m.name} (${m.version ?? '?'}${m.ready ? '' : ', not ready'})`);
+  const stale = (s.members ?? [])
+    .filter((m) => m.version !== expect.toVersion || !m.ready)
+    .map((m) => `${m.name} (${m.version ?? '?'}${m.ready ? '' : ', not ready'})`);
   if (stale.length > 0) problems.push(`members not on ${expect.toVersion}: ${stale.join(', ')}`);
   if ((s.members ?? []).length === 0) problems.push('no members reported');
   return problems;
@@ -105,8 +145,20 @@ export function verifyProblems(app: AppLike, expect: RolloutExpectation): string
 function unsettledRelease(app: AppLike): { reason: string; message: string } | undefined {
   const s = app.status ?? {};
   const want = app.spec?.['release'];
-  if (!s.release) return { reason: 'NotInstalled', message: `app "${app.metadata.name}" runs no release yet (phase ${s.phase ?? 'unknown'})` };
-  if (s.upgrade) return { reason: 'AppBusy', message: `app "${app.metadata.name}" is ${s.upgrade.state} ${s.upgrade.from ?? ''} → ${s.upgrade.to}; run the task when it is over` };
-  if (want !== s.release) return { reason: 'AppNotSettled', message: `app "${app.metadata.name}" runs release ${s.release} but its spec names ${String(want)}; set spec.release back to ${s.release} (or fix the App) first` };
+  if (!s.release)
+    return {
+      reason: 'NotInstalled',
+      message: `app "${app.metadata.name}" runs no release yet (phase ${s.phase ?? 'unknown'})`,
+    };
+  if (s.upgrade)
+    return {
+      reason: 'AppBusy',
+      message: `app "${app.metadata.name}" is ${s.upgrade.state} ${s.upgrade.from ?? ''} → ${s.upgrade.to}; run the task when it is over`,
+    };
+  if (want !== s.release)
+    return {
+      reason: 'AppNotSettled',
+      message: `app "${app.metadata.name}" runs release ${s.release} but its spec names ${String(want)}; set spec.release back to ${s.release} (or fix the App) first`,
+    };
   return undefined;
 }

@@ -4,12 +4,29 @@
  * acts on what it wrote (a Waiting entry exists before the step starts). Writes are
  * serialized and coalesced: targets running in parallel never interleave two patches.
  */
-import { countTargets, settleEntry, waitingEntry, type DetailedStatus, type TargetPhase } from '../../core/task-progress.ts';
+import {
+  countTargets,
+  settleEntry,
+  waitingEntry,
+  type DetailedStatus,
+  type TargetPhase,
+} from '../../core/task-progress.ts';
 import { RESOURCES, type ResourceApi } from '../../engines/kubernetes/index.ts';
 import type { TaskTargetStatus, UpgradeTaskStatus } from '../crd/status.ts';
 
 /** The status fields the worker owns (the operator owns `job` and `conditions`). */
-const WORKER_FIELDS = ['phase', 'startTime', 'completedTime', 'retries', 'runs', 'reason', 'message', 'counts', 'targets', 'upgradeDetailedStatuses'] as const;
+const WORKER_FIELDS = [
+  'phase',
+  'startTime',
+  'completedTime',
+  'retries',
+  'runs',
+  'reason',
+  'message',
+  'counts',
+  'targets',
+  'upgradeDetailedStatuses',
+] as const;
 
 /** One step entry being written: settle it when the step ends. */
 export interface StepHandle {
@@ -59,7 +76,8 @@ export class TaskStatusWriter {
     const current = (): DetailedStatus => entries[index] as DetailedStatus;
     return {
       note: (m) => {
-        if (current().message !== m) entries[index] = { ...current(), message: m, lastUpdatedAt: new Date().toISOString() };
+        if (current().message !== m)
+          entries[index] = { ...current(), message: m, lastUpdatedAt: new Date().toISOString() };
       },
       done: (m) => {
         entries[index] = settleEntry(current(), new Date().toISOString(), { phase: 'Completed', message: m });
@@ -76,7 +94,14 @@ export class TaskStatusWriter {
   interruptWaiting(): void {
     const now = new Date().toISOString();
     this.status.upgradeDetailedStatuses = (this.status.upgradeDetailedStatuses ?? []).map((e) =>
-      e.phase === 'Waiting' ? settleEntry(e, now, { phase: 'Errored', reason: 'Interrupted', message: `${e.message ? `${e.message}; ` : ''}the worker pod stopped during this step; the next run continued from the App's state` }) : e);
+      e.phase === 'Waiting'
+        ? settleEntry(e, now, {
+            phase: 'Errored',
+            reason: 'Interrupted',
+            message: `${e.message ? `${e.message}; ` : ''}the worker pod stopped during this step; the next run continued from the App's state`,
+          })
+        : e,
+    );
   }
 
   /** The newest entry of `step` for `target`, if any. */
@@ -91,24 +116,26 @@ export class TaskStatusWriter {
    */
   save(): Promise<void> {
     this.dirty = true;
-    const write = this.writing.catch(() => undefined).then(async () => {
-      if (!this.dirty) return;
-      this.dirty = false;
-      const patch: Record<string, unknown> = {};
-      for (const k of WORKER_FIELDS) patch[k] = this.status[k] ?? null;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.api.mergePatch(RESOURCES.upgradeTasks, this.namespace, this.name, { status: patch }, 'status');
-          return;
-        } catch (e) {
-          if (attempt >= 5) {
-            this.dirty = true;
-            throw e;
+    const write = this.writing
+      .catch(() => undefined)
+      .then(async () => {
+        if (!this.dirty) return;
+        this.dirty = false;
+        const patch: Record<string, unknown> = {};
+        for (const k of WORKER_FIELDS) patch[k] = this.status[k] ?? null;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.api.mergePatch(RESOURCES.upgradeTasks, this.namespace, this.name, { status: patch }, 'status');
+            return;
+          } catch (e) {
+            if (attempt >= 5) {
+              this.dirty = true;
+              throw e;
+            }
+            await new Promise((r) => setTimeout(r, 1000 * attempt));
           }
-          await new Promise((r) => setTimeout(r, 1000 * attempt));
         }
-      }
-    });
+      });
     this.writing = write;
     return write;
   }

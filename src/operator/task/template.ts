@@ -55,19 +55,45 @@ export interface JobInput {
 
 /** The worker's command: molt's CLI in the image, against the pod's own cluster. */
 export function workerCommand(namespace: string, task: string): string[] {
-  return ['/usr/local/bin/node', '--disable-warning=ExperimentalWarning', '/app/src/cli/main.ts', '--in-cluster', '-n', namespace, 'task', 'run', task, '--in-job'];
+  return [
+    '/usr/local/bin/node',
+    '--disable-warning=ExperimentalWarning',
+    '/app/src/cli/main.ts',
+    '--in-cluster',
+    '-n',
+    namespace,
+    'task',
+    'run',
+    task,
+    '--in-job',
+  ];
 }
 
 /** The Job that runs the task, owned by the UpgradeTask (it goes when the task goes). */
 export function jobFor(input: JobInput): KubeObject & { spec: Record<string, unknown> } {
   const { task } = input;
-  const labels = { [TASK_LABELS.task]: task.name, [TASK_LABELS.component]: 'task-worker', [TASK_LABELS.managedBy]: 'molt-operator' };
+  const labels = {
+    [TASK_LABELS.task]: task.name,
+    [TASK_LABELS.component]: 'task-worker',
+    [TASK_LABELS.managedBy]: 'molt-operator',
+  };
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      name: jobName(task.name), namespace: task.namespace, labels,
-      ownerReferences: [{ apiVersion: 'molt.dev/v1alpha1', kind: 'UpgradeTask', name: task.name, uid: task.uid, controller: true, blockOwnerDeletion: true }],
+      name: jobName(task.name),
+      namespace: task.namespace,
+      labels,
+      ownerReferences: [
+        {
+          apiVersion: 'molt.dev/v1alpha1',
+          kind: 'UpgradeTask',
+          name: task.name,
+          uid: task.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     spec: {
       backoffLimit: JOB_BACKOFF_LIMIT,
@@ -82,15 +108,26 @@ export function jobFor(input: JobInput): KubeObject & { spec: Record<string, unk
           restartPolicy: 'Never',
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 10,
-          securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [{
-            name: 'worker',
-            image: input.image,
-            imagePullPolicy: 'IfNotPresent',
-            command: workerCommand(task.namespace, task.name),
-            resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-          }],
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 65532,
+            runAsGroup: 65532,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: 'worker',
+              image: input.image,
+              imagePullPolicy: 'IfNotPresent',
+              command: workerCommand(task.namespace, task.name),
+              resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
+            },
+          ],
         },
       },
     },
@@ -99,7 +136,11 @@ export function jobFor(input: JobInput): KubeObject & { spec: Record<string, unk
 
 /** The worker's ServiceAccount in the task's namespace. */
 export function workerServiceAccount(namespace: string): KubeObject {
-  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: WORKER_ACCOUNT, namespace, labels: { [TASK_LABELS.managedBy]: 'molt-operator' } } };
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name: WORKER_ACCOUNT, namespace, labels: { [TASK_LABELS.managedBy]: 'molt-operator' } },
+  };
 }
 
 /** Binds the ClusterRole `molt-task-worker` to the worker's ServiceAccount in this namespace only. */

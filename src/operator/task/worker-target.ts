@@ -49,13 +49,21 @@ export function runTarget(ctx: TargetRunContext, start: TaskTargetStatus): Promi
       if (!app || !specHas(app, to)) return { again: { ...t, attempts: Math.max(0, (t.attempts ?? 1) - 1) } };
       ctx.progress(`${t.name}: resuming: its spec already asks for ${describeFields(to)}; awaiting the rollout`);
       const since = ctx.status.lastEntry(t.name, 'Apply')?.startTime ?? t.startTime ?? new Date(0).toISOString();
-      return { settled: (await finish(ctx, t, await awaitAndVerify(ctx, t, expectationOf(to, app.metadata.generation ?? 0, since)))) as T };
+      return {
+        settled: (await finish(
+          ctx,
+          t,
+          await awaitAndVerify(ctx, t, expectationOf(to, app.metadata.generation ?? 0, since)),
+        )) as T,
+      };
     },
     attempt: async (t) => (await attempt(ctx, t)) as T,
     again: (t) => retryable(ctx, t),
     onRetry: (t) => {
       ctx.status.status.retries = (ctx.status.status.retries ?? 0) + 1;
-      ctx.progress(`${t.name}: ${t.phase} (${t.reason}); trying again (attempt ${(t.attempts ?? 0) + 1} of ${1 + ctx.spec.options.retries})`);
+      ctx.progress(
+        `${t.name}: ${t.phase} (${t.reason}); trying again (attempt ${(t.attempts ?? 0) + 1} of ${1 + ctx.spec.options.retries})`,
+      );
     },
     halted: () => ctx.stop.aborted,
   });
@@ -63,13 +71,24 @@ export function runTarget(ctx: TargetRunContext, start: TaskTargetStatus): Promi
 
 function retryable(ctx: TargetRunContext, t: TaskTargetStatus): boolean {
   if (ctx.cancel.aborted || ctx.stop.aborted || t.phase === 'Running') return false;
-  return shouldRetry({ phase: t.phase as TargetPhase, reason: t.reason, message: t.message }, t.attempts ?? 0, ctx.spec.options.retries);
+  return shouldRetry(
+    { phase: t.phase as TargetPhase, reason: t.reason, message: t.message },
+    t.attempts ?? 0,
+    ctx.spec.options.retries,
+  );
 }
 
 /** One attempt: Precheck, then Apply + AwaitRollout + Verify when the core decides to upgrade. */
 async function attempt(ctx: TargetRunContext, from: TaskTargetStatus): Promise<TaskTargetStatus> {
   const now = new Date().toISOString();
-  let t: TaskTargetStatus = { ...from, phase: 'Running', attempts: (from.attempts ?? 0) + 1, startTime: from.startTime ?? now, reason: '', message: 'checking' };
+  let t: TaskTargetStatus = {
+    ...from,
+    phase: 'Running',
+    attempts: (from.attempts ?? 0) + 1,
+    startTime: from.startTime ?? now,
+    reason: '',
+    message: 'checking',
+  };
   delete t.completedTime;
   ctx.status.setTarget(t);
   const pre = await ctx.status.begin(t.name, TASK_PRECHECK_STEP, 'checking the version guard and the upgrade rules');
@@ -77,7 +96,11 @@ async function attempt(ctx: TargetRunContext, from: TaskTargetStatus): Promise<T
   if (plan.action !== 'upgrade') {
     if (plan.action === 'skip') await pre.done(plan.message);
     else await pre.failed(plan.reason, plan.message);
-    return finish(ctx, t, { phase: plan.action === 'skip' ? 'Skipped' : 'Refused', reason: plan.reason, message: plan.message });
+    return finish(ctx, t, {
+      phase: plan.action === 'skip' ? 'Skipped' : 'Refused',
+      reason: plan.reason,
+      message: plan.message,
+    });
   }
   await pre.done([plan.message, ...plan.warnings.map((w) => `WARNING: ${w}`)].join('; '));
   t = { ...t, ...targetFields(plan.from, plan.to), message: `upgrading ${plan.message}` };
@@ -86,7 +109,12 @@ async function attempt(ctx: TargetRunContext, from: TaskTargetStatus): Promise<T
   const since = new Date().toISOString();
   let generation: number;
   try {
-    const patched = await ctx.api.mergePatch<AppLike & { metadata: { generation?: number } }>(RESOURCES.apps, ctx.namespace, t.name, { spec: plan.to });
+    const patched = await ctx.api.mergePatch<AppLike & { metadata: { generation?: number } }>(
+      RESOURCES.apps,
+      ctx.namespace,
+      t.name,
+      { spec: plan.to },
+    );
     generation = patched.metadata.generation ?? 0;
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
@@ -98,12 +126,22 @@ async function attempt(ctx: TargetRunContext, from: TaskTargetStatus): Promise<T
 }
 
 function fieldList(f: SpecFields): string {
-  return Object.entries(f).map(([k, v]) => `spec.${k} ${v}`).join(', ');
+  return Object.entries(f)
+    .map(([k, v]) => `spec.${k} ${v}`)
+    .join(', ');
 }
 
 /** AwaitRollout, then Verify; a failed or stopped rollout is set back. */
-async function awaitAndVerify(ctx: TargetRunContext, t: TaskTargetStatus, expect: RolloutExpectation): Promise<Outcome> {
-  const step = await ctx.status.begin(t.name, 'AwaitRollout', `waiting for ${expect.toRelease ?? expect.toVersion} to run ready`);
+async function awaitAndVerify(
+  ctx: TargetRunContext,
+  t: TaskTargetStatus,
+  expect: RolloutExpectation,
+): Promise<Outcome> {
+  const step = await ctx.status.begin(
+    t.name,
+    'AwaitRollout',
+    `waiting for ${expect.toRelease ?? expect.toVersion} to run ready`,
+  );
   const deadline = Date.parse(expect.since) + ctx.timeoutSeconds * 1000;
   for (;;) {
     if (ctx.stop.aborted) throw ctx.stop.reason ?? new InterruptedError('Interrupted', 'the worker was stopped');
@@ -128,11 +166,16 @@ async function awaitAndVerify(ctx: TargetRunContext, t: TaskTargetStatus, expect
     if (v.state === 'failed' || v.state === 'refused') {
       await step.failed(v.reason, v.message);
       await setBack(ctx, t);
-      return v.state === 'failed' ? { phase: v.phase, reason: v.reason, message: v.message } : { phase: 'Refused', reason: v.reason, message: v.message };
+      return v.state === 'failed'
+        ? { phase: v.phase, reason: v.reason, message: v.message }
+        : { phase: 'Refused', reason: v.reason, message: v.message };
     }
     const why = ctx.cancel.aborted ? 'Cancelled' : Date.now() > deadline ? 'Timeout' : undefined;
     if (why) {
-      const message = why === 'Cancelled' ? 'the task was cancelled (molt task cancel)' : `not done within ${ctx.timeoutSeconds}s (spec.options.timeout)`;
+      const message =
+        why === 'Cancelled'
+          ? 'the task was cancelled (molt task cancel)'
+          : `not done within ${ctx.timeoutSeconds}s (spec.options.timeout)`;
       await step.failed(why, `${message}; last seen: ${v.message}`);
       await setBack(ctx, t);
       const back = await awaitSetBack(ctx, t);
@@ -145,7 +188,11 @@ async function awaitAndVerify(ctx: TargetRunContext, t: TaskTargetStatus, expect
 }
 
 async function verify(ctx: TargetRunContext, t: TaskTargetStatus, expect: RolloutExpectation): Promise<Outcome> {
-  const step = await ctx.status.begin(t.name, 'Verify', `checking ${expect.toRelease ? 'release' : 'version, image'}, readiness and every member`);
+  const step = await ctx.status.begin(
+    t.name,
+    'Verify',
+    `checking ${expect.toRelease ? 'release' : 'version, image'}, readiness and every member`,
+  );
   const app = await getApp(ctx, t.name);
   const problems = app ? verifyProblems(app, expect) : ['the App is gone'];
   if (problems.length > 0) {
@@ -164,10 +211,13 @@ async function setBack(ctx: TargetRunContext, t: TaskTargetStatus): Promise<void
   if (Object.keys(from).length === 0) return;
   const step = await ctx.status.begin(t.name, 'SetBack', `setting the spec back to ${describeFields(from)}`);
   if (!specHas(await getApp(ctx, t.name), to)) {
-    await step.done('the spec no longer asks for this task\'s change; left as it is');
+    await step.done("the spec no longer asks for this task's change; left as it is");
     return;
   }
-  const ops = Object.entries(to).flatMap(([k, v]) => [{ op: 'test', path: `/spec/${k}`, value: v }, { op: 'replace', path: `/spec/${k}`, value: from[k as keyof SpecFields] }]);
+  const ops = Object.entries(to).flatMap(([k, v]) => [
+    { op: 'test', path: `/spec/${k}`, value: v },
+    { op: 'replace', path: `/spec/${k}`, value: from[k as keyof SpecFields] },
+  ]);
   await ctx.api.jsonPatch(RESOURCES.apps, ctx.namespace, t.name, ops);
   await step.done(`spec back at ${describeFields(from)}, as before the task`);
 }
@@ -186,7 +236,13 @@ async function awaitSetBack(ctx: TargetRunContext, t: TaskTargetStatus): Promise
 }
 
 async function finish(ctx: TargetRunContext, t: TaskTargetStatus, o: Outcome): Promise<TaskTargetStatus> {
-  const done: TaskTargetStatus = { ...t, phase: o.phase, reason: o.reason, message: o.message, completedTime: new Date().toISOString() };
+  const done: TaskTargetStatus = {
+    ...t,
+    phase: o.phase,
+    reason: o.reason,
+    message: o.message,
+    completedTime: new Date().toISOString(),
+  };
   ctx.status.setTarget(done);
   await ctx.status.save();
   return done;
@@ -200,6 +256,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }
