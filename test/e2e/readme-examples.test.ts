@@ -104,8 +104,16 @@ export function readmeBlocks(markdown: string): ReadmeBlock[] {
     i = end;
   }
   if (pending) throw new Error(`README.md:${pending.line}: a readme-test marker not followed by a fence`);
-  return blocks;
+  return blocks.map((b, i) =>
+    i === 0 && b.lang === 'sh' && b.mode === 'run' ? { ...b, mode: 'skip', reason: OPENING } : b,
+  );
 }
+
+/**
+ * The README opens with exactly its two commands (set-up + demo, the whole test suite): the
+ * first sh block is never run here — the test suite is what runs this test.
+ */
+const OPENING = "the README's opening commands: set-up (installs Debian packages as root) and the whole test suite";
 
 /** How the test builds the images README examples name, by repository (like the demo: busybox-static plus files). */
 const IMAGE_BUILDERS: Record<string, (h: PodmanHarness, tag: string, version: string) => Promise<unknown>> = {
@@ -162,6 +170,11 @@ test("the README test's block conventions: markers set modes, bad markers and un
       [11, 'sh', 'skip', 'a cluster'],
       [14, '', 'text', ''],
     ],
+  );
+  assert.equal(
+    readmeBlocks('# m\n\n```sh\nnpm run demo\nnpm test\n```\n')[0]?.mode,
+    'skip',
+    'the opening commands never run',
   );
   assert.throws(
     () => readmeBlocks('<!-- readme-test: skip -->\n```sh\nls\n```\n'),
