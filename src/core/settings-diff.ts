@@ -43,6 +43,19 @@ export const INPUTS_CHANGED = 'envFrom/secrets: file contents changed (values no
 
 /** `field: old → new`, each side as compact JSON ("(none)" when absent). */
 export function fieldDiff(f: keyof AppSpec, before: AppSpec, after: AppSpec): string {
+  if (f === 'env') return envDiff(before.env, after.env);
   const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v).replace(/,/g, ', '));
   return `${f}: ${show(comparable(f, before))} → ${show(comparable(f, after))}`;
+}
+
+/**
+ * An env change by variable name only: env values may be passwords and never show in molt's
+ * progress, plans or history (`get app -o json` shows the spec, as kubectl does).
+ */
+function envDiff(before: Record<string, string>, after: Record<string, string>): string {
+  const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  const changes = names.flatMap((k) =>
+    !(k in before) ? [`+${k}`] : !(k in after) ? [`-${k}`] : before[k] !== after[k] ? [`~${k}`] : [],
+  );
+  return `env: ${changes.join(', ')} (values not shown)`;
 }
