@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderHistory } from './render.ts';
-import { appManifest } from '../core/testing.ts';
+import { appManifest } from '../testing/fixtures.ts';
 import type { OperationRecord, StepRecord } from '../store/types.ts';
 
 const cause = {

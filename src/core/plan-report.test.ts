@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide, describeStep, differingFields } from './plan.ts';
-import { appManifest } from './testing.ts';
+import { appManifest } from '../testing/fixtures.ts';
 
 const probe = { exec: ['cat', '/tmp/ready'], periodSeconds: 0.5, failureThreshold: 20, timeoutSeconds: 5 };
 const v1 = appManifest({ version: '1.0.0-1', image: 'localhost/notes:1.0.0-1', probes: { startup: probe } });

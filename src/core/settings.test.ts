@@ -15,7 +15,7 @@ import {
   normaliseSignal,
   toQuantity,
 } from './settings.ts';
-import { appManifest, containerObservation } from './testing.ts';
+import { appManifest, containerObservation } from '../testing/fixtures.ts';
 
 describe('sizes, CPUs, ports, restart policies, signals', () => {
   it('reads sizes in binary units, as Docker and Compose do', () => {

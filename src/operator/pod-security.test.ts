@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
-import { appManifest } from '../core/testing.ts';
+import { appManifest } from '../testing/fixtures.ts';
 import { execPodFor, statefulSetFor } from './app/template.ts';
 import { jobFor } from './task/template.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { releaseAppDocument, releaseDocument } from '../core/release-schema.ts';
-import { appManifest } from '../core/testing.ts';
+import { appManifest } from '../testing/fixtures.ts';
 import { specHash } from './app/template.ts';
 import { roleSetFor } from './release/template.ts';
 

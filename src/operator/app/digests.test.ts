@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appManifest } from '../../core/testing.ts';
+import { appManifest } from '../../testing/fixtures.ts';
 import { installedRecord, podDigest, ranKey } from './digests.ts';
 import { digestOfImageID, type AppWorld } from './world.ts';
 import { imageDigest } from '../../runner/image-digest.ts';
