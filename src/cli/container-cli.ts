@@ -4,20 +4,20 @@
  */
 import type { Command } from 'commander';
 import type { GlobalOptions } from './context.ts';
-import { lazyModule } from './lazy.ts';
+import { exitCodeOf, lazyModule } from './lazy.ts';
 
 const impl = lazyModule(() => import('./container-commands.ts'));
 
-type Action = (...args: never[]) => number | Promise<number>;
-
-interface UpgradeOptions {
+/** The options of `molt upgrade`. */
+export interface UpgradeOptions {
   image: string;
   version?: string;
   entrypoint?: string;
   minReady?: string;
   timeout: string;
 }
-interface AdoptOptions {
+/** The options of `molt adopt`. */
+export interface AdoptOptions {
   package?: string;
   version?: string;
   name?: string;
@@ -27,11 +27,7 @@ interface AdoptOptions {
 /** Adds `upgrade` and `adopt` to the program. */
 export function registerContainerCommands(program: Command): void {
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-  const run =
-    (fn: Action) =>
-    async (...args: unknown[]) => {
-      process.exitCode = await (fn as (...a: unknown[]) => number | Promise<number>)(...args);
-    };
+  const run = exitCodeOf;
   program
     .command('upgrade')
     .description(

@@ -10,19 +10,7 @@ import { ContainerNotFoundError, upgradeContainer } from '../runner/container-up
 import { connectEngine, openStore, runDeps, say, type GlobalOptions } from './context.ts';
 import { outputFormat, parseDuration, UsageError } from './output.ts';
 
-interface UpgradeOptions {
-  image: string;
-  version?: string;
-  entrypoint?: string;
-  minReady?: string;
-  timeout: string;
-}
-interface AdoptOptions {
-  package?: string;
-  version?: string;
-  name?: string;
-  output: string;
-}
+import type { AdoptOptions, UpgradeOptions } from './container-cli.ts';
 
 /** `molt upgrade CONTAINER --image IMG [-- CMD…]`. */
 export async function upgradeCommand(

@@ -29,3 +29,13 @@ export function lazyModule<T extends object>(load: () => Promise<T>): LazyModule
     },
   ) as LazyModule<T>;
 }
+
+/** A command's action: its result becomes the process exit code. */
+export type CommandAction = (...args: never[]) => number | Promise<number>;
+
+/** Wraps a command's action for commander: the number it returns is the process's exit code. */
+export function exitCodeOf(fn: CommandAction): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    process.exitCode = await (fn as (...a: unknown[]) => number | Promise<number>)(...args);
+  };
+}

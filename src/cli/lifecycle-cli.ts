@@ -5,21 +5,15 @@
  */
 import type { Command } from 'commander';
 import type { GlobalOptions } from './context.ts';
-import { lazyModule } from './lazy.ts';
+import { exitCodeOf, lazyModule } from './lazy.ts';
 
 const impl = lazyModule(() => import('./lifecycle-commands.ts'));
 const systemdUnit = lazyModule(() => import('./systemd.ts'));
 
-type Action = (...args: never[]) => number | Promise<number>;
-
 /** Adds describe, stop, start, up and systemd to the program. */
 export function registerLifecycleCommands(program: Command): void {
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-  const run =
-    (fn: Action) =>
-    async (...args: unknown[]) => {
-      process.exitCode = await (fn as (...a: unknown[]) => number | Promise<number>)(...args);
-    };
+  const run = exitCodeOf;
   program
     .command('describe')
     .description(

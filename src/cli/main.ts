@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import type { GlobalOptions } from './context.ts';
-import { lazyModule } from './lazy.ts';
+import { exitCodeOf, lazyModule } from './lazy.ts';
 import { registerTaskCommands } from './task-cli.ts';
 import { registerLifecycleCommands } from './lifecycle-cli.ts';
 import { registerContainerCommands } from './container-cli.ts';
@@ -23,8 +23,6 @@ const {
   rollbackCommand,
   snapshotsCommand,
 } = lazyModule(() => import('./commands.ts'));
-
-type Action = (...args: never[]) => number | Promise<number>;
 
 function build(): Command {
   const program = new Command('molt')
@@ -48,11 +46,7 @@ function build(): Command {
     ...program.opts<GlobalOptions>(),
     ...opts,
   });
-  const run =
-    (fn: Action) =>
-    async (...args: unknown[]) => {
-      process.exitCode = await (fn as (...a: unknown[]) => number | Promise<number>)(...args);
-    };
+  const run = exitCodeOf;
 
   program
     .command('apply')

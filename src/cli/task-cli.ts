@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import type { GlobalOptions } from './context.ts';
-import { lazyModule } from './lazy.ts';
+import { exitCodeOf, lazyModule } from './lazy.ts';
 
 const local = lazyModule(() => import('./task-commands.ts'));
 // The cluster side, loaded only in cluster mode (see isKubeMode).
@@ -13,17 +13,11 @@ const kube = lazyModule(() => import('./kube-task-commands.ts'));
 const context = lazyModule(() => import('./context.ts'));
 const output = lazyModule(() => import('./output.ts'));
 
-type Action = (...args: never[]) => number | Promise<number>;
-
 /** Registers `molt task` and its subcommands on the program. */
 export function registerTaskCommands(program: Command): void {
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   const onCluster = (): Promise<boolean> => context.isKubeMode(globals());
-  const run =
-    (fn: Action) =>
-    async (...args: unknown[]) => {
-      process.exitCode = await (fn as (...a: unknown[]) => number | Promise<number>)(...args);
-    };
+  const run = exitCodeOf;
   const task = program
     .command('task')
     .description('UpgradeTasks: upgrades as auditable objects, run by a worker across many apps and hosts');
