@@ -126,16 +126,25 @@ export async function awaitReady(engine: ContainerEngine, wait: ReadinessWait): 
 }
 
 async function assertStillRunning(engine: ContainerEngine, id: string): Promise<void> {
-  const c = await engine.inspectContainer(id);
+  const c = await engine.inspectState(id);
   if (!c)
     throw new NotReadyError(
       'ContainerExited',
       `container ${id.slice(0, 12)} disappeared while starting`,
       'Something removed the container; check other tools acting on the engine.',
     );
-  if (c.running) return;
+  // A container that died while starting and was started again by the engine's restart policy
+  // runs again, but it crashed: like a crash loop on Kubernetes, that is not a ready version.
+  const restarts = c.restartCount ?? 0;
+  if (c.running && restarts === 0) return;
   const logs = await engine.logs(id, 20).catch(() => '');
   const tail = logs.trim() ? `; last output:\n${logs.trim()}` : '';
+  if (c.running)
+    throw new NotReadyError(
+      'ContainerRestarted',
+      `the new container exited while starting and the engine's restart policy started it again (${restarts} restart${restarts === 1 ? '' : 's'}${c.exitCode ? `, last exit code ${c.exitCode}` : ''})${tail}`,
+      'Check the command and image of the new version; its output is above.',
+    );
   if (c.oomKilled)
     throw new NotReadyError(
       'ContainerOOMKilled',

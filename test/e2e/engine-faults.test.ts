@@ -94,7 +94,9 @@ const manifest = (name: string, version: string) =>
   writeManifest(
     m,
     `${name}-${version}.yaml`,
-    appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet, failureThreshold: 1000 }),
+    // restart "no": these faults model a death that stays (with the default policy the engine
+    // would restart the container, which AwaitReady reports as ContainerRestarted instead).
+    appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet, failureThreshold: 1000, restart: 'no' }),
   );
 
 /** Installs v1 with data written to its volume; what must survive. */

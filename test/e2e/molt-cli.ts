@@ -110,6 +110,7 @@ export function appDoc(o: {
   allowNamespaceSwitch?: boolean;
   failureThreshold?: number;
   upgrade?: Record<string, unknown>;
+  restart?: string;
 }): unknown {
   return {
     apiVersion: 'molt.dev/v1alpha1',
@@ -126,6 +127,7 @@ export function appDoc(o: {
         startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 0.2, failureThreshold: o.failureThreshold ?? 15 },
       },
       stopTimeoutSeconds: 2,
+      ...(o.restart ? { restart: o.restart } : {}),
       upgradeConfig: { forceUpgrade: o.forceUpgrade ?? false, allowNamespaceSwitch: o.allowNamespaceSwitch ?? false },
       ...(o.upgrade ? { upgrade: o.upgrade } : {}),
     },
