@@ -10,8 +10,8 @@
  * The chunks sit two levels below the repository root, like src/<dir>/, so code that finds the
  * repository's files from its own location (examples/, next to src/) finds them the same way.
  */
-import { renameSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -69,5 +69,13 @@ await build({
   plugins: [builtinsByRequire],
   logLevel: 'warning',
 });
-rmSync(outdir, { recursive: true, force: true });
-renameSync(fresh, outdir);
+// Files move into place one by one (each rename is atomic) and old chunks stay: a molt that is
+// running while the bundle is rebuilt still finds every chunk it imports lazily.
+mkdirSync(join(outdir, 'chunks'), { recursive: true });
+for (const f of readdirSync(fresh, { recursive: true, withFileTypes: true }))
+  if (f.isFile()) {
+    const rel = relative(fresh, join(f.parentPath, f.name));
+    mkdirSync(dirname(join(outdir, rel)), { recursive: true });
+    renameSync(join(fresh, rel), join(outdir, rel));
+  }
+rmSync(fresh, { recursive: true, force: true });
