@@ -6,7 +6,7 @@ import { formatSelector } from '../core/selector.ts';
 import { countTargets, type TargetPhase } from '../core/task-progress.ts';
 import type { UpgradeTaskSpec } from '../core/task.ts';
 import type { TaskObject } from '../operator/task/index.ts';
-import { countsText } from './task-render.ts';
+import { countsText, TASK_LIST_HEADER } from './task-render.ts';
 import { age, structured, table, type OutputFormat } from './output.ts';
 
 function counts(t: TaskObject) {
@@ -26,17 +26,7 @@ export function renderKubeTasks(items: TaskObject[], format: OutputFormat, singl
     );
   }
   const wide = format === 'wide';
-  const header = [
-    'NAME',
-    'PHASE',
-    'TARGETS',
-    'DONE',
-    'FAILED',
-    'RUNNING',
-    'PENDING',
-    'AGE',
-    ...(wide ? ['TO', 'REASON', 'JOB'] : []),
-  ];
+  const header = [...TASK_LIST_HEADER, ...(wide ? ['TO', 'REASON', 'JOB'] : [])];
   const rows = items.map((t) => {
     const c = counts(t);
     const spec = t.spec as Partial<UpgradeTaskSpec> | undefined;

@@ -56,17 +56,7 @@ export function renderTasks(tasks: TaskStore, records: TaskRecord[], format: Out
     );
   }
   const wide = format === 'wide';
-  const header = [
-    'NAME',
-    'PHASE',
-    'TARGETS',
-    'DONE',
-    'FAILED',
-    'RUNNING',
-    'PENDING',
-    'AGE',
-    ...(wide ? ['TO', 'REASON'] : []),
-  ];
+  const header = [...TASK_LIST_HEADER, ...(wide ? ['TO', 'REASON'] : [])];
   const rows = records.map((r) => {
     const c = countTargets(tasks.listTargets(r.name).map((t) => t.phase));
     return [
@@ -160,6 +150,9 @@ function renderSteps(entries: DetailedStatus[]): string {
 }
 
 /** `done 7, failed 0, running 4, pending 9, not started 0 (of 20)`. */
+/** The columns of a task list on both engines (`molt task list`); `-o wide` adds more. */
+export const TASK_LIST_HEADER = ['NAME', 'PHASE', 'TARGETS', 'DONE', 'FAILED', 'RUNNING', 'PENDING', 'AGE'];
+
 export function countsText(c: TargetCounts): string {
   return `done ${c.done}, failed ${c.failed}, running ${c.running}, pending ${c.pending}, not started ${c.notStarted} (of ${c.total})`;
 }
