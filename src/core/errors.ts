@@ -127,12 +127,8 @@ export class EngineError extends MoltError {
 
 /** The new version did not become ready; the app was rolled back. */
 export class NotReadyError extends MoltError {
-  readonly code: 'ContainerExited' | 'ProbeFailed' | 'ContainerOOMKilled' | 'ContainerRestarted';
-  constructor(
-    code: 'ContainerExited' | 'ProbeFailed' | 'ContainerOOMKilled' | 'ContainerRestarted',
-    message: string,
-    hint: string,
-  ) {
+  readonly code: 'ContainerExited' | 'ProbeFailed' | 'ContainerOOMKilled';
+  constructor(code: 'ContainerExited' | 'ProbeFailed' | 'ContainerOOMKilled', message: string, hint: string) {
     super(message, hint);
     this.code = code;
   }

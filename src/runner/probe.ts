@@ -139,9 +139,10 @@ async function assertStillRunning(engine: ContainerEngine, id: string): Promise<
   if (c.running && restarts === 0) return;
   const logs = await engine.logs(id, 20).catch(() => '');
   const tail = logs.trim() ? `; last output:\n${logs.trim()}` : '';
+  // Reported as the exit it was (the same code whether or not the engine restarted it first).
   if (c.running)
     throw new NotReadyError(
-      'ContainerRestarted',
+      'ContainerExited',
       `the new container exited while starting and the engine's restart policy started it again (${restarts} restart${restarts === 1 ? '' : 's'}${c.exitCode ? `, last exit code ${c.exitCode}` : ''})${tail}`,
       'Check the command and image of the new version; its output is above.',
     );

@@ -95,7 +95,7 @@ const manifest = (name: string, version: string) =>
     m,
     `${name}-${version}.yaml`,
     // restart "no": these faults model a death that stays (with the default policy the engine
-    // would restart the container, which AwaitReady reports as ContainerRestarted instead).
+    // would restart the container first; AwaitReady still reports the exit, without its code).
     appDoc({ name, version, image: `${REPO}:${version}`, network: net, subnet, failureThreshold: 1000, restart: 'no' }),
   );
 
