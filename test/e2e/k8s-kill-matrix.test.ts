@@ -441,7 +441,7 @@ const releasePause: Path = {
   },
 };
 
-function inlineSpec(version: string, post = '/app/post.sh'): Record<string, unknown> {
+function inlineSpec(version: string, post: string | null = '/app/post.sh'): Record<string, unknown> {
   return {
     package: 'official/km',
     version,
@@ -449,7 +449,7 @@ function inlineSpec(version: string, post = '/app/post.sh'): Record<string, unkn
     volumes: [{ name: 'data', mountPath: '/data' }],
     probes: { startup: { exec: ['cat', '/tmp/ready'], periodSeconds: 1, failureThreshold: 20 } },
     stopTimeoutSeconds: 1,
-    upgrade: { preUpgrade: '/app/pre.sh', postUpgrade: post },
+    upgrade: { preUpgrade: '/app/pre.sh', ...(post ? { postUpgrade: post } : {}) },
   };
 }
 
@@ -502,12 +502,17 @@ const inlineUpgrade: Path = {
   },
 };
 
-/** The new version's container crashes: the restarted member fails, the upgrade rolls back. */
+/**
+ * The new version's container crashes: the restarted member fails, the upgrade rolls back.
+ * Without a post-upgrade script, so the crash is seen by StartRollback alone (with one, the
+ * operator may catch the container in its moment of running and fail in PostUpgrade instead,
+ * and which of the two happens would depend on timing).
+ */
 const inlineRollback: Path = {
   name: 'app-rollback',
   async drive(r) {
     const blobs = await installInline(r);
-    await applyApp(r, { ...inlineSpec('2.0.0'), entrypoint: ['/bin/sh', '-c', 'echo crash; exit 3'] });
+    await applyApp(r, { ...inlineSpec('2.0.0', null), entrypoint: ['/bin/sh', '-c', 'echo crash; exit 3'] });
     const s = await until(r, 'the rollback', async () => {
       const x = await status(r);
       return x.lastUpgrade?.to === '2.0.0' &&
