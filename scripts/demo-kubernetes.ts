@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import { filesFrom } from '../src/examples/images.ts';
 import { writeDockerArchive } from '../test/images/build.ts';
 import { CLUSTER_SCRIPT, kubectl, kubectlResult, runCluster } from '../test/k8s/cluster.ts';
-import { currentRegistry, parseExports, type TestRegistry } from '../test/k8s/registry.ts';
+import { createPullSecret, currentRegistry, parseExports, type TestRegistry } from '../test/k8s/registry.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const EXAMPLE = join(ROOT, 'examples/notes');
@@ -130,17 +130,7 @@ async function main(): Promise<number> {
     kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', APP, '--ignore-not-found', '--wait=true']);
     kubectlResult(['-n', NS, 'delete', 'pvc', '--all', '--wait=true']);
     kubectlResult(['-n', NS, 'delete', 'secret', 'pull', '--ignore-not-found']);
-    kubectl([
-      '-n',
-      NS,
-      'create',
-      'secret',
-      'docker-registry',
-      'pull',
-      `--docker-server=${reg.address}`,
-      `--docker-username=${reg.username}`,
-      `--docker-password=${reg.password}`,
-    ]);
+    createPullSecret(reg, NS);
     const files = VERSIONS.map((v) => {
       const file = join(work, `notes-${v}.yaml`);
       writeFileSync(file, manifest(v, images[v] as string));
