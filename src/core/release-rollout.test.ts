@@ -187,6 +187,18 @@ const ROWS: Row[] = [
     want: { kind: 'Replace', ordinal: 1, member: 'db-1', revert: true },
   },
   {
+    name: 'back: a member whose revert failed is passed over, the next one goes back',
+    journal: back({ touched: [1, 2] }),
+    members: [m(0, 'r1'), m(1, 'r2'), m(2, 'r2', 'f')],
+    want: { kind: 'Replace', ordinal: 1, member: 'db-1', revert: true },
+  },
+  {
+    name: 'back: the others reverted, one failed: the role hook still',
+    journal: back({ touched: [1, 2], reverted: [1] }),
+    members: [m(0, 'r1'), m(1, 'r1'), m(2, 'r2', 'f')],
+    want: { kind: 'RoleHook', flag: '--role_reverted' },
+  },
+  {
     name: 'back: a member being reverted is waited for',
     journal: back({ touched: [2] }),
     members: [m(0, 'r1'), m(1, 'r1'), m(2, 'r1', 'bn')],

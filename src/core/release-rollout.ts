@@ -46,7 +46,11 @@ export interface RolloutMember {
   busy: boolean;
   /** Ready to serve on its release. */
   ready: boolean;
-  /** Why its replacement failed, if it did (core/policy's codes; the engine's observer says). */
+  /**
+   * Why its replacement (or, going back, its revert) failed, if it did: core/policy's codes, as
+   * the engine's observer says. Upgrading, a failed touched member fails the rollout; going
+   * back, it is passed over.
+   */
   failure?: { reason: FailureCode; message: string };
 }
 
@@ -129,6 +133,8 @@ function rollbackStep(v: RoleRolloutView): RoleRolloutAction {
   for (const ordinal of [...j.touched].sort((a, b) => b - a)) {
     const m = v.current.get(ordinal);
     if (!m) return { kind: 'Wait', message: `${v.name} member ${ordinal}: waiting for its pod` };
+    // A member that could not be reverted stays as it is (the rollback ends Failed); the others still go back.
+    if (m.failure) continue;
     if (m.release !== j.from) {
       if (m.busy) return { kind: 'Wait', message: `${m.name}: terminating` };
       return { kind: 'Replace', ordinal, member: m.name, revert: true };
