@@ -213,7 +213,7 @@ async function rollout(
   );
   const r = beginRollout(deps, manifest, kind, from.metadata.name, to.metadata.name);
   killPoint('BeginRollout', 'after');
-  const complete = await upgradeMembers(r, to);
+  const complete = await upgradeMembers(r, from, to);
   if (r.failure) {
     if (onMemberFailure(manifest.spec.upgradeStrategy) === 'pause') {
       finish(

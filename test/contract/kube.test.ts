@@ -103,6 +103,7 @@ contractSuite('kubernetes (fake API server)', async () => {
         release: s?.release,
         lastOutcome: s?.lastUpgrade?.outcome,
         lastReason: s?.lastUpgrade?.outcome === 'Succeeded' ? undefined : s?.lastUpgrade?.reason,
+        lastMessage: s?.lastUpgrade?.message,
         members,
       };
     },

@@ -67,7 +67,13 @@ contractSuite('podman (fake engine)', async () => {
           .map((m) => [m.name, store.getApp(m.name)?.manifest?.metadata.labels[MEMBER_LABEL.release]]),
       );
       const last = record?.status.lastUpgrade;
-      return { release: record?.status.release, lastOutcome: last?.outcome, lastReason: last?.error?.code, members };
+      return {
+        release: record?.status.release,
+        lastOutcome: last?.outcome,
+        lastReason: last?.error?.code,
+        lastMessage: last?.error?.message,
+        members,
+      };
     },
     runTask: async (manifest) => {
       const tasks = store.tasks;

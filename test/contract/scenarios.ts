@@ -30,6 +30,8 @@ export interface ReleaseAppView {
   release?: string;
   lastOutcome?: string;
   lastReason?: string;
+  /** What the last rollout's failure said (it names the failed member). */
+  lastMessage?: string;
   /** Member name → the release it runs. */
   members: Record<string, string | undefined>;
 }
@@ -215,6 +217,9 @@ export function contractSuite(engine: string, make: () => Promise<ContractDriver
           after.lastReason === 'ContainerRestarted',
         `a failure code of a container that does not come up: ${after.lastReason}`,
       );
+      // core/release-rollout.ts, which both engines follow: the highest ordinal goes first, so it is the one that failed.
+      assert.match(after.lastMessage ?? '', /kv-db-1/, `the failed member is kv-db-1: ${after.lastMessage}`);
+      assert.doesNotMatch(after.lastMessage ?? '', /kv-db-0/);
     },
   );
 

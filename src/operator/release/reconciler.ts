@@ -7,7 +7,7 @@
  * template's and pods' release label), so a restarted operator continues where it was.
  */
 import { toErrorRecord, UpgradeRefusedError } from '../../core/errors.ts';
-import { onMemberFailure, readyBudgetMs, type FailureCode } from '../../core/policy/index.ts';
+import { onMemberFailure, readyBudgetMs } from '../../core/policy/index.ts';
 import { checkReleaseChange, decideReleaseApp, roleOf } from '../../core/release.ts';
 import type { ReleaseAppManifest, ReleaseManifest } from '../../core/release-schema.ts';
 import { RESOURCES, isStatus, type KubeObject } from '../../engines/kubernetes/index.ts';
@@ -19,6 +19,7 @@ import { actOnRole, annotate, event, roleHook, setTemplate, writeJournal, type R
 import { observeRelease, releaseOf, type ReleaseWorld, type RoleSet } from './observe.ts';
 import { writeReleaseStatus, type ReleaseOutcome } from './status.ts';
 import { boundary } from '../runtime/kill-points.ts';
+import { decideInFlight } from './in-flight.ts';
 import { pauseOnFailure, pausedOutcome, pauseRequested, resumeRollout } from './pause.ts';
 import { nextRoleAction, releaseKillPoint, type RoleAction } from './steps.ts';
 import {
@@ -220,40 +221,6 @@ async function decideChange(
   }
 }
 
-/**
- * What the desired spec means for the rollout in flight, by the core's rule (decideReleaseApp
- * with the in-flight state): roll back (spec.release set back to the journal's `from`), go on
- * (the rollout's own spec), or a refusal. A rollback in flight here is this operator's own, so
- * it is continued, never refused as "already running". Only the action is used: the releases
- * come from the journal.
- */
-function decideInFlight(
-  c: ReleaseCtx,
-  w: ReleaseWorld,
-  journal: RoleJournal,
-  installed: InstalledRelease,
-): { action: 'rollback' | 'resume' } | { action: 'refuse'; reason: FailureCode; message: string } {
-  const current: ReleaseAppManifest = { ...c.manifest, spec: { ...installed.app, release: journal.to } };
-  try {
-    const d = decideReleaseApp(
-      c.manifest,
-      {
-        manifest: current,
-        release: installed.release,
-        updating: true,
-        isRollingBack: false,
-        prevRelease: journal.from,
-        membersBehind: 0,
-      },
-      w.target ?? installed.release,
-    );
-    return { action: d.action === 'rollback' ? 'rollback' : 'resume' };
-  } catch (e) {
-    if (e instanceof UpgradeRefusedError) return { action: 'refuse', reason: e.code, message: e.message };
-    throw e;
-  }
-}
-
 /** Removes `molt rollback`'s permission once it is used up or moot. */
 async function clearRollbackTo(c: ReleaseCtx): Promise<void> {
   if (c.app.metadata.annotations?.[ANNOTATIONS.rollbackTo] === undefined) return;
@@ -325,7 +292,7 @@ async function drive(
   journal: RoleJournal,
   installed: InstalledRelease,
 ): Promise<ReleaseOutcome> {
-  const change = decideInFlight(c, w, journal, installed);
+  const change = decideInFlight(c.manifest, journal, installed, w.target);
   if (change.action === 'rollback' && journal.state === 'Upgrading') {
     await rollbackAll(c, w, 'RollbackRequested: spec.release set back to ' + journal.from);
     return PROGRESS;

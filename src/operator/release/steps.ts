@@ -1,15 +1,14 @@
 /**
- * The next step of one role of a release app's rollout, pure: from the role's journal, its
- * StatefulSet's template release and its pods (read back from the cluster), decide one action.
- * Upgrading: members from the highest ordinal down (core rolloutOrder) — template to the new
- * release, delete pod N, wait Ready within the raised budget, `--pod_upgraded`, next; then
- * `--role_upgraded`. Up to maxUnavailable members of a role are in flight at once (a lower
- * ordinal starts only while fewer are); a pause request starts no further member, and a
- * rollout paused by a failure (onFailure: pause) takes no action at all until resumed. Rolling back: exactly the touched members — template back, delete those
- * pods, wait Ready, `--pod_reverted`; then `--role_reverted`.
+ * The next step of one role of a release app's rollout on Kubernetes, pure: the core's rule
+ * (core/release-rollout.ts, which the local runner follows too) over the role's journal, its
+ * StatefulSet's template release and its pods read back from the cluster. The core's actions
+ * in the cluster's words: its target is the template (SetTemplate), a member is replaced by
+ * deleting its pod (the StatefulSet recreates it from the template: DeletePod), a member hook
+ * is a pod hook; a pod restarted onto the new release fails by core/policy's pod rule within
+ * the raised budget.
  */
 import { podFailure, type FailureCode } from '../../core/policy/index.ts';
-import { rolloutOrder } from '../../core/release.ts';
+import { nextRolloutAction, type RoleRolloutView, type RolloutMember } from '../../core/release-rollout.ts';
 import type { PodView } from '../app/world.ts';
 import type { RoleJournal } from './template.ts';
 
@@ -86,62 +85,53 @@ export function memberFailure(
   return f && { reason: f.code, message: f.message };
 }
 
-/** The next action of a role. */
+/** The next action of a role: the core's rule (core/release-rollout.ts) over its pods. */
 export function nextRoleAction(v: RoleView): RoleAction {
-  return v.journal.state === 'Upgrading' ? upgradeStep(v) : rollbackStep(v);
+  const a = nextRolloutAction(rolloutView(v));
+  switch (a.kind) {
+    case 'SetTarget':
+      return { kind: 'SetTemplate', release: a.release };
+    case 'Replace': {
+      const pod = v.pods.get(a.ordinal) as RolePod;
+      return { kind: 'DeletePod', ordinal: a.ordinal, pod: pod.name, uid: pod.uid, revert: a.revert };
+    }
+    case 'MemberHook':
+      return { kind: 'PodHook', ordinal: a.ordinal, pod: a.member, flag: a.flag };
+    default:
+      return a;
+  }
 }
 
-function upgradeStep(v: RoleView): RoleAction {
+/**
+ * The role as the core sees it: each pod a member — busy while terminating, failed by
+ * core/policy's pod rule once it was restarted onto the new release (timed from its restart).
+ */
+function rolloutView(v: RoleView): RoleRolloutView {
   const j = v.journal;
-  if (j.paused)
-    return {
-      kind: 'Wait',
-      message: `paused at ${v.name} member ${j.paused.ordinal}: ${j.paused.reason}`,
-      paused: true,
-    };
-  const max = Math.max(1, v.maxUnavailable ?? 1);
-  let busy = 0;
-  let waiting: string | undefined;
-  const inFlight = (message: string) => {
-    busy++;
-    waiting ??= message;
+  const current = new Map<number, RolloutMember>();
+  for (const [ordinal, pod] of v.pods) {
+    const restartedAt = Date.parse(j.times[ordinal]?.restartedAt ?? '') || undefined;
+    const failure =
+      j.state === 'Upgrading' && pod.release === j.to && j.touched.includes(ordinal)
+        ? memberFailure(pod, restartedAt, v.budgetMs, v.now)
+        : undefined;
+    current.set(ordinal, {
+      ordinal,
+      name: pod.name,
+      release: pod.release,
+      busy: pod.terminating,
+      ready: pod.ready,
+      ...(failure ? { failure } : {}),
+    });
+  }
+  return {
+    name: v.name,
+    members: v.members,
+    journal: j,
+    current,
+    target: v.templateRelease,
+    partition: v.partition,
+    ...(v.maxUnavailable !== undefined ? { maxUnavailable: v.maxUnavailable } : {}),
+    ...(v.pauseRequested !== undefined ? { pauseRequested: v.pauseRequested } : {}),
   };
-  for (const ordinal of rolloutOrder(v.members, v.partition)) {
-    const pod = v.pods.get(ordinal);
-    if (!pod) inFlight(`${v.name} member ${ordinal}: waiting for its pod`);
-    else if (pod.release !== j.to) {
-      if (pod.terminating) inFlight(`${pod.name}: terminating`);
-      // Highest ordinal first: a lower member starts only while fewer than maxUnavailable are in flight.
-      else if (busy >= max) return { kind: 'Wait', message: waiting ?? `${pod.name}: waiting for its turn` };
-      else if (v.pauseRequested) return { kind: 'Wait', message: `paused before ${pod.name}`, paused: true };
-      else if (v.templateRelease !== j.to) return { kind: 'SetTemplate', release: j.to };
-      else return { kind: 'DeletePod', ordinal, pod: pod.name, uid: pod.uid, revert: false };
-    } else {
-      const restartedAt = Date.parse(j.times[ordinal]?.restartedAt ?? '') || undefined;
-      const failed = j.touched.includes(ordinal) ? memberFailure(pod, restartedAt, v.budgetMs, v.now) : undefined;
-      if (failed) return { kind: 'Fail', ordinal, ...failed };
-      if (!pod.ready || pod.terminating) inFlight(`${pod.name}: waiting for Ready`);
-      else if (j.touched.includes(ordinal) && !j.hooked.includes(ordinal))
-        return { kind: 'PodHook', ordinal, pod: pod.name, flag: '--pod_upgraded' };
-    }
-  }
-  if (waiting) return { kind: 'Wait', message: waiting };
-  if (v.templateRelease !== j.to) return { kind: 'SetTemplate', release: j.to };
-  return j.roleHooked ? { kind: 'Done' } : { kind: 'RoleHook', flag: '--role_upgraded' };
-}
-
-function rollbackStep(v: RoleView): RoleAction {
-  const j = v.journal;
-  if (v.templateRelease !== j.from) return { kind: 'SetTemplate', release: j.from };
-  for (const ordinal of [...j.touched].sort((a, b) => b - a)) {
-    const pod = v.pods.get(ordinal);
-    if (!pod) return { kind: 'Wait', message: `${v.name} member ${ordinal}: waiting for its pod` };
-    if (pod.release !== j.from) {
-      if (pod.terminating) return { kind: 'Wait', message: `${pod.name}: terminating` };
-      return { kind: 'DeletePod', ordinal, pod: pod.name, uid: pod.uid, revert: true };
-    }
-    if (!pod.ready || pod.terminating) return { kind: 'Wait', message: `${pod.name}: waiting for Ready on ${j.from}` };
-    if (!j.reverted.includes(ordinal)) return { kind: 'PodHook', ordinal, pod: pod.name, flag: '--pod_reverted' };
-  }
-  return j.roleHooked || j.touched.length === 0 ? { kind: 'Done' } : { kind: 'RoleHook', flag: '--role_reverted' };
 }
