@@ -146,7 +146,10 @@ export async function historyFileCommand(
 ): Promise<number> {
   const file = opts.filename;
   if (file === undefined)
-    throw new UsageError('molt history needs an app NAME or -f FILE', 'Use `molt history NAME` or `molt history -f FILE`.');
+    throw new UsageError(
+      'molt history needs an app NAME or -f FILE',
+      'Use `molt history NAME` or `molt history -f FILE`.',
+    );
   if (name !== undefined)
     throw new UsageError(
       `an app name ("${name}") and -f exclude each other`,
@@ -165,7 +168,11 @@ export async function historyFileCommand(
         const history = (app: FileApp) =>
           app.kind === 'App' ? historyObjects(entries(app)) : store.releases.listRollouts(app.name);
         const only = apps.length === 1 ? found[0] : undefined;
-        const items = found.map((a) => ({ name: a.name, ...(a.service ? { service: a.service } : {}), history: history(a) }));
+        const items = found.map((a) => ({
+          name: a.name,
+          ...(a.service ? { service: a.service } : {}),
+          history: history(a),
+        }));
         process.stdout.write(
           structured(only ? history(only) : { apiVersion: 'molt.dev/v1alpha1', kind: 'List', items }, format),
         );
@@ -173,9 +180,7 @@ export async function historyFileCommand(
         const text = (app: FileApp) =>
           app.kind === 'App' ? renderHistory(entries(app), 'table') : releaseHistory(store.releases, app.name, 'table');
         process.stdout.write(
-          apps.length === 1
-            ? text(found[0]!)
-            : found.map((a) => `app/${describeFileApp(a)}:\n${text(a)}`).join('\n'),
+          apps.length === 1 ? text(found[0]!) : found.map((a) => `app/${describeFileApp(a)}:\n${text(a)}`).join('\n'),
         );
       }
     }

@@ -34,23 +34,23 @@ export function renderApps(apps: AppRecord[], format: OutputFormat, single: bool
 /** The operations of an app as `history -o json|yaml` shows them. */
 export function historyObjects(entries: HistoryEntry[]): Record<string, unknown>[] {
   return entries.map(({ operation: o, steps }) => ({
-        id: o.id,
-        kind: o.plan.trigger === 'apply' ? o.kind : 'rollback',
-        from: o.fromVersion ?? null,
-        to: o.toVersion,
-        outcome: outcome(o),
-        error: 'cause' in o.state ? o.state.cause : null,
-        warnings: o.plan.warnings,
-        startedAt: o.startedAt,
-        finishedAt: o.finishedAt ?? null,
-        steps: steps.map((s) => ({
-          name: s.name,
-          rollback: s.rollback,
-          phase: s.phase,
-          startedAt: s.startedAt,
-          finishedAt: s.finishedAt ?? null,
-          message: s.message,
-          output: s.output,
+    id: o.id,
+    kind: o.plan.trigger === 'apply' ? o.kind : 'rollback',
+    from: o.fromVersion ?? null,
+    to: o.toVersion,
+    outcome: outcome(o),
+    error: 'cause' in o.state ? o.state.cause : null,
+    warnings: o.plan.warnings,
+    startedAt: o.startedAt,
+    finishedAt: o.finishedAt ?? null,
+    steps: steps.map((s) => ({
+      name: s.name,
+      rollback: s.rollback,
+      phase: s.phase,
+      startedAt: s.startedAt,
+      finishedAt: s.finishedAt ?? null,
+      message: s.message,
+      output: s.output,
     })),
   }));
 }
