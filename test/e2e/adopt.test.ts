@@ -294,6 +294,13 @@ describe('molt adopt CONTAINER, then manage it as an app', () => {
     assert.match(plan.stdout, /app\/legacy: no changes/);
     const got = JSON.parse((await molt(m, ['get', 'app', name, '-o', 'json'])).stdout);
     assert.equal(got.status.installedVersion, '1.0.0');
+    // -f of a molt manifest names its app, as `kubectl get -f` does: the object itself, not a List.
+    const byFile = await molt(m, ['get', '-f', file, '-o', 'json']);
+    assert.equal(byFile.code, 0, byFile.stderr);
+    assert.equal(JSON.parse(byFile.stdout).metadata.name, name);
+    const nothing = await molt(m, ['rollback', '-f', file]);
+    assert.equal(nothing.code, 1);
+    assert.match(nothing.stderr, /nothing to roll back in .*legacy\.yaml: legacy: it has no recorded operation/);
   });
 
   test('a new version in the manifest upgrades it like any app: scripts, snapshots, everything kept', async () => {
