@@ -55,9 +55,13 @@ export async function readManifests<K extends ManifestKind>(
   accept: readonly K[],
   options: ParseOptions = {},
 ): Promise<DocumentOf<K>[]> {
-  let text: string;
+  return documentsOf(readInput(file), file, accept, options);
+}
+
+/** The text of a manifest or Compose file (`-`: stdin); a missing or unreadable file is an input error. */
+export function readInput(file: string): string {
   try {
-    text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+    return file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InvalidInputError(
@@ -75,6 +79,15 @@ export async function readManifests<K extends ManifestKind>(
       'Pass the path of a manifest file with -f.',
     );
   }
+}
+
+/** The validated documents of a file's text: a Compose file's services as Apps, else molt's own kinds. */
+export async function documentsOf<K extends ManifestKind>(
+  text: string,
+  file: string,
+  accept: readonly K[],
+  options: ParseOptions = {},
+): Promise<DocumentOf<K>[]> {
   if (accept.includes('App' as K) && looksLikeCompose(text)) return composeDocuments<K>(text, file, options);
   const { parseManifests } = await import('../core/manifest.ts');
   return parseManifests(text, file, accept, options);

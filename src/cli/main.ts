@@ -23,6 +23,7 @@ const {
   rollbackCommand,
   snapshotsCommand,
 } = lazyModule(() => import('./commands.ts'));
+const files = lazyModule(() => import('./file-commands.ts'));
 
 function build(): Command {
   const program = new Command('molt')
@@ -66,21 +67,33 @@ function build(): Command {
     .action(run((o: { filename: string }) => planCommand(withGlobals(program, o))));
   program
     .command('get')
-    .description('list apps (`get apps`), show one (`get app NAME`), or the release catalog (`get releases`)')
-    .argument('<resource>', 'apps, app or releases')
+    .description(
+      'list apps (`get apps`), show one (`get app NAME`), the release catalog (`get releases`), or the apps a file describes (`get -f FILE`)',
+    )
+    .argument('[resource]', 'apps, app or releases')
     .argument('[name]')
+    .option('-f, --filename <file>', 'the apps this manifest or Compose file describes')
     .option('-o, --output <format>', 'table, wide, json or yaml', 'table')
     .action(
-      run((resource: string, name: string | undefined, o: { output: string }) =>
-        getCommand(resource, name, withGlobals(program, o)),
+      run((resource: string | undefined, name: string | undefined, o: { output: string; filename?: string }) =>
+        o.filename === undefined && resource !== undefined
+          ? getCommand(resource, name, withGlobals(program, o))
+          : files.getFileCommand(resource, withGlobals(program, o)),
       ),
     );
   program
     .command('history')
-    .description('every install, upgrade and rollback of the app, with its steps')
-    .argument('<name>')
+    .description('every install, upgrade and rollback of the app (or of the apps a file describes), with its steps')
+    .argument('[name]')
+    .option('-f, --filename <file>', 'the apps this manifest or Compose file describes')
     .option('-o, --output <format>', 'table, json or yaml', 'table')
-    .action(run((name: string, o: { output: string }) => historyCommand(name, withGlobals(program, o))));
+    .action(
+      run((name: string | undefined, o: { output: string; filename?: string }) =>
+        o.filename === undefined && name !== undefined
+          ? historyCommand(name, withGlobals(program, o))
+          : files.historyFileCommand(name, withGlobals(program, o)),
+      ),
+    );
   program
     .command('snapshots')
     .description("the volume snapshots kept for the app (taken before each upgrade's scripts)")
@@ -89,12 +102,19 @@ function build(): Command {
     .action(run((name: string, o: { output: string }) => snapshotsCommand(name, withGlobals(program, o))));
   program
     .command('rollback')
-    .description('go back to the previously installed version, keeping the data')
-    .argument('<name>')
+    .description(
+      'go back to the previously installed version, keeping the data; with -f: every app of the file whose last upgrade can be, dependents first (or only SERVICE)',
+    )
+    .argument('[name]', 'the app; with -f: a service (or app) of the file')
+    .option('-f, --filename <file>', 'the apps this manifest or Compose file describes')
     .option('--timeout <duration>', 'give up (and restore) when not done within this time', '10m')
     .option('--no-wait', 'on a cluster: return right after asking the operator')
     .action(
-      run((name: string, o: { timeout: string; wait: boolean }) => rollbackCommand(name, withGlobals(program, o))),
+      run((name: string | undefined, o: { timeout: string; wait: boolean; filename?: string }) =>
+        o.filename === undefined && name !== undefined
+          ? rollbackCommand(name, withGlobals(program, o))
+          : files.rollbackFileCommand(name, withGlobals(program, o)),
+      ),
     );
   program
     .command('pause')

@@ -31,6 +31,30 @@ export function renderApps(apps: AppRecord[], format: OutputFormat, single: bool
   );
 }
 
+/** The operations of an app as `history -o json|yaml` shows them. */
+export function historyObjects(entries: HistoryEntry[]): Record<string, unknown>[] {
+  return entries.map(({ operation: o, steps }) => ({
+    id: o.id,
+    kind: o.plan.trigger === 'apply' ? o.kind : 'rollback',
+    from: o.fromVersion ?? null,
+    to: o.toVersion,
+    outcome: outcome(o),
+    error: 'cause' in o.state ? o.state.cause : null,
+    warnings: o.plan.warnings,
+    startedAt: o.startedAt,
+    finishedAt: o.finishedAt ?? null,
+    steps: steps.map((s) => ({
+      name: s.name,
+      rollback: s.rollback,
+      phase: s.phase,
+      startedAt: s.startedAt,
+      finishedAt: s.finishedAt ?? null,
+      message: s.message,
+      output: s.output,
+    })),
+  }));
+}
+
 /** The columns of `get apps`. */
 export function appHeader(wide: boolean): string[] {
   return ['NAME', 'VERSION', 'PHASE', 'IP', 'AGE', ...(wide ? ['IMAGE', 'CONTAINER', 'LAST UPGRADE'] : [])];
@@ -61,31 +85,7 @@ export interface HistoryEntry {
 
 /** `molt history NAME`. */
 export function renderHistory(entries: HistoryEntry[], format: OutputFormat): string {
-  if (format === 'json' || format === 'yaml') {
-    return structured(
-      entries.map(({ operation: o, steps }) => ({
-        id: o.id,
-        kind: o.plan.trigger === 'apply' ? o.kind : 'rollback',
-        from: o.fromVersion ?? null,
-        to: o.toVersion,
-        outcome: outcome(o),
-        error: 'cause' in o.state ? o.state.cause : null,
-        warnings: o.plan.warnings,
-        startedAt: o.startedAt,
-        finishedAt: o.finishedAt ?? null,
-        steps: steps.map((s) => ({
-          name: s.name,
-          rollback: s.rollback,
-          phase: s.phase,
-          startedAt: s.startedAt,
-          finishedAt: s.finishedAt ?? null,
-          message: s.message,
-          output: s.output,
-        })),
-      })),
-      format,
-    );
-  }
+  if (format === 'json' || format === 'yaml') return structured(historyObjects(entries), format);
   return (
     entries
       .map(({ operation: o, steps }) => {

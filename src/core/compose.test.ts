@@ -82,7 +82,7 @@ test('every unsupported key is refused at its own line, at any level', () => {
     'name: p\nservices:\n  a:\n    image: localhost/a:1.0.0\n    container_name: x\n    deploy: {replicas: 2}\n    volumes: [/anon]\n    environment: [NOVALUE]\nconfigs: {}\n';
   const out = problems(text);
   assert.match(out, /:5:5: services\.a\.container_name: "container_name" is not supported/);
-  assert.match(out, /:6:13: services\.a\.deploy: deploy\.replicas is not supported/);
+  assert.match(out, /:6:14: services\.a\.deploy\.replicas: deploy\.replicas is not supported/);
   assert.match(out, /:7:15: services\.a\.volumes\[0\]: "\/anon" is an anonymous volume: name it/);
   assert.match(out, /:8:18: services\.a\.environment: "NOVALUE" has no value/);
   assert.match(out, /:9:1: configs: "configs" is not supported/);
@@ -159,4 +159,13 @@ secrets:
       ['key', '/etc/key', '/run/secrets/other'],
     ],
   );
+});
+
+test('a refused service is reported once: depends_on naming it is not a second error; YAML errors have a column', () => {
+  const out = problems(
+    'name: p\nservices:\n  web:\n    image: localhost/w:1.0.0\n    depends_on: [db]\n  db:\n    build: .\n    image: localhost/d:1.0.0\n',
+  );
+  assert.match(out, /:7:5: services\.db\.build: "build" is not supported/);
+  assert.doesNotMatch(out, /not a service of this file/);
+  assert.match(problems('name: p\nservices:\n  web:\n    image: [x\n'), /compose\.yaml:\d+:\d+: YAML: /);
 });

@@ -69,8 +69,8 @@ export interface ComposeApp {
   line: number;
   column?: number;
   manifest: AppManifest;
-  /** The line of a manifest field, mapped to the service key it came from. */
-  locate: (path: (string | number)[]) => { line?: number; column?: number };
+  /** The line of a manifest field, mapped to the service key it came from (`field`: that key's name). */
+  locate: (path: (string | number)[]) => { line?: number; column?: number; field?: string };
 }
 
 /** True when the text is a Compose file: a mapping with `services` and no apiVersion/kind. */
@@ -97,8 +97,10 @@ export function composeApps(text: string, file: string): ComposeApp[] {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const problems: InputProblem[] = [];
-  for (const e of doc.errors)
-    problems.push({ file, ...lines.linePos(e.pos[0]), message: `YAML: ${e.message.split('\n')[0]}` });
+  for (const e of doc.errors) {
+    const { line, col } = lines.linePos(e.pos[0]);
+    problems.push({ file, line, column: col, message: `YAML: ${e.message.split('\n')[0]}` });
+  }
   if (problems.length > 0) throw new InvalidInputError(problems);
   const root = doc.toJS({ maxAliasCount: 100 }) as Raw;
   const pos = (path: (string | number)[], key = false) => position(doc, lines, path, key);
@@ -144,10 +146,10 @@ export function composeApps(text: string, file: string): ComposeApp[] {
       line: keyAt.line ?? 1,
       column: keyAt.column,
       manifest: parsed.data,
-      locate: (path) => pos(object.sourceOf(path)),
+      locate: (path) => ({ ...pos(object.sourceOf(path)), field: fieldName(object.sourceOf(path)) }),
     });
   }
-  const ordered = dependencyOrder(apps, project, at);
+  const ordered = dependencyOrder(apps, project, new Set(Object.keys(services)), at);
   if (problems.length > 0) throw new InvalidInputError(problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   if (ordered.length === 0)
     throw new InvalidInputError([{ file, message: 'no services found' }], 'Add at least one service with an image.');
@@ -287,7 +289,8 @@ function containerFields(ctx: Context, service: string, svc: Raw): Raw {
     const h = value('healthcheck', healthcheck(svc.healthcheck));
     if (h) spec.healthcheck = h;
   }
-  if (svc.deploy !== undefined) spec.resources = resourcesOf(svc.deploy, (m) => at('deploy', m));
+  if (svc.deploy !== undefined)
+    spec.resources = resourcesOf(svc.deploy, (path, m) => ctx.at(['services', service, 'deploy', ...path], m, true));
   return spec;
 }
 
@@ -310,17 +313,26 @@ function roundUp(v: number | ValueError): number | ValueError {
   return typeof v === 'number' ? Math.ceil(v) : v;
 }
 
-/** `deploy`: only resources.limits {cpus, memory, pids}. */
-function resourcesOf(deploy: unknown, report: (m: string) => void): Raw | undefined {
+/** `deploy`: only resources.limits {cpus, memory, pids}; anything else is reported at its own key. */
+function resourcesOf(deploy: unknown, report: (path: string[], m: string) => void): Raw | undefined {
   const d = (deploy ?? {}) as Raw;
   const other = Object.keys(d).find((k) => k !== 'resources');
-  if (other) return void report(`deploy.${other} is not supported by molt (only deploy.resources.limits)`);
+  if (other)
+    return void report([other], `deploy.${other} is not supported by molt (only deploy.resources.limits): remove it`);
   const r = (d.resources ?? {}) as Raw;
   const otherR = Object.keys(r).find((k) => k !== 'limits');
-  if (otherR) return void report(`deploy.resources.${otherR} is not supported by molt (only limits)`);
+  if (otherR)
+    return void report(
+      ['resources', otherR],
+      `deploy.resources.${otherR} is not supported by molt (only limits): remove it`,
+    );
   const limits = (r.limits ?? {}) as Raw;
   const otherL = Object.keys(limits).find((k) => !['cpus', 'memory', 'pids'].includes(k));
-  if (otherL) return void report(`deploy.resources.limits.${otherL} is not supported (cpus, memory, pids)`);
+  if (otherL)
+    return void report(
+      ['resources', 'limits', otherL],
+      `deploy.resources.limits.${otherL} is not supported (cpus, memory, pids)`,
+    );
   return {
     ...(limits.cpus !== undefined ? { cpus: String(limits.cpus) } : {}),
     ...(limits.memory !== undefined ? { memory: limits.memory } : {}),
@@ -446,7 +458,12 @@ function dependencies(value: unknown, report: (m: string) => void): string[] {
 }
 
 /** Apps ordered so every app comes after those it depends on; unknown services and cycles are problems. */
-function dependencyOrder(apps: ComposeApp[], project: string, at: Context['at']): ComposeApp[] {
+function dependencyOrder(
+  apps: ComposeApp[],
+  project: string,
+  declared: ReadonlySet<string>,
+  at: Context['at'],
+): ComposeApp[] {
   const byName = new Map(apps.map((a) => [a.manifest.metadata.name, a]));
   const ordered: ComposeApp[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
@@ -456,13 +473,14 @@ function dependencyOrder(apps: ComposeApp[], project: string, at: Context['at'])
     if (state.get(name) === 'visiting')
       return at(
         ['services', app.service, 'depends_on'],
-        `depends_on makes a cycle: ${[...chain, app.service].join(' → ')}`,
+        `depends_on makes a cycle: ${[...chain, app.service].join(' → ')}; remove one of these depends_on`,
       );
     state.set(name, 'visiting');
     for (const dep of app.manifest.spec.dependsOn ?? []) {
       const target = byName.get(dep);
       if (target) visit(target, [...chain, app.service]);
-      else
+      // A declared service that was refused has its own error: no second one here.
+      else if (!declared.has(dep.slice(project.length + 1)))
         at(
           ['services', app.service, 'depends_on'],
           `depends on "${dep.slice(project.length + 1)}", which is not a service of this file`,

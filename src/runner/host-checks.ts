@@ -16,7 +16,8 @@ import { formatPort, isBindMount, parseEnvFile, portBindings, type PortBinding }
 export interface LocatedApp {
   file: string;
   manifest: { spec: Pick<AppManifest['spec'], 'envFrom' | 'secrets' | 'volumes' | 'ports'> };
-  locate?: (path: (string | number)[]) => { line?: number; column?: number };
+  /** Where a field is; `field`: its name in the file when that is not molt's (a Compose file's keys). */
+  locate?: (path: (string | number)[]) => { line?: number; column?: number; field?: string };
   /** Where the spec is in the document. @default ['spec'] (a Release role: ['spec', 'roles', i]) */
   prefix?: (string | number)[];
   /** Try the published ports. @default true (a Release role's ports are tried by its members' creation) */
@@ -56,13 +57,16 @@ export async function hostProblems(doc: LocatedApp, installed: AppManifest | und
   const problems: InputProblem[] = [];
   const at = (path: (string | number)[], message: string) => {
     const full = [...(doc.prefix ?? ['spec']), ...path];
+    const { field, ...where } = doc.locate?.(full) ?? {};
     problems.push({
       file: doc.file,
-      ...doc.locate?.(full),
-      field: full
-        .map((p) => (typeof p === 'number' ? `[${p}]` : p))
-        .join('.')
-        .replace(/\.\[/g, '['),
+      ...where,
+      field:
+        field ??
+        full
+          .map((p) => (typeof p === 'number' ? `[${p}]` : p))
+          .join('.')
+          .replace(/\.\[/g, '['),
       message,
     });
   };

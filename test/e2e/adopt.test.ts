@@ -294,6 +294,13 @@ describe('molt adopt CONTAINER, then manage it as an app', () => {
     assert.match(plan.stdout, /app\/legacy: no changes/);
     const got = JSON.parse((await molt(m, ['get', 'app', name, '-o', 'json'])).stdout);
     assert.equal(got.status.installedVersion, '1.0.0');
+    // -f of a molt manifest names its app, as `kubectl get -f` does: the object itself, not a List.
+    const byFile = await molt(m, ['get', '-f', file, '-o', 'json']);
+    assert.equal(byFile.code, 0, byFile.stderr);
+    assert.equal(JSON.parse(byFile.stdout).metadata.name, name);
+    const nothing = await molt(m, ['rollback', '-f', file]);
+    assert.equal(nothing.code, 1);
+    assert.match(nothing.stderr, /nothing to roll back in .*legacy\.yaml: legacy: it has no recorded operation/);
   });
 
   test('a new version in the manifest upgrades it like any app: scripts, snapshots, everything kept', async () => {
@@ -350,7 +357,7 @@ describe('molt adopt CONTAINER, then manage it as an app', () => {
   });
 });
 
-describe('Compose files: molt apply|plan -f compose.yaml', () => {
+describe('Compose files: molt apply|plan|get|history|rollback -f compose.yaml', () => {
   let dir = '';
   let composeNet = '';
   let composeSubnet = '';
@@ -423,9 +430,54 @@ networks:
     assert.equal((await h.engine.exec('shop-db', ['sh', '-c', 'echo precious > /data/note'])).exitCode, 0);
     const plan = await molt(m, ['plan', '-f', write(compose('1.0.0'))]);
     assert.equal(plan.code, 0, plan.stdout);
+    const file = write(compose('1.0.0'));
+    const got = await molt(m, ['get', '-f', file]);
+    assert.equal(got.code, 0, got.stderr);
+    assert.match(got.stdout, /^NAME +VERSION +PHASE/);
+    assert.match(got.stdout, /\nshop-db +1\.0\.0 +Running +[\d.]+ .*\nshop-web +1\.0\.0 +Running/, 'apply order');
+    const json = await molt(m, ['get', '-f', file, '-o', 'json']);
+    assert.deepEqual(
+      JSON.parse(json.stdout).items.map((a: { metadata: { name: string } }) => a.metadata.name),
+      ['shop-db', 'shop-web'],
+    );
+    const nothing = await molt(m, ['rollback', '-f', file]);
+    assert.equal(nothing.code, 1, nothing.stderr);
+    assert.match(
+      nothing.stderr,
+      /error\[ChangeRefused\]: nothing to roll back in .*compose\.yaml: shop-web \(service web\): its last operation \(#\d+ install ∅ → 1\.0\.0\) installed it/,
+    );
   });
 
-  test('changing one tag: plan shows exactly that service; apply upgrades only it (scripts run, data kept); rollback', async () => {
+  test('get, history and rollback -f name a service the file has that was never applied, and a service it does not have', async () => {
+    const more = write(
+      compose('1.0.0').replace(
+        'volumes:\n  data: {}',
+        `  cache:\n    image: ${REPO}:1.0.0\n    networks: [front]\nvolumes:\n  data: {}`,
+      ),
+    );
+    const got = await molt(m, ['get', '-f', more]);
+    assert.equal(got.code, 1);
+    assert.match(got.stdout, /shop-db[^]*shop-web/, 'the applied ones are shown');
+    assert.match(
+      got.stderr,
+      /error\[AppNotFound\]: service "cache" of .*compose\.yaml \(app shop-cache\) was never applied\nhint: `molt apply -f /,
+    );
+    const history = await molt(m, ['history', '-f', more]);
+    assert.equal(history.code, 1);
+    assert.match(history.stderr, /service "cache" .* was never applied/);
+    const named = await molt(m, ['rollback', '-f', more, 'cache']);
+    assert.equal(named.code, 1);
+    assert.match(named.stderr, /service "cache" .* was never applied/);
+    const unknown = await molt(m, ['rollback', '-f', more, 'queue']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /has no service or app "queue"\nhint: Name one of: db, web, cache\./);
+    const missing = await molt(m, ['get', '-f', join(dir, 'no-such-compose.yaml')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /error\[InvalidInput\]: .*no-such-compose\.yaml: no such file/);
+    assert.equal((await molt(m, ['get', 'app', 'shop-cache'])).code, 1, 'nothing was created');
+  });
+
+  test('changing one tag: plan shows exactly that service; apply upgrades only it (scripts run, data kept); rollback -f takes back only it', async () => {
     const webBefore = (await inspect('shop-web')).Id;
     const file = write(compose('2.0.0'));
     const plan = await molt(m, ['plan', '-f', file]);
@@ -440,8 +492,13 @@ networks:
     assert.equal((await inspect('shop-db')).Config.Image, `${SCRIPTED}:2.0.0`);
     assert.equal((await h.engine.exec('shop-db', ['cat', '/data/pre-ran'])).stdout.trim(), 'pre 1.0.0 -> 2.0.0');
     assert.equal((await h.engine.exec('shop-db', ['cat', '/data/note'])).stdout.trim(), 'precious');
-    const back = await molt(m, ['rollback', 'shop-db']);
+    const onlyInstalled = await molt(m, ['rollback', '-f', file, 'web']);
+    assert.equal(onlyInstalled.code, 1);
+    assert.match(onlyInstalled.stderr, /app "shop-web" has no previous version to roll back to/);
+    const back = await molt(m, ['rollback', '-f', file]);
     assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stderr, /shop-web \(service web\): not rolled back: its last operation \(#\d+ install/);
+    assert.match(back.stdout, /^app\/shop-db rolled back: 2\.0\.0 → 1\.0\.0\n$/);
     const db = await inspect('shop-db');
     assert.equal(db.Config.Image, `${SCRIPTED}:1.0.0`);
     assert.equal(db.HostConfig.Memory, 128 * 1024 * 1024);
@@ -449,6 +506,25 @@ networks:
     assert.equal((await inspect('shop-web')).Id, webBefore);
     const again = await molt(m, ['plan', '-f', write(compose('1.0.0'))]);
     assert.equal(again.code, 0, again.stdout);
+    const history = await molt(m, ['history', '-f', file]);
+    assert.equal(history.code, 0, history.stderr);
+    assert.match(
+      history.stdout,
+      /^app\/shop-db \(service db\):\n#\d+ install ∅ → 1\.0\.0 .*\n[^]*#\d+ upgrade 1\.0\.0 → 2\.0\.0 [^]*#\d+ rollback 2\.0\.0 → 1\.0\.0 /,
+    );
+    assert.match(history.stdout, /\napp\/shop-web \(service web\):\n#\d+ install ∅ → 1\.0\.0 /);
+    const historyJson = JSON.parse((await molt(m, ['history', '-f', file, '-o', 'json'])).stdout);
+    assert.deepEqual(
+      historyJson.items.map((i: { name: string; service: string; history: unknown[] }) => [
+        i.name,
+        i.service,
+        i.history.length,
+      ]),
+      [
+        ['shop-db', 'db', 3],
+        ['shop-web', 'web', 1],
+      ],
+    );
   });
 
   test('a service already running under podman-compose is adopted (--name <project>-<service>) and then driven from the same file', async () => {
