@@ -21,13 +21,7 @@ conformanceSuite(async (): Promise<Engine> => {
   return {
     name: 'podman',
     site: { registry, network: { name: net, subnet }, labels: { 'molt.dev/operator-instance': 'conformance' } },
-    apply: (file) => molt(m, ['apply', '-f', file], auth),
-    rollback: (app) => molt(m, ['rollback', app], auth),
-    status: async (app) => {
-      const r = await molt(m, ['get', 'app', app, '-o', 'json']);
-      if (r.code !== 0) throw new Error(`molt get app ${app}: ${r.stderr}`);
-      return JSON.parse(r.stdout).status;
-    },
+    molt: (args) => molt(m, args, auth),
     exec: (app, cmd) => podman(['exec', app, 'sh', '-c', cmd]),
     instance: async (app) => (await podman(['inspect', '--format', '{{.Id}} {{.State.StartedAt}}', app])).trim(),
     volumeChecksum: () => volumeChecksum(h, 'data'),
