@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { moltLimitMs, harnessWaitMs } from '../command-limit.ts';
 import { run, treeChecksum } from '../e2e/harness.ts';
-import { ensureCluster, kubectl, kubectlResult, stopClusterIfStarted } from '../k8s/cluster.ts';
-import { startLocalOperator, type LocalOperator } from '../k8s/operator.ts';
+import { ensureCluster, kubectl, kubectlResult, loadImage, stopClusterIfStarted } from '../k8s/cluster.ts';
+import { buildOperatorImage, startLocalOperator, type LocalOperator } from '../k8s/operator.ts';
 import { acquireRegistry, releaseRegistry } from '../k8s/registry.ts';
-import { conformanceSuite, type Engine } from './scenarios.ts';
+import { conformanceSuite, K8S_RESTORES_VOLUMES, type Engine } from './scenarios.ts';
 
 const MOLT = fileURLToPath(new URL('../../bin/molt', import.meta.url));
 
@@ -50,7 +50,10 @@ conformanceSuite(async (): Promise<Engine> => {
       kubeconfig,
       instance: `conf-${id}`,
       leaseNamespace: ns,
-      env: { MOLT_REGISTRY_CA: registry.ca },
+      env: {
+        MOLT_REGISTRY_CA: registry.ca,
+        ...(K8S_RESTORES_VOLUMES ? { MOLT_WORKER_IMAGE: moltImage(home, id) } : {}),
+      },
     });
   } catch (error) {
     await close();
@@ -83,3 +86,15 @@ conformanceSuite(async (): Promise<Engine> => {
     close,
   };
 });
+
+/**
+ * Data-safe rollback copies volumes with Jobs of molt's own image. A local operator process
+ * has no image of its own: it is told one, as for UpgradeTask worker Jobs (MOLT_WORKER_IMAGE;
+ * adjust here if the copy Jobs learn it otherwise). The image is built from this checkout
+ * and loaded into the node.
+ */
+function moltImage(dir: string, id: string): string {
+  const image = `localhost/molt-operator:conformance-${id}`;
+  loadImage(buildOperatorImage(dir, image));
+  return image;
+}
