@@ -12,7 +12,9 @@ import { run, treeChecksum } from '../e2e/harness.ts';
 import { ensureCluster, kubectl, kubectlResult, loadImage, stopClusterIfStarted } from '../k8s/cluster.ts';
 import { buildOperatorImage, startLocalOperator, type LocalOperator } from '../k8s/operator.ts';
 import { acquireRegistry, releaseRegistry } from '../k8s/registry.ts';
-import { conformanceSuite, K8S_RESTORES_VOLUMES, type Engine } from './scenarios.ts';
+import type { Engine } from './engine.ts';
+import { K8S_RESTORES_VOLUMES } from './exceptions.ts';
+import { conformanceSuite } from './scenarios.ts';
 
 const MOLT = fileURLToPath(new URL('../../bin/molt', import.meta.url));
 

@@ -4,7 +4,8 @@
 import { volumeChecksum } from '../e2e/harness.ts';
 import { molt, startTestbed } from '../e2e/molt-cli.ts';
 import { acquireRegistry, releaseRegistry } from '../k8s/registry.ts';
-import { conformanceSuite, type Engine } from './scenarios.ts';
+import type { Engine } from './engine.ts';
+import { conformanceSuite } from './scenarios.ts';
 
 conformanceSuite(async (): Promise<Engine> => {
   const registry = acquireRegistry();
