@@ -11,7 +11,7 @@ import { moltLimitMs, harnessWaitMs } from '../command-limit.ts';
 import { run, treeChecksum } from '../e2e/harness.ts';
 import { ensureCluster, kubectl, kubectlResult, loadImage, stopClusterIfStarted } from '../k8s/cluster.ts';
 import { buildOperatorImage, startLocalOperator, type LocalOperator } from '../k8s/operator.ts';
-import { acquireRegistry, releaseRegistry } from '../k8s/registry.ts';
+import { acquireRegistry, createPullSecret, releaseRegistry } from '../k8s/registry.ts';
 import type { Engine } from './engine.ts';
 import { K8S_RESTORES_VOLUMES } from './exceptions.ts';
 import { conformanceSuite } from './scenarios.ts';
@@ -37,17 +37,7 @@ conformanceSuite(async (): Promise<Engine> => {
   try {
     registry = acquireRegistry();
     kubectl(['create', 'namespace', ns]);
-    kubectl([
-      '-n',
-      ns,
-      'create',
-      'secret',
-      'docker-registry',
-      'pull',
-      `--docker-server=${registry.address}`,
-      `--docker-username=${registry.username}`,
-      `--docker-password=${registry.password}`,
-    ]);
+    createPullSecret(registry, ns);
     operator = startLocalOperator({
       kubeconfig,
       instance: `conf-${id}`,

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { writeDockerArchive } from '../images/build.ts';
 import { apply, ensureCluster, kubectl, kubectlResult, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
 import { startLocalOperator, type LocalOperator } from '../k8s/operator.ts';
-import { acquireRegistry, releaseRegistry, type TestRegistry } from '../k8s/registry.ts';
+import { acquireRegistry, createPullSecret, releaseRegistry, type TestRegistry } from '../k8s/registry.ts';
 import { INSTANCE_LABEL } from '../../src/operator/runtime/instance.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -144,17 +144,7 @@ before(async () => {
     'pod-security.kubernetes.io/enforce=restricted',
     'pod-security.kubernetes.io/enforce-version=latest',
   ]);
-  kubectl([
-    '-n',
-    NS,
-    'create',
-    'secret',
-    'docker-registry',
-    'pull',
-    `--docker-server=${reg.address}`,
-    `--docker-username=${reg.username}`,
-    `--docker-password=${reg.password}`,
-  ]);
+  createPullSecret(reg, NS);
   digests['1.0.0'] = await push('1.0.0', '1.0.0');
   digests['2.0.0'] = await push('2.0.0', '2.0.0');
   digests['3.0.0'] = await push('3.0.0', '3.0.0', POST_CORRUPT);

@@ -3,7 +3,7 @@
 // releaseRegistry() unregisters it — the last user out stops a registry started alone.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { CLUSTER_SCRIPT } from './cluster.ts';
+import { CLUSTER_SCRIPT, kubectl } from './cluster.ts';
 
 /** Where the registry is and how to reach it. */
 export interface TestRegistry {
@@ -58,4 +58,19 @@ function registryOf(env: Record<string, string>): TestRegistry {
 /** Unregisters this process; a registry started alone stops when its last user leaves. */
 export function releaseRegistry(): string {
   return registryCommand(['release', String(process.pid)]);
+}
+
+/** Creates the dockerconfigjson Secret `name` in `namespace` with the registry's credentials: an App's imagePullSecret. */
+export function createPullSecret(reg: TestRegistry, namespace: string, name = 'pull'): void {
+  kubectl([
+    '-n',
+    namespace,
+    'create',
+    'secret',
+    'docker-registry',
+    name,
+    `--docker-server=${reg.address}`,
+    `--docker-username=${reg.username}`,
+    `--docker-password=${reg.password}`,
+  ]);
 }
