@@ -60,7 +60,7 @@ export function releaseRegistry(): string {
   return registryCommand(['release', String(process.pid)]);
 }
 
-/** Creates the dockerconfigjson Secret `name` in `namespace` with the registry's credentials: an App's imagePullSecret. */
+/** Creates the docker-registry Secret `name` in `namespace` with the registry's credentials (an App's imagePullSecret). */
 export function createPullSecret(reg: TestRegistry, namespace: string, name = 'pull'): void {
   kubectl([
     '-n',
