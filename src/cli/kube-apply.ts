@@ -159,12 +159,9 @@ export function reportOutcome(
       );
     return 0;
   }
-  const ran = outcome.reason === 'RolledBack' || outcome.reason === 'Aborted';
-  // An upgrade that ran and failed is reported by its failure's code (PostUpgradeFailed, …), as
-  // local `molt apply` reports it; how it ended (rolled back, aborted) is in the message.
-  const code = (ran && (app.status as AppStatus | undefined)?.lastUpgrade?.reason) || outcome.reason;
-  say(`error[${code}]: ${name}: ${outcome.message}`);
-  if (ran) say(to ? `${name} was rolled back to ${to}; its data is as it was before.` : 'nothing is installed.');
+  say(`error[${outcome.reason}]: ${name}: ${outcome.message}`);
+  if (outcome.reason === 'RolledBack' || outcome.reason === 'Aborted')
+    say(to ? `${name} was rolled back to ${to}; its data is as it was before.` : 'nothing is installed.');
   else if (to) say(`${to} kept running.`);
   say(`hint: ${hintFor(outcome.reason, name)}`);
   return 1;

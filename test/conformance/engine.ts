@@ -180,10 +180,12 @@ export class Checks {
     assert.equal(r.code, 0, `${what}: ${r.stdout}${r.stderr}`);
   }
 
-  /** `molt apply` failed with `code`: refused, or the upgrade ran and failed (exit 1 and the code on both engines). */
-  failed(r: RunResult, code: string): void {
+  /** `molt apply` failed with `code`; `outcome`: the upgrade ran and ended so (else it was refused). */
+  failed(r: RunResult, code: string, outcome?: 'Aborted' | 'RolledBack'): void {
     assert.equal(r.code, 1, `${r.stdout}${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`^error\\[${code}\\]: `, 'm'));
+    if (outcome && this.except('k8s-cli-failure-code'))
+      assert.match(r.stderr, new RegExp(`^error\\[${outcome}\\]: ${APP}: .*\\(${code}: `, 'm'));
+    else assert.match(r.stderr, new RegExp(`^error\\[${code}\\]: `, 'm'));
   }
 
   /** The status of an app that runs `version`, as both engines must show it; and that it runs it. */

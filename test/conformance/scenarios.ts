@@ -50,7 +50,7 @@ export const SCENARIOS: readonly Scenario[] = [
     run: async (c) => {
       const instance = await c.e.instance(APP);
       const sum = await c.e.volumeChecksum(APP);
-      c.failed(await c.apply({ version: '3.0.0' }), 'PreUpgradeFailed');
+      c.failed(await c.apply({ version: '3.0.0' }), 'PreUpgradeFailed', 'Aborted');
       const s = await c.settled('2.0.0');
       c.lastUpgrade(s, '2.0.0', '3.0.0', 'Aborted', 'PreUpgradeFailed');
       c.progressing(s, 'Aborted');
@@ -62,7 +62,7 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'a failing post-upgrade script: rolled back to the old version, the volume bytes restored',
     run: async (c) => {
       const sum = await c.e.volumeChecksum(APP);
-      c.failed(await c.apply({ version: '4.0.0' }), 'PostUpgradeFailed');
+      c.failed(await c.apply({ version: '4.0.0' }), 'PostUpgradeFailed', 'RolledBack');
       const s = await c.settled('2.0.0');
       c.lastUpgrade(s, '2.0.0', '4.0.0', 'RolledBack', 'PostUpgradeFailed');
       c.progressing(s, 'RolledBack');
