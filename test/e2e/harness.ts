@@ -406,8 +406,13 @@ export function run(
 export async function volumeChecksum(h: PodmanHarness, volume: string): Promise<string> {
   const inspect = await h.podman(['volume', 'inspect', '--format', '{{.Mountpoint}}', volume]);
   if (inspect.code !== 0) throw new Error(`podman volume inspect ${volume}: ${inspect.stderr.trim()}`);
+  return treeChecksum(inspect.stdout.trim());
+}
+
+/** The checksum volumeChecksum computes, over any directory on the host (a volume's mountpoint, a PV's path). */
+export async function treeChecksum(dir: string): Promise<string> {
   const hash = createHash('sha256');
-  await hashTree(inspect.stdout.trim(), '', hash);
+  await hashTree(dir, '', hash);
   return hash.digest('hex');
 }
 

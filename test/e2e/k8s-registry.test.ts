@@ -9,7 +9,7 @@
 // registry's CA through MOLT_REGISTRY_CA.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,11 +17,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeDockerArchive } from '../images/build.ts';
 import { apply, ensureCluster, kubectl, kubectlResult, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
+import { startLocalOperator, type LocalOperator } from '../k8s/operator.ts';
 import { acquireRegistry, createPullSecret, releaseRegistry, type TestRegistry } from '../k8s/registry.ts';
 import { INSTANCE_LABEL } from '../../src/operator/runtime/instance.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const NODE = process.execPath;
 const MOLT = join(ROOT, 'bin/molt');
 const RUN = randomBytes(3).toString('hex');
 const NS = `molt-reg-${RUN}`;
@@ -29,8 +29,7 @@ const INSTANCE = `reg-${RUN}`;
 let reg: TestRegistry;
 let kubeconfig: string;
 let work: string;
-let operator: ChildProcess | undefined;
-let operatorLog = '';
+let operator: LocalOperator | undefined;
 const digests: Record<string, string> = {};
 
 const START = `#!/bin/sh
@@ -127,7 +126,9 @@ async function waitSettled(version: string, outcome?: string): Promise<any> {
     },
     300_000,
   ).catch((e: Error) => {
-    throw new Error(`${e.message}\nstatus: ${JSON.stringify(status())}\noperator log:\n${operatorLog.slice(-3000)}`);
+    throw new Error(
+      `${e.message}\nstatus: ${JSON.stringify(status())}\noperator log:\n${operator?.log().slice(-3000)}`,
+    );
   });
 }
 
@@ -135,9 +136,6 @@ before(async () => {
   ({ kubeconfig } = await ensureCluster());
   reg = acquireRegistry();
   work = mkdtempSync(join(tmpdir(), 'molt-k8s-reg-'));
-  for (const f of ['apps.molt.dev.yaml', 'releases.molt.dev.yaml', 'upgradetasks.molt.dev.yaml'])
-    apply(readFileSync(join(ROOT, 'deploy/crds', f), 'utf8'));
-  kubectl(['wait', '--for=condition=Established', 'crd/apps.molt.dev', '--timeout=60s']);
   kubectl(['create', 'namespace', NS]);
   kubectl([
     'label',
@@ -150,34 +148,18 @@ before(async () => {
   digests['1.0.0'] = await push('1.0.0', '1.0.0');
   digests['2.0.0'] = await push('2.0.0', '2.0.0');
   digests['3.0.0'] = await push('3.0.0', '3.0.0', POST_CORRUPT);
-  const args = [
-    '--disable-warning=ExperimentalWarning',
-    join(ROOT, 'src/operator/main.ts'),
-    '--kubeconfig',
+  operator = startLocalOperator({
     kubeconfig,
-    '--instance',
-    INSTANCE,
-    '--identity',
-    INSTANCE,
-    '--lease-namespace',
-    NS,
-    '--health-address',
-    '127.0.0.1:0',
-    '--workers',
-    '2',
-  ];
-  const env: NodeJS.ProcessEnv = { ...process.env, MOLT_REGISTRY_CA: reg.ca };
-  delete env['NODE_TEST_CONTEXT'];
-  operator = spawn(NODE, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  operator.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    operatorLog = (operatorLog + d).slice(-20000);
+    instance: INSTANCE,
+    leaseNamespace: NS,
+    env: { MOLT_REGISTRY_CA: reg.ca },
   });
 });
 
 after(async () => {
   // The App goes first, while its operator runs to remove its finalizer; then the operator.
   kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', 'notes', '--timeout=90s']);
-  operator?.kill('SIGTERM');
+  operator?.stop();
   kubectlResult(['delete', 'namespace', NS, '--wait=false']);
   if (work) rmSync(work, { recursive: true, force: true });
   if (reg) releaseRegistry();
@@ -270,7 +252,7 @@ test('the old tag pushed again with other content: molt rollback runs the record
     env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '' },
     timeout: 330_000,
   });
-  assert.equal(r.status, 0, `${r.stderr}\n${operatorLog.slice(-3000)}`);
+  assert.equal(r.status, 0, `${r.stderr}\n${operator?.log().slice(-3000)}`);
   const s = await waitSettled('1.0.0');
   assert.equal(s.imageDigest, digests['1.0.0'], 'the digest 1.0.0 ran before, not what its tag names now');
   const pod = JSON.parse(kubectl(['-n', NS, 'get', 'pod', 'notes-0', '-o', 'json']));

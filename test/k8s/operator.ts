@@ -4,9 +4,11 @@
  * never swaps the code under a test), installed from deploy/ with kustomize into molt-system,
  * and removed again by the last test process that uses the cluster.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { INSTANCE_LABEL } from '../../src/operator/runtime/instance.ts';
 import { apply, kubectl, kubectlResult, otherUsers, waitFor } from './cluster.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -50,4 +52,58 @@ export async function installOperator(image: string, crds: string[]): Promise<bo
 export function removeOperatorIfLast(installedByUs: boolean): void {
   if (installedByUs && otherUsers().length === 0)
     kubectlResult(['delete', '-k', join(ROOT, 'deploy'), '--wait=false', '--ignore-not-found']);
+}
+
+/** An operator of this checkout running as a local process (`--instance`), and its log. */
+export interface LocalOperator {
+  /** The label that hands an App to it: `molt.dev/operator-instance: <instance>`. */
+  readonly label: Record<string, string>;
+  /** The last 20 kB of its stderr. */
+  log(): string;
+  stop(): void;
+}
+
+/**
+ * Starts `src/operator/main.ts --instance INSTANCE` against the cluster: it reconciles only
+ * the objects labelled for it (so it never meets another test's, nor the in-cluster
+ * operator's), with its Lease in `leaseNamespace`. Applies the CRDs first. `env` adds to its
+ * environment (MOLT_REGISTRY_CA to read image labels from the test registry).
+ */
+export function startLocalOperator(o: {
+  kubeconfig: string;
+  instance: string;
+  leaseNamespace: string;
+  env?: Record<string, string>;
+}): LocalOperator {
+  for (const f of ['apps.molt.dev.yaml', 'releases.molt.dev.yaml', 'upgradetasks.molt.dev.yaml'])
+    apply(readFileSync(join(ROOT, 'deploy/crds', f), 'utf8'));
+  kubectl(['wait', '--for=condition=Established', 'crd/apps.molt.dev', '--timeout=60s']);
+  const args = [
+    '--disable-warning=ExperimentalWarning',
+    join(ROOT, 'src/operator/main.ts'),
+    '--kubeconfig',
+    o.kubeconfig,
+    '--instance',
+    o.instance,
+    '--identity',
+    o.instance,
+    '--lease-namespace',
+    o.leaseNamespace,
+    '--health-address',
+    '127.0.0.1:0',
+    '--workers',
+    '2',
+  ];
+  const env: NodeJS.ProcessEnv = { ...process.env, ...o.env };
+  delete env['NODE_TEST_CONTEXT'];
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    log = (log + d).slice(-20000);
+  });
+  return {
+    label: { [INSTANCE_LABEL]: o.instance },
+    log: () => log,
+    stop: () => void child.kill('SIGTERM'),
+  };
 }

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { gzipSync } from 'node:zlib';
+import { rootfsTar, type TestImageOptions } from '../images/build.ts';
 import type { TestRegistry } from './registry.ts';
 
 function sha256(b: Buffer): string {
@@ -65,33 +66,56 @@ async function putManifest(reg: Target, repo: string, ref: string, doc: unknown,
   return sha256(body);
 }
 
+/** Pushes a one-layer OCI image: `layer` (an uncompressed tar) under `config`; returns its manifest digest. */
+async function pushLayer(
+  reg: Target,
+  repo: string,
+  tag: string,
+  layer: Buffer,
+  config: { architecture: string; config: Record<string, unknown> },
+): Promise<{ digest: string; size: number }> {
+  const compressed = gzipSync(layer);
+  const layerDigest = await putBlob(reg, repo, compressed);
+  const configBlob = Buffer.from(
+    JSON.stringify({ ...config, os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(layer)] } }),
+  );
+  const configDigest = await putBlob(reg, repo, configBlob);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: configBlob.length },
+    layers: [
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: compressed.length },
+    ],
+  };
+  const digest = await putManifest(reg, repo, tag, manifest, manifest.mediaType);
+  return { digest, size: Buffer.byteLength(JSON.stringify(manifest)) };
+}
+
 /** Pushes a one-layer OCI image whose config has `labels`; returns its manifest digest. */
-export async function pushImage(
+export function pushImage(
   reg: Target,
   repo: string,
   tag: string,
   labels: Record<string, string>,
   arch = 'amd64',
 ): Promise<{ digest: string; size: number }> {
-  const layer = gzipSync(Buffer.alloc(1024)); // an empty tar: two zero blocks
-  const layerDigest = await putBlob(reg, repo, layer);
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: arch,
-      os: 'linux',
-      config: { Labels: labels },
-      rootfs: { type: 'layers', diff_ids: [sha256(Buffer.alloc(1024))] },
-    }),
-  );
-  const configDigest = await putBlob(reg, repo, config);
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: layer.length }],
-  };
-  const digest = await putManifest(reg, repo, tag, manifest, manifest.mediaType);
-  return { digest, size: Buffer.byteLength(JSON.stringify(manifest)) };
+  // An empty tar: two zero blocks.
+  return pushLayer(reg, repo, tag, Buffer.alloc(1024), { architecture: arch, config: { Labels: labels } });
+}
+
+/**
+ * Pushes a runnable busybox image (test/images/build.ts's rootfs with `files`) whose
+ * entrypoint is `/bin/sh start`, with `labels`: what both engines pull. Returns its digest.
+ */
+export async function pushBusyboxImage(
+  reg: Target,
+  repo: string,
+  tag: string,
+  o: { files: TestImageOptions['files']; start: string; labels?: Record<string, string> },
+): Promise<string> {
+  const config = { Env: ['PATH=/bin:/usr/bin'], Entrypoint: ['/bin/sh', o.start], Labels: o.labels ?? {} };
+  return (await pushLayer(reg, repo, tag, await rootfsTar(o.files), { architecture: 'amd64', config })).digest;
 }
 
 /** Pushes an OCI index over per-platform images (each with its own labels); returns the index digest. */
