@@ -30,7 +30,7 @@ const {
 } = lazyModule(releaseCommands);
 const { checkHostInputs, checkReleaseHostInputs } = lazyModule(() => import('../runner/host-checks.ts'));
 const { inputsChanged } = lazyModule(() => import('../runner/host-inputs.ts'));
-import { observedRecords, observedReleaseApps, planConvergence } from './lifecycle-commands.ts';
+import { observedRecords, observedReleaseApps, planConvergence } from './observe.ts';
 import { FORWARD_STEPS } from '../core/upgrade-machine.ts';
 import { reportError } from './report.ts';
 

@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InterruptedError, InvalidInputError } from '../core/errors.ts';
-import { composeApps, looksLikeCompose } from '../core/compose.ts';
 import type { DocumentOf, ManifestKind, ParseOptions } from '../core/manifest.ts';
 import type { ContainerEngine } from '../engines/types.ts';
 import { Store } from '../store/store.ts';
@@ -75,13 +74,20 @@ export async function readManifests<K extends ManifestKind>(
       'Pass the path of a manifest file with -f.',
     );
   }
-  if (accept.includes('App' as K) && looksLikeCompose(text)) return composeDocuments<K>(text, file, options);
+  const compose = await import('../core/compose.ts');
+  if (accept.includes('App' as K) && compose.looksLikeCompose(text))
+    return composeDocuments<K>(compose.composeApps, text, file, options);
   const { parseManifests } = await import('../core/manifest.ts');
   return parseManifests(text, file, accept, options);
 }
 
 /** A Compose file's services as App documents (core/compose.ts); local engines only. */
-function composeDocuments<K extends ManifestKind>(text: string, file: string, options: ParseOptions): DocumentOf<K>[] {
+function composeDocuments<K extends ManifestKind>(
+  composeApps: typeof import('../core/compose.ts').composeApps,
+  text: string,
+  file: string,
+  options: ParseOptions,
+): DocumentOf<K>[] {
   if (options.namespaces || options.cluster) {
     throw new InvalidInputError(
       [{ file, message: 'a Compose file is applied to a local engine (Podman or Docker), not to a cluster' }],
