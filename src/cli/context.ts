@@ -74,7 +74,10 @@ export async function readManifests<K extends ManifestKind>(
       'Pass the path of a manifest file with -f.',
     );
   }
-  const compose = await import('../core/compose.ts');
+  const [compose, { config }] = await Promise.all([import('../core/compose.ts'), import('zod')]);
+  // A CLI run parses each manifest once: compiling zod's fast path for it (new Function per
+  // object schema) costs more CPU than it saves. The operator, which parses many, keeps it.
+  config({ jitless: true });
   if (accept.includes('App' as K) && compose.looksLikeCompose(text))
     return composeDocuments<K>(compose.composeApps, text, file, options);
   const { parseManifests } = await import('../core/manifest.ts');

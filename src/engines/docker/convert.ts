@@ -7,7 +7,6 @@
  * `createBody` also records it in a label (REQUESTED_IPV4_LABEL + network) and
  * `toContainerObservation` reads it back from there (or from `IPAMConfig` on Docker).
  */
-import { createHash } from 'node:crypto';
 import type { ContainerObservation, ContainerSpec, ImageObservation, MountObservation } from '../../core/model.ts';
 import type { NetworkObservation } from '../types.ts';
 import {
@@ -235,7 +234,7 @@ function mountBody(m: MountObservation): Record<string, unknown> {
  * directories on one host would pick the same bridge.
  */
 export function bridgeName(network: string): string {
-  return `molt${createHash('sha256').update(network).digest('hex').slice(0, 10)}`;
+  return `molt${process.getBuiltinModule('node:crypto').createHash('sha256').update(network).digest('hex').slice(0, 10)}`;
 }
 
 /** Splits an image reference into the `fromImage` and `tag` parameters of POST /images/create. */
