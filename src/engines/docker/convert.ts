@@ -18,6 +18,7 @@ import {
   TMPFS_LABEL,
   type SettingsJson,
 } from './settings-convert.ts';
+import { byCodeUnit } from '../../core/order.ts';
 
 /** Label prefix under which the driver records the static IPv4 requested per network. */
 export const REQUESTED_IPV4_LABEL = 'dev.molt.requested-ipv4.';
@@ -170,7 +171,7 @@ function mountsOf(c: ContainerJson): MountObservation[] {
     if (mounts.some((m) => m.destination === destination)) continue;
     mounts.push({ type: 'tmpfs', source: '', destination, readOnly: options.split(',').includes('ro') });
   }
-  return mounts.sort((a, b) => a.destination.localeCompare(b.destination));
+  return mounts.sort((a, b) => byCodeUnit(a.destination, b.destination));
 }
 
 /** IPv4 addresses held or requested on `network` by the listed containers. */
