@@ -59,7 +59,12 @@ const lazyBuiltins: import('esbuild').Plugin = {
   name: 'lazy-builtins',
   setup(b) {
     b.onResolve({ filter: /child_process$/ }, (args) =>
-      args.kind === 'require-call' && LAZY_BUILTINS.has(args.path)
+      // Only a dependency's require(): molt's own imports go through builtinsByRequire, whose
+      // module must hold the real module (an ES import copies its exports).
+      args.kind === 'require-call' &&
+      args.namespace === 'file' &&
+      args.importer.includes('/node_modules/') &&
+      LAZY_BUILTINS.has(args.path)
         ? { path: args.path, namespace: 'lazy-builtin' }
         : undefined,
     );
