@@ -1,6 +1,5 @@
 /** The actions behind each CLI command. Each returns the process exit code. */
 import { AppNotFoundError } from '../core/errors.ts';
-import { describeStep } from '../core/plan.ts';
 import type { ApplyResult } from '../runner/app-service.ts';
 import { connectEngine, openStore, readManifests, runDeps, say, type GlobalOptions } from './context.ts';
 import type { AppManifest } from '../core/model.ts';
@@ -9,7 +8,7 @@ import { appHeader, appObject, appRow, renderApps, renderHistory, renderSnapshot
 import { SnapshotFiles } from '../store/snapshots.ts';
 import { moltHome } from './context.ts';
 import type { DocumentOf } from '../core/manifest.ts';
-import { MEMBER_LABEL } from '../core/release.ts';
+import { MEMBER_LABEL } from '../core/member-label.ts';
 import { isKubeMode } from './context.ts';
 import { lazyModule } from './lazy.ts';
 
@@ -30,7 +29,7 @@ const {
 } = lazyModule(releaseCommands);
 const { checkHostInputs, checkReleaseHostInputs } = lazyModule(() => import('../runner/host-checks.ts'));
 const { inputsChanged } = lazyModule(() => import('../runner/host-inputs.ts'));
-import { observedRecords, observedReleaseApps, planConvergence } from './lifecycle-commands.ts';
+import { observedRecords, observedReleaseApps, planConvergence } from './observe.ts';
 import { FORWARD_STEPS } from '../core/upgrade-machine.ts';
 import { reportError } from './report.ts';
 
@@ -127,6 +126,8 @@ export function failedInstallNote(name: string): string {
 export async function planCommand(opts: GlobalOptions & { filename: string }): Promise<number> {
   if (isKubeMode(opts)) return (await import('./kube-plan.ts')).kubePlanCommand(opts);
   const docs = await readManifests(opts.filename, ['App', 'Release', 'ReleaseApp']);
+  // Planning code (and semver) loads with `plan`, not with every command of this module.
+  const { describeStep } = await import('../core/plan.ts');
   const store = openStore(opts);
   let pending = false;
   try {

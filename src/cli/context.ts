@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InterruptedError, InvalidInputError } from '../core/errors.ts';
-import { composeApps, looksLikeCompose } from '../core/compose.ts';
 import type { DocumentOf, ManifestKind, ParseOptions } from '../core/manifest.ts';
 import type { ContainerEngine } from '../engines/types.ts';
 import { Store } from '../store/store.ts';
@@ -88,13 +87,23 @@ export async function documentsOf<K extends ManifestKind>(
   accept: readonly K[],
   options: ParseOptions = {},
 ): Promise<DocumentOf<K>[]> {
-  if (accept.includes('App' as K) && looksLikeCompose(text)) return composeDocuments<K>(text, file, options);
+  const [compose, { config }] = await Promise.all([import('../core/compose.ts'), import('zod')]);
+  // A CLI run parses each manifest once: compiling zod's fast path for it (new Function per
+  // object schema) costs more CPU than it saves. The operator, which parses many, keeps it.
+  config({ jitless: true });
+  if (accept.includes('App' as K) && compose.looksLikeCompose(text))
+    return composeDocuments<K>(compose.composeApps, text, file, options);
   const { parseManifests } = await import('../core/manifest.ts');
   return parseManifests(text, file, accept, options);
 }
 
 /** A Compose file's services as App documents (core/compose.ts); local engines only. */
-function composeDocuments<K extends ManifestKind>(text: string, file: string, options: ParseOptions): DocumentOf<K>[] {
+function composeDocuments<K extends ManifestKind>(
+  composeApps: typeof import('../core/compose.ts').composeApps,
+  text: string,
+  file: string,
+  options: ParseOptions,
+): DocumentOf<K>[] {
   if (options.namespaces || options.cluster) {
     throw new InvalidInputError(
       [{ file, message: 'a Compose file is applied to a local engine (Podman or Docker), not to a cluster' }],

@@ -18,7 +18,7 @@ import {
 import type { Store } from '../store/store.ts';
 import { rollbackCommand } from './commands.ts';
 import { documentsOf, isKubeMode, openStore, readInput, say, type GlobalOptions } from './context.ts';
-import { observedRecords, observedReleaseApps } from './lifecycle-commands.ts';
+import { observedRecords, observedReleaseApps } from './observe.ts';
 import { outputFormat, structured, table, UsageError } from './output.ts';
 import { appHeader, appObject, appRow, historyObjects, renderHistory } from './render.ts';
 import { releaseAppObject, releaseAppRows, releaseHistory } from './release-commands.ts';

@@ -11,6 +11,7 @@ import { compareVersionStrings } from './version.ts';
 import { namedVolumes } from './settings.ts';
 import { comparable, fieldDiff, INPUTS_CHANGED, SHAPING_SETTINGS } from './settings-diff.ts';
 import { upgradeFailureThreshold } from './policy/readiness.ts';
+import { byCodeUnit } from './order.ts';
 
 /** The outcome of planning one App. */
 export type Decision =
@@ -141,7 +142,7 @@ function canonical(v: unknown): unknown {
     return Object.fromEntries(
       Object.entries(v)
         .filter(([, x]) => x !== undefined)
-        .sort(([x], [y]) => x.localeCompare(y))
+        .sort(([x], [y]) => byCodeUnit(x, y))
         .map(([k, x]) => [k, canonical(x)]),
     );
   }

@@ -8,14 +8,10 @@ import { isBindMount } from './settings.ts';
 import type { ReleaseAppManifest, ReleaseManifest, RoleSpec } from './release-schema.ts';
 import { sameValue } from './plan.ts';
 import { compareVersionStrings } from './version.ts';
+import { MEMBER_LABEL } from './member-label.ts';
 
 /** Labels on members, naming their app, role and ordinal. */
-export const MEMBER_LABEL = {
-  owner: 'dev.molt.owner',
-  role: 'dev.molt.role',
-  ordinal: 'dev.molt.ordinal',
-  release: 'dev.molt.release',
-} as const;
+export { MEMBER_LABEL };
 
 /** The name of member `ordinal` of `role`: also its container's name and DNS name. */
 export function memberName(app: string, role: string, ordinal: number): string {

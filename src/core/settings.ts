@@ -6,6 +6,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import type { ContainerFile } from './model.ts';
+import { byCodeUnit } from './order.ts';
 
 /** A port as written in a manifest: Compose short syntax or its long form. */
 export type PortSpec = string | { target: number; published: number; hostIP?: string; protocol?: 'tcp' | 'udp' };
@@ -228,7 +229,7 @@ export function portBindings(ports: PortSpec[] | undefined): PortBinding[] {
 /** Bindings in a canonical order (host port, then protocol), as engines report them back. */
 export function sortPorts(ports: PortBinding[]): PortBinding[] {
   return [...ports].sort(
-    (a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol) || a.hostIP.localeCompare(b.hostIP),
+    (a, b) => a.hostPort - b.hostPort || byCodeUnit(a.protocol, b.protocol) || byCodeUnit(a.hostIP, b.hostIP),
   );
 }
 

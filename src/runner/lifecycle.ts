@@ -6,8 +6,7 @@
  */
 import { AppNotFoundError, MoltError, NotReadyError } from '../core/errors.ts';
 import { converge, DependencyCycle, startOrder, type Convergence } from '../core/converge.ts';
-import { LABEL, type AppManifest } from '../core/model.ts';
-import { appContainer, type ContainerState } from '../core/observed.ts';
+import type { AppManifest } from '../core/model.ts';
 import { MEMBER_LABEL } from '../core/release.ts';
 import { initialState } from '../core/upgrade-machine.ts';
 import { RunIntents } from '../store/intents.ts';
@@ -18,6 +17,9 @@ import { awaitHealthy } from './health.ts';
 import { awaitReady } from './probe.ts';
 import { recoverReleaseApp } from './release-service.ts';
 import { runOperation, type RunDeps } from './run-operation.ts';
+import { observeApp } from './observe.ts';
+
+export { observeApp, observeApps, unlabelledContainer } from './observe.ts';
 
 /** What converging one app did. */
 export interface Converged {
@@ -26,37 +28,6 @@ export interface Converged {
   reason: string;
   /** What molt did and saw (started, ready after …). */
   detail: string;
-}
-
-/** The run state of every container of every app, in one engine call, by app name. */
-export async function observeApps(deps: Pick<RunDeps, 'engine'>): Promise<Map<string, ContainerState[]>> {
-  const byApp = new Map<string, ContainerState[]>();
-  for (const c of await deps.engine.listContainerStates([LABEL.app])) {
-    if (!c.app) continue;
-    byApp.set(c.app, [...(byApp.get(c.app) ?? []), c]);
-  }
-  return byApp;
-}
-
-/** The app's own container as the engine shows it now (one list call filtered to the app). */
-export async function observeApp(
-  deps: Pick<RunDeps, 'engine'>,
-  record: AppRecord,
-): Promise<ContainerState | undefined> {
-  const states = await deps.engine.listContainerStates([`${LABEL.app}=${record.name}`]);
-  return appContainer(record.name, record.status.containerId, states) ?? (await unlabelledContainer(deps, record));
-}
-
-/**
- * The container of an app whose container carries no molt label — one adopted with `molt
- * adopt` (created by `podman run` or a Compose tool): by its recorded id, else by the app's name.
- */
-export async function unlabelledContainer(
-  deps: Pick<RunDeps, 'engine'>,
-  record: AppRecord,
-): Promise<ContainerState | undefined> {
-  const byId = record.status.containerId ? await deps.engine.inspectState(record.status.containerId) : undefined;
-  return byId ?? (await deps.engine.inspectState(record.name));
 }
 
 /** Brings an installed app to its run intent; the caller holds its lock. `wait`: also for a running one's readiness. */

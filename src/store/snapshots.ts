@@ -4,7 +4,6 @@
  * ownership, modes, timestamps and symlinks come back exactly (the engines' archive API drops
  * file ownership). Needs molt on the engine's host with access to its volume directories.
  */
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SnapshotError } from '../core/errors.ts';
@@ -136,7 +135,10 @@ function assertDirectory(mountpoint: string, volume: string): void {
 
 function tar(args: string[], signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('tar', args, { stdio: ['ignore', 'ignore', 'pipe'], signal });
+    // node:child_process loads with the first snapshot, not with every command that opens the store.
+    const child = process
+      .getBuiltinModule('node:child_process')
+      .spawn('tar', args, { stdio: ['ignore', 'ignore', 'pipe'], signal });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.once('error', (e) => reject(new SnapshotError(`tar could not run: ${e.message}`)));

@@ -15,6 +15,7 @@ import type {
 import type { MountObservation } from '../../core/model.ts';
 import { REQUESTED_IPV4_LABEL, requestedIps } from './convert.ts';
 import { SECRET_ENV_LABEL, settingsBody, settingsOf, type SettingsJson } from './settings-convert.ts';
+import { byCodeUnit } from '../../core/order.ts';
 
 /** The parts of container inspect output a definition keeps. */
 export interface RawDefinition {
@@ -232,7 +233,7 @@ function mountsOfRaw(raw: RawDefinition): MountObservation[] {
     if (!out.some((o) => o.destination === destination))
       out.push({ type: 'tmpfs', source: '', destination, readOnly: options.split(',').includes('ro') });
   }
-  return out.sort((a, b) => a.destination.localeCompare(b.destination));
+  return out.sort((a, b) => byCodeUnit(a.destination, b.destination));
 }
 
 /** Replaces the old mounts at the destinations of `mounts` that differ from them; keeps the rest in their old form. */

@@ -7,7 +7,6 @@
  * `createBody` also records it in a label (REQUESTED_IPV4_LABEL + network) and
  * `toContainerObservation` reads it back from there (or from `IPAMConfig` on Docker).
  */
-import { createHash } from 'node:crypto';
 import type { ContainerObservation, ContainerSpec, ImageObservation, MountObservation } from '../../core/model.ts';
 import type { NetworkObservation } from '../types.ts';
 import {
@@ -19,6 +18,7 @@ import {
   TMPFS_LABEL,
   type SettingsJson,
 } from './settings-convert.ts';
+import { byCodeUnit } from '../../core/order.ts';
 
 /** Label prefix under which the driver records the static IPv4 requested per network. */
 export const REQUESTED_IPV4_LABEL = 'dev.molt.requested-ipv4.';
@@ -171,7 +171,7 @@ function mountsOf(c: ContainerJson): MountObservation[] {
     if (mounts.some((m) => m.destination === destination)) continue;
     mounts.push({ type: 'tmpfs', source: '', destination, readOnly: options.split(',').includes('ro') });
   }
-  return mounts.sort((a, b) => a.destination.localeCompare(b.destination));
+  return mounts.sort((a, b) => byCodeUnit(a.destination, b.destination));
 }
 
 /** IPv4 addresses held or requested on `network` by the listed containers. */
@@ -235,7 +235,7 @@ function mountBody(m: MountObservation): Record<string, unknown> {
  * directories on one host would pick the same bridge.
  */
 export function bridgeName(network: string): string {
-  return `molt${createHash('sha256').update(network).digest('hex').slice(0, 10)}`;
+  return `molt${process.getBuiltinModule('node:crypto').createHash('sha256').update(network).digest('hex').slice(0, 10)}`;
 }
 
 /** Splits an image reference into the `fromImage` and `tag` parameters of POST /images/create. */

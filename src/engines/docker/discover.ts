@@ -10,7 +10,6 @@
  * environment or `--engine` uses TLS when DOCKER_TLS_VERIFY is set (Docker's convention,
  * certificates from DOCKER_CERT_PATH).
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
@@ -283,7 +282,10 @@ async function startService(
   ];
   // cwd: molt's home — conmon writes an `oom` file into its working directory when a container
   // is OOM-killed, which would otherwise land wherever the user ran molt.
-  const child = spawn(podman, args, { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv, cwd: home });
+  // node:child_process loads only when a service must be started (most runs find one).
+  const child = process
+    .getBuiltinModule('node:child_process')
+    .spawn(podman, args, { detached: true, stdio: ['ignore', logFd, logFd], env: childEnv, cwd: home });
   closeSync(logFd);
   const pid = child.pid;
   if (pid === undefined) {

@@ -10,7 +10,6 @@
  * - the caller's AbortSignal fires → the promise (or stream) fails with `signal.reason`.
  */
 import http from 'node:http';
-import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { EngineError, EngineUnavailableError } from '../../core/errors.ts';
@@ -178,7 +177,8 @@ export class DockerHttpClient {
       const where = this.tcp
         ? { host: this.tcp.host, port: this.tcp.port, ...this.tcp.tls }
         : { socketPath: this.socketPath };
-      const req = (this.tcp?.tls ? https : http).request({
+      // node:https (TLS, ~15 ms of CPU and 8 MiB) loads only for an engine reached over TLS.
+      const req = (this.tcp?.tls ? process.getBuiltinModule('node:https') : http).request({
         ...where,
         method,
         path: `${options.libpod ? LIBPOD_PREFIX : `/${this.apiVersion}`}${path}${queryString(options.query)}`,

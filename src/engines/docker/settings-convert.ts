@@ -15,6 +15,7 @@ import {
   type RestartPolicy,
   type RuntimeSettings,
 } from '../../core/settings.ts';
+import { byCodeUnit } from '../../core/order.ts';
 
 /** Label holding the healthcheck (JSON) of a container molt created. */
 export const HEALTHCHECK_LABEL = 'dev.molt.healthcheck';
@@ -173,7 +174,7 @@ function tmpfsOf(
       const size = sizes[mountPath] ?? sizeOption(options);
       return { mountPath, ...(size ? { sizeBytes: size } : {}) };
     })
-    .sort((a, b) => a.mountPath.localeCompare(b.mountPath));
+    .sort((a, b) => byCodeUnit(a.mountPath, b.mountPath));
 }
 
 function sizeOption(options: string): number | undefined {
