@@ -15,6 +15,7 @@ import { stringify } from 'yaml';
 import { filesFrom } from '../src/examples/images.ts';
 import { writeDockerArchive } from '../test/images/build.ts';
 import { CLUSTER_SCRIPT, kubectl, kubectlResult, runCluster } from '../test/k8s/cluster.ts';
+import { startLocalOperator, type LocalOperator } from '../test/k8s/operator.ts';
 import { createPullSecret, currentRegistry, parseExports, type TestRegistry } from '../test/k8s/registry.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -64,11 +65,11 @@ async function pushNotes(work: string, reg: TestRegistry, version: string): Prom
   return ref;
 }
 
-function manifest(version: string, image: string): string {
+function manifest(version: string, image: string, labels: Record<string, string>): string {
   return stringify({
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'App',
-    metadata: { name: APP, namespace: NS, labels: { example: 'notes' } },
+    metadata: { name: APP, namespace: NS, labels: { example: 'notes', ...labels } },
     spec: {
       package: 'examples/notes',
       version,
@@ -109,14 +110,35 @@ const indent = (text: string) =>
     .map((l) => `     | ${l}`)
     .join('\n');
 
+/**
+ * The operator of this checkout: by default built, pushed to the test registry and installed
+ * in the cluster from deploy/ (`test/k8s/cluster operator`). With --local-operator it runs as
+ * a local process for the demo's App only (`--instance`): the test suite uses that, so the demo
+ * never swaps the in-cluster operator under test files that install their own build of it.
+ */
+function startOperator(exported: Record<string, string>): LocalOperator | undefined {
+  if (process.argv.includes('--local-operator')) {
+    say('\n1. The operator of this checkout, as a local process for this demo (--local-operator)');
+    return startLocalOperator({
+      kubeconfig: exported.KUBECONFIG ?? '',
+      instance: 'molt-demo',
+      leaseNamespace: NS,
+      env: { MOLT_REGISTRY_CA: exported.MOLT_REGISTRY_CA ?? '' },
+    });
+  }
+  say('\n1. The operator of this checkout: built, pushed to the test registry, installed from deploy/');
+  must(CLUSTER_SCRIPT, ['operator']);
+  return undefined;
+}
+
 async function main(): Promise<number> {
   say('== molt demo on Kubernetes: the test cluster of test/k8s (a cold first build takes ~7-20 min)\n');
   // Registered as a user of the cluster, so test runs sharing it never stop it under the demo.
   must(CLUSTER_SCRIPT, ['acquire', String(process.pid)]);
   const exported = parseExports(runCluster(['env']).stdout);
   const env = { ...process.env, KUBECONFIG: exported.KUBECONFIG ?? '' };
-  say('\n1. The operator of this checkout: built, pushed to the test registry, installed from deploy/');
-  must(CLUSTER_SCRIPT, ['operator']);
+  if (kubectlResult(['get', 'namespace', NS]).status !== 0) kubectl(['create', 'namespace', NS]);
+  const operator = startOperator(exported);
   const reg = currentRegistry();
   const work = mkdtempSync(join(tmpdir(), 'molt-demo-k8s-'));
   try {
@@ -126,14 +148,13 @@ async function main(): Promise<number> {
       images[v] = await pushNotes(work, reg, v);
       say(`   pushed ${images[v]}${v === BROKEN ? '  (broken on purpose: exits at start)' : ''}`);
     }
-    if (kubectlResult(['get', 'namespace', NS]).status !== 0) kubectl(['create', 'namespace', NS]);
     kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', APP, '--ignore-not-found', '--wait=true']);
     kubectlResult(['-n', NS, 'delete', 'pvc', '--all', '--wait=true']);
     kubectlResult(['-n', NS, 'delete', 'secret', 'pull', '--ignore-not-found']);
     createPullSecret(reg, NS);
     const files = VERSIONS.map((v) => {
       const file = join(work, `notes-${v}.yaml`);
-      writeFileSync(file, manifest(v, images[v] as string));
+      writeFileSync(file, manifest(v, images[v] as string, operator?.label ?? {}));
       return file;
     });
     const molt = (...args: string[]) =>
@@ -166,6 +187,7 @@ async function main(): Promise<number> {
     );
     return 0;
   } finally {
+    operator?.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
