@@ -16,7 +16,7 @@ import { createReadStream, createWriteStream, type Stats } from 'node:fs';
 import { lstat, link, lutimes, mkdir, open, readdir, readlink, rename, rm, symlink, lchown, chmod } from 'node:fs/promises';
 import { join, normalize, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import { extract as tarExtract, pack as tarPack, type Header as TarHeader, type Pack } from 'tar-stream';
 
 /** What a pack or an extract did. */
 export interface ArchiveResult {
@@ -27,11 +27,11 @@ export interface ArchiveResult {
   notKept: string[];
 }
 
-type Header = tar.Headers;
+type Header = Partial<TarHeader> & { name: string };
 
 /** Writes the tree under `root` to `file` (via `file.partial`, renamed when complete and synced). */
 export async function packTree(root: string, file: string): Promise<ArchiveResult> {
-  const pack = tar.pack();
+  const pack = tarPack();
   const out = createWriteStream(`${file}.partial`, { mode: 0o600 });
   const done = pipeline(pack, out);
   const result: ArchiveResult = { entries: 0, bytes: 0, notKept: [] };
@@ -92,9 +92,9 @@ export async function extractTree(file: string, root: string): Promise<ArchiveRe
   for (const child of await readdir(root)) await rm(join(root, child), { recursive: true, force: true });
   const result: ArchiveResult = { entries: 0, bytes: 0, notKept: [] };
   const dirs: { path: string; header: Header }[] = [];
-  const extract = tar.extract();
+  const extract = tarExtract();
   extract.on('entry', (header, stream, next) => {
-    writeEntry(root, header, stream, result, dirs).then(
+    writeEntry(root, header, stream as unknown as NodeJS.ReadableStream, result, dirs).then(
       () => next(),
       (e: unknown) => next(e as Error),
     );
@@ -173,7 +173,7 @@ function safeJoin(root: string, name: string): string {
   return rel === '.' ? root : join(root, rel);
 }
 
-function entry(pack: tar.Pack, header: Header, body?: Buffer): Promise<void> {
+function entry(pack: Pack, header: Header, body?: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const done = (e?: Error | null) => (e ? reject(e) : resolve());
     if (body) pack.entry(header, body, done);
@@ -181,7 +181,7 @@ function entry(pack: tar.Pack, header: Header, body?: Buffer): Promise<void> {
   });
 }
 
-async function fileEntry(pack: tar.Pack, header: Header, path: string): Promise<void> {
+async function fileEntry(pack: Pack, header: Header, path: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const sink = pack.entry(header, (e) => (e ? reject(e) : resolve()));
     // The volume is live: a file that grows while it is read is cut at the size it had.
