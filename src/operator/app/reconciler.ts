@@ -13,6 +13,7 @@ import type { ReconcileResult } from '../runtime/controller.ts';
 import type { AppStatus } from '../crd/status.ts';
 import { reconcileReleaseApp } from '../release/reconciler.ts';
 import { act } from './actions.ts';
+import { workerImageResolver } from '../task/reconciler.ts';
 import { boundary } from '../runtime/kill-points.ts';
 import { ownedBy } from '../runtime/instance.ts';
 import { decide, TERMINAL, type Step } from './decide.ts';
@@ -29,6 +30,8 @@ export interface AppReconcilerDeps {
   log: (fields: Record<string, unknown>) => void;
   /** The operator instance (runtime/instance.ts): only Apps labelled for it are reconciled. */
   instance?: string;
+  /** molt's image for volume copy Jobs (the operator's own; task/reconciler.ts workerImageResolver). */
+  workerImage?: () => Promise<string>;
 }
 
 /** Steps one pass may take before it writes the status and lets other keys run. */
@@ -65,8 +68,9 @@ export async function reconcileApp(
       deps.log({ level: 'info', app: key, step: step.kind, ...stepFields(step), msg: 'step' });
       const ref = { name, namespace, uid: app.metadata.uid ?? '' };
       boundary(appKillPoint(step.kind), 'before');
+      const copyImage = deps.workerImage ?? workerImageResolver(deps.api);
       const follow = await act(
-        { api: deps.api, client: deps.client, events: deps.events, app, ref, world, signal, log },
+        { api: deps.api, client: deps.client, events: deps.events, app, ref, world, signal, log, copyImage },
         step,
       );
       boundary(appKillPoint(step.kind), 'after');

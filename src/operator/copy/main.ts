@@ -34,7 +34,9 @@ async function main(argv: string[]): Promise<number> {
       say(`${v}: restored ${r.entries} entries (${r.bytes} bytes of file content) from ${copyFile(v)}`);
     }
     for (const n of r.notKept) say(`${v}: not kept: ${n}`);
-    report.volumes[v] = { bytes: statSync(copyFile(v)).size, entries: r.entries, notKept: r.notKept.length };
+    // The size of the archive this run wrote: the copy, or on a restore what the volume held.
+    const archive = mode === 'snapshot' ? copyFile(v) : displacedFile(v);
+    report.volumes[v] = { bytes: statSync(archive).size, entries: r.entries, notKept: r.notKept.length };
   }
   try {
     writeFileSync('/dev/termination-log', JSON.stringify(report));
