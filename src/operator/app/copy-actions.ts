@@ -147,7 +147,8 @@ export async function pruneSnapshots(ctx: ActionContext, claims: string[]): Prom
 
 /** Deletes copy Jobs (and their pods). */
 export async function removeJobs(ctx: ActionContext, names: string[]): Promise<void> {
-  for (const n of names) if (await removeJob(ctx, n)) await event(ctx, 'Normal', 'CopyJobRemoved', 'Cleanup', `deleted Job ${n}`);
+  for (const n of names)
+    if (await removeJob(ctx, n)) await event(ctx, 'Normal', 'CopyJobRemoved', 'Cleanup', `deleted Job ${n}`);
 }
 
 function removeJob(ctx: ActionContext, name: string): Promise<boolean> {
@@ -175,7 +176,7 @@ async function createClaims(ctx: ActionContext, member: string, j: UpgradeJourna
     if (!source)
       throw new SnapshotError(
         `the volume claim ${memberClaim(volume, member)} of ${member} does not exist; its volume cannot be copied`,
-        'Check the StatefulSet\'s claims (kubectl get pvc); set spec.upgrade.snapshotVolumes: false to upgrade without copies.',
+        "Check the StatefulSet's claims (kubectl get pvc); set spec.upgrade.snapshotVolumes: false to upgrade without copies.",
       );
     const size = source.spec?.resources?.requests?.storage;
     const storageClassName = source.spec?.storageClassName;

@@ -100,7 +100,10 @@ test("a copy Job's view: succeeded with the pod's report, or failed with why", (
     { succeeded: true, failed: false, message: '{"volumes":{}}', op: 'snapshot', generation: 4 },
   );
   const failed = copyJobView(
-    { ...job, status: { failed: 3, conditions: [{ type: 'Failed', status: 'True', message: 'BackoffLimitExceeded' }] } },
+    {
+      ...job,
+      status: { failed: 3, conditions: [{ type: 'Failed', status: 'True', message: 'BackoffLimitExceeded' }] },
+    },
     [pod(1, 'EACCES: ./secret', '1')],
   );
   assert.equal(failed?.failed, true);

@@ -133,7 +133,13 @@ export interface CopyJobInput {
 
 /** The command of the Job's container: copy/main.ts in molt's image. */
 export function copyCommand(op: CopyOperation, volumes: string[]): string[] {
-  return ['/usr/local/bin/node', '--disable-warning=ExperimentalWarning', '/app/src/operator/copy/main.ts', op, ...volumes];
+  return [
+    '/usr/local/bin/node',
+    '--disable-warning=ExperimentalWarning',
+    '/app/src/operator/copy/main.ts',
+    op,
+    ...volumes,
+  ];
 }
 
 /** The Job that snapshots or restores every volume of one member; owned by the App. */

@@ -13,7 +13,20 @@
  * entries owned by someone else keep the copying user as owner — counted, never silent.
  */
 import { createReadStream, createWriteStream, type Stats } from 'node:fs';
-import { lstat, link, lutimes, mkdir, open, readdir, readlink, rename, rm, symlink, lchown, chmod } from 'node:fs/promises';
+import {
+  lstat,
+  link,
+  lutimes,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  symlink,
+  lchown,
+  chmod,
+} from 'node:fs/promises';
 import { join, normalize, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract, pack as tarPack, type Header as TarHeader, type Pack } from 'tar-stream';
