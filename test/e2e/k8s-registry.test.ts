@@ -343,6 +343,12 @@ test('every pod molt made in the restricted namespace was admitted (no PodSecuri
   assert.doesNotMatch(warnings, /violates PodSecurity|^FailedCreate/im);
   assert.match(warnings, /SuccessfulCreate Create Pod notes-0/);
   assert.match(warnings, /Scheduled Successfully assigned \S+\/notes-molt-exec-/, 'ExecPods were admitted');
+  for (const op of ['snapshot', 'restore'])
+    assert.match(
+      warnings,
+      new RegExp(`Scheduled Successfully assigned \\S+/notes-0-molt-${op}-g\\d+-`),
+      `the ${op} Job's pod was admitted`,
+    );
 });
 
 test('the old tag pushed again with other content: molt rollback runs the recorded digest', async () => {
