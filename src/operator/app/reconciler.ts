@@ -57,6 +57,7 @@ export async function reconcileApp(
   const log = (line: string) => deps.log({ level: 'info', app: key, msg: line });
   let world: AppWorld | undefined;
   let outcome: PassOutcome | undefined;
+  const copyImage = deps.workerImage ?? workerImageResolver(deps.api);
   try {
     for (let i = 0; i < MAX_STEPS && !outcome; i++) {
       world = await observe(deps.api, app, signal);
@@ -68,7 +69,6 @@ export async function reconcileApp(
       deps.log({ level: 'info', app: key, step: step.kind, ...stepFields(step), msg: 'step' });
       const ref = { name, namespace, uid: app.metadata.uid ?? '' };
       boundary(appKillPoint(step.kind), 'before');
-      const copyImage = deps.workerImage ?? workerImageResolver(deps.api);
       const follow = await act(
         { api: deps.api, client: deps.client, events: deps.events, app, ref, world, signal, log, copyImage },
         step,
