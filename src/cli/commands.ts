@@ -300,7 +300,8 @@ export async function historyCommand(name: string, opts: GlobalOptions & { outpu
 }
 
 /** `molt snapshots NAME`: the volume snapshots kept for the app. */
-export function snapshotsCommand(name: string, opts: GlobalOptions & { output: string }): number {
+export async function snapshotsCommand(name: string, opts: GlobalOptions & { output: string }): Promise<number> {
+  if (isKubeMode(opts)) return (await import('./kube-snapshots.ts')).kubeSnapshotsCommand(name, opts);
   const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
   const store = openStore(opts);
   try {

@@ -12,6 +12,7 @@ import { reconcileApp } from './app/reconciler.ts';
 import { CONTROLLER, FIELD_MANAGER, LABELS } from './app/names.ts';
 import { Controller } from './runtime/controller.ts';
 import { taskController } from './task/index.ts';
+import { workerImageResolver } from './task/reconciler.ts';
 import { startHealthServer } from './runtime/health.ts';
 import { Informer, keyOf } from './runtime/informer.ts';
 import { LeaderElector, type LeaderTiming } from './runtime/leader.ts';
@@ -65,6 +66,7 @@ function assemble(opts: OperatorOptions): Parts {
   const identity = opts.identity ?? process.env['POD_NAME'] ?? hostname();
   const metrics = new OperatorMetrics();
   const events = new EventRecorder(api, CONTROLLER, identity);
+  const workerImage = workerImageResolver(api);
   const controller = new Controller({
     name: 'app',
     workers: opts.workers ?? 4,
@@ -72,7 +74,7 @@ function assemble(opts: OperatorOptions): Parts {
     log: logLine,
     reconcile: (key, signal) =>
       reconcileApp(
-        { api, client, events, log: logLine, ...(opts.instance ? { instance: opts.instance } : {}) },
+        { api, client, events, log: logLine, workerImage, ...(opts.instance ? { instance: opts.instance } : {}) },
         key,
         signal,
       ),

@@ -12,6 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { appManifest } from '../testing/fixtures.ts';
 import { execPodFor, statefulSetFor } from './app/template.ts';
 import { jobFor } from './task/template.ts';
+import { copyJobFor } from './app/volume-copy.ts';
 
 const ALLOWED_VOLUMES = [
   'configMap',
@@ -110,4 +111,20 @@ test('UpgradeTask Jobs and the operator Deployment pass restricted; molt-system 
     docs.find((d) => d?.kind === 'Namespace')?.metadata.labels['pod-security.kubernetes.io/enforce'],
     'restricted',
   );
+});
+
+test("volume copy Jobs of a non-root app pass restricted, as the app's user and groups; a root app's copy as root adds only what a faithful copy needs", () => {
+  for (const op of ['snapshot', 'restore'] as const) {
+    const input = { app: ref, member: 'notes-0', generation: 3, op, image: 'localhost/molt-operator:dev' };
+    const pod = (copyJobFor({ ...input, spec: nonRoot }).spec as any).template.spec;
+    assert.deepEqual(restrictedViolations(pod), [], op);
+    assert.equal(pod.securityContext.runAsUser, 1000);
+    assert.equal(pod.securityContext.fsGroup, 1000, "the app's fsGroup: its volumes are writable through it");
+    assert.equal(pod.automountServiceAccountToken, false);
+    const rootPod = (copyJobFor({ ...input, spec: root }).spec as any).template.spec;
+    assert.equal(rootPod.securityContext.runAsUser, 0);
+    const caps = rootPod.containers[0].securityContext.capabilities;
+    assert.deepEqual(caps, { drop: ['ALL'], add: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID'] });
+    assert.equal(rootPod.containers[0].securityContext.allowPrivilegeEscalation, false);
+  }
 });

@@ -11,7 +11,7 @@ import type { EngineName } from './engine.ts';
  * back onto the data the failed post-upgrade script left; flip this to true with that merge
  * (kubernetes.test.ts then gives its local operator molt's image for the copy Jobs).
  */
-export const K8S_RESTORES_VOLUMES = false;
+export const K8S_RESTORES_VOLUMES = true;
 
 /** One documented difference: what `engine` does where the other engine does otherwise. */
 export interface Exception {

@@ -8,7 +8,10 @@
 // reaches, then every reached point is killed once. Invariants after each run: the App is
 // fully on the expected side (every pod), its volumes keep their bytes, no ExecPod is left,
 // every script and hook ran exactly once (their logs are on the volume), no journal is left
-// and the status says Running with nothing in flight.
+// and the status says Running with nothing in flight. An inline app's rollback puts back the
+// copy of its volume taken before the upgrade (copy Jobs of the operator's image, built and
+// loaded here): the volume holds exactly what it held before, and what the failed version
+// wrote (its script logs included) is in the displaced copy, each line once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -25,11 +28,14 @@ import { ACTING_PASS_STEPS, ACTING_ROLE_ACTIONS, releaseKillPoint } from '../../
 import { INSTANCE_LABEL } from '../../src/operator/runtime/instance.ts';
 import { rootfsTar } from '../images/build.ts';
 import { apply, ensureCluster, kubectl, loadImage, stopClusterIfStarted } from '../k8s/cluster.ts';
+import { buildOperatorImage } from '../k8s/operator.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE = join(ROOT, 'node_modules/node/bin/node');
 const RUN = randomBytes(3).toString('hex');
 const IMAGE = 'localhost/molt-e2e-km';
+/** molt's own image, for the volume copy Jobs of the local operators (MOLT_WORKER_IMAGE). */
+const MOLT_IMAGE = `localhost/molt-operator:e2e-km-${RUN}`;
 const PARALLEL = Number(process.env['MOLT_KILL_MATRIX_PARALLEL'] ?? 4);
 const NAMESPACES = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false } as const;
 let work: string;
@@ -44,7 +50,15 @@ let client: KubeClient;
  * rollback` on a cluster) and Cleanup (stray ExecPods of an earlier upgrade: the upgrade's own
  * end removes its ExecPods, so none of these paths leaves one behind).
  */
-const NOT_DRIVEN = new Set(['op.app.Converge', 'op.app.Record', 'op.app.ClearRollbackTo', 'op.app.Cleanup']);
+/* PruneSnapshots needs more upgrades than keepSnapshots (≥ 1) keeps: a second upgrade in a path
+ * would double its runs; decide.test.ts and k8s-registry.test.ts drive it. */
+const NOT_DRIVEN = new Set([
+  'op.app.Converge',
+  'op.app.Record',
+  'op.app.ClearRollbackTo',
+  'op.app.Cleanup',
+  'op.app.PruneSnapshots',
+]);
 
 const START = `#!/bin/sh
 if [ -e /.molt/upgrade ]; then while [ ! -e /.molt/upgrade-done ]; do sleep 0.2; done; fi
@@ -58,7 +72,7 @@ const FILES = {
   '/app/pre.sh': LOG('pre'),
   '/app/post.sh': LOG('post'),
   '/app/hook.sh': LOG('hook'),
-  '/app/post-fail.sh': `${LOG('post-fail')}exit 3\n`,
+  '/app/post-fail.sh': `${LOG('post-fail')}echo half-migrated > /data/migrated\nexit 3\n`,
   '/app/hook-slow.sh': `${LOG('begin')}sleep 3\n${LOG('hook').replace('#!/bin/sh\n', '')}`,
 };
 
@@ -142,6 +156,7 @@ class LocalOperator {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       MOLT_TEST_HOOKS: '1',
+      MOLT_WORKER_IMAGE: MOLT_IMAGE,
       NODE_COMPILE_CACHE: join(tmpdir(), 'molt-km-compile-cache'),
       ...(killAt ? { MOLT_TEST_KILL_AT: killAt } : {}),
     };
@@ -277,6 +292,53 @@ async function assertSettled(r: Run, journalAnnotation: string): Promise<void> {
     [],
     `${r.id}: no ExecPod left`,
   );
+  const jobs = (await api.list<any>(RESOURCES.jobs, r.ns, {})).items.filter((j) => !j.metadata.deletionTimestamp);
+  assert.deepEqual(
+    jobs.map((j) => j.metadata.name),
+    [],
+    `${r.id}: no copy Job left`,
+  );
+}
+
+/** The lines of the log the failed version wrote, read from the copy a restore kept aside (`…-displaced`). */
+async function displacedLog(r: Run): Promise<string[]> {
+  const claims = (await api.list<any>(RESOURCES.pvcs, r.ns, { labelSelector: 'molt.dev/copy=displaced' })).items;
+  assert.equal(claims.length, 1, `${r.id}: one displaced copy (${claims.map((c) => c.metadata.name).join(', ')})`);
+  const claim = claims[0].metadata.name as string;
+  await api.create(RESOURCES.pods, r.ns, {
+    metadata: { name: 'reader' },
+    spec: {
+      restartPolicy: 'Never',
+      containers: [
+        {
+          name: 'main',
+          image: `${IMAGE}:1.0.0`,
+          imagePullPolicy: 'Never',
+          command: ['sh', '-c', 'tar -xOf /d/data.displaced.tar ./log'],
+          volumeMounts: [{ name: 'd', mountPath: '/d' }],
+        },
+      ],
+      volumes: [{ name: 'd', persistentVolumeClaim: { claimName: claim } }],
+    },
+  } as KubeObject);
+  await until(r, 'the reader pod', async () => {
+    const p = await api.get<any>(RESOURCES.pods, r.ns, 'reader');
+    if (p?.status?.phase === 'Failed') throw new Error(`reader failed: ${kubectl(['-n', r.ns, 'logs', 'reader'])}`);
+    return p?.status?.phase === 'Succeeded' ? true : undefined;
+  });
+  return kubectl(['-n', r.ns, 'logs', 'reader']).trim().split('\n').filter(Boolean);
+}
+
+/** After a rollback: the volume is as before the upgrade (the failed version's writes are gone), which the displaced copy keeps. */
+async function assertRestored(r: Run, blobs: Record<string, string>, displaced: string[]): Promise<void> {
+  await assertBlobs(r, blobs);
+  assertOnce(r, await logLines(r, 'a-0'), [], 'a-0 (restored: the log as it was before the upgrade)');
+  assert.equal(
+    (await sh(r, 'a-0', 'ls /data')).trim().split('\n').sort().join(' '),
+    'blob',
+    `${r.id}: nothing the upgrade wrote is left on the volume`,
+  );
+  assertOnce(r, await displacedLog(r), displaced, 'the displaced copy');
 }
 
 // ---- the paths ----
@@ -525,8 +587,7 @@ const inlineRollback: Path = {
     assert.equal(s.lastUpgrade.outcome, 'RolledBack', `${r.id}: ${JSON.stringify(s.lastUpgrade)}`);
     assert.equal(s.installedVersion, '1.0.0');
     await inlineOn(r, '1.0.0');
-    await assertBlobs(r, blobs);
-    assertOnce(r, await logLines(r, 'a-0'), ['pre 1.0.0 2.0.0 1.0.0 a-0'], 'a-0');
+    await assertRestored(r, blobs, ['pre 1.0.0 2.0.0 1.0.0 a-0']);
     await until(
       r,
       'the ExecPods cleaned up',
@@ -555,8 +616,8 @@ const inlinePostFails: Path = {
     });
     assert.equal(s.lastUpgrade.outcome, 'RolledBack', `${r.id}: ${JSON.stringify(s.lastUpgrade)}`);
     await inlineOn(r, '1.0.0');
-    await assertBlobs(r, blobs);
-    assertOnce(r, await logLines(r, 'a-0'), ['pre 1.0.0 2.0.0 1.0.0 a-0', 'post-fail 1.0.0 2.0.0 2.0.0 a-0'], 'a-0');
+    // The post-upgrade script's /data/migrated is gone with the rest of what 2.0.0 wrote.
+    await assertRestored(r, blobs, ['pre 1.0.0 2.0.0 1.0.0 a-0', 'post-fail 1.0.0 2.0.0 2.0.0 a-0']);
     await until(
       r,
       'the ExecPods cleaned up',
@@ -775,7 +836,7 @@ before(async () => {
   api = new ResourceApi(client, 'molt-e2e');
   work = mkdtempSync(join(tmpdir(), 'molt-k8s-km-'));
   for (const v of ['1.0.0', '2.0.0']) await imageTar(v, join(work, `app-${v}.tar`));
-  loadImage(join(work, 'app-1.0.0.tar'), join(work, 'app-2.0.0.tar'));
+  loadImage(join(work, 'app-1.0.0.tar'), join(work, 'app-2.0.0.tar'), buildOperatorImage(work, MOLT_IMAGE));
   // The operator's informers need every CRD it watches (UpgradeTasks too), not the operator itself.
   for (const f of ['apps.molt.dev.yaml', 'releases.molt.dev.yaml', 'upgradetasks.molt.dev.yaml'])
     apply(readFileSync(join(ROOT, 'deploy/crds', f), 'utf8'));

@@ -3,10 +3,14 @@
 // registry with an imagePullSecret) declares its upgrade scripts only in its labels is
 // installed and upgraded — the pre-upgrade script in the old pod with <old> <new>, the
 // post-upgrade script in the new pod — every pod molt makes passing `restricted`; a version
-// whose post-upgrade script fails is rolled back; the digests that ran are recorded, and after
+// whose post-upgrade script corrupts the data and fails is rolled back with the volume's bytes,
+// modes, owners, times and links exactly as before the upgrade (restored from the copy taken
+// before its pre-upgrade script by a Job of molt's own image, itself passing `restricted`);
+// `molt snapshots` lists the copies and keepSnapshots prunes them; the digests that ran are recorded, and after
 // the old tag is pushed again with other content, `molt rollback` runs the recorded digest.
 // The operator runs as a local process of this checkout (`--instance`), trusting the
-// registry's CA through MOLT_REGISTRY_CA.
+// registry's CA through MOLT_REGISTRY_CA; its copy Jobs run this checkout's operator image
+// (built and loaded here, MOLT_WORKER_IMAGE).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -16,8 +20,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeDockerArchive } from '../images/build.ts';
-import { apply, ensureCluster, kubectl, kubectlResult, stopClusterIfStarted, waitFor } from '../k8s/cluster.ts';
-import { startLocalOperator, type LocalOperator } from '../k8s/operator.ts';
+import {
+  apply,
+  ensureCluster,
+  kubectl,
+  kubectlResult,
+  loadImage,
+  stopClusterIfStarted,
+  waitFor,
+} from '../k8s/cluster.ts';
+import { buildOperatorImage, startLocalOperator, type LocalOperator } from '../k8s/operator.ts';
 import { acquireRegistry, createPullSecret, releaseRegistry, type TestRegistry } from '../k8s/registry.ts';
 import { INSTANCE_LABEL } from '../../src/operator/runtime/instance.ts';
 
@@ -26,6 +38,7 @@ const MOLT = join(ROOT, 'bin/molt');
 const RUN = randomBytes(3).toString('hex');
 const NS = `molt-reg-${RUN}`;
 const INSTANCE = `reg-${RUN}`;
+const MOLT_IMAGE = `localhost/molt-operator:e2e-reg-${RUN}`;
 let reg: TestRegistry;
 let kubeconfig: string;
 let work: string;
@@ -94,6 +107,7 @@ spec:
   imagePullSecrets: [{name: pull}]
   podSecurityContext: {runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000}
   volumes: [{name: data, mountPath: /data, size: 64Mi}]
+  upgrade: {keepSnapshots: 2}
   probes:
     startup: {exec: [cat, /tmp/ready], periodSeconds: 1, failureThreshold: 30}
   stopTimeoutSeconds: 2
@@ -148,11 +162,12 @@ before(async () => {
   digests['1.0.0'] = await push('1.0.0', '1.0.0');
   digests['2.0.0'] = await push('2.0.0', '2.0.0');
   digests['3.0.0'] = await push('3.0.0', '3.0.0', POST_CORRUPT);
+  loadImage(buildOperatorImage(work, MOLT_IMAGE));
   operator = startLocalOperator({
     kubeconfig,
     instance: INSTANCE,
     leaseNamespace: NS,
-    env: { MOLT_REGISTRY_CA: reg.ca },
+    env: { MOLT_REGISTRY_CA: reg.ca, MOLT_WORKER_IMAGE: MOLT_IMAGE },
   });
 });
 
@@ -220,13 +235,71 @@ test('upgrade 1.0.0 → 2.0.0 runs the scripts its image labels declare: pre in 
   assert.match(evs, /from labels/);
 });
 
-test('3.0.0, whose post-upgrade script fails, is rolled back to the 2.0.0 digest', async () => {
+/** Every entry under /data but the mount point itself and the app's start log: name, type, mode, owner, mtime, size, link, md5. */
+function volumeState(): string {
+  return kubectl([
+    '-n',
+    NS,
+    'exec',
+    'notes-0',
+    '--',
+    'sh',
+    '-c',
+    'cd /data && find . -mindepth 1 ! -name events | sort | while read -r f; do ' +
+      'echo "$f $(stat -c "%F %a %u:%g %Y %s" "$f") $(readlink "$f") $([ -f "$f" ] && [ ! -L "$f" ] && md5sum < "$f")"; done',
+  ]);
+}
+
+test('3.0.0, whose post-upgrade script corrupts the data and fails, is rolled back to the 2.0.0 digest with the volume exactly as before', async () => {
+  // Data with the shapes a database leaves: private files, an executable, a setgid directory,
+  // a symlink, an empty file and directory, a larger binary file, old modification times.
+  kubectl([
+    '-n',
+    NS,
+    'exec',
+    'notes-0',
+    '--',
+    'sh',
+    '-c',
+    'set -e; mkdir -p /data/db/empty && cd /data && echo secret > db/key && chmod 600 db/key && ' +
+      'dd if=/dev/urandom of=db/table bs=1024 count=300 2>/dev/null && chmod 640 db/table && ' +
+      'printf "#!/bin/sh\n" > tool && chmod 750 tool && : > db/empty-file && chmod 2750 db && ' +
+      'ln -s db/table current && touch -d "2020-01-02 03:04:05" db/key db/table tool db/empty db/empty-file db note',
+  ]);
+  const before = volumeState();
+  const eventsBefore = events();
+  assert.match(before, /\.\/db directory 2750 1000:1000 /, before);
   apply(app('3.0.0'));
   const s = await waitSettled('2.0.0', 'RolledBack');
   assert.match(s.lastUpgrade.reason, /PostUpgradeFailed/);
   assert.equal(s.imageDigest, digests['2.0.0']);
   const pod = JSON.parse(kubectl(['-n', NS, 'get', 'pod', 'notes-0', '-o', 'json']));
   assert.equal(pod.status.containerStatuses[0].imageID, `${reg.address}/${NS}/app@${digests['2.0.0']}`);
+  assert.equal(volumeState(), before, 'bytes, modes, owners, times and links exactly as before the upgrade');
+  assert.equal(kubectl(['-n', NS, 'exec', 'notes-0', '--', 'cat', '/data/note']).trim(), 'precious');
+  // What 3.0.0's scripts wrote is gone; 2.0.0 started once more on the restored volume.
+  assert.equal(events(), `${eventsBefore}start 2.0.0 uid=1000\n`);
+  const evs = kubectl(['-n', NS, 'get', 'events', '-o', 'jsonpath={range .items[*]}{.reason} {.message}{"\\n"}{end}']);
+  for (const reason of ['SnapshotTaken', 'MemberHeld', 'VolumesRestored', 'MemberReleased'])
+    assert.match(evs, new RegExp(`^${reason} `, 'm'), `Event ${reason}`);
+});
+
+test('molt snapshots on the cluster lists the copies: one per upgrade, and what the rollback displaced', () => {
+  const r = spawnSync(MOLT, ['--kubeconfig', kubeconfig, '-n', NS, 'snapshots', 'notes', '-o', 'json'], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '' },
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const sets = JSON.parse(r.stdout) as { from: string; to: string; entries: { volume: string; bytes: number }[] }[];
+  assert.deepEqual(
+    sets.map((x) => [x.from, x.to, x.entries.map((e) => e.volume).sort()]),
+    [
+      ['1.0.0', '2.0.0', ['data']],
+      ['2.0.0', '3.0.0', ['data', 'data.displaced']],
+    ],
+  );
+  assert.ok((sets[1]?.entries[0]?.bytes ?? 0) > 300 * 1024, 'the archive sizes are recorded');
 });
 
 test('every pod molt made in the restricted namespace was admitted (no PodSecurity violation, no FailedCreate)', () => {
@@ -241,6 +314,12 @@ test('every pod molt made in the restricted namespace was admitted (no PodSecuri
   assert.doesNotMatch(warnings, /violates PodSecurity|^FailedCreate/im);
   assert.match(warnings, /SuccessfulCreate Create Pod notes-0/);
   assert.match(warnings, /Scheduled Successfully assigned \S+\/notes-molt-exec-/, 'ExecPods were admitted');
+  for (const op of ['snapshot', 'restore'])
+    assert.match(
+      warnings,
+      new RegExp(`Scheduled Successfully assigned \\S+/notes-0-molt-${op}-g\\d+-`),
+      `the ${op} Job's pod was admitted`,
+    );
 });
 
 test('the old tag pushed again with other content: molt rollback runs the recorded digest', async () => {
@@ -262,6 +341,24 @@ test('the old tag pushed again with other content: molt rollback runs the record
     events(),
     /pre argc=2 2\.0\.0 1\.0\.0 in=2\.0\.0/,
     "the recorded 1.0.0 image's own pre-upgrade label ran",
+  );
+  // A third copy: keepSnapshots 2 prunes the oldest (the upgrade to 2.0.0).
+  await waitFor(
+    'the oldest copy pruned',
+    () => {
+      const claims = kubectl([
+        '-n',
+        NS,
+        'get',
+        'pvc',
+        '-l',
+        'molt.dev/copy',
+        '-o',
+        'jsonpath={.items[*].metadata.annotations.molt\\.dev/to}',
+      ]);
+      return claims.split(' ').sort().join(' ') === '1.0.0 3.0.0 3.0.0' ? true : undefined;
+    },
+    60_000,
   );
 });
 
@@ -297,5 +394,3 @@ test('molt plan on a cluster answers from the cluster (an empty local store): 0 
   assert.match(r.out, /runAsGroup/);
   assert.equal(kubectlResult(['-n', NS, 'get', 'apps.molt.dev', 'planned']).status, 1, 'plan created nothing');
 });
-
-// Not covered: the rolled-back volume's bytes (PVC snapshots on a cluster are not built yet; see deploy/README.md).

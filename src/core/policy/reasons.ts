@@ -60,6 +60,15 @@ export type ProgressReason =
   | 'RoleReverted'
   | 'HookSucceeded'
   | 'ScriptsResolved'
+  // volume copies on Kubernetes (app/volume-copy.ts)
+  | 'SnapshotStarted'
+  | 'SnapshotTaken'
+  | 'MemberHeld'
+  | 'RestoreStarted'
+  | 'VolumesRestored'
+  | 'MemberReleased'
+  | 'SnapshotsPruned'
+  | 'CopyJobRemoved'
   // UpgradeTasks
   | 'AlreadyAtTarget'
   | 'Completed'

@@ -30,6 +30,15 @@ import {
 } from './scripts.ts';
 import { execPodFor, serviceFor, specHash, statefulSetFor, type AppRef } from './template.ts';
 import { installedRecord, podDigest, resolveUpgrade } from './digests.ts';
+import {
+  holdMember,
+  holding,
+  pruneSnapshots,
+  releaseMember,
+  removeJobs,
+  restoreVolumes,
+  snapshotVolumes,
+} from './copy-actions.ts';
 import { isLocalImage } from '../../engines/registry/reference.ts';
 import {
   scriptsOf,
@@ -50,6 +59,8 @@ export interface ActionContext {
   world: AppWorld;
   signal: AbortSignal;
   log: (line: string) => void;
+  /** molt's image (the operator's own), for the volume copy Jobs. */
+  copyImage: () => Promise<string>;
 }
 
 /** Runs one non-terminal step; may answer with a terminal step (e.g. wait for the ExecPod). */
@@ -67,6 +78,8 @@ export async function act(ctx: ActionContext, step: Step): Promise<Step | undefi
       return beginUpgrade(ctx, step.warnings, step.rollback === true);
     case 'ClearRollbackTo':
       return clearRollbackTo(ctx);
+    case 'SnapshotVolumes':
+      return snapshotVolumes(ctx, step.member);
     case 'PreUpgrade':
       return preUpgrade(ctx, step.member);
     case 'SwitchTemplate':
@@ -77,6 +90,14 @@ export async function act(ctx: ActionContext, step: Step): Promise<Step | undefi
       return postUpgrade(ctx, step.member);
     case 'StartRollback':
       return startRollback(ctx, step.cause);
+    case 'HoldMember':
+      return holdMember(ctx, step.member);
+    case 'RestoreVolumes':
+      return restoreVolumes(ctx, step.member);
+    case 'ReleaseMember':
+      return releaseMember(ctx, step.member);
+    case 'PruneSnapshots':
+      return pruneSnapshots(ctx, step.claims);
     case 'Abort':
       return finish(ctx, { outcome: 'Aborted', cause: step.cause });
     case 'FinishUpgrade':
@@ -87,6 +108,7 @@ export async function act(ctx: ActionContext, step: Step): Promise<Step | undefi
         cause: journalOf(ctx).cause ?? { code: 'RolledBack', message: 'rolled back' },
       });
     case 'Cleanup':
+      await removeJobs(ctx, step.jobs ?? []);
       return cleanup(ctx, step.pods, 'ExecPodRemoved');
     case 'Delete':
       return remove(ctx);
@@ -95,7 +117,7 @@ export async function act(ctx: ActionContext, step: Step): Promise<Step | undefi
   }
 }
 
-function event(
+export function event(
   ctx: ActionContext,
   type: 'Normal' | 'Warning',
   reason: Reason,
@@ -113,20 +135,20 @@ function desiredSpec(ctx: ActionContext): AppSpec {
   return ctx.world.desired.manifest.spec;
 }
 
-function installedOf(ctx: ActionContext): InstalledRecord {
+export function installedOf(ctx: ActionContext): InstalledRecord {
   const i = ctx.world.sts?.installed;
   if (!i) throw new Error('internal: no installed record');
   return i;
 }
 
-function journalOf(ctx: ActionContext): UpgradeJournal {
+export function journalOf(ctx: ActionContext): UpgradeJournal {
   const j = ctx.world.sts?.journal;
   if (!j) throw new Error('internal: no upgrade in flight');
   return j;
 }
 
 /** Writes the records (null removes one) as one merge patch of the StatefulSet's annotations. */
-async function writeRecords(
+export async function writeRecords(
   ctx: ActionContext,
   records: { installed?: InstalledRecord | null; upgrade?: UpgradeJournal | null; last?: LastUpgradeRecord | null },
 ): Promise<void> {
@@ -154,7 +176,10 @@ async function applyTemplate(
     gate: Boolean(scriptsOf(journal).postUpgrade),
     failureThreshold: upgradeFailureThreshold(spec, spec.probes.startup),
   };
-  await ctx.api.apply(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetFor(ctx.ref, spec, mode, digest));
+  const sts = statefulSetFor(ctx.ref, spec, mode, digest);
+  // A member held down for the restore of its volumes stays down whatever template is written.
+  if (holding(ctx.world.sts?.journal) && sts.spec) sts.spec.replicas = 0;
+  await ctx.api.apply(RESOURCES.statefulsets, ctx.ref.namespace, sts);
   await event(ctx, 'Normal', reason, 'UpdateTemplate', note);
   return undefined;
 }
@@ -543,6 +568,10 @@ async function finish(
     ctx,
     ctx.world.execPods.map((p) => p.name),
     'ExecPodRemoved',
+  );
+  await removeJobs(
+    ctx,
+    ctx.world.copyJobs.map((x) => x.name),
   );
   await clearRollbackTo(ctx);
   if (end.outcome === 'Succeeded')

@@ -59,6 +59,8 @@ function world(
       : {}),
     members: pods.map((p, i) => ({ name: p.name, ordinal: pods.length - 1 - i, pod: p })),
     execPods: [],
+    copyJobs: [],
+    copies: [],
   };
 }
 
@@ -108,9 +110,15 @@ test('a downgrade without forceUpgrade is refused by the core rules; a namespace
   assert.equal((decide(world(moved, {})) as { reason?: string }).reason, 'NamespaceSwitchRefused');
 });
 
-test('a new version begins an upgrade; then pre-upgrade in the old pod, template switch, member restart', () => {
+test('a new version begins an upgrade; then the volume copy, pre-upgrade in the old pod, template switch, member restart', () => {
   assert.equal(decide(world(v2.spec, {})).kind, 'BeginUpgrade');
-  assert.deepEqual(decide(world(v2.spec, { journal: journal() })), { kind: 'PreUpgrade', member: 'app-0' });
+  assert.deepEqual(decide(world(v2.spec, { journal: journal() })), { kind: 'SnapshotVolumes', member: 'app-0' });
+  const copying = journal({ snapshots: { 'app-0': 'copying' } });
+  assert.deepEqual(decide(world(v2.spec, { journal: copying })), { kind: 'SnapshotVolumes', member: 'app-0' });
+  assert.deepEqual(decide(world(v2.spec, { journal: journal({ snapshots: { 'app-0': 'copied' } }) })), {
+    kind: 'PreUpgrade',
+    member: 'app-0',
+  });
   assert.deepEqual(decide(world(v2.spec, { journal: journal({ preUpgraded: ['app-0'] }) })), {
     kind: 'SwitchTemplate',
     to: 'target',
@@ -132,7 +140,7 @@ test('members go from the highest ordinal down, one at a time', () => {
     { journal: journal({ preUpgraded: ['app-1'], postUpgraded: ['app-1'] }), templateHash: h2, upgradeMode: true },
     [pod('app-1', h2), pod('app-0', h1)],
   );
-  assert.deepEqual(decide(next), { kind: 'PreUpgrade', member: 'app-0' });
+  assert.deepEqual(decide(next), { kind: 'SnapshotVolumes', member: 'app-0' });
 });
 
 test('the new pod gets its post-upgrade script once running, then must be ready; then the upgrade finishes', () => {
@@ -177,7 +185,7 @@ test('a pull error, a crash loop or a restart of the new pod rolls back; the rol
 });
 
 test('a pull error of the ExecPod before any member was touched aborts instead of rolling back', () => {
-  const w = world(v2.spec, { journal: journal() });
+  const w = world(v2.spec, { journal: journal({ snapshots: { 'app-0': 'copied' } }) });
   w.execPods = [{ name: 'x', hash: h2, running: false, terminating: false, waitingReason: 'ErrImagePull' }];
   assert.equal(decide(w).kind, 'Abort');
 });
@@ -261,4 +269,112 @@ test('a rollback whose old-version pod restarted once but is ready again finishe
   assert.equal(decide(world(v1.spec, rolling, [pod('app-0', h1, { restarts: 1 })])).kind, 'FinishRollback');
   const stuck = decide(world(v1.spec, rolling, [pod('app-0', h1, { restarts: 1, ready: false })]));
   assert.equal(stuck.kind === 'Wait' && stuck.reason, 'RollbackStuck');
+});
+
+// ---- volume copies (data-safe rollback, volume-copy.ts) ----
+
+const copied = { 'app-0': 'copied' as const };
+
+test('no volume copy when snapshotVolumes is off or the app has no volumes: straight to the pre-upgrade script', () => {
+  const off = { ...v2.spec, upgrade: { ...v2.spec.upgrade, snapshotVolumes: false } };
+  assert.deepEqual(decide(world(off, { journal: journal({ target: off }) })), { kind: 'PreUpgrade', member: 'app-0' });
+  const none = { ...v2.spec, volumes: [] };
+  assert.deepEqual(decide(world(none, { journal: journal({ target: none }) })), {
+    kind: 'PreUpgrade',
+    member: 'app-0',
+  });
+});
+
+test('a failed snapshot Job aborts the upgrade before anything touched the data', () => {
+  const w = world(v2.spec, { journal: journal({ snapshots: { 'app-0': 'copying' } }) });
+  w.copyJobs = [
+    { name: 'j', member: 'app-0', generation: 2, op: 'snapshot', succeeded: false, failed: true, message: 'EACCES' },
+  ];
+  const step = decide(w);
+  assert.equal(step.kind, 'Abort');
+  assert.equal(step.kind === 'Abort' && step.cause.code, 'SnapshotFailed');
+  assert.match(step.kind === 'Abort' ? step.cause.message : '', /EACCES/);
+  // A Job of another generation (an earlier upgrade) says nothing about this one.
+  w.copyJobs[0] = { ...w.copyJobs[0]!, generation: 1 };
+  assert.equal(decide(w).kind, 'SnapshotVolumes');
+});
+
+test('rollback with a copy: hold the member down, wait for its pod to go, restore, release, then the old version', () => {
+  const back = (fields: Partial<UpgradeJournal>, sts: Partial<NonNullable<AppWorld['sts']>>, pods: PodView[]) =>
+    decide(world(v2.spec, { journal: journal({ state: 'RollingBack', snapshots: copied, ...fields }), ...sts }, pods));
+  const crashed = pod('app-0', h2, { ready: false, restarts: 3 });
+  // The template goes back first (the old spec), as without copies.
+  assert.deepEqual(back({}, { templateHash: h2, upgradeMode: true }, [crashed]), {
+    kind: 'SwitchTemplate',
+    to: 'installed',
+  });
+  // Then the member is held (instead of restarted): the old version must not start on the new data.
+  assert.deepEqual(back({}, {}, [crashed]), { kind: 'HoldMember', member: 'app-0' });
+  // Held in the journal but the StatefulSet not scaled yet (killed in between): hold again.
+  assert.deepEqual(back({ restores: { 'app-0': 'held' } }, { replicas: 1 }, [crashed]), {
+    kind: 'HoldMember',
+    member: 'app-0',
+  });
+  // Scaled to 0, the pod still going: wait; it never runs beside the restore.
+  const held = back({ restores: { 'app-0': 'held' } }, { replicas: 0 }, [{ ...crashed, terminating: true }]);
+  assert.equal(held.kind, 'Wait');
+  assert.match(held.kind === 'Wait' ? held.message : '', /to stop before its volumes are restored/);
+  const gone = world(v2.spec, {
+    journal: journal({ state: 'RollingBack', snapshots: copied, restores: { 'app-0': 'held' } }),
+    replicas: 0,
+  });
+  gone.members = [{ name: 'app-0', ordinal: 0 }];
+  assert.deepEqual(decide(gone), { kind: 'RestoreVolumes', member: 'app-0' });
+  // Restored: released (back to 1 replica); the pod comes back on the old version and must be ready.
+  gone.sts!.journal = { ...gone.sts!.journal!, restores: { 'app-0': 'restored' } };
+  assert.deepEqual(decide(gone), { kind: 'ReleaseMember', member: 'app-0' });
+  assert.deepEqual(back({ restores: { 'app-0': 'restored' } }, { replicas: 1 }, [pod('app-0', h1)]), {
+    kind: 'FinishRollback',
+  });
+});
+
+test('a failed restore keeps the member down (RollbackStuck), never starting the old version on half-restored data', () => {
+  const w = world(v2.spec, {
+    journal: journal({ state: 'RollingBack', snapshots: copied, restores: { 'app-0': 'restoring' } }),
+    replicas: 0,
+  });
+  w.members = [{ name: 'app-0', ordinal: 0 }];
+  w.copyJobs = [
+    { name: 'r', member: 'app-0', generation: 2, op: 'restore', succeeded: false, failed: true, message: 'ENOSPC' },
+  ];
+  const step = decide(w);
+  assert.equal(step.kind === 'Wait' && step.reason, 'RollbackStuck');
+  assert.match(step.kind === 'Wait' ? step.message : '', /ENOSPC.*stays down/);
+});
+
+test('a member whose pod never left the old version is not restored (its volumes are live); no copy, no restore', () => {
+  const live = world(v2.spec, { journal: journal({ state: 'RollingBack', snapshots: copied }) }, [pod('app-0', h1)]);
+  assert.equal(decide(live).kind, 'FinishRollback');
+  const none = world(v2.spec, { journal: journal({ state: 'RollingBack' }) }, [pod('app-0', h2)]);
+  assert.deepEqual(decide(none), { kind: 'RestartMember', member: 'app-0', uid: `uid-app-0-${h2}` });
+});
+
+test('keepSnapshots: steady prunes the copy claims of all but the newest operations; leftover copy Jobs are removed', () => {
+  const claim = (generation: number, kind: 'snapshot' | 'displaced' = 'snapshot') => ({
+    name: `data-app-0-molt-g${generation}${kind === 'displaced' ? '-displaced' : ''}`,
+    member: 'app-0',
+    volume: 'data',
+    generation,
+    kind,
+    createdAt: 'x',
+  });
+  const w = world(v1.spec, {});
+  w.copies = [claim(2), claim(5), claim(5, 'displaced'), claim(3), claim(4)];
+  assert.equal(v1.spec.upgrade.keepSnapshots, 3);
+  assert.deepEqual(decide(w), { kind: 'PruneSnapshots', claims: ['data-app-0-molt-g2'] });
+  const keep1 = { ...v1.spec, upgrade: { ...v1.spec.upgrade, keepSnapshots: 1 } };
+  const w1 = world(keep1, { installed: { version: '1.0.0', hash: specHash(keep1), spec: keep1 } });
+  w1.copies = w.copies;
+  assert.deepEqual(decide(w1), {
+    kind: 'PruneSnapshots',
+    claims: ['data-app-0-molt-g2', 'data-app-0-molt-g3', 'data-app-0-molt-g4'],
+  });
+  w.copies = [claim(5)];
+  w.copyJobs = [{ name: 'j', member: 'app-0', generation: 5, op: 'snapshot', succeeded: true, failed: false }];
+  assert.deepEqual(decide(w), { kind: 'Cleanup', pods: [], jobs: ['j'] });
 });

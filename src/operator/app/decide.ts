@@ -26,7 +26,16 @@ import {
   type PodFailure,
   type Reason,
 } from '../../core/policy/index.ts';
-import { scriptsOf, type AppWorld, type MemberView, type PodView, type UpgradeJournal } from './world.ts';
+import {
+  scriptsOf,
+  type AppWorld,
+  type CopyClaimView,
+  type CopyJobView,
+  type MemberView,
+  type PodView,
+  type UpgradeJournal,
+} from './world.ts';
+import { snapshotsOn } from './volume-copy.ts';
 
 /** The next step of a pass. Terminal steps (wait, steady, refuse, …) end the pass. */
 export type Step =
@@ -40,15 +49,20 @@ export type Step =
   | { kind: 'Blocked'; message: string }
   | { kind: 'BeginUpgrade'; warnings: string[]; rollback?: boolean }
   | { kind: 'ClearRollbackTo' }
+  | { kind: 'SnapshotVolumes'; member: string }
   | { kind: 'PreUpgrade'; member: string }
   | { kind: 'SwitchTemplate'; to: 'target' | 'installed' | 'normal' }
   | { kind: 'RestartMember'; member: string; uid: string }
   | { kind: 'PostUpgrade'; member: string }
   | { kind: 'StartRollback'; cause: ErrorRecord }
+  | { kind: 'HoldMember'; member: string }
+  | { kind: 'RestoreVolumes'; member: string }
+  | { kind: 'ReleaseMember'; member: string }
+  | { kind: 'PruneSnapshots'; claims: string[] }
   | { kind: 'Abort'; cause: ErrorRecord }
   | { kind: 'FinishUpgrade' }
   | { kind: 'FinishRollback' }
-  | { kind: 'Cleanup'; pods: string[] }
+  | { kind: 'Cleanup'; pods: string[]; jobs?: string[] }
   | { kind: 'Wait'; reason: Reason; message: string; afterMs: number; failure?: PodFailure }
   | { kind: 'Steady' };
 
@@ -63,11 +77,16 @@ export const ACTING_STEPS = [
   'MarkInstalled',
   'Record',
   'BeginUpgrade',
+  'SnapshotVolumes',
   'PreUpgrade',
   'SwitchTemplate',
   'RestartMember',
   'PostUpgrade',
   'StartRollback',
+  'HoldMember',
+  'RestoreVolumes',
+  'ReleaseMember',
+  'PruneSnapshots',
   'Abort',
   'FinishUpgrade',
   'FinishRollback',
@@ -132,7 +151,11 @@ function steady(w: AppWorld): Step {
   if (!w.desired.ok || !sts?.installed) return { kind: 'Steady' };
   const installed = sts.installed;
   const stray = w.execPods.map((p) => p.name);
-  if (stray.length) return { kind: 'Cleanup', pods: stray };
+  const strayJobs = w.copyJobs.map((j) => j.name);
+  if (stray.length || strayJobs.length)
+    return { kind: 'Cleanup', pods: stray, ...(strayJobs.length ? { jobs: strayJobs } : {}) };
+  const prune = prunable(w.copies, w.desired.manifest.spec.upgrade.keepSnapshots);
+  if (prune.length) return { kind: 'PruneSnapshots', claims: prune };
   if (sts.upgradeMode || sts.templateHash !== installed.hash) return { kind: 'SwitchTemplate', to: 'normal' };
   const desired = w.desired.manifest;
   const current: AppManifest = { ...desired, spec: installed.spec };
@@ -205,6 +228,18 @@ function upgrading(w: AppWorld, j: UpgradeJournal): Step {
 }
 
 function oldMember(w: AppWorld, j: UpgradeJournal, m: MemberView, pod: PodView, touched: boolean): Step {
+  // The member's volumes are copied before anything of the upgrade can touch them.
+  if (snapshotsOn(j.target) && j.snapshots?.[m.name] !== 'copied' && !j.preUpgraded.includes(m.name)) {
+    const job = copyJob(w, m.name, j.generation, 'snapshot');
+    if (job?.failed) {
+      const cause = {
+        code: 'SnapshotFailed',
+        message: `copying the volumes of ${m.name} (Job ${job.name}) failed${job.message ? `: ${job.message}` : ''}`,
+      };
+      return touched ? { kind: 'StartRollback', cause } : { kind: 'Abort', cause };
+    }
+    return { kind: 'SnapshotVolumes', member: m.name };
+  }
   if (scriptsOf(j).preUpgrade && !j.preUpgraded.includes(m.name)) {
     const exec = w.execPods.find((p) => p.hash === j.toHash && !p.terminating);
     const pull = fatalWaiting(exec?.waitingReason);
@@ -226,6 +261,8 @@ function rollingBack(w: AppWorld, j: UpgradeJournal): Step {
   if (!installed) return { kind: 'FinishRollback' };
   if (w.sts?.templateHash !== installed.hash || w.sts.upgradeMode) return { kind: 'SwitchTemplate', to: 'installed' };
   for (const m of w.members) {
+    const restore = restoreStep(w, j, m, installed.hash);
+    if (restore) return restore;
     const pod = m.pod;
     if (!pod || pod.terminating) return wait('RollingBack', `waiting for pod ${m.name} to come back`, 1000);
     if (pod.hash !== installed.hash) return { kind: 'RestartMember', member: m.name, uid: pod.uid };
@@ -244,6 +281,46 @@ function rollingBack(w: AppWorld, j: UpgradeJournal): Step {
   }
   void j;
   return { kind: 'FinishRollback' };
+}
+
+/**
+ * The restore of a member's volumes in a rollback, or undefined when there is none to do (no
+ * copy, or a member whose pod never left the installed version: its volumes are live). The
+ * member is held down first (StatefulSet at 0 replicas) and its pod must be gone, so the old
+ * version never sees half-restored data; released when the copy is back.
+ */
+function restoreStep(w: AppWorld, j: UpgradeJournal, m: MemberView, installedHash: string): Step | undefined {
+  const r = j.restores?.[m.name];
+  const replicas = w.sts?.replicas ?? 1;
+  if (r === 'restored' || (r === undefined && replicas === 0))
+    return replicas === 0 ? { kind: 'ReleaseMember', member: m.name } : undefined;
+  if (r === undefined && !(j.snapshots?.[m.name] === 'copied' && m.pod && m.pod.hash !== installedHash))
+    return undefined;
+  if (r === undefined || replicas > 0) return { kind: 'HoldMember', member: m.name };
+  if (m.pod) return wait('RollingBack', `waiting for pod ${m.name} to stop before its volumes are restored`, 1000);
+  const job = copyJob(w, m.name, j.generation, 'restore');
+  if (job?.failed)
+    return wait(
+      'RollbackStuck',
+      `restoring the volumes of ${m.name} failed (Job ${job.name}${job.message ? `: ${job.message}` : ''}); the member stays down — fix the cause and delete the Job to try again`,
+      30_000,
+    );
+  return { kind: 'RestoreVolumes', member: m.name };
+}
+
+/** The app's copy Job of `op` on `member` in upgrade `generation`. */
+function copyJob(w: AppWorld, member: string, generation: number, op: CopyJobView['op']): CopyJobView | undefined {
+  return w.copyJobs.find((x) => x.member === member && x.generation === generation && x.op === op);
+}
+
+/** The copy claims beyond the newest `keep` operations (by generation): what keepSnapshots prunes. */
+export function prunable(copies: CopyClaimView[], keep: number): string[] {
+  const generations = [...new Set(copies.map((c) => c.generation))].sort((a, b) => b - a);
+  const doomed = new Set(generations.slice(keep));
+  return copies
+    .filter((c) => doomed.has(c.generation))
+    .map((c) => c.name)
+    .sort();
 }
 
 /** The change to an older version `molt rollback` asked for: the downgrade rule does not apply, the others do. */

@@ -11,7 +11,8 @@ import type { KubeObject, Pod, ResourceApi, StatefulSet } from '../../engines/ku
 import { RESOURCES } from '../../engines/kubernetes/index.ts';
 import { ANNOTATIONS, COMPONENT, LABELS, memberName, statefulSetName } from './names.ts';
 import { specHash } from './template.ts';
-import { podView, stsView, type AppWorld, type Desired } from './world.ts';
+import { copyClaimView, copyJobView, podView, stsView, type AppWorld, type Desired } from './world.ts';
+import { COPY_COMPONENT } from './volume-copy.ts';
 
 /** An App object as the API returns it. */
 export interface AppObject extends KubeObject {
@@ -77,11 +78,24 @@ export function desiredOf(app: AppObject): Desired {
 export async function observe(api: ResourceApi, app: AppObject, signal?: AbortSignal): Promise<AppWorld> {
   const name = app.metadata.name ?? '';
   const namespace = app.metadata.namespace ?? 'default';
-  const [sts, pods] = await Promise.all([
+  const [sts, pods, jobs, claims] = await Promise.all([
     api.get<StatefulSet>(RESOURCES.statefulsets, namespace, statefulSetName(name), signal),
     api.list<Pod>(RESOURCES.pods, namespace, { labelSelector: `${LABELS.app}=${name}` }, signal),
+    api.list<KubeObject>(
+      RESOURCES.jobs,
+      namespace,
+      { labelSelector: `${LABELS.app}=${name},${LABELS.component}=${COPY_COMPONENT.job}` },
+      signal,
+    ),
+    api.list<KubeObject>(
+      RESOURCES.pvcs,
+      namespace,
+      { labelSelector: `${LABELS.app}=${name},${LABELS.component}=${COPY_COMPONENT.claim}` },
+      signal,
+    ),
   ]);
-  const replicas = sts?.spec?.replicas ?? 0;
+  // An inline app has one member; its StatefulSet is at 0 replicas only while the member is held for a restore.
+  const replicas = sts ? Math.max(sts.spec?.replicas ?? 1, 1) : 0;
   const byName = new Map(
     pods.items
       .filter((p) => p.metadata.labels?.[LABELS.component] === COMPONENT.member)
@@ -116,6 +130,8 @@ export async function observe(api: ResourceApi, app: AppObject, signal?: AbortSi
     desired: desiredOf(app),
     members,
     execPods,
+    copyJobs: jobs.items.map((j) => copyJobView(j, pods.items)).filter((j) => j !== undefined),
+    copies: claims.items.map(copyClaimView).filter((c) => c !== undefined),
   };
   const rollbackTo = app.metadata.annotations?.[ANNOTATIONS.rollbackTo];
   if (rollbackTo) world.app.rollbackTo = rollbackTo;

@@ -13,6 +13,7 @@ import type { ReconcileResult } from '../runtime/controller.ts';
 import type { AppStatus } from '../crd/status.ts';
 import { reconcileReleaseApp } from '../release/reconciler.ts';
 import { act } from './actions.ts';
+import { workerImageResolver } from '../task/reconciler.ts';
 import { boundary } from '../runtime/kill-points.ts';
 import { ownedBy } from '../runtime/instance.ts';
 import { decide, TERMINAL, type Step } from './decide.ts';
@@ -29,6 +30,8 @@ export interface AppReconcilerDeps {
   log: (fields: Record<string, unknown>) => void;
   /** The operator instance (runtime/instance.ts): only Apps labelled for it are reconciled. */
   instance?: string;
+  /** molt's image for volume copy Jobs (the operator's own; task/reconciler.ts workerImageResolver). */
+  workerImage?: () => Promise<string>;
 }
 
 /** Steps one pass may take before it writes the status and lets other keys run. */
@@ -54,6 +57,7 @@ export async function reconcileApp(
   const log = (line: string) => deps.log({ level: 'info', app: key, msg: line });
   let world: AppWorld | undefined;
   let outcome: PassOutcome | undefined;
+  const copyImage = deps.workerImage ?? workerImageResolver(deps.api);
   try {
     for (let i = 0; i < MAX_STEPS && !outcome; i++) {
       world = await observe(deps.api, app, signal);
@@ -66,7 +70,7 @@ export async function reconcileApp(
       const ref = { name, namespace, uid: app.metadata.uid ?? '' };
       boundary(appKillPoint(step.kind), 'before');
       const follow = await act(
-        { api: deps.api, client: deps.client, events: deps.events, app, ref, world, signal, log },
+        { api: deps.api, client: deps.client, events: deps.events, app, ref, world, signal, log, copyImage },
         step,
       );
       boundary(appKillPoint(step.kind), 'after');

@@ -34,6 +34,8 @@ function world(fields: Partial<AppWorld> = {}, ready = true): AppWorld {
       },
     ],
     execPods: [],
+    copyJobs: [],
+    copies: [],
     ...fields,
   };
 }

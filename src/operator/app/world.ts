@@ -7,7 +7,8 @@
 import type { AppManifest, AppSpec } from '../../core/model.ts';
 import type { ErrorRecord } from '../../core/errors.ts';
 import type { FailureCode } from '../../core/policy/index.ts';
-import type { Pod, StatefulSet } from '../../engines/kubernetes/index.ts';
+import type { KubeObject, Pod, StatefulSet } from '../../engines/kubernetes/index.ts';
+import { COPY_ANNOTATIONS, COPY_LABELS } from './volume-copy.ts';
 import { ANNOTATIONS, LABELS, MAIN_CONTAINER } from './names.ts';
 import type { ScriptRunRecord } from './scripts.ts';
 
@@ -49,6 +50,10 @@ export interface UpgradeJournal {
   digest?: string;
   /** The scripts that run: spec.upgrade's, else the target image's labels (read from its registry). */
   scripts?: { preUpgrade?: string; postUpgrade?: string; notification?: string };
+  /** Members whose volumes are being copied / were copied before their pre-upgrade script (volume-copy.ts). */
+  snapshots?: Record<string, 'copying' | 'copied'>;
+  /** Members held down (StatefulSet at 0 replicas) for the restore of their volumes, and how far it got. */
+  restores?: Record<string, 'held' | 'restoring' | 'restored'>;
 }
 
 /** The outcome of the last upgrade; a failed one is not retried for the same spec. */
@@ -101,6 +106,31 @@ export interface MemberView {
   pod?: PodView;
 }
 
+/** A copy Job (volume-copy.ts) of the app. */
+export interface CopyJobView {
+  name: string;
+  member: string;
+  generation: number;
+  op: 'snapshot' | 'restore';
+  succeeded: boolean;
+  failed: boolean;
+  /** The copy's report (termination message of a succeeded pod) or why it failed. */
+  message?: string;
+}
+
+/** A claim holding an archive of one volume of one operation (volume-copy.ts). */
+export interface CopyClaimView {
+  name: string;
+  member: string;
+  volume: string;
+  generation: number;
+  kind: 'snapshot' | 'displaced';
+  createdAt: string;
+  from?: string;
+  to?: string;
+  bytes?: number;
+}
+
 /** The desired spec: valid, or why not. */
 export type Desired =
   | { ok: true; manifest: AppManifest; hash: string }
@@ -117,6 +147,8 @@ export interface AppWorld {
     /** The main container's image in the template (`repo@digest` when pinned). */
     templateImage?: string;
     upgradeMode: boolean;
+    /** spec.replicas: 0 while a member is held down for a restore. */
+    replicas?: number;
     installed?: InstalledRecord;
     journal?: UpgradeJournal;
     last?: LastUpgradeRecord;
@@ -131,6 +163,9 @@ export interface AppWorld {
     waitingMessage?: string;
     terminating: boolean;
   }[];
+  /** The app's copy Jobs and copy claims. */
+  copyJobs: CopyJobView[];
+  copies: CopyClaimView[];
 }
 
 /** The scripts an upgrade runs: those the journal resolved (spec, else image labels), else the spec's. */
@@ -175,6 +210,7 @@ export function stsView(sts: StatefulSet): NonNullable<AppWorld['sts']> {
     templateHash: template?.labels?.[LABELS.specHash] ?? '',
     templateImage: sts.spec?.template.spec.containers.find((c) => c.name === MAIN_CONTAINER)?.image,
     upgradeMode: template?.annotations?.[ANNOTATIONS.upgradeMode] === 'true',
+    replicas: sts.spec?.replicas ?? 1,
     installed: annotationJson<InstalledRecord>(sts, ANNOTATIONS.installed),
     journal: annotationJson<UpgradeJournal>(sts, ANNOTATIONS.upgrade),
     last: annotationJson<LastUpgradeRecord>(sts, ANNOTATIONS.last),
@@ -205,4 +241,63 @@ export function podView(pod: Pod, container = MAIN_CONTAINER): PodView {
   if (last)
     view.lastTerminated = `${last.reason ?? 'exited'} (exit code ${last.exitCode})${last.message ? `: ${last.message}` : ''}`;
   return view;
+}
+
+/** A copy Job as the reconciler sees it; `pods` are its pods (for the copy's report or failure). */
+export function copyJobView(
+  job: KubeObject & { status?: { succeeded?: number; failed?: number; conditions?: JobCondition[] } },
+  pods: Pod[],
+): CopyJobView | undefined {
+  const l = job.metadata.labels ?? {};
+  const op = l[COPY_LABELS.operation];
+  const member = l[COPY_LABELS.member];
+  if ((op !== 'snapshot' && op !== 'restore') || !member) return undefined;
+  const cond = (type: string) => job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+  const failedCond = cond('Failed');
+  const succeeded = cond('Complete') !== undefined || (job.status?.succeeded ?? 0) > 0;
+  const mine = pods
+    .filter((p) => p.metadata.labels?.['job-name'] === job.metadata.name)
+    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
+  const ended = mine
+    .map((p) => p.status?.containerStatuses?.find((c) => c.name === 'copy')?.state?.terminated)
+    .filter((t) => t !== undefined);
+  const last = succeeded ? ended.find((t) => t.exitCode === 0) : ended.at(-1);
+  const message = last?.message?.trim() || failedCond?.message;
+  return {
+    name: job.metadata.name ?? '',
+    member,
+    generation: Number(l[COPY_LABELS.generation] ?? 0),
+    op,
+    succeeded,
+    failed: !succeeded && failedCond !== undefined,
+    ...(message ? { message } : {}),
+  };
+}
+
+interface JobCondition {
+  type: string;
+  status: string;
+  message?: string;
+}
+
+/** A copy claim as the reconciler and `molt snapshots` see it. */
+export function copyClaimView(pvc: KubeObject): CopyClaimView | undefined {
+  const l = pvc.metadata.labels ?? {};
+  const a = pvc.metadata.annotations ?? {};
+  const kind = l[COPY_LABELS.kind];
+  const member = l[COPY_LABELS.member];
+  const volume = l[COPY_LABELS.volume];
+  if ((kind !== 'snapshot' && kind !== 'displaced') || !member || !volume) return undefined;
+  const bytes = Number(a[COPY_ANNOTATIONS.bytes]);
+  return {
+    name: pvc.metadata.name ?? '',
+    member,
+    volume,
+    generation: Number(l[COPY_LABELS.generation] ?? 0),
+    kind,
+    createdAt: pvc.metadata.creationTimestamp ?? '',
+    ...(a[COPY_ANNOTATIONS.from] ? { from: a[COPY_ANNOTATIONS.from] } : {}),
+    ...(a[COPY_ANNOTATIONS.to] ? { to: a[COPY_ANNOTATIONS.to] } : {}),
+    ...(Number.isFinite(bytes) && a[COPY_ANNOTATIONS.bytes] ? { bytes } : {}),
+  };
 }
