@@ -237,35 +237,26 @@ test('upgrade 1.0.0 → 2.0.0 runs the scripts its image labels declare: pre in 
 
 /** Every entry under /data but the mount point itself and the app's start log: name, type, mode, owner, mtime, size, link, md5. */
 function volumeState(): string {
-  return kubectl([
-    '-n',
-    NS,
-    'exec',
-    'notes-0',
-    '--',
-    'sh',
-    '-c',
+  return shInPod(
     'cd /data && find . -mindepth 1 ! -name events | sort | while read -r f; do ' +
       'echo "$f $(stat -c "%F %a %u:%g %Y %s" "$f") $(readlink "$f") $([ -f "$f" ] && [ ! -L "$f" ] && md5sum < "$f")"; done',
-  ]);
+  );
+}
+
+/** Runs a shell script in the member's pod; returns its output. */
+function shInPod(script: string): string {
+  return kubectl(['-n', NS, 'exec', 'notes-0', '--', 'sh', '-c', script]);
 }
 
 test('3.0.0, whose post-upgrade script corrupts the data and fails, is rolled back to the 2.0.0 digest with the volume exactly as before', async () => {
   // Data with the shapes a database leaves: private files, an executable, a setgid directory,
   // a symlink, an empty file and directory, a larger binary file, old modification times.
-  kubectl([
-    '-n',
-    NS,
-    'exec',
-    'notes-0',
-    '--',
-    'sh',
-    '-c',
+  shInPod(
     'set -e; mkdir -p /data/db/empty && cd /data && echo secret > db/key && chmod 600 db/key && ' +
       'dd if=/dev/urandom of=db/table bs=1024 count=300 2>/dev/null && chmod 640 db/table && ' +
       'printf "#!/bin/sh\n" > tool && chmod 750 tool && : > db/empty-file && chmod 2750 db && ' +
       'ln -s db/table current && touch -d "2020-01-02 03:04:05" db/key db/table tool db/empty db/empty-file db note',
-  ]);
+  );
   const before = volumeState();
   const eventsBefore = events();
   assert.match(before, /\.\/db directory 2750 1000:1000 /, before);
