@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { filesFrom } from '../src/examples/images.ts';
 import { writeDockerArchive } from '../test/images/build.ts';
-import { CLUSTER_SCRIPT, kubectl, kubectlResult, runCluster } from '../test/k8s/cluster.ts';
-import { startLocalOperator, type LocalOperator } from '../test/k8s/operator.ts';
+import { CLUSTER_SCRIPT, kubectl, kubectlResult, loadImage, runCluster } from '../test/k8s/cluster.ts';
+import { buildOperatorImage, startLocalOperator, type LocalOperator } from '../test/k8s/operator.ts';
 import { createPullSecret, currentRegistry, parseExports, type TestRegistry } from '../test/k8s/registry.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -119,11 +119,19 @@ const indent = (text: string) =>
 function startOperator(exported: Record<string, string>): LocalOperator | undefined {
   if (process.argv.includes('--local-operator')) {
     say('\n1. The operator of this checkout, as a local process for this demo (--local-operator)');
+    // Its volume copy Jobs run molt's image: a local process has none of its own.
+    const image = `localhost/molt-operator:demo-${process.pid}`;
+    const dir = mkdtempSync(join(tmpdir(), 'molt-demo-op-'));
+    try {
+      loadImage(buildOperatorImage(dir, image));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     return startLocalOperator({
       kubeconfig: exported.KUBECONFIG ?? '',
       instance: 'molt-demo',
       leaseNamespace: NS,
-      env: { MOLT_REGISTRY_CA: exported.MOLT_REGISTRY_CA ?? '' },
+      env: { MOLT_REGISTRY_CA: exported.MOLT_REGISTRY_CA ?? '', MOLT_WORKER_IMAGE: image },
     });
   }
   say('\n1. The operator of this checkout: built, pushed to the test registry, installed from deploy/');

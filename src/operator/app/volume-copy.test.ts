@@ -85,6 +85,11 @@ test('a snapshot Job mounts every member claim and its copy claim, beside the me
     ],
   );
   assert.equal(restore.affinity, undefined, 'the member is down during a restore');
+  assert.equal(snap.imagePullSecrets, undefined);
+  const pulled = (
+    copyJobFor({ ...base, spec: { ...spec, imagePullSecrets: [{ name: 'pull' }] }, op: 'snapshot' }).spec as any
+  ).template.spec;
+  assert.deepEqual(pulled.imagePullSecrets, [{ name: 'pull' }], "the app's pull secrets reach molt's image too");
 });
 
 test("a copy Job's view: succeeded with the pod's report, or failed with why", () => {

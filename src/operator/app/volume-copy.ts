@@ -168,6 +168,8 @@ export function copyJobFor(input: CopyJobInput): KubeObject & { spec: Record<str
   const placement: Record<string, unknown> = {};
   if (spec.nodeSelector && Object.keys(spec.nodeSelector).length) placement.nodeSelector = spec.nodeSelector;
   if (spec.tolerations?.length) placement.tolerations = spec.tolerations;
+  // molt's image may come from the same private registry as the app's (as in the test rig).
+  if (spec.imagePullSecrets?.length) placement.imagePullSecrets = spec.imagePullSecrets.map((s) => ({ name: s.name }));
   if (input.besidePod)
     placement.affinity = {
       podAffinity: {
