@@ -349,13 +349,14 @@ const KERNEL_SETTINGS = ['kernel/panic', 'kernel/panic_on_oops', 'vm/overcommit_
 const kernelSettings = (): string[] =>
   KERNEL_SETTINGS.map((k) => `${k}=${readFileSync(`/proc/sys/${k}`, 'utf8').trim()}`);
 
-test('up after down starts from the warm cache in under 90 s, and down cleans up again, kernel settings included', async (t) => {
+// How fast a warm `up` is belongs to the README's table of cluster timings, not to an assertion:
+// on a loaded machine it takes minutes.
+test('up after down starts from the warm cache, and down cleans up again, kernel settings included', async (t) => {
   if (!exclusive) return t.skip(skipReason);
   const hostSettings = kernelSettings();
   const again = await restartCluster();
   assert.ok(again.startedByUs && again.cacheWasWarm);
   t.diagnostic(`warm up took ${again.upSeconds.toFixed(1)} s (first up here: ${cluster.upSeconds.toFixed(1)} s)`);
-  assert.ok(again.upSeconds < 90, `warm up took ${again.upSeconds} s`);
   const node = json(['get', 'node', 'molt-k8s-node']);
   assert.equal(node.status.conditions.find((c: any) => c.type === 'Ready')?.status, 'True');
   const fp = footprint();

@@ -33,7 +33,9 @@ stop_daemon() {
   if pid_alive "$name"; then
     log "$name (pid $pid) ignored SIGTERM for 10s; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 20; i++)); do pid_alive "$name" || break; sleep 0.25; done
+    # A killed process is gone once the kernel has freed its memory: seconds for a large one
+    # (kube-apiserver) on a loaded machine.
+    for ((i = 0; i < 120; i++)); do pid_alive "$name" || break; sleep 0.25; done
   fi
   pid_alive "$name" && die "could not stop $name (pid $pid)"
   rm -f "$PIDS/$name.pid"
