@@ -139,13 +139,28 @@ function startOperator(exported: Record<string, string>): LocalOperator | undefi
   return undefined;
 }
 
+/**
+ * The demo's namespace, new: one left by an earlier demo goes first with what it holds. Its
+ * App's finalizer is dropped (that demo's operator may be gone, e.g. after Ctrl-C), and a
+ * namespace still terminating is waited for — an operator cannot take its Lease in one.
+ */
+function freshNamespace(): void {
+  if (kubectlResult(['get', 'namespace', NS]).status === 0) {
+    say(`   (removing the ${NS} namespace left by an earlier demo)`);
+    const unfinalize = ['--type=merge', '-p', '{"metadata":{"finalizers":null}}'];
+    kubectlResult(['-n', NS, 'patch', 'apps.molt.dev', APP, ...unfinalize]);
+    kubectl(['delete', 'namespace', NS, '--wait=true', '--timeout=300s']);
+  }
+  kubectl(['create', 'namespace', NS]);
+}
+
 async function main(): Promise<number> {
   say('== molt demo on Kubernetes: the test cluster of test/k8s (a cold first build takes ~7-20 min)\n');
   // Registered as a user of the cluster, so test runs sharing it never stop it under the demo.
   must(CLUSTER_SCRIPT, ['acquire', String(process.pid)]);
   const exported = parseExports(runCluster(['env']).stdout);
   const env = { ...process.env, KUBECONFIG: exported.KUBECONFIG ?? '' };
-  if (kubectlResult(['get', 'namespace', NS]).status !== 0) kubectl(['create', 'namespace', NS]);
+  freshNamespace();
   const operator = startOperator(exported);
   const reg = currentRegistry();
   const work = mkdtempSync(join(tmpdir(), 'molt-demo-k8s-'));
@@ -156,9 +171,6 @@ async function main(): Promise<number> {
       images[v] = await pushNotes(work, reg, v);
       say(`   pushed ${images[v]}${v === BROKEN ? '  (broken on purpose: exits at start)' : ''}`);
     }
-    kubectlResult(['-n', NS, 'delete', 'apps.molt.dev', APP, '--ignore-not-found', '--wait=true']);
-    kubectlResult(['-n', NS, 'delete', 'pvc', '--all', '--wait=true']);
-    kubectlResult(['-n', NS, 'delete', 'secret', 'pull', '--ignore-not-found']);
     createPullSecret(reg, NS);
     const files = VERSIONS.map((v) => {
       const file = join(work, `notes-${v}.yaml`);
