@@ -4,28 +4,31 @@
  * `unless-stopped`), and a one-line `field: old → new` for each. Pure.
  */
 import type { AppSpec } from './model.ts';
-import { formatPort, formatRestart, parseRestart, portBindings } from './settings.ts';
+import {
+  DEFAULT_RESTART,
+  formatPort,
+  formatRestart,
+  parseRestart,
+  portBindings,
+  SETTINGS_FIELDS,
+  type SettingsField,
+} from './settings.ts';
 
-/** The settings of issue 13 that shape the container (a change replaces it). dependsOn and upgrade.monitorSeconds do not. */
-export const SHAPING_SETTINGS = [
-  'ports',
-  'restart',
-  'resources',
-  'user',
-  'workingDir',
-  'stopSignal',
-  'shmSize',
-  'tmpfs',
-  'envFrom',
-  'secrets',
-  'containerLabels',
-  'healthcheck',
-] as const satisfies readonly (keyof AppSpec)[];
+/** Settings fields that do not shape the container: a bind mount is a volume, the others order and watch. */
+const NOT_SHAPING = ['hostPath', 'dependsOn', 'monitorSeconds'] as const;
+type ShapingSetting = Exclude<SettingsField, (typeof NOT_SHAPING)[number]>;
+
+/** The settings that shape the container (a change replaces it): every settings field but NOT_SHAPING. */
+export const SHAPING_SETTINGS: readonly ShapingSetting[] = SETTINGS_FIELDS.filter(
+  (f): f is ShapingSetting => !(NOT_SHAPING as readonly string[]).includes(f),
+);
 
 /** The value of field `f` as compared: what it means, not how it was written. */
 export function comparable(f: keyof AppSpec, spec: AppSpec): unknown {
   if (f === 'restart')
-    return formatRestart(parseRestart(spec.restart) ?? { name: 'unless-stopped', maximumRetryCount: 0 });
+    return formatRestart(
+      parseRestart(spec.restart ?? DEFAULT_RESTART) ?? { name: DEFAULT_RESTART, maximumRetryCount: 0 },
+    );
   if (f === 'ports') return portBindings(spec.ports).map(formatPort);
   if (f === 'stopSignal') return spec.stopSignal?.toUpperCase().replace(/^(?!SIG)/, 'SIG');
   const value = spec[f];
