@@ -6,6 +6,7 @@
  */
 import { isStatus, RESOURCES, type KubeObject } from '../engines/kubernetes/index.ts';
 import { ANNOTATIONS, LABELS } from '../operator/app/names.ts';
+import { COPY_COMPONENT } from '../operator/app/volume-copy.ts';
 import type { AppStatus } from '../operator/crd/status.ts';
 import { say, type GlobalOptions } from './context.ts';
 import { waitAndReport, type KubeWaitFlags } from './kube-apply.ts';
@@ -164,10 +165,23 @@ export async function kubeDeleteCommand(name: string, opts: GlobalOptions & { vo
   const claims = (await t.api.list<KubeObject>(RESOURCES.pvcs, t.namespace, { labelSelector: `${LABELS.app}=${name}` }))
     .items;
   for (const c of claims) await t.api.delete(RESOURCES.pvcs, t.namespace, c.metadata.name ?? '');
-  process.stdout.write(
-    `app/${name} deleted (${claims.length ? claims.map((c) => `pvc/${c.metadata.name}`).join(', ') : 'no volume claims'} removed)\n`,
-  );
+  process.stdout.write(`app/${name} deleted (${removedClaimsSummary(claims)})\n`);
   return 0;
+}
+
+/**
+ * What `delete --volumes` removed: the data claims by name, the volume copies kept for
+ * rollbacks (`molt snapshots`) as a count — they are many after a few upgrades.
+ */
+export function removedClaimsSummary(claims: KubeObject[]): string {
+  const isCopy = (c: KubeObject) => c.metadata.labels?.[LABELS.component] === COPY_COMPONENT.claim;
+  const data = claims.filter((c) => !isCopy(c)).map((c) => `pvc/${c.metadata.name}`);
+  const copies = claims.length - data.length;
+  const parts = [
+    data.length ? `${data.join(', ')} removed` : 'no volume claims removed',
+    ...(copies ? [`${copies} volume ${copies === 1 ? 'copy' : 'copies'} removed`] : []),
+  ];
+  return parts.join('; ');
 }
 
 /**
