@@ -32,11 +32,6 @@ export const EXCEPTIONS: readonly Exception[] = [
         },
       ]),
   {
-    id: 'k8s-rollback-runs-scripts',
-    engine: 'kubernetes',
-    what: "`molt rollback` runs the older version's pre-upgrade (in the current pod) and post-upgrade scripts; locally going back runs none",
-  },
-  {
     id: 'k8s-last-upgrade-shape',
     engine: 'kubernetes',
     what: 'status.lastUpgrade: the failure code is `reason` (UpgradeSucceeded on success), not `error.code`; no `kind`; none after an install',

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appManifest } from '../../testing/fixtures.ts';
-import { installedRecord, podDigest, ranKey } from './digests.ts';
+import { installedRecord, podDigest, ranKey, resolveUpgrade } from './digests.ts';
 import { digestOfImageID, type AppWorld } from './world.ts';
 import { imageDigest } from '../../runner/image-digest.ts';
 
@@ -55,4 +55,19 @@ test("locally: the RepoDigest of the reference's repository, else the image ID",
     ref: 'f'.repeat(64),
   });
   assert.deepEqual(imageDigest(`r.example/app@${d('3')}`, img), { digest: d('3'), ref: `r.example/app@${d('3')}` });
+});
+
+test('BeginUpgrade of a `molt rollback` journals no scripts (the older version wrote them for upgrading to it); an upgrade journals them', async () => {
+  const scripted = appManifest({
+    upgrade: { ...appManifest().spec.upgrade, preUpgrade: '/pre.sh', postUpgrade: '/post.sh' },
+  }).spec;
+  const installed = installedRecord(appManifest({ version: '2.0.0' }).spec, undefined, undefined);
+  const noApi = {} as Parameters<typeof resolveUpgrade>[0];
+  const forward = await resolveUpgrade(noApi, 'ns', installed, scripted, false);
+  assert.ok('journal' in forward);
+  assert.deepEqual(forward.journal.scripts, { preUpgrade: '/pre.sh', postUpgrade: '/post.sh' });
+  const back = await resolveUpgrade(noApi, 'ns', installed, scripted, true);
+  assert.ok('journal' in back);
+  assert.deepEqual(back.journal.scripts, {});
+  assert.match(back.note ?? '', /no scripts \(not run when going back\)/);
 });

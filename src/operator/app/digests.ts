@@ -70,10 +70,12 @@ export async function resolveUpgrade(
   const pinned = rollback ? installed.ran?.[ranKey(target)] : undefined;
   try {
     const t = await resolveTarget(api, namespace, target, pinned, signal);
+    // The older version's scripts were written for upgrading TO it, not for going back (as locally).
+    if (rollback) t.scripts = {};
     const scripts =
       Object.entries(t.scripts)
         .map(([k, v]) => `${k} ${v}`)
-        .join(', ') || 'no scripts';
+        .join(', ') || (rollback ? 'no scripts (not run when going back)' : 'no scripts');
     const what = t.digest
       ? `${target.image}${pinned ? ` at the digest ${target.version} ran before` : ''} is ${t.digest}`
       : `${target.image} is a local image`;
