@@ -160,10 +160,13 @@ export function reportOutcome(
     return 0;
   }
   say(`error[${outcome.reason}]: ${name}: ${outcome.message}`);
-  if (outcome.reason === 'RolledBack' || outcome.reason === 'Aborted')
+  const ended =
+    outcome.ended ?? (outcome.reason === 'RolledBack' || outcome.reason === 'Aborted' ? outcome.reason : '');
+  if (ended === 'RolledBack')
     say(to ? `${name} was rolled back to ${to}; its data is as it was before.` : 'nothing is installed.');
+  else if (ended === 'Aborted') say(to ? `${to} kept running; molt changed nothing.` : 'nothing is installed.');
   else if (to) say(`${to} kept running.`);
-  say(`hint: ${hintFor(outcome.reason, name)}`);
+  say(`hint: ${hintFor(ended || outcome.reason, name)}`);
   return 1;
 }
 

@@ -79,6 +79,23 @@ test('a refusal or a rollback the operator wrote is a failure with its reason an
   assert.equal(rolledBack.kind === 'failed' && rolledBack.reason, 'RolledBack');
 });
 
+test('an upgrade rolled back or aborted is told by its failure code from status.lastUpgrade, as locally', () => {
+  for (const ended of ['RolledBack', 'Aborted'] as const) {
+    const outcome = appOutcome(
+      app(
+        { version: '3.0.0', image: 'img:3' },
+        {
+          ...running2,
+          conditions: [cond('Ready', 'True', 'Running'), cond('Progressing', 'False', ended, 'the upgrade ended')],
+          lastUpgrade: { from: '2.0.0', to: '3.0.0', outcome: ended, reason: 'PostUpgradeFailed', message: 'exit 3' },
+        },
+      ),
+      3,
+    );
+    assert.deepEqual(outcome, { kind: 'failed', reason: 'PostUpgradeFailed', message: 'exit 3', ended });
+  }
+});
+
 test('a settings change after a rolled-back upgrade is done, not failed (the app runs its spec)', () => {
   const s = {
     ...running2,

@@ -13,7 +13,8 @@ import { KubeAppNotFoundError, WaitTimeoutError } from './kube-errors.ts';
 export type AppOutcome =
   | { kind: 'pending'; message: string }
   | { kind: 'done' }
-  | { kind: 'failed'; reason: string; message: string };
+  /** `ended`: the upgrade ran and ended so; `reason` is then its failure code, as the local engine reports it. */
+  | { kind: 'failed'; reason: string; message: string; ended?: 'RolledBack' | 'Aborted' };
 
 /** Progressing reasons with status False that mean "not there yet", not "it failed". */
 const NOT_FAILED = new Set([
@@ -46,10 +47,19 @@ export function appOutcome(app: MoltObject, generation: number): AppOutcome {
   if (s.phase === 'Upgrading' || s.phase === 'RollingBack') return { kind: 'pending', message };
   if (s.phase === 'Running' && atSpec(app) && condition(s, 'Ready')?.status === 'True') return { kind: 'done' };
   const progressing = condition(s, 'Progressing');
+  const ended = progressing?.status === 'False' ? endedUpgrade(s, progressing.reason) : undefined;
+  if (ended) return ended;
   if (progressing && progressing.status === 'False' && !NOT_FAILED.has(progressing.reason))
     return { kind: 'failed', reason: progressing.reason, message: progressing.message };
   if (s.phase === 'Failed') return { kind: 'failed', reason: progressing?.reason ?? 'Failed', message };
   return { kind: 'pending', message };
+}
+
+/** An upgrade that was rolled back or aborted, told by its failure code (status.lastUpgrade) as locally. */
+function endedUpgrade(s: AppStatus, reason: string): AppOutcome | undefined {
+  const last = s.lastUpgrade;
+  if ((reason !== 'RolledBack' && reason !== 'Aborted') || last?.outcome !== reason || !last.reason) return undefined;
+  return { kind: 'failed', reason: last.reason, message: last.message, ended: reason };
 }
 
 /** What waiting needs. */

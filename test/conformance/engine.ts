@@ -183,9 +183,10 @@ export class Checks {
   /** `molt apply` failed with `code`; `outcome`: the upgrade ran and ended so (else it was refused). */
   failed(r: RunResult, code: string, outcome?: 'Aborted' | 'RolledBack'): void {
     assert.equal(r.code, 1, `${r.stdout}${r.stderr}`);
-    if (outcome && this.except('k8s-cli-failure-code'))
-      assert.match(r.stderr, new RegExp(`^error\\[${outcome}\\]: ${APP}: .*\\(${code}: `, 'm'));
-    else assert.match(r.stderr, new RegExp(`^error\\[${code}\\]: `, 'm'));
+    assert.match(r.stderr, new RegExp(`^error\\[${code}\\]: `, 'm'));
+    if (outcome === 'RolledBack')
+      assert.match(r.stderr, /^\S+ was rolled back to \S+; its data is as it was before\.$/m);
+    if (outcome === 'Aborted') assert.match(r.stderr, /^\S+ kept running; molt changed nothing\.$/m);
   }
 
   /** The status of an app that runs `version`, as both engines must show it; and that it runs it. */

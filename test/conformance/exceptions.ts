@@ -37,16 +37,6 @@ export const EXCEPTIONS: readonly Exception[] = [
     what: 'status.lastUpgrade: the failure code is `reason` (UpgradeSucceeded on success), not `error.code`; no `kind`; none after an install',
   },
   {
-    id: 'k8s-cli-failure-code',
-    engine: 'kubernetes',
-    what: '`molt apply` of an upgrade that failed says error[Aborted] / error[RolledBack] with the failure code in the message; locally error[<failure code>]',
-  },
-  {
-    id: 'k8s-history-aborted-as-failed',
-    engine: 'kubernetes',
-    what: '`molt history` shows an upgrade its pre-upgrade script refused as Failed; locally as Aborted (status.lastUpgrade says Aborted on both)',
-  },
-  {
     id: 'k8s-progressing-reasons',
     engine: 'kubernetes',
     what: 'the Progressing condition after an upgrade says UpToDate / Aborted where the local status says UpgradeSucceeded / UpgradeAborted',

@@ -75,7 +75,7 @@ function historyOf(
   let h = previous ?? [];
   if (installed && !last) h = recordInstall(h, installed.version, now, installed.spec.image);
   if (last) {
-    const result = last.outcome === 'Aborted' ? 'Failed' : last.outcome;
+    const result = last.outcome;
     h = recordFinished(h, {
       kind: last.rollback ? 'rollback' : 'upgrade',
       to: last.to,

@@ -55,7 +55,7 @@ const historyEntry = z.object({
     .record(z.string(), z.unknown())
     .optional()
     .describe('inline apps: the whole spec before, what `molt rollback` restores'),
-  result: z.enum(['Succeeded', 'RolledBack', 'Failed', 'Refused']),
+  result: z.enum(['Succeeded', 'RolledBack', 'Aborted', 'Failed', 'Refused']),
   startedAt: z.iso.datetime().optional(),
   finishedAt: z.iso.datetime(),
   cause: z.string().optional().describe('"Code: message" when it did not succeed'),
