@@ -1,0 +1,197 @@
+/**
+ * The acting side of a release member's volume copies (copy-steps.ts decides): the same
+ * claims, Jobs and order as an inline App's (app/copy-actions.ts, whose member-generic
+ * primitives these call), journaled in the role's rollout journal before each acts.
+ */
+import { namedVolumes } from '../../core/settings.ts';
+import { memberManifest, roleOf } from '../../core/release.ts';
+import { RESOURCES } from '../../engines/kubernetes/index.ts';
+import {
+  copyClaimsOf,
+  copyJobOf,
+  deleteClaims,
+  finishCopy,
+  removeJob,
+  startCopy,
+  type CopyScope,
+} from '../app/copy-actions.ts';
+import { prunable } from '../app/decide.ts';
+import type { CopyClaimView, CopyJobView } from '../app/world.ts';
+import type { InstalledRelease, RoleJournal } from './template.ts';
+import { event, writeJournal, type ReleaseCtx } from './actions.ts';
+import type { RoleSet } from './observe.ts';
+import type { CopyAction } from './copy-steps.ts';
+import type { RoleAction } from './steps.ts';
+
+/** The role's copy scope: the members' spec on the release the rollout started from (its claims are that release's volumes). */
+function scopeOf(c: ReleaseCtx, set: RoleSet, j: RoleJournal): CopyScope {
+  const from = c.releases.get(j.from);
+  if (!from) throw new Error(`release ${j.from} is not known to this pass`);
+  const role = roleOf(from, set.role);
+  return {
+    api: c.api,
+    ref: c.ref,
+    signal: c.signal,
+    copyImage: c.copyImage,
+    spec: { ...memberManifest(c.manifest, from, role, 0).spec, volumes: role.volumes },
+    generation: j.generation ?? 0,
+    from: j.from,
+    to: j.to,
+    jobs: c.copyJobs,
+  };
+}
+
+/** Takes one copy action on a role; a Wait while its Job runs. */
+export async function actOnCopies(c: ReleaseCtx, set: RoleSet, j: RoleJournal, a: CopyAction): Promise<RoleAction> {
+  switch (a.kind) {
+    case 'SnapshotVolumes':
+      return snapshot(c, set, j, a);
+    case 'HoldMembers':
+      return hold(c, set, j, a);
+    case 'RestoreVolumes':
+      return restore(c, set, j, a);
+    case 'ReleaseMembers':
+      await scale(c, set, a.replicas);
+      await event(
+        c,
+        'Normal',
+        'MemberReleased',
+        `StatefulSet ${set.name} back at ${a.replicas} replicas: the restored members start as ${j.from}`,
+      );
+      return a;
+  }
+}
+
+async function snapshot(
+  c: ReleaseCtx,
+  set: RoleSet,
+  j: RoleJournal,
+  a: Extract<CopyAction, { kind: 'SnapshotVolumes' }>,
+): Promise<RoleAction> {
+  const member = a.member;
+  if (j.snapshots?.[member] === undefined) {
+    j = { ...j, snapshots: { ...j.snapshots, [member]: 'copying' } };
+    await writeJournal(c, set, j);
+  }
+  const scope = scopeOf(c, set, j);
+  const job = copyJobOf(scope, member, 'snapshot');
+  const claims = copyClaimsOf(scope, member, 'snapshot');
+  if (job?.succeeded) {
+    const sizes = await finishCopy(scope, member, job, () =>
+      writeJournal(c, set, { ...j, snapshots: { ...j.snapshots, [member]: 'copied' } }),
+    );
+    await event(
+      c,
+      'Normal',
+      'SnapshotTaken',
+      `copied the volumes of ${member} before it leaves ${j.from}: ${claims.join(', ')}${sizes}`,
+    );
+    return a;
+  }
+  const name = job?.name ?? (await startCopy(scope, member, 'snapshot'));
+  if (!job)
+    await event(c, 'Normal', 'SnapshotStarted', `Job ${name} copies the volumes of ${member} (${j.from}) to ${claims.join(', ')}`);
+  return { kind: 'Wait', message: `copying the volumes of ${member} (Job ${name})` };
+}
+
+async function hold(
+  c: ReleaseCtx,
+  set: RoleSet,
+  j: RoleJournal,
+  a: Extract<CopyAction, { kind: 'HoldMembers' }>,
+): Promise<RoleAction> {
+  const fresh = a.members.filter((m) => j.restores?.[m] === undefined);
+  if (fresh.length)
+    await writeJournal(c, set, {
+      ...j,
+      restores: { ...j.restores, ...Object.fromEntries(fresh.map((m) => [m, 'held' as const])) },
+    });
+  await scale(c, set, a.replicas);
+  await event(
+    c,
+    'Normal',
+    'MemberHeld',
+    `StatefulSet ${set.name} at ${a.replicas} replicas: ${a.members.join(', ')} stop, and ${j.from} starts only on their restored volumes`,
+  );
+  return a;
+}
+
+async function restore(
+  c: ReleaseCtx,
+  set: RoleSet,
+  j: RoleJournal,
+  a: Extract<CopyAction, { kind: 'RestoreVolumes' }>,
+): Promise<RoleAction> {
+  const member = a.member;
+  if (j.restores?.[member] !== 'restoring') {
+    j = { ...j, restores: { ...j.restores, [member]: 'restoring' } };
+    await writeJournal(c, set, j);
+  }
+  const scope = scopeOf(c, set, j);
+  const job = copyJobOf(scope, member, 'restore');
+  const displaced = copyClaimsOf(scope, member, 'displaced');
+  if (job?.succeeded) {
+    await finishCopy(scope, member, job, () =>
+      writeJournal(c, set, { ...j, restores: { ...j.restores, [member]: 'restored' } }),
+    );
+    await event(
+      c,
+      'Normal',
+      'VolumesRestored',
+      `the volumes of ${member} hold again what they held on ${j.from}; what they held on ${j.to} is kept in ${displaced.join(', ')}`,
+    );
+    return a;
+  }
+  const name = job?.name ?? (await startCopy(scope, member, 'restore'));
+  if (!job)
+    await event(
+      c,
+      'Normal',
+      'RestoreStarted',
+      `Job ${name} restores the volumes of ${member} from ${copyClaimsOf(scope, member, 'snapshot').join(', ')}`,
+    );
+  return { kind: 'Wait', message: `restoring the volumes of ${member} (Job ${name})`, reason: 'RollingBack' };
+}
+
+async function scale(c: ReleaseCtx, set: RoleSet, replicas: number): Promise<void> {
+  await c.api.mergePatch(RESOURCES.statefulsets, c.ref.namespace, set.name, { spec: { replicas } });
+  set.replicas = replicas;
+}
+
+/** True when the role's new release copies a member's volumes before replacing it. */
+export function roleSnapshots(release: InstalledRelease['release'] | undefined, role: string): boolean {
+  if (!release) return false;
+  const spec = release.spec.roles.find((r) => r.name === role);
+  return spec !== undefined && spec.upgrade.snapshotVolumes && namedVolumes(spec.volumes).length > 0;
+}
+
+/**
+ * What a steady app's copies leave to clean up: copy Jobs no rollout runs, and per role the
+ * claims of operations beyond its `keepSnapshots`.
+ */
+export function copiesToPrune(
+  app: string,
+  installed: InstalledRelease,
+  jobs: CopyJobView[],
+  copies: CopyClaimView[],
+): { jobs: string[]; claims: string[] } {
+  const claims = installed.release.spec.roles.flatMap((r) => {
+    const prefix = `${app}-${r.name}-`;
+    const mine = copies.filter((x) => x.member.startsWith(prefix) && /^\d+$/.test(x.member.slice(prefix.length)));
+    return prunable(mine, r.upgrade.keepSnapshots);
+  });
+  return { jobs: jobs.map((x) => x.name).sort(), claims: claims.sort() };
+}
+
+/** Deletes what copiesToPrune found. */
+export async function pruneCopies(c: ReleaseCtx, doomed: { jobs: string[]; claims: string[] }): Promise<void> {
+  for (const name of doomed.jobs) if (await removeJob(c, name)) await event(c, 'Normal', 'CopyJobRemoved', `deleted Job ${name}`);
+  const removed = await deleteClaims(c, doomed.claims);
+  if (removed.length)
+    await event(
+      c,
+      'Normal',
+      'SnapshotsPruned',
+      `deleted the volume copies ${removed.join(', ')} (the roles' upgrade.keepSnapshots)`,
+    );
+}
