@@ -65,7 +65,10 @@ export function copyClaim(volume: string, member: string, generation: number, ki
 export function copyJobName(member: string, generation: number, op: CopyOperation): string {
   // A longer member name (a release app's `<app>-<role>-<n>`) is cut with a hash of the whole
   // name, so two members whose names differ only at the end never share a Job.
-  const short = member.length <= 36 ? member : `${member.slice(0, 27)}-${createHash('sha256').update(member).digest('hex').slice(0, 8)}`;
+  const short =
+    member.length <= 36
+      ? member
+      : `${member.slice(0, 27)}-${createHash('sha256').update(member).digest('hex').slice(0, 8)}`;
   return `${short}-molt-${op}-g${generation}`;
 }
 

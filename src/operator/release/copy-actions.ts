@@ -90,7 +90,12 @@ async function snapshot(
   }
   const name = job?.name ?? (await startCopy(scope, member, 'snapshot'));
   if (!job)
-    await event(c, 'Normal', 'SnapshotStarted', `Job ${name} copies the volumes of ${member} (${j.from}) to ${claims.join(', ')}`);
+    await event(
+      c,
+      'Normal',
+      'SnapshotStarted',
+      `Job ${name} copies the volumes of ${member} (${j.from}) to ${claims.join(', ')}`,
+    );
   return { kind: 'Wait', message: `copying the volumes of ${member} (Job ${name})` };
 }
 
@@ -185,7 +190,8 @@ export function copiesToPrune(
 
 /** Deletes what copiesToPrune found. */
 export async function pruneCopies(c: ReleaseCtx, doomed: { jobs: string[]; claims: string[] }): Promise<void> {
-  for (const name of doomed.jobs) if (await removeJob(c, name)) await event(c, 'Normal', 'CopyJobRemoved', `deleted Job ${name}`);
+  for (const name of doomed.jobs)
+    if (await removeJob(c, name)) await event(c, 'Normal', 'CopyJobRemoved', `deleted Job ${name}`);
   const removed = await deleteClaims(c, doomed.claims);
   if (removed.length)
     await event(

@@ -14,7 +14,14 @@ import type { KubeObject, Pod, ResourceApi, StatefulSet } from '../../engines/ku
 import { RESOURCES } from '../../engines/kubernetes/index.ts';
 import { LABELS } from '../app/names.ts';
 import type { AppObject } from '../app/observe.ts';
-import { annotationJson, copyClaimView, copyJobView, podView, type CopyClaimView, type CopyJobView } from '../app/world.ts';
+import {
+  annotationJson,
+  copyClaimView,
+  copyJobView,
+  podView,
+  type CopyClaimView,
+  type CopyJobView,
+} from '../app/world.ts';
 import { COPY_COMPONENT } from '../app/volume-copy.ts';
 import type { RolePod } from './steps.ts';
 import {
@@ -88,7 +95,12 @@ export async function observeRelease(api: ResourceApi, app: AppObject, signal?: 
   const world: ReleaseWorld = { now: Date.now(), desired, sets: new Map(), copyJobs: [], copies: [] };
   const releaseName = typeof app.spec?.['release'] === 'string' ? (app.spec['release'] as string) : '';
   const copyList = (type: typeof RESOURCES.jobs | typeof RESOURCES.pvcs | typeof RESOURCES.pods, component: string) =>
-    api.list<KubeObject>(type, namespace, { labelSelector: `${LABELS.app}=${name},${LABELS.component}=${component}` }, signal);
+    api.list<KubeObject>(
+      type,
+      namespace,
+      { labelSelector: `${LABELS.app}=${name},${LABELS.component}=${component}` },
+      signal,
+    );
   const [rel, stsList, pods, jobs, jobPods, claims] = await Promise.all([
     releaseName
       ? api.get<{ metadata: { name?: string }; spec?: unknown } & Pod>(

@@ -44,7 +44,10 @@ function world(journal?: RoleJournal, last?: RoleSet['last']): ReleaseWorld {
     ...(journal ? { journal } : {}),
     ...(last ? { last } : {}),
   };
-  return { now: 0, desired: { ok: false, reason: 'InvalidSpec', message: '' }, sets: new Map([['primary', set]]),
+  return {
+    now: 0,
+    desired: { ok: false, reason: 'InvalidSpec', message: '' },
+    sets: new Map([['primary', set]]),
     copyJobs: [],
     copies: [],
   };
