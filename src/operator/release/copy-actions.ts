@@ -45,11 +45,10 @@ function scopeOf(c: ReleaseCtx, set: RoleSet, j: RoleJournal): CopyScope {
 export async function actOnCopies(c: ReleaseCtx, set: RoleSet, j: RoleJournal, a: CopyAction): Promise<RoleAction> {
   switch (a.kind) {
     case 'SnapshotVolumes':
-      return snapshot(c, set, j, a);
+    case 'RestoreVolumes':
+      return copy(c, set, j, a);
     case 'HoldMembers':
       return hold(c, set, j, a);
-    case 'RestoreVolumes':
-      return restore(c, set, j, a);
     case 'ReleaseMembers':
       await scale(c, set, a.replicas);
       await event(
@@ -62,41 +61,52 @@ export async function actOnCopies(c: ReleaseCtx, set: RoleSet, j: RoleJournal, a
   }
 }
 
-async function snapshot(
+/** A member's snapshot or restore: journaled as running, its Job started, and once it succeeded journaled as done. */
+async function copy(
   c: ReleaseCtx,
   set: RoleSet,
   j: RoleJournal,
-  a: Extract<CopyAction, { kind: 'SnapshotVolumes' }>,
+  a: Extract<CopyAction, { kind: 'SnapshotVolumes' | 'RestoreVolumes' }>,
 ): Promise<RoleAction> {
-  const member = a.member;
-  if (j.snapshots?.[member] === undefined) {
-    j = { ...j, snapshots: { ...j.snapshots, [member]: 'copying' } };
+  const { member } = a;
+  const snap = a.kind === 'SnapshotVolumes';
+  const op = snap ? 'snapshot' : 'restore';
+  const mark = (done: boolean): RoleJournal =>
+    snap
+      ? { ...j, snapshots: { ...j.snapshots, [member]: done ? 'copied' : 'copying' } }
+      : { ...j, restores: { ...j.restores, [member]: done ? 'restored' : 'restoring' } };
+  if (snap ? j.snapshots?.[member] === undefined : j.restores?.[member] !== 'restoring') {
+    j = mark(false);
     await writeJournal(c, set, j);
   }
   const scope = scopeOf(c, set, j);
-  const job = copyJobOf(scope, member, 'snapshot');
-  const claims = copyClaimsOf(scope, member, 'snapshot');
+  const job = copyJobOf(scope, member, op);
+  const copies = copyClaimsOf(scope, member, 'snapshot').join(', ');
   if (job?.succeeded) {
-    const sizes = await finishCopy(scope, member, job, () =>
-      writeJournal(c, set, { ...j, snapshots: { ...j.snapshots, [member]: 'copied' } }),
-    );
+    const sizes = await finishCopy(scope, member, job, () => writeJournal(c, set, mark(true)));
     await event(
       c,
       'Normal',
-      'SnapshotTaken',
-      `copied the volumes of ${member} before it leaves ${j.from}: ${claims.join(', ')}${sizes}`,
+      snap ? 'SnapshotTaken' : 'VolumesRestored',
+      snap
+        ? `copied the volumes of ${member} before it leaves ${j.from}: ${copies}${sizes}`
+        : `the volumes of ${member} hold again what they held on ${j.from}; what they held on ${j.to} is kept in ${copyClaimsOf(scope, member, 'displaced').join(', ')}`,
     );
     return a;
   }
-  const name = job?.name ?? (await startCopy(scope, member, 'snapshot'));
+  const name = job?.name ?? (await startCopy(scope, member, op));
   if (!job)
     await event(
       c,
       'Normal',
-      'SnapshotStarted',
-      `Job ${name} copies the volumes of ${member} (${j.from}) to ${claims.join(', ')}`,
+      snap ? 'SnapshotStarted' : 'RestoreStarted',
+      snap
+        ? `Job ${name} copies the volumes of ${member} (${j.from}) to ${copies}`
+        : `Job ${name} restores the volumes of ${member} from ${copies}`,
     );
-  return { kind: 'Wait', message: `copying the volumes of ${member} (Job ${name})` };
+  return snap
+    ? { kind: 'Wait', message: `copying the volumes of ${member} (Job ${name})` }
+    : { kind: 'Wait', message: `restoring the volumes of ${member} (Job ${name})`, reason: 'RollingBack' };
 }
 
 async function hold(
@@ -119,43 +129,6 @@ async function hold(
     `StatefulSet ${set.name} at ${a.replicas} replicas: ${a.members.join(', ')} stop, and ${j.from} starts only on their restored volumes`,
   );
   return a;
-}
-
-async function restore(
-  c: ReleaseCtx,
-  set: RoleSet,
-  j: RoleJournal,
-  a: Extract<CopyAction, { kind: 'RestoreVolumes' }>,
-): Promise<RoleAction> {
-  const member = a.member;
-  if (j.restores?.[member] !== 'restoring') {
-    j = { ...j, restores: { ...j.restores, [member]: 'restoring' } };
-    await writeJournal(c, set, j);
-  }
-  const scope = scopeOf(c, set, j);
-  const job = copyJobOf(scope, member, 'restore');
-  const displaced = copyClaimsOf(scope, member, 'displaced');
-  if (job?.succeeded) {
-    await finishCopy(scope, member, job, () =>
-      writeJournal(c, set, { ...j, restores: { ...j.restores, [member]: 'restored' } }),
-    );
-    await event(
-      c,
-      'Normal',
-      'VolumesRestored',
-      `the volumes of ${member} hold again what they held on ${j.from}; what they held on ${j.to} is kept in ${displaced.join(', ')}`,
-    );
-    return a;
-  }
-  const name = job?.name ?? (await startCopy(scope, member, 'restore'));
-  if (!job)
-    await event(
-      c,
-      'Normal',
-      'RestoreStarted',
-      `Job ${name} restores the volumes of ${member} from ${copyClaimsOf(scope, member, 'snapshot').join(', ')}`,
-    );
-  return { kind: 'Wait', message: `restoring the volumes of ${member} (Job ${name})`, reason: 'RollingBack' };
 }
 
 async function scale(c: ReleaseCtx, set: RoleSet, replicas: number): Promise<void> {

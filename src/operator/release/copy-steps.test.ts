@@ -6,43 +6,13 @@ import type { CopyJobView } from '../app/world.ts';
 import { copiesToPrune } from './copy-actions.ts';
 import { nextRoleAction, type RolePod, type RoleView } from './steps.ts';
 import type { InstalledRelease, RoleJournal } from './template.ts';
+import { roleJournal, rolePod } from '../../testing/fixtures.ts';
 
 const SET = 'shop-db';
 const m = (o: number) => `${SET}-${o}`;
 
-function pod(ordinal: number, release: string, extra: Partial<RolePod> = {}): RolePod {
-  return {
-    name: m(ordinal),
-    uid: `u${ordinal}-${release}`,
-    hash: '',
-    version: '',
-    terminating: false,
-    phase: 'Running',
-    ready: true,
-    running: true,
-    restarts: 0,
-    createdAt: 0,
-    ordinal,
-    release,
-    ...extra,
-  };
-}
-
-function journal(extra: Partial<RoleJournal> = {}): RoleJournal {
-  return {
-    state: 'Upgrading',
-    from: 'r1',
-    to: 'r2',
-    startedAt: '',
-    touched: [],
-    hooked: [],
-    reverted: [],
-    roleHooked: false,
-    times: {},
-    generation: 4,
-    ...extra,
-  };
-}
+const pod = (ordinal: number, release: string, extra: Partial<RolePod> = {}) => rolePod(SET, ordinal, release, extra);
+const journal = (extra: Partial<RoleJournal> = {}) => roleJournal({ generation: 4, ...extra });
 
 function job(member: string, op: 'snapshot' | 'restore', extra: Partial<CopyJobView> = {}): CopyJobView {
   return { name: `${member}-molt-${op}-g4`, member, generation: 4, op, succeeded: false, failed: false, ...extra };
