@@ -44,9 +44,19 @@ function scopeOf(c: ReleaseCtx, set: RoleSet, j: RoleJournal): CopyScope {
 /** Takes one copy action on a role; a Wait while its Job runs. */
 export async function actOnCopies(c: ReleaseCtx, set: RoleSet, j: RoleJournal, a: CopyAction): Promise<RoleAction> {
   switch (a.kind) {
-    case 'SnapshotVolumes':
-    case 'RestoreVolumes':
-      return copy(c, set, j, a);
+    case 'SnapshotVolumes': {
+      // One after the other: each writes the role's journal (set.journal follows).
+      const waits: string[] = [];
+      for (const m of a.members) {
+        const w = await copy(c, set, 'snapshot', m);
+        if (w) waits.push(w);
+      }
+      return waits.length ? { kind: 'Wait', message: waits.join('; ') } : a;
+    }
+    case 'RestoreVolumes': {
+      const w = await copy(c, set, 'restore', a.member);
+      return w ? { kind: 'Wait', message: w, reason: 'RollingBack' } : a;
+    }
     case 'HoldMembers':
       return hold(c, set, j, a);
     case 'ReleaseMembers':
@@ -61,16 +71,18 @@ export async function actOnCopies(c: ReleaseCtx, set: RoleSet, j: RoleJournal, a
   }
 }
 
-/** A member's snapshot or restore: journaled as running, its Job started, and once it succeeded journaled as done. */
+/**
+ * A member's snapshot or restore: journaled as running, its Job started, and once it succeeded
+ * journaled as done. Undefined when done, else what it waits for.
+ */
 async function copy(
   c: ReleaseCtx,
   set: RoleSet,
-  j: RoleJournal,
-  a: Extract<CopyAction, { kind: 'SnapshotVolumes' | 'RestoreVolumes' }>,
-): Promise<RoleAction> {
-  const { member } = a;
-  const snap = a.kind === 'SnapshotVolumes';
-  const op = snap ? 'snapshot' : 'restore';
+  op: 'snapshot' | 'restore',
+  member: string,
+): Promise<string | undefined> {
+  let j = set.journal as RoleJournal;
+  const snap = op === 'snapshot';
   const mark = (done: boolean): RoleJournal =>
     snap
       ? { ...j, snapshots: { ...j.snapshots, [member]: done ? 'copied' : 'copying' } }
@@ -92,7 +104,7 @@ async function copy(
         ? `copied the volumes of ${member} before it leaves ${j.from}: ${copies}${sizes}`
         : `the volumes of ${member} hold again what they held on ${j.from}; what they held on ${j.to} is kept in ${copyClaimsOf(scope, member, 'displaced').join(', ')}`,
     );
-    return a;
+    return undefined;
   }
   const name = job?.name ?? (await startCopy(scope, member, op));
   if (!job)
@@ -104,9 +116,7 @@ async function copy(
         ? `Job ${name} copies the volumes of ${member} (${j.from}) to ${copies}`
         : `Job ${name} restores the volumes of ${member} from ${copies}`,
     );
-  return snap
-    ? { kind: 'Wait', message: `copying the volumes of ${member} (Job ${name})` }
-    : { kind: 'Wait', message: `restoring the volumes of ${member} (Job ${name})`, reason: 'RollingBack' };
+  return `${snap ? 'copying' : 'restoring'} the volumes of ${member} (Job ${name})`;
 }
 
 async function hold(

@@ -50,15 +50,11 @@ const on = (release: string) => [pod(0, 'r1'), pod(1, 'r1'), pod(2, release)];
 
 test('upgrading: a member is copied before its pod is replaced, then replaced; none without copies', () => {
   const pods = [pod(0, 'r1'), pod(1, 'r1'), pod(2, 'r1')];
-  assert.deepEqual(nextRoleAction(view(journal(), pods)), { kind: 'SnapshotVolumes', ordinal: 2, member: m(2) });
+  assert.deepEqual(nextRoleAction(view(journal(), pods)), { kind: 'SnapshotVolumes', members: [m(2)] });
   // The Job runs: the same step (it waits for the Job); copied: the pod is replaced.
   assert.deepEqual(
     nextRoleAction(view(journal({ snapshots: { [m(2)]: 'copying' } }), pods, { jobs: [job(m(2), 'snapshot')] })),
-    {
-      kind: 'SnapshotVolumes',
-      ordinal: 2,
-      member: m(2),
-    },
+    { kind: 'SnapshotVolumes', members: [m(2)] },
   );
   assert.equal(nextRoleAction(view(journal({ snapshots: { [m(2)]: 'copied' } }), pods)).kind, 'DeletePod');
   // snapshotVolumes off, or a journal without an operation: replaced at once.
@@ -66,6 +62,27 @@ test('upgrading: a member is copied before its pod is replaced, then replaced; n
   assert.equal(nextRoleAction(view(journal(), pods, { copies: false })).kind, 'DeletePod');
   // The template switches first, as without copies.
   assert.equal(nextRoleAction(view(journal(), pods, { template: 'r1' })).kind, 'SetTemplate');
+});
+
+test('upgrading with maxUnavailable 2: the members replaced together are copied together, each before its replacement', () => {
+  const pods = [pod(0, 'r1'), pod(1, 'r1'), pod(2, 'r1')];
+  const wide = (j: RoleJournal, ps: RolePod[]) => ({ ...view(j, ps), maxUnavailable: 2 });
+  assert.deepEqual(nextRoleAction(wide(journal(), pods)), { kind: 'SnapshotVolumes', members: [m(2), m(1)] });
+  const both = journal({ snapshots: { [m(2)]: 'copied', [m(1)]: 'copied' } });
+  assert.equal(nextRoleAction(wide(both, pods)).kind, 'DeletePod');
+  // Member 2 restarting: member 1 goes at once (its copy is there); member 0 is copied only when its turn comes.
+  const j2 = { ...both, touched: [2] };
+  const restarting = [pod(0, 'r1'), pod(1, 'r1'), pod(2, 'r2', { ready: false })];
+  assert.deepEqual(nextRoleAction(wide(j2, restarting)), {
+    kind: 'DeletePod',
+    ordinal: 1,
+    pod: m(1),
+    uid: 'u1-r1',
+    revert: false,
+  });
+  const j3 = { ...both, touched: [2, 1], hooked: [2] };
+  const oneDone = [pod(0, 'r1'), pod(1, 'r2', { ready: false }), pod(2, 'r2')];
+  assert.deepEqual(nextRoleAction(wide(j3, oneDone)), { kind: 'SnapshotVolumes', members: [m(0)] });
 });
 
 test('upgrading: a failed copy fails the member (SnapshotFailed) before anything of it is touched', () => {

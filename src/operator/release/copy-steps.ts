@@ -8,12 +8,13 @@
  * only then is the role scaled back and the old release starts — on the data it left.
  */
 import type { Reason } from '../../core/policy/index.ts';
+import { rolloutOrder } from '../../core/release.ts';
 import type { CopyJobView } from '../app/world.ts';
 import type { RoleAction, RoleView } from './steps.ts';
 
 /** The copy actions on a role. */
 export type CopyAction =
-  | { kind: 'SnapshotVolumes'; ordinal: number; member: string }
+  | { kind: 'SnapshotVolumes'; members: string[] }
   | { kind: 'HoldMembers'; members: string[]; replicas: number }
   | { kind: 'RestoreVolumes'; ordinal: number; member: string }
   | { kind: 'ReleaseMembers'; replicas: number };
@@ -67,22 +68,40 @@ export function restoreAction(v: RoleView): RoleAction | undefined {
   return undefined;
 }
 
-/** Before `replace` moves a member onto the new release: its copy, when it has none yet (or the copy's failure). */
+/**
+ * Before `replace` moves a member onto the new release: its copy, when it has none yet (or the
+ * copy's failure). With maxUnavailable > 1 the members that may be replaced together with it
+ * (the next ones in rollout order) are copied at the same time, so a copy never serializes
+ * what the strategy lets run at once.
+ */
 export function snapshotAction(
   v: RoleView,
   replace: Extract<RoleAction, { kind: 'DeletePod' }>,
 ): RoleAction | undefined {
   const c = v.copies;
-  if (!c?.snapshot || replace.revert || v.journal.snapshots?.[replace.pod] === 'copied') return undefined;
-  const job = copyJob(c, replace.pod, 'snapshot');
-  if (job?.failed)
-    return {
-      kind: 'Fail',
-      ordinal: replace.ordinal,
-      reason: 'SnapshotFailed',
-      message: `copying the volumes of ${replace.pod} (Job ${job.name}) failed${job.message ? `: ${job.message}` : ''}`,
-    };
-  return { kind: 'SnapshotVolumes', ordinal: replace.ordinal, member: replace.pod };
+  const j = v.journal;
+  if (!c?.snapshot || replace.revert || j.snapshots?.[replace.pod] === 'copied') return undefined;
+  const order = rolloutOrder(v.members, v.partition);
+  const along = order
+    .slice(order.indexOf(replace.ordinal) + 1)
+    .filter((o) => {
+      const pod = v.pods.get(o);
+      return pod && !pod.terminating && pod.release !== j.to && j.snapshots?.[pod.name] !== 'copied';
+    })
+    .slice(0, Math.max(1, v.maxUnavailable ?? 1) - 1)
+    .map((o) => ({ ordinal: o, member: `${c.setName}-${o}` }));
+  const batch = [{ ordinal: replace.ordinal, member: replace.pod }, ...along];
+  for (const m of batch) {
+    const job = copyJob(c, m.member, 'snapshot');
+    if (job?.failed)
+      return {
+        kind: 'Fail',
+        ordinal: m.ordinal,
+        reason: 'SnapshotFailed',
+        message: `copying the volumes of ${m.member} (Job ${job.name}) failed${job.message ? `: ${job.message}` : ''}`,
+      };
+  }
+  return { kind: 'SnapshotVolumes', members: batch.map((m) => m.member) };
 }
 
 function copyJob(c: RoleCopies, member: string, op: CopyJobView['op']): CopyJobView | undefined {
