@@ -72,7 +72,7 @@ async function image(version: string, lifecycle: string): Promise<string> {
   return file;
 }
 
-function release(n: number, version: string): string {
+function release(n: number, version: string, upgrade = ''): string {
   return `apiVersion: molt.dev/v1alpha1
 kind: Release
 metadata: {name: ${rel(n)}}
@@ -88,7 +88,7 @@ spec:
       probes: {startup: {exec: [cat, /tmp/ready], periodSeconds: 1, failureThreshold: 30}}
       minReadySeconds: 0
       stopTimeoutSeconds: 2
-`;
+${upgrade ? `      upgrade: ${upgrade}\n` : ''}`;
 }
 
 function appDoc(n: number): string {
@@ -138,6 +138,7 @@ before(async () => {
     buildOperatorImage(work, MOLT_IMAGE),
     await image('1.0.0', LIFECYCLE),
     await image('2.0.0', LIFECYCLE_CORRUPT),
+    await image('3.0.0', LIFECYCLE),
   );
   operator = startLocalOperator({
     kubeconfig,
@@ -153,7 +154,7 @@ after(() => {
   operator?.stop();
   kubectlResult(['-n', NS, 'delete', 'pod', 'peek', '--wait=false', '--ignore-not-found']);
   kubectlResult(['delete', 'namespace', NS, '--wait=false']);
-  kubectlResult(['delete', 'releases.molt.dev', rel(1), rel(2), '--ignore-not-found', '--wait=false']);
+  kubectlResult(['delete', 'releases.molt.dev', rel(1), rel(2), rel(3), '--ignore-not-found', '--wait=false']);
   if (work) rmSync(work, { recursive: true, force: true });
   stopClusterIfStarted();
 });
@@ -255,4 +256,44 @@ spec:
     sets[0]?.entries.every((e) => e.bytes > 200 * 1024),
     'the archive sizes are recorded',
   );
+});
+
+test('a later rollout whose release keeps one operation (keepSnapshots: 1) prunes the earlier copies', async () => {
+  apply(release(3, '3.0.0', '{keepSnapshots: 1}'));
+  apply(appDoc(3));
+  const s = await waitStatus(
+    'the rollout to 3.0.0',
+    (x) => x.lastUpgrade?.to === rel(3) && !x.upgrade && x.phase === 'Running' && ready(x),
+  );
+  assert.equal(s.lastUpgrade.outcome, 'Succeeded', JSON.stringify(s.lastUpgrade));
+  for (const p of PODS) assert.equal(sh(p, 'cat /data/note').trim(), `precious ${p}`, `${p} kept its data`);
+  const claims = () =>
+    kubectl([
+      '-n',
+      NS,
+      'get',
+      'pvc',
+      '-l',
+      'molt.dev/app=kv,molt.dev/component=volume-snapshot',
+      '-o',
+      'jsonpath={range .items[*]}{.metadata.name} {.metadata.labels.molt\\.dev/generation}{"\\n"}{end}',
+    ])
+      .trim()
+      .split('\n')
+      .filter(Boolean);
+  const left = await waitFor(
+    'the copies of the rolled-back rollout pruned',
+    () => {
+      const c = claims();
+      return new Set(c.map((x) => x.split(' ')[1])).size === 1 ? c : undefined;
+    },
+    60_000,
+  );
+  assert.deepEqual(
+    left.map((x) => x.split(' ')[0]?.replace(/-g\d+$/, '-gN')).sort(),
+    PODS.map((p) => `data-${p}-molt-gN`),
+    'one copy per member of the last rollout; the earlier ones and what they displaced are gone',
+  );
+  const evs = kubectl(['-n', NS, 'get', 'events', '-o', 'jsonpath={range .items[*]}{.reason} {.message}{"\\n"}{end}']);
+  assert.match(evs, /^SnapshotsPruned deleted the volume copies .*-displaced/m);
 });
