@@ -241,6 +241,8 @@ spec:
     '0 migrated by 2.0.0 kv-db-0 table\n1 migrated by 2.0.0 kv-db-1 table',
     "2.0.0's writes (and its deletion of db/key) are kept aside",
   );
+  // A claim in use by a pod is only deleted with it (pvc-protection): the reader goes.
+  kubectl(['-n', NS, 'delete', 'pod', 'peek', '--wait=true']);
   const r = spawnSync(MOLT, ['--kubeconfig', kubeconfig, '-n', NS, 'snapshots', 'kv', '-o', 'json'], {
     encoding: 'utf8',
     env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '', MOLT_FROM_SOURCES: '1' },
@@ -288,7 +290,19 @@ test('a later rollout whose release keeps one operation (keepSnapshots: 1) prune
       return new Set(c.map((x) => x.split(' ')[1])).size === 1 ? c : undefined;
     },
     60_000,
-  );
+  ).catch((e: Error) => {
+    const evs = kubectl([
+      '-n',
+      NS,
+      'get',
+      'events',
+      '-o',
+      'jsonpath={range .items[*]}{.reason} {.message}{"\\n"}{end}',
+    ]);
+    throw new Error(
+      `${e.message}\nclaims: ${claims().join(', ')}\nevents:\n${evs.slice(-3000)}\noperator log:\n${operator?.log().slice(-3000)}`,
+    );
+  });
   assert.deepEqual(
     left.map((x) => x.split(' ')[0]?.replace(/-g\d+$/, '-gN')).sort(),
     PODS.map((p) => `data-${p}-molt-gN`),
