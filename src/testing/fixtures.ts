@@ -1,6 +1,8 @@
 /** Builders of valid model objects for unit tests of pure logic (tests only). */
 import type { AppManifest, ContainerObservation } from '../core/model.ts';
 import { UPGRADE_DEFAULTS } from '../core/schema.ts';
+import type { RolePod } from '../operator/release/steps.ts';
+import type { RoleJournal } from '../operator/release/template.ts';
 
 /** A valid App manifest; `spec` fields override the defaults. */
 export function appManifest(spec: Partial<AppManifest['spec']> = {}, name = 'notes'): AppManifest {
@@ -44,5 +46,40 @@ export function containerObservation(fields: Partial<ContainerObservation> = {})
     networks: { molt: '10.90.0.10' },
     requestedIps: { molt: '10.90.0.10' },
     ...fields,
+  };
+}
+
+/** A pod of a release app's role (operator/release/steps.ts): `<set>-<ordinal>` on `release`, running and ready. */
+export function rolePod(set: string, ordinal: number, release: string, extra: Partial<RolePod> = {}): RolePod {
+  return {
+    name: `${set}-${ordinal}`,
+    uid: `u${ordinal}-${release}`,
+    hash: '',
+    version: '',
+    terminating: false,
+    phase: 'Running',
+    ready: true,
+    running: true,
+    restarts: 0,
+    createdAt: 0,
+    ordinal,
+    release,
+    ...extra,
+  };
+}
+
+/** A role's rollout journal from r1 to r2, nothing done yet; fields override. */
+export function roleJournal(extra: Partial<RoleJournal> = {}): RoleJournal {
+  return {
+    state: 'Upgrading',
+    from: 'r1',
+    to: 'r2',
+    startedAt: '',
+    touched: [],
+    hooked: [],
+    reverted: [],
+    roleHooked: false,
+    times: {},
+    ...extra,
   };
 }

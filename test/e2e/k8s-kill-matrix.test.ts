@@ -51,13 +51,15 @@ let client: KubeClient;
  * end removes its ExecPods, so none of these paths leaves one behind).
  */
 /* PruneSnapshots needs more upgrades than keepSnapshots (≥ 1) keeps: a second upgrade in a path
- * would double its runs; decide.test.ts and k8s-registry.test.ts drive it. */
+ * would double its runs; decide.test.ts and k8s-registry.test.ts drive it (the release app's:
+ * release/copy-steps.test.ts). */
 const NOT_DRIVEN = new Set([
   'op.app.Converge',
   'op.app.Record',
   'op.app.ClearRollbackTo',
   'op.app.Cleanup',
   'op.app.PruneSnapshots',
+  'op.release.PruneSnapshots',
 ]);
 
 const START = `#!/bin/sh

@@ -21,9 +21,78 @@ import {
   type CopyKind,
   type CopyOperation,
 } from './volume-copy.ts';
-import type { UpgradeJournal } from './world.ts';
+import type { AppSpec } from '../../core/model.ts';
+import type { CopyJobView, UpgradeJournal } from './world.ts';
 
 type Claim = KubeObject & { spec?: { resources?: { requests?: { storage?: string } }; storageClassName?: string } };
+
+/**
+ * What copying one member's volumes needs, whatever runs the member (an inline App's
+ * StatefulSet, a role of a release app): the claims and Job are named after the member, the
+ * volumes (the claim templates' names) and the operation's generation.
+ */
+export interface CopyScope {
+  api: ActionContext['api'];
+  ref: ActionContext['ref'];
+  signal: AbortSignal;
+  copyImage: () => Promise<string>;
+  /** The spec whose pods wrote the volumes (user, groups, placement), its volumes named as the claim templates. */
+  spec: AppSpec;
+  generation: number;
+  from: string;
+  to: string;
+  /** The operation's copy Jobs as observed. */
+  jobs: CopyJobView[];
+}
+
+/** Creates the claims and the Job of `op` on `member` (each once: AlreadyExists is fine); the Job's name. */
+export async function startCopy(scope: CopyScope, member: string, op: CopyOperation): Promise<string> {
+  await createClaims(scope, member, op === 'snapshot' ? 'snapshot' : 'displaced');
+  await createJob(scope, member, op);
+  return copyJobName(member, scope.generation, op);
+}
+
+/** The Job of `op` on `member` as observed, if there is one. */
+export function copyJobOf(scope: CopyScope, member: string, op: CopyOperation): CopyJobView | undefined {
+  const name = copyJobName(member, scope.generation, op);
+  return scope.jobs.find((x) => x.name === name);
+}
+
+/**
+ * After a succeeded Job: its report's sizes onto the claims, then `journal` records the copy,
+ * and only then the Job goes — a restore repeated after the Job is gone would archive the
+ * restored volume over what it displaced. The sizes, for an Event.
+ */
+export async function finishCopy(
+  scope: CopyScope,
+  member: string,
+  job: CopyJobView,
+  journal: () => Promise<void>,
+): Promise<string> {
+  const sizes = await recordBytes(scope, member, job.op === 'snapshot' ? 'snapshot' : 'displaced', job.message);
+  await journal();
+  await removeJob(scope, job.name);
+  return sizes;
+}
+
+/** The names of the claims of `kind` of `member` in this operation. */
+export function copyClaimsOf(scope: CopyScope, member: string, kind: CopyKind): string[] {
+  return namedVolumes(scope.spec.volumes).map((v) => copyClaim(v.name, member, scope.generation, kind));
+}
+
+function scopeOf(ctx: ActionContext, j: UpgradeJournal): CopyScope {
+  return {
+    api: ctx.api,
+    ref: ctx.ref,
+    signal: ctx.signal,
+    copyImage: ctx.copyImage,
+    spec: installedOf(ctx).spec,
+    generation: j.generation,
+    from: j.from,
+    to: j.to,
+    jobs: ctx.world.copyJobs,
+  };
+}
 
 /** Copies every volume of `member` to the operation's claims (before its pre-upgrade script). */
 export async function snapshotVolumes(ctx: ActionContext, member: string): Promise<Step | undefined> {
@@ -32,13 +101,13 @@ export async function snapshotVolumes(ctx: ActionContext, member: string): Promi
     j = { ...j, snapshots: { ...j.snapshots, [member]: 'copying' } };
     await writeRecords(ctx, { upgrade: j });
   }
-  const name = copyJobName(member, j.generation, 'snapshot');
-  const job = ctx.world.copyJobs.find((x) => x.name === name);
-  const claims = volumesOf(ctx).map((v) => copyClaim(v, member, j.generation, 'snapshot'));
+  const scope = scopeOf(ctx, j);
+  const job = copyJobOf(scope, member, 'snapshot');
+  const claims = copyClaimsOf(scope, member, 'snapshot');
   if (job?.succeeded) {
-    const sizes = await recordBytes(ctx, member, j.generation, 'snapshot', job.message);
-    await writeRecords(ctx, { upgrade: { ...j, snapshots: { ...j.snapshots, [member]: 'copied' } } });
-    await removeJob(ctx, name);
+    const sizes = await finishCopy(scope, member, job, () =>
+      writeRecords(ctx, { upgrade: { ...j, snapshots: { ...j.snapshots, [member]: 'copied' } } }),
+    );
     await event(
       ctx,
       'Normal',
@@ -48,9 +117,9 @@ export async function snapshotVolumes(ctx: ActionContext, member: string): Promi
     );
     return undefined;
   }
+  const name = copyJobName(member, j.generation, 'snapshot');
   if (!job) {
-    await createClaims(ctx, member, j, 'snapshot');
-    await createJob(ctx, member, j, 'snapshot');
+    await startCopy(scope, member, 'snapshot');
     await event(
       ctx,
       'Normal',
@@ -85,13 +154,13 @@ export async function restoreVolumes(ctx: ActionContext, member: string): Promis
     j = { ...j, restores: { ...j.restores, [member]: 'restoring' } };
     await writeRecords(ctx, { upgrade: j });
   }
-  const name = copyJobName(member, j.generation, 'restore');
-  const job = ctx.world.copyJobs.find((x) => x.name === name);
-  const displaced = volumesOf(ctx).map((v) => copyClaim(v, member, j.generation, 'displaced'));
+  const scope = scopeOf(ctx, j);
+  const job = copyJobOf(scope, member, 'restore');
+  const displaced = copyClaimsOf(scope, member, 'displaced');
   if (job?.succeeded) {
-    await recordBytes(ctx, member, j.generation, 'displaced', job.message);
-    await writeRecords(ctx, { upgrade: { ...j, restores: { ...j.restores, [member]: 'restored' } } });
-    await removeJob(ctx, name);
+    await finishCopy(scope, member, job, () =>
+      writeRecords(ctx, { upgrade: { ...j, restores: { ...j.restores, [member]: 'restored' } } }),
+    );
     await event(
       ctx,
       'Normal',
@@ -101,17 +170,15 @@ export async function restoreVolumes(ctx: ActionContext, member: string): Promis
     );
     return undefined;
   }
+  const name = copyJobName(member, j.generation, 'restore');
   if (!job) {
-    await createClaims(ctx, member, j, 'displaced');
-    await createJob(ctx, member, j, 'restore');
+    await startCopy(scope, member, 'restore');
     await event(
       ctx,
       'Normal',
       'RestoreStarted',
       'RestoreVolumes',
-      `Job ${name} restores the volumes of ${member} from ${volumesOf(ctx)
-        .map((v) => copyClaim(v, member, j.generation, 'snapshot'))
-        .join(', ')}`,
+      `Job ${name} restores the volumes of ${member} from ${copyClaimsOf(scope, member, 'snapshot').join(', ')}`,
     );
   }
   return wait('RollingBack', `restoring the volumes of ${member} (Job ${name})`);
@@ -132,8 +199,7 @@ export async function releaseMember(ctx: ActionContext, member: string): Promise
 
 /** Deletes the copy claims keepSnapshots no longer keeps. */
 export async function pruneSnapshots(ctx: ActionContext, claims: string[]): Promise<undefined> {
-  const removed: string[] = [];
-  for (const c of claims) if (await ctx.api.delete(RESOURCES.pvcs, ctx.ref.namespace, c)) removed.push(c);
+  const removed = await deleteClaims(ctx, claims);
   if (removed.length)
     await event(
       ctx,
@@ -145,13 +211,20 @@ export async function pruneSnapshots(ctx: ActionContext, claims: string[]): Prom
   return undefined;
 }
 
+/** Deletes copy claims; the names of those that were there. */
+export async function deleteClaims(scope: Pick<CopyScope, 'api' | 'ref'>, claims: string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const c of claims) if (await scope.api.delete(RESOURCES.pvcs, scope.ref.namespace, c)) removed.push(c);
+  return removed;
+}
+
 /** Deletes copy Jobs (and their pods). */
 export async function removeJobs(ctx: ActionContext, names: string[]): Promise<void> {
   for (const n of names)
     if (await removeJob(ctx, n)) await event(ctx, 'Normal', 'CopyJobRemoved', 'Cleanup', `deleted Job ${n}`);
 }
 
-function removeJob(ctx: ActionContext, name: string): Promise<boolean> {
+export function removeJob(ctx: Pick<CopyScope, 'api' | 'ref'>, name: string): Promise<boolean> {
   return ctx.api.delete(RESOURCES.jobs, ctx.ref.namespace, name, { propagationPolicy: 'Background' });
 }
 
@@ -160,19 +233,20 @@ export function holding(j: UpgradeJournal | undefined): boolean {
   return Object.values(j?.restores ?? {}).some((r) => r === 'held' || r === 'restoring');
 }
 
-function volumesOf(ctx: ActionContext): string[] {
-  return namedVolumes(installedOf(ctx).spec.volumes).map((v) => v.name);
-}
-
 async function scale(ctx: ActionContext, replicas: number): Promise<void> {
   await ctx.api.mergePatch(RESOURCES.statefulsets, ctx.ref.namespace, statefulSetName(ctx.ref.name), {
     spec: { replicas },
   });
 }
 
-async function createClaims(ctx: ActionContext, member: string, j: UpgradeJournal, kind: CopyKind): Promise<void> {
-  for (const volume of volumesOf(ctx)) {
-    const source = await ctx.api.get<Claim>(RESOURCES.pvcs, ctx.ref.namespace, memberClaim(volume, member), ctx.signal);
+async function createClaims(scope: CopyScope, member: string, kind: CopyKind): Promise<void> {
+  for (const { name: volume } of namedVolumes(scope.spec.volumes)) {
+    const source = await scope.api.get<Claim>(
+      RESOURCES.pvcs,
+      scope.ref.namespace,
+      memberClaim(volume, member),
+      scope.signal,
+    );
     if (!source)
       throw new SnapshotError(
         `the volume claim ${memberClaim(volume, member)} of ${member} does not exist; its volume cannot be copied`,
@@ -181,16 +255,16 @@ async function createClaims(ctx: ActionContext, member: string, j: UpgradeJourna
     const size = source.spec?.resources?.requests?.storage;
     const storageClassName = source.spec?.storageClassName;
     await createIfMissing(
-      ctx,
+      scope,
       RESOURCES.pvcs,
       copyClaimFor({
-        app: ctx.ref,
+        app: scope.ref,
         member,
         volume,
-        generation: j.generation,
+        generation: scope.generation,
         kind,
-        from: j.from,
-        to: j.to,
+        from: scope.from,
+        to: scope.to,
         ...(size ? { size } : {}),
         ...(storageClassName ? { storageClassName } : {}),
       }),
@@ -198,27 +272,27 @@ async function createClaims(ctx: ActionContext, member: string, j: UpgradeJourna
   }
 }
 
-async function createJob(ctx: ActionContext, member: string, j: UpgradeJournal, op: CopyOperation): Promise<void> {
-  const image = await ctx.copyImage();
+async function createJob(scope: CopyScope, member: string, op: CopyOperation): Promise<void> {
+  const image = await scope.copyImage();
   const job = copyJobFor({
-    app: ctx.ref,
-    spec: installedOf(ctx).spec,
+    app: scope.ref,
+    spec: scope.spec,
     member,
-    generation: j.generation,
+    generation: scope.generation,
     op,
     image,
     ...(op === 'snapshot' ? { besidePod: member } : {}),
   });
-  await createIfMissing(ctx, RESOURCES.jobs, job);
+  await createIfMissing(scope, RESOURCES.jobs, job);
 }
 
 async function createIfMissing(
-  ctx: ActionContext,
+  scope: CopyScope,
   type: (typeof RESOURCES)[keyof typeof RESOURCES],
   obj: KubeObject,
 ): Promise<void> {
   try {
-    await ctx.api.create(type, ctx.ref.namespace, obj);
+    await scope.api.create(type, scope.ref.namespace, obj);
   } catch (e) {
     if (!isStatus(e, 409)) throw e;
   }
@@ -226,9 +300,8 @@ async function createIfMissing(
 
 /** Writes the archives' sizes (the Job's report) onto the copy claims; returns them for the Event. */
 async function recordBytes(
-  ctx: ActionContext,
+  scope: CopyScope,
   member: string,
-  generation: number,
   kind: CopyKind,
   message: string | undefined,
 ): Promise<string> {
@@ -241,8 +314,8 @@ async function recordBytes(
   if (!report?.volumes) return '';
   const parts: string[] = [];
   for (const [volume, r] of Object.entries(report.volumes)) {
-    await ctx.api
-      .mergePatch(RESOURCES.pvcs, ctx.ref.namespace, copyClaim(volume, member, generation, kind), {
+    await scope.api
+      .mergePatch(RESOURCES.pvcs, scope.ref.namespace, copyClaim(volume, member, scope.generation, kind), {
         metadata: { annotations: { [COPY_ANNOTATIONS.bytes]: String(r.bytes) } },
       })
       .catch((e: unknown) => {

@@ -20,6 +20,7 @@
  * with exactly the capabilities a faithful copy needs (CHOWN, DAC_OVERRIDE, FOWNER, FSETID —
  * all allowed by `baseline`), so every owner comes back.
  */
+import { createHash } from 'node:crypto';
 import type { AppSpec } from '../../core/model.ts';
 import { numericUser, parseBytes, toQuantity } from '../../core/settings.ts';
 import { namedVolumes } from '../../core/settings.ts';
@@ -62,7 +63,13 @@ export function copyClaim(volume: string, member: string, generation: number, ki
 
 /** The Job of an operation on `member`'s volumes in upgrade `generation` (≤ 63 characters: a label value). */
 export function copyJobName(member: string, generation: number, op: CopyOperation): string {
-  return `${member.slice(0, 36)}-molt-${op}-g${generation}`;
+  // A longer member name (a release app's `<app>-<role>-<n>`) is cut with a hash of the whole
+  // name, so two members whose names differ only at the end never share a Job.
+  const short =
+    member.length <= 36
+      ? member
+      : `${member.slice(0, 27)}-${createHash('sha256').update(member).digest('hex').slice(0, 8)}`;
+  return `${short}-molt-${op}-g${generation}`;
 }
 
 /** True when the upgrade snapshots (and on rollback restores) the members' volumes. */

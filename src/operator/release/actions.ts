@@ -11,6 +11,8 @@ import { RESOURCES } from '../../engines/kubernetes/index.ts';
 import { boundary } from '../runtime/kill-points.ts';
 import type { AppObject } from '../app/observe.ts';
 import type { AppRef } from '../app/template.ts';
+import type { CopyJobView } from '../app/world.ts';
+import { actOnCopies } from './copy-actions.ts';
 import type { RoleSet } from './observe.ts';
 import { hookDir, runHookOnce } from './hooks.ts';
 import { ACTING_ROLE_ACTIONS, releaseKillPoint, type RoleAction } from './steps.ts';
@@ -27,6 +29,10 @@ export interface ReleaseCtx {
   /** Releases by name: the installed one and the target. */
   releases: Map<string, ReleaseManifest>;
   signal: AbortSignal;
+  /** molt's image (the operator's own), for the volume copy Jobs. */
+  copyImage: () => Promise<string>;
+  /** The app's copy Jobs as observed this pass. */
+  copyJobs: CopyJobView[];
 }
 
 /** Records an Event about the App (never fatal). */
@@ -105,7 +111,7 @@ export async function actOnRole(c: ReleaseCtx, set: RoleSet, a: RoleAction): Pro
   if (acting) boundary(releaseKillPoint(a.kind), 'before');
   const done = await act(c, set, a);
   // A hook's `after` lies between its run and the journal entry that records it (in act).
-  if (a.kind === 'SetTemplate' || a.kind === 'DeletePod') boundary(releaseKillPoint(a.kind), 'after');
+  if (acting && a.kind !== 'PodHook' && a.kind !== 'RoleHook') boundary(releaseKillPoint(a.kind), 'after');
   return done;
 }
 
@@ -161,6 +167,11 @@ async function act(c: ReleaseCtx, set: RoleSet, a: RoleAction): Promise<RoleActi
       );
       return a;
     }
+    case 'SnapshotVolumes':
+    case 'HoldMembers':
+    case 'RestoreVolumes':
+    case 'ReleaseMembers':
+      return actOnCopies(c, set, j, a);
     case 'RoleHook':
       await roleHook(c, set, j, a.flag === '--role_upgraded' ? j.to : j.from, a.flag);
       boundary(releaseKillPoint(a.kind), 'after');

@@ -44,6 +44,10 @@ const ROLE_KINDS: Record<RoleAction['kind'], 'acts' | 'terminal'> = {
   DeletePod: 'acts',
   PodHook: 'acts',
   RoleHook: 'acts',
+  SnapshotVolumes: 'acts',
+  HoldMembers: 'acts',
+  RestoreVolumes: 'acts',
+  ReleaseMembers: 'acts',
   Wait: 'terminal',
   Fail: 'terminal',
   Done: 'terminal',
@@ -69,10 +73,10 @@ test('every RoleAction kind that acts is in ACTING_ROLE_ACTIONS and passes its k
   );
   const actions = src('./actions.ts');
   assert.match(actions, /if \(acting\) boundary\(releaseKillPoint\(a\.kind\), 'before'\)/);
-  // SetTemplate and DeletePod: after the act; the hooks: between the run and its journal entry.
+  // Every acting kind but the hooks: after the act; the hooks: between the run and its journal entry.
   assert.match(
     actions,
-    /if \(a\.kind === 'SetTemplate' \|\| a\.kind === 'DeletePod'\) boundary\(releaseKillPoint\(a\.kind\), 'after'\)/,
+    /if \(acting && a\.kind !== 'PodHook' && a\.kind !== 'RoleHook'\) boundary\(releaseKillPoint\(a\.kind\), 'after'\)/,
   );
   assert.equal(
     actions.match(/boundary\(releaseKillPoint\(a\.kind\), 'after'\);\s*(if \(!res\.ok|await writeJournal)/g)?.length,

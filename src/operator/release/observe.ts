@@ -10,11 +10,19 @@ import {
   type ReleaseAppManifest,
   type ReleaseManifest,
 } from '../../core/release-schema.ts';
-import type { Pod, ResourceApi, StatefulSet } from '../../engines/kubernetes/index.ts';
+import type { KubeObject, Pod, ResourceApi, StatefulSet } from '../../engines/kubernetes/index.ts';
 import { RESOURCES } from '../../engines/kubernetes/index.ts';
 import { LABELS } from '../app/names.ts';
 import type { AppObject } from '../app/observe.ts';
-import { annotationJson, podView } from '../app/world.ts';
+import {
+  annotationJson,
+  copyClaimView,
+  copyJobView,
+  podView,
+  type CopyClaimView,
+  type CopyJobView,
+} from '../app/world.ts';
+import { COPY_COMPONENT } from '../app/volume-copy.ts';
 import type { RolePod } from './steps.ts';
 import {
   RELEASE_ANNOTATIONS,
@@ -45,6 +53,9 @@ export interface ReleaseWorld {
   targetProblem?: { reason: FailureCode; message: string };
   /** The role StatefulSets that exist, by role name. */
   sets: Map<string, RoleSet>;
+  /** The app's volume copy Jobs and copy claims (app/volume-copy.ts). */
+  copyJobs: CopyJobView[];
+  copies: CopyClaimView[];
 }
 
 function issues(e: { issues: { path: PropertyKey[]; message: string }[] }): string {
@@ -81,9 +92,16 @@ export async function observeRelease(api: ResourceApi, app: AppObject, signal?: 
   const name = app.metadata.name ?? '';
   const namespace = app.metadata.namespace ?? 'default';
   const desired = desiredReleaseApp(app);
-  const world: ReleaseWorld = { now: Date.now(), desired, sets: new Map() };
+  const world: ReleaseWorld = { now: Date.now(), desired, sets: new Map(), copyJobs: [], copies: [] };
   const releaseName = typeof app.spec?.['release'] === 'string' ? (app.spec['release'] as string) : '';
-  const [rel, stsList, pods] = await Promise.all([
+  const copyList = (type: typeof RESOURCES.jobs | typeof RESOURCES.pvcs | typeof RESOURCES.pods, component: string) =>
+    api.list<KubeObject>(
+      type,
+      namespace,
+      { labelSelector: `${LABELS.app}=${name},${LABELS.component}=${component}` },
+      signal,
+    );
+  const [rel, stsList, pods, jobs, jobPods, claims] = await Promise.all([
     releaseName
       ? api.get<{ metadata: { name?: string }; spec?: unknown } & Pod>(
           RESOURCES.releases,
@@ -99,7 +117,12 @@ export async function observeRelease(api: ResourceApi, app: AppObject, signal?: 
       signal,
     ),
     api.list<Pod>(RESOURCES.pods, namespace, { labelSelector: `${LABELS.app}=${name},${LABELS.role}` }, signal),
+    copyList(RESOURCES.jobs, COPY_COMPONENT.job),
+    copyList(RESOURCES.pods, COPY_COMPONENT.job),
+    copyList(RESOURCES.pvcs, COPY_COMPONENT.claim),
   ]);
+  world.copyJobs = jobs.items.map((j) => copyJobView(j, jobPods.items as Pod[])).filter((j) => j !== undefined);
+  world.copies = claims.items.map(copyClaimView).filter((c) => c !== undefined);
   if (!rel) world.targetProblem = { reason: 'ReleaseNotFound', message: `release ${releaseName} does not exist` };
   else {
     const r = releaseOf(rel);

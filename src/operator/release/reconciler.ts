@@ -19,6 +19,8 @@ import { actOnRole, annotate, event, roleHook, setTemplate, writeJournal, type R
 import { observeRelease, releaseOf, type ReleaseWorld, type RoleSet } from './observe.ts';
 import { writeReleaseStatus, type ReleaseOutcome } from './status.ts';
 import { boundary } from '../runtime/kill-points.ts';
+import { workerImageResolver } from '../task/reconciler.ts';
+import { copiesToPrune, pruneCopies, roleSnapshots } from './copy-actions.ts';
 import { decideInFlight } from './in-flight.ts';
 import { pauseOnFailure, pausedOutcome, pauseRequested, resumeRollout } from './pause.ts';
 import { nextRoleAction, releaseKillPoint, type RoleAction } from './steps.ts';
@@ -79,6 +81,7 @@ function ctxOf(
   manifest: ReleaseAppManifest,
   releases: ReleaseManifest[],
   signal: AbortSignal,
+  w: ReleaseWorld,
 ): ReleaseCtx {
   const ref = {
     name: app.metadata.name ?? '',
@@ -94,6 +97,8 @@ function ctxOf(
     manifest,
     releases: new Map(releases.map((r) => [r.metadata.name, r])),
     signal,
+    copyImage: deps.workerImage ?? workerImageResolver(deps.api),
+    copyJobs: w.copyJobs,
   };
 }
 
@@ -107,7 +112,7 @@ async function pass(
   const installed = installedOf(w);
   const journal = journalOf(w);
   const releases = [installed?.release, w.target].filter((r): r is ReleaseManifest => r !== undefined);
-  const c = ctxOf(deps, app, w.desired.manifest, releases, signal);
+  const c = ctxOf(deps, app, w.desired.manifest, releases, signal, w);
   if (journal && installed) return drive(c, w, journal, installed);
   if (!w.target)
     return {
@@ -214,6 +219,13 @@ async function decideChange(
     );
     if (d.action === 'rollout') return startRollout(c, w, d.from, d.to);
     if (d.action === 'scale') return scale(c, w, installed);
+    const doomed = copiesToPrune(c.ref.name, installed, w.copyJobs, w.copies);
+    if (doomed.jobs.length || doomed.claims.length) {
+      boundary(releaseKillPoint('PruneSnapshots'), 'before');
+      await pruneCopies(c, doomed);
+      boundary(releaseKillPoint('PruneSnapshots'), 'after');
+      return PROGRESS;
+    }
     return { kind: 'Steady', reason: 'UpToDate', message: `runs ${installed.release.metadata.name}` };
   } catch (e) {
     if (e instanceof UpgradeRefusedError) return { kind: 'Refuse', reason: e.code, message: e.message };
@@ -272,6 +284,8 @@ async function startRollout(
     roleHooked: false,
     times: {},
     ...(rollback ? { rollback: true } : {}),
+    // The operation the volume copies are named after: every rollout starts from a changed spec.
+    ...(c.app.metadata.generation !== undefined ? { generation: c.app.metadata.generation } : {}),
   };
   boundary(releaseKillPoint('StartRollout'), 'before');
   for (const set of w.sets.values()) await writeJournal(c, set, j);
@@ -332,6 +346,17 @@ async function drive(
       partition: c.manifest.spec.upgradeStrategy.partition,
       maxUnavailable: c.manifest.spec.upgradeStrategy.maxUnavailable,
       pauseRequested: paused,
+      ...(journal.generation !== undefined
+        ? {
+            copies: {
+              setName: s.name,
+              generation: journal.generation,
+              snapshot: roleSnapshots(c.releases.get(journal.to), s.role),
+              replicas: s.replicas,
+              jobs: w.copyJobs,
+            },
+          }
+        : {}),
     });
   });
   const results = await Promise.all(sets.map((s, i) => actOnRole(c, s, actions[i] as RoleAction)));
@@ -348,10 +373,11 @@ async function drive(
   if (results.every((r) => r.kind === 'Done')) return finish(c, w, journal);
   if (results.some((r) => r.kind !== 'Wait' && r.kind !== 'Done')) return PROGRESS;
   if (results.some((r) => r.kind === 'Wait' && r.paused)) return refusal ?? pausedOutcome(journal, results);
+  const stuck = results.find((r) => r.kind === 'Wait' && r.reason === 'RollbackStuck');
   return (
     refusal ?? {
       kind: 'Wait',
-      reason: journal.state,
+      reason: stuck ? 'RollbackStuck' : journal.state,
       message: results
         .map((r) => (r.kind === 'Wait' ? r.message : ''))
         .filter(Boolean)

@@ -4,25 +4,11 @@ import type { ReleaseWorld, RoleSet } from './observe.ts';
 import { releaseStatusOf } from './status.ts';
 import type { RolePod } from './steps.ts';
 import type { RoleJournal } from './template.ts';
+import { rolePod } from '../../testing/fixtures.ts';
 
 const NOW = '2026-01-01T00:00:00.000Z';
 
-function pod(set: string, ordinal: number, release: string): RolePod {
-  return {
-    name: `${set}-${ordinal}`,
-    uid: 'u',
-    hash: '',
-    version: '',
-    terminating: false,
-    phase: 'Running',
-    ready: true,
-    running: true,
-    restarts: 0,
-    createdAt: 0,
-    ordinal,
-    release,
-  };
-}
+const pod = (set: string, ordinal: number, release: string): RolePod => rolePod(set, ordinal, release, { uid: 'u' });
 
 function world(journal?: RoleJournal, last?: RoleSet['last']): ReleaseWorld {
   const release = {
@@ -44,7 +30,13 @@ function world(journal?: RoleJournal, last?: RoleSet['last']): ReleaseWorld {
     ...(journal ? { journal } : {}),
     ...(last ? { last } : {}),
   };
-  return { now: 0, desired: { ok: false, reason: 'InvalidSpec', message: '' }, sets: new Map([['primary', set]]) };
+  return {
+    now: 0,
+    desired: { ok: false, reason: 'InvalidSpec', message: '' },
+    sets: new Map([['primary', set]]),
+    copyJobs: [],
+    copies: [],
+  };
 }
 
 const journal: RoleJournal = {

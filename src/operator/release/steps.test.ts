@@ -2,41 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { memberFailure, nextRoleAction, type RolePod, type RoleView } from './steps.ts';
 import type { RoleJournal } from './template.ts';
+import { roleJournal, rolePod } from '../../testing/fixtures.ts';
 
 const NOW = 1_000_000;
 
-function pod(ordinal: number, release: string, extra: Partial<RolePod> = {}): RolePod {
-  return {
-    name: `db-primary-${ordinal}`,
-    uid: `u${ordinal}-${release}`,
-    hash: '',
-    version: '',
-    terminating: false,
-    phase: 'Running',
-    ready: true,
-    running: true,
-    restarts: 0,
-    createdAt: 0,
-    ordinal,
-    release,
-    ...extra,
-  };
-}
-
-function journal(extra: Partial<RoleJournal> = {}): RoleJournal {
-  return {
-    state: 'Upgrading',
-    from: 'r1',
-    to: 'r2',
-    startedAt: '',
-    touched: [],
-    hooked: [],
-    reverted: [],
-    roleHooked: false,
-    times: {},
-    ...extra,
-  };
-}
+const pod = (ordinal: number, release: string, extra: Partial<RolePod> = {}) =>
+  rolePod('db-primary', ordinal, release, extra);
+const journal = roleJournal;
 
 function view(j: RoleJournal, pods: RolePod[], templateRelease = 'r1'): RoleView {
   return {

@@ -7,10 +7,11 @@
  * is a pod hook; a pod restarted onto the new release fails by core/policy's pod rule within
  * the raised budget.
  */
-import { podFailure, type FailureCode } from '../../core/policy/index.ts';
+import { podFailure, type FailureCode, type Reason } from '../../core/policy/index.ts';
 import { nextRolloutAction, type RoleRolloutView, type RolloutMember } from '../../core/release-rollout.ts';
 import type { PodView } from '../app/world.ts';
 import type { RoleJournal } from './template.ts';
+import { restoreAction, snapshotAction, type CopyAction, type RoleCopies } from './copy-steps.ts';
 
 /** A pod of a role, with the release its labels say it runs. */
 export interface RolePod extends PodView {
@@ -33,6 +34,8 @@ export interface RoleView {
   maxUnavailable?: number;
   /** `molt pause` (the App's paused annotation): start no further member. */
   pauseRequested?: boolean;
+  /** The rollout's volume copies (copy-steps.ts); absent: none. */
+  copies?: RoleCopies;
 }
 
 /** One action on a role. */
@@ -41,7 +44,8 @@ export type RoleAction =
   | { kind: 'DeletePod'; ordinal: number; pod: string; uid: string; revert: boolean }
   | { kind: 'PodHook'; ordinal: number; pod: string; flag: '--pod_upgraded' | '--pod_reverted' }
   | { kind: 'RoleHook'; flag: '--role_upgraded' | '--role_reverted' }
-  | { kind: 'Wait'; message: string; paused?: boolean }
+  | CopyAction
+  | { kind: 'Wait'; message: string; paused?: boolean; reason?: Reason }
   | { kind: 'Fail'; ordinal: number; reason: FailureCode; message: string }
   | { kind: 'Done' };
 
@@ -51,6 +55,10 @@ export const ACTING_ROLE_ACTIONS = [
   'DeletePod',
   'PodHook',
   'RoleHook',
+  'SnapshotVolumes',
+  'HoldMembers',
+  'RestoreVolumes',
+  'ReleaseMembers',
 ] as const satisfies readonly RoleAction['kind'][];
 
 /**
@@ -65,6 +73,7 @@ export const ACTING_PASS_STEPS = [
   'StartRollback',
   'ClusterHook',
   'FinishRollout',
+  'PruneSnapshots',
 ] as const;
 
 /** A kill-point name of the release reconciler (`MOLT_TEST_KILL_AT=<name>:before|after`). */
@@ -85,15 +94,22 @@ export function memberFailure(
   return f && { reason: f.code, message: f.message };
 }
 
-/** The next action of a role: the core's rule (core/release-rollout.ts) over its pods. */
+/**
+ * The next action of a role: the core's rule (core/release-rollout.ts) over its pods, with the
+ * volume copies around it — a copy before a member is replaced, a restore before a reverted
+ * member starts again (copy-steps.ts).
+ */
 export function nextRoleAction(v: RoleView): RoleAction {
+  const restore = restoreAction(v);
+  if (restore) return restore;
   const a = nextRolloutAction(rolloutView(v));
   switch (a.kind) {
     case 'SetTarget':
       return { kind: 'SetTemplate', release: a.release };
     case 'Replace': {
       const pod = v.pods.get(a.ordinal) as RolePod;
-      return { kind: 'DeletePod', ordinal: a.ordinal, pod: pod.name, uid: pod.uid, revert: a.revert };
+      const replace = { kind: 'DeletePod', ordinal: a.ordinal, pod: pod.name, uid: pod.uid, revert: a.revert } as const;
+      return snapshotAction(v, replace) ?? replace;
     }
     case 'MemberHook':
       return { kind: 'PodHook', ordinal: a.ordinal, pod: a.member, flag: a.flag };

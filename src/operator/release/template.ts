@@ -81,6 +81,12 @@ export interface RoleJournal {
   failed?: number;
   /** Set when a failed member paused the rollout (upgradeStrategy.onFailure: pause) until `molt resume`. */
   paused?: { role: string; ordinal: number; reason: FailureCode; message: string; at: string };
+  /** The App's generation when the rollout started: the operation the volume copies are named after. */
+  generation?: number;
+  /** Members (pod names) whose volumes are being copied / were copied before they were replaced. */
+  snapshots?: Record<string, 'copying' | 'copied'>;
+  /** Members being restored in a rollback: held down, their copy going back, restored. */
+  restores?: Record<string, 'held' | 'restoring' | 'restored'>;
 }
 
 /** The outcome of the last rollout of the app. */
