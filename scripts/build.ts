@@ -37,13 +37,16 @@ try {
 const builtinsByRequire: import('esbuild').Plugin = {
   name: 'builtins-by-require',
   setup(b) {
+    // One wrapper per importing file (its path after the "|"): a wrapper shared by several
+    // lazily loaded parts would become a chunk of its own, one more module for Node to resolve
+    // and link on every run (~0.35 ms each); a per-importer one stays inside its importer's chunk.
     b.onResolve({ filter: /^node:/ }, (args) =>
       args.kind === 'import-statement' || args.kind === 'dynamic-import'
-        ? { path: args.path, namespace: 'builtin' }
+        ? { path: `${args.path}|${relative(root, args.importer)}`, namespace: 'builtin' }
         : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      contents: `module.exports = require(${JSON.stringify(args.path.slice(0, args.path.indexOf('|')))});`,
       loader: 'js',
     }));
   },

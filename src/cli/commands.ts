@@ -201,7 +201,7 @@ export async function getCommand(
 ): Promise<number> {
   if (isKubeMode(opts)) return kubeCommands().then((k) => k.kubeGetCommand(resource, name, opts));
   if (['release', 'releases'].includes(resource)) return getReleasesCommand(opts);
-  const format = outputFormat(opts.output);
+  const format = await outputFormat(opts.output);
   if (!['app', 'apps'].includes(resource))
     throw new UsageError(
       `unknown resource type "${resource}"`,
@@ -212,7 +212,7 @@ export async function getCommand(
 
 async function getApps(
   name: string | undefined,
-  format: ReturnType<typeof outputFormat>,
+  format: Awaited<ReturnType<typeof outputFormat>>,
   opts: GlobalOptions,
 ): Promise<number> {
   const store = openStore(opts);
@@ -277,7 +277,7 @@ async function getApps(
 /** `molt history NAME`. */
 export async function historyCommand(name: string, opts: GlobalOptions & { output: string }): Promise<number> {
   if (isKubeMode(opts)) return kubeCommands().then((k) => k.kubeHistoryCommand(name, opts));
-  const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
+  const format = await outputFormat(opts.output, ['table', 'json', 'yaml']);
   const store = openStore(opts);
   try {
     const rs = store.releases;
@@ -302,7 +302,7 @@ export async function historyCommand(name: string, opts: GlobalOptions & { outpu
 /** `molt snapshots NAME`: the volume snapshots kept for the app. */
 export async function snapshotsCommand(name: string, opts: GlobalOptions & { output: string }): Promise<number> {
   if (isKubeMode(opts)) return (await import('./kube-snapshots.ts')).kubeSnapshotsCommand(name, opts);
-  const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
+  const format = await outputFormat(opts.output, ['table', 'json', 'yaml']);
   const store = openStore(opts);
   try {
     if (!store.getApp(name)) throw new AppNotFoundError(name);

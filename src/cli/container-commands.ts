@@ -53,7 +53,7 @@ export async function upgradeCommand(
 
 /** `molt adopt CONTAINER`: records it as an app and prints its manifest. */
 export async function adoptCommand(ref: string, opts: GlobalOptions & AdoptOptions): Promise<number> {
-  const format = outputFormat(opts.output, ['yaml', 'json']);
+  const format = await outputFormat(opts.output, ['yaml', 'json']);
   const engine = await connectEngine(opts);
   const found = await engine.inspectDefinition(ref);
   if (!found) throw new ContainerNotFoundError(ref);

@@ -87,12 +87,12 @@ export async function documentsOf<K extends ManifestKind>(
   accept: readonly K[],
   options: ParseOptions = {},
 ): Promise<DocumentOf<K>[]> {
-  const [compose, { config }] = await Promise.all([import('../core/compose.ts'), import('zod')]);
+  const [{ looksLikeCompose }, { config }] = await Promise.all([import('../core/compose-detect.ts'), import('zod')]);
   // A CLI run parses each manifest once: compiling zod's fast path for it (new Function per
   // object schema) costs more CPU than it saves. The operator, which parses many, keeps it.
   config({ jitless: true });
-  if (accept.includes('App' as K) && compose.looksLikeCompose(text))
-    return composeDocuments<K>(compose.composeApps, text, file, options);
+  if (accept.includes('App' as K) && looksLikeCompose(text))
+    return composeDocuments<K>((await import('../core/compose.ts')).composeApps, text, file, options);
   const { parseManifests } = await import('../core/manifest.ts');
   return parseManifests(text, file, accept, options);
 }

@@ -93,7 +93,7 @@ export async function getFileCommand(
       `Use \`molt get -f ${file}\` for the apps the file describes, or \`molt get ${resource}\` without -f.`,
     );
   refuseOnCluster(opts, 'get');
-  const format = outputFormat(opts.output);
+  const format = await outputFormat(opts.output);
   const apps = await fileApps(file);
   const store = openStore(opts);
   try {
@@ -156,7 +156,7 @@ export async function historyFileCommand(
       `Use \`molt history ${name}\`, or \`molt history -f ${file}\` for every app of the file.`,
     );
   refuseOnCluster(opts, 'history');
-  const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
+  const format = await outputFormat(opts.output, ['table', 'json', 'yaml']);
   const apps = await fileApps(file);
   const store = openStore(opts);
   try {

@@ -32,7 +32,7 @@ export async function kubeGetCommand(
   name: string | undefined,
   opts: GlobalOptions & { output: string },
 ): Promise<number> {
-  const format = outputFormat(opts.output);
+  const format = await outputFormat(opts.output);
   const isRelease = ['release', 'releases'].includes(resource);
   if (!isRelease && !['app', 'apps'].includes(resource))
     throw new UsageError(
@@ -76,7 +76,7 @@ async function appsForReleases(t: KubeTarget): Promise<MoltObject[]> {
 
 /** `molt history NAME` on a cluster: the operator's status.history. */
 export async function kubeHistoryCommand(name: string, opts: GlobalOptions & { output: string }): Promise<number> {
-  const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
+  const format = await outputFormat(opts.output, ['table', 'json', 'yaml']);
   const t = await connect(opts);
   const history = ((await requireApp(t, name)).status as AppStatus | undefined)?.history ?? [];
   process.stdout.write(

@@ -40,7 +40,7 @@ export function snapshotSets(copies: CopyClaimView[]): (SnapshotSet & { from?: s
 }
 
 export async function kubeSnapshotsCommand(name: string, opts: GlobalOptions & { output: string }): Promise<number> {
-  const format = outputFormat(opts.output, ['table', 'json', 'yaml']);
+  const format = await outputFormat(opts.output, ['table', 'json', 'yaml']);
   const t = await connect(opts);
   if (!(await t.api.get<KubeObject>(RESOURCES.apps, t.namespace, name)))
     throw new KubeAppNotFoundError(name, t.namespace);

@@ -86,7 +86,7 @@ export async function kubeRunTask(
   name: string,
   o: { output: string; inJob?: boolean },
 ): Promise<number> {
-  const format = outputFormat(o.output, ['table', 'json', 'yaml']);
+  const format = await outputFormat(o.output, ['table', 'json', 'yaml']);
   const k = await connect(opts, ['upgradetasks']);
   if (!o.inJob) {
     // The operator runs every unfinished task in its Job: a second worker beside it would race it.
@@ -127,7 +127,7 @@ export async function kubeRunTask(
 
 /** `molt task get [NAME]` / `molt task list` on a cluster. */
 export async function kubeGetTasks(opts: GlobalOptions, name: string | undefined, output: string): Promise<number> {
-  const format = outputFormat(output);
+  const format = await outputFormat(output);
   const k = await connect(opts, ['upgradetasks']);
   let items: TaskObject[];
   if (name !== undefined) {

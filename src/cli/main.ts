@@ -9,6 +9,7 @@ import { exitCodeOf, lazyModule } from './lazy.ts';
 import { registerTaskCommands } from './task-cli.ts';
 import { registerLifecycleCommands } from './lifecycle-cli.ts';
 import { registerContainerCommands } from './container-cli.ts';
+import { defineOnly, definesNamedCommand, neededCommands } from './only-command.ts';
 
 // Each command's code is loaded when it runs (lazy.ts): `--version` and `--help` load none.
 const {
@@ -25,7 +26,7 @@ const {
 } = lazyModule(() => import('./commands.ts'));
 const files = lazyModule(() => import('./file-commands.ts'));
 
-function build(): Command {
+function build(needed?: (name: string) => boolean): Command {
   const program = new Command('molt')
     .description('Upgrade running stateful containerized apps without losing their data or their network identity.')
     .version('0.1.0')
@@ -48,6 +49,7 @@ function build(): Command {
     ...opts,
   });
   const run = exitCodeOf;
+  const restoreCommand = needed ? defineOnly(program, needed) : () => {};
 
   program
     .command('apply')
@@ -145,13 +147,18 @@ function build(): Command {
     .command('demo')
     .description('build two versions of an example app offline and show an upgrade and a rollback')
     .action(run(async () => (await import('./demo.ts')).demo(withGlobals(program, {}))));
+  restoreCommand();
   return program;
 }
 
 /** Runs the CLI with `argv` (without node and script). */
 export async function main(argv: string[]): Promise<void> {
   try {
-    await build().parseAsync(argv, { from: 'user' });
+    // Only the command the line names is defined (only-command.ts), all when it is not one of them.
+    const needed = neededCommands(argv);
+    let program = build(needed);
+    if (needed && !definesNamedCommand(program, argv)) program = build();
+    await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? 0 : 1;

@@ -119,8 +119,8 @@ function report(name: string, r: ReleaseAppResult): number {
 }
 
 /** `molt get releases`. */
-export function getReleasesCommand(opts: GlobalOptions & { output: string }): number {
-  const format = outputFormat(opts.output);
+export async function getReleasesCommand(opts: GlobalOptions & { output: string }): Promise<number> {
+  const format = await outputFormat(opts.output);
   const store = openStore(opts);
   try {
     const rs = store.releases;

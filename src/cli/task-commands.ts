@@ -129,7 +129,7 @@ function resolvePaths(inv: InventoryManifest, base: string): InventoryManifest {
 
 /** `molt task run NAME [--detach]`: the final report goes to stdout (targets table, or the task object). */
 export async function runCommand(opts: GlobalOptions, name: string, o: RunOptions): Promise<number> {
-  const format = outputFormat(o.output, ['table', 'json', 'yaml']);
+  const format = await outputFormat(o.output, ['table', 'json', 'yaml']);
   const before = withTasks(opts, (tasks) => tasks.getTask(name));
   if (!before) throw new TaskNotFoundError(name);
   const finished = before.state.phase === 'Success' || before.state.phase === 'Error';
@@ -212,8 +212,8 @@ export async function runWorker(
 }
 
 /** `molt task get [NAME]` and `molt task list`. */
-export function getTasks(opts: GlobalOptions, name: string | undefined, output: string): number {
-  const format = outputFormat(output);
+export async function getTasks(opts: GlobalOptions, name: string | undefined, output: string): Promise<number> {
+  const format = await outputFormat(output);
   return withTasks(opts, (tasks) => {
     const records = name === undefined ? tasks.listTasks() : [tasks.getTask(name)];
     if (name !== undefined && !records[0]) throw new TaskNotFoundError(name);

@@ -43,6 +43,9 @@ test('a Compose file is told from a molt manifest', () => {
   assert.equal(looksLikeCompose(TWO), true);
   assert.equal(looksLikeCompose('apiVersion: molt.dev/v1alpha1\nkind: App\nspec: {}\n'), false);
   assert.equal(looksLikeCompose('kind: App\nservices: {}\n'), false);
+  // The quick check (no "services" in the text, no escape) must not miss one spelled otherwise.
+  assert.equal(looksLikeCompose('{"services": {"web": {"image": "x"}}}'), true);
+  assert.equal(looksLikeCompose('"\\x73ervices":\n  web:\n    image: x\n'), true);
 });
 
 test("each service is an App <project>-<service>, in depends_on order, with Compose's volume and network names", () => {

@@ -73,22 +73,7 @@ export interface ComposeApp {
   locate: (path: (string | number)[]) => { line?: number; column?: number; field?: string };
 }
 
-/** True when the text is a Compose file: a mapping with `services` and no apiVersion/kind. */
-export function looksLikeCompose(text: string): boolean {
-  try {
-    const value = parseDocument(text, { uniqueKeys: false }).toJS({ maxAliasCount: 100 }) as unknown;
-    return (
-      typeof value === 'object' &&
-      value !== null &&
-      !Array.isArray(value) &&
-      'services' in value &&
-      !('apiVersion' in value) &&
-      !('kind' in value)
-    );
-  } catch {
-    return false;
-  }
-}
+export { looksLikeCompose } from './compose-detect.ts';
 
 type Raw = Record<string, unknown>;
 

@@ -3,7 +3,7 @@
  * each file with its own mode and owner, and only the parent directories the container does
  * not have yet (an existing directory's mode and owner are never touched — think /tmp).
  */
-import { pack } from 'tar-stream';
+import { tarStream } from './tar.ts';
 import type { ContainerFile } from '../core/model.ts';
 
 /** The missing ancestors of `path` (container-absolute), outermost first, given a predicate that says which exist. */
@@ -19,7 +19,7 @@ export async function missingParents(path: string, exists: (dir: string) => Prom
 
 /** A tar (to extract at "/") of `file` and its missing parent directories (0755, owned like the file). */
 export async function fileArchive(file: ContainerFile, missingDirs: string[]): Promise<Buffer> {
-  const p = pack();
+  const p = (await tarStream()).pack();
   for (const dir of missingDirs)
     p.entry({ name: `${dir.slice(1)}/`, type: 'directory', mode: 0o755, uid: file.uid, gid: file.gid });
   p.entry({ name: file.path.slice(1), mode: file.mode, uid: file.uid, gid: file.gid }, file.content);

@@ -5,7 +5,6 @@
  * already publishes are skipped, its own container holds them). Every problem names
  * file:line:column of its field.
  */
-import { createSocket } from 'node:dgram';
 import { readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { InvalidInputError, type InputProblem } from '../core/errors.ts';
@@ -138,7 +137,8 @@ function tryBind(p: PortBinding): Promise<string | undefined> {
   const host = p.hostIP || '0.0.0.0';
   return new Promise((resolve) => {
     if (p.protocol === 'udp') {
-      const sock = createSocket('udp4');
+      // node:dgram loads only when a UDP port is published (not with every upgrade).
+      const sock = process.getBuiltinModule('node:dgram').createSocket('udp4');
       sock.once('error', (e: NodeJS.ErrnoException) => {
         sock.close();
         resolve(e.code === 'EADDRINUSE' ? e.code : undefined);

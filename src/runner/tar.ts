@@ -1,6 +1,8 @@
 /** Small tar helpers for copying files into and out of containers through the archive API. */
 import type { Readable } from 'node:stream';
-import { extract, pack } from 'tar-stream';
+
+/** tar-stream on first use (tar-stream.ts). */
+export const tarStream = (): Promise<typeof import('./tar-stream.ts')> => import('./tar-stream.ts');
 
 /** One entry to pack: a directory (no content) or a file. */
 export interface TarEntry {
@@ -11,7 +13,7 @@ export interface TarEntry {
 
 /** Packs entries into a tar buffer (owned by root, mtime now). */
 export async function tarOf(entries: TarEntry[]): Promise<Buffer> {
-  const p = pack();
+  const p = (await tarStream()).pack();
   for (const e of entries) {
     if (e.content === undefined) p.entry({ name: e.name, type: 'directory', mode: e.mode, uid: 0, gid: 0 });
     else
@@ -36,7 +38,17 @@ export interface FirstEntry {
 }
 
 /** Reads the first entry of a tar stream (e.g. GET /archive of one file) and closes the stream. */
-export function readFirstEntry(stream: Readable, maxBytes: number): Promise<FirstEntry> {
+export async function readFirstEntry(stream: Readable, maxBytes: number): Promise<FirstEntry> {
+  // An error of the stream while tar-stream loads is kept and thrown, not left unhandled.
+  let early: { error: unknown } | undefined;
+  const onEarly = (error: unknown) => (early ??= { error });
+  stream.on('error', onEarly);
+  const { extract } = await tarStream();
+  stream.off('error', onEarly);
+  if (early) {
+    stream.destroy();
+    throw early.error;
+  }
   return new Promise((resolve, reject) => {
     const ex = extract();
     let settled = false;
