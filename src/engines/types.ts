@@ -69,6 +69,9 @@ export interface ContainerEngine {
   inspectState(idOrName: string): Promise<ContainerState | undefined>;
   startContainer(id: string): Promise<void>;
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
+  /** Freezes every process of a running container (the cgroup freezer); `unpauseContainer` thaws it. */
+  pauseContainer(id: string): Promise<void>;
+  unpauseContainer(id: string): Promise<void>;
   renameContainer(id: string, newName: string): Promise<void>;
   /** Removes a container (volumes kept); `kill`: SIGKILL it rather than stop it gracefully. */
   removeContainer(id: string, options?: { kill?: boolean }): Promise<void>;

@@ -4,26 +4,58 @@
  * migration rewrote), PruneSnapshots after success (keeps `spec.upgrade.keepSnapshots` sets).
  */
 import { SnapshotError } from '../core/errors.ts';
-import { SnapshotFiles } from '../store/snapshots.ts';
+import { SnapshotFiles, VolumeChangedError, type SnapshotEntry } from '../store/snapshots.ts';
 import { appName, manifestOf, requireOld, type StepContext } from './step-context.ts';
 
 /** Saves every named volume of the old container. */
 export async function snapshotVolumes(ctx: StepContext): Promise<string> {
   if (!manifestOf(ctx).spec.upgrade.snapshotVolumes)
     return 'volume snapshots are off (spec.upgrade.snapshotVolumes: false)';
-  const volumes = requireOld(ctx)
-    .container.mounts.filter((m) => m.type === 'volume')
-    .map((m) => m.source);
+  const old = requireOld(ctx).container;
+  const volumes = old.mounts.filter((m) => m.type === 'volume').map((m) => m.source);
   if (volumes.length === 0) return 'the app has no volumes';
+  // A molt killed while the app was frozen for its copy left it paused: thaw it first.
+  if ((await ctx.engine.inspectState(old.id))?.status === 'paused') await ctx.engine.unpauseContainer(old.id);
   const files = new SnapshotFiles(ctx.home);
   const entries = [];
+  const frozen: string[] = [];
   for (const volume of volumes) {
     const mountpoint = await ctx.engine.volumeMountpoint(volume);
     if (mountpoint === undefined) throw new SnapshotError(`volume ${volume} of the old container does not exist`);
-    entries.push(await files.save(appName(ctx), ctx.op.id, volume, mountpoint, ctx.signal));
+    const save = () => files.save(appName(ctx), ctx.op.id, volume, mountpoint, ctx.signal);
+    entries.push(await saveOrFreeze(ctx, old.id, save, () => frozen.push(volume)));
   }
   ctx.facts.snapshots = entries;
-  return `saved ${entries.map((e) => `${e.volume} (${mib(e.bytes)})`).join(', ')} to ${files.dir(appName(ctx), ctx.op.id)}`;
+  const pausedNote = frozen.length
+    ? `; ${frozen.join(', ')} changed while copied, so copied again with the app paused`
+    : '';
+  return `saved ${entries.map((e) => `${e.volume} (${mib(e.bytes)})`).join(', ')} to ${files.dir(appName(ctx), ctx.op.id)}${pausedNote}`;
+}
+
+/**
+ * Copies a volume while the app runs (no downtime). When its files changed during the copy (a
+ * database writing), the copy is not one moment's state: it is made again with the app's
+ * processes frozen, so it is what a crash at that instant would leave — what databases recover from.
+ */
+async function saveOrFreeze(
+  ctx: StepContext,
+  containerId: string,
+  save: () => Promise<SnapshotEntry>,
+  onFreeze: () => void,
+): Promise<SnapshotEntry> {
+  try {
+    return await save();
+  } catch (e) {
+    if (!(e instanceof VolumeChangedError)) throw e;
+    if ((await ctx.engine.inspectState(containerId))?.status !== 'running') return save();
+  }
+  onFreeze();
+  await ctx.engine.pauseContainer(containerId);
+  try {
+    return await save();
+  } finally {
+    await ctx.engine.unpauseContainer(containerId);
+  }
 }
 
 /** Puts every snapshotted volume back exactly as it was, keeping what it held instead. */

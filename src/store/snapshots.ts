@@ -8,6 +8,12 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, stat
 import { join } from 'node:path';
 import { SnapshotError } from '../core/errors.ts';
 
+/**
+ * GNU tar copied a volume whose files changed while it read them (exit 1, "file changed as we
+ * read it"): the archive is complete but not one moment's state. Copied again with the app frozen.
+ */
+export class VolumeChangedError extends SnapshotError {}
+
 /** One saved volume. */
 export interface SnapshotEntry {
   volume: string;
@@ -142,10 +148,11 @@ function tar(args: string[], signal?: AbortSignal): Promise<void> {
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.once('error', (e) => reject(new SnapshotError(`tar could not run: ${e.message}`)));
-    child.once('close', (code) =>
-      code === 0
-        ? resolve()
-        : reject(new SnapshotError(`tar ${args[0]} failed (exit ${code}): ${err.trim().slice(-500)}`)),
-    );
+    child.once('close', (code) => {
+      if (code === 0) return resolve();
+      const message = `tar ${args[0]} failed (exit ${code}): ${err.trim().slice(-500)}`;
+      const changed = code === 1 && args[0] === '--create' && /file changed as we read it/.test(err);
+      reject(changed ? new VolumeChangedError(message) : new SnapshotError(message));
+    });
   });
 }

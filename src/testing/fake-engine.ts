@@ -47,6 +47,8 @@ export interface FakeContainer {
   image: string;
   spec: ContainerSpec;
   running: boolean;
+  /** Frozen by pauseContainer (still running). */
+  paused?: boolean;
   exitCode: number;
   fs: Map<string, FakeFile>;
 }
@@ -235,6 +237,20 @@ export class FakeEngine implements ContainerEngine {
     c.fs.delete('/tmp/ready');
   }
 
+  async pauseContainer(id: string): Promise<void> {
+    const c = this.require(id, 'pause');
+    if (!c.running || c.paused) throw new EngineError(`pause ${c.name}`, 409, 'container is not running');
+    this.calls.push(`pauseContainer ${c.name}`);
+    c.paused = true;
+  }
+
+  async unpauseContainer(id: string): Promise<void> {
+    const c = this.require(id, 'unpause');
+    if (!c.paused) throw new EngineError(`unpause ${c.name}`, 409, 'container is not paused');
+    this.calls.push(`unpauseContainer ${c.name}`);
+    c.paused = false;
+  }
+
   async renameContainer(id: string, newName: string): Promise<void> {
     const c = this.require(id, 'rename');
     if (this.container(newName) && this.container(newName) !== c)
@@ -342,7 +358,7 @@ function observe(c: FakeContainer, imageId: string): ContainerObservation {
     image: c.spec.image,
     imageId,
     running: c.running,
-    status: c.running ? 'running' : 'exited',
+    status: c.paused ? 'paused' : c.running ? 'running' : 'exited',
     exitCode: c.exitCode,
     oomKilled: false,
     cmd: c.spec.cmd,

@@ -97,6 +97,23 @@ describe('upgrade v1 → v2', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /unchanged/);
   });
+
+  test('an app writing while its volume is copied: copied again with the app paused, then upgraded', async () => {
+    // Appends without pause, as a busy database writes: a copy taken while it runs is never one moment's state.
+    // 64 MiB take tar long enough to read that the appends always land during the read.
+    const command = [
+      'sh',
+      '-c',
+      'dd if=/dev/zero of=/data/log bs=1M count=64 2>/dev/null; touch /tmp/ready; while :; do echo line >> /data/log; done',
+    ];
+    assert.equal((await apply('busy', doc('busy', '1.0.0-1', { command }))).code, 0);
+    const r = await apply('busy', doc('busy', '1.1.0-1', { command }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /SnapshotVolumes .*busy-data changed while copied, so copied again with the app paused/);
+    const c = await h.engine.inspectState('busy');
+    assert.equal(c?.status, 'running', 'the new version runs (nothing is left paused)');
+    await h.engine.removeContainer('busy', { kill: true });
+  });
 });
 
 describe('Cmd precedence (seed 002)', () => {

@@ -304,6 +304,14 @@ export class DockerEngine implements ContainerEngine {
     });
   }
 
+  async pauseContainer(id: string): Promise<void> {
+    await this.#http.request('POST', `/containers/${enc(id)}/pause`, { operation: `pause container ${id}` });
+  }
+
+  async unpauseContainer(id: string): Promise<void> {
+    await this.#http.request('POST', `/containers/${enc(id)}/unpause`, { operation: `unpause container ${id}` });
+  }
+
   /** Stops with SIGTERM, then SIGKILL after `timeoutSeconds`; a stopped container is fine. */
   async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
     await this.#http.request('POST', `/containers/${enc(id)}/stop`, {
