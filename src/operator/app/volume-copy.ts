@@ -73,7 +73,7 @@ export function copyJobName(member: string, generation: number, op: CopyOperatio
 }
 
 /** True when the upgrade snapshots (and on rollback restores) the members' volumes. */
-export function snapshotsOn(target: AppSpec): boolean {
+export function snapshotsOn(target: Pick<AppSpec, 'upgrade' | 'volumes'>): boolean {
   return target.upgrade.snapshotVolumes && namedVolumes(target.volumes).length > 0;
 }
 

@@ -3,7 +3,6 @@
  * claims, Jobs and order as an inline App's (app/copy-actions.ts, whose member-generic
  * primitives these call), journaled in the role's rollout journal before each acts.
  */
-import { namedVolumes } from '../../core/settings.ts';
 import { memberManifest, roleOf } from '../../core/release.ts';
 import { RESOURCES } from '../../engines/kubernetes/index.ts';
 import {
@@ -15,9 +14,7 @@ import {
   startCopy,
   type CopyScope,
 } from '../app/copy-actions.ts';
-import { prunable } from '../app/decide.ts';
-import type { CopyClaimView, CopyJobView } from '../app/world.ts';
-import type { InstalledRelease, RoleJournal } from './template.ts';
+import type { RoleJournal } from './template.ts';
 import { event, writeJournal, type ReleaseCtx } from './actions.ts';
 import type { RoleSet } from './observe.ts';
 import type { CopyAction } from './copy-steps.ts';
@@ -144,31 +141,6 @@ async function hold(
 async function scale(c: ReleaseCtx, set: RoleSet, replicas: number): Promise<void> {
   await c.api.mergePatch(RESOURCES.statefulsets, c.ref.namespace, set.name, { spec: { replicas } });
   set.replicas = replicas;
-}
-
-/** True when the role's new release copies a member's volumes before replacing it. */
-export function roleSnapshots(release: InstalledRelease['release'] | undefined, role: string): boolean {
-  if (!release) return false;
-  const spec = release.spec.roles.find((r) => r.name === role);
-  return spec !== undefined && spec.upgrade.snapshotVolumes && namedVolumes(spec.volumes).length > 0;
-}
-
-/**
- * What a steady app's copies leave to clean up: copy Jobs no rollout runs, and per role the
- * claims of operations beyond its `keepSnapshots`.
- */
-export function copiesToPrune(
-  app: string,
-  installed: InstalledRelease,
-  jobs: CopyJobView[],
-  copies: CopyClaimView[],
-): { jobs: string[]; claims: string[] } {
-  const claims = installed.release.spec.roles.flatMap((r) => {
-    const prefix = `${app}-${r.name}-`;
-    const mine = copies.filter((x) => x.member.startsWith(prefix) && /^\d+$/.test(x.member.slice(prefix.length)));
-    return prunable(mine, r.upgrade.keepSnapshots);
-  });
-  return { jobs: jobs.map((x) => x.name).sort(), claims: claims.sort() };
 }
 
 /** Deletes what copiesToPrune found. */

@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CopyJobView } from '../app/world.ts';
-import { copiesToPrune } from './copy-actions.ts';
 import { nextRoleAction, type RolePod, type RoleView } from './steps.ts';
+import { copiesToPrune } from './copy-steps.ts';
 import type { InstalledRelease, RoleJournal } from './template.ts';
 import { roleJournal, rolePod } from '../../testing/fixtures.ts';
 

@@ -9,7 +9,10 @@
  */
 import type { Reason } from '../../core/policy/index.ts';
 import { rolloutOrder } from '../../core/release.ts';
-import type { CopyJobView } from '../app/world.ts';
+import { prunable } from '../app/decide.ts';
+import { snapshotsOn } from '../app/volume-copy.ts';
+import type { CopyClaimView, CopyJobView } from '../app/world.ts';
+import type { InstalledRelease } from './template.ts';
 import type { RoleAction, RoleView } from './steps.ts';
 
 /** The copy actions on a role. */
@@ -110,4 +113,28 @@ function copyJob(c: RoleCopies, member: string, op: CopyJobView['op']): CopyJobV
 
 function wait(reason: Reason, message: string): RoleAction {
   return { kind: 'Wait', message, reason };
+}
+
+/** True when the role's new release copies a member's volumes before replacing it. */
+export function roleSnapshots(release: InstalledRelease['release'] | undefined, role: string): boolean {
+  const spec = release?.spec.roles.find((r) => r.name === role);
+  return spec !== undefined && snapshotsOn(spec);
+}
+
+/**
+ * What a steady app's copies leave to clean up: copy Jobs no rollout runs, and per role the
+ * claims of operations beyond its `keepSnapshots`.
+ */
+export function copiesToPrune(
+  app: string,
+  installed: InstalledRelease,
+  jobs: CopyJobView[],
+  copies: CopyClaimView[],
+): { jobs: string[]; claims: string[] } {
+  const claims = installed.release.spec.roles.flatMap((r) => {
+    const prefix = `${app}-${r.name}-`;
+    const mine = copies.filter((x) => x.member.startsWith(prefix) && /^\d+$/.test(x.member.slice(prefix.length)));
+    return prunable(mine, r.upgrade.keepSnapshots);
+  });
+  return { jobs: jobs.map((x) => x.name).sort(), claims: claims.sort() };
 }

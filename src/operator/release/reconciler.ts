@@ -20,7 +20,8 @@ import { observeRelease, releaseOf, type ReleaseWorld, type RoleSet } from './ob
 import { writeReleaseStatus, type ReleaseOutcome } from './status.ts';
 import { boundary } from '../runtime/kill-points.ts';
 import { workerImageResolver } from '../task/reconciler.ts';
-import { copiesToPrune, pruneCopies, roleSnapshots } from './copy-actions.ts';
+import { pruneCopies } from './copy-actions.ts';
+import { copiesToPrune, roleSnapshots } from './copy-steps.ts';
 import { decideInFlight } from './in-flight.ts';
 import { pauseOnFailure, pausedOutcome, pauseRequested, resumeRollout } from './pause.ts';
 import { nextRoleAction, releaseKillPoint, type RoleAction } from './steps.ts';
