@@ -119,7 +119,9 @@ export class EngineError extends MoltError {
     super(
       `${operation} failed: ${detail} (HTTP ${status})`,
       'See the engine message above; `podman logs` / `podman inspect` may tell more.',
-      { retryable: status >= 500 && !/no such|not found/i.test(detail) },
+      // "no such container/image…" is terminal; Podman's "route ip+net: no such network interface"
+      // is a race with an interface going away while it lists them (another network's teardown).
+      { retryable: status >= 500 && !/no such (?!network interface)|not found/i.test(detail) },
     );
     this.status = status;
   }
