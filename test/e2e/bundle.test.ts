@@ -11,6 +11,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -78,6 +79,19 @@ const file = (version: string) =>
     ...(appDoc({ name: 'bundled', version, image: `${REPO}:${version}`, network: net, subnet }) as object),
     metadata: { name: 'bundled', labels: { suite: 'bundle' } },
   });
+
+test('every bundle file is ASCII, and zod brings no locale but English', () => {
+  // One non-ASCII character makes V8 hold a whole file as a two-byte string (scripts/build.ts).
+  const files = ['molt.mjs', ...readdirSync(join(install, 'dist/chunks')).map((f) => `chunks/${f}`)];
+  for (const f of files) {
+    const text = readFileSync(join(install, 'dist', f), 'utf8');
+    const at = text.search(/[^\x00-\x7f]/);
+    assert.equal(at, -1, `dist/${f} has a non-ASCII character at ${at}: ${text.slice(at - 40, at + 10)}`);
+    const locale = /\/\/ node_modules\/zod\/v4\/locales\/(?!en\.js|index\.js)\S+/.exec(text)?.[0];
+    assert.equal(locale, undefined, `dist/${f} bundles a zod locale other than English`);
+  }
+  assert.ok(files.length > 10, `the bundle has its chunks (${files.length} files)`);
+});
 
 test("--version and --help load the bundle's entry and nothing of the commands", async () => {
   const v = await molt(['--version']);
