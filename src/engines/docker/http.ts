@@ -3,16 +3,18 @@
  * without TLS (mutual TLS as Docker's `--tlsverify` expects), built on node:http/https.
  *
  * Every request opens its own connection (no keep-alive): exec and attach hijack the
- * connection, and unix sockets are cheap. Failures are mapped once, here:
+ * connection, and unix sockets are cheap. A request over a unix socket whose answer is read
+ * whole goes through unix-http.ts (node:net), the rest through node:http, which loads only then.
+ * Failures are mapped once, here:
  * - the socket cannot be reached, the engine hangs up or stays silent → EngineUnavailableError;
  * - the engine answers outside 2xx (and outside the statuses a call accepts) → EngineError
  *   carrying the engine's own `message`;
  * - the caller's AbortSignal fires → the promise (or stream) fails with `signal.reason`.
  */
-import http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { EngineError, EngineUnavailableError } from '../../core/errors.ts';
+import { exchange, type RawAnswer } from './unix-http.ts';
 
 /** Query parameters; undefined values are left out. */
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -116,11 +118,60 @@ export class DockerHttpClient {
 
   /** Sends a request and buffers the answer; non-accepted statuses throw EngineError. */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
-    const res = await this.open(method, path, options);
-    const body = await readBody(res, this, options);
-    const status = res.statusCode ?? 0;
-    if (!isAccepted(status, options.accept)) throw engineError(method, path, options, status, body);
-    return { status, headers: res.headers, body };
+    let answer: RawAnswer | Answer;
+    if (this.tcp === undefined && (options.body === undefined || Buffer.isBuffer(options.body))) {
+      answer = await this.#exchange(method, path, options);
+    } else {
+      const res = await this.open(method, path, options);
+      answer = { status: res.statusCode ?? 0, headers: res.headers, body: await readBody(res, this, options) };
+    }
+    if (!isAccepted(answer.status, options.accept))
+      throw engineError(method, path, options, answer.status, answer.body);
+    return answer;
+  }
+
+  /** One request over the unix socket with node:net (unix-http.ts), its errors mapped as open() maps them. */
+  #exchange(method: string, path: string, options: RequestOptions): Promise<RawAnswer> {
+    const { headers, payload } = this.#prepare(options);
+    const idleTimeoutMs = options.idleTimeoutMs ?? this.idleTimeoutMs;
+    return exchange({
+      socketPath: this.socketPath,
+      method,
+      target: this.#target(path, options),
+      headers,
+      body: payload as Buffer | undefined,
+      idleTimeoutMs,
+      signal: options.signal,
+      socketError: (error) => connectionError(this.socketPath, error),
+      timeoutError: () => this.#silent(method, path, options, idleTimeoutMs),
+      brokenAnswer: (what) =>
+        new EngineUnavailableError(`${this.socketPath}: ${what} (${operationOf(method, path, options)})`),
+    });
+  }
+
+  #silent(method: string, path: string, options: RequestOptions, idleMs: number): EngineUnavailableError {
+    return new EngineUnavailableError(
+      `${this.socketPath} did not answer ${operationOf(method, path, options)} within ${idleMs / 1000} s`,
+    );
+  }
+
+  #target(path: string, options: RequestOptions): string {
+    return `${options.libpod ? LIBPOD_PREFIX : `/${this.apiVersion}`}${path}${queryString(options.query)}`;
+  }
+
+  /** The request's headers and body. */
+  #prepare(options: RequestOptions): { headers: Record<string, string>; payload: Buffer | Readable | undefined } {
+    // Over TCP the Host header is the endpoint: node verifies the server certificate against it.
+    const headers: Record<string, string> = { Host: this.tcp ? hostHeader(this.tcp) : 'docker', ...options.headers };
+    let payload: Buffer | Readable | undefined;
+    if (options.json !== undefined) {
+      payload = Buffer.from(JSON.stringify(options.json));
+      headers['Content-Type'] = 'application/json';
+    } else if (options.body !== undefined) {
+      payload = options.body;
+      headers['Content-Type'] = options.contentType ?? 'application/x-tar';
+    }
+    return { headers, payload };
   }
 
   /** Like `request`, parsing a JSON answer (undefined for an empty body). */
@@ -162,16 +213,7 @@ export class DockerHttpClient {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const idle = options.idleTimeoutMs ?? this.idleTimeoutMs;
-    // Over TCP the Host header is the endpoint: node verifies the server certificate against it.
-    const headers: Record<string, string> = { Host: this.tcp ? hostHeader(this.tcp) : 'docker', ...options.headers };
-    let payload: Buffer | Readable | undefined;
-    if (options.json !== undefined) {
-      payload = Buffer.from(JSON.stringify(options.json));
-      headers['Content-Type'] = 'application/json';
-    } else if (options.body !== undefined) {
-      payload = options.body;
-      headers['Content-Type'] = options.contentType ?? 'application/x-tar';
-    }
+    const { headers, payload } = this.#prepare(options);
     if (Buffer.isBuffer(payload)) headers['Content-Length'] = String(payload.length);
     return new Promise((resolve, reject) => {
       const where = this.tcp
@@ -179,11 +221,11 @@ export class DockerHttpClient {
         : // servername '': nothing to verify on a unix socket, and Node's agent would otherwise test
           // the Host header with isIP(), whose first call compiles the IPv6 regex (~5 ms of CPU).
           { socketPath: this.socketPath, servername: '' };
-      // node:https (TLS, ~15 ms of CPU and 8 MiB) loads only for an engine reached over TLS.
-      const req = (this.tcp?.tls ? process.getBuiltinModule('node:https') : http).request({
+      // node:http and node:https (TLS, ~15 ms of CPU and 8 MiB) load on first use.
+      const req = process.getBuiltinModule(this.tcp?.tls ? 'node:https' : 'node:http').request({
         ...where,
         method,
-        path: `${options.libpod ? LIBPOD_PREFIX : `/${this.apiVersion}`}${path}${queryString(options.query)}`,
+        path: this.#target(path, options),
         headers,
         agent: false,
       });
@@ -201,15 +243,7 @@ export class DockerHttpClient {
       const onAbort = (): void => fail(signal?.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
       req.on('close', () => signal?.removeEventListener('abort', onAbort));
-      if (idle > 0) {
-        req.setTimeout(idle, () => {
-          fail(
-            new EngineUnavailableError(
-              `${this.socketPath} did not answer ${operationOf(method, path, options)} within ${idle / 1000} s`,
-            ),
-          );
-        });
-      }
+      if (idle > 0) req.setTimeout(idle, () => fail(this.#silent(method, path, options, idle)));
       req.on('error', (error) => fail(connectionError(this.socketPath, error)));
       req.on('response', (res) => {
         settled = true;
