@@ -2,7 +2,7 @@
  * Shared pieces of the benchmarks: running molt (bin/molt, as users run it: the bundle when it
  * is fresh) or any Node program as a child, with its own CPU time and peak RSS.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { PodmanHarness } from '../test/e2e/harness.ts';
 
 const MOLT = new URL('../bin/molt', import.meta.url).pathname;
@@ -23,9 +23,16 @@ export function runMolt(
   args: string[],
   options: { allowFailure?: boolean; env?: Record<string, string> } = {},
 ): Promise<MoltUsage & { code: number }> {
-  const env = { ...process.env, ...h.env, CONTAINER_HOST: `unix://${h.socket}`, MOLT_HOME: home, ...options.env };
-  return measure(MOLT, args, env, options.allowFailure ?? false);
+  return measure(MOLT, args, { ...moltEnv(h, home), ...options.env }, options.allowFailure ?? false);
 }
+
+/** The environment molt runs with against the harness's engine, its state in `home`. */
+export function moltEnv(h: PodmanHarness, home: string): NodeJS.ProcessEnv {
+  return { ...process.env, ...h.env, CONTAINER_HOST: `unix://${h.socket}`, MOLT_HOME: home };
+}
+
+/** bin/molt, as users run it. */
+export const MOLT_BIN = MOLT;
 
 /** Runs a Node program (`node ARGS`) the same way, for the baselines (`node -e 0`). */
 export function runNode(args: string[]): Promise<MoltUsage & { code: number }> {
@@ -65,3 +72,46 @@ export function median(xs: number[]): number {
 
 /** CPU milliseconds (user + system) of a usage. */
 export const cpuMs = (u: { userMs: number; systemMs: number }): number => u.userMs + u.systemMs;
+
+/**
+ * Instructions a command executes, counted by valgrind (cachegrind without its cache model):
+ * unlike CPU time, the same on a busy machine as on a quiet one (within ~2 %), so start-up
+ * ratios can be compared across runs. Follows the launcher's exec into Node like the CPU
+ * figures do, and, like them, leaves out the processes molt starts (tar, the engine).
+ * Undefined when valgrind is not installed.
+ */
+export async function countInstructions(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<number | undefined> {
+  if (!hasValgrind()) return undefined;
+  const valgrindArgs = [
+    '--tool=cachegrind',
+    '--cache-sim=no',
+    '--cachegrind-out-file=/dev/null',
+    // Node's JIT writes code it then runs: valgrind must see code change on the heap.
+    '--smc-check=all-non-file',
+    '--trace-children=yes',
+    '--trace-children-skip=*/tar,*/find,*/readlink,*/podman,*/conmon,*/runc',
+    cmd,
+    ...args,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn('valgrind', valgrindArgs, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('close', (code) => {
+      const counts = [...err.matchAll(/I\s+refs:\s+([\d,]+)/g)].map((m) => Number(m[1]?.replaceAll(',', '')));
+      if (code !== 0 || counts.length === 0)
+        return reject(new Error(`valgrind ${cmd} ${args.join(' ')} failed (exit ${code}):\n${err.slice(-2000)}`));
+      resolve(counts.reduce((a, b) => a + b, 0));
+    });
+  });
+}
+
+let valgrind: boolean | undefined;
+function hasValgrind(): boolean {
+  valgrind ??= spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).status === 0;
+  return valgrind;
+}

@@ -10,14 +10,15 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { PodmanHarness } from '../test/e2e/harness.ts';
 import { appDoc, buildApp } from '../test/e2e/molt-cli.ts';
-import { cpuMs, median, runMolt, runNode, type MoltUsage } from './lib.ts';
+import { countInstructions, cpuMs, median, MOLT_BIN, moltEnv, runMolt, runNode, type MoltUsage } from './lib.ts';
 
 const REPO = 'localhost/bench-startup';
 const APPS = 10;
 
 /** Measures `rounds` of each command, alternating with the baseline. */
 export async function benchStartup(h: PodmanHarness, rounds: number): Promise<Record<string, number>> {
-  const versions = Array.from({ length: rounds + 1 }, (_, i) => `1.${i}.0-1`);
+  // The last version is for the instruction count's upgrade.
+  const versions = Array.from({ length: rounds + 2 }, (_, i) => `1.${i}.0-1`);
   await Promise.all(versions.map((v) => buildApp(h, REPO, v)));
   const home = join(h.dir, 'bench-startup-home');
   const network = { name: h.name('bstart'), subnet: h.freeSubnet() };
@@ -39,7 +40,7 @@ export async function benchStartup(h: PodmanHarness, rounds: number): Promise<Re
   await runMolt(h, home, ['--version']);
   await runMolt(h, home, ['--version'], { env: { MOLT_FROM_SOURCES: '1' } });
   await runMolt(h, home, ['get', 'apps']);
-  for (const v of versions.slice(1)) {
+  for (const v of versions.slice(1, -1)) {
     samples.node.push(await runNode(['-e', '0']));
     samples.version.push(await runMolt(h, home, ['--version']));
     samples.sources.push(await runMolt(h, home, ['--version'], { env: { MOLT_FROM_SOURCES: '1' } }));
@@ -48,6 +49,7 @@ export async function benchStartup(h: PodmanHarness, rounds: number): Promise<Re
     writeFileSync(upgrade, stringify(doc(0, v)));
     samples.upgrade.push(await runMolt(h, home, ['apply', '-f', upgrade]));
   }
+  const instructions = await countStartupInstructions(h, home, stringify(doc(0, versions.at(-1)!)));
   const cpu = (xs: MoltUsage[]) => median(xs.map(cpuMs));
   const rss = (xs: MoltUsage[]) => median(xs.map((u) => u.maxRssKiB / 1024));
   const nodeCpu = cpu(samples.node);
@@ -67,5 +69,29 @@ export async function benchStartup(h: PodmanHarness, rounds: number): Promise<Re
     'molt apply (one busybox upgrade): CPU ms': cpu(samples.upgrade),
     'molt apply (one busybox upgrade): peak RSS MiB': rss(samples.upgrade),
     'molt apply (one busybox upgrade): CPU / node (target ≤ 4)': cpu(samples.upgrade) / nodeCpu,
+    ...instructions,
+  };
+}
+
+/**
+ * The same commands' instructions (valgrind; nothing when it is not installed), one run each:
+ * a figure that does not move with the machine's load, to compare runs made on different days.
+ */
+async function countStartupInstructions(
+  h: PodmanHarness,
+  home: string,
+  upgradeManifest: string,
+): Promise<Record<string, number>> {
+  const env = moltEnv(h, home);
+  const node = await countInstructions(process.execPath, ['-e', '0'], process.env);
+  if (node === undefined) return {};
+  const upgrade = join(h.dir, 'bench-startup-instructions.yaml');
+  writeFileSync(upgrade, upgradeManifest);
+  const ratio = async (args: string[]) => ((await countInstructions(MOLT_BIN, args, env)) ?? NaN) / node;
+  return {
+    'instructions (valgrind): node -e 0, millions': node / 1e6,
+    'instructions: molt --version / node': await ratio(['--version']),
+    [`instructions: molt get apps (${APPS} apps) / node`]: await ratio(['get', 'apps']),
+    'instructions: molt apply (one busybox upgrade) / node': await ratio(['apply', '-f', upgrade]),
   };
 }

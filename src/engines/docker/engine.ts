@@ -92,9 +92,17 @@ export class DockerEngine implements ContainerEngine {
     return this.#description;
   }
 
-  /** Checks that the engine answers; also learns its name and version from the answer's headers. */
-  async ping(signal?: AbortSignal): Promise<void> {
-    const { headers } = await this.#http.request('GET', '/_ping', { signal, idleTimeoutMs: 5_000, operation: 'ping' });
+  /**
+   * Checks that the engine answers within `timeoutMs` of silence; also learns its name and
+   * version from the answer's headers. (A bound of silence, not an AbortSignal.timeout: the
+   * answer is a few bytes, and the signal would load Node's AbortController in every command.)
+   */
+  async ping(signal?: AbortSignal, timeoutMs = 5_000): Promise<void> {
+    const { headers } = await this.#http.request('GET', '/_ping', {
+      signal,
+      idleTimeoutMs: timeoutMs,
+      operation: 'ping',
+    });
     const podman = headers['libpod-api-version'];
     const server = /^Docker\/(\S+)/.exec(String(headers.server ?? ''))?.[1];
     const name = typeof podman === 'string' ? `podman ${podman}` : server ? `docker ${server}` : 'engine';
