@@ -20,6 +20,8 @@ import type { AppRecord, AppStatus, OperationFacts, OperationRecord, StepRecord 
 /** The store of one molt home directory. */
 export class Store {
   readonly #db: DatabaseSync;
+  /** Prepared statements by their SQL: compiled once per process, not once per call. */
+  readonly #statements = new Map<string, StatementSync>();
   #releases: ReleaseStore | undefined;
   #tasks: TaskStore | undefined;
 
@@ -37,9 +39,16 @@ export class Store {
     return (this.#tasks ??= new TaskStore(this));
   }
 
-  /** A prepared statement on this store's database (for the tables built on it: StoreAccess). */
+  /**
+   * The prepared statement of `sql` on this store's database (also for the tables built on it:
+   * StoreAccess), made on first use and kept: preparing costs more than running most of molt's
+   * statements, and a task worker runs the same few hundred times per app. Statements are run
+   * to completion (get/all/run), never iterated, so one statement serves every caller.
+   */
   prepare(sql: string): StatementSync {
-    return this.#db.prepare(sql);
+    let statement = this.#statements.get(sql);
+    if (!statement) this.#statements.set(sql, (statement = this.#db.prepare(sql)));
+    return statement;
   }
 
   /** Opens (creating when missing, owner-only) the store under `home`. */
@@ -76,29 +85,33 @@ export class Store {
   // ---- apps ----
 
   getApp(name: string): AppRecord | undefined {
-    const row = this.#db.prepare('SELECT * FROM apps WHERE name = ?').get(name) as RawApp | undefined;
+    const row = this.prepare('SELECT * FROM apps WHERE name = ?').get(name) as RawApp | undefined;
     return row && toApp(row);
   }
 
   listApps(): AppRecord[] {
-    return (this.#db.prepare('SELECT * FROM apps ORDER BY name').all() as unknown as RawApp[]).map(toApp);
+    return (this.prepare('SELECT * FROM apps ORDER BY name').all() as unknown as RawApp[]).map(toApp);
   }
 
   /** Creates or replaces the app's row. `manifest` is what is installed (undefined: nothing yet). */
   saveApp(name: string, manifest: AppManifest | undefined, status: AppStatus): void {
     const now = new Date().toISOString();
-    this.#db
-      .prepare(`INSERT INTO apps (name, manifest, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, status = excluded.status, updated_at = excluded.updated_at`)
-      .run(name, manifest ? JSON.stringify(manifest) : null, JSON.stringify(status), now, now);
+    this.prepare(`INSERT INTO apps (name, manifest, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, status = excluded.status, updated_at = excluded.updated_at`).run(
+      name,
+      manifest ? JSON.stringify(manifest) : null,
+      JSON.stringify(status),
+      now,
+      now,
+    );
   }
 
   deleteApp(name: string): void {
     this.transaction(() => {
-      this.#db.prepare('DELETE FROM steps WHERE operation_id IN (SELECT id FROM operations WHERE app = ?)').run(name);
-      this.#db.prepare('DELETE FROM operations WHERE app = ?').run(name);
-      this.#db.prepare('DELETE FROM apps WHERE name = ?').run(name);
-      this.#db.prepare('DELETE FROM ip_reservations WHERE app = ?').run(name);
+      this.prepare('DELETE FROM steps WHERE operation_id IN (SELECT id FROM operations WHERE app = ?)').run(name);
+      this.prepare('DELETE FROM operations WHERE app = ?').run(name);
+      this.prepare('DELETE FROM apps WHERE name = ?').run(name);
+      this.prepare('DELETE FROM ip_reservations WHERE app = ?').run(name);
     });
   }
 
@@ -106,73 +119,74 @@ export class Store {
 
   createOperation(op: Omit<OperationRecord, 'id' | 'startedAt' | 'finishedAt' | 'facts'>): OperationRecord {
     const startedAt = new Date().toISOString();
-    const result = this.#db
-      .prepare(
-        'INSERT INTO operations (app, kind, from_version, to_version, plan, state, facts, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        op.app,
-        op.kind,
-        op.fromVersion ?? null,
-        op.toVersion,
-        JSON.stringify(op.plan),
-        JSON.stringify(op.state),
-        '{}',
-        startedAt,
-      );
+    const result = this.prepare(
+      'INSERT INTO operations (app, kind, from_version, to_version, plan, state, facts, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      op.app,
+      op.kind,
+      op.fromVersion ?? null,
+      op.toVersion,
+      JSON.stringify(op.plan),
+      JSON.stringify(op.state),
+      '{}',
+      startedAt,
+    );
     return { ...op, id: Number(result.lastInsertRowid), facts: {}, startedAt };
   }
 
   /** The app's operation that has not finished, if any. */
   inFlightOperation(app: string): OperationRecord | undefined {
-    const row = this.#db
-      .prepare('SELECT * FROM operations WHERE app = ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1')
-      .get(app) as RawOperation | undefined;
+    const row = this.prepare(
+      'SELECT * FROM operations WHERE app = ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1',
+    ).get(app) as RawOperation | undefined;
     return row && toOperation(row);
   }
 
   listOperations(app: string): OperationRecord[] {
     return (
-      this.#db.prepare('SELECT * FROM operations WHERE app = ? ORDER BY id').all(app) as unknown as RawOperation[]
+      this.prepare('SELECT * FROM operations WHERE app = ? ORDER BY id').all(app) as unknown as RawOperation[]
     ).map(toOperation);
   }
 
   /** Journals the operation's next state (and facts learned) before the runner acts on it. */
   saveOperationState(id: number, state: OperationState, facts: OperationFacts, finished: boolean): void {
-    this.#db
-      .prepare('UPDATE operations SET state = ?, facts = ?, finished_at = ? WHERE id = ?')
-      .run(JSON.stringify(state), JSON.stringify(facts), finished ? new Date().toISOString() : null, id);
+    this.prepare('UPDATE operations SET state = ?, facts = ?, finished_at = ? WHERE id = ?').run(
+      JSON.stringify(state),
+      JSON.stringify(facts),
+      finished ? new Date().toISOString() : null,
+      id,
+    );
   }
 
   // ---- steps ----
 
   startStep(operationId: number, name: string, rollback: boolean): number {
-    const r = this.#db
-      .prepare("INSERT INTO steps (operation_id, name, rollback, phase, started_at) VALUES (?, ?, ?, 'Started', ?)")
-      .run(operationId, name, rollback ? 1 : 0, new Date().toISOString());
+    const r = this.prepare(
+      "INSERT INTO steps (operation_id, name, rollback, phase, started_at) VALUES (?, ?, ?, 'Started', ?)",
+    ).run(operationId, name, rollback ? 1 : 0, new Date().toISOString());
     return Number(r.lastInsertRowid);
   }
 
   finishStep(stepId: number, phase: 'Completed' | 'Failed' | 'Interrupted', message: string, output = ''): void {
-    this.#db
-      .prepare('UPDATE steps SET phase = ?, finished_at = ?, message = ?, output = ? WHERE id = ?')
-      .run(phase, new Date().toISOString(), message, output, stepId);
+    this.prepare('UPDATE steps SET phase = ?, finished_at = ?, message = ?, output = ? WHERE id = ?').run(
+      phase,
+      new Date().toISOString(),
+      message,
+      output,
+      stepId,
+    );
   }
 
   /** Steps left `Started` by a killed process are marked Interrupted. */
   markInterruptedSteps(operationId: number): void {
-    this.#db
-      .prepare(
-        "UPDATE steps SET phase = 'Interrupted', finished_at = ?, message = 'molt stopped during this step' WHERE operation_id = ? AND phase = 'Started'",
-      )
-      .run(new Date().toISOString(), operationId);
+    this.prepare(
+      "UPDATE steps SET phase = 'Interrupted', finished_at = ?, message = 'molt stopped during this step' WHERE operation_id = ? AND phase = 'Started'",
+    ).run(new Date().toISOString(), operationId);
   }
 
   listSteps(operationId: number): StepRecord[] {
     return (
-      this.#db
-        .prepare('SELECT * FROM steps WHERE operation_id = ? ORDER BY id')
-        .all(operationId) as unknown as RawStep[]
+      this.prepare('SELECT * FROM steps WHERE operation_id = ? ORDER BY id').all(operationId) as unknown as RawStep[]
     ).map(toStep);
   }
 
@@ -186,7 +200,7 @@ export class Store {
     return this.transaction(() => {
       const held = new Map(
         (
-          this.#db.prepare('SELECT ip, app FROM ip_reservations WHERE network = ?').all(network) as {
+          this.prepare('SELECT ip, app FROM ip_reservations WHERE network = ?').all(network) as {
             ip: string;
             app: string;
           }[]
@@ -195,9 +209,11 @@ export class Store {
       for (const ip of candidates) {
         const holder = held.get(ip);
         if (holder !== undefined && holder !== app) continue;
-        this.#db
-          .prepare('INSERT OR REPLACE INTO ip_reservations (network, ip, app) VALUES (?, ?, ?)')
-          .run(network, ip, app);
+        this.prepare('INSERT OR REPLACE INTO ip_reservations (network, ip, app) VALUES (?, ?, ?)').run(
+          network,
+          ip,
+          app,
+        );
         return ip;
       }
       return undefined;
@@ -206,7 +222,7 @@ export class Store {
 
   /** Forgets every IP reservation of the app. */
   releaseIps(app: string): void {
-    this.#db.prepare('DELETE FROM ip_reservations WHERE app = ?').run(app);
+    this.prepare('DELETE FROM ip_reservations WHERE app = ?').run(app);
   }
 
   // ---- locks ----
@@ -216,15 +232,19 @@ export class Store {
     this.transaction(() => {
       const holder = this.lockHolder(app);
       if (holder) throw new AppBusyError(app, holder);
-      this.#db
-        .prepare('INSERT OR REPLACE INTO locks (app, pid, host, command, acquired_at) VALUES (?, ?, ?, ?, ?)')
-        .run(app, process.pid, hostname(), command, new Date().toISOString());
+      this.prepare('INSERT OR REPLACE INTO locks (app, pid, host, command, acquired_at) VALUES (?, ?, ?, ?, ?)').run(
+        app,
+        process.pid,
+        hostname(),
+        command,
+        new Date().toISOString(),
+      );
     });
   }
 
   /** Who else holds the app's lock now (a live process other than this one), or undefined when nobody does. */
   lockHolder(app: string): string | undefined {
-    const held = this.#db.prepare('SELECT pid, host, command, acquired_at FROM locks WHERE app = ?').get(app) as
+    const held = this.prepare('SELECT pid, host, command, acquired_at FROM locks WHERE app = ?').get(app) as
       | RawLock
       | undefined;
     return held && held.pid !== process.pid && isAlive(held)
@@ -233,7 +253,7 @@ export class Store {
   }
 
   unlock(app: string): void {
-    this.#db.prepare('DELETE FROM locks WHERE app = ? AND pid = ?').run(app, process.pid);
+    this.prepare('DELETE FROM locks WHERE app = ? AND pid = ?').run(app, process.pid);
   }
 }
 
