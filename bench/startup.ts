@@ -49,7 +49,10 @@ export async function benchStartup(h: PodmanHarness, rounds: number): Promise<Re
     writeFileSync(upgrade, stringify(doc(0, v)));
     samples.upgrade.push(await runMolt(h, home, ['apply', '-f', upgrade]));
   }
-  const instructions = await countStartupInstructions(h, home, stringify(doc(0, versions.at(-1)!)));
+  const instructions = await countStartupInstructions(h, home, [
+    forced(doc(0, versions.at(-1)!)),
+    forced(doc(0, versions.at(-2)!)),
+  ]);
   const cpu = (xs: MoltUsage[]) => median(xs.map(cpuMs));
   const rss = (xs: MoltUsage[]) => median(xs.map((u) => u.maxRssKiB / 1024));
   const nodeCpu = cpu(samples.node);
@@ -74,24 +77,40 @@ export async function benchStartup(h: PodmanHarness, rounds: number): Promise<Re
 }
 
 /**
- * The same commands' instructions (valgrind; nothing when it is not installed), one run each:
- * a figure that does not move with the machine's load, to compare runs made on different days.
+ * The same commands' instructions (valgrind; nothing when it is not installed), the median of
+ * three runs each: a figure that moves far less with the machine's load than CPU time.
  */
 async function countStartupInstructions(
   h: PodmanHarness,
   home: string,
-  upgradeManifest: string,
+  upgradeManifests: [string, string],
 ): Promise<Record<string, number>> {
   const env = moltEnv(h, home);
-  const node = await countInstructions(process.execPath, ['-e', '0'], process.env);
-  if (node === undefined) return {};
-  const upgrade = join(h.dir, 'bench-startup-instructions.yaml');
-  writeFileSync(upgrade, upgradeManifest);
-  const ratio = async (args: string[]) => ((await countInstructions(MOLT_BIN, args, env)) ?? NaN) / node;
-  return {
-    'instructions (valgrind): node -e 0, millions': node / 1e6,
-    'instructions: molt --version / node': await ratio(['--version']),
-    [`instructions: molt get apps (${APPS} apps) / node`]: await ratio(['get', 'apps']),
-    'instructions: molt apply (one busybox upgrade) / node': await ratio(['apply', '-f', upgrade]),
+  const medianOf = async (count: () => Promise<number | undefined>) => {
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i++) runs.push((await count()) ?? NaN);
+    return median(runs);
   };
+  if ((await countInstructions(process.execPath, ['-e', '0'], process.env)) === undefined) return {};
+  const node = await medianOf(() => countInstructions(process.execPath, ['-e', '0'], process.env));
+  const ratio = async (args: () => string[]) => (await medianOf(() => countInstructions(MOLT_BIN, args(), env))) / node;
+  // Each upgrade run goes to the other of two versions (a downgrade allowed by forceUpgrade).
+  let turn = 0;
+  const upgrade = () => {
+    const file = join(h.dir, `bench-startup-instructions-${turn % 2}.yaml`);
+    writeFileSync(file, turn++ % 2 === 0 ? upgradeManifests[0] : upgradeManifests[1]);
+    return ['apply', '-f', file];
+  };
+  return {
+    'instructions (valgrind, median of 3): node -e 0, millions': node / 1e6,
+    'instructions: molt --version / node': await ratio(() => ['--version']),
+    [`instructions: molt get apps (${APPS} apps) / node`]: await ratio(() => ['get', 'apps']),
+    'instructions: molt apply (one busybox upgrade) / node': await ratio(upgrade),
+  };
+}
+
+/** The manifest with downgrades allowed, so two versions can take turns. */
+function forced(doc: unknown): string {
+  const d = doc as { spec: { upgradeConfig?: Record<string, unknown> } };
+  return stringify({ ...d, spec: { ...d.spec, upgradeConfig: { ...d.spec.upgradeConfig, forceUpgrade: true } } });
 }
