@@ -5,7 +5,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { PodmanHarness } from '../test/e2e/harness.ts';
 
-const MOLT = new URL('../bin/molt', import.meta.url).pathname;
+/** bin/molt, as users run it. */
+export const MOLT_BIN = new URL('../bin/molt', import.meta.url).pathname;
 const HOOK = new URL('./rusage-hook.mjs', import.meta.url).pathname;
 
 /** CPU time and peak RSS of one process. */
@@ -23,16 +24,13 @@ export function runMolt(
   args: string[],
   options: { allowFailure?: boolean; env?: Record<string, string> } = {},
 ): Promise<MoltUsage & { code: number }> {
-  return measure(MOLT, args, { ...moltEnv(h, home), ...options.env }, options.allowFailure ?? false);
+  return measure(MOLT_BIN, args, { ...moltEnv(h, home), ...options.env }, options.allowFailure ?? false);
 }
 
 /** The environment molt runs with against the harness's engine, its state in `home`. */
 export function moltEnv(h: PodmanHarness, home: string): NodeJS.ProcessEnv {
   return { ...process.env, ...h.env, CONTAINER_HOST: `unix://${h.socket}`, MOLT_HOME: home };
 }
-
-/** bin/molt, as users run it. */
-export const MOLT_BIN = MOLT;
 
 /** Runs a Node program (`node ARGS`) the same way, for the baselines (`node -e 0`). */
 export function runNode(args: string[]): Promise<MoltUsage & { code: number }> {
@@ -78,14 +76,9 @@ export const cpuMs = (u: { userMs: number; systemMs: number }): number => u.user
  * unlike CPU time, the same on a busy machine as on a quiet one (within ~2 %), so start-up
  * ratios can be compared across runs. Follows the launcher's exec into Node like the CPU
  * figures do, and, like them, leaves out the processes molt starts (tar, the engine).
- * Undefined when valgrind is not installed.
+ * Needs valgrind (`valgrindInstalled`).
  */
-export async function countInstructions(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<number | undefined> {
-  if (!hasValgrind()) return undefined;
+export async function countInstructions(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const valgrindArgs = [
     '--tool=cachegrind',
     '--cache-sim=no',
@@ -111,7 +104,8 @@ export async function countInstructions(
 }
 
 let valgrind: boolean | undefined;
-function hasValgrind(): boolean {
+/** Whether valgrind can be run here (asked once). */
+export function valgrindInstalled(): boolean {
   valgrind ??= spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).status === 0;
   return valgrind;
 }

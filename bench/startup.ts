@@ -10,7 +10,17 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { PodmanHarness } from '../test/e2e/harness.ts';
 import { appDoc, buildApp } from '../test/e2e/molt-cli.ts';
-import { countInstructions, cpuMs, median, MOLT_BIN, moltEnv, runMolt, runNode, type MoltUsage } from './lib.ts';
+import {
+  countInstructions,
+  cpuMs,
+  median,
+  MOLT_BIN,
+  moltEnv,
+  runMolt,
+  runNode,
+  valgrindInstalled,
+  type MoltUsage,
+} from './lib.ts';
 
 const REPO = 'localhost/bench-startup';
 const APPS = 10;
@@ -22,8 +32,15 @@ export async function benchStartup(h: PodmanHarness, rounds: number): Promise<Re
   await Promise.all(versions.map((v) => buildApp(h, REPO, v)));
   const home = join(h.dir, 'bench-startup-home');
   const network = { name: h.name('bstart'), subnet: h.freeSubnet() };
-  const doc = (i: number, version: string) =>
-    appDoc({ name: `start-${i}`, version, image: `${REPO}:${version}`, network: network.name, subnet: network.subnet });
+  const doc = (i: number, version: string, forceUpgrade = false) =>
+    appDoc({
+      name: `start-${i}`,
+      version,
+      image: `${REPO}:${version}`,
+      network: network.name,
+      subnet: network.subnet,
+      forceUpgrade,
+    });
   const file = join(h.dir, 'bench-startup-apps.yaml');
   writeFileSync(file, Array.from({ length: APPS }, (_, i) => stringify(doc(i, versions[0]!))).join('---\n'));
   await runMolt(h, home, ['apply', '-f', file]);
@@ -49,10 +66,12 @@ export async function benchStartup(h: PodmanHarness, rounds: number): Promise<Re
     writeFileSync(upgrade, stringify(doc(0, v)));
     samples.upgrade.push(await runMolt(h, home, ['apply', '-f', upgrade]));
   }
-  const instructions = await countStartupInstructions(h, home, [
-    forced(doc(0, versions.at(-1)!)),
-    forced(doc(0, versions.at(-2)!)),
-  ]);
+  const instructions = valgrindInstalled()
+    ? await countStartupInstructions(h, home, [
+        stringify(doc(0, versions.at(-1)!, true)),
+        stringify(doc(0, versions.at(-2)!, true)),
+      ])
+    : {};
   const cpu = (xs: MoltUsage[]) => median(xs.map(cpuMs));
   const rss = (xs: MoltUsage[]) => median(xs.map((u) => u.maxRssKiB / 1024));
   const nodeCpu = cpu(samples.node);
@@ -77,7 +96,7 @@ export async function benchStartup(h: PodmanHarness, rounds: number): Promise<Re
 }
 
 /**
- * The same commands' instructions (valgrind; nothing when it is not installed), the median of
+ * The same commands' instructions (valgrind), the median of
  * three runs each: a figure that moves far less with the machine's load than CPU time.
  */
 async function countStartupInstructions(
@@ -86,12 +105,11 @@ async function countStartupInstructions(
   upgradeManifests: [string, string],
 ): Promise<Record<string, number>> {
   const env = moltEnv(h, home);
-  const medianOf = async (count: () => Promise<number | undefined>) => {
+  const medianOf = async (count: () => Promise<number>) => {
     const runs: number[] = [];
-    for (let i = 0; i < 3; i++) runs.push((await count()) ?? NaN);
+    for (let i = 0; i < 3; i++) runs.push(await count());
     return median(runs);
   };
-  if ((await countInstructions(process.execPath, ['-e', '0'], process.env)) === undefined) return {};
   const node = await medianOf(() => countInstructions(process.execPath, ['-e', '0'], process.env));
   const ratio = async (args: () => string[]) => (await medianOf(() => countInstructions(MOLT_BIN, args(), env))) / node;
   // Each upgrade run goes to the other of two versions (a downgrade allowed by forceUpgrade).
@@ -107,10 +125,4 @@ async function countStartupInstructions(
     [`instructions: molt get apps (${APPS} apps) / node`]: await ratio(() => ['get', 'apps']),
     'instructions: molt apply (one busybox upgrade) / node': await ratio(upgrade),
   };
-}
-
-/** The manifest with downgrades allowed, so two versions can take turns. */
-function forced(doc: unknown): string {
-  const d = doc as { spec: { upgradeConfig?: Record<string, unknown> } };
-  return stringify({ ...d, spec: { ...d.spec, upgradeConfig: { ...d.spec.upgradeConfig, forceUpgrade: true } } });
 }

@@ -109,7 +109,7 @@ async function connectEndpoint(spec: EndpointSpec): Promise<ContainerEngine> {
     throw new EndpointUnusableError(spec.name, (e as Error).message);
   }
   try {
-    await engine.ping(AbortSignal.timeout(5_000));
+    await engine.ping(5_000);
   } catch (e) {
     if (e instanceof EngineUnavailableError)
       throw new EngineUnavailableError(

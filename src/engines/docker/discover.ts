@@ -158,7 +158,7 @@ async function tryPing(path: string, timeoutMs = 3_000): Promise<DockerEngine | 
 
 async function pingEngine(engine: DockerEngine, path: string, timeoutMs = 3_000): Promise<DockerEngine | string> {
   try {
-    await engine.ping(undefined, timeoutMs);
+    await engine.ping(timeoutMs);
     return engine;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

@@ -97,12 +97,8 @@ export class DockerEngine implements ContainerEngine {
    * version from the answer's headers. (A bound of silence, not an AbortSignal.timeout: the
    * answer is a few bytes, and the signal would load Node's AbortController in every command.)
    */
-  async ping(signal?: AbortSignal, timeoutMs = 5_000): Promise<void> {
-    const { headers } = await this.#http.request('GET', '/_ping', {
-      signal,
-      idleTimeoutMs: timeoutMs,
-      operation: 'ping',
-    });
+  async ping(timeoutMs = 5_000): Promise<void> {
+    const { headers } = await this.#http.request('GET', '/_ping', { idleTimeoutMs: timeoutMs, operation: 'ping' });
     const podman = headers['libpod-api-version'];
     const server = /^Docker\/(\S+)/.exec(String(headers.server ?? ''))?.[1];
     const name = typeof podman === 'string' ? `podman ${podman}` : server ? `docker ${server}` : 'engine';

@@ -51,6 +51,12 @@ export interface Answer {
   body: Buffer;
 }
 
+/** A request's headers and body, made once from its options. */
+interface Prepared {
+  headers: Record<string, string>;
+  payload: Buffer | Readable | undefined;
+}
+
 /** TLS material of a TCP endpoint, as PEM text. */
 export interface TlsMaterial {
   /** The CA that signed the server's certificate. @default the system's CAs */
@@ -118,11 +124,12 @@ export class DockerHttpClient {
 
   /** Sends a request and buffers the answer; non-accepted statuses throw EngineError. */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
+    const prepared = this.#prepare(options);
     let answer: RawAnswer | Answer;
-    if (this.tcp === undefined && (options.body === undefined || Buffer.isBuffer(options.body))) {
-      answer = await this.#exchange(method, path, options);
+    if (this.tcp === undefined && (prepared.payload === undefined || Buffer.isBuffer(prepared.payload))) {
+      answer = await this.#exchange(method, path, options, prepared.headers, prepared.payload);
     } else {
-      const res = await this.open(method, path, options);
+      const res = await this.#send(method, path, options, prepared);
       answer = { status: res.statusCode ?? 0, headers: res.headers, body: await readBody(res, this, options) };
     }
     if (!isAccepted(answer.status, options.accept))
@@ -131,15 +138,20 @@ export class DockerHttpClient {
   }
 
   /** One request over the unix socket with node:net (unix-http.ts), its errors mapped as open() maps them. */
-  #exchange(method: string, path: string, options: RequestOptions): Promise<RawAnswer> {
-    const { headers, payload } = this.#prepare(options);
+  #exchange(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+  ): Promise<RawAnswer> {
     const idleTimeoutMs = options.idleTimeoutMs ?? this.idleTimeoutMs;
     return exchange({
       socketPath: this.socketPath,
       method,
       target: this.#target(path, options),
       headers,
-      body: payload as Buffer | undefined,
+      body,
       idleTimeoutMs,
       signal: options.signal,
       socketError: (error) => connectionError(this.socketPath, error),
@@ -160,7 +172,7 @@ export class DockerHttpClient {
   }
 
   /** The request's headers and body. */
-  #prepare(options: RequestOptions): { headers: Record<string, string>; payload: Buffer | Readable | undefined } {
+  #prepare(options: RequestOptions): Prepared {
     // Over TCP the Host header is the endpoint: node verifies the server certificate against it.
     const headers: Record<string, string> = { Host: this.tcp ? hostHeader(this.tcp) : 'docker', ...options.headers };
     let payload: Buffer | Readable | undefined;
@@ -210,10 +222,19 @@ export class DockerHttpClient {
 
   /** Sends a request; resolves with the raw response when its headers arrive, whatever the status. */
   open(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
+    return this.#send(method, path, options, this.#prepare(options));
+  }
+
+  /** open() with the headers and body already made. */
+  #send(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    { headers, payload }: Prepared,
+  ): Promise<IncomingMessage> {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const idle = options.idleTimeoutMs ?? this.idleTimeoutMs;
-    const { headers, payload } = this.#prepare(options);
     if (Buffer.isBuffer(payload)) headers['Content-Length'] = String(payload.length);
     return new Promise((resolve, reject) => {
       const where = this.tcp
