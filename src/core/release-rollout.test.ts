@@ -119,6 +119,20 @@ const ROWS: Row[] = [
     want: { kind: 'Replace', ordinal: 1, member: 'db-1', revert: false },
   },
   {
+    name: 'maxUnavailable 2: the second member starts before the first one’s hook',
+    journal: up({ touched: [2] }),
+    members: [m(0, 'r1'), m(1, 'r1'), m(2, 'r2')],
+    maxUnavailable: 2,
+    want: { kind: 'Replace', ordinal: 1, member: 'db-1', revert: false },
+  },
+  {
+    name: 'maxUnavailable 2, one ready and one in flight: the ready one’s hook, not a third member',
+    journal: up({ touched: [2, 1] }),
+    members: [m(0, 'r1'), m(1, 'r2', 'bn'), m(2, 'r2')],
+    maxUnavailable: 2,
+    want: { kind: 'MemberHook', ordinal: 2, member: 'db-2', flag: '--pod_upgraded' },
+  },
+  {
     name: 'maxUnavailable 2 with two in flight: wait for the first',
     journal: up({ touched: [2, 1] }),
     members: [m(0, 'r1'), m(1, 'r2', 'bn'), m(2, 'r2', 'bn')],

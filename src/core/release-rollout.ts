@@ -8,7 +8,8 @@
  * Upgrading: members from the highest ordinal down (rolloutOrder) — the role's target to the
  * new release (an engine with a template), replace member N, wait until it is ready, its
  * `--pod_upgraded` hook, next; then `--role_upgraded`. Up to maxUnavailable members are in
- * flight at once (a lower ordinal starts only while fewer are); a pause request starts no
+ * flight at once, a member counting until its hook ran (a lower ordinal starts only while fewer
+ * are, and before a ready member's hook, so the members really move together); a pause request starts no
  * further member, and a rollout paused by a failure (onFailure: pause) takes no action at all
  * until resumed. Rolling back: exactly the touched members, highest first — target back,
  * replace each, wait until ready, `--pod_reverted`; then `--role_reverted`.
@@ -102,6 +103,9 @@ function upgradeStep(v: RoleRolloutView): RoleRolloutAction {
   const target = v.target ?? j.to;
   let busy = 0;
   let waiting: string | undefined;
+  // A member that is ready but not yet hooked is still in flight; its hook waits while a free
+  // slot lets the next member start, so maxUnavailable members really are replaced together.
+  let hook: RoleRolloutAction | undefined;
   const inFlight = (message: string) => {
     busy++;
     waiting ??= message;
@@ -114,14 +118,17 @@ function upgradeStep(v: RoleRolloutView): RoleRolloutAction {
     else if (m.release !== j.to) {
       if (m.busy) inFlight(`${m.name}: terminating`);
       // Highest ordinal first: a lower member starts only while fewer than maxUnavailable are in flight.
-      else if (busy >= max) return { kind: 'Wait', message: waiting ?? `${m.name}: waiting for its turn` };
-      else if (v.pauseRequested) return { kind: 'Wait', message: `paused before ${m.name}`, paused: true };
+      else if (busy >= max) return hook ?? { kind: 'Wait', message: waiting ?? `${m.name}: waiting for its turn` };
+      else if (v.pauseRequested) return hook ?? { kind: 'Wait', message: `paused before ${m.name}`, paused: true };
       else if (target !== j.to) return { kind: 'SetTarget', release: j.to };
       else return { kind: 'Replace', ordinal, member: m.name, revert: false };
     } else if (!m.ready || m.busy) inFlight(`${m.name}: waiting for Ready`);
-    else if (j.touched.includes(ordinal) && !j.hooked.includes(ordinal))
-      return { kind: 'MemberHook', ordinal, member: m.name, flag: '--pod_upgraded' };
+    else if (j.touched.includes(ordinal) && !j.hooked.includes(ordinal)) {
+      busy++;
+      hook ??= { kind: 'MemberHook', ordinal, member: m.name, flag: '--pod_upgraded' };
+    }
   }
+  if (hook) return hook;
   if (waiting) return { kind: 'Wait', message: waiting };
   if (target !== j.to) return { kind: 'SetTarget', release: j.to };
   return j.roleHooked ? { kind: 'Done' } : { kind: 'RoleHook', flag: '--role_upgraded' };
