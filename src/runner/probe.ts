@@ -2,7 +2,6 @@
  * Startup probes (exec, tcp, http) and the readiness wait built on them. Acts through the
  * engine and the network; decides nothing beyond "did this attempt pass".
  */
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InterruptedError, NotReadyError } from '../core/errors.ts';
@@ -50,6 +49,9 @@ export async function probeOnce(
  */
 function httpStatus(host: string, port: number, path: string, signal: AbortSignal): Promise<number> {
   return new Promise((resolve, reject) => {
+    // node:http loads only for an HTTP probe: most probes exec or connect, and nothing else in an
+    // upgrade over a unix socket needs it (docker/unix-http.ts).
+    const { request } = process.getBuiltinModule('node:http');
     const req = request({ host, port, path, method: 'GET', signal, agent: false }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);

@@ -350,12 +350,17 @@ describe('exec and logs', () => {
     );
   });
 
-  it('carries large output on both streams intact (> 64 KiB)', async () => {
-    const result = await engine.exec(id, [
+  it('carries large output on both streams intact (> 64 KiB), read whole or streamed live', async () => {
+    const cmd = [
       'sh',
       '-c',
       'i=0; while [ $i -lt 3000 ]; do echo "line $i of stdout padded to be long enough........"; echo "e$i" >&2; i=$((i+1)); done',
-    ]);
+    ];
+    // Without onOutput the answer is read whole (over a unix socket without node:http); with it, streamed.
+    const result = await engine.exec(id, cmd);
+    let live = 0;
+    assert.deepEqual(await engine.exec(id, cmd, { onOutput: (_, chunk) => (live += chunk.length) }), result);
+    assert.equal(live, result.stdout.length + result.stderr.length);
     const lines = result.stdout.split('\n');
     assert.equal(lines.length, 3001);
     assert.equal(lines[2999], 'line 2999 of stdout padded to be long enough........');
