@@ -13,6 +13,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtinWrapper, importedNames } from './builtin-imports.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 // --outdir DIR: build elsewhere (the bundle test installs molt into a temporary directory).
@@ -40,15 +41,21 @@ const builtinsByRequire: import('esbuild').Plugin = {
     // One wrapper per importing file (its path after the "|"): a wrapper shared by several
     // lazily loaded parts would become a chunk of its own, one more module for Node to resolve
     // and link on every run (~0.35 ms each); a per-importer one stays inside its importer's chunk.
+    // A dynamic import() takes the whole module (a wrapper of its own: "|*" after the importer);
+    // static imports get just the names their file imports (builtin-imports.ts).
     b.onResolve({ filter: /^node:/ }, (args) =>
       args.kind === 'import-statement' || args.kind === 'dynamic-import'
-        ? { path: `${args.path}|${relative(root, args.importer)}`, namespace: 'builtin' }
+        ? {
+            path: `${args.path}|${relative(root, args.importer)}${args.kind === 'dynamic-import' ? '|*' : ''}`,
+            namespace: 'builtin',
+          }
         : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path.slice(0, args.path.indexOf('|')))});`,
-      loader: 'js',
-    }));
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => {
+      const [id = '', importer = '', whole] = args.path.split('|');
+      const names = whole ? undefined : importedNames(readFileSync(join(root, importer), 'utf8'), id);
+      return { contents: builtinWrapper(id, names), loader: 'js' };
+    });
   },
 };
 
