@@ -9,9 +9,9 @@
  * new release (an engine with a template), replace member N, wait until it is ready, its
  * `--pod_upgraded` hook, next; then `--role_upgraded`. Up to maxUnavailable members are in
  * flight at once, a member counting until its hook ran (a lower ordinal starts only while fewer
- * are, and before a ready member's hook, so the members really move together); a pause request starts no
- * further member, and a rollout paused by a failure (onFailure: pause) takes no action at all
- * until resumed. Rolling back: exactly the touched members, highest first — target back,
+ * are, and before a ready member's hook, so the members really move together); a pause request
+ * starts no further member, and a rollout paused by a failure (onFailure: pause) takes no action
+ * at all until resumed. Rolling back: exactly the touched members, highest first — target back,
  * replace each, wait until ready, `--pod_reverted`; then `--role_reverted`.
  */
 import type { FailureCode } from './policy/index.ts';

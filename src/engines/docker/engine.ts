@@ -26,8 +26,8 @@ import {
 import type { ContainerJson, ContainerListJson, ImageJson, LibpodNetworkJson, NetworkJson } from './convert.ts';
 import { cloneBody, imageProcess, toDefinition, type RawDefinition, type RawImage } from './clone.ts';
 import type { ContainerDefinition, DefinitionChanges, InheritedProcess, ProcessSettings } from '../../core/inherit.ts';
-import { connectionError, DockerHttpClient, filters, type TcpEndpoint } from './http.ts';
-import { demultiplex, MultiplexDecoder, TextCollector } from './stream.ts';
+import { connectionError, DockerHttpClient, filters, type RequestOptions, type TcpEndpoint } from './http.ts';
+import { demultiplex, TextCollector } from './stream.ts';
 import type { ContainerState } from '../../core/observed.ts';
 import {
   fromCompatList,
@@ -383,32 +383,13 @@ export class DockerEngine implements ContainerEngine {
     if (!value?.Id) throw new EngineError(`exec in container ${id}`, 201, 'the engine returned no exec ID');
     const execId = value.Id;
     const output = new TextCollector(options.onOutput);
-    const start = {
-      json: { Detach: false, Tty: false },
-      signal,
-      idleTimeoutMs: 0,
-      operation: `start exec in container ${id}`,
-    };
-    if (options.onOutput) {
-      const res = await this.#http.stream('POST', `/exec/${enc(execId)}/start`, start);
-      try {
-        await demultiplex(res, (stream, data) => output.add(stream, data));
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason;
-        throw connectionError(this.socketPath, error);
-      }
-    } else {
-      // Nobody watches the output live (a probe, a hook): read the answer whole, which over a unix
-      // socket needs no node:http (unix-http.ts): loading it was ~1 % of an upgrade's instructions.
-      const { body } = await this.#http.request('POST', `/exec/${enc(execId)}/start`, start);
-      const frames = new MultiplexDecoder((stream, data) => output.add(stream, data));
-      try {
-        frames.push(body);
-        frames.end();
-      } catch (error) {
-        throw new EngineError(start.operation, 200, (error as Error).message);
-      }
-    }
+    await this.#readOutput(
+      'POST',
+      `/exec/${enc(execId)}/start`,
+      { json: { Detach: false, Tty: false }, signal, idleTimeoutMs: 0, operation: `start exec in container ${id}` },
+      output,
+      options.onOutput !== undefined,
+    );
     output.finish();
     const exitCode = await this.#execExitCode(execId, signal);
     return { exitCode, stdout: output.text('stdout'), stderr: output.text('stderr') };
@@ -429,18 +410,39 @@ export class DockerEngine implements ContainerEngine {
     }
   }
 
-  /** The last `tailLines` lines the container printed, stdout and stderr interleaved. */
-  async logs(id: string, tailLines: number): Promise<string> {
-    const res = await this.#http.stream('GET', `/containers/${enc(id)}/logs`, {
-      query: { stdout: true, stderr: true, tail: tailLines },
-      operation: `logs of container ${id}`,
-    });
-    const output = new TextCollector();
+  /**
+   * Decodes an answer of multiplexed output (exec, logs) into `output`: streamed while someone
+   * watches it `live` (a script's output is printed as it comes), else read whole — over a unix
+   * socket that needs no node:http (unix-http.ts), which a probe or a hook would otherwise load.
+   */
+  async #readOutput(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    output: TextCollector,
+    live: boolean,
+  ): Promise<void> {
+    const body = live
+      ? await this.#http.stream(method, path, options)
+      : [(await this.#http.request(method, path, options)).body];
     try {
-      await demultiplex(res, (stream, data) => output.add(stream, data));
+      await demultiplex(body, (stream, data) => output.add(stream, data));
     } catch (error) {
+      if (options.signal?.aborted) throw options.signal.reason;
       throw connectionError(this.socketPath, error);
     }
+  }
+
+  /** The last `tailLines` lines the container printed, stdout and stderr interleaved. */
+  async logs(id: string, tailLines: number): Promise<string> {
+    const output = new TextCollector();
+    await this.#readOutput(
+      'GET',
+      `/containers/${enc(id)}/logs`,
+      { query: { stdout: true, stderr: true, tail: tailLines }, operation: `logs of container ${id}` },
+      output,
+      false,
+    );
     output.finish();
     return output.interleaved();
   }

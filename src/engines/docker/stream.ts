@@ -7,7 +7,6 @@
  * arrives (a large frame is not buffered whole) and never copies more than a header.
  */
 import { StringDecoder } from 'node:string_decoder';
-import type { Readable } from 'node:stream';
 
 /** Where a piece of multiplexed output came from. Engine errors (type 3) count as stderr. */
 export type OutputStream = 'stdout' | 'stderr';
@@ -136,9 +135,12 @@ export class TextCollector {
   }
 }
 
-/** Reads a whole multiplexed stream, passing decoded payload to `onData`. */
-export async function demultiplex(body: Readable, onData: (stream: OutputStream, data: Buffer) => void): Promise<void> {
+/** Reads a whole multiplexed stream (or an answer read whole), passing decoded payload to `onData`. */
+export async function demultiplex(
+  body: AsyncIterable<Buffer> | Iterable<Buffer>,
+  onData: (stream: OutputStream, data: Buffer) => void,
+): Promise<void> {
   const decoder = new MultiplexDecoder(onData);
-  for await (const chunk of body) decoder.push(chunk as Buffer);
+  for await (const chunk of body) decoder.push(chunk);
   decoder.end();
 }
