@@ -87,10 +87,11 @@ export async function documentsOf<K extends ManifestKind>(
   accept: readonly K[],
   options: ParseOptions = {},
 ): Promise<DocumentOf<K>[]> {
-  const [{ looksLikeCompose }, { config }] = await Promise.all([import('../core/compose-detect.ts'), import('zod')]);
-  // A CLI run parses each manifest once: compiling zod's fast path for it (new Function per
-  // object schema) costs more CPU than it saves. The operator, which parses many, keeps it.
-  config({ jitless: true });
+  const [{ looksLikeCompose }, { parseWithoutJit }] = await Promise.all([
+    import('../core/compose-detect.ts'),
+    import('./jitless.ts'),
+  ]);
+  parseWithoutJit();
   if (accept.includes('App' as K) && looksLikeCompose(text))
     return composeDocuments<K>((await import('../core/compose.ts')).composeApps, text, file, options);
   const { parseManifests } = await import('../core/manifest.ts');

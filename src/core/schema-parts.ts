@@ -1,5 +1,5 @@
 /** Small zod building blocks shared by schema.ts and settings-schema.ts (no imports of either, so no cycle). */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** An absolute path inside a container (or on the host). */
 export const absolutePath = z

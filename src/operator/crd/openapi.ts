@@ -8,7 +8,7 @@
  * `x-kubernetes-int-or-string`. `x-kubernetes-preserve-unknown-fields` only where a schema
  * really allows anything. Rules that JSON Schema cannot express (refinements) stay in zod.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A JSON Schema or OpenAPI node (loosely typed: both are plain JSON). */
 export type SchemaNode = { [key: string]: unknown };

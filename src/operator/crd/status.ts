@@ -4,7 +4,7 @@
  * the reconcilers build. Conditions follow the Kubernetes convention (type, status, reason,
  * message, lastTransitionTime, observedGeneration).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DetailedStatus, TargetCounts } from '../../core/task-progress.ts';
 
 /** One condition, as Kubernetes API conventions define it. */
