@@ -142,7 +142,7 @@ function refusal(desired: AppManifest, installed: InstalledRecord, what: string)
 
 /** True when the live object's spec, validated with the document's schema (defaults filled), is the document's. */
 function sameMeaning(doc: Doc, live: MoltObject): boolean {
-  const schema = doc.kind === 'Release' ? releaseDocument : doc.kind === 'App' ? appDocument : releaseAppDocument;
+  const schema = doc.kind === 'Release' ? releaseDocument() : doc.kind === 'App' ? appDocument() : releaseAppDocument();
   const parsed = schema.safeParse({
     apiVersion: API_VERSION,
     kind: doc.kind === 'ReleaseApp' ? 'App' : doc.kind,

@@ -50,7 +50,7 @@ function definition(over: Partial<ContainerDefinition> = {}): ContainerDefinitio
 
 test('the adopted manifest spells out what the user set, and validates as an App', () => {
   const { manifest, inherited } = adoptManifest(definition(), image, {});
-  const parsed = appDocument.parse(manifest);
+  const parsed = appDocument().parse(manifest);
   const s = parsed.spec;
   assert.equal(s.version, '1.2.3');
   assert.equal(s.package, 'acme/db');
@@ -75,7 +75,7 @@ test('the adopted manifest spells out what the user set, and validates as an App
 
 test('a container without a restart policy says restart: "no" (an app\'s default would be unless-stopped)', () => {
   const def = definition({ settings: { ports: [], restart: { name: 'no', maximumRetryCount: 0 }, tmpfs: [] } });
-  assert.equal(appDocument.parse(adoptManifest(def, image, {}).manifest).spec.restart, 'no');
+  assert.equal(appDocument().parse(adoptManifest(def, image, {}).manifest).spec.restart, 'no');
 });
 
 test('version: --version, else the image tag when it is a version, else refused saying what to pass', () => {
@@ -105,7 +105,7 @@ test('package from the image repository', () => {
 });
 
 test("an adopted app's upgrade request: the manifest owns env, labels, user; labels dropped from it are unset", () => {
-  const previous = appDocument.parse(adoptManifest(definition(), image, {}).manifest) as AppManifest;
+  const previous = appDocument().parse(adoptManifest(definition(), image, {}).manifest) as AppManifest;
   const next: AppManifest = {
     ...previous,
     spec: { ...previous.spec, version: '1.3.0', image: 'acme/db:1.3.0', containerLabels: {}, user: '999' },

@@ -24,7 +24,7 @@ import { packageOfImage } from './adopt.ts';
 import { imageTag } from './inherit.ts';
 import { InvalidInputError, type InputProblem } from './errors.ts';
 import type { AppManifest } from './model.ts';
-import { API_VERSION, appDocument } from './schema.ts';
+import { API_VERSION, appDocumentFor } from './schema.ts';
 import { parseVersion } from './version.ts';
 
 /** Service keys molt reads (the Compose Specification's names). */
@@ -113,7 +113,7 @@ export function composeApps(text: string, file: string): ComposeApp[] {
     const before = problems.length;
     const object = serviceApp(context, service, (raw ?? {}) as Raw);
     if (problems.length > before || !object) continue;
-    const parsed = appDocument.safeParse(object.manifest);
+    const parsed = appDocumentFor(object.manifest).safeParse(object.manifest);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
         const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');

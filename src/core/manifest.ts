@@ -6,11 +6,11 @@ import { isMap, isSeq, LineCounter, parseAllDocuments, visit, type Document, typ
 import { dirname } from 'node:path';
 import { problemOffset } from './yaml-errors.ts';
 import { resolveSettingFiles, type ContainerSettings } from './settings.ts';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { InvalidInputError, type InputProblem } from './errors.ts';
 import type { AppManifest, AppSpec } from './model.ts';
 import { localOnlyFields, type LocalOnlyField } from './local-only.ts';
-import { API_VERSION, appDocument, dashedAppName, dnsName } from './schema.ts';
+import { API_VERSION, appDocumentFor, dashedAppName, dnsName } from './schema.ts';
 import type { InventoryManifest, UpgradeTaskManifest } from './task.ts';
 import { inventoryDocument, upgradeTaskDocument } from './task-schema.ts';
 import {
@@ -61,9 +61,9 @@ export type DocumentOf<K extends ManifestKind> = Extract<ManifestDocument, { kin
 
 type Schema = z.ZodType<unknown>;
 
-/** The document kinds molt knows, by kind name. More kinds register here. */
-const KINDS: Record<string, Schema> = {
-  App: appDocument,
+/** The schema of each document kind molt knows, for one document. More kinds register here. */
+const KINDS: Record<string, (doc: unknown) => Schema> = {
+  App: appDocumentFor,
   Release: releaseDocument,
   UpgradeTask: upgradeTaskDocument,
   Inventory: inventoryDocument,
@@ -153,8 +153,8 @@ function validateDocument(
     return undefined;
   }
   const kind = typeof record.kind === 'string' ? record.kind : '';
-  const schema = KINDS[kind];
-  if (!schema) {
+  const schemaFor = KINDS[kind];
+  if (!schemaFor) {
     problems.push({
       ...at(['kind']),
       field: 'kind',
@@ -174,7 +174,8 @@ function validateDocument(
   // An App either runs an inline container (spec.image…) or a Release (spec.release + roles).
   const runsRelease =
     kind === 'App' && typeof record.spec === 'object' && record.spec !== null && 'release' in record.spec;
-  const parsed = (runsRelease ? releaseAppDocument : schema).safeParse(namespace ? namespace.rest : value);
+  const input = namespace ? namespace.rest : value;
+  const parsed = (runsRelease ? releaseAppDocument() : schemaFor(input)).safeParse(input);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');

@@ -16,7 +16,7 @@ import {
 } from './release-schema.ts';
 
 const release = (name: string, version: string, upgradable?: boolean, roles = ['a', 'b']): ReleaseManifest =>
-  releaseDocument.parse({
+  releaseDocument().parse({
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'Release',
     metadata: { name },
@@ -28,7 +28,7 @@ const release = (name: string, version: string, upgradable?: boolean, roles = ['
     },
   });
 const app = (rel: string, a = 3, b = 2, partition = 0): ReleaseAppManifest =>
-  releaseAppDocument.parse({
+  releaseAppDocument().parse({
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'App',
     metadata: { name: 'kv' },

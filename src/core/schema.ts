@@ -4,11 +4,12 @@
  * so a typo never silently does nothing.
  */
 import { isIPv4 } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseVersion, VERSION_RULE } from './version.ts';
 import { absolutePath, argv, port } from './schema-parts.ts';
-import { monitorSeconds, settingsShape, uniqueSettings, volumeEntry } from './settings-schema.ts';
-import { podSettingsShape } from './pod-settings.ts';
+import { monitorSeconds, settingsFields, uniqueSettings, volumeEntry } from './settings-schema.ts';
+import { podSettingsFields } from './pod-settings.ts';
+import { buildFields, lazySchema } from './lazy-schema.ts';
 
 export const API_VERSION = 'molt.dev/v1alpha1';
 
@@ -127,7 +128,7 @@ const upgradeSettings = z.strictObject({
 export const UPGRADE_DEFAULTS = upgradeSettings.parse({});
 
 /** The fields that shape one container, shared by inline Apps and the roles of a Release. */
-const containerShape = {
+const containerBase = {
   image: z.string().regex(IMAGE_REF, 'must be an image reference such as localhost/notes:1.2.3-4'),
   command: argv.optional(),
   entrypoint: argv.optional(),
@@ -142,9 +143,17 @@ const containerShape = {
   minReadySeconds: z.number().min(0).max(3600).default(2),
   stopTimeoutSeconds: z.number().int().min(0).max(3600).default(10),
   upgrade: upgradeSettings.prefault({}),
-  ...settingsShape,
-  ...podSettingsShape,
 };
+/** The optional settings of a container, each built when first used. */
+const containerSettings = { ...settingsFields, ...podSettingsFields };
+
+/**
+ * The fields of one container: the base ones and the optional settings named in `settings`
+ * (every one when undefined; lazy-schema.ts).
+ */
+function containerShape(settings?: Iterable<string>) {
+  return { ...containerBase, ...buildFields(containerSettings, settings) };
+}
 
 /** Flags duplicate volume names and mount paths. */
 function uniqueVolumes(
@@ -177,27 +186,33 @@ export const packageName = z.string().refine((p) => {
 /** The network an app joins. */
 export const networkSchema = network.default({ name: 'molt' });
 
-const appSpec = z
-  .strictObject({
-    package: packageName,
-    version: versionString,
-    ...containerShape,
-    network: networkSchema,
-    upgradeConfig: z
-      .strictObject({ forceUpgrade: z.boolean().default(false), allowNamespaceSwitch: z.boolean().default(false) })
-      .default({ forceUpgrade: false, allowNamespaceSwitch: false }),
-  })
-  .superRefine(uniqueVolumes);
+const upgradeConfig = z
+  .strictObject({ forceUpgrade: z.boolean().default(false), allowNamespaceSwitch: z.boolean().default(false) })
+  .default({ forceUpgrade: false, allowNamespaceSwitch: false });
+
+function appSpec(settings?: Iterable<string>) {
+  return z
+    .strictObject({
+      package: packageName,
+      version: versionString,
+      ...containerShape(settings),
+      network: networkSchema,
+      upgradeConfig,
+    })
+    .superRefine(uniqueVolumes);
+}
 
 /** One role of a Release: a container template plus its lifecycle script (seed 003). */
-export const roleSchema = z
-  .strictObject({
-    name: dnsName,
-    ...containerShape,
-    /** Absolute path in the image of the script called with --pod_upgraded, --role_upgraded, … */
-    lifecycle: absolutePath.optional(),
-  })
-  .superRefine(uniqueVolumes);
+export const roleSchema = lazySchema(() =>
+  z
+    .strictObject({
+      name: dnsName,
+      ...containerShape(),
+      /** Absolute path in the image of the script called with --pod_upgraded, --role_upgraded, … */
+      lifecycle: absolutePath.optional(),
+    })
+    .superRefine(uniqueVolumes),
+);
 
 /** metadata with `name` checked by `name`. */
 export function metadataNamed(name: z.ZodString) {
@@ -214,13 +229,33 @@ export const metadata = metadataNamed(dnsName);
 /** The metadata of an App (inline or running a Release). */
 export const appMetadata = metadataNamed(appName);
 
-/** The App document. */
-export const appDocument = z.strictObject({
-  apiVersion: z.literal(API_VERSION),
-  kind: z.literal('App'),
-  metadata: appMetadata,
-  spec: appSpec,
-});
+function appDocumentWith(settings?: Iterable<string>) {
+  return z.strictObject({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal('App'),
+    metadata: appMetadata,
+    spec: appSpec(settings),
+  });
+}
+
+/** The App document, every field. */
+export const appDocument = lazySchema(() => appDocumentWith());
+
+const appDocumentsBySettings = new Map<string, ReturnType<typeof appDocumentWith>>();
+/**
+ * The App document's schema for validating `doc`: the full schema's rules, with only the
+ * optional settings `doc.spec` names built (the others are absent, so their rules cannot fail).
+ */
+export function appDocumentFor(doc: unknown): ReturnType<typeof appDocumentWith> {
+  const spec = (doc as { spec?: unknown } | null)?.spec;
+  if (typeof spec !== 'object' || spec === null) return appDocument();
+  // In the full schema's field order, so issues come in the same order too.
+  const named = Object.keys(containerSettings).filter((k) => Object.hasOwn(spec, k));
+  const key = named.join(',');
+  let schema = appDocumentsBySettings.get(key);
+  if (!schema) appDocumentsBySettings.set(key, (schema = appDocumentWith(named)));
+  return schema;
+}
 
 /** True when the IPv4 address lies inside the CIDR. */
 export function ipInSubnet(ip: string, subnet: string): boolean {

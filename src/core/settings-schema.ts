@@ -5,9 +5,10 @@
  * so they are valid in an App and in a Release role's template. Rules that need the host
  * (files exist, ports free) are checked at apply time (runner/host-checks.ts).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { absolutePath, argv, port } from './schema-parts.ts';
 import { volumeKubeShape } from './pod-settings.ts';
+import { lazySchema } from './lazy-schema.ts';
 import { normaliseSignal, parseBytes, parseNanoCpus, parsePort, parseRestart, type PortSpec } from './settings.ts';
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -21,43 +22,49 @@ const size = (min = 1, what = 'size') =>
     message: `must be a ${what} such as 512Mi, 64m or 1g (binary units b, k/Ki, m/Mi, g/Gi, t/Ti; a number is bytes)${min > 1 ? `, at least ${min / 1024 / 1024} MiB` : ''}`,
   });
 
-const portEntry = z
-  .union([
-    z.string(),
-    z.strictObject({
-      target: port,
-      published: port,
-      hostIP: z.string().optional(),
-      protocol: z.enum(['tcp', 'udp']).optional(),
+const portEntry = lazySchema(() =>
+  z
+    .union([
+      z.string(),
+      z.strictObject({
+        target: port,
+        published: port,
+        hostIP: z.string().optional(),
+        protocol: z.enum(['tcp', 'udp']).optional(),
+      }),
+    ])
+    .superRefine((p, ctx) => {
+      const parsed = parsePort(p as PortSpec);
+      if ('error' in parsed) ctx.addIssue({ code: 'custom', message: parsed.error });
     }),
-  ])
-  .superRefine((p, ctx) => {
-    const parsed = parsePort(p as PortSpec);
-    if ('error' in parsed) ctx.addIssue({ code: 'custom', message: parsed.error });
-  });
+);
 
-const healthcheck = z
-  .strictObject({
-    exec: argv.optional(),
-    tcp: z.strictObject({ port }).optional(),
-    http: z.strictObject({ port, path: z.string().startsWith('/').default('/') }).optional(),
-    periodSeconds: z.number().int().min(1).max(3600).default(10),
-    failureThreshold: z.number().int().min(1).max(1000).default(3),
-    timeoutSeconds: z.number().int().min(1).max(3600).default(5),
-    startPeriodSeconds: z.number().int().min(0).max(3600).default(0),
-  })
-  .refine((p) => [p.exec, p.tcp, p.http].filter((x) => x !== undefined).length === 1, {
-    message: 'set exactly one of exec, tcp or http',
-  });
+const healthcheck = lazySchema(() =>
+  z
+    .strictObject({
+      exec: argv.optional(),
+      tcp: z.strictObject({ port }).optional(),
+      http: z.strictObject({ port, path: z.string().startsWith('/').default('/') }).optional(),
+      periodSeconds: z.number().int().min(1).max(3600).default(10),
+      failureThreshold: z.number().int().min(1).max(1000).default(3),
+      timeoutSeconds: z.number().int().min(1).max(3600).default(5),
+      startPeriodSeconds: z.number().int().min(0).max(3600).default(0),
+    })
+    .refine((p) => [p.exec, p.tcp, p.http].filter((x) => x !== undefined).length === 1, {
+      message: 'set exactly one of exec, tcp or http',
+    }),
+);
 
-const secret = z
-  .strictObject({
-    name: z.string().regex(VOLUME_NAME, 'must be a secret name: letters, digits, "_", "." and "-"'),
-    file: z.string().min(1, 'must name a file (relative to the manifest)'),
-    mountPath: absolutePath.optional(),
-    env: z.string().regex(ENV_NAME, 'env names are letters, digits and "_", not starting with a digit').optional(),
-  })
-  .refine((s) => s.mountPath === undefined || s.env === undefined, { message: 'set mountPath or env, not both' });
+const secret = lazySchema(() =>
+  z
+    .strictObject({
+      name: z.string().regex(VOLUME_NAME, 'must be a secret name: letters, digits, "_", "." and "-"'),
+      file: z.string().min(1, 'must name a file (relative to the manifest)'),
+      mountPath: absolutePath.optional(),
+      env: z.string().regex(ENV_NAME, 'env names are letters, digits and "_", not starting with a digit').optional(),
+    })
+    .refine((s) => s.mountPath === undefined || s.env === undefined, { message: 'set mountPath or env, not both' }),
+);
 
 /** One entry of `volumes`: a named volume, or a bind mount of a host path. */
 export const volumeEntry = z.union(
@@ -81,55 +88,72 @@ export const volumeEntry = z.union(
 /** `upgrade.monitorSeconds`: how long after ready a failing healthcheck or an exit still rolls back. */
 export const monitorSeconds = z.number().min(0).max(3600).optional();
 
-/** The settings fields of containerShape. */
-export const settingsShape = {
-  ports: z.array(portEntry).optional(),
-  restart: z
-    .string()
-    .refine((r) => parseRestart(r) !== undefined, 'must be no, on-failure, on-failure:N, always or unless-stopped')
-    .optional(),
-  resources: z
-    .strictObject({
-      memory: size(6 * 1024 * 1024, 'memory size').optional(),
-      cpus: z
-        .union([z.number(), z.string()])
-        .refine(
-          (c) => parseNanoCpus(c) !== undefined,
-          'must be a number of CPUs such as "1.5", 0.5 or "500m" (0.001 to 1024)',
-        )
-        .optional(),
-      pids: z.number().int().min(1).max(4194304).optional(),
-    })
-    .optional(),
-  user: z
-    .string()
-    .regex(
-      /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$/,
-      'must be a user: name, uid, name:group or uid:gid (e.g. "999:999")',
-    )
-    .optional(),
-  workingDir: absolutePath.optional(),
-  stopSignal: z
-    .string()
-    .refine((s) => normaliseSignal(s) !== undefined, 'must be a signal name such as SIGINT, SIGTERM or SIGQUIT')
-    .optional(),
-  shmSize: size().optional(),
-  tmpfs: z.array(z.strictObject({ mountPath: absolutePath, size: size().optional() })).optional(),
-  envFrom: z
-    .array(z.strictObject({ file: z.string().min(1, 'must name a KEY=VALUE file (relative to the manifest)') }))
-    .optional(),
-  secrets: z.array(secret).optional(),
-  containerLabels: z
-    .record(
-      z
-        .string()
-        .regex(CONTAINER_LABEL, 'must be a label key such as com.example.team')
-        .refine((k) => !k.startsWith('dev.molt.'), "dev.molt.* labels are molt's own"),
-      z.string({ error: 'label values must be strings: quote numbers and booleans' }),
-    )
-    .optional(),
-  healthcheck: healthcheck.optional(),
-  dependsOn: z.array(z.string().regex(DNS_LABEL, 'must be the name of an app (a DNS label)')).optional(),
+/**
+ * The settings fields of containerShape, each built when first used (lazy-schema.ts: a
+ * manifest's schema holds only the optional fields it names).
+ */
+export const settingsFields = {
+  ports: lazySchema(() => z.array(portEntry()).optional()),
+  restart: lazySchema(() =>
+    z
+      .string()
+      .refine((r) => parseRestart(r) !== undefined, 'must be no, on-failure, on-failure:N, always or unless-stopped')
+      .optional(),
+  ),
+  resources: lazySchema(() =>
+    z
+      .strictObject({
+        memory: size(6 * 1024 * 1024, 'memory size').optional(),
+        cpus: z
+          .union([z.number(), z.string()])
+          .refine(
+            (c) => parseNanoCpus(c) !== undefined,
+            'must be a number of CPUs such as "1.5", 0.5 or "500m" (0.001 to 1024)',
+          )
+          .optional(),
+        pids: z.number().int().min(1).max(4194304).optional(),
+      })
+      .optional(),
+  ),
+  user: lazySchema(() =>
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$/,
+        'must be a user: name, uid, name:group or uid:gid (e.g. "999:999")',
+      )
+      .optional(),
+  ),
+  workingDir: lazySchema(() => absolutePath.optional()),
+  stopSignal: lazySchema(() =>
+    z
+      .string()
+      .refine((s) => normaliseSignal(s) !== undefined, 'must be a signal name such as SIGINT, SIGTERM or SIGQUIT')
+      .optional(),
+  ),
+  shmSize: lazySchema(() => size().optional()),
+  tmpfs: lazySchema(() => z.array(z.strictObject({ mountPath: absolutePath, size: size().optional() })).optional()),
+  envFrom: lazySchema(() =>
+    z
+      .array(z.strictObject({ file: z.string().min(1, 'must name a KEY=VALUE file (relative to the manifest)') }))
+      .optional(),
+  ),
+  secrets: lazySchema(() => z.array(secret()).optional()),
+  containerLabels: lazySchema(() =>
+    z
+      .record(
+        z
+          .string()
+          .regex(CONTAINER_LABEL, 'must be a label key such as com.example.team')
+          .refine((k) => !k.startsWith('dev.molt.'), "dev.molt.* labels are molt's own"),
+        z.string({ error: 'label values must be strings: quote numbers and booleans' }),
+      )
+      .optional(),
+  ),
+  healthcheck: lazySchema(() => healthcheck().optional()),
+  dependsOn: lazySchema(() =>
+    z.array(z.string().regex(DNS_LABEL, 'must be the name of an app (a DNS label)')).optional(),
+  ),
 };
 
 /** Flags two settings claiming one container path, duplicate secrets and duplicate host ports. */

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { newContainerSpec } from './container-spec.ts';
 import { localOnlyFields } from './local-only.ts';
 import type { AppSpec, ContainerObservation } from './model.ts';
-import { appDocument } from './schema.ts';
+import { appDocument, appDocumentFor } from './schema.ts';
 import { composeApps } from './compose.ts';
 import { stringify } from 'yaml';
 import { NO_INPUTS, runtimeSettings, SETTINGS_FIELDS, type ResolvedInputs, type SettingsField } from './settings.ts';
@@ -250,12 +250,16 @@ const TABLE: Record<SettingsField, Row> = {
 
 /** A validated spec with the fragment (through the real schema, defaults filled). */
 function spec(fragment: Record<string, unknown>): AppSpec {
-  return appDocument.parse({
+  const doc = {
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'App',
     metadata: { name: 'db' },
     spec: { package: 'official/db', version: '1.0.0-1', image: 'localhost/db:1', ...fragment },
-  }).spec as AppSpec;
+  };
+  const full = appDocument().parse(doc);
+  // A manifest is validated by a schema holding only the settings it names: the same result.
+  assert.deepEqual(appDocumentFor(doc).parse(doc), full);
+  return full.spec as AppSpec;
 }
 
 function bodyOf(s: AppSpec, inputs: ResolvedInputs = NO_INPUTS): Body {

@@ -6,7 +6,7 @@ import { specHash } from './app/template.ts';
 import { roleSetFor } from './release/template.ts';
 
 test("a Release role's StatefulSet carries the role's settings, like an inline app's", () => {
-  const release = releaseDocument.parse({
+  const release = releaseDocument().parse({
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'Release',
     metadata: { name: 'kv-1' },
@@ -27,7 +27,7 @@ test("a Release role's StatefulSet carries the role's settings, like an inline a
       ],
     },
   });
-  const app = releaseAppDocument.parse({
+  const app = releaseAppDocument().parse({
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'App',
     metadata: { name: 'kv' },

@@ -44,7 +44,7 @@ after(() => {
 });
 
 test("an App's settings become a pod that runs with them", async () => {
-  const spec = appDocument.parse({
+  const spec = appDocument().parse({
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'App',
     metadata: { name: 'sett' },

@@ -40,7 +40,7 @@ export function desiredOf(app: AppObject): Desired {
     metadata: { name, labels: app.metadata.labels ?? {} },
     spec: app.spec,
   };
-  const parsed = appDocument.safeParse(doc);
+  const parsed = appDocument().safeParse(doc);
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
       (i) =>

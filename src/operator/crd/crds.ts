@@ -2,9 +2,9 @@
  * The CustomResourceDefinitions of molt.dev/v1alpha1 — App (namespaced), Release (cluster
  * scoped catalog) and UpgradeTask (namespaced) — generated from the same zod schemas the local
  * documents are validated with. The schemas are found, not listed: every export of a module in
- * src/core that is a zod object with `kind: z.literal(K)` and a `spec` contributes to the CRD
- * of kind K, so a new variant (an App that runs a Release) or a new field shows up in the CRD
- * by regenerating (`node scripts/gen-crds.ts`). Several variants of one kind are merged into
+ * src/core that is (or lazily builds: core/lazy-schema.ts) a zod object with `kind: z.literal(K)`
+ * and a `spec` contributes to the CRD of kind K, so a new variant (an App that runs a Release)
+ * or a new field shows up in the CRD by regenerating (`node scripts/gen-crds.ts`). Several variants of one kind are merged into
  * one structural schema; which variant an object is, and every refinement, is checked by zod
  * when the operator reconciles it.
  */
@@ -12,7 +12,8 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
+import { isLazySchema } from '../../core/lazy-schema.ts';
 import { jsonSchemaOf, mergeObjects, toStructural, type SchemaNode } from './openapi.ts';
 import { appStatusSchema, releaseStatusSchema, upgradeTaskStatusSchema } from './status.ts';
 
@@ -122,7 +123,8 @@ export async function findDocumentSchemas(coreDir = CORE_DIR): Promise<FoundDocu
   const found: FoundDocument[] = [];
   for (const file of files) {
     const mod = (await import(pathToFileURL(join(coreDir, file)).href)) as Record<string, unknown>;
-    for (const [name, value] of Object.entries(mod).sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [name, exported] of Object.entries(mod).sort(([a], [b]) => a.localeCompare(b))) {
+      const value = isLazySchema(exported) ? exported() : exported;
       if (!(value instanceof z.ZodObject)) continue;
       const shape = value.shape as Record<string, z.ZodType>;
       const kind = shape['kind'];

@@ -12,14 +12,14 @@ import { decideInFlight } from './in-flight.ts';
 import type { InstalledRelease } from './template.ts';
 
 const release = (name: string, version: string): ReleaseManifest =>
-  releaseDocument.parse({
+  releaseDocument().parse({
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'Release',
     metadata: { name },
     spec: { package: 'test/kv', version, upgradable: true, roles: [{ name: 'a', image: `kv:${version}` }] },
   });
 const app = (rel: string, members = 2): ReleaseAppManifest =>
-  releaseAppDocument.parse({
+  releaseAppDocument().parse({
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'App',
     metadata: { name: 'kv' },

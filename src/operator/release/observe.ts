@@ -70,7 +70,7 @@ export function desiredReleaseApp(app: AppObject): ReleaseWorld['desired'] {
     metadata: { name: app.metadata.name ?? '', labels: app.metadata.labels ?? {} },
     spec: app.spec,
   };
-  const parsed = releaseAppDocument.safeParse(doc);
+  const parsed = releaseAppDocument().safeParse(doc);
   return parsed.success
     ? { ok: true, manifest: parsed.data }
     : { ok: false, reason: 'InvalidSpec', message: issues(parsed.error) };
@@ -78,7 +78,7 @@ export function desiredReleaseApp(app: AppObject): ReleaseWorld['desired'] {
 
 /** A Release object from the API, validated; an error text when it is not valid. */
 export function releaseOf(obj: { metadata: { name?: string }; spec?: unknown }): ReleaseManifest | string {
-  const parsed = releaseDocument.safeParse({
+  const parsed = releaseDocument().safeParse({
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'Release',
     metadata: { name: obj.metadata.name ?? '' },

@@ -66,7 +66,7 @@ test("a Job that failed for good marks the unfinished task Error with the Job's 
 });
 
 function spec(options: Record<string, unknown> = {}): UpgradeTaskSpec {
-  const doc = upgradeTaskDocument.parse({
+  const doc = upgradeTaskDocument().parse({
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'UpgradeTask',
     metadata: { name: 't' },

@@ -9,7 +9,7 @@ import { expectationOf, fieldsOf, planTarget, specHas, targetFields } from './pl
 import type { AppLike } from './rollout.ts';
 
 function spec(fields: Record<string, unknown>): UpgradeTaskSpec {
-  return upgradeTaskDocument.parse({
+  return upgradeTaskDocument().parse({
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'UpgradeTask',
     metadata: { name: 't' },

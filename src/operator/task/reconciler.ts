@@ -117,7 +117,7 @@ async function act(deps: TaskReconcilerDeps, task: TaskObject, step: TaskStep): 
 async function createJob(deps: TaskReconcilerDeps, task: TaskObject): Promise<void> {
   const namespace = task.metadata.namespace ?? 'default';
   const name = task.metadata.name ?? '';
-  const parsed = upgradeTaskDocument.safeParse({
+  const parsed = upgradeTaskDocument().safeParse({
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'UpgradeTask',
     metadata: { name, labels: task.metadata.labels ?? {} },

@@ -56,7 +56,7 @@ export async function runKubeTask(deps: KubeWorkerDeps, name: string): Promise<K
   const status = new TaskStatusWriter(deps.api, deps.namespace, name, task.status);
   const phase = task.status?.phase;
   if (phase === 'Success' || phase === 'Error') return { status: status.status, stopped: false };
-  const parsed = upgradeTaskDocument.safeParse({
+  const parsed = upgradeTaskDocument().safeParse({
     apiVersion: 'molt.dev/v1alpha1',
     kind: 'UpgradeTask',
     metadata: { name, labels: task.metadata.labels ?? {} },
