@@ -14,6 +14,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinWrapper, importedNames } from './builtin-imports.ts';
+import { staleChunks } from './stale-chunks.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 // --outdir DIR: build elsewhere (the bundle test installs molt into a temporary directory).
@@ -107,6 +108,20 @@ const englishOnlyZod: import('esbuild').Plugin = {
 };
 
 /**
+ * yaml as the ES modules it also ships (its `default` export condition) rather than the CommonJS
+ * build Node's condition picks: the same code of the same version, but the bundle links it like
+ * molt's own modules — no CommonJS wrappers run and copied into ES namespaces at start-up, and
+ * only the parts molt uses are kept (~4 % of an apply's instructions). The one difference, how
+ * yaml prints a warning (console.warn, not process.emitWarning), molt does not depend on.
+ */
+const yamlAsEsm: import('esbuild').Plugin = {
+  name: 'yaml-as-esm',
+  setup(b) {
+    b.onResolve({ filter: /^yaml$/ }, () => ({ path: join(root, 'node_modules/yaml/browser/index.js') }));
+  },
+};
+
+/**
  * Makes a bundle file pure ASCII. esbuild escapes non-ASCII characters in code (its default
  * `charset`), but comments it keeps (inside functions) keep theirs — and one "—" makes V8 hold the
  * whole file as a two-byte string, which Node's compile cache then re-encodes to UTF-8 to hash it
@@ -134,17 +149,21 @@ await build({
   banner: {
     js: "import { createRequire as __moltRequire } from 'node:module'; const require = __moltRequire(import.meta.url);",
   },
-  plugins: [builtinsByRequire, lazyBuiltins, englishOnlyZod],
+  plugins: [builtinsByRequire, lazyBuiltins, englishOnlyZod, yamlAsEsm],
   logLevel: 'warning',
 });
-// Files move into place one by one (each rename is atomic) and old chunks stay: a molt that is
-// running while the bundle is rebuilt still finds every chunk it imports lazily.
+// Files move into place one by one (each rename is atomic) and old chunks stay a while: a molt
+// that is running while the bundle is rebuilt still finds every chunk it imports lazily.
 mkdirSync(join(outdir, 'chunks'), { recursive: true });
+const written = new Set<string>();
 for (const f of readdirSync(fresh, { recursive: true, withFileTypes: true }))
   if (f.isFile()) {
     const rel = relative(fresh, join(f.parentPath, f.name));
     writeFileSync(join(fresh, rel), asciiOnly(readFileSync(join(fresh, rel), 'utf8')));
     mkdirSync(dirname(join(outdir, rel)), { recursive: true });
     renameSync(join(fresh, rel), join(outdir, rel));
+    written.add(f.name);
   }
 rmSync(fresh, { recursive: true, force: true });
+for (const name of staleChunks(join(outdir, 'chunks'), written, Date.now()))
+  rmSync(join(outdir, 'chunks', name), { force: true });
