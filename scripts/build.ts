@@ -15,6 +15,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinWrapper, importedNames } from './builtin-imports.ts';
 import { staleChunks } from './stale-chunks.ts';
+import { REQUIRE_BANNER, withoutUnusedRequire } from './require-banner.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 // --outdir DIR: build elsewhere (the bundle test installs molt into a temporary directory).
@@ -146,9 +147,7 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
   // Some dependencies are CommonJS and require() Node's modules: give the ESM bundle a require.
-  banner: {
-    js: "import { createRequire as __moltRequire } from 'node:module'; const require = __moltRequire(import.meta.url);",
-  },
+  banner: { js: REQUIRE_BANNER },
   plugins: [builtinsByRequire, lazyBuiltins, englishOnlyZod, yamlAsEsm],
   logLevel: 'warning',
 });
@@ -159,7 +158,7 @@ const written = new Set<string>();
 for (const f of readdirSync(fresh, { recursive: true, withFileTypes: true }))
   if (f.isFile()) {
     const rel = relative(fresh, join(f.parentPath, f.name));
-    writeFileSync(join(fresh, rel), asciiOnly(readFileSync(join(fresh, rel), 'utf8')));
+    writeFileSync(join(fresh, rel), asciiOnly(withoutUnusedRequire(readFileSync(join(fresh, rel), 'utf8'))));
     mkdirSync(dirname(join(outdir, rel)), { recursive: true });
     renameSync(join(fresh, rel), join(outdir, rel));
     written.add(f.name);
