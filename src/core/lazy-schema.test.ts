@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as z from 'zod';
 import { buildFields, isLazySchema, lazySchema } from './lazy-schema.ts';
-import { appDocument, appDocumentFor } from './schema.ts';
+import { appDocument, appDocumentFor, UPGRADE_DEFAULTS, upgradeSettings } from './schema.ts';
 import { settingsFields } from './settings-schema.ts';
 import { podSettingsFields } from './pod-settings.ts';
 
@@ -69,6 +69,12 @@ describe('appDocumentFor', () => {
     assert.equal(appDocumentFor(app({ ports: ['1:1'] })), appDocumentFor(app({ ports: ['2:2'] })), 'cached per set');
   });
 
+  it('UPGRADE_DEFAULTS is what the schema fills in for an absent upgrade, in its order', () => {
+    assert.equal(JSON.stringify(upgradeSettings().parse({})), JSON.stringify(UPGRADE_DEFAULTS));
+    const keys = specKeys(appDocumentFor(app({})));
+    assert.ok(keys.includes('upgrade'), 'an absent upgrade still gets its defaults');
+  });
+
   // Each document validated both ways: the same data, or the same issues (paths, codes, messages).
   const DOCS: [string, Record<string, unknown>][] = [
     ['no settings', app({})],
@@ -84,13 +90,16 @@ describe('appDocumentFor', () => {
       app({ ports: ['8080:80', '8080:81'], secrets: [{ name: 's', file: 'f', env: 'A' }] }),
     ],
     ['a spec that is no mapping', { ...app({}), spec: 'x' }],
+    ['some upgrade settings', app({ upgrade: { keepSnapshots: 5, preUpgrade: '/pre' } })],
+    ['a bad upgrade setting', app({ upgrade: { keepSnapshots: 0, onFailure: 'pray' } })],
   ];
   for (const [name, doc] of DOCS)
     it(`validates like the full schema: ${name}`, () => {
       const lean = appDocumentFor(doc).safeParse(doc);
       const full = appDocument().safeParse(doc);
       assert.equal(lean.success, full.success);
-      if (lean.success && full.success) assert.deepEqual(lean.data, full.data);
+      // The same keys in the same order too: specs are recorded and compared as JSON.
+      if (lean.success && full.success) assert.equal(JSON.stringify(lean.data), JSON.stringify(full.data));
       else assert.deepEqual(lean.error?.issues, full.error?.issues);
     });
 });

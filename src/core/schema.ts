@@ -105,27 +105,52 @@ const network = z
     path: ['ipv4'],
   });
 
-const upgradeSettings = z.strictObject({
-  preUpgrade: absolutePath.optional(),
-  postUpgrade: absolutePath.optional(),
-  notification: absolutePath.optional(),
-  scriptTimeoutSeconds: z.number().positive().max(86400).default(600),
-  scriptMaxBytes: z
-    .number()
-    .int()
-    .min(1)
-    .max(1024 * 1024 * 1024)
-    .default(10 * 1024 * 1024),
-  startupFailureThreshold: z.number().int().min(1).max(1000000).optional(),
-  monitorSeconds,
-  onFailure: z.enum(['rollback', 'retry']).default('rollback'),
-  postUpgradeAttempts: z.number().int().min(1).max(100).default(3),
-  snapshotVolumes: z.boolean().default(true),
-  keepSnapshots: z.number().int().min(1).max(100).default(3),
-});
+/**
+ * The defaults of `spec.upgrade`: what the schema fills in, in its field order (an absent
+ * `upgrade` is given them without building its schema; lazy-schema.test.ts checks they agree).
+ */
+export const UPGRADE_DEFAULTS = {
+  scriptTimeoutSeconds: 600,
+  scriptMaxBytes: 10 * 1024 * 1024,
+  onFailure: 'rollback',
+  postUpgradeAttempts: 3,
+  snapshotVolumes: true,
+  keepSnapshots: 3,
+} as const;
 
-/** The defaults of `spec.upgrade`, as the schema fills them in. */
-export const UPGRADE_DEFAULTS = upgradeSettings.parse({});
+/** `spec.upgrade`. */
+export const upgradeSettings = lazySchema(() =>
+  z.strictObject({
+    preUpgrade: absolutePath.optional(),
+    postUpgrade: absolutePath.optional(),
+    notification: absolutePath.optional(),
+    scriptTimeoutSeconds: z.number().positive().max(86400).default(UPGRADE_DEFAULTS.scriptTimeoutSeconds),
+    scriptMaxBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024 * 1024 * 1024)
+      .default(UPGRADE_DEFAULTS.scriptMaxBytes),
+    startupFailureThreshold: z.number().int().min(1).max(1000000).optional(),
+    monitorSeconds,
+    onFailure: z.enum(['rollback', 'retry']).default(UPGRADE_DEFAULTS.onFailure),
+    postUpgradeAttempts: z.number().int().min(1).max(100).default(UPGRADE_DEFAULTS.postUpgradeAttempts),
+    snapshotVolumes: z.boolean().default(UPGRADE_DEFAULTS.snapshotVolumes),
+    keepSnapshots: z.number().int().min(1).max(100).default(UPGRADE_DEFAULTS.keepSnapshots),
+  }),
+);
+type UpgradeSettings = z.output<ReturnType<typeof upgradeSettings>>;
+
+/** The `upgrade` field: the settings, defaults filled in when absent. */
+const upgradeField = lazySchema(() => upgradeSettings().prefault({}));
+/**
+ * What `upgradeField` gives for an absent `upgrade`, without building it: the defaults (a fresh
+ * copy each time). Only used where the document has no `upgrade` key, so the inner check, which
+ * refuses everything, is never reached.
+ */
+const absentUpgrade = lazySchema(() =>
+  z.custom<UpgradeSettings>(() => false).default((): UpgradeSettings => ({ ...UPGRADE_DEFAULTS })),
+);
 
 /** The fields that shape one container, shared by inline Apps and the roles of a Release. */
 const containerBase = {
@@ -142,7 +167,6 @@ const containerBase = {
   probes: z.strictObject({ startup: probe.optional() }).default({}),
   minReadySeconds: z.number().min(0).max(3600).default(2),
   stopTimeoutSeconds: z.number().int().min(0).max(3600).default(10),
-  upgrade: upgradeSettings.prefault({}),
 };
 /** The optional settings of a container, each built when first used. */
 const containerSettings = { ...settingsFields, ...podSettingsFields };
@@ -152,7 +176,9 @@ const containerSettings = { ...settingsFields, ...podSettingsFields };
  * (every one when undefined; lazy-schema.ts).
  */
 function containerShape(settings?: Iterable<string>) {
-  return { ...containerBase, ...buildFields(containerSettings, settings) };
+  const named = settings === undefined ? undefined : new Set(settings);
+  const upgrade = named === undefined || named.has('upgrade') ? upgradeField() : absentUpgrade();
+  return { ...containerBase, upgrade, ...buildFields(containerSettings, named) };
 }
 
 /** Flags duplicate volume names and mount paths. */
@@ -250,7 +276,7 @@ export function appDocumentFor(doc: unknown): ReturnType<typeof appDocumentWith>
   const spec = (doc as { spec?: unknown } | null)?.spec;
   if (typeof spec !== 'object' || spec === null) return appDocument();
   // In the full schema's field order, so issues come in the same order too.
-  const named = Object.keys(containerSettings).filter((k) => Object.hasOwn(spec, k));
+  const named = [...Object.keys(containerSettings), 'upgrade'].filter((k) => Object.hasOwn(spec, k));
   const key = named.join(',');
   let schema = appDocumentsBySettings.get(key);
   if (!schema) appDocumentsBySettings.set(key, (schema = appDocumentWith(named)));
