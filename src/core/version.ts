@@ -9,10 +9,8 @@
  * The grammar is strict on purpose: versions reach upgrade scripts as arguments and image
  * tags, so only `[0-9A-Za-z.-]` may appear.
  */
-// The two functions molt uses, not semver's index (which also builds ranges, comparators and
-// their caches: ~3 ms of CPU on every run that validates a manifest).
-import semverCompare from 'semver/functions/compare.js';
-import semverValid from 'semver/functions/valid.js';
+// semver for pre-releases only, loaded when one is met (semver-lazy.cjs).
+import { compare as semverCompare, valid as semverValid } from './semver-lazy.cjs';
 
 /** A parsed package version. */
 export interface PackageVersion {
@@ -46,7 +44,7 @@ export const VERSION_RULE =
 
 /** Orders two versions: negative when a < b, 0 when equal, positive when a > b. */
 export function compareVersions(a: PackageVersion, b: PackageVersion): number {
-  const byCore = semverCompare(a.core, b.core);
+  const byCore = compareCores(a.core, b.core);
   if (byCore !== 0) return byCore;
   const rank = (v: PackageVersion): number => (v.prerelease !== undefined ? 0 : v.release === undefined ? 1 : 2);
   const byKind = rank(a) - rank(b);
@@ -55,6 +53,22 @@ export function compareVersions(a: PackageVersion, b: PackageVersion): number {
     return semverCompare(`${a.core}-${a.prerelease}`, `${b.core}-${b.prerelease}`);
   }
   return (a.release ?? 0) - (b.release ?? 0);
+}
+
+/**
+ * Orders two MAJOR.MINOR.PATCH cores (as parseVersion checked them: digits, no leading zeros)
+ * numerically, part by part — at any length: a longer number is the larger one.
+ */
+function compareCores(a: string, b: string): number {
+  const pa = a.split('.');
+  const pb = b.split('.');
+  for (let i = 0; i < 3; i++) {
+    const x = pa[i] ?? '';
+    const y = pb[i] ?? '';
+    if (x.length !== y.length) return x.length < y.length ? -1 : 1;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
 }
 
 /** Compares two version strings that are known to be valid (validated at the edge). */
