@@ -17,6 +17,18 @@ import {
 } from './schema.ts';
 import { lazySchema } from './lazy-schema.ts';
 
+/** Flags a role name given twice in `roles` ("role "db" is defined twice"). */
+function uniqueRoleNames(verb: 'defined' | 'listed') {
+  return (spec: { roles: { name: string }[] }, ctx: z.RefinementCtx): void => {
+    const seen = new Set<string>();
+    spec.roles.forEach((r, i) => {
+      if (seen.has(r.name))
+        ctx.addIssue({ code: 'custom', path: ['roles', i, 'name'], message: `role "${r.name}" is ${verb} twice` });
+      seen.add(r.name);
+    });
+  };
+}
+
 /** A Release document: the catalog entry of one package version. */
 export const releaseDocument = lazySchema(() =>
   z.strictObject({
@@ -31,14 +43,7 @@ export const releaseDocument = lazySchema(() =>
         upgradable: z.boolean().optional(),
         roles: z.array(roleSchema()).min(1, 'a release has at least one role'),
       })
-      .superRefine((spec, ctx) => {
-        const seen = new Set<string>();
-        spec.roles.forEach((r, i) => {
-          if (seen.has(r.name))
-            ctx.addIssue({ code: 'custom', path: ['roles', i, 'name'], message: `role "${r.name}" is defined twice` });
-          seen.add(r.name);
-        });
-      }),
+      .superRefine(uniqueRoleNames('defined')),
   }),
 );
 
@@ -69,14 +74,7 @@ export const releaseAppDocument = lazySchema(() =>
         network: networkSchema,
         upgradeStrategy: upgradeStrategy().prefault({}),
       })
-      .superRefine((spec, ctx) => {
-        const seen = new Set<string>();
-        spec.roles.forEach((r, i) => {
-          if (seen.has(r.name))
-            ctx.addIssue({ code: 'custom', path: ['roles', i, 'name'], message: `role "${r.name}" is listed twice` });
-          seen.add(r.name);
-        });
-      }),
+      .superRefine(uniqueRoleNames('listed')),
   }),
 );
 

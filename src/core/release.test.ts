@@ -27,20 +27,21 @@ const release = (name: string, version: string, upgradable?: boolean, roles = ['
       roles: roles.map((r) => ({ name: r, image: `kv:${version}`, volumes: [{ name: 'data', mountPath: '/data' }] })),
     },
   });
+const appDoc = (rel: string, a = 3, b = 2, partition = 0, names = ['a', 'b']) => ({
+  apiVersion: 'molt.dev/v1alpha1',
+  kind: 'App',
+  metadata: { name: 'kv' },
+  spec: {
+    release: rel,
+    roles: [
+      { name: names[0], members: a },
+      { name: names[1], members: b },
+    ],
+    upgradeStrategy: { partition },
+  },
+});
 const app = (rel: string, a = 3, b = 2, partition = 0): ReleaseAppManifest =>
-  releaseAppDocument().parse({
-    apiVersion: 'molt.dev/v1alpha1',
-    kind: 'App',
-    metadata: { name: 'kv' },
-    spec: {
-      release: rel,
-      roles: [
-        { name: 'a', members: a },
-        { name: 'b', members: b },
-      ],
-      upgradeStrategy: { partition },
-    },
-  });
+  releaseAppDocument().parse(appDoc(rel, a, b, partition));
 const installed = (over: Partial<InstalledReleaseApp> = {}): InstalledReleaseApp => ({
   manifest: app('kv-1'),
   release: release('kv-1', '1.0.0-1', true),
@@ -130,4 +131,26 @@ test('each member runs its role with its own volumes, the shared network and its
   assert.equal(m.spec.version, '1.0.0-1');
   assert.equal(m.spec.env.MOLT_ORDINAL, '1');
   assert.equal(m.metadata.labels['dev.molt.release'], 'kv-1');
+});
+
+test('a role named twice is refused at its second place, in a Release and in an App running one', () => {
+  const refusal = (parse: () => unknown) => {
+    try {
+      parse();
+    } catch (e) {
+      return (e as { issues: { path: PropertyKey[]; message: string }[] }).issues.map((i) => [
+        i.path.join('.'),
+        i.message,
+      ]);
+    }
+    return undefined;
+  };
+  assert.deepEqual(
+    refusal(() => release('kv-1', '1.0.0-1', undefined, ['a', 'a'])),
+    [['spec.roles.1.name', 'role "a" is defined twice']],
+  );
+  assert.deepEqual(
+    refusal(() => releaseAppDocument().parse(appDoc('kv-1', 1, 2, 0, ['a', 'a']))),
+    [['spec.roles.1.name', 'role "a" is listed twice']],
+  );
 });
