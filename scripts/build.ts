@@ -15,7 +15,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinWrapper, importedNames } from './builtin-imports.ts';
 import { staleChunks } from './stale-chunks.ts';
-import { REQUIRE_BANNER, withoutUnusedRequire } from './require-banner.ts';
+import { withRequireWhereUsed } from './require-banner.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 // --outdir DIR: build elsewhere (the bundle test installs molt into a temporary directory).
@@ -146,19 +146,19 @@ await build({
   target: 'node24',
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
-  // Some dependencies are CommonJS and require() Node's modules: give the ESM bundle a require.
-  banner: { js: REQUIRE_BANNER },
   plugins: [builtinsByRequire, lazyBuiltins, englishOnlyZod, yamlAsEsm],
   logLevel: 'warning',
 });
-// Files move into place one by one (each rename is atomic) and old chunks stay a while: a molt
-// that is running while the bundle is rebuilt still finds every chunk it imports lazily.
+// Some dependencies are CommonJS and require() Node's modules: each file that calls require gets
+// one (require-banner.ts). Files move into place one by one (each rename is atomic) and old
+// chunks stay a while: a molt running while the bundle is rebuilt still finds every chunk it
+// imports lazily.
 mkdirSync(join(outdir, 'chunks'), { recursive: true });
 const written = new Set<string>();
 for (const f of readdirSync(fresh, { recursive: true, withFileTypes: true }))
   if (f.isFile()) {
     const rel = relative(fresh, join(f.parentPath, f.name));
-    writeFileSync(join(fresh, rel), asciiOnly(withoutUnusedRequire(readFileSync(join(fresh, rel), 'utf8'))));
+    writeFileSync(join(fresh, rel), asciiOnly(withRequireWhereUsed(readFileSync(join(fresh, rel), 'utf8'))));
     mkdirSync(dirname(join(outdir, rel)), { recursive: true });
     renameSync(join(fresh, rel), join(outdir, rel));
     written.add(f.name);

@@ -47,10 +47,15 @@ describe('lazySchema', () => {
         return z.number().optional();
       });
     const fields = { a: field('a'), b: field('b'), c: field('c') };
-    assert.deepEqual(Object.keys(buildFields(fields, ['b', 'toString', 'nope'])), ['b']);
+    assert.deepEqual(Object.keys(buildFields(fields, new Set(['b', 'toString', 'nope']))), ['b']);
     assert.deepEqual(built, ['b']);
     assert.deepEqual(Object.keys(buildFields(fields)), ['a', 'b', 'c']);
     assert.deepEqual(built, ['b', 'a', 'c']);
+    // A field with a stand-in for when it is absent keeps its place, built by the stand-in.
+    const standIn = z.literal(0).default(0);
+    const shape = buildFields(fields, new Set(['c']), { a: () => standIn });
+    assert.deepEqual(Object.keys(shape), ['a', 'c']);
+    assert.equal(shape.a, standIn);
   });
 });
 

@@ -30,14 +30,21 @@ export type FieldBuilders = Record<string, () => z.ZodType>;
 export type BuiltShape<F extends FieldBuilders> = { [K in keyof F]: ReturnType<F[K]> };
 
 /**
- * The fields of `builders` named in `names`, built; every field when `names` is undefined.
- * Names that are not fields are skipped (the strict object they go into reports them).
+ * The fields of `builders` named in `names` (every field when `names` is undefined), built, in
+ * the builders' order. A field not named is left out, or built by `whenAbsent` when it has a
+ * default there: a schema that gives the field's default for a missing key without building the
+ * field. Names that are not fields are skipped (the strict object they go into reports them).
  */
-export function buildFields<F extends FieldBuilders>(builders: F, names?: Iterable<string>): BuiltShape<F> {
+export function buildFields<F extends FieldBuilders>(
+  builders: F,
+  names?: ReadonlySet<string>,
+  whenAbsent: Partial<Record<keyof F, () => z.ZodType>> = {},
+): BuiltShape<F> {
   const shape: Record<string, z.ZodType> = {};
-  for (const name of names ?? Object.keys(builders)) {
-    const build = Object.hasOwn(builders, name) ? builders[name] : undefined;
-    if (build) shape[name] = build();
+  for (const [name, build] of Object.entries(builders)) {
+    const absent = whenAbsent[name];
+    if (names === undefined || names.has(name)) shape[name] = build();
+    else if (absent) shape[name] = absent();
   }
   return shape as BuiltShape<F>;
 }

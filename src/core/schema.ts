@@ -168,17 +168,15 @@ const containerBase = {
   minReadySeconds: z.number().min(0).max(3600).default(2),
   stopTimeoutSeconds: z.number().int().min(0).max(3600).default(10),
 };
-/** The optional settings of a container, each built when first used. */
-const containerSettings = { ...settingsFields, ...podSettingsFields };
+/** The fields of a container built when first used: `upgrade` and the optional settings. */
+const containerSettings = { upgrade: upgradeField, ...settingsFields, ...podSettingsFields };
 
 /**
- * The fields of one container: the base ones and the optional settings named in `settings`
- * (every one when undefined; lazy-schema.ts).
+ * The fields of one container: the base ones and those of `containerSettings` named in
+ * `settings` (every one when undefined; an absent `upgrade` still gets its defaults).
  */
-function containerShape(settings?: Iterable<string>) {
-  const named = settings === undefined ? undefined : new Set(settings);
-  const upgrade = named === undefined || named.has('upgrade') ? upgradeField() : absentUpgrade();
-  return { ...containerBase, upgrade, ...buildFields(containerSettings, named) };
+function containerShape(settings?: ReadonlySet<string>) {
+  return { ...containerBase, ...buildFields(containerSettings, settings, { upgrade: absentUpgrade }) };
 }
 
 /** Flags duplicate volume names and mount paths. */
@@ -216,7 +214,7 @@ const upgradeConfig = z
   .strictObject({ forceUpgrade: z.boolean().default(false), allowNamespaceSwitch: z.boolean().default(false) })
   .default({ forceUpgrade: false, allowNamespaceSwitch: false });
 
-function appSpec(settings?: Iterable<string>) {
+function appSpec(settings?: ReadonlySet<string>) {
   return z
     .strictObject({
       package: packageName,
@@ -255,7 +253,7 @@ export const metadata = metadataNamed(dnsName);
 /** The metadata of an App (inline or running a Release). */
 export const appMetadata = metadataNamed(appName);
 
-function appDocumentWith(settings?: Iterable<string>) {
+function appDocumentWith(settings?: ReadonlySet<string>) {
   return z.strictObject({
     apiVersion: z.literal(API_VERSION),
     kind: z.literal('App'),
@@ -275,11 +273,10 @@ const appDocumentsBySettings = new Map<string, ReturnType<typeof appDocumentWith
 export function appDocumentFor(doc: unknown): ReturnType<typeof appDocumentWith> {
   const spec = (doc as { spec?: unknown } | null)?.spec;
   if (typeof spec !== 'object' || spec === null) return appDocument();
-  // In the full schema's field order, so issues come in the same order too.
-  const named = [...Object.keys(containerSettings), 'upgrade'].filter((k) => Object.hasOwn(spec, k));
+  const named = Object.keys(containerSettings).filter((k) => Object.hasOwn(spec, k));
   const key = named.join(',');
   let schema = appDocumentsBySettings.get(key);
-  if (!schema) appDocumentsBySettings.set(key, (schema = appDocumentWith(named)));
+  if (!schema) appDocumentsBySettings.set(key, (schema = appDocumentWith(new Set(named))));
   return schema;
 }
 
