@@ -10,12 +10,12 @@
  * The chunks sit two levels below the repository root, like src/<dir>/, so code that finds the
  * repository's files from its own location (examples/, next to src/) finds them the same way.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinWrapper, importedNames } from './builtin-imports.ts';
 import { staleChunks } from './stale-chunks.ts';
-import { withRequireWhereUsed } from './require-banner.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 // --outdir DIR: build elsewhere (the bundle test installs molt into a temporary directory).
@@ -23,8 +23,9 @@ const at = process.argv.indexOf('--outdir');
 const outdir = at > 0 && process.argv[at + 1] ? resolve(process.argv[at + 1]!) : `${root}dist`;
 
 let build: typeof import('esbuild').build;
+let transform: typeof import('esbuild').transform;
 try {
-  ({ build } = await import('esbuild'));
+  ({ build, transform } = await import('esbuild'));
 } catch (e) {
   if (!process.argv.includes('--if-possible')) throw e;
   process.stderr.write(
@@ -135,7 +136,7 @@ function asciiOnly(text: string): string {
 
 // Built beside and swapped in, so a molt started meanwhile finds the old bundle or the new one.
 const fresh = `${outdir}.new-${process.pid}`;
-await build({
+const built = await build({
   absWorkingDir: root,
   entryPoints: { molt: 'src/cli/main.ts' },
   outdir: fresh,
@@ -144,25 +145,64 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node24',
+  // The entry sits with the chunks, named by its content like them (bundle-loader.ts).
+  entryNames: 'chunks/[name]-[hash]',
   chunkNames: 'chunks/[name]-[hash]',
-  outExtension: { '.js': '.mjs' },
+  outExtension: { '.js': '.cjs' },
   plugins: [builtinsByRequire, lazyBuiltins, englishOnlyZod, yamlAsEsm],
+  metafile: true,
   logLevel: 'warning',
 });
-// Some dependencies are CommonJS and require() Node's modules: each file that calls require gets
-// one (require-banner.ts). Files move into place one by one (each rename is atomic) and old
-// chunks stay a while: a molt running while the bundle is rebuilt still finds every chunk it
-// imports lazily.
+const entry = Object.entries(built.metafile.outputs).find(([, o]) => o.entryPoint === 'src/cli/main.ts')?.[0];
+if (!entry) throw new Error('molt build: esbuild wrote no entry file');
+// Each file becomes CommonJS for the loader (bundle-loader.ts), which compiles it as a V8 script;
+// dynamic imports become require() calls it serves. The files move into place one by one (each
+// rename is atomic) and old chunks stay a while: a molt running while the bundle is rebuilt still
+// finds every chunk it loads lazily. The build's id — the hash of every file — names its code caches.
 mkdirSync(join(outdir, 'chunks'), { recursive: true });
 const written = new Set<string>();
-for (const f of readdirSync(fresh, { recursive: true, withFileTypes: true }))
-  if (f.isFile()) {
-    const rel = relative(fresh, join(f.parentPath, f.name));
-    writeFileSync(join(fresh, rel), asciiOnly(withRequireWhereUsed(readFileSync(join(fresh, rel), 'utf8'))));
-    mkdirSync(dirname(join(outdir, rel)), { recursive: true });
-    renameSync(join(fresh, rel), join(outdir, rel));
-    written.add(f.name);
-  }
+const buildHash = createHash('sha256');
+for (const f of readdirSync(join(fresh, 'chunks')).sort()) {
+  const file = join(fresh, 'chunks', f);
+  const code = asciiOnly(await asCommonJs(readFileSync(file, 'utf8'), file));
+  buildHash.update(f).update(code);
+  writeFileSync(file, code);
+  renameSync(file, join(outdir, 'chunks', f));
+  written.add(f);
+}
+// The loader goes last: until it is in place, molts start the previous build's entry.
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/launch/bundle-loader.ts'],
+  outfile: join(fresh, 'molt.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node24',
+  define: {
+    MOLT_BUNDLE_ENTRY: JSON.stringify(relative(fresh, join(root, entry))),
+    MOLT_BUILD_ID: JSON.stringify(buildHash.digest('hex').slice(0, 16)),
+  },
+  logLevel: 'warning',
+});
+renameSync(join(fresh, 'molt.cjs'), join(outdir, 'molt.cjs'));
 rmSync(fresh, { recursive: true, force: true });
 for (const name of staleChunks(join(outdir, 'chunks'), written, Date.now()))
   rmSync(join(outdir, 'chunks', name), { force: true });
+// The ES module bundle of earlier builds.
+rmSync(join(outdir, 'molt.mjs'), { force: true });
+
+/** One bundle file as CommonJS, its `import.meta.url` the loader's argument. */
+async function asCommonJs(code: string, file: string): Promise<string> {
+  const out = await transform(code, {
+    sourcefile: file,
+    format: 'cjs',
+    loader: 'js',
+    platform: 'node',
+    target: 'node24',
+    define: { 'import.meta.url': '__moltImportMetaUrl' },
+    supported: { 'dynamic-import': false },
+    logLevel: 'warning',
+  });
+  return out.code;
+}

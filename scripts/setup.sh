@@ -32,8 +32,8 @@ if [ ! -x node_modules/node/bin/node ] || [ ! -f "$stamp" ] || [ package-lock.js
 fi
 # The CLI bundle (scripts/build.ts): rebuilt when a source file is newer; bin/molt runs the
 # sources meanwhile.
-if [ ! -f dist/molt.mjs ] || [ -n "$(find src -name '*.ts' -newer dist/molt.mjs -print -quit)" ]; then
-  say "bundling the CLI (dist/molt.mjs)"
+if [ ! -f dist/molt.cjs ] || [ -n "$(find src -name '*.ts' -newer dist/molt.cjs -print -quit)" ]; then
+  say "bundling the CLI (dist/molt.cjs)"
   node_modules/node/bin/node scripts/build.ts
 fi
 say "ready: $(node_modules/node/bin/node --version), $(podman --version)"

@@ -169,4 +169,6 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-await main(process.argv.slice(2));
+// Not awaited at the top level: the bundle runs this module as CommonJS (launch/bundle-loader.ts).
+// main settles every error itself.
+void main(process.argv.slice(2));

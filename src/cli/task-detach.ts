@@ -119,9 +119,9 @@ function sleep(ms: number): Promise<void> {
 
 /**
  * The CLI's entry file: src/cli/main.ts beside this module when molt runs from its sources,
- * dist/molt.mjs when it runs from the bundle (this code is then in dist/chunks/).
+ * dist/molt.cjs, the bundle's loader, when it runs from the bundle (this code is then in dist/chunks/).
  */
 function cliEntry(): string {
   const here = fileURLToPath(import.meta.url);
-  return here.endsWith('.ts') ? join(dirname(here), 'main.ts') : join(dirname(here), '..', 'molt.mjs');
+  return here.endsWith('.ts') ? join(dirname(here), 'main.ts') : join(dirname(here), '..', 'molt.cjs');
 }

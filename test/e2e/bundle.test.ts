@@ -20,6 +20,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeCodeCache } from '../../src/launch/code-cache-file.ts';
 import { run, type PodmanHarness } from './harness.ts';
 import { getTask, taskDoc } from './fleet-kit.ts';
 import { appDoc, buildApp, moltProcessEnv, startTestbed, writeManifest, type MoltEnv } from './molt-cli.ts';
@@ -49,8 +50,12 @@ before(async () => {
 });
 after(async () => h?.stop());
 
-/** Runs the installed molt; a trace hook records every module file Node loads. */
-async function molt(args: string[]) {
+/**
+ * Runs the installed molt. A trace hook records every file Node's module loader loads (the
+ * bundle's loader, dist/molt.cjs, runs the bundle's files itself); the bundle files the run
+ * loaded are those its code cache lists, written to a fresh directory unless `codeCache` names one.
+ */
+async function molt(args: string[], codeCache = mkdtempSync(join(m.dir, 'code-cache-'))) {
   const trace = join(m.dir, 'loaded.txt');
   const hook = join(m.dir, 'trace-hook.mjs');
   writeFileSync(
@@ -61,17 +66,19 @@ async function molt(args: string[]) {
   const r = await run(
     join(install, 'bin/molt'),
     args,
-    moltProcessEnv(m, { NODE_OPTIONS: `--import=${hook}` }),
+    moltProcessEnv(m, { NODE_OPTIONS: `--import=${hook}`, MOLT_CODE_CACHE: codeCache }),
     undefined,
     180_000,
   );
-  const loaded = existsSync(trace)
+  const byNode = existsSync(trace)
     ? readFileSync(trace, 'utf8')
         .trim()
         .split('\n')
         .filter((u) => u !== `file://${hook}`)
     : [];
-  return { ...r, loaded };
+  const caches = readdirSync(codeCache).filter((f) => f.endsWith('.bin'));
+  const loaded = caches.length === 1 ? [...decodeCodeCache(readFileSync(join(codeCache, caches[0]!))).keys()] : [];
+  return { ...r, byNode, loaded, caches };
 }
 
 const file = (version: string) =>
@@ -82,7 +89,7 @@ const file = (version: string) =>
 
 test('every bundle file is ASCII, and zod brings no locale but English', () => {
   // One non-ASCII character makes V8 hold a whole file as a two-byte string (scripts/build.ts).
-  const files = ['molt.mjs', ...readdirSync(join(install, 'dist/chunks')).map((f) => `chunks/${f}`)];
+  const files = ['molt.cjs', ...readdirSync(join(install, 'dist/chunks')).map((f) => `chunks/${f}`)];
   for (const f of files) {
     const text = readFileSync(join(install, 'dist', f), 'utf8');
     const at = text.search(/[^\x00-\x7f]/);
@@ -97,17 +104,43 @@ test("--version and --help load the bundle's entry and nothing of the commands",
   const v = await molt(['--version']);
   assert.equal(v.code, 0, v.stderr);
   assert.equal(v.stdout.trim(), VERSION);
+  assert.deepEqual(v.byNode, [`file://${install}/dist/molt.cjs`], 'Node loads the loader alone');
   // The entry and shared chunks only: each command (a chunk named after its module) loads when it runs.
-  assert.equal(v.loaded[0], `file://${install}/dist/molt.mjs`);
+  assert.match(v.loaded[0] ?? '', /^chunks\/molt-[A-Z0-9]+\.cjs$/);
   assert.deepEqual(
-    v.loaded.filter((u) => !/\/dist\/(molt|chunks\/chunk-[A-Z0-9]+)\.mjs$/.test(u)),
+    v.loaded.filter((f) => !/^chunks\/(molt|chunk)-[A-Z0-9]+\.cjs$/.test(f)),
     [],
   );
-  const bytes = v.loaded.reduce((sum, u) => sum + statSync(new URL(u)).size, 0);
+  const bytes = v.loaded.reduce((sum, f) => sum + statSync(join(install, 'dist', f)).size, 0);
   assert.ok(bytes < 400 * 1024, `--version loaded ${bytes} bytes of code`);
   const help = await molt(['--help']);
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout, /apply \[options\][\s\S]*task/);
+});
+
+test('a command compiles once: its next run takes the code cache as it is, a damaged one is rewritten', async () => {
+  const dir = mkdtempSync(join(m.dir, 'code-cache-kept-'));
+  const first = await molt(['get', 'apps'], dir);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.caches.length, 1, `one cache file: ${first.caches}`);
+  const file = join(dir, first.caches[0]!);
+  const written = readFileSync(file);
+  const { mtimeMs } = statSync(file);
+  assert.ok(first.loaded.length > 2, 'the cache holds the chunks `get apps` ran');
+  const second = await molt(['get', 'apps'], dir);
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(second.stderr, first.stderr);
+  // V8 took every file's cached data: nothing compiled anew, nothing written.
+  assert.equal(statSync(file).mtimeMs, mtimeMs);
+  assert.deepEqual(readFileSync(file), written);
+  writeFileSync(file, written.subarray(0, written.length >> 1));
+  const third = await molt(['get', 'apps'], dir);
+  assert.equal(third.code, 0, third.stderr);
+  assert.equal(third.stderr, first.stderr);
+  assert.deepEqual(third.loaded, first.loaded, 'the damaged cache was written anew');
+  const other = await molt(['--version'], dir);
+  assert.equal(other.code, 0, other.stderr);
+  assert.equal(other.caches.length, 2, 'each command has its own cache file');
 });
 
 test('the bundle installs, upgrades and reports an app, loading only bundle files', async () => {
@@ -117,11 +150,7 @@ test('the bundle installs, upgrades and reports an app, loading only bundle file
   const upgraded = await molt(['apply', '-f', file('1.1.0-1')]);
   assert.equal(upgraded.code, 0, upgraded.stderr);
   assert.match(upgraded.stdout, /app\/bundled upgraded: 1\.0\.0-1 → 1\.1\.0-1/);
-  assert.deepEqual(
-    upgraded.loaded.filter((u) => !u.startsWith(`file://${install}/dist/`)),
-    [],
-    'no file outside the bundle (no sources, no node_modules)',
-  );
+  assert.deepEqual(upgraded.byNode, [`file://${install}/dist/molt.cjs`], 'no sources, no node_modules');
   assert.ok(upgraded.loaded.length > 2, 'the upgrade loaded its chunks');
   assert.equal((await h.engine.inspectContainer('bundled'))?.running, true);
   const got = await molt(['get', 'app', 'bundled', '-o', 'json']);

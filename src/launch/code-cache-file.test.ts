@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { codeCacheFileName, decodeCodeCache, encodeCodeCache, otherBuildsFiles } from './code-cache-file.ts';
+
+describe('code cache file', () => {
+  const cache = new Map([
+    ['chunks/molt-ABC.cjs', Buffer.from([1, 2, 3])],
+    ['chunks/chunk-DEF.cjs', Buffer.from([])],
+    ['chunks/apply-GHI.cjs', Buffer.from('cached data')],
+  ]);
+
+  it('reads back what it wrote, in order', () => {
+    const back = decodeCodeCache(encodeCodeCache(cache));
+    assert.deepEqual([...back.keys()], [...cache.keys()]);
+    for (const [file, data] of cache) assert.deepEqual(Buffer.from(back.get(file)!), data, file);
+  });
+
+  it('reads a file cut short, padded, empty or of another layout as no cache at all', () => {
+    const bytes = encodeCodeCache(cache);
+    assert.equal(decodeCodeCache(bytes.subarray(0, bytes.length - 1)).size, 0);
+    assert.equal(decodeCodeCache(Buffer.concat([bytes, Buffer.from([0])])).size, 0);
+    assert.equal(decodeCodeCache(Buffer.alloc(0)).size, 0);
+    assert.equal(decodeCodeCache(Buffer.from('not a cache at all')).size, 0);
+    const head = Buffer.alloc(4);
+    const index = Buffer.from(JSON.stringify([['a', -1]]));
+    head.writeUInt32LE(index.length);
+    assert.equal(decodeCodeCache(Buffer.concat([head, index])).size, 0);
+  });
+
+  it('is named after the build and the command, options and odd words sharing one name', () => {
+    assert.equal(codeCacheFileName('b1', ['apply', '-f', 'x.yaml']), 'b1-apply.bin');
+    assert.equal(codeCacheFileName('b1', ['--home', '/h', 'get', 'apps']), 'b1-other.bin');
+    assert.equal(codeCacheFileName('b1', ['-o', 'json', 'get']), 'b1-json.bin');
+    assert.equal(codeCacheFileName('b1', ['--version']), 'b1-other.bin');
+    assert.equal(codeCacheFileName('b1', ['../../etc/passwd']), 'b1-other.bin');
+    assert.equal(codeCacheFileName('b1', ['Apply']), 'b1-other.bin');
+  });
+
+  it("finds the other builds' files, temporary ones included", () => {
+    assert.deepEqual(
+      otherBuildsFiles(['b1-apply.bin', 'b0-apply.bin', 'b0-get.bin.77.tmp', 'b1-get.bin.5.tmp'], 'b1'),
+      ['b0-apply.bin', 'b0-get.bin.77.tmp'],
+    );
+  });
+});
