@@ -10,12 +10,28 @@
  * The cache is an optimisation only: a missing, unreadable, foreign or corrupt file — or one V8
  * rejects (another Node, other flags) — means compiling from source, and writing fails quietly.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
-import { codeCacheFileName, decodeCodeCache, encodeCodeCache, otherBuildsFiles } from './code-cache-file.ts';
+import {
+  codeCacheFileName,
+  decodeCodeCache,
+  encodeCodeCache,
+  otherBuildsFiles,
+  trustedCacheFile,
+} from './code-cache-file.ts';
 
 /** Set by scripts/build.ts: the entry file (named by its content hash) and the build's id. */
 declare const MOLT_BUNDLE_ENTRY: string;
@@ -32,10 +48,14 @@ const scripts = new Map<string, Script>();
 let compiledAnew = false;
 
 function readCache(file: string) {
+  let fd: number | undefined;
   try {
-    return decodeCodeCache(readFileSync(file));
+    fd = openSync(file, 'r');
+    return trustedCacheFile(fstatSync(fd), process.getuid?.()) ? decodeCodeCache(readFileSync(fd)) : new Map();
   } catch {
     return new Map<string, Uint8Array>();
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

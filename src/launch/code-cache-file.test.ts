@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { codeCacheFileName, decodeCodeCache, encodeCodeCache, otherBuildsFiles } from './code-cache-file.ts';
+import {
+  codeCacheFileName,
+  decodeCodeCache,
+  encodeCodeCache,
+  otherBuildsFiles,
+  trustedCacheFile,
+} from './code-cache-file.ts';
 
 describe('code cache file', () => {
   const cache = new Map([
@@ -34,6 +40,15 @@ describe('code cache file', () => {
     assert.equal(codeCacheFileName('b1', ['--version']), 'b1-other.bin');
     assert.equal(codeCacheFileName('b1', ['../../etc/passwd']), 'b1-other.bin');
     assert.equal(codeCacheFileName('b1', ['Apply']), 'b1-other.bin');
+  });
+
+  it('is trusted only when the user owns it and nobody else can write it (V8 runs it as code)', () => {
+    assert.equal(trustedCacheFile({ uid: 1000, mode: 0o100600 }, 1000), true);
+    assert.equal(trustedCacheFile({ uid: 1000, mode: 0o100644 }, 1000), true);
+    assert.equal(trustedCacheFile({ uid: 0, mode: 0o100600 }, 1000), false, "another user's file");
+    assert.equal(trustedCacheFile({ uid: 1000, mode: 0o100664 }, 1000), false, 'group-writable');
+    assert.equal(trustedCacheFile({ uid: 1000, mode: 0o100606 }, 1000), false, 'world-writable');
+    assert.equal(trustedCacheFile({ uid: 5, mode: 0o100600 }, undefined), true, 'no uids on this platform');
   });
 
   it("finds the other builds' files, temporary ones included", () => {

@@ -55,6 +55,15 @@ export function codeCacheFileName(buildId: string, argv: readonly string[]): str
 }
 
 /**
+ * Whether the loader may run a cache file's code: V8 runs cached data as compiled code, so only
+ * a file that the user running molt owns and that nobody else can write (a cache under a shared
+ * directory named by MOLT_CODE_CACHE, a file another user left) is used.
+ */
+export function trustedCacheFile(file: { uid: number; mode: number }, uid: number | undefined): boolean {
+  return (uid === undefined || file.uid === uid) && (file.mode & 0o022) === 0;
+}
+
+/**
  * Files of other builds in the cache directory (their caches, and temporary files a crash left):
  * the loader removes them when it writes one of its own build.
  */

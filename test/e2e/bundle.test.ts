@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  chmodSync,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -118,7 +119,7 @@ test("--version and --help load the bundle's entry and nothing of the commands",
   assert.match(help.stdout, /apply \[options\][\s\S]*task/);
 });
 
-test('a command compiles once: its next run takes the code cache as it is, a damaged one is rewritten', async () => {
+test('a command compiles once: its next run takes the code cache as it is, a damaged or untrusted one is rewritten', async () => {
   const dir = mkdtempSync(join(m.dir, 'code-cache-kept-'));
   const first = await molt(['get', 'apps'], dir);
   assert.equal(first.code, 0, first.stderr);
@@ -138,6 +139,13 @@ test('a command compiles once: its next run takes the code cache as it is, a dam
   assert.equal(third.code, 0, third.stderr);
   assert.equal(third.stderr, first.stderr);
   assert.deepEqual(third.loaded, first.loaded, 'the damaged cache was written anew');
+  // A file others could have written is not run (V8 runs cached data as code): it is replaced.
+  chmodSync(file, 0o666);
+  const { mtimeMs: before } = statSync(file);
+  const fourth = await molt(['get', 'apps'], dir);
+  assert.equal(fourth.code, 0, fourth.stderr);
+  assert.notEqual(statSync(file).mtimeMs, before, 'the world-writable cache was written anew');
+  assert.equal(statSync(file).mode & 0o077, 0);
   const other = await molt(['--version'], dir);
   assert.equal(other.code, 0, other.stderr);
   assert.equal(other.caches.length, 2, 'each command has its own cache file');
