@@ -16,6 +16,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinWrapper, importedNames } from './builtin-imports.ts';
 import { staleChunks } from './stale-chunks.ts';
+import { asBundleFile } from '../src/launch/bundle-file.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 // --outdir DIR: build elsewhere (the bundle test installs molt into a temporary directory).
@@ -155,16 +156,18 @@ const built = await build({
 });
 const entry = Object.entries(built.metafile.outputs).find(([, o]) => o.entryPoint === 'src/cli/main.ts')?.[0];
 if (!entry) throw new Error('molt build: esbuild wrote no entry file');
-// Each file becomes CommonJS for the loader (bundle-loader.ts), which compiles it as a V8 script;
-// dynamic imports become require() calls it serves. The files move into place one by one (each
-// rename is atomic) and old chunks stay a while: a molt running while the bundle is rebuilt still
-// finds every chunk it loads lazily. The build's id — the hash of every file — names its code caches.
+// Each file becomes CommonJS wrapped as bundle-file.ts says, for the loader (bundle-loader.ts),
+// which compiles it as a V8 script; dynamic imports become require() calls it serves. The files
+// move into place one by one (each rename is atomic) and old chunks stay a while: a molt running
+// while the bundle is rebuilt still finds every chunk it loads lazily. (A chunk's name hashes its
+// ES module form: a change to this post-processing rewrites same-named files in place.) The
+// build's id — the hash of every file as written — names its code caches.
 mkdirSync(join(outdir, 'chunks'), { recursive: true });
 const written = new Set<string>();
 const buildHash = createHash('sha256');
 for (const f of readdirSync(join(fresh, 'chunks')).sort()) {
   const file = join(fresh, 'chunks', f);
-  const code = asciiOnly(await asCommonJs(readFileSync(file, 'utf8'), file));
+  const code = asciiOnly(asBundleFile(await asCommonJs(readFileSync(file, 'utf8'), file)));
   buildHash.update(f).update(code);
   writeFileSync(file, code);
   renameSync(file, join(outdir, 'chunks', f));

@@ -68,18 +68,13 @@ function load(file: string): unknown {
   const name = relative(dist, file);
   const cachedData = cached.get(name);
   // Bundle files are ASCII (scripts/build.ts): read as latin1, V8 holds them as one-byte strings.
-  // The wrapper stays on the first line so that stack traces keep the file's line numbers.
-  const script = new Script(
-    `(function (exports, require, module, __moltImportMetaUrl) {${readFileSync(file, 'latin1')}\n})`,
-    {
-      filename: file,
-      cachedData: cachedData && Buffer.from(cachedData.buffer, cachedData.byteOffset, cachedData.length),
-    },
-  );
+  // Each is a function expression (bundle-file.ts), called with its module's arguments.
+  const script = new Script(readFileSync(file, 'latin1'), { filename: file, cachedData });
   if (!cachedData || script.cachedDataRejected) compiledAnew = true;
   scripts.set(name, script);
   const here = dirname(file);
   const requireHere = (id: string) => (id.startsWith('.') ? load(join(here, id)) : require(id));
+  // The arguments in BUNDLE_FILE_PARAMETERS' order (bundle-file.ts).
   (script.runInThisContext() as (...args: unknown[]) => void)(
     module.exports,
     requireHere,
