@@ -14,7 +14,6 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { builtinWrapper, importedNames } from './builtin-imports.ts';
 import { staleChunks } from './stale-chunks.ts';
 import { asBundleFile } from '../src/launch/bundle-file.ts';
 
@@ -35,35 +34,6 @@ try {
   process.exit(0);
 }
 /**
- * Node's built-in modules are loaded with require(), not import: importing node:http as an ES
- * module makes Node build its ES facade, which reads every export — among them the lazy getters
- * that load Node's internal undici (fetch, WebSocket): ~50 ms of CPU and 12 MiB per run.
- */
-const builtinsByRequire: import('esbuild').Plugin = {
-  name: 'builtins-by-require',
-  setup(b) {
-    // One wrapper per importing file (its path after the "|"): a wrapper shared by several
-    // lazily loaded parts would become a chunk of its own, one more module for Node to resolve
-    // and link on every run (~0.35 ms each); a per-importer one stays inside its importer's chunk.
-    // A dynamic import() takes the whole module (a wrapper of its own: "|*" after the importer);
-    // static imports get just the names their file imports (builtin-imports.ts).
-    b.onResolve({ filter: /^node:/ }, (args) =>
-      args.kind === 'import-statement' || args.kind === 'dynamic-import'
-        ? {
-            path: `${args.path}|${relative(root, args.importer)}${args.kind === 'dynamic-import' ? '|*' : ''}`,
-            namespace: 'builtin',
-          }
-        : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => {
-      const [id = '', importer = '', whole] = args.path.split('|');
-      const names = whole ? undefined : importedNames(readFileSync(join(root, importer), 'utf8'), id);
-      return { contents: builtinWrapper(id, names), loader: 'js' };
-    });
-  },
-};
-
-/**
  * node:child_process, required by commander at load for a feature molt does not use (executable
  * subcommands), is loaded on first use instead (~5 ms of CPU per run): a CommonJS consumer only
  * reads properties of it, which the proxy forwards.
@@ -73,8 +43,8 @@ const lazyBuiltins: import('esbuild').Plugin = {
   name: 'lazy-builtins',
   setup(b) {
     b.onResolve({ filter: /child_process$/ }, (args) =>
-      // Only a dependency's require(): molt's own imports go through builtinsByRequire, whose
-      // module must hold the real module (an ES import copies its exports).
+      // Only a dependency's require(): molt's own imports stay imports of the real module, which
+      // the CommonJS step below turns into require() calls (no ES facade of a built-in is built).
       args.kind === 'require-call' &&
       args.namespace === 'file' &&
       args.importer.includes('/node_modules/') &&
@@ -150,7 +120,7 @@ const built = await build({
   entryNames: 'chunks/[name]-[hash]',
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.cjs' },
-  plugins: [builtinsByRequire, lazyBuiltins, englishOnlyZod, yamlAsEsm],
+  plugins: [lazyBuiltins, englishOnlyZod, yamlAsEsm],
   metafile: true,
   logLevel: 'warning',
 });

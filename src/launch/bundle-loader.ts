@@ -45,7 +45,6 @@ const cacheFile = join(cacheDir, codeCacheFileName(MOLT_BUILD_ID, process.argv.s
 const cached = readCache(cacheFile);
 const modules = new Map<string, { exports: unknown }>();
 const scripts = new Map<string, Script>();
-let compiledAnew = false;
 
 function readCache(file: string) {
   let fd: number | undefined;
@@ -70,7 +69,6 @@ function load(file: string): unknown {
   // Bundle files are ASCII (scripts/build.ts): read as latin1, V8 holds them as one-byte strings.
   // Each is a function expression (bundle-file.ts), called with its module's arguments.
   const script = new Script(readFileSync(file, 'latin1'), { filename: file, cachedData });
-  if (!cachedData || script.cachedDataRejected) compiledAnew = true;
   scripts.set(name, script);
   const here = dirname(file);
   const requireHere = (id: string) => (id.startsWith('.') ? load(join(here, id)) : require(id));
@@ -86,6 +84,8 @@ function load(file: string): unknown {
 
 /** Saves the compiled code of every file this run loaded, beside what other runs of its command saved. */
 function saveCache(): void {
+  // Only when a file compiled from source: its cached data was missing or V8 rejected it.
+  const compiledAnew = [...scripts].some(([name, script]) => !cached.has(name) || script.cachedDataRejected);
   if (!compiledAnew) return;
   try {
     const next = new Map(cached);
